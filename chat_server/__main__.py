@@ -1,0 +1,5 @@
+"""Allow ``python -m chat_server``."""
+
+from chat_server.cli import main
+
+main()

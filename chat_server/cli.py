@@ -1,0 +1,365 @@
+"""The ``chat-server`` command: serve, users, tokens, backup. A thin shell over the library."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from chat_server import __version__
+from chat_server.auth import Passwords, new_token, token_hash
+from chat_server.config import Settings, default_db_path
+from chat_server.errors import ChatError
+from chat_server.protocol import is_valid_nick
+from chat_server.store import SQLiteStore, User
+from chat_server.store.sqlite import backup as sqlite_backup
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine on uvloop where it is installed."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return asyncio.run(coro)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(coro)
+
+
+def db_option(func: F) -> F:
+    return click.option(
+        "--db",
+        "db",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="CHAT_SERVER_DB",
+        default=None,
+        help="SQLite database file [env CHAT_SERVER_DB; default: chat.db in the user data dir].",
+    )(func)
+
+
+def _db_path(db: Path | None) -> Path:
+    return db if db is not None else default_db_path()
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
+    """``90``, ``15m``, ``12h``, ``30d``: seconds, or None for no expiry."""
+    if value is None:
+        return None
+    match = _DURATION.fullmatch(value.strip().lower())
+    if not match or float(match[1]) <= 0:
+        raise click.BadParameter("use a number of seconds or e.g. 15m, 12h, 30d")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="chat-server")
+def main() -> None:
+    """A lightweight websocket chat server.
+
+    Example: chat-server serve --port 8765
+    """
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="CHAT_SERVER_HOST")
+@click.option("--port", default=8765, show_default=True, type=int, envvar="CHAT_SERVER_PORT")
+@db_option
+@click.option(
+    "--database-url",
+    envvar="CHAT_SERVER_DATABASE_URL",
+    help="sqlite:///PATH, the long form of --db [env CHAT_SERVER_DATABASE_URL].",
+)
+@click.option(
+    "--redis-url", envvar="CHAT_SERVER_REDIS_URL", help="Redis for multi-node fan-out (not yet)."
+)
+@click.option(
+    "--certfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CHAT_SERVER_CERTFILE",
+    help="TLS certificate (PEM): serve wss://.",
+)
+@click.option(
+    "--keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CHAT_SERVER_KEYFILE",
+    help="TLS private key (PEM).",
+)
+@click.option(
+    "--allow-origin",
+    "allow_origins",
+    multiple=True,
+    envvar="CHAT_SERVER_ALLOW_ORIGIN",
+    help="A browser origin allowed besides the server's own (repeatable).",
+)
+@click.option(
+    "--no-signup", is_flag=True, envvar="CHAT_SERVER_NO_SIGNUP", help="Only existing accounts."
+)
+@click.option(
+    "--token-ttl",
+    callback=parse_duration,
+    envvar="CHAT_SERVER_TOKEN_TTL",
+    help="Session tokens expire after this long (e.g. 30d); default never.",
+)
+@click.option(
+    "--synchronous",
+    type=click.Choice(["full", "normal"]),
+    default="full",
+    show_default=True,
+    envvar="CHAT_SERVER_SYNCHRONOUS",
+    help="full: an ack survives power loss; normal: faster, survives a process crash.",
+)
+@click.option(
+    "--compression",
+    type=click.Choice(["none", "deflate"]),
+    default="none",
+    show_default=True,
+    envvar="CHAT_SERVER_COMPRESSION",
+    help="permessage-deflate costs memory per connection and defeats encode-once fan-out.",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=20.0,
+    show_default=True,
+    envvar="CHAT_SERVER_RATE",
+    help="Sends per second allowed per connection.",
+)
+@click.option(
+    "--burst",
+    type=int,
+    default=40,
+    show_default=True,
+    envvar="CHAT_SERVER_BURST",
+    help="Sends allowed in a burst per connection.",
+)
+@click.option(
+    "--max-buffer",
+    type=int,
+    default=4 * 1024 * 1024,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_BUFFER",
+    help="Bytes of unsent data after which a slow connection is closed (1013).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info",
+    show_default=True,
+    envvar="CHAT_SERVER_LOG_LEVEL",
+)
+def serve(
+    host: str,
+    port: int,
+    db: Path | None,
+    database_url: str | None,
+    redis_url: str | None,
+    certfile: Path | None,
+    keyfile: Path | None,
+    allow_origins: tuple[str, ...],
+    no_signup: bool,
+    token_ttl: float | None,
+    synchronous: str,
+    compression: str,
+    rate: float,
+    burst: int,
+    max_buffer: int,
+    log_level: str,
+) -> None:
+    """Run the chat server until SIGTERM or Ctrl-C.
+
+    Example: chat-server serve --host 0.0.0.0 --port 8765 --db /var/lib/chat/chat.db
+    """
+    from chat_server.server import StartupError, serve_forever
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    if redis_url:
+        raise click.ClickException("--redis-url is not supported by this version yet")
+    db_path = _db_path(db)
+    if database_url:
+        if not database_url.startswith("sqlite:///"):
+            raise click.ClickException("only sqlite:///PATH database URLs are supported so far")
+        db_path = Path(database_url.removeprefix("sqlite://"))
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--certfile and --keyfile go together")
+    settings = Settings(
+        host=host,
+        port=port,
+        db_path=db_path,
+        synchronous=synchronous,
+        certfile=certfile,
+        keyfile=keyfile,
+        allow_origins=tuple(o for value in allow_origins for o in value.split()),
+        signup=not no_signup,
+        token_ttl=token_ttl,
+        compression=None if compression == "none" else compression,
+        rate_per_second=rate,
+        rate_burst=burst,
+        max_buffer=max_buffer,
+    )
+
+    def ready(url: str) -> None:
+        click.echo(f"listening on {url}")
+        sys.stdout.flush()
+
+    try:
+        _run(serve_forever(settings, ready))
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+async def _with_store(db: Path | None, action: Callable[[SQLiteStore], Awaitable[T]]) -> T:
+    path = _db_path(db)
+    if not path.exists():
+        raise click.ClickException(f"no database at {path} (start the server once, or use --db)")
+    store = SQLiteStore(path)
+    try:
+        await store.open()
+    except ChatError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        return await action(store)
+    finally:
+        await store.close()
+
+
+async def _existing_user(store: SQLiteStore, nick: str) -> User:
+    user = await store.user_by_nick(nick)
+    if user is None or user.removed:
+        raise click.ClickException(f"no user {nick}")
+    return user
+
+
+def _check_nick(_ctx: Any, _param: Any, value: str) -> str:
+    if not is_valid_nick(value):
+        raise click.BadParameter("nicks are 1-32 of A-Z, a-z, 0-9, _ and -")
+    return value
+
+
+@main.group()
+def users() -> None:
+    """Manage accounts."""
+
+
+@users.command("add")
+@click.argument("nick", callback=_check_nick)
+@db_option
+@click.password_option(envvar="CHAT_PASSWORD", help="The password [env CHAT_PASSWORD].")
+def users_add(nick: str, db: Path | None, password: str) -> None:
+    """Create an account.
+
+    Example: chat-server users add alice
+    """
+
+    async def action(store: SQLiteStore) -> None:
+        if await store.user_by_nick(nick) is not None:
+            raise click.ClickException(f"the nick {nick} is taken")
+        await store.create_user(nick, await Passwords().hash(password))
+
+    _run(_with_store(db, action))
+    click.echo(f"created {nick}")
+
+
+@users.command("list")
+@db_option
+def users_list(db: Path | None) -> None:
+    """List accounts.
+
+    Example: chat-server users list
+    """
+
+    async def action(store: SQLiteStore) -> list[User]:
+        return await store.list_users()
+
+    for user in _run(_with_store(db, action)):
+        click.echo(f"{user.nick}\t{'removed' if user.removed else 'active'}")
+
+
+@users.command("remove")
+@click.argument("nick")
+@db_option
+def users_remove(nick: str, db: Path | None) -> None:
+    """Remove an account: its tokens stop working, its nick stays reserved.
+
+    Example: chat-server users remove mallory
+    """
+
+    async def action(store: SQLiteStore) -> None:
+        user = await _existing_user(store, nick)
+        await store.remove_user(user.id)
+
+    _run(_with_store(db, action))
+    click.echo(f"removed {nick}")
+
+
+@main.group()
+def tokens() -> None:
+    """Manage access tokens (for bots and scripts)."""
+
+
+@tokens.command("create")
+@click.argument("nick")
+@db_option
+@click.option("--ttl", callback=parse_duration, help="Expire after this long (e.g. 90d).")
+def tokens_create(nick: str, db: Path | None, ttl: float | None) -> None:
+    """Print a new token for NICK (for a bot: CHAT_TOKEN=... chat-tui send ...).
+
+    Example: chat-server tokens create deploy-bot
+    """
+
+    async def action(store: SQLiteStore) -> str:
+        user = await _existing_user(store, nick)
+        token = new_token()
+        await store.add_token(user.id, token_hash(token), time.time() + ttl if ttl else None)
+        return token
+
+    click.echo(_run(_with_store(db, action)))
+
+
+@tokens.command("revoke")
+@click.argument("nick")
+@db_option
+def tokens_revoke(nick: str, db: Path | None) -> None:
+    """Revoke every token of NICK; a running server closes their connections.
+
+    Example: chat-server tokens revoke deploy-bot
+    """
+
+    async def action(store: SQLiteStore) -> int:
+        user = await _existing_user(store, nick)
+        return await store.revoke_user_tokens(user.id)
+
+    count = _run(_with_store(db, action))
+    click.echo(f"revoked {count} token(s) of {nick}")
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@db_option
+def backup_command(path: Path, db: Path | None) -> None:
+    """Copy the live database to PATH (SQLite online backup; safe while serving).
+
+    Example: chat-server backup /var/backups/chat-$(date +%F).db
+    """
+    try:
+        sqlite_backup(_db_path(db), path)
+    except ChatError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up to {path}")

@@ -1,0 +1,481 @@
+"""The wire format of protocol v1: typed frames, decoding with validation, encoding, limits
+and text cleaning.
+
+Pure: no sockets, no database, no clock except in ``now_ts``. The server and every client
+(``chat_tui``) import it, so a frame means the same thing on both ends. Decoding reads the
+whole frame into a tagged union of msgspec Structs, then checks what types cannot say
+(names, body length after cleaning, mutually exclusive fields) and raises
+:class:`~chat_server.errors.ProtocolError` with the wire error code and the request's
+``ref``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+from chat_server.errors import ProtocolError
+
+PROTOCOL_VERSION: Final = 1
+MAX_BODY: Final = 4000
+MAX_FRAME: Final = 64 * 1024
+HISTORY_MAX: Final = 500
+HISTORY_DEFAULT: Final = 100
+JOIN_BACKLOG: Final = 50
+SEARCH_MAX: Final = 100
+SEARCH_DEFAULT: Final = 50
+MAX_REF: Final = 64
+MAX_ID: Final = 64
+MAX_PASSWORD: Final = 1024
+MAX_QUERY: Final = 256
+MAX_CLIENT: Final = 128
+MAX_TOKEN: Final = 256
+
+ERROR_CODES: Final = frozenset(
+    {
+        "bad_request",
+        "unknown_type",
+        "auth_required",
+        "auth_failed",
+        "forbidden",
+        "not_member",
+        "not_found",
+        "invalid_name",
+        "too_large",
+        "rate_limited",
+        "internal",
+    }
+)
+
+# Close codes (RFC 6455 numbers used as DESIGN.md lists them).
+CLOSE_NORMAL: Final = 1000
+CLOSE_GOING_AWAY: Final = 1001
+CLOSE_UNSUPPORTED: Final = 1003
+CLOSE_POLICY: Final = 1008
+CLOSE_TOO_BIG: Final = 1009
+CLOSE_INTERNAL: Final = 1011
+CLOSE_TRY_AGAIN: Final = 1013
+
+Ref = Annotated[str, Meta(max_length=MAX_REF)]
+Seq = Annotated[int, Meta(ge=0)]
+ClientId = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
+HistoryLimit = Annotated[int, Meta(ge=1, le=HISTORY_MAX)]
+SearchLimit = Annotated[int, Meta(ge=1, le=SEARCH_MAX)]
+
+
+# --- client -> server -------------------------------------------------------------------
+
+
+class ClientFrame(Struct, tag_field="type", kw_only=True):
+    """Base of every frame a client sends; ``ref`` is echoed by the direct reply."""
+
+    ref: Ref | None = None
+
+
+class Hello(ClientFrame, tag="hello"):
+    nick: str | None = None
+    password: str | None = None
+    token: str | None = None
+    client: str | None = None
+
+
+class Join(ClientFrame, tag="join"):
+    room: str
+    since: Seq | None = None
+
+
+class Leave(ClientFrame, tag="leave"):
+    room: str
+
+
+class Send(ClientFrame, tag="send"):
+    body: str
+    id: ClientId
+    room: str | None = None
+    to: str | None = None
+
+
+class History(ClientFrame, tag="history"):
+    room: str
+    before: Seq | None = None
+    after: Seq | None = None
+    limit: HistoryLimit = HISTORY_DEFAULT
+
+
+class Read(ClientFrame, tag="read"):
+    room: str
+    seq: Seq
+
+
+class Typing(ClientFrame, tag="typing"):
+    room: str
+
+
+class Search(ClientFrame, tag="search"):
+    q: str
+    room: str | None = None
+    limit: SearchLimit = SEARCH_DEFAULT
+
+
+class Rooms(ClientFrame, tag="rooms"):
+    pass
+
+
+class Logout(ClientFrame, tag="logout"):
+    pass
+
+
+AnyClientFrame = Hello | Join | Leave | Send | History | Read | Typing | Search | Rooms | Logout
+CLIENT_TYPES: Final = frozenset(
+    {"hello", "join", "leave", "send", "history", "read", "typing", "search", "rooms", "logout"}
+)
+
+
+# --- server -> client -------------------------------------------------------------------
+
+
+class ServerFrame(Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """Base of every server frame; ``ref`` appears only when the request carried one."""
+
+    ref: str | None = None
+
+
+class Rate(Struct):
+    per_second: float
+    burst: int
+
+
+class Limits(Struct):
+    max_body: int
+    max_frame: int
+    history_max: int
+    rate: Rate
+
+
+class RoomState(Struct):
+    """A room in ``welcome``: where the user's read marker stands."""
+
+    room: str
+    last_seq: int
+    read_seq: int
+    unread: int
+
+
+class Welcome(ServerFrame, tag="welcome"):
+    nick: str
+    token: str
+    created: bool
+    protocol: int
+    server: str
+    limits: Limits
+    rooms: list[RoomState]
+
+
+class Joined(ServerFrame, tag="joined"):
+    room: str
+    last_seq: int
+    members: list[str]
+    online: list[str]
+
+
+class Left(ServerFrame, tag="left"):
+    room: str
+
+
+class MessageRecord(Struct):
+    """A stored message as ``history`` lists it."""
+
+    room: str
+    seq: int
+    nick: str
+    body: str
+    ts: str
+    id: str
+
+
+class HistoryPage(ServerFrame, tag="history"):
+    room: str
+    messages: list[MessageRecord]
+    more: bool
+
+
+class Ack(ServerFrame, tag="ack"):
+    id: str
+    room: str
+    seq: int
+    ts: str
+
+
+class Message(ServerFrame, tag="message"):
+    room: str
+    seq: int
+    nick: str
+    body: str
+    ts: str
+    id: str
+
+
+class Presence(ServerFrame, tag="presence"):
+    room: str
+    nick: str
+    status: Literal["online", "offline", "joined", "left"]
+
+
+class TypingEvent(ServerFrame, tag="typing"):
+    room: str
+    nick: str
+
+
+class ReadEvent(ServerFrame, tag="read"):
+    room: str
+    seq: int
+
+
+class SearchHit(Struct):
+    room: str
+    seq: int
+    nick: str
+    body: str
+    ts: str
+
+
+class Results(ServerFrame, tag="results"):
+    messages: list[SearchHit]
+
+
+class RoomInfo(Struct):
+    room: str
+    members: int
+    last_seq: int
+
+
+class RoomList(ServerFrame, tag="rooms"):
+    rooms: list[RoomInfo]
+
+
+class Error(Struct, tag="error", tag_field="type"):
+    """An error reply; ``ref`` is always present (null when the request had none)."""
+
+    code: str
+    message: str
+    ref: str | None = None
+
+
+AnyServerFrame = (
+    Welcome
+    | Joined
+    | Left
+    | HistoryPage
+    | Ack
+    | Message
+    | Presence
+    | TypingEvent
+    | ReadEvent
+    | Results
+    | RoomList
+    | Error
+)
+
+# --- names ------------------------------------------------------------------------------
+
+_NICK = re.compile(r"[A-Za-z0-9_-]{1,32}")
+_ROOM = re.compile(r"[a-z0-9_-]{1,64}")
+_DM = re.compile(r"dm:([a-z0-9_-]{1,32}):([a-z0-9_-]{1,32})")
+
+
+def is_valid_nick(nick: str) -> bool:
+    return _NICK.fullmatch(nick) is not None
+
+
+def nick_key(nick: str) -> str:
+    """The case-insensitive identity of a nick (nicks are unique under it)."""
+    return nick.lower()
+
+
+def dm_room(a: str, b: str) -> str:
+    """The room of the direct conversation between two nicks."""
+    first, second = sorted((nick_key(a), nick_key(b)))
+    return f"dm:{first}:{second}"
+
+
+def dm_pair(room: str) -> tuple[str, str] | None:
+    """The two nick keys of a direct-message room name, or None for a public room."""
+    match = _DM.fullmatch(room)
+    return (match[1], match[2]) if match else None
+
+
+def is_valid_room(room: str) -> bool:
+    """A public room name, or a well-formed direct-message room (sorted, two people)."""
+    if _ROOM.fullmatch(room):
+        return True
+    pair = dm_pair(room)
+    return pair is not None and pair[0] < pair[1]
+
+
+# --- text cleaning ----------------------------------------------------------------------
+
+_ESCAPE = re.compile(
+    r"""
+      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?        # CSI ... final
+    | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]) .*? (?:\x07|\x1b\\|\x9c|\Z)
+                                                                  # OSC/DCS/SOS/PM/APC ... BEL or ST
+    | \x1b [\x20-\x2f]* [\x30-\x7e]                               # two-byte ESC x (and nF)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """Remove terminal escape sequences (payload included) and control characters.
+
+    ``\\n`` and ``\\t`` stay; ``\\r\\n`` becomes ``\\n``. Used on every body the server
+    stores and on everything a client shows, so that no untrusted text can drive a
+    terminal.
+    """
+    if _CONTROL.search(text) is None:
+        return text
+    text = text.replace("\r\n", "\n")
+    text = _ESCAPE.sub("", text)
+    return _CONTROL.sub("", text)
+
+
+# --- time -------------------------------------------------------------------------------
+
+
+def format_ts(moment: datetime) -> str:
+    """UTC ISO-8601 with milliseconds and ``Z``: ``2026-11-26T04:00:00.123Z``."""
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now_ts() -> str:
+    return format_ts(datetime.now(UTC))
+
+
+# --- decoding ---------------------------------------------------------------------------
+
+
+class _Envelope(Struct):
+    type: Any = None
+    ref: Any = None
+
+
+_client_decoder = msgspec.json.Decoder(AnyClientFrame)
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_server_decoder = msgspec.json.Decoder(AnyServerFrame)
+_encoder = msgspec.json.Encoder()
+
+
+def decode_client_frame(data: str | bytes) -> AnyClientFrame:
+    """Parse and validate one client frame, or raise ProtocolError (code, message, ref)."""
+    try:
+        frame: AnyClientFrame = _client_decoder.decode(data)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise _explain(data, exc) from None
+    _check(frame)
+    return frame
+
+
+def _explain(data: str | bytes, exc: Exception) -> ProtocolError:
+    """Turn a decode failure into the error a client should see, reading the envelope."""
+    try:
+        envelope = _envelope_decoder.decode(data)
+    except msgspec.ValidationError:
+        return ProtocolError("bad_request", "a frame must be a JSON object")
+    except (msgspec.DecodeError, RecursionError):
+        return ProtocolError("bad_request", "malformed JSON")
+    ref = envelope.ref if isinstance(envelope.ref, str) and len(envelope.ref) <= MAX_REF else None
+    if envelope.type is None:
+        return ProtocolError("bad_request", "missing field `type`", ref)
+    if not isinstance(envelope.type, str):
+        return ProtocolError("bad_request", "`type` must be a string", ref)
+    if envelope.type not in CLIENT_TYPES:
+        return ProtocolError("unknown_type", f"unknown type {envelope.type[:64]!r}", ref)
+    if isinstance(exc, RecursionError):
+        return ProtocolError("bad_request", "JSON nested too deeply", ref)
+    return ProtocolError("bad_request", str(exc), ref)
+
+
+def _check_room(room: str, ref: str | None) -> None:
+    if not is_valid_room(room):
+        raise ProtocolError(
+            "invalid_name", "room names are 1-64 of a-z, 0-9, _ and - (lower case)", ref
+        )
+
+
+def _check_nick(nick: str, ref: str | None) -> None:
+    if not is_valid_nick(nick):
+        raise ProtocolError("invalid_name", "nicks are 1-32 of A-Z, a-z, 0-9, _ and -", ref)
+
+
+def clean_body(body: str, ref: str | None = None) -> str:
+    """The body as it will be stored, or ProtocolError when it is empty or too long."""
+    cleaned = clean_text(body)
+    if not cleaned.strip():
+        raise ProtocolError("bad_request", "the message body is empty", ref)
+    if len(cleaned) > MAX_BODY:
+        raise ProtocolError("too_large", f"the message body is over {MAX_BODY} characters", ref)
+    return cleaned
+
+
+def _check(frame: AnyClientFrame) -> None:
+    """Checks a schema cannot express; may replace ``Send.body`` with its cleaned form."""
+    ref = frame.ref
+    match frame:
+        case Hello():
+            if frame.token is not None:
+                if not 0 < len(frame.token) <= MAX_TOKEN:
+                    raise ProtocolError("bad_request", "malformed token", ref)
+            elif frame.nick is None or frame.password is None:
+                raise ProtocolError("bad_request", "hello needs nick and password, or token", ref)
+            else:
+                _check_nick(frame.nick, ref)
+                if not 0 < len(frame.password) <= MAX_PASSWORD:
+                    raise ProtocolError(
+                        "bad_request", f"passwords are 1-{MAX_PASSWORD} characters", ref
+                    )
+            if frame.client is not None and len(frame.client) > MAX_CLIENT:
+                raise ProtocolError("bad_request", "client is too long", ref)
+        case Join() | Leave() | Read() | Typing():
+            _check_room(frame.room, ref)
+        case Send():
+            if (frame.room is None) == (frame.to is None):
+                raise ProtocolError("bad_request", "send needs exactly one of room and to", ref)
+            if frame.room is not None:
+                _check_room(frame.room, ref)
+            if frame.to is not None:
+                _check_nick(frame.to, ref)
+            frame.body = clean_body(frame.body, ref)
+        case History():
+            _check_room(frame.room, ref)
+            if frame.before is not None and frame.after is not None:
+                raise ProtocolError("bad_request", "use before or after, not both", ref)
+        case Search():
+            if not frame.q.strip():
+                raise ProtocolError("bad_request", "the search query is empty", ref)
+            if len(frame.q) > MAX_QUERY:
+                raise ProtocolError("too_large", f"queries are at most {MAX_QUERY} characters", ref)
+            if frame.room is not None:
+                _check_room(frame.room, ref)
+        case Rooms() | Logout():
+            pass
+
+
+def decode_server_frame(data: str | bytes) -> AnyServerFrame:
+    """Parse one server frame (for clients); raises msgspec errors on malformed input."""
+    frame: AnyServerFrame = _server_decoder.decode(data)
+    return frame
+
+
+def encode(frame: Struct) -> bytes:
+    """One frame as UTF-8 JSON bytes, to be sent as a Text frame."""
+    return _encoder.encode(frame)
+
+
+def error_frame(code: str, message: str, ref: str | None = None) -> bytes:
+    return _encoder.encode(Error(code=code, message=message, ref=ref))

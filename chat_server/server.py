@@ -1,0 +1,108 @@
+"""Running the server: open storage, listen, serve until SIGTERM/SIGINT, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from collections.abc import Callable
+
+from websockets.asyncio.server import Server, serve
+
+from chat_server import protocol as p
+from chat_server.broker import LocalBroker
+from chat_server.config import Settings
+from chat_server.errors import ChatError
+from chat_server.handler import ChatServer
+from chat_server.http import WS_PATH, RequestGate
+from chat_server.store import SQLiteStore
+
+log = logging.getLogger("chat_server")
+
+
+class StartupError(ChatError):
+    """The server cannot start (port taken, database unusable, bad TLS files)."""
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    if settings.certfile is None:
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(settings.certfile, settings.keyfile)
+    except (OSError, ssl.SSLError) as exc:
+        raise StartupError(f"cannot load TLS certificate {settings.certfile}: {exc}") from exc
+    return context
+
+
+class Running:
+    """A started server: its address, and how to stop it."""
+
+    def __init__(self, app: ChatServer, server: Server, store: SQLiteStore, url: str) -> None:
+        self.app = app
+        self.server = server
+        self.store = store
+        self.url = url
+
+    @property
+    def port(self) -> int:
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Close every connection with 1001, let the writer finish, close storage."""
+        self.server.close(close_connections=True)
+        await self.server.wait_closed()
+        await self.app.close()
+        await self.store.close()
+
+
+async def start(settings: Settings) -> Running:
+    """Open storage and listen; raises StartupError with one clear line."""
+    context = _ssl_context(settings)
+    store = SQLiteStore(
+        settings.db_path, synchronous=settings.synchronous, batch_max=settings.batch_max
+    )
+    try:
+        await store.open()
+    except ChatError as exc:
+        raise StartupError(str(exc)) from exc
+    app = ChatServer(settings, store, LocalBroker())
+    await app.start()
+    try:
+        server = await serve(
+            app.handle,
+            settings.host,
+            settings.port,
+            process_request=RequestGate(settings.allow_origins, app.health),
+            compression=settings.compression,
+            max_size=p.MAX_FRAME,
+            ping_interval=settings.ping_interval,
+            ping_timeout=settings.ping_timeout,
+            ssl=context,
+            server_header=settings.server_name,
+        )
+    except OSError as exc:
+        await app.close()
+        await store.close()
+        reason = exc.strerror or str(exc)
+        raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from exc
+    port = int(server.sockets[0].getsockname()[1])
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    scheme = "wss" if context else "ws"
+    return Running(app, server, store, f"{scheme}://{host}:{port}{WS_PATH}")
+
+
+async def serve_forever(settings: Settings, ready: Callable[[str], None]) -> None:
+    """Run until SIGTERM or SIGINT; ``ready`` is called with the URL once listening."""
+    running = await start(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    ready(running.url)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        await running.stop()

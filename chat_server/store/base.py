@@ -1,0 +1,138 @@
+"""The storage contract: what the server needs from a database, whatever the backend.
+
+Writes go through one writer doing group commit (see ``writer.py``); a message is
+acknowledged only after the transaction holding it has committed. Reads never see an
+uncommitted batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+from chat_server.protocol import MessageRecord, RoomInfo, RoomState, SearchHit
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    nick: str
+    password_hash: str | None
+    removed: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Room:
+    id: int
+    name: str
+    is_dm: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to store: who, where, what, and the client's idempotency key."""
+
+    user_id: int
+    nick: str
+    room_id: int
+    client_id: str
+    body: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Stored:
+    """A committed message (``new``) or the original one a repeated key stands for."""
+
+    room: str
+    seq: int
+    ts: str
+    client_id: str
+    nick: str
+    body: str
+    new: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Page:
+    messages: list[MessageRecord]
+    more: bool
+
+
+class Store(Protocol):
+    """A chat database. Every method may raise StoreError when the backend fails."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # users and tokens
+    async def user_by_nick(self, nick: str) -> User | None: ...
+
+    async def user_by_token(self, token_hash: bytes, now: float) -> User | None: ...
+
+    async def create_user(self, nick: str, password_hash: str) -> User: ...
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
+
+    async def remove_user(self, user_id: int) -> None: ...
+
+    async def list_users(self) -> list[User]: ...
+
+    async def add_token(
+        self, user_id: int, token_hash: bytes, expires_at: float | None
+    ) -> None: ...
+
+    async def revoke_token(self, token_hash: bytes) -> None: ...
+
+    async def revoke_user_tokens(self, user_id: int) -> int: ...
+
+    async def live_tokens(self, token_hashes: Iterable[bytes], now: float) -> set[bytes]: ...
+
+    # rooms and memberships
+    async def room_by_name(self, name: str) -> Room | None: ...
+
+    async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]: ...
+
+    async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]: ...
+
+    async def leave(self, user_id: int, room_id: int) -> bool: ...
+
+    async def is_member(self, user_id: int, room_id: int) -> bool: ...
+
+    async def members(self, room_id: int) -> list[tuple[int, str]]: ...
+
+    async def user_rooms(self, user_id: int) -> list[RoomState]: ...
+
+    async def public_rooms(self) -> list[RoomInfo]: ...
+
+    async def last_seq(self, room_id: int) -> int: ...
+
+    async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None: ...
+
+    # messages
+    def submit(self, message: NewMessage) -> asyncio.Future[Stored]:
+        """Queue a message for the next group commit; the future resolves after it."""
+        ...
+
+    async def append(self, message: NewMessage) -> Stored: ...
+
+    async def history(
+        self,
+        room: Room,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+        upto: int | None = None,
+    ) -> Page: ...
+
+    async def search(
+        self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
+    ) -> list[SearchHit]: ...
+
+
+def search_words(query: str) -> list[str]:
+    """The plain words of a search query; a word without letters or digits is dropped."""
+    return [word for word in query.split() if any(ch.isalnum() for ch in word)]

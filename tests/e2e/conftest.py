@@ -1,0 +1,45 @@
+"""Fixtures of the black-box end-to-end suite: real chat-server subprocesses on 127.0.0.1.
+
+``server``: one server for the whole session (tmp SQLite file); tests share it and keep out
+of each other's way with unique nicks and rooms. ``server_factory``: a test's own servers
+with extra flags. ``chat``: connections to the shared server, closed after the test.
+The helpers (Client, Chat, ...) are in ``e2e_support.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_support import Chat, ServerFactory, ServerProc, start_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    tmp: Path = tmp_path_factory.mktemp("chat-e2e")
+    proc = start_server(tmp / "chat.db", tmp / "server.log")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    factory = ServerFactory(tmp_path)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+def chat(server: ServerProc) -> Iterator[Chat]:
+    if server.proc.poll() is not None:
+        pytest.fail(f"the shared server exited ({server.proc.returncode}):\n{server.stderr_tail()}")
+    harness = Chat(server)
+    try:
+        yield harness
+    finally:
+        harness.close_all()

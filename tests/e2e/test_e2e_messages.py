@@ -1,0 +1,470 @@
+"""Messages: send/ack/message, idempotency, seq order, history paging, join since, read
+markers, search, rate limit."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from e2e_support import (
+    ACK_KEYS,
+    HISTORY_KEYS,
+    MESSAGE_KEYS,
+    READ_KEYS,
+    RESULT_KEYS,
+    RESULTS_KEYS,
+    STORED_MESSAGE_KEYS,
+    WELCOME_ROOM_KEYS,
+    Chat,
+    Client,
+    Frame,
+    ServerProc,
+    User,
+    assert_error,
+    assert_keys,
+    assert_ts,
+    uniq,
+)
+
+# --------------------------------------------------------------------------- send / ack
+
+
+def test_ack_comes_before_own_message_with_the_same_seq(chat: Chat) -> None:
+    alice, bob = chat.signup("Sa_"), chat.signup("Sa_")
+    room = uniq("r")
+    alice.join(room)
+    bob.join(room)
+    alice.frames_for(0.2)
+    alice.send({"type": "send", "room": room, "body": "hi bob", "id": "k-1", "ref": "s1"})
+    ack = alice.recv_until("ack", skip={"presence"})
+    assert_keys(ack, ACK_KEYS, ref="s1")
+    assert ack["id"] == "k-1"
+    assert ack["room"] == room
+    assert ack["seq"] == 1
+    assert_ts(ack["ts"])
+    own = alice.recv_until("message", skip={"presence"})
+    expected = {
+        "type": "message",
+        "room": room,
+        "seq": 1,
+        "nick": alice.nick,
+        "body": "hi bob",
+        "ts": ack["ts"],
+        "id": "k-1",
+    }
+    assert own == expected
+    assert bob.recv_until("message") == expected
+    stored = bob.history(room)["messages"]
+    assert stored == [{k: v for k, v in expected.items() if k != "type"}]
+
+
+def test_seq_is_per_room_contiguous_from_1(chat: Chat) -> None:
+    alice = chat.signup("Sq_")
+    room_a, room_b = uniq("r"), uniq("r")
+    alice.join(room_a)
+    alice.join(room_b)
+    seqs_a = [alice.send_msg(room_a, f"a{i}")["seq"] for i in range(8)]
+    seqs_b = [alice.send_msg(room_b, f"b{i}")["seq"] for i in range(3)]
+    assert seqs_a == list(range(1, 9))
+    assert seqs_b == [1, 2, 3]
+    events = [f for f in alice.frames_for(0.5) if f["type"] == "message"]
+    assert [f["seq"] for f in events if f["room"] == room_a] == list(range(1, 9))
+    assert [f["seq"] for f in events if f["room"] == room_b] == [1, 2, 3]
+    for frame in events:
+        assert_keys(frame, MESSAGE_KEYS)
+
+
+def test_same_id_again_returns_the_original_ack_and_stores_nothing(chat: Chat) -> None:
+    alice, bob = chat.signup("Id_"), chat.signup("Id_")
+    room, other = uniq("r"), uniq("r")
+    alice.join(room)
+    alice.join(other)
+    bob.join(room)
+    first, _ = alice.say(room, "original", "dup-key")
+    bob.recv_until("message")
+    alice.send({"type": "send", "room": room, "body": "changed", "id": "dup-key", "ref": "again"})
+    again = alice.recv_until("ack", skip={"presence"})
+    assert_keys(again, ACK_KEYS, ref="again")
+    assert {k: v for k, v in again.items() if k != "ref"} == first
+    # The key wins whatever the new room or body.
+    moved = alice.send_msg(other, "elsewhere", "dup-key")
+    assert moved == first
+    dm = alice.send_msg(None, "to bob", "dup-key", to=bob.nick)
+    assert dm == first
+    alice.expect_no_frame(0.4, ignore={"presence"})
+    bob.expect_no_frame(0.1, ignore={"presence"})
+    assert [m["body"] for m in alice.history(room)["messages"]] == ["original"]
+    assert alice.history(other)["messages"] == []
+    # The key is per user: bob may use the same one.
+    bob_ack = bob.send_msg(room, "bob's own", "dup-key")
+    assert bob_ack["seq"] == 2
+
+
+def test_live_events_follow_history_without_gap_or_duplicate(chat: Chat) -> None:
+    alice, bob = chat.signup("Lg_"), chat.signup("Lg_")
+    room = uniq("r")
+    alice.join(room)
+    alice.send_msg(room, "before bob")
+    # Alice pipelines sends while bob joins: whatever the interleaving, bob must see every
+    # seq exactly once, history first, then live events from the next seq on.
+    for i in range(25):
+        alice.send({"type": "send", "room": room, "body": f"race {i}", "id": f"race-{i}"})
+    bob.send({"type": "join", "room": room})
+    joined = bob.recv_until("joined", skip={"presence"})
+    history = bob.recv_until("history", skip={"presence"})
+    covered = [m["seq"] for m in history["messages"]]
+    assert covered == list(range(1, joined["last_seq"] + 1))
+    live: list[int] = []
+    last = covered[-1] if covered else 0
+    while last < 26:
+        last = bob.recv_until("message", skip={"presence"})["seq"]
+        live.append(last)
+    assert covered + live == list(range(1, 27))
+    bob.expect_no_frame(0.3, ignore={"presence"})
+
+
+def test_connection_gets_live_events_only_for_rooms_joined_in_its_session(chat: Chat) -> None:
+    alice, bob = chat.signup("Ls_"), chat.signup("Ls_")
+    assert bob.user is not None
+    room = uniq("r")
+    alice.join(room)
+    bob.join(room)
+    idle = chat.login(bob.user)  # member, but has not joined in this session
+    alice.send_msg(room, "live")
+    assert bob.recv_until("message")["body"] == "live"
+    assert [f for f in idle.frames_for(0.4) if f["type"] == "message"] == []
+    # Sending from a connection that did not join: membership persists across sessions.
+    ack = idle.send_msg(room, "from idle")
+    assert ack["seq"] == 2
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass
+class BigRoom:
+    user: User
+    room: str
+    bodies: dict[int, str]
+
+
+@pytest.fixture(scope="module")
+def big_room(server: ServerProc) -> Iterator[BigRoom]:
+    chat = Chat(server)
+    try:
+        owner = chat.signup("Big_")
+        assert owner.user is not None
+        room = uniq("big")
+        owner.join(room)
+        bodies = chat.fill(owner.user, room, 520)
+        assert sorted(bodies) == list(range(1, 521))
+        yield BigRoom(owner.user, room, bodies)
+    finally:
+        chat.close_all()
+
+
+def seqs(history: Frame) -> list[int]:
+    return [m["seq"] for m in history["messages"]]
+
+
+def check_page(frame: Frame, big: BigRoom, expected: list[int], more: bool) -> None:
+    assert_keys(frame, HISTORY_KEYS)
+    assert frame["room"] == big.room
+    assert seqs(frame) == expected
+    assert frame["more"] is more
+    for message in frame["messages"]:
+        assert_keys(message, STORED_MESSAGE_KEYS)
+        assert message["room"] == big.room
+        assert message["nick"] == big.user.nick
+        assert message["body"] == big.bodies[message["seq"]]
+        assert isinstance(message["id"], str)
+
+
+def test_join_without_since_gives_the_newest_50(chat: Chat, big_room: BigRoom) -> None:
+    client = chat.login(big_room.user)
+    joined, history = client.join(big_room.room)
+    assert joined["last_seq"] == 520
+    check_page(history, big_room, list(range(471, 521)), more=True)
+    assert_ts(history["messages"][-1]["ts"])
+
+
+def test_join_since_gives_at_most_500_after_since(chat: Chat, big_room: BigRoom) -> None:
+    client = chat.login(big_room.user)
+    _, history = client.join(big_room.room, since=10)
+    check_page(history, big_room, list(range(11, 511)), more=True)
+    _, history = client.join(big_room.room, since=20)
+    check_page(history, big_room, list(range(21, 521)), more=False)
+    _, history = client.join(big_room.room, since=515)
+    check_page(history, big_room, [516, 517, 518, 519, 520], more=False)
+    _, history = client.join(big_room.room, since=520)
+    check_page(history, big_room, [], more=False)
+    joined, history = client.join(big_room.room, since=10_000)
+    assert joined["last_seq"] == 520
+    check_page(history, big_room, [], more=False)
+
+
+def test_history_pages(chat: Chat, big_room: BigRoom) -> None:
+    client = chat.login(big_room.user)
+    room = big_room.room
+    check_page(client.history(room, before=5, limit=2), big_room, [3, 4], more=True)
+    check_page(client.history(room, before=3, limit=5), big_room, [1, 2], more=False)
+    check_page(client.history(room, after=2, limit=3), big_room, [3, 4, 5], more=True)
+    check_page(client.history(room, after=515, limit=10), big_room, [516, 517, 518, 519, 520], False)
+    check_page(client.history(room, after=510, limit=10), big_room, list(range(511, 521)), False)
+    check_page(client.history(room, after=520), big_room, [], more=False)
+    check_page(client.history(room, before=1), big_room, [], more=False)
+    # Defaults: the newest 100 without before/after.
+    check_page(client.history(room), big_room, list(range(421, 521)), more=True)
+    check_page(client.history(room, before=101), big_room, list(range(1, 101)), more=False)
+    check_page(client.history(room, limit=1), big_room, [520], more=True)
+    check_page(client.history(room, limit=500), big_room, list(range(21, 521)), more=True)
+    check_page(client.history(room, after=0, limit=500), big_room, list(range(1, 501)), True)
+
+
+def test_history_ref_is_echoed(chat: Chat, big_room: BigRoom) -> None:
+    client = chat.login(big_room.user)
+    frame = client.request(
+        {"type": "history", "room": big_room.room, "before": 3, "ref": "h1"}, "history"
+    )
+    assert_keys(frame, HISTORY_KEYS, ref="h1")
+    assert seqs(frame) == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 501},
+        {"limit": -1},
+        {"before": 5, "after": 1},
+        {"limit": "5"},
+        {"limit": True},
+        {"limit": 10.5},
+        {"before": "3"},
+    ],
+)
+def test_history_bad_parameters_are_bad_request(
+    chat: Chat, big_room: BigRoom, params: dict[str, object]
+) -> None:
+    client = chat.login(big_room.user)
+    err = client.error_for({"type": "history", "room": big_room.room, "ref": "bad", **params})
+    assert_error(err, "bad_request", ref="bad")
+    # The connection stays usable.
+    assert seqs(client.history(big_room.room, before=2)) == [1]
+
+
+def test_history_of_a_room_one_is_not_member_of_is_refused(chat: Chat) -> None:
+    alice, eve = chat.signup("Hn_"), chat.signup("Hn_")
+    room = uniq("r")
+    alice.join(room)
+    alice.send_msg(room, "members only")
+    err = eve.error_for({"type": "history", "room": room, "ref": "peek"})
+    assert err["type"] == "error" and err["ref"] == "peek"
+    # DESIGN.md: history covers only rooms the user is a member of (code not pinned down).
+    assert err["code"] in {"not_member", "forbidden"}, err
+
+
+# --------------------------------------------------------------------------- read markers
+
+
+def welcome_room(client_welcome: Frame, room: str) -> Frame:
+    found = [entry for entry in client_welcome["rooms"] if entry["room"] == room]
+    assert len(found) == 1, client_welcome["rooms"]
+    assert_keys(found[0], WELCOME_ROOM_KEYS)
+    return found[0]
+
+
+def test_read_markers_and_unread_counts(chat: Chat) -> None:
+    alice, bob = chat.signup("Rm_"), chat.signup("Rm_")
+    user = alice.user
+    assert user is not None
+    room = uniq("r")
+    alice.join(room)
+    bob.join(room)
+    for i in range(3):
+        bob.send_msg(room, f"from bob {i}")
+
+    def marker() -> Frame:
+        probe = chat.login(user)
+        assert probe.welcome is not None
+        entry = welcome_room(probe.welcome, room)
+        probe.close()
+        return entry
+
+    assert marker() == {"room": room, "last_seq": 3, "read_seq": 0, "unread": 3}
+    second = chat.login(user)
+    second.join(room)
+    alice.frames_for(0.3)
+    second.frames_for(0.2)
+
+    alice.send({"type": "read", "room": room, "seq": 2})
+    read = second.recv_until("read")
+    assert_keys(read, READ_KEYS)
+    assert read == {"type": "read", "room": room, "seq": 2}
+    assert [f for f in alice.frames_for(0.3) if f["type"] in {"read", "error"}] == []
+    assert marker() == {"room": room, "last_seq": 3, "read_seq": 2, "unread": 1}
+
+    # Never moves back.
+    alice.send({"type": "read", "room": room, "seq": 1})
+    assert [f for f in alice.frames_for(0.3) if f["type"] == "error"] == []
+    assert marker() == {"room": room, "last_seq": 3, "read_seq": 2, "unread": 1}
+    assert [f for f in second.frames_for(0.1) if f["type"] == "read" and f["seq"] < 2] == []
+
+    # Clamped to last_seq.
+    alice.send({"type": "read", "room": room, "seq": 999})
+    assert second.recv_until("read") == {"type": "read", "room": room, "seq": 3}
+    assert marker() == {"room": room, "last_seq": 3, "read_seq": 3, "unread": 0}
+
+    # Sending moves the sender's own marker; unread counts other people's messages.
+    bob.send_msg(room, "bob 4")
+    alice.send_msg(room, "alice 5")
+    assert marker() == {"room": room, "last_seq": 5, "read_seq": 5, "unread": 0}
+    bob.send_msg(room, "bob 6")
+    bob.send_msg(room, "bob 7")
+    assert marker() == {"room": room, "last_seq": 7, "read_seq": 5, "unread": 2}
+    assert bob.user is not None
+    probe = chat.login(bob.user)
+    assert probe.welcome is not None
+    assert welcome_room(probe.welcome, room) == {
+        "room": room,
+        "last_seq": 7,
+        "read_seq": 7,
+        "unread": 0,
+    }
+
+
+@pytest.mark.parametrize("seq", ["2", True, 1.5, None])
+def test_read_with_a_bad_seq_is_bad_request(chat: Chat, seq: object) -> None:
+    alice = chat.signup("Rb_")
+    room = uniq("r")
+    alice.join(room)
+    err = alice.error_for({"type": "read", "room": room, "seq": seq, "ref": "rd"})
+    assert_error(err, "bad_request", ref="rd")
+
+
+# --------------------------------------------------------------------------- search
+
+
+def search(client: Client, q: str, **params: object) -> list[Frame]:
+    frame = client.request({"type": "search", "q": q, **params}, "results")
+    assert_keys(frame, RESULTS_KEYS)
+    for message in frame["messages"]:
+        assert_keys(message, RESULT_KEYS)
+    messages: list[Frame] = frame["messages"]
+    return messages
+
+
+def test_search_plain_words_and_newest_first(chat: Chat) -> None:
+    alice = chat.signup("Se_")
+    room = uniq("r")
+    alice.join(room)
+    w = uniq("w")
+    bodies = [f"{w} apple", f"{w} banana", f"{w} apple banana", f"{w}-bar baz", f"{w} qux bar"]
+    acks = [alice.send_msg(room, body) for body in bodies]
+    found = search(alice, f"{w} apple")
+    assert [(m["seq"], m["body"]) for m in found] == [(3, bodies[2]), (1, bodies[0])]
+    assert found[0] == {
+        "room": room,
+        "seq": 3,
+        "nick": alice.nick,
+        "body": bodies[2],
+        "ts": acks[2]["ts"],
+    }
+    assert [m["seq"] for m in search(alice, f"banana apple {w}")] == [3]
+    assert [m["seq"] for m in search(alice, w)] == [5, 4, 3, 2, 1]
+    # foo-bar is a word, not "foo NOT bar" nor a column filter.
+    assert [m["seq"] for m in search(alice, f"{w}-bar")] == [4]
+    alice.send({"type": "search", "q": w, "ref": "q1"})
+    assert_keys(alice.recv_until("results"), RESULTS_KEYS, ref="q1")
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"', 'say "hi', 'foo"bar', "AND", "OR", "NOT x", "a*", "(", ")", "x:y", "NEAR(a b)", "^x"],
+)
+def test_search_never_fails_on_fts_syntax(chat: Chat, query: str) -> None:
+    alice = chat.signup("Sx_")
+    room = uniq("r")
+    alice.join(room)
+    w = uniq("w")
+    alice.send_msg(room, f"{w} and or not near")
+    found = search(alice, f"{w} {query}")
+    assert all(m["room"] == room for m in found)
+    assert search(alice, uniq("nothing") + " " + query) == []
+
+
+def test_search_limit_and_room_filter(chat: Chat) -> None:
+    alice = chat.signup("Sl_")
+    room_a, room_b = uniq("r"), uniq("r")
+    alice.join(room_a)
+    alice.join(room_b)
+    w = uniq("w")
+    for i in range(4):
+        alice.send_msg(room_a, f"{w} a{i}")
+    time.sleep(0.01)  # distinct timestamps: newest first is then unambiguous across rooms
+    alice.send_msg(room_b, f"{w} b")
+    assert [(m["room"], m["seq"]) for m in search(alice, w, limit=2)] == [(room_b, 1), (room_a, 4)]
+    assert [m["seq"] for m in search(alice, w, room=room_a)] == [4, 3, 2, 1]
+    assert [m["body"] for m in search(alice, w, room=room_b, limit=1)] == [f"{w} b"]
+    assert len(search(alice, w, limit=100)) == 5
+    for bad in (0, 101, "3", True):
+        err = alice.error_for({"type": "search", "q": w, "limit": bad, "ref": "lim"})
+        assert_error(err, "bad_request", ref="lim")
+
+
+def test_search_covers_only_rooms_the_user_is_member_of(chat: Chat) -> None:
+    alice, eve = chat.signup("Sm_"), chat.signup("Sm_")
+    room = uniq("r")
+    alice.join(room)
+    w = uniq("w")
+    alice.send_msg(room, f"{w} secret plans")
+    assert search(eve, w) == []
+    eve.join(room)
+    assert [m["body"] for m in search(eve, w)] == [f"{w} secret plans"]
+    eve.request({"type": "leave", "room": room}, "left")
+    assert search(eve, w) == []
+
+
+# --------------------------------------------------------------------------- rate limit
+
+
+def test_rate_limit_refuses_and_does_not_store(chat: Chat) -> None:
+    alice = chat.signup("Rl_")
+    assert alice.user is not None
+    room = uniq("r")
+    alice.join(room)
+    for i in range(60):
+        alice.send({"type": "send", "room": room, "body": f"burst {i}", "id": f"b{i}", "ref": f"r{i}"})
+    replies: dict[str, Frame] = {}
+    events = 0
+    deadline = time.monotonic() + 15
+    while len(replies) < 60 and time.monotonic() < deadline:
+        frame = alice.recv(deadline - time.monotonic())
+        if frame["type"] == "message":
+            events += 1
+        elif frame["type"] in {"ack", "error"}:
+            assert frame["ref"] not in replies, frame
+            replies[frame["ref"]] = frame
+        elif frame["type"] not in {"presence", "typing", "read"}:
+            pytest.fail(f"unexpected {frame}")
+    assert set(replies) == {f"r{i}" for i in range(60)}
+    acks = {ref: f for ref, f in replies.items() if f["type"] == "ack"}
+    limited = {ref: f for ref, f in replies.items() if f["type"] == "error"}
+    for ref, err in limited.items():
+        assert_error(err, "rate_limited", ref=ref)
+    for ref, ack in acks.items():
+        assert ack["id"] == "b" + ref[1:]
+    assert len(limited) >= 1, "60 sends at line rate must hit the limit (burst 40)"
+    assert len(acks) >= 40, f"the burst of 40 must pass, only {len(acks)} did"
+    assert sorted(a["seq"] for a in acks.values()) == list(range(1, len(acks) + 1))
+    # Only acked messages are stored (and fanned out).
+    while events < len(acks) and time.monotonic() < deadline:
+        if alice.recv(deadline - time.monotonic())["type"] == "message":
+            events += 1
+    assert events == len(acks)
+    reader = chat.login(alice.user)
+    stored = reader.history(room, limit=500)["messages"]
+    assert len(stored) == len(acks)
+    assert {m["id"] for m in stored} == {a["id"] for a in acks.values()}
