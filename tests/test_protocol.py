@@ -1,0 +1,190 @@
+"""The wire format without sockets: feed frames, check the typed result or the error."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from chat_server import protocol as p
+from chat_server.errors import ProtocolError
+
+
+def decode(frame: object) -> p.AnyClientFrame:
+    return p.decode_client_frame(json.dumps(frame))
+
+
+def error_of(data: str | bytes) -> ProtocolError:
+    with pytest.raises(ProtocolError) as info:
+        p.decode_client_frame(data)
+    return info.value
+
+
+def test_every_client_type_decodes() -> None:
+    frames = {
+        "hello": {"nick": "alice", "password": "pw", "client": "test/1"},
+        "join": {"room": "general", "since": 3},
+        "leave": {"room": "general"},
+        "send": {"room": "general", "body": "hi", "id": "k1"},
+        "history": {"room": "general", "before": 10, "limit": 20},
+        "read": {"room": "general", "seq": 4},
+        "typing": {"room": "general"},
+        "search": {"q": "hello world", "limit": 5},
+        "rooms": {},
+        "logout": {},
+    }
+    assert set(frames) == p.CLIENT_TYPES
+    for kind, fields in frames.items():
+        frame = decode({"type": kind, "ref": "r1", **fields})
+        assert frame.ref == "r1"
+        for key, value in fields.items():
+            assert getattr(frame, key) == value
+
+
+def test_defaults() -> None:
+    history = decode({"type": "history", "room": "a"})
+    assert isinstance(history, p.History)
+    assert (history.limit, history.before, history.after) == (100, None, None)
+    search = decode({"type": "search", "q": "x"})
+    assert isinstance(search, p.Search) and search.limit == 50
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "join", "room": "General"}, "invalid_name"),
+        ({"type": "join", "room": "a" * 65}, "invalid_name"),
+        ({"type": "join", "room": "dm:bob:alice"}, "invalid_name"),
+        ({"type": "join", "room": "dm:alice:alice"}, "invalid_name"),
+        ({"type": "hello", "nick": "al ice", "password": "x"}, "invalid_name"),
+        ({"type": "hello", "nick": "a" * 33, "password": "x"}, "invalid_name"),
+        ({"type": "hello", "nick": "alice"}, "bad_request"),
+        ({"type": "hello"}, "bad_request"),
+        ({"type": "send", "room": "a", "to": "bob", "body": "x", "id": "1"}, "bad_request"),
+        ({"type": "send", "body": "x", "id": "1"}, "bad_request"),
+        ({"type": "send", "room": "a", "body": "x", "id": ""}, "bad_request"),
+        ({"type": "send", "room": "a", "body": "x", "id": "i" * 65}, "bad_request"),
+        ({"type": "send", "room": "a", "body": "", "id": "1"}, "bad_request"),
+        ({"type": "send", "room": "a", "body": "\x1b[31m\x07", "id": "1"}, "bad_request"),
+        ({"type": "send", "room": "a", "body": "  \n ", "id": "1"}, "bad_request"),
+        ({"type": "send", "room": "a", "body": "x" * 4001, "id": "1"}, "too_large"),
+        ({"type": "send", "to": "b c", "body": "x", "id": "1"}, "invalid_name"),
+        ({"type": "history", "room": "a", "limit": 0}, "bad_request"),
+        ({"type": "history", "room": "a", "limit": 501}, "bad_request"),
+        ({"type": "history", "room": "a", "before": 5, "after": 1}, "bad_request"),
+        ({"type": "history", "room": "a", "before": -1}, "bad_request"),
+        ({"type": "search", "q": "x", "limit": 101}, "bad_request"),
+        ({"type": "search", "q": "   "}, "bad_request"),
+        ({"type": "read", "room": "a"}, "bad_request"),
+        ({"type": "read", "room": "a", "seq": True}, "bad_request"),
+        ({"type": "read", "room": "a", "seq": 10.5}, "bad_request"),
+        ({"type": "join", "room": 5}, "bad_request"),
+        ({"type": "frobnicate"}, "unknown_type"),
+        ({"room": "a"}, "bad_request"),
+        ({"type": 7}, "bad_request"),
+    ],
+)
+def test_invalid_frames(frame: dict[str, object], code: str) -> None:
+    frame["ref"] = "abc"
+    error = error_of(json.dumps(frame))
+    assert error.code == code
+    assert error.ref == "abc"
+
+
+def test_body_of_exactly_4000_characters_after_cleaning() -> None:
+    body = "é" * 4000 + "\x1b[0m"
+    frame = decode({"type": "send", "room": "a", "body": body, "id": "1"})
+    assert isinstance(frame, p.Send) and frame.body == "é" * 4000
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "[" * 30000 + "]" * 30000,
+        '{"type":"join","room":"a","x":' + "[" * 30000 + "]" * 30000 + "}",
+        '{"type":"read","room":"a","seq":' + "9" * 5000 + "}",
+        '{"type":"read","room":"a","seq":NaN}',
+        '{"type":"read","room":"a","seq":Infinity}',
+        '{"type":"join","room":"\\ud800"}',
+        "[]",
+        "1",
+        '"join"',
+        "null",
+        "{",
+        "",
+        "\x00",
+    ],
+)
+def test_hostile_json_is_bad_request(data: str) -> None:
+    assert error_of(data).code == "bad_request"
+
+
+def test_long_ref_is_rejected_and_not_echoed() -> None:
+    error = error_of(json.dumps({"type": "rooms", "ref": "r" * 65}))
+    assert (error.code, error.ref) == ("bad_request", None)
+
+
+def test_duplicate_keys_last_wins() -> None:
+    frame = p.decode_client_frame('{"type":"join","room":"BAD","room":"good"}')
+    assert isinstance(frame, p.Join) and frame.room == "good"
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("plain text", "plain text"),
+        ("\x1b[31mred\x1b[0m", "red"),
+        ("\x1b[1;31;42mx", "x"),
+        ("title\x1b]0;pwned\x07 after", "title after"),
+        ("osc\x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\", "osclink"),
+        ("dcs\x1bPq#0;2;0;0;0\x1b\\ end", "dcs end"),
+        ("apc\x1b_payload\x1b\\.", "apc."),
+        ("keep\ttabs\nand lines", "keep\ttabs\nand lines"),
+        ("crlf\r\nline", "crlf\nline"),
+        ("bare\rreturn", "barereturn"),
+        ("bell\x07 nul\x00 del\x7f", "bell nul del"),
+        ("c1\x9b31m csi and \x85 nel", "c1 csi and  nel"),
+        ("two-byte \x1bc reset \x1b(B charset", "two-byte  reset  charset"),
+        ("unterminated \x1b]0;forever", "unterminated "),
+        ("lone escape \x1b", "lone escape "),
+        ("[bold red]markup[/] stays text", "[bold red]markup[/] stays text"),
+        ("emoji 👋 and ñ", "emoji 👋 and ñ"),
+    ],
+)
+def test_clean_text(raw: str, clean: str) -> None:
+    assert p.clean_text(raw) == clean
+
+
+def test_dm_room_names() -> None:
+    assert p.dm_room("Bob", "alice") == "dm:alice:bob"
+    assert p.dm_pair("dm:alice:bob") == ("alice", "bob")
+    assert p.dm_pair("general") is None
+    assert p.is_valid_room("dm:alice:bob")
+    assert not p.is_valid_room("dm:bob:alice")
+    assert p.is_valid_room("a" * 64) and not p.is_valid_room("a" * 65)
+
+
+def test_timestamps_are_utc_with_milliseconds() -> None:
+    moment = datetime(2026, 11, 26, 4, 0, 0, 123456, tzinfo=UTC)
+    assert p.format_ts(moment) == "2026-11-26T04:00:00.123Z"
+    assert p.now_ts().endswith("Z") and len(p.now_ts()) == 24
+
+
+def test_encoded_frames() -> None:
+    ack = json.loads(p.encode(p.Ack(id="k", room="a", seq=1, ts="t")))
+    assert ack == {"type": "ack", "id": "k", "room": "a", "seq": 1, "ts": "t"}
+    with_ref = json.loads(p.encode(p.Ack(id="k", room="a", seq=1, ts="t", ref="r")))
+    assert with_ref["ref"] == "r"
+    error = json.loads(p.error_frame("not_member", "no"))
+    assert error == {"type": "error", "code": "not_member", "message": "no", "ref": None}
+    page = json.loads(p.encode(p.HistoryPage(room="a", messages=[], more=False)))
+    assert page == {"type": "history", "room": "a", "messages": [], "more": False}
+
+
+def test_server_frames_round_trip() -> None:
+    message = p.Message(room="a", seq=3, nick="bob", body="hi", ts="t", id="k")
+    assert p.decode_server_frame(p.encode(message)) == message
+    with pytest.raises(msgspec.ValidationError):
+        p.decode_server_frame(b'{"type":"nonsense"}')

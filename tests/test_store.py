@@ -1,0 +1,212 @@
+"""The Store contract, on a real database file (every backend runs this suite)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from chat_server.errors import ProtocolError, StoreError
+from chat_server.store import NewMessage, SQLiteStore, User, search_words
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    yield db
+    await db.close()
+
+
+async def member(store: SQLiteStore, nick: str, room: str) -> tuple[User, int]:
+    user = await store.user_by_nick(nick) or await store.create_user(nick, "hash")
+    joined, _ = await store.join(user.id, room, False)
+    return user, joined.id
+
+
+async def test_group_commit_assigns_contiguous_seqs_in_submission_order(
+    store: SQLiteStore,
+) -> None:
+    alice, room = await member(store, "alice", "general")
+    before = store.stats["batches"]
+    futures = [
+        store.submit(NewMessage(alice.id, "alice", room, f"k{i}", f"message {i}"))
+        for i in range(300)
+    ]
+    stored = await asyncio.gather(*futures)
+    assert [s.seq for s in stored] == list(range(1, 301))
+    assert all(s.new and s.room == "general" for s in stored)
+    assert store.stats["batches"] - before < 30  # batched, not one commit per message
+    page = await store.history((await store.room_by_name("general")), limit=500)  # type: ignore[arg-type]
+    assert [m.body for m in page.messages] == [f"message {i}" for i in range(300)]
+
+
+async def test_send_is_idempotent_per_author_and_key_forever(store: SQLiteStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    _, other_room = await member(store, "alice", "random")
+    first = await store.append(NewMessage(alice.id, "alice", room, "k1", "hello"))
+    again = await store.append(NewMessage(alice.id, "alice", other_room, "k1", "changed"))
+    assert (again.seq, again.room, again.body, again.new) == (1, "general", "hello", False)
+    bobs = await store.append(NewMessage(bob.id, "bob", room, "k1", "same key, other author"))
+    assert (bobs.seq, bobs.new) == (2, True)
+    twice = await asyncio.gather(
+        store.submit(NewMessage(alice.id, "alice", room, "k2", "a")),
+        store.submit(NewMessage(alice.id, "alice", room, "k2", "b")),
+    )
+    assert [(s.seq, s.new) for s in twice] == [(3, True), (3, False)]
+    assert first.ts == again.ts
+    assert await store.last_seq(room) == 3
+
+
+async def test_non_member_cannot_post_and_nothing_is_stored(store: SQLiteStore) -> None:
+    _, room = await member(store, "alice", "general")
+    mallory = await store.create_user("mallory", "hash")
+    with pytest.raises(ProtocolError) as info:
+        await store.append(NewMessage(mallory.id, "mallory", room, "k", "spam"))
+    assert info.value.code == "not_member"
+    assert await store.last_seq(room) == 0
+
+
+async def test_a_failed_batch_stores_nothing_and_the_next_one_carries_on(
+    store: SQLiteStore, tmp_path: Path
+) -> None:
+    alice, room = await member(store, "alice", "general")
+    await store.append(NewMessage(alice.id, "alice", room, "k0", "before"))
+    with sqlite3.connect(tmp_path / "chat.db") as other:
+        other.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN new.body = 'boom'"
+            " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
+        )
+    results = await asyncio.gather(
+        store.submit(NewMessage(alice.id, "alice", room, "k1", "fine")),
+        store.submit(NewMessage(alice.id, "alice", room, "k2", "boom")),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, StoreError) for r in results)
+    after = await store.append(NewMessage(alice.id, "alice", room, "k1", "fine"))
+    assert after.seq == 2  # no hole left by the failed batch
+    assert await store.last_seq(room) == 2
+
+
+async def test_history_pages_by_keyset(store: SQLiteStore) -> None:
+    alice, room_id = await member(store, "alice", "general")
+    await asyncio.gather(
+        *(
+            store.submit(NewMessage(alice.id, "alice", room_id, f"k{i}", f"m{i}"))
+            for i in range(1, 251)
+        )
+    )
+    room = await store.room_by_name("general")
+    assert room is not None
+    newest = await store.history(room, limit=100)
+    assert [m.seq for m in newest.messages] == list(range(151, 251)) and newest.more
+    older = await store.history(room, before=151, limit=100)
+    assert [m.seq for m in older.messages] == list(range(51, 151)) and older.more
+    oldest = await store.history(room, before=51, limit=100)
+    assert [m.seq for m in oldest.messages] == list(range(1, 51)) and not oldest.more
+    after = await store.history(room, after=200, limit=30)
+    assert [m.seq for m in after.messages] == list(range(201, 231)) and after.more
+    tail = await store.history(room, after=230, limit=30)
+    assert [m.seq for m in tail.messages] == list(range(231, 251)) and not tail.more
+    capped = await store.history(room, after=240, limit=30, upto=245)
+    assert [m.seq for m in capped.messages] == list(range(241, 246)) and not capped.more
+    past = await store.history(room, after=999, limit=10)
+    assert past.messages == [] and not past.more
+    first = newest.messages[0]
+    assert (first.room, first.nick, first.body, first.id) == ("general", "alice", "m151", "k151")
+
+
+async def test_search_takes_plain_words_in_the_users_rooms(store: SQLiteStore) -> None:
+    alice, general = await member(store, "alice", "general")
+    bob, secret = await member(store, "bob", "secret")
+    await store.append(NewMessage(alice.id, "alice", general, "1", "deploy the foo-bar service"))
+    await store.append(NewMessage(alice.id, "alice", general, "2", "foo again"))
+    await store.append(NewMessage(bob.id, "bob", secret, "3", "foo in a room alice never joined"))
+    hits = await store.search(alice.id, search_words("foo"), None, 50)
+    assert [h.seq for h in hits] == [2, 1]  # newest first, only alice's rooms
+    assert [h.body for h in await store.search(alice.id, search_words("foo-bar"), None, 50)] == [
+        "deploy the foo-bar service"
+    ]
+    for query in ['"', 'foo"', "NEAR(foo bar)", "foo AND", "*", "body:foo", "-", "a OR b"]:
+        await store.search(alice.id, search_words(query), None, 50)  # never a syntax error
+    assert await store.search(alice.id, search_words("deploy service"), general, 50) != []
+    assert await store.search(alice.id, search_words("deploy nothing"), None, 50) == []
+    assert search_words('" -- ') == []
+
+
+async def test_read_markers_move_forward_and_clamp(store: SQLiteStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    for i in range(5):
+        await store.append(NewMessage(bob.id, "bob", room, f"k{i}", "hi"))
+    assert await store.mark_read(alice.id, room, 2) == 2
+    assert await store.mark_read(alice.id, room, 1) is None  # never back
+    assert await store.mark_read(alice.id, room, 99) == 5  # clamped to last_seq
+    [state] = await store.user_rooms(alice.id)
+    assert (state.room, state.last_seq, state.read_seq, state.unread) == ("general", 5, 5, 0)
+
+
+async def test_unread_counts_other_peoples_messages(store: SQLiteStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    await store.append(NewMessage(bob.id, "bob", room, "b1", "one"))
+    await store.append(NewMessage(bob.id, "bob", room, "b2", "two"))
+    [state] = await store.user_rooms(alice.id)
+    assert (state.read_seq, state.unread) == (0, 2)
+    await store.append(NewMessage(alice.id, "alice", room, "a1", "mine"))
+    [state] = await store.user_rooms(alice.id)
+    assert (state.read_seq, state.unread) == (3, 0)  # sending moves your marker
+    [bobs] = await store.user_rooms(bob.id)
+    assert (bobs.read_seq, bobs.unread) == (2, 1)
+
+
+async def test_tokens_and_removed_users(store: SQLiteStore) -> None:
+    alice = await store.create_user("Alice", "hash")
+    await store.add_token(alice.id, b"t1", None)
+    await store.add_token(alice.id, b"t2", expires_at=100.0)
+    found = await store.user_by_token(b"t1", 0.0)
+    assert found is not None and found.nick == "Alice"
+    assert await store.user_by_token(b"t2", 50.0) is not None
+    assert await store.user_by_token(b"t2", 150.0) is None  # expired
+    assert await store.live_tokens([b"t1", b"t2", b"nope"], 150.0) == {b"t1"}
+    assert (await store.user_by_nick("ALICE")) == found  # case-insensitive
+    await store.remove_user(alice.id)
+    assert await store.user_by_token(b"t1", 0.0) is None
+    removed = await store.user_by_nick("alice")
+    assert removed is not None and removed.removed  # the nick stays reserved
+    with pytest.raises(sqlite3.IntegrityError):
+        await store.create_user("alice", "hash")
+
+
+async def test_data_and_migrations_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "chat.db"
+    first = SQLiteStore(path)
+    await first.open()
+    alice, room = await member(first, "alice", "general")
+    await first.append(NewMessage(alice.id, "alice", room, "k", "persisted"))
+    await first.close()
+    second = SQLiteStore(path)
+    await second.open()
+    try:
+        room_obj = await second.room_by_name("general")
+        assert room_obj is not None
+        page = await second.history(room_obj, limit=10)
+        assert [m.body for m in page.messages] == ["persisted"]
+        later = await second.append(NewMessage(alice.id, "alice", room, "k2", "next"))
+        assert later.seq == 2
+    finally:
+        await second.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreError, match="cannot open database"):
+        await SQLiteStore(blocker / "chat.db").open()
