@@ -100,26 +100,29 @@ async def test_a_consumer_that_stops_reading_is_closed_with_1013(
     )
     body = "x" * 3900
     count = 1500  # about 6 MB: more than the socket buffers and the 256 KiB limit
-    async with server.login("alice") as alice, server.login("bob") as bob:
-        async with server.client(max_queue=1) as slow:
-            await slow.request({"type": "hello", "token": bob.token}, "welcome")
-            await slow.join("general")
-            await alice.join("general")
-            await bob.join("general")
-            for i in range(count):
-                await alice.send({"type": "send", "room": "general", "body": body, "id": f"b{i}"})
-            # everyone who reads gets every message, in order
-            assert await collect_messages(bob, "general", count) == list(range(1, count + 1))
-            # the one who did not read was cut off, and says why when it reads again
-            codes = []
-            try:
-                while True:
-                    await slow.recv(timeout=15)
-            except ConnectionClosed as closed:
-                codes.append(closed.rcvd.code if closed.rcvd else None)
-            assert codes == [1013]
-            health = await asyncio.to_thread(_health, server.url)
-            assert health["connections"] == 2
+    async with (
+        server.login("alice") as alice,
+        server.login("bob") as bob,
+        server.client(max_queue=1) as slow,
+    ):
+        await slow.request({"type": "hello", "token": bob.token}, "welcome")
+        await slow.join("general")
+        await alice.join("general")
+        await bob.join("general")
+        for i in range(count):
+            await alice.send({"type": "send", "room": "general", "body": body, "id": f"b{i}"})
+        # everyone who reads gets every message, in order
+        assert await collect_messages(bob, "general", count) == list(range(1, count + 1))
+        # the one who did not read was cut off, and says why when it reads again
+        codes = []
+        try:
+            while True:
+                await slow.recv(timeout=15)
+        except ConnectionClosed as closed:
+            codes.append(closed.rcvd.code if closed.rcvd else None)
+        assert codes == [1013]
+        health = await asyncio.to_thread(_health, server.url)
+        assert health["connections"] == 2
 
 
 def _health(url: str) -> dict[str, object]:
