@@ -388,9 +388,9 @@ class ChatServer:
     async def _announce(self, session: Session, status: str) -> None:
         """Tell the user's rooms that the user came online or went offline."""
         assert status in ("online", "offline")
-        for state in await self.store.user_rooms(session.user_id):
-            event = p.Presence(room=state.room, nick=session.nick, status=status)  # type: ignore[arg-type]
-            self.broker.publish_room(state.room, p.encode(event), exclude_user=session.user_id)
+        for room in await self.store.room_names(session.user_id):
+            event = p.Presence(room=room, nick=session.nick, status=status)  # type: ignore[arg-type]
+            self.broker.publish_room(room, p.encode(event), exclude_user=session.user_id)
 
     async def _sweep_revoked(self) -> None:
         """Close connections whose token was revoked or expired (CLI, logout, removal)."""

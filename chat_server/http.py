@@ -39,6 +39,7 @@ class RequestGate:
         if path == "/healthz":
             body = json.dumps(self.health()) + "\n"
             response = connection.respond(HTTPStatus.OK, body)
+            del response.headers["Content-Type"]  # Headers is a multidict: replace, not add
             response.headers["Content-Type"] = "application/json"
             response.headers["Cache-Control"] = "no-store"
             return response

@@ -374,11 +374,23 @@ _encoder = msgspec.json.Encoder()
 def decode_client_frame(data: str | bytes) -> AnyClientFrame:
     """Parse and validate one client frame, or raise ProtocolError (code, message, ref)."""
     try:
-        frame: AnyClientFrame = _client_decoder.decode(data)
+        frame: AnyClientFrame = _client_decoder.decode(_last_type_wins(data))
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _explain(data, exc) from None
     _check(frame)
     return frame
+
+
+def _last_type_wins(data: str | bytes) -> str | bytes:
+    """Re-encode a frame that may repeat ``type``, so the last value wins as in JSON.parse.
+
+    msgspec picks a tagged union's member by the first tag it reads; a generic decode
+    keeps the last value of a repeated key.
+    """
+    marker: str | bytes = '"type"' if isinstance(data, str) else b'"type"'
+    if data.count(marker) > 1:  # type: ignore[arg-type]
+        return _encoder.encode(msgspec.json.decode(data))
+    return data
 
 
 def _explain(data: str | bytes, exc: Exception) -> ProtocolError:

@@ -188,3 +188,10 @@ def test_server_frames_round_trip() -> None:
     assert p.decode_server_frame(p.encode(message)) == message
     with pytest.raises(msgspec.ValidationError):
         p.decode_server_frame(b'{"type":"nonsense"}')
+
+
+def test_duplicate_type_last_wins() -> None:
+    assert isinstance(p.decode_client_frame('{"type":"bogus","type":"rooms"}'), p.Rooms)
+    assert isinstance(p.decode_client_frame(b'{"type":"rooms","type":"logout"}'), p.Logout)
+    frame = p.decode_client_frame('{"type":"send","room":"a","body":"type","id":"type"}')
+    assert isinstance(frame, p.Send) and frame.body == "type"
