@@ -61,7 +61,8 @@ CLOSE_INTERNAL: Final = 1011
 CLOSE_TRY_AGAIN: Final = 1013
 
 Ref = Annotated[str, Meta(max_length=MAX_REF)]
-Seq = Annotated[int, Meta(ge=0)]
+MAX_SEQ: Final = 2**63 - 1  # SQLite's and PostgreSQL's bigint
+Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 ClientId = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 HistoryLimit = Annotated[int, Meta(ge=1, le=HISTORY_MAX)]
 SearchLimit = Annotated[int, Meta(ge=1, le=SEARCH_MAX)]

@@ -19,6 +19,7 @@ import aiosqlite
 
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.protocol import (
+    MAX_SEQ,
     MessageRecord,
     RoomInfo,
     RoomState,
@@ -320,7 +321,7 @@ class SQLiteStore:
         (newer for ``after``, older otherwise). ``upto`` caps the page at a seq (a join
         reads history up to the ``last_seq`` it reported).
         """
-        ceiling = upto if upto is not None else 2**62
+        ceiling = upto if upto is not None else MAX_SEQ
         if after is not None:
             rows = await self._all(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ?"
@@ -330,11 +331,11 @@ class SQLiteStore:
             more = len(rows) > limit
             rows = rows[:limit]
         else:
-            below = min(before if before is not None else ceiling + 1, ceiling + 1)
+            top = ceiling if before is None else min(before - 1, ceiling)
             rows = await self._all(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq < ?"
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq <= ?"
                 " ORDER BY seq DESC LIMIT ?",
-                (room.id, below, limit + 1),
+                (room.id, top, limit + 1),
             )
             more = len(rows) > limit
             rows = rows[:limit][::-1]
@@ -453,11 +454,15 @@ class SQLiteStore:
                 await db.execute("RELEASE op")
                 i += 1
             await db.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
+            # Whatever went wrong, the writer connection must leave the transaction, or
+            # every later batch fails.
             if db.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     await db.execute("ROLLBACK")
-            raise StoreError(f"database write failed: {exc}") from exc
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"database write failed: {exc}") from exc
+            raise
         self._last_seq.update(seqs)
         return results
 

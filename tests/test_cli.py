@@ -1,0 +1,409 @@
+"""The ``chat-server`` command as an operator uses it: real subprocesses, real websockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.conftest import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+TIMEOUT = 10.0
+LISTENING_LINE = re.compile(r"listening on ws://127\.0\.0\.1:(\d+)/ws")
+FAST = ("--rate", "100000", "--burst", "100000")
+
+Spawn = Callable[..., ServerProcess]
+Frame = dict[str, Any]
+
+
+# --- running the command ------------------------------------------------------------------
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test's environment without any CHAT_* setting leaking in, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
+    env.update(extra)
+    return env
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chat_server", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env if env is not None else clean_env(),
+        timeout=60,
+        check=False,
+    )
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
+    """Non-zero exit, exactly one line on stderr, no traceback; returns the line."""
+    assert result.returncode != 0, f"expected a failure, got exit 0: {result.stdout}"
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got {lines}"
+    return lines[0]
+
+
+class Served:
+    """A ``serve`` process started by a test, with its stderr kept in a file."""
+
+    def __init__(self, proc: subprocess.Popen[str], line: str, log: Path) -> None:
+        self.proc = proc
+        self.line = line
+        self.log = log
+        match = LISTENING_LINE.fullmatch(line)
+        self.url = f"ws://127.0.0.1:{match[1]}/ws" if match else ""
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+            raise AssertionError(f"the server ignored signal {sig}") from None
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
+    """Start ``python -m chat_server serve ARGS`` and read its first stdout line."""
+    started: list[Served] = []
+
+    def factory(*args: str, env: dict[str, str] | None = None) -> Served:
+        log = tmp_path / f"serve-{len(started)}.log"
+        with log.open("w") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "chat_server", "serve", *args],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env=env if env is not None else clean_env(),
+            )
+        assert proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        ready = selector.select(20.0)
+        selector.close()
+        line = proc.stdout.readline().rstrip("\n") if ready else ""
+        served = Served(proc, line, log)
+        started.append(served)
+        if not line:
+            proc.kill()
+            raise AssertionError(f"the server printed nothing: {log.read_text()}")
+        return served
+
+    yield factory
+    for served in started:
+        if served.proc.poll() is None:
+            served.proc.kill()
+            served.proc.wait(TIMEOUT)
+
+
+# --- talking to the server ----------------------------------------------------------------
+
+
+async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> Frame:
+    async with asyncio.timeout(timeout):
+        data = await ws.recv()
+    assert isinstance(data, str), "the server must send text frames"
+    frame: Frame = json.loads(data)
+    return frame
+
+
+async def expect(ws: ClientConnection, *types: str) -> Frame:
+    """The next frame of ``types`` or an error, skipping live events."""
+    while True:
+        frame = await recv(ws)
+        if frame["type"] in (*types, "error"):
+            return frame
+        assert frame["type"] in ("presence", "typing", "read", "message"), frame
+
+
+async def request(ws: ClientConnection, frame: Frame, *types: str) -> Frame:
+    await ws.send(json.dumps(frame))
+    return await expect(ws, *types)
+
+
+async def close_code(ws: ClientConnection, timeout: float = TIMEOUT) -> int | None:
+    """Wait for the server to close the connection; the code it sent."""
+    try:
+        while True:
+            await recv(ws, timeout)
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd is not None else None
+
+
+async def welcome(url: str, **hello: str) -> Frame:
+    """One hello on a fresh connection; returns the welcome (or the error)."""
+    async with connect(url, open_timeout=TIMEOUT) as ws:
+        return await request(ws, {"type": "hello", **hello}, "welcome")
+
+
+async def refused(url: str, **hello: str) -> None:
+    """The hello gets auth_failed, then the connection is closed with 1008."""
+    async with connect(url, open_timeout=TIMEOUT) as ws:
+        reply = await request(ws, {"type": "hello", **hello}, "welcome")
+        assert reply["type"] == "error" and reply["code"] == "auth_failed", reply
+        assert await close_code(ws) == 1008
+
+
+async def join(ws: ClientConnection, room: str) -> Frame:
+    joined = await request(ws, {"type": "join", "room": room}, "joined")
+    assert joined["type"] == "joined", joined
+    history = await expect(ws, "history")
+    assert history["type"] == "history", history
+    return history
+
+
+async def history(url: str, token: str, room: str) -> list[Frame]:
+    """Every message of ``room``, read with a token hello and forward paging."""
+    async with connect(url, open_timeout=TIMEOUT) as ws:
+        hi = await request(ws, {"type": "hello", "token": token}, "welcome")
+        assert hi["type"] == "welcome", hi
+        messages: list[Frame] = []
+        after = 0
+        while True:
+            page = await request(
+                ws, {"type": "history", "room": room, "after": after, "limit": 100}, "history"
+            )
+            assert page["type"] == "history", page
+            messages.extend(page["messages"])
+            if not page["more"]:
+                return messages
+            after = page["messages"][-1]["seq"]
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+async def test_serve_prints_listening_line(serve: Callable[..., Served], tmp_path: Path) -> None:
+    server = serve("--port", "0", "--db", str(tmp_path / "chat.db"))
+    match = LISTENING_LINE.fullmatch(server.line)
+    assert match, f"first line {server.line!r}"
+    assert int(match[1]) > 0
+    reply = await welcome(server.url, nick="alice", password="pw-alice")
+    assert reply["type"] == "welcome" and reply["created"] is True, reply
+    assert server.stop() == 0
+
+
+def test_serve_refuses_a_taken_port(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("serve", "--port", str(port), "--db", str(tmp_path / "chat.db"))
+    line = assert_one_line_failure(result)
+    assert str(port) in line, line
+    assert result.stdout == "", "it must not claim to be listening"
+
+
+@pytest.mark.parametrize("case", ["under-a-file", "not-a-database"])
+def test_serve_refuses_an_unusable_database(tmp_path: Path, case: str) -> None:
+    plain = tmp_path / "plain-file"
+    plain.write_text("not a directory\n")
+    if case == "under-a-file":
+        db = plain / "chat.db"
+    else:
+        db = tmp_path / "garbage.db"
+        db.write_bytes(b"this is not an SQLite database, just some bytes\n" * 100)
+    result = cli("serve", "--port", "0", "--db", str(db))
+    assert_one_line_failure(result)
+    assert "listening" not in result.stdout
+
+
+async def test_sigterm_closes_clients_with_1001_and_exits_0(server_process: Spawn) -> None:
+    server = server_process()
+    async with connect(server.url, open_timeout=TIMEOUT) as ws:
+        hi = await request(ws, {"type": "hello", "nick": "alice", "password": "pw"}, "welcome")
+        assert hi["type"] == "welcome", hi
+        await join(ws, "general")
+        server.proc.send_signal(signal.SIGTERM)
+        assert await close_code(ws) == 1001
+    assert server.proc.wait(TIMEOUT) == 0
+
+
+async def test_sigterm_after_pipelined_sends_keeps_every_acked_message(
+    server_process: Spawn,
+) -> None:
+    count = 100
+    server = server_process(*FAST)
+    acks: dict[str, int] = {}
+    async with connect(server.url, open_timeout=TIMEOUT) as ws:
+        hi = await request(ws, {"type": "hello", "nick": "alice", "password": "pw"}, "welcome")
+        assert hi["type"] == "welcome", hi
+        await join(ws, "general")
+        for i in range(count):
+            await ws.send(
+                json.dumps({"type": "send", "room": "general", "body": f"b{i}", "id": f"i{i}"})
+            )
+        server.proc.send_signal(signal.SIGTERM)
+        try:
+            while True:
+                frame = await recv(ws)
+                if frame["type"] == "ack":
+                    acks[frame["id"]] = frame["seq"]
+        except ConnectionClosed as exc:
+            assert exc.rcvd is not None and exc.rcvd.code == 1001, exc
+    assert server.proc.wait(TIMEOUT) == 0
+    again = server_process(*FAST)
+    stored = {m["id"]: m for m in await history(again.url, hi["token"], "general")}
+    assert [m["seq"] for m in stored.values()] == list(range(1, len(stored) + 1))
+    for msg_id, seq in acks.items():
+        assert msg_id in stored, f"acked {msg_id} (seq {seq}) is not in the database"
+        assert stored[msg_id]["seq"] == seq
+        assert stored[msg_id]["body"] == "b" + msg_id.removeprefix("i")
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+async def test_users_add_list_remove(server_process: Spawn, tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    server = server_process()
+    added = cli("users", "add", "Alice", "--db", str(db), env=clean_env(CHAT_PASSWORD="pw-1"))
+    assert_ok(added)
+
+    reply = await welcome(server.url, nick="Alice", password="pw-1")
+    assert reply["type"] == "welcome", reply
+    assert reply["created"] is False and reply["nick"] == "Alice", reply
+    await refused(server.url, nick="Alice", password="wrong")
+
+    listed = cli("users", "list", "--db", str(db))
+    assert_ok(listed)
+    assert any(line.split()[0] == "Alice" for line in listed.stdout.splitlines()), listed.stdout
+
+    again = cli("users", "add", "alice", "--db", str(db), env=clean_env(CHAT_PASSWORD="x"))
+    assert again.returncode != 0, "a nick is unique case-insensitively"
+
+    removed = cli("users", "remove", "Alice", "--db", str(db))
+    assert_ok(removed)
+    await refused(server.url, nick="Alice", password="pw-1")
+    # the nick stays reserved: a new password does not sign up a new account
+    await refused(server.url, nick="Alice", password="another-pw")
+    await refused(server.url, nick="alice", password="another-pw")
+
+
+# --- tokens ---------------------------------------------------------------------------------
+
+
+async def test_tokens_create_then_revoke(server_process: Spawn, tmp_path: Path) -> None:
+    db = tmp_path / "chat.db"
+    server = server_process()
+    assert_ok(cli("users", "add", "deploy-bot", "--db", str(db), env=clean_env(CHAT_PASSWORD="p")))
+
+    created = cli("tokens", "create", "deploy-bot", "--db", str(db))
+    assert_ok(created)
+    lines = created.stdout.split()
+    assert len(lines) == 1, f"expected the token alone, got {created.stdout!r}"
+    token = lines[0]
+
+    async with connect(server.url, open_timeout=TIMEOUT) as ws:
+        hi = await request(ws, {"type": "hello", "token": token}, "welcome")
+        assert hi["type"] == "welcome" and hi["nick"] == "deploy-bot", hi
+        assert hi["token"] == token
+        await join(ws, "deploys")
+
+        revoked = cli("tokens", "revoke", "deploy-bot", "--db", str(db))
+        assert_ok(revoked)
+        # the server checks revocations every 2 s
+        assert await close_code(ws, timeout=6.0) == 1008
+
+    await refused(server.url, token=token)
+
+
+def test_tokens_create_for_unknown_nick_fails(server_process: Spawn, tmp_path: Path) -> None:
+    server_process()
+    result = cli("tokens", "create", "nobody", "--db", str(tmp_path / "chat.db"))
+    assert_one_line_failure(result)
+
+
+# --- backup ---------------------------------------------------------------------------------
+
+
+async def test_backup_of_a_live_database(server_process: Spawn, tmp_path: Path) -> None:
+    server = server_process()
+    async with connect(server.url, open_timeout=TIMEOUT) as ws:
+        hi = await request(ws, {"type": "hello", "nick": "alice", "password": "pw"}, "welcome")
+        assert hi["type"] == "welcome", hi
+        await join(ws, "general")
+        for i in range(5):
+            frame = {"type": "send", "room": "general", "body": f"before backup {i}", "id": f"b{i}"}
+            ack = await request(ws, frame, "ack")
+            assert ack["type"] == "ack" and ack["seq"] == i + 1, ack
+        original = await history(server.url, hi["token"], "general")
+
+        copy = tmp_path / "backups" / "copy.db"
+        copy.parent.mkdir()
+        result = cli("backup", str(copy), "--db", str(tmp_path / "chat.db"))
+        assert_ok(result)
+        assert copy.exists()
+        # the live server keeps serving after the backup
+        ack = await request(
+            ws, {"type": "send", "room": "general", "body": "after", "id": "b-after"}, "ack"
+        )
+        assert ack["type"] == "ack" and ack["seq"] == 6, ack
+
+    restored = server_process(db=copy)
+    assert await history(restored.url, hi["token"], "general") == original
+    assert len(original) == 5
+
+
+# --- environment ----------------------------------------------------------------------------
+
+
+async def test_environment_variables(serve: Callable[..., Served], tmp_path: Path) -> None:
+    db = tmp_path / "from-env.db"
+    env = clean_env(CHAT_SERVER_PORT="0", CHAT_SERVER_DB=str(db))
+    server = serve(env=env)
+    assert LISTENING_LINE.fullmatch(server.line), server.line
+    reply = await welcome(server.url, nick="envuser", password="pw")
+    assert reply["type"] == "welcome" and reply["created"] is True, reply
+    assert db.exists(), "CHAT_SERVER_DB was not used"
+    listed = cli("users", "list", env=env)
+    assert_ok(listed)
+    assert "envuser" in listed.stdout
+    assert server.stop() == 0
+
+
+# --- --no-signup ----------------------------------------------------------------------------
+
+
+async def test_no_signup(server_process: Spawn, tmp_path: Path) -> None:
+    server = server_process("--no-signup")
+    await refused(server.url, nick="newcomer", password="pw")
+    assert_ok(
+        cli(
+            "users",
+            "add",
+            "member",
+            "--db",
+            str(tmp_path / "chat.db"),
+            env=clean_env(CHAT_PASSWORD="pw"),
+        )
+    )
+    reply = await welcome(server.url, nick="member", password="pw")
+    assert reply["type"] == "welcome" and reply["created"] is False, reply
