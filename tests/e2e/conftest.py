@@ -2,7 +2,8 @@
 
 ``server``: one server for the whole session (tmp SQLite file); tests share it and keep out
 of each other's way with unique nicks and rooms. ``server_factory``: a test's own servers
-with extra flags. ``chat``: connections to the shared server, closed after the test.
+with extra flags. ``chat``: connections to the shared server, closed after the test (which
+also fails if the server logged a traceback meanwhile). ``accounts``: shared accounts.
 The helpers (Client, Chat, ...) are in ``e2e_support.py``.
 """
 
@@ -12,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_support import Chat, ServerFactory, ServerProc, start_server
+
+from tests.e2e.e2e_support import AccountPool, Chat, ServerFactory, ServerProc, start_server
 
 
 @pytest.fixture(scope="session")
@@ -34,12 +36,23 @@ def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
         factory.stop_all()
 
 
+@pytest.fixture(scope="session")
+def accounts(server: ServerProc) -> AccountPool:
+    return AccountPool(server)
+
+
 @pytest.fixture
-def chat(server: ServerProc) -> Iterator[Chat]:
+def chat(server: ServerProc, accounts: AccountPool) -> Iterator[Chat]:
     if server.proc.poll() is not None:
         pytest.fail(f"the shared server exited ({server.proc.returncode}):\n{server.stderr_tail()}")
-    harness = Chat(server)
+    harness = Chat(server, accounts)
+    offset = server.log_offset()
     try:
         yield harness
     finally:
         harness.close_all()
+    # A server that logs a traceback while serving this test's requests has a bug,
+    # even when the client saw nothing wrong.
+    logged = server.log_since(offset)
+    if "Traceback" in logged:
+        pytest.fail(f"the server logged a traceback during this test:\n{logged[-4000:]}")

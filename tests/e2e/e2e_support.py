@@ -8,6 +8,7 @@ clashing with other ``conftest`` modules of the project.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import re
@@ -18,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,6 +156,20 @@ class ServerProc:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
+    def log_offset(self) -> int:
+        try:
+            return self.log.stat().st_size
+        except OSError:
+            return 0
+
+    def log_since(self, offset: int) -> str:
+        try:
+            with self.log.open("rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait; SIGKILL if it does not stop. Returns the exit code (None if killed)."""
         if self.proc.poll() is not None:
@@ -234,6 +250,7 @@ class Client:
         origin: str | None = None,
         timeout: float = RECV_TIMEOUT,
         compression: str | None = None,
+        max_queue: int | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout
@@ -244,6 +261,10 @@ class Client:
             open_timeout=10,
             close_timeout=2,
             max_size=2**24,
+            # None: never stop reading (close() must see the server's close frame);
+            # a small number makes a slow consumer that stops reading when it lags.
+            max_queue=max_queue,
+            legacy=True,
         )
         self.user: User | None = None
         self.welcome: Frame | None = None
@@ -306,6 +327,22 @@ class Client:
                 continue
             pytest.fail(f"expected a {type_} frame {match or ''}, got {frame}")
 
+    def recv_until_any(
+        self, types: Iterable[str], timeout: float | None = None, *, skip: Iterable[str] = NOISE
+    ) -> Frame:
+        """The next frame whose type is one of ``types``, skipping ``skip`` types."""
+        wanted, skipped = set(types), set(skip)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pytest.fail(f"no frame of {sorted(wanted)} in time (last: {self.seen[-5:]})")
+            frame = self.recv(remaining)
+            if frame["type"] in wanted:
+                return frame
+            if frame["type"] not in skipped:
+                pytest.fail(f"expected one of {sorted(wanted)}, got {frame}")
+
     def frames_for(self, duration: float) -> list[Frame]:
         """Every frame arriving within ``duration`` seconds."""
         out: list[Frame] = []
@@ -346,10 +383,8 @@ class Client:
             self.before_close.append(self._parse(raw))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # best effort in teardown
             self.ws.close()
-        except Exception:  # pragma: no cover - best effort in teardown
-            pass
 
     # -- requests
 
@@ -421,11 +456,34 @@ class Client:
         return self.request({"type": "history", "room": room, **params}, "history")
 
 
-class Chat:
-    """Per-test access to one server: connections that are closed at teardown."""
+class AccountPool:
+    """Accounts created once per session (a password hello costs ~0.2 s of argon2id).
+
+    For tests that only need *some* logged-in user and work in rooms of their own.
+    """
 
     def __init__(self, server: ServerProc) -> None:
         self.server = server
+        self.users: dict[str, User] = {}
+
+    def get(self, key: str) -> User:
+        if key not in self.users:
+            client = Client(self.server.url)
+            try:
+                client.hello(uniq("Pool_"), uniq("pw"))
+                assert client.user is not None
+                self.users[key] = client.user
+            finally:
+                client.close()
+        return self.users[key]
+
+
+class Chat:
+    """Per-test access to one server: connections that are closed at teardown."""
+
+    def __init__(self, server: ServerProc, pool: AccountPool | None = None) -> None:
+        self.server = server
+        self.pool = pool or AccountPool(server)
         self.clients: list[Client] = []
 
     def connect(self, *, origin: str | None = None, compression: str | None = None) -> Client:
@@ -439,6 +497,16 @@ class Chat:
         welcome = client.hello(nick or uniq(prefix), uniq("pw"))
         assert welcome["created"] is True, welcome
         return client
+
+    def signups(self, count: int, prefix: str = "u") -> list[Client]:
+        """``count`` new accounts, created concurrently (argon2id runs in server threads)."""
+        with ThreadPoolExecutor(max_workers=count) as pool:
+            futures = [pool.submit(self.signup, prefix) for _ in range(count)]
+            return [f.result(timeout=30) for f in futures]
+
+    def pooled(self, key: str) -> Client:
+        """A connection of a shared session account (see AccountPool)."""
+        return self.login(self.pool.get(key))
 
     def login(self, user: User) -> Client:
         """Another connection of an existing user (token hello: cheap)."""

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 
 import pytest
-from e2e_support import (
+
+from tests.e2e.e2e_support import (
     DEFAULT_LIMITS,
+    REPO,
     WELCOME_KEYS,
     Chat,
     ServerFactory,
     ServerProc,
     assert_error,
     assert_keys,
+    server_command,
     uniq,
 )
 
@@ -181,3 +185,55 @@ def test_no_hello_within_10s_closes_1008(chat: Chat) -> None:
     elapsed = time.monotonic() - start
     assert code == 1008
     assert 9.0 <= elapsed <= 13.0, f"closed after {elapsed:.1f}s, expected about 10s"
+
+
+def wrong_password_latency(chat: Chat, nick: str) -> float:
+    client = chat.connect()
+    start = time.monotonic()
+    client.send({"type": "hello", "nick": nick, "password": "guess"})
+    assert_error(client.recv(timeout=30), "auth_failed")
+    elapsed = time.monotonic() - start
+    assert client.expect_close() == 1008
+    return elapsed
+
+
+@pytest.mark.slow
+def test_failed_logins_are_throttled_per_nick(chat: Chat) -> None:
+    victim, bystander = chat.signups(2, "Th_")
+    assert victim.user is not None and bystander.user is not None
+    latencies = [wrong_password_latency(chat, victim.nick) for _ in range(3)]
+    # A growing delay: each guess is answered later than the one before.
+    assert latencies[1] > latencies[0] + 0.1, latencies
+    assert latencies[2] > latencies[1] + 0.1, latencies
+    # Per nick: another user's login is not slowed down.
+    start = time.monotonic()
+    chat.connect().hello(bystander.nick, bystander.user.password)
+    assert time.monotonic() - start < latencies[2], latencies
+    # The right password still gets in (after the delay).
+    welcome = chat.connect().hello(victim.nick, victim.user.password)
+    assert welcome["created"] is False
+
+
+def test_removed_nick_stays_reserved(chat: Chat) -> None:
+    mallory, bob = chat.signups(2, "Rm_")
+    user = mallory.user
+    assert user is not None
+    mallory.send_msg(None, "hi bob", to=bob.nick)
+    mallory.close()
+    result = subprocess.run(
+        [*server_command(), "users", "remove", "--db", str(chat.server.db), user.nick],
+        cwd=REPO,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    for hello in (
+        {"type": "hello", "token": user.token},
+        {"type": "hello", "nick": user.nick, "password": user.password},
+        {"type": "hello", "nick": user.nick.lower(), "password": "a-new-password"},
+    ):
+        client = chat.connect()
+        client.send(hello)
+        assert_error(client.recv(timeout=10), "auth_failed")
+        assert client.expect_close() == 1008

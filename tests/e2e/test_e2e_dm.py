@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from e2e_support import (
+from tests.e2e.e2e_support import (
     ACK_KEYS,
     Chat,
     Frame,
@@ -48,7 +48,7 @@ def test_dm_uses_sorted_lowercase_room_and_reaches_both(chat: Chat) -> None:
     assert bob_2.recv_until("message") == expected
 
     # Both are members: replies by `to` and by `room` land in the same room.
-    reply = bob.send_msg(None, "hi zoe", to=alice.nick)
+    reply = bob.send_msg(None, "hi zoe", to=alice.nick.swapcase())  # nicks ignore case
     assert (reply["room"], reply["seq"]) == (room, 2)
     assert alice.recv_until("message", seq=2)["body"] == "hi zoe"
     by_room = bob.send_msg(room, "by room")
@@ -78,7 +78,7 @@ def test_dm_uses_sorted_lowercase_room_and_reaches_both(chat: Chat) -> None:
 
 
 def test_third_party_is_forbidden_from_a_dm(chat: Chat) -> None:
-    alice, bob, eve = chat.signup("Da_"), chat.signup("Db_"), chat.signup("De_")
+    alice, bob, eve = chat.signups(3, "Dm_")
     room = dm_room(alice.nick, bob.nick)
     word = uniq("w")
     alice.send_msg(None, f"{word} between us", to=bob.nick)

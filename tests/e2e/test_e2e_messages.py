@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from e2e_support import (
+
+from tests.e2e.e2e_support import (
     ACK_KEYS,
     HISTORY_KEYS,
     MESSAGE_KEYS,
@@ -32,7 +33,7 @@ from e2e_support import (
 
 
 def test_ack_comes_before_own_message_with_the_same_seq(chat: Chat) -> None:
-    alice, bob = chat.signup("Sa_"), chat.signup("Sa_")
+    alice, bob = chat.signups(2, "Sa_")
     room = uniq("r")
     alice.join(room)
     bob.join(room)
@@ -65,19 +66,28 @@ def test_seq_is_per_room_contiguous_from_1(chat: Chat) -> None:
     room_a, room_b = uniq("r"), uniq("r")
     alice.join(room_a)
     alice.join(room_b)
-    seqs_a = [alice.send_msg(room_a, f"a{i}")["seq"] for i in range(8)]
-    seqs_b = [alice.send_msg(room_b, f"b{i}")["seq"] for i in range(3)]
-    assert seqs_a == list(range(1, 9))
-    assert seqs_b == [1, 2, 3]
-    events = [f for f in alice.frames_for(0.5) if f["type"] == "message"]
+    for i in range(8):
+        alice.send({"type": "send", "room": room_a, "body": f"a{i}", "id": f"a{i}"})
+    for i in range(3):
+        alice.send({"type": "send", "room": room_b, "body": f"b{i}", "id": f"b{i}"})
+    acks: dict[str, Frame] = {}
+    events: list[Frame] = []
+    while len(acks) < 11 or len(events) < 11:
+        frame = alice.recv_until_any({"ack", "message"})
+        if frame["type"] == "ack":
+            acks[frame["id"]] = frame
+        else:
+            assert_keys(frame, MESSAGE_KEYS)
+            events.append(frame)
+    assert [acks[f"a{i}"]["seq"] for i in range(8)] == list(range(1, 9))
+    assert [acks[f"b{i}"]["seq"] for i in range(3)] == [1, 2, 3]
     assert [f["seq"] for f in events if f["room"] == room_a] == list(range(1, 9))
     assert [f["seq"] for f in events if f["room"] == room_b] == [1, 2, 3]
-    for frame in events:
-        assert_keys(frame, MESSAGE_KEYS)
+    assert all(f["body"] == f["id"] for f in events)
 
 
 def test_same_id_again_returns_the_original_ack_and_stores_nothing(chat: Chat) -> None:
-    alice, bob = chat.signup("Id_"), chat.signup("Id_")
+    alice, bob = chat.signups(2, "Id_")
     room, other = uniq("r"), uniq("r")
     alice.join(room)
     alice.join(other)
@@ -103,7 +113,7 @@ def test_same_id_again_returns_the_original_ack_and_stores_nothing(chat: Chat) -
 
 
 def test_live_events_follow_history_without_gap_or_duplicate(chat: Chat) -> None:
-    alice, bob = chat.signup("Lg_"), chat.signup("Lg_")
+    alice, bob = chat.signups(2, "Lg_")
     room = uniq("r")
     alice.join(room)
     alice.send_msg(room, "before bob")
@@ -126,7 +136,7 @@ def test_live_events_follow_history_without_gap_or_duplicate(chat: Chat) -> None
 
 
 def test_connection_gets_live_events_only_for_rooms_joined_in_its_session(chat: Chat) -> None:
-    alice, bob = chat.signup("Ls_"), chat.signup("Ls_")
+    alice, bob = chat.signups(2, "Ls_")
     assert bob.user is not None
     room = uniq("r")
     alice.join(room)
@@ -211,7 +221,9 @@ def test_history_pages(chat: Chat, big_room: BigRoom) -> None:
     check_page(client.history(room, before=5, limit=2), big_room, [3, 4], more=True)
     check_page(client.history(room, before=3, limit=5), big_room, [1, 2], more=False)
     check_page(client.history(room, after=2, limit=3), big_room, [3, 4, 5], more=True)
-    check_page(client.history(room, after=515, limit=10), big_room, [516, 517, 518, 519, 520], False)
+    check_page(
+        client.history(room, after=515, limit=10), big_room, [516, 517, 518, 519, 520], False
+    )
     check_page(client.history(room, after=510, limit=10), big_room, list(range(511, 521)), False)
     check_page(client.history(room, after=520), big_room, [], more=False)
     check_page(client.history(room, before=1), big_room, [], more=False)
@@ -256,7 +268,7 @@ def test_history_bad_parameters_are_bad_request(
 
 
 def test_history_of_a_room_one_is_not_member_of_is_refused(chat: Chat) -> None:
-    alice, eve = chat.signup("Hn_"), chat.signup("Hn_")
+    alice, eve = chat.signups(2, "Hn_")
     room = uniq("r")
     alice.join(room)
     alice.send_msg(room, "members only")
@@ -270,14 +282,14 @@ def test_history_of_a_room_one_is_not_member_of_is_refused(chat: Chat) -> None:
 
 
 def welcome_room(client_welcome: Frame, room: str) -> Frame:
-    found = [entry for entry in client_welcome["rooms"] if entry["room"] == room]
+    found: list[Frame] = [e for e in client_welcome["rooms"] if e["room"] == room]
     assert len(found) == 1, client_welcome["rooms"]
     assert_keys(found[0], WELCOME_ROOM_KEYS)
     return found[0]
 
 
 def test_read_markers_and_unread_counts(chat: Chat) -> None:
-    alice, bob = chat.signup("Rm_"), chat.signup("Rm_")
+    alice, bob = chat.signups(2, "Rm_")
     user = alice.user
     assert user is not None
     room = uniq("r")
@@ -337,7 +349,7 @@ def test_read_markers_and_unread_counts(chat: Chat) -> None:
 
 @pytest.mark.parametrize("seq", ["2", True, 1.5, None])
 def test_read_with_a_bad_seq_is_bad_request(chat: Chat, seq: object) -> None:
-    alice = chat.signup("Rb_")
+    alice = chat.pooled("Rb_")
     room = uniq("r")
     alice.join(room)
     err = alice.error_for({"type": "read", "room": room, "seq": seq, "ref": "rd"})
@@ -385,7 +397,7 @@ def test_search_plain_words_and_newest_first(chat: Chat) -> None:
     ['"', 'say "hi', 'foo"bar', "AND", "OR", "NOT x", "a*", "(", ")", "x:y", "NEAR(a b)", "^x"],
 )
 def test_search_never_fails_on_fts_syntax(chat: Chat, query: str) -> None:
-    alice = chat.signup("Sx_")
+    alice = chat.pooled("Sx_")
     room = uniq("r")
     alice.join(room)
     w = uniq("w")
@@ -415,7 +427,7 @@ def test_search_limit_and_room_filter(chat: Chat) -> None:
 
 
 def test_search_covers_only_rooms_the_user_is_member_of(chat: Chat) -> None:
-    alice, eve = chat.signup("Sm_"), chat.signup("Sm_")
+    alice, eve = chat.signups(2, "Sm_")
     room = uniq("r")
     alice.join(room)
     w = uniq("w")
@@ -436,7 +448,9 @@ def test_rate_limit_refuses_and_does_not_store(chat: Chat) -> None:
     room = uniq("r")
     alice.join(room)
     for i in range(60):
-        alice.send({"type": "send", "room": room, "body": f"burst {i}", "id": f"b{i}", "ref": f"r{i}"})
+        alice.send(
+            {"type": "send", "room": room, "body": f"burst {i}", "id": f"b{i}", "ref": f"r{i}"}
+        )
     replies: dict[str, Frame] = {}
     events = 0
     deadline = time.monotonic() + 15

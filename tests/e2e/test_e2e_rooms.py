@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from e2e_support import (
+
+from tests.e2e.e2e_support import (
     HISTORY_KEYS,
     JOINED_KEYS,
     LEFT_KEYS,
@@ -54,7 +55,7 @@ def test_join_creates_the_room(chat: Chat) -> None:
 
 
 def test_joined_lists_members_and_who_is_online(chat: Chat) -> None:
-    alice, bob = chat.signup("Jm_"), chat.signup("Jm_")
+    alice, bob = chat.signups(2, "Jm_")
     room = uniq("r")
     alice.join(room)
     joined, history = bob.join(room)
@@ -85,7 +86,7 @@ def test_join_again_in_the_same_session_answers_again(chat: Chat) -> None:
 
 
 def test_leave(chat: Chat) -> None:
-    alice, bob = chat.signup("Lv_"), chat.signup("Lv_")
+    alice, bob = chat.signups(2, "Lv_")
     room = uniq("r")
     alice.join(room)
     bob.join(room)
@@ -99,7 +100,9 @@ def test_leave(chat: Chat) -> None:
         "nick": bob.nick,
         "status": "left",
     }
-    assert_error(bob.error_for({"type": "send", "room": room, "body": "x", "id": "l1"}), "not_member")
+    assert_error(
+        bob.error_for({"type": "send", "room": room, "body": "x", "id": "l1"}), "not_member"
+    )
     # No more live events from the room for bob.
     alice.say(room, "after bob left")
     bob.expect_no_frame(0.4, ignore={"presence"})
@@ -113,7 +116,7 @@ def test_leave(chat: Chat) -> None:
 
 
 def test_send_to_a_room_without_membership_is_not_member(chat: Chat) -> None:
-    alice, bob = chat.signup("Nm_"), chat.signup("Nm_")
+    alice, bob = chat.signups(2, "Nm_")
     room = uniq("r")
     alice.join(room)
     err = bob.error_for({"type": "send", "room": room, "body": "hi", "id": "x1", "ref": "s1"})
@@ -129,7 +132,7 @@ def test_send_to_a_room_without_membership_is_not_member(chat: Chat) -> None:
 
 
 def test_rooms_lists_public_rooms_not_dms(chat: Chat) -> None:
-    alice, bob = chat.signup("Rd_"), chat.signup("Rd_")
+    alice, bob = chat.signups(2, "Rd_")
     room = uniq("r")
     alice.join(room)
     bob.join(room)
@@ -176,7 +179,7 @@ def test_presence_online_offline_joined_left(chat: Chat) -> None:
 
 
 def test_typing_is_relayed_to_others_at_most_once_per_3s(chat: Chat) -> None:
-    alice, bob = chat.signup("Ty_"), chat.signup("Ty_")
+    alice, bob = chat.signups(2, "Ty_")
     assert alice.user is not None
     room, other_room = uniq("r"), uniq("r")
     alice.join(room)
@@ -209,7 +212,7 @@ def test_typing_is_relayed_to_others_at_most_once_per_3s(chat: Chat) -> None:
 
 @pytest.mark.slow
 def test_typing_is_relayed_again_after_3s(chat: Chat) -> None:
-    alice, bob = chat.signup("Tz_"), chat.signup("Tz_")
+    alice, bob = chat.signups(2, "Tz_")
     room = uniq("r")
     alice.join(room)
     bob.join(room)
@@ -225,7 +228,7 @@ def test_typing_is_relayed_again_after_3s(chat: Chat) -> None:
 
 
 def test_typing_in_a_room_not_joined_is_not_relayed(chat: Chat) -> None:
-    alice, bob = chat.signup("Tn_"), chat.signup("Tn_")
+    alice, bob = chat.signups(2, "Tn_")
     room = uniq("r")
     bob.join(room)
     bob.frames_for(0.2)
