@@ -225,9 +225,11 @@ def serve(
         raise click.ClickException(str(exc)) from None
 
 
-async def _with_store(db: Path | None, action: Callable[[SQLiteStore], Awaitable[T]]) -> T:
+async def _with_store(
+    db: Path | None, action: Callable[[SQLiteStore], Awaitable[T]], *, create: bool = False
+) -> T:
     path = _db_path(db)
-    if not path.exists():
+    if not create and not path.exists():
         raise click.ClickException(f"no database at {path} (start the server once, or use --db)")
     store = SQLiteStore(path)
     try:
@@ -263,7 +265,7 @@ def users() -> None:
 @db_option
 @click.password_option(envvar="CHAT_PASSWORD", help="The password [env CHAT_PASSWORD].")
 def users_add(nick: str, db: Path | None, password: str) -> None:
-    """Create an account.
+    """Create an account (and the database, before the server's first start).
 
     Example: chat-server users add alice
     """
@@ -273,7 +275,7 @@ def users_add(nick: str, db: Path | None, password: str) -> None:
             raise click.ClickException(f"the nick {nick} is taken")
         await store.create_user(nick, await Passwords().hash(password))
 
-    _run(_with_store(db, action))
+    _run(_with_store(db, action, create=True))
     click.echo(f"created {nick}")
 
 

@@ -407,3 +407,18 @@ async def test_no_signup(server_process: Spawn, tmp_path: Path) -> None:
     )
     reply = await welcome(server.url, nick="member", password="pw")
     assert reply["type"] == "welcome" and reply["created"] is False, reply
+
+
+def test_users_add_before_the_first_start_creates_the_database(tmp_path: Path) -> None:
+    db = tmp_path / "fresh" / "chat.db"
+    env = {**os.environ, "CHAT_PASSWORD": "pw-123456"}
+    added = subprocess.run(
+        [sys.executable, "-m", "chat_server", "users", "add", "admin", "--db", str(db)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    listed = subprocess.run(
+        [sys.executable, "-m", "chat_server", "users", "list", "--db", str(db)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert listed.stdout.split() == ["admin", "active"]
