@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -13,13 +12,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import ServerProcess
+from tests.raw import Frame, expect, recv, request
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +27,6 @@ LISTENING_LINE = re.compile(r"listening on ws://127\.0\.0\.1:(\d+)/ws")
 FAST = ("--rate", "100000", "--burst", "100000")
 
 Spawn = Callable[..., ServerProcess]
-Frame = dict[str, Any]
 
 
 # --- running the command ------------------------------------------------------------------
@@ -124,28 +122,6 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
 
 
 # --- talking to the server ----------------------------------------------------------------
-
-
-async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> Frame:
-    async with asyncio.timeout(timeout):
-        data = await ws.recv()
-    assert isinstance(data, str), "the server must send text frames"
-    frame: Frame = json.loads(data)
-    return frame
-
-
-async def expect(ws: ClientConnection, *types: str) -> Frame:
-    """The next frame of ``types`` or an error, skipping live events."""
-    while True:
-        frame = await recv(ws)
-        if frame["type"] in (*types, "error"):
-            return frame
-        assert frame["type"] in ("presence", "typing", "read", "message"), frame
-
-
-async def request(ws: ClientConnection, frame: Frame, *types: str) -> Frame:
-    await ws.send(json.dumps(frame))
-    return await expect(ws, *types)
 
 
 async def close_code(ws: ClientConnection, timeout: float = TIMEOUT) -> int | None:

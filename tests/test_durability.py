@@ -12,12 +12,12 @@ import contextlib
 import json
 import signal
 from collections.abc import Callable
-from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import ServerProcess
+from tests.raw import Frame, expect, recv, request
 
 ROOM = "durable"
 NICK = "writer"
@@ -27,30 +27,6 @@ TIMEOUT = 10.0
 FAST = ("--rate", "100000", "--burst", "100000")
 
 Spawn = Callable[..., ServerProcess]
-Frame = dict[str, Any]
-
-
-async def recv(ws: ClientConnection, timeout: float = TIMEOUT) -> Frame:
-    async with asyncio.timeout(timeout):
-        data = await ws.recv()
-    assert isinstance(data, str), "the server must send text frames"
-    frame: Frame = json.loads(data)
-    return frame
-
-
-async def request(ws: ClientConnection, frame: Frame, *types: str) -> Frame:
-    """Send a frame and return the first reply of ``types`` (or an error), skipping events."""
-    await ws.send(json.dumps(frame))
-    return await expect(ws, *types)
-
-
-async def expect(ws: ClientConnection, *types: str) -> Frame:
-    """The next frame of ``types`` (or an error), skipping events."""
-    while True:
-        reply = await recv(ws)
-        if reply["type"] in (*types, "error"):
-            return reply
-        assert reply["type"] in ("presence", "typing", "read", "message"), reply
 
 
 async def hello(ws: ClientConnection, frame: Frame) -> Frame:
