@@ -114,6 +114,11 @@ class ChatServer:
                 except StoreError as exc:
                     log.error("login failed on storage: %s", exc)
                     await ws.send(p.error_frame("internal", "storage unavailable"), text=True)
+                except ConnectionClosed:
+                    raise
+                except Exception:  # a bug must cost one request, never the connection
+                    log.exception("login request failed")
+                    await ws.send(p.error_frame("internal", "the request failed"), text=True)
         except ConnectionClosed:
             return None
 
@@ -209,6 +214,11 @@ class ChatServer:
             except StoreError as exc:
                 log.error("storage error for %s: %s", session.nick, exc)
                 self.hub.write(session, p.error_frame("internal", "storage unavailable", ref))
+            except ConnectionClosed:
+                raise
+            except Exception:  # a bug must cost one request, never the connection
+                log.exception("request from %s failed", session.nick)
+                self.hub.write(session, p.error_frame("internal", "the request failed", ref))
 
     # --- requests -------------------------------------------------------------------------
 
