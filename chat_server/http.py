@@ -1,22 +1,114 @@
-"""HTTP before the websocket handshake: the origin check, /healthz, and 404 elsewhere.
+"""HTTP before the websocket handshake: the origin check, /healthz, the web client, 404.
 
 websockets' own ``origins`` list cannot name the request's own Host, so the check lives
 here: browsers may connect from the server's own origin and from ``--allow-origin``
 origins; clients that send no Origin (terminal clients, scripts) are let through and
-authenticate with ``hello``.
+authenticate with ``hello``. The browser client (``chat_server/web/``) is served from
+memory: a fixed set of files, read once, so no request path ever reaches the filesystem.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import email.utils
+import hashlib
 import json
+import re
 from collections.abc import Callable
 from http import HTTPStatus
+from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
+from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 WS_PATH = "/ws"
+WEB_DIR = Path(__file__).parent / "web"
+
+# URL path -> (file in WEB_DIR, Content-Type). Nothing outside this table is served.
+WEB_FILES: dict[str, tuple[str, str]] = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+
+# A Host header we are willing to name in the page's connect-src (host, IPv4, [IPv6], :port).
+_HOST = re.compile(r"(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WebFile:
+    """One file of the web client, held in memory with its validator."""
+
+    body: bytes
+    content_type: str
+    etag: str
+
+
+def load_web_files(web_dir: Path = WEB_DIR) -> dict[str, WebFile]:
+    """Read the web client once; a missing file is left out (its path answers 404)."""
+    files: dict[str, WebFile] = {}
+    for path, (name, content_type) in WEB_FILES.items():
+        try:
+            body = (web_dir / name).read_bytes()
+        except OSError:
+            continue
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        files[path] = WebFile(body, content_type, etag)
+    return files
+
+
+def content_security_policy(host: str | None) -> str:
+    """The page may load only its own files and talk only to its own websocket endpoint."""
+    connect = "'self'"
+    if host and _HOST.fullmatch(host):
+        connect += f" ws://{host} wss://{host}"
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; "
+        "require-trusted-types-for 'script'; trusted-types 'none'"
+    )
+
+
+def web_response(files: dict[str, WebFile], request: Request, path: str) -> Response | None:
+    """The answer to a request for the web client, or None when ``path`` is not one of its files.
+
+    Pure (no socket): GET and HEAD only, revalidation with ETag (``no-cache`` everywhere, as the
+    file names carry no version), and headers that keep the page from being framed, sniffed or
+    made to load anything from elsewhere.
+    """
+    found = files.get(path)
+    if found is None:
+        return None
+    headers = Headers(
+        [
+            ("Date", email.utils.formatdate(usegmt=True)),
+            ("Connection", "close"),
+            ("Cache-Control", "no-cache"),
+            ("ETag", found.etag),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "DENY"),
+            ("Cross-Origin-Opener-Policy", "same-origin"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+        ]
+    )
+    if request.method not in ("GET", "HEAD"):
+        body = b"method not allowed\n"
+        headers["Allow"] = "GET, HEAD"
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        headers["Content-Length"] = str(len(body))
+        return Response(HTTPStatus.METHOD_NOT_ALLOWED, "Method Not Allowed", headers, body)
+    if path == "/":
+        headers["Content-Security-Policy"] = content_security_policy(request.headers.get("Host"))
+    tags = {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}
+    if found.etag in tags or "*" in tags:
+        return Response(HTTPStatus.NOT_MODIFIED, "Not Modified", headers, b"")
+    headers["Content-Type"] = found.content_type
+    headers["Content-Length"] = str(len(found.body))
+    body = b"" if request.method == "HEAD" else found.body
+    return Response(HTTPStatus.OK, "OK", headers, body)
 
 
 def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...]) -> bool:
@@ -30,12 +122,21 @@ def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...]) -> b
 class RequestGate:
     """The ``process_request`` hook: answers plain HTTP, lets valid upgrades through."""
 
-    def __init__(self, allowed_origins: tuple[str, ...], health: Callable[[], dict[str, Any]]):
+    def __init__(
+        self,
+        allowed_origins: tuple[str, ...],
+        health: Callable[[], dict[str, Any]],
+        web_dir: Path = WEB_DIR,
+    ):
         self.allowed_origins = allowed_origins
         self.health = health
+        self.web_files = load_web_files(web_dir)
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
+        web = web_response(self.web_files, request, path)
+        if web is not None:
+            return web
         if path == "/healthz":
             body = json.dumps(self.health()) + "\n"
             response = connection.respond(HTTPStatus.OK, body)
@@ -44,7 +145,7 @@ class RequestGate:
             response.headers["Cache-Control"] = "no-store"
             return response
         if path != WS_PATH:
-            return connection.respond(HTTPStatus.NOT_FOUND, "not found; the chat is at /ws\n")
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found; the chat is at /\n")
         origin = request.headers.get("Origin")
         if origin is not None and not origin_allowed(
             origin, request.headers.get("Host"), self.allowed_origins

@@ -1,0 +1,153 @@
+"""Fixtures of the browser tests: Debian's Chromium driven by Playwright, a real chat-server.
+
+One browser and one ``chat-server serve`` subprocess per test module (starting either costs
+about a second); every test gets fresh browser contexts (separate storage, like separate
+people) and unique nicks and rooms. Every page fails its test if a dialog opened (an XSS
+payload ran) or a script error escaped.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.e2e.e2e_support import Chat, ServerProc, start_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WAIT_MS = 10_000  # generous: the machine is shared and slow at times
+PASSWORD = "browser-pw-1"
+
+expect.set_options(timeout=WAIT_MS)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if shutil.which(CHROMIUM) is None:
+        reason = f"{CHROMIUM} is missing (apt-get install chromium); the browser tests need it"
+        if os.environ.get("CHAT_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+    """A real ``chat-server serve`` for the module (the browser loads its page from it)."""
+    tmp = tmp_path_factory.mktemp("web")
+    server = start_server(tmp / "chat.db", tmp / "server.log")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def chat(web: ServerProc) -> Iterator[Chat]:
+    """Terminal-side connections (bare websockets) to the module's server."""
+    terminal = Chat(web)
+    try:
+        yield terminal
+    finally:
+        terminal.close_all()
+
+
+@dataclass
+class Pages:
+    """Opens pages, each in its own context (its own storage: another person or device)."""
+
+    browser: Browser
+    server: ServerProc
+    contexts: list[BrowserContext] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def open(self, width: int = 1100, height: int = 700, **options: Any) -> Page:
+        context = self.browser.new_context(viewport={"width": width, "height": height}, **options)
+        self.contexts.append(context)
+        page = context.new_page()
+        self.watch(page)
+        page.goto(self.server.http + "/")
+        return page
+
+    def watch(self, page: Page) -> None:
+        def on_dialog(dialog: Any) -> None:
+            self.dialogs.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+        self.contexts.clear()
+
+
+@pytest.fixture
+def pages(browser: Browser, web: ServerProc) -> Iterator[Pages]:
+    opened = Pages(browser, web)
+    try:
+        yield opened
+    finally:
+        opened.close()
+    assert opened.dialogs == [], f"a dialog opened: untrusted text ran as code: {opened.dialogs}"
+    assert opened.errors == [], f"uncaught script errors in the page: {opened.errors}"
+
+
+def login(page: Page, nick: str, password: str = PASSWORD, *, remember: bool = False) -> None:
+    """Log in (or sign up) through the form, as a person would, and wait for the chat screen."""
+    page.get_by_label("Nick").fill(nick)
+    page.get_by_label("Password").fill(password)
+    page.get_by_label("Remember me").set_checked(remember)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#chat-screen")).to_be_visible()
+    expect(page.locator("#me-nick")).to_have_text(nick)
+
+
+def join_room(page: Page, room: str) -> None:
+    page.get_by_label("Join a room").fill(room)
+    page.get_by_role("button", name="Join", exact=True).click()
+    expect(page.locator("#room-title")).to_have_text(f"#{room}")
+    expect(page.locator("#member-list")).not_to_be_empty()
+
+
+def say(page: Page, text: str) -> None:
+    """Type and send with Enter; wait until the server acknowledged it (no longer pending)."""
+    page.locator("#input").fill(text)
+    page.locator("#input").press("Enter")
+    sent = page.locator("#log .msg.mine .body", has_text=text)
+    expect(sent.last).to_be_visible()
+    expect(page.locator("#log .msg.pending")).to_have_count(0)
+
+
+def bodies(page: Page) -> list[str]:
+    """The message bodies on screen, top to bottom (as text, exactly as shown)."""
+    result: list[str] = page.locator("#log .msg .body").all_text_contents()
+    return result
+
+
+def seqs(page: Page) -> list[int]:
+    values = page.locator("#log .msg:not(.pending)").evaluate_all(
+        "items => items.map(item => Number(item.dataset.seq))"
+    )
+    return [int(v) for v in values]
