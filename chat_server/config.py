@@ -23,6 +23,13 @@ class Settings:
     port: int = 8765
     db_path: Path = dataclasses.field(default_factory=default_db_path)
     synchronous: str = "full"
+    # PostgreSQL instead of SQLite (postgresql://...), shared by every node of a chat.
+    database_url: str | None = None
+    db_pool_size: int = 10
+    # Redis pub/sub for fan-out across nodes; presence entries expire after presence_ttl.
+    redis_url: str | None = None
+    redis_prefix: str = "chat"
+    presence_ttl: float = 30.0
     certfile: Path | None = None
     keyfile: Path | None = None
     allow_origins: tuple[str, ...] = ()

@@ -1,34 +1,156 @@
-"""The Store contract, on a real database file (every backend runs this suite)."""
+"""The Store contract, on a real database (every backend runs this suite).
+
+The ``backend`` fixture runs each test on SQLite (a file in tmp_path) and on PostgreSQL
+(a fresh schema of ``CHAT_TEST_DATABASE_URL``; skipped without it).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.store import NewMessage, SQLiteStore, User, search_words
+from chat_server.store.postgres import PostgresStore
+
+AnyStore = SQLiteStore | PostgresStore
+
+
+class Backend:
+    """One database of one backend: new stores on it, and ways to reach behind them."""
+
+    name = ""
+    integrity_error: type[Exception] = Exception
+
+    def store(self) -> AnyStore:
+        raise NotImplementedError
+
+    async def sabotage(self, body: str) -> None:
+        """Make every later insert of a message with ``body`` fail in the database."""
+        raise NotImplementedError
+
+    async def migrations(self) -> list[int]:
+        raise NotImplementedError
+
+    def unreachable(self, tmp_path: Path) -> AnyStore:
+        raise NotImplementedError
+
+    async def drop(self) -> None:
+        pass
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+    integrity_error = sqlite3.IntegrityError
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def store(self) -> SQLiteStore:
+        return SQLiteStore(self.path)
+
+    async def sabotage(self, body: str) -> None:
+        with sqlite3.connect(self.path) as db:
+            db.execute(
+                "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN new.body = ?"
+                " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END".replace("?", repr(body))
+            )
+
+    async def migrations(self) -> list[int]:
+        with sqlite3.connect(self.path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            return [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
+
+    def unreachable(self, tmp_path: Path) -> SQLiteStore:
+        blocker = tmp_path / "file"
+        blocker.write_text("not a directory")
+        return SQLiteStore(blocker / "chat.db")
+
+
+class PostgresBackend(Backend):
+    name = "postgres"
+    integrity_error = asyncpg.UniqueViolationError
+
+    def __init__(self, url: str) -> None:
+        self.admin_url = url
+        self.schema = f"test_{uuid.uuid4().hex[:16]}"
+        self.url = f"{url}{'&' if '?' in url else '?'}search_path={self.schema}"
+
+    async def _admin(self, *statements: str) -> list[list[asyncpg.Record]]:
+        conn = await asyncpg.connect(self.url)
+        try:
+            return [await conn.fetch(statement) for statement in statements]
+        finally:
+            await conn.close()
+
+    async def create(self) -> None:
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f"CREATE SCHEMA {self.schema}")
+        finally:
+            await conn.close()
+
+    async def drop(self) -> None:
+        conn = await asyncpg.connect(self.admin_url)
+        try:
+            await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        finally:
+            await conn.close()
+
+    def store(self) -> PostgresStore:
+        return PostgresStore(self.url, pool_size=4)
+
+    async def sabotage(self, body: str) -> None:
+        await self._admin(
+            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$",
+            "CREATE TRIGGER boom BEFORE INSERT ON messages FOR EACH ROW"
+            f" WHEN (new.body = '{body}') EXECUTE FUNCTION boom()",
+        )
+
+    async def migrations(self) -> list[int]:
+        [rows] = await self._admin("SELECT version FROM schema_migrations ORDER BY version")
+        return [row[0] for row in rows]
+
+    def unreachable(self, tmp_path: Path) -> PostgresStore:
+        return PostgresStore("postgresql://postgres@127.0.0.1:1/test")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    if request.param == "sqlite":
+        yield SQLiteBackend(tmp_path / "chat.db")
+        return
+    postgres = PostgresBackend(request.getfixturevalue("database_url"))
+    await postgres.create()
+    try:
+        yield postgres
+    finally:
+        await postgres.drop()
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
-    db = SQLiteStore(tmp_path / "chat.db")
+async def store(backend: Backend) -> AsyncIterator[AnyStore]:
+    db = backend.store()
     await db.open()
     yield db
     await db.close()
 
 
-async def member(store: SQLiteStore, nick: str, room: str) -> tuple[User, int]:
+async def member(store: AnyStore, nick: str, room: str) -> tuple[User, int]:
     user = await store.user_by_nick(nick) or await store.create_user(nick, "hash")
     joined, _ = await store.join(user.id, room, False)
     return user, joined.id
 
 
 async def test_group_commit_assigns_contiguous_seqs_in_submission_order(
-    store: SQLiteStore,
+    store: AnyStore,
 ) -> None:
     alice, room = await member(store, "alice", "general")
     before = store.stats["batches"]
@@ -44,7 +166,7 @@ async def test_group_commit_assigns_contiguous_seqs_in_submission_order(
     assert [m.body for m in page.messages] == [f"message {i}" for i in range(300)]
 
 
-async def test_send_is_idempotent_per_author_and_key_forever(store: SQLiteStore) -> None:
+async def test_send_is_idempotent_per_author_and_key_forever(store: AnyStore) -> None:
     alice, room = await member(store, "alice", "general")
     bob, _ = await member(store, "bob", "general")
     _, other_room = await member(store, "alice", "random")
@@ -62,7 +184,7 @@ async def test_send_is_idempotent_per_author_and_key_forever(store: SQLiteStore)
     assert await store.last_seq(room) == 3
 
 
-async def test_non_member_cannot_post_and_nothing_is_stored(store: SQLiteStore) -> None:
+async def test_non_member_cannot_post_and_nothing_is_stored(store: AnyStore) -> None:
     _, room = await member(store, "alice", "general")
     mallory = await store.create_user("mallory", "hash")
     with pytest.raises(ProtocolError) as info:
@@ -72,15 +194,11 @@ async def test_non_member_cannot_post_and_nothing_is_stored(store: SQLiteStore) 
 
 
 async def test_a_failed_batch_stores_nothing_and_the_next_one_carries_on(
-    store: SQLiteStore, tmp_path: Path
+    store: AnyStore, backend: Backend
 ) -> None:
     alice, room = await member(store, "alice", "general")
     await store.append(NewMessage(alice.id, "alice", room, "k0", "before"))
-    with sqlite3.connect(tmp_path / "chat.db") as other:
-        other.execute(
-            "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN new.body = 'boom'"
-            " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END"
-        )
+    await backend.sabotage("boom")
     results = await asyncio.gather(
         store.submit(NewMessage(alice.id, "alice", room, "k1", "fine")),
         store.submit(NewMessage(alice.id, "alice", room, "k2", "boom")),
@@ -92,7 +210,7 @@ async def test_a_failed_batch_stores_nothing_and_the_next_one_carries_on(
     assert await store.last_seq(room) == 2
 
 
-async def test_history_pages_by_keyset(store: SQLiteStore) -> None:
+async def test_history_pages_by_keyset(store: AnyStore) -> None:
     alice, room_id = await member(store, "alice", "general")
     await asyncio.gather(
         *(
@@ -120,7 +238,7 @@ async def test_history_pages_by_keyset(store: SQLiteStore) -> None:
     assert (first.room, first.nick, first.body, first.id) == ("general", "alice", "m151", "k151")
 
 
-async def test_search_takes_plain_words_in_the_users_rooms(store: SQLiteStore) -> None:
+async def test_search_takes_plain_words_in_the_users_rooms(store: AnyStore) -> None:
     alice, general = await member(store, "alice", "general")
     bob, secret = await member(store, "bob", "secret")
     await store.append(NewMessage(alice.id, "alice", general, "1", "deploy the foo-bar service"))
@@ -138,7 +256,7 @@ async def test_search_takes_plain_words_in_the_users_rooms(store: SQLiteStore) -
     assert search_words('" -- ') == []
 
 
-async def test_read_markers_move_forward_and_clamp(store: SQLiteStore) -> None:
+async def test_read_markers_move_forward_and_clamp(store: AnyStore) -> None:
     alice, room = await member(store, "alice", "general")
     bob, _ = await member(store, "bob", "general")
     for i in range(5):
@@ -150,7 +268,7 @@ async def test_read_markers_move_forward_and_clamp(store: SQLiteStore) -> None:
     assert (state.room, state.last_seq, state.read_seq, state.unread) == ("general", 5, 5, 0)
 
 
-async def test_unread_counts_other_peoples_messages(store: SQLiteStore) -> None:
+async def test_unread_counts_other_peoples_messages(store: AnyStore) -> None:
     alice, room = await member(store, "alice", "general")
     bob, _ = await member(store, "bob", "general")
     await store.append(NewMessage(bob.id, "bob", room, "b1", "one"))
@@ -164,7 +282,7 @@ async def test_unread_counts_other_peoples_messages(store: SQLiteStore) -> None:
     assert (bobs.read_seq, bobs.unread) == (2, 1)
 
 
-async def test_tokens_and_removed_users(store: SQLiteStore) -> None:
+async def test_tokens_and_removed_users(store: AnyStore, backend: Backend) -> None:
     alice = await store.create_user("Alice", "hash")
     await store.add_token(alice.id, b"t1", None)
     await store.add_token(alice.id, b"t2", expires_at=100.0)
@@ -178,18 +296,19 @@ async def test_tokens_and_removed_users(store: SQLiteStore) -> None:
     assert await store.user_by_token(b"t1", 0.0) is None
     removed = await store.user_by_nick("alice")
     assert removed is not None and removed.removed  # the nick stays reserved
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(backend.integrity_error):
         await store.create_user("alice", "hash")
 
 
-async def test_data_and_migrations_survive_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "chat.db"
-    first = SQLiteStore(path)
+async def test_data_and_migrations_survive_reopening(backend: Backend) -> None:
+    first = backend.store()
     await first.open()
-    alice, room = await member(first, "alice", "general")
-    await first.append(NewMessage(alice.id, "alice", room, "k", "persisted"))
-    await first.close()
-    second = SQLiteStore(path)
+    try:
+        alice, room = await member(first, "alice", "general")
+        await first.append(NewMessage(alice.id, "alice", room, "k", "persisted"))
+    finally:
+        await first.close()
+    second = backend.store()
     await second.open()
     try:
         room_obj = await second.room_by_name("general")
@@ -200,13 +319,46 @@ async def test_data_and_migrations_survive_reopening(tmp_path: Path) -> None:
         assert later.seq == 2
     finally:
         await second.close()
-    with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
-        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert await backend.migrations() == [1]
 
 
-async def test_unopenable_database_is_a_clear_error(tmp_path: Path) -> None:
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
+async def test_unopenable_database_is_a_clear_error(backend: Backend, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot open database"):
-        await SQLiteStore(blocker / "chat.db").open()
+        await backend.unreachable(tmp_path).open()
+
+
+async def test_several_nodes_writing_one_room_get_contiguous_seqs(backend: Backend) -> None:
+    """Two stores on one database, as two server nodes: seqs stay contiguous, keys unique."""
+    if backend.name == "sqlite":
+        pytest.skip("a SQLite file has one server process: its writer caches last_seq")
+    node_a, node_b = backend.store(), backend.store()
+    await node_a.open()
+    await node_b.open()
+    try:
+        alice, room = await member(node_a, "alice", "general")
+        bob, _ = await member(node_b, "bob", "general")
+        _, other_room = await member(node_b, "bob", "random")
+        futures = []
+        for i in range(200):
+            futures.append(node_a.submit(NewMessage(alice.id, "alice", room, f"a{i}", "from A")))
+            futures.append(node_b.submit(NewMessage(bob.id, "bob", room, f"b{i}", "from B")))
+            # the same key sent through both nodes (a client retrying elsewhere): stored once
+            futures.append(node_b.submit(NewMessage(alice.id, "alice", room, f"a{i}", "retry")))
+        futures.append(node_a.submit(NewMessage(bob.id, "bob", other_room, "b-other", "x")))
+        stored = await asyncio.gather(*futures)
+        general = [s for s in stored if s.room == "general" and s.new]
+        assert sorted(s.seq for s in general) == list(range(1, 401))
+        by_key = {(s.nick, s.client_id): s.seq for s in general}
+        assert len(by_key) == 400
+        retries = stored[2:-1:3]
+        assert all(s.seq == by_key[("alice", s.client_id)] for s in retries)
+        room_obj = await node_b.room_by_name("general")
+        assert room_obj is not None
+        page = await node_b.history(room_obj, limit=500)
+        assert [m.seq for m in page.messages] == list(range(1, 401))
+        assert sorted(m.nick for m in page.messages) == ["alice"] * 200 + ["bob"] * 200
+        assert {m.body for m in page.messages if m.nick == "bob"} == {"from B"}
+        assert stored[-1].seq == 1 and await node_a.last_seq(other_room) == 1
+    finally:
+        await node_a.close()
+        await node_b.close()

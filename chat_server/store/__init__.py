@@ -1,6 +1,42 @@
-"""Storage: the Store protocol and its backends."""
+"""Storage: the Store protocol, its backends, and the choice between them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from chat_server.store.base import NewMessage, Page, Room, Store, Stored, User, search_words
 from chat_server.store.sqlite import SQLiteStore
 
-__all__ = ["NewMessage", "Page", "Room", "SQLiteStore", "Store", "Stored", "User", "search_words"]
+if TYPE_CHECKING:
+    from chat_server.config import Settings
+
+__all__ = [
+    "NewMessage",
+    "Page",
+    "Room",
+    "SQLiteStore",
+    "Store",
+    "Stored",
+    "User",
+    "create_store",
+    "is_postgres_url",
+    "search_words",
+]
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://"))
+
+
+def create_store(settings: Settings) -> Store:
+    """PostgreSQL when the settings name a database URL, otherwise the SQLite file."""
+    if settings.database_url is not None:
+        # Imported here: asyncpg is only loaded by servers that use it.
+        from chat_server.store.postgres import PostgresStore
+
+        return PostgresStore(
+            settings.database_url, pool_size=settings.db_pool_size, batch_max=settings.batch_max
+        )
+    return SQLiteStore(
+        settings.db_path, synchronous=settings.synchronous, batch_max=settings.batch_max
+    )

@@ -1,0 +1,605 @@
+"""PostgreSQL storage (asyncpg): the Store protocol for several server nodes on one database.
+
+Reads and simple writes take a connection from a pool, each write in its own transaction.
+Messages go through the node's GroupCommitter, one transaction per batch. Several nodes
+write at once, so nothing about a room is cached between batches: a batch first locks the
+counter rows of its rooms (``SELECT ... FOR UPDATE`` in id order, so two nodes never
+deadlock on them) and takes the room's next seqs from that row while holding the lock.
+That makes seqs contiguous per room whatever the number of nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped]
+
+from chat_server.errors import ProtocolError, StoreError
+from chat_server.protocol import (
+    MAX_SEQ,
+    MessageRecord,
+    RoomInfo,
+    RoomState,
+    SearchHit,
+    nick_key,
+    now_ts,
+)
+from chat_server.store.base import NewMessage, Page, Room, Stored, User
+from chat_server.store.writer import GroupCommitter
+
+log = logging.getLogger(__name__)
+
+# Ordered migrations; each runs in one transaction and is recorded in schema_migrations.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE users (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            nick TEXT NOT NULL,
+            nick_key TEXT NOT NULL UNIQUE,
+            password_hash TEXT,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            removed_at TIMESTAMPTZ
+        )""",
+        """CREATE TABLE tokens (
+            hash BYTEA PRIMARY KEY,
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            expires_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX tokens_user ON tokens(user_id)",
+        """CREATE TABLE rooms (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            is_dm BOOLEAN NOT NULL DEFAULT FALSE,
+            last_seq BIGINT NOT NULL DEFAULT 0,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+        """CREATE TABLE memberships (
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            room_id BIGINT NOT NULL REFERENCES rooms(id),
+            read_seq BIGINT NOT NULL DEFAULT 0,
+            joined_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (user_id, room_id)
+        )""",
+        "CREATE INDEX memberships_room ON memberships(room_id)",
+        """CREATE TABLE messages (
+            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            room_id BIGINT NOT NULL REFERENCES rooms(id),
+            seq BIGINT NOT NULL,
+            author_id BIGINT NOT NULL REFERENCES users(id),
+            nick TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            UNIQUE (room_id, seq),
+            UNIQUE (author_id, client_id)
+        )""",
+        "CREATE INDEX messages_search ON messages USING GIN (to_tsvector('simple', body))",
+    ),
+)
+
+# Any constant works: nodes starting together take turns at migrating.
+_MIGRATION_LOCK = 0x63686174
+
+_MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
+
+# A whole batch is retried after these: another node's transaction got in the way
+# (a deadlock, or the same idempotency key stored by another node meanwhile).
+_RETRYABLE: tuple[type[Exception], ...] = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.UniqueViolationError,
+)
+_ATTEMPTS = 3
+
+# The driver's failures, as opposed to our own errors.
+_DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+# Opening also fails on a malformed URL.
+_OPEN_ERRORS: tuple[type[Exception], ...] = (*_DRIVER_ERRORS, ValueError)
+
+
+# --- what we use of asyncpg, typed (the library ships no type information) ---------------
+
+
+class _Row(Protocol):
+    def __getitem__(self, key: int | str) -> Any: ...
+
+
+class _Conn(Protocol):
+    async def execute(self, query: str, *args: object) -> str: ...
+
+    async def fetch(self, query: str, *args: object) -> list[_Row]: ...
+
+    async def fetchrow(self, query: str, *args: object) -> _Row | None: ...
+
+    async def fetchval(self, query: str, *args: object) -> Any: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[object]: ...
+
+
+class _Pool(Protocol):
+    def acquire(self) -> AbstractAsyncContextManager[_Conn]: ...
+
+    async def fetch(self, query: str, *args: object) -> list[_Row]: ...
+
+    async def fetchrow(self, query: str, *args: object) -> _Row | None: ...
+
+    async def close(self) -> None: ...
+
+    def terminate(self) -> None: ...
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
+
+
+def _count(status: str) -> int:
+    """The row count of a command status such as ``INSERT 0 1`` or ``DELETE 3``."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+async def migrate(conn: _Conn) -> list[int]:
+    """Apply the migrations this database lacks, in order; returns the versions applied."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
+    try:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
+        current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        applied: list[int] = []
+        for version, statements in enumerate(MIGRATIONS, start=1):
+            if version <= current:
+                continue
+            async with conn.transaction():
+                for statement in statements:
+                    await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
+            applied.append(version)
+        return applied
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
+
+
+class PostgresStore:
+    """The Store protocol on a PostgreSQL database (``postgresql://`` URL)."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, batch_max: int = 512) -> None:
+        self.url = url
+        self.pool_size = pool_size
+        self._pool: _Pool | None = None
+        self._committer = GroupCommitter(self._apply_batch, batch_max)
+        self.applied: list[int] = []
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self.pool_size, timeout=10
+            )
+            async with self._p.acquire() as conn:
+                self.applied = await migrate(conn)
+        except _OPEN_ERRORS as exc:
+            await self.close()
+            raise StoreError(f"cannot open database {redact(self.url)}: {exc}") from exc
+        self._committer.start()
+
+    async def close(self) -> None:
+        await self._committer.stop()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            try:
+                await asyncio.wait_for(pool.close(), 5)
+            except _DRIVER_ERRORS:
+                pool.terminate()
+
+    @property
+    def stats(self) -> dict[str, int]:
+        return {"batches": self._committer.batches, "writes": self._committer.operations}
+
+    @property
+    def _p(self) -> _Pool:
+        if self._pool is None:
+            raise StoreError("the database is closed")
+        return self._pool
+
+    # --- plumbing -------------------------------------------------------------------------
+
+    async def _all(self, sql: str, *args: object) -> list[_Row]:
+        try:
+            return await self._p.fetch(sql, *args)
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(str(exc)) from exc
+
+    async def _one(self, sql: str, *args: object) -> _Row | None:
+        try:
+            return await self._p.fetchrow(sql, *args)
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(str(exc)) from exc
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[_Conn]:
+        """One write transaction; an integrity error (a taken nick) passes through as is."""
+        try:
+            async with self._p.acquire() as conn, conn.transaction():
+                yield conn
+        except asyncpg.IntegrityConstraintViolationError:
+            raise
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(f"database write failed: {exc}") from exc
+
+    async def _execute(self, sql: str, *args: object) -> int:
+        async with self._tx() as conn:
+            return _count(await conn.execute(sql, *args))
+
+    # --- users and tokens -----------------------------------------------------------------
+
+    @staticmethod
+    def _user(row: _Row | None) -> User | None:
+        if row is None:
+            return None
+        return User(id=row[0], nick=row[1], password_hash=row[2], removed=row[3] is not None)
+
+    async def user_by_nick(self, nick: str) -> User | None:
+        return self._user(
+            await self._one(
+                "SELECT id, nick, password_hash, removed_at FROM users WHERE nick_key = $1",
+                nick_key(nick),
+            )
+        )
+
+    async def user_by_token(self, token_hash: bytes, now: float) -> User | None:
+        return self._user(
+            await self._one(
+                "SELECT u.id, u.nick, u.password_hash, u.removed_at FROM tokens t"
+                " JOIN users u ON u.id = t.user_id"
+                " WHERE t.hash = $1 AND u.removed_at IS NULL"
+                " AND (t.expires_at IS NULL OR t.expires_at > $2)",
+                token_hash,
+                now,
+            )
+        )
+
+    async def list_users(self) -> list[User]:
+        rows = await self._all(
+            "SELECT id, nick, password_hash, removed_at FROM users ORDER BY nick_key"
+        )
+        return [user for row in rows if (user := self._user(row)) is not None]
+
+    async def live_tokens(self, token_hashes: Iterable[bytes], now: float) -> set[bytes]:
+        rows = await self._all(
+            "SELECT t.hash FROM tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE t.hash = ANY($1::bytea[]) AND u.removed_at IS NULL"
+            " AND (t.expires_at IS NULL OR t.expires_at > $2)",
+            list(token_hashes),
+            now,
+        )
+        return {bytes(row[0]) for row in rows}
+
+    async def create_user(self, nick: str, password_hash: str) -> User:
+        async with self._tx() as conn:
+            user_id = await conn.fetchval(
+                "INSERT INTO users (nick, nick_key, password_hash) VALUES ($1, $2, $3)"
+                " RETURNING id",
+                nick,
+                nick_key(nick),
+                password_hash,
+            )
+        return User(id=int(user_id), nick=nick, password_hash=password_hash)
+
+    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
+        await self._execute(
+            "UPDATE users SET password_hash = $1 WHERE id = $2", password_hash, user_id
+        )
+
+    async def remove_user(self, user_id: int) -> None:
+        async with self._tx() as conn:
+            await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
+            await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
+            await conn.execute(
+                "UPDATE users SET removed_at = now(), password_hash = NULL WHERE id = $1",
+                user_id,
+            )
+
+    async def add_token(self, user_id: int, token_hash: bytes, expires_at: float | None) -> None:
+        await self._execute(
+            "INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2, $3)",
+            token_hash,
+            user_id,
+            expires_at,
+        )
+
+    async def revoke_token(self, token_hash: bytes) -> None:
+        await self._execute("DELETE FROM tokens WHERE hash = $1", token_hash)
+
+    async def revoke_user_tokens(self, user_id: int) -> int:
+        return await self._execute("DELETE FROM tokens WHERE user_id = $1", user_id)
+
+    # --- rooms and memberships ------------------------------------------------------------
+
+    async def room_by_name(self, name: str) -> Room | None:
+        row = await self._one("SELECT id, name, is_dm FROM rooms WHERE name = $1", name)
+        return Room(id=row[0], name=row[1], is_dm=row[2]) if row else None
+
+    async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]:
+        return await self._join((user_id,), name, is_dm)
+
+    async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
+        return await self._join(tuple(user_ids), name, True)
+
+    async def _join(self, user_ids: tuple[int, ...], name: str, is_dm: bool) -> tuple[Room, bool]:
+        """Create the room when missing and add the members; True when one was new."""
+        async with self._tx() as conn:
+            await conn.execute(
+                "INSERT INTO rooms (name, is_dm) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                name,
+                is_dm,
+            )
+            row = await conn.fetchrow("SELECT id, is_dm FROM rooms WHERE name = $1", name)
+            assert row is not None
+            room = Room(id=row[0], name=name, is_dm=row[1])
+            status = await conn.execute(
+                "INSERT INTO memberships (user_id, room_id)"
+                " SELECT u, $2 FROM unnest($1::bigint[]) AS u ON CONFLICT DO NOTHING",
+                list(user_ids),
+                room.id,
+            )
+        return room, _count(status) > 0
+
+    async def leave(self, user_id: int, room_id: int) -> bool:
+        count = await self._execute(
+            "DELETE FROM memberships WHERE user_id = $1 AND room_id = $2", user_id, room_id
+        )
+        return count > 0
+
+    async def is_member(self, user_id: int, room_id: int) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM memberships WHERE user_id = $1 AND room_id = $2", user_id, room_id
+        )
+        return row is not None
+
+    async def members(self, room_id: int) -> list[tuple[int, str]]:
+        rows = await self._all(
+            "SELECT u.id, u.nick FROM memberships m JOIN users u ON u.id = m.user_id"
+            " WHERE m.room_id = $1 ORDER BY u.nick_key",
+            room_id,
+        )
+        return [(row[0], row[1]) for row in rows]
+
+    async def user_rooms(self, user_id: int) -> list[RoomState]:
+        rows = await self._all(
+            "SELECT r.name, r.last_seq, m.read_seq,"
+            " (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.read_seq"
+            "  AND x.author_id <> m.user_id)"
+            " FROM memberships m JOIN rooms r ON r.id = m.room_id"
+            " WHERE m.user_id = $1 ORDER BY r.name",
+            user_id,
+        )
+        return [RoomState(room=r[0], last_seq=r[1], read_seq=r[2], unread=r[3]) for r in rows]
+
+    async def room_names(self, user_id: int) -> list[str]:
+        rows = await self._all(
+            "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
+            " WHERE m.user_id = $1 ORDER BY r.name",
+            user_id,
+        )
+        return [row[0] for row in rows]
+
+    async def public_rooms(self) -> list[RoomInfo]:
+        rows = await self._all(
+            "SELECT r.name, (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id),"
+            " r.last_seq FROM rooms r WHERE NOT r.is_dm ORDER BY r.name"
+        )
+        return [RoomInfo(room=r[0], members=r[1], last_seq=r[2]) for r in rows]
+
+    async def last_seq(self, room_id: int) -> int:
+        row = await self._one("SELECT last_seq FROM rooms WHERE id = $1", room_id)
+        return int(row[0]) if row else 0
+
+    async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None:
+        """Move the marker forward, clamped to the room's last seq; None when it stays."""
+        async with self._tx() as conn:
+            moved = await conn.fetchval(
+                "UPDATE memberships m SET read_seq = LEAST($3, r.last_seq) FROM rooms r"
+                " WHERE r.id = m.room_id AND m.user_id = $1 AND m.room_id = $2"
+                " AND m.read_seq < LEAST($3, r.last_seq) RETURNING m.read_seq",
+                user_id,
+                room_id,
+                seq,
+            )
+        return None if moved is None else int(moved)
+
+    # --- messages -------------------------------------------------------------------------
+
+    async def history(
+        self,
+        room: Room,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int,
+        upto: int | None = None,
+    ) -> Page:
+        """A keyset page; the same contract as ``SQLiteStore.history``."""
+        ceiling = upto if upto is not None else MAX_SEQ
+        if after is not None:
+            rows = await self._all(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq > $2"
+                " AND seq <= $3 ORDER BY seq LIMIT $4",
+                room.id,
+                after,
+                ceiling,
+                limit + 1,
+            )
+            more = len(rows) > limit
+            rows = rows[:limit]
+        else:
+            top = ceiling if before is None else min(before - 1, ceiling)
+            rows = await self._all(
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq <= $2"
+                " ORDER BY seq DESC LIMIT $3",
+                room.id,
+                top,
+                limit + 1,
+            )
+            more = len(rows) > limit
+            rows = rows[:limit][::-1]
+        records = [
+            MessageRecord(room=room.name, seq=r[0], nick=r[1], body=r[2], ts=r[3], id=r[4])
+            for r in rows
+        ]
+        return Page(messages=records, more=more)
+
+    async def search(
+        self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
+    ) -> list[SearchHit]:
+        """Full text ('simple' configuration); the words are AND-ed, never query syntax."""
+        if not words:
+            return []
+        sql = (
+            "SELECT r.name, m.seq, m.nick, m.body, m.ts FROM messages m"
+            " JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = $1"
+            " JOIN rooms r ON r.id = m.room_id"
+            " WHERE to_tsvector('simple', m.body) @@ plainto_tsquery('simple', $2)"
+        )
+        args: list[object] = [user_id, " ".join(words)]
+        if room_id is not None:
+            sql += " AND m.room_id = $3"
+            args.append(room_id)
+        sql += f" ORDER BY m.id DESC LIMIT ${len(args) + 1}"
+        args.append(limit)
+        rows = await self._all(sql, *args)
+        return [SearchHit(room=r[0], seq=r[1], nick=r[2], body=r[3], ts=r[4]) for r in rows]
+
+    def submit(self, message: NewMessage) -> asyncio.Future[Stored]:
+        """Queue a message for the next batch; returns the future of its ``Stored``."""
+        future: asyncio.Future[Stored] = self._committer.submit(message)
+        return future
+
+    async def append(self, message: NewMessage) -> Stored:
+        stored: Stored = await self._committer.submit(message)
+        return stored
+
+    # --- the writer task's side -----------------------------------------------------------
+
+    async def _apply_batch(self, ops: Sequence[Any]) -> list[Any]:
+        """Store a batch of messages in one transaction, retried when another node raced."""
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                async with self._p.acquire() as conn, conn.transaction():
+                    return await _append_run(conn, ops)
+            except _RETRYABLE as exc:
+                if attempt == _ATTEMPTS:
+                    raise StoreError(f"database write failed: {exc}") from exc
+                log.info("write batch raced another node (%s); retrying", type(exc).__name__)
+            except _DRIVER_ERRORS as exc:
+                raise StoreError(f"database write failed: {exc}") from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _append_run(conn: _Conn, run: Sequence[NewMessage]) -> list[Any]:
+    """Idempotency, membership and seqs for a run of messages, under the rooms' row locks."""
+    room_ids = sorted({m.room_id for m in run})
+    rooms = {
+        row[0]: (row[1], int(row[2]))
+        for row in await conn.fetch(
+            "SELECT id, name, last_seq FROM rooms WHERE id = ANY($1::bigint[])"
+            " ORDER BY id FOR UPDATE",
+            room_ids,
+        )
+    }
+    # Read after the locks: whatever another node committed for these rooms is visible.
+    existing: dict[tuple[int, str], Stored] = {}
+    for row in await conn.fetch(
+        "SELECT m.author_id, m.client_id, r.name, m.seq, m.ts, m.nick, m.body"
+        " FROM messages m JOIN rooms r ON r.id = m.room_id"
+        " JOIN unnest($1::bigint[], $2::text[]) AS k(author_id, client_id)"
+        " ON m.author_id = k.author_id AND m.client_id = k.client_id",
+        [m.user_id for m in run],
+        [m.client_id for m in run],
+    ):
+        existing[(row[0], row[1])] = Stored(
+            room=row[2], seq=row[3], ts=row[4], client_id=row[1], nick=row[5], body=row[6],
+            new=False,
+        )  # fmt: skip
+    member = {
+        (row[0], row[1])
+        for row in await conn.fetch(
+            "SELECT m.user_id, m.room_id FROM memberships m"
+            " JOIN unnest($1::bigint[], $2::bigint[]) AS k(user_id, room_id)"
+            " ON m.user_id = k.user_id AND m.room_id = k.room_id",
+            [m.user_id for m in run],
+            [m.room_id for m in run],
+        )
+    }
+
+    ts = now_ts()
+    seqs: dict[int, int] = {}
+    reads: dict[tuple[int, int], int] = {}
+    results: list[Any] = []
+    rows: list[tuple[int, int, int, str, str, str]] = []
+    for message in run:
+        key = (message.user_id, message.client_id)
+        if key in existing:
+            results.append(dataclasses.replace(existing[key], new=False))
+            continue
+        if message.room_id not in rooms or (message.user_id, message.room_id) not in member:
+            results.append(ProtocolError("not_member", "you are not a member of this room"))
+            continue
+        name, last = rooms[message.room_id]
+        seq = seqs.get(message.room_id, last) + 1
+        seqs[message.room_id] = seq
+        stored = Stored(
+            room=name, seq=seq, ts=ts, client_id=message.client_id, nick=message.nick,
+            body=message.body, new=True,
+        )  # fmt: skip
+        existing[key] = stored
+        results.append(stored)
+        rows.append(
+            (message.room_id, seq, message.user_id, message.nick, message.client_id, message.body)
+        )
+        reads[(message.user_id, message.room_id)] = seq
+    if rows:
+        columns = list(zip(*rows, strict=True))
+        await conn.execute(
+            "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts)"
+            " SELECT r, s, a, n, c, b, $7 FROM unnest($1::bigint[], $2::bigint[],"
+            " $3::bigint[], $4::text[], $5::text[], $6::text[]) AS x(r, s, a, n, c, b)",
+            *(list(column) for column in columns),
+            ts,
+        )
+        await conn.execute(
+            "UPDATE rooms SET last_seq = c.seq"
+            " FROM unnest($1::bigint[], $2::bigint[]) AS c(id, seq) WHERE rooms.id = c.id",
+            list(seqs),
+            list(seqs.values()),
+        )
+        await conn.execute(
+            "UPDATE memberships m SET read_seq = GREATEST(m.read_seq, c.seq)"
+            " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS c(user_id, room_id, seq)"
+            " WHERE m.user_id = c.user_id AND m.room_id = c.room_id",
+            [user_id for user_id, _ in reads],
+            [room_id for _, room_id in reads],
+            list(reads.values()),
+        )
+    return results
