@@ -3,8 +3,8 @@
 // Same delivery rules as the Python ChatClient (docs/protocol.md section 4): per room, `last` is the
 // highest seq applied with no hole before it; duplicates are dropped, a gap is buffered and filled
 // with `history after`, a reconnect re-joins with `since`, and unacked sends are re-sent with the
-// same `id`. Nothing from the network ever goes through innerHTML (the page's CSP enforces Trusted
-// Types, so an innerHTML assignment would throw).
+// same `id`. Nothing from the network is ever parsed as HTML (the page's CSP enforces Trusted
+// Types, so handing a string of markup to the DOM would throw).
 
 const TOKEN_KEY = "chat.token";
 const ROOM_KEY = "chat.room";

@@ -1,0 +1,154 @@
+"""The web client's files over HTTP: content types, caching, security headers, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import re
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.datastructures import Headers
+from websockets.exceptions import InvalidStatus
+from websockets.http11 import Request
+
+from chat_server.http import WEB_DIR, content_security_policy, load_web_files, web_response
+from tests.conftest import ChatServerUnderTest
+
+
+def fetch(
+    port: int, path: str, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+async def get(
+    server: ChatServerUnderTest, path: str, method: str = "GET", **headers: str
+) -> tuple[int, http.client.HTTPMessage, bytes]:
+    return await asyncio.to_thread(fetch, server.running.port, path, method, headers)
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "marker"),
+    [
+        ("/", "text/html; charset=utf-8", b"<!doctype html>"),
+        ("/app.js", "text/javascript; charset=utf-8", b"new WebSocket("),
+        ("/style.css", "text/css; charset=utf-8", b"@media (max-width"),
+    ],
+)
+async def test_web_files_are_served_with_their_type(
+    server: ChatServerUnderTest, path: str, content_type: str, marker: bytes
+) -> None:
+    status, headers, body = await get(server, path)
+    assert status == 200
+    assert headers["Content-Type"] == content_type
+    assert marker in body
+    assert int(headers["Content-Length"]) == len(body)
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["Cache-Control"] == "no-cache"
+    assert re.fullmatch(r'"[0-9a-f]{32}"', headers["ETag"])
+
+
+async def test_the_page_has_a_strict_content_security_policy(server: ChatServerUnderTest) -> None:
+    status, headers, _ = await get(server, "/")
+    assert status == 200
+    host = f"127.0.0.1:{server.running.port}"
+    directives = (d.partition(" ") for d in headers["Content-Security-Policy"].split("; "))
+    policy = {name: value for name, _, value in directives}
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == "'self'"  # no inline script, no eval, no CDN
+    assert policy["style-src"] == "'self'"
+    assert policy["connect-src"] == f"'self' ws://{host} wss://{host}"
+    assert policy["frame-ancestors"] == "'none'"
+    assert policy["require-trusted-types-for"] == "'script'"  # innerHTML would throw
+    assert headers["X-Frame-Options"] == "DENY"
+
+
+def test_a_strange_host_header_is_not_echoed_into_the_policy() -> None:
+    assert "connect-src 'self';" in content_security_policy("evil.example; script-src *")
+    assert "connect-src 'self';" in content_security_policy(None)
+    assert "ws://[::1]:8765 " in content_security_policy("[::1]:8765")
+
+
+async def test_revalidation_answers_304_without_a_body(server: ChatServerUnderTest) -> None:
+    _, first, _ = await get(server, "/app.js")
+    status, headers, body = await get(server, "/app.js", **{"If-None-Match": first["ETag"]})
+    assert (status, body) == (304, b"")
+    assert headers["ETag"] == first["ETag"]
+    status, _, body = await get(server, "/app.js", **{"If-None-Match": '"something-else"'})
+    assert status == 200 and body
+
+
+async def test_head_gives_headers_only(server: ChatServerUnderTest) -> None:
+    _, _, full = await get(server, "/")
+    status, headers, body = await get(server, "/", "HEAD")
+    assert (status, body) == (200, b"")
+    assert int(headers["Content-Length"]) == len(full)
+
+
+async def test_other_methods_are_refused(server: ChatServerUnderTest) -> None:
+    status, headers, _ = await get(server, "/", "POST", **{"Content-Length": "0"})
+    assert status == 405
+    assert headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/index.html",
+        "/web/app.js",
+        "/../chat_server/http.py",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/app.js/../../pyproject.toml",
+        "//etc/passwd",
+        "/APP.JS",
+        "/favicon.ico",
+    ],
+)
+async def test_nothing_but_the_known_files(server: ChatServerUnderTest, path: str) -> None:
+    status, _, body = await get(server, path)
+    assert status == 404
+    assert b"<" not in body and b"import" not in body
+
+
+async def test_query_strings_are_ignored(server: ChatServerUnderTest) -> None:
+    status, headers, _ = await get(server, "/?room=general")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+
+
+async def test_the_page_origin_may_open_the_websocket_and_others_may_not(
+    server: ChatServerUnderTest,
+) -> None:
+    own = f"http://127.0.0.1:{server.running.port}"
+    async with connect(server.url, origin=own) as ws:  # type: ignore[arg-type]
+        await ws.send('{"type":"hello","nick":"pageuser","password":"pw-pw-pw"}')
+        assert '"welcome"' in str(await asyncio.wait_for(ws.recv(), 10))
+    for origin in ("http://evil.example", f"http://localhost:{server.running.port}", "null"):
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(server.url, origin=origin):  # type: ignore[arg-type]
+                pass
+        assert refused.value.response.status_code == 403
+
+
+def test_web_files_are_read_once_and_a_missing_one_is_left_out(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    files = load_web_files(tmp_path)
+    assert set(files) == {"/"}
+    request = Request("/app.js", Headers())
+    assert web_response(files, request, "/app.js") is None  # then the gate answers 404
+
+
+def test_the_client_never_builds_markup_from_strings() -> None:
+    script = (WEB_DIR / "app.js").read_text()
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+        assert sink not in script
+    page = (WEB_DIR / "index.html").read_text() + (WEB_DIR / "style.css").read_text()
+    assert not re.search(r"(?:https?:)?//[a-z]", page + script), "no external resources"
