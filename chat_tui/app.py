@@ -1,0 +1,530 @@
+"""The Textual app behind ``chat-tui connect``: wires one ChatClient to the chat screen.
+
+The client runs in a worker and its events become widget updates; what the user types
+becomes client calls, each in a worker, so the screen never waits on the network.
+:func:`run` is what the CLI calls; :func:`create_app` builds the app for tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Input
+
+from chat_server import protocol as p
+from chat_tui import commands as cmd
+from chat_tui import credentials
+from chat_tui.client import ChatClient, Closed, Connected, JoinResult, StatusChanged, new_id
+from chat_tui.errors import AuthError, ClientError, ConnectError
+from chat_tui.render import mentions, room_label
+from chat_tui.widgets.chat_screen import ChatScreen
+from chat_tui.widgets.composer import Composer
+from chat_tui.widgets.history import HistoryView
+from chat_tui.widgets.login import LoginScreen
+from chat_tui.widgets.rooms import RoomInfo, RoomList
+from chat_tui.widgets.search import SearchScreen
+
+TYPING_EVERY = 3.0  # seconds between typing notifications (the server relays one per 3 s)
+JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
+DEFAULT_ROOM = "general"
+
+
+class ChatApp(App[int]):
+    """A full-screen chat on one server."""
+
+    CSS_PATH = "chat.tcss"
+    TITLE = "chat"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "quit", "quit", priority=True)]
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        nick: str | None = None,
+        rooms: list[str] | None = None,
+        token: str | None = None,
+        password: str | None = None,
+        bell: bool = True,
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.nick = nick or ""
+        self.wanted_rooms = list(rooms or [])
+        self.token = token
+        self.password = password
+        self.ring = bell
+        self.client: ChatClient | None = None
+        self.chat = ChatScreen()
+        self.error_message = ""
+        self._typing_sent: dict[str, float] = {}
+        self.ready = False  # rooms joined and the first room shown (tests wait for it)
+
+    # --- start and login ---------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.chat.url = urlsplit(self.url).hostname or self.url
+        self.push_screen(self.chat)
+        if self.token is not None:
+            self._start(ChatClient(self.url, token=self.token))
+        elif self.nick and self.password:
+            self._start(ChatClient(self.url, nick=self.nick, password=self.password))
+        else:
+            self.push_screen(LoginScreen(self.url, self.nick))
+
+    def _start(self, client: ChatClient, *, remember: bool = False) -> None:
+        self.run_worker(self._connect(client, remember), group="session", exclusive=True)
+
+    async def _connect(self, client: ChatClient, remember: bool) -> None:
+        login = self.screen if isinstance(self.screen, LoginScreen) else None
+        try:
+            welcome = await client.connect()
+        except AuthError as exc:
+            self._login_failed(login, f"Login refused: {exc}")
+            return
+        except ConnectError as exc:
+            if login is not None:
+                login.show_error(str(exc))
+                return
+            self.error_message = str(exc)
+            self.exit(ConnectError.exit_code)
+            return
+        except ClientError as exc:
+            self._login_failed(login, str(exc))
+            return
+        if remember:
+            credentials.save_token(self.url, welcome.nick, welcome.token)
+        if login is not None:
+            self.pop_screen()
+        await self._session(client, welcome)
+
+    def _login_failed(self, login: LoginScreen | None, message: str) -> None:
+        if login is not None:
+            login.show_error(message)
+        else:
+            self.push_screen(LoginScreen(self.url, self.nick, message))
+
+    def on_login_screen_submitted(self, event: LoginScreen.Submitted) -> None:
+        self.nick = event.nick
+        client = ChatClient(self.url, nick=event.nick, password=event.password)
+        self._start(client, remember=True)
+
+    async def _session(self, client: ChatClient, welcome: p.Welcome) -> None:
+        """Join the rooms, show the first one, then turn client events into screen updates."""
+        self.client = client
+        self.nick = welcome.nick
+        self.chat.me = welcome.nick
+        self.chat.history.me = welcome.nick
+        self.chat.rooms.me = welcome.nick
+        self.chat.show_status(client.status, client.queued)
+        states = {state.room: state for state in welcome.rooms}
+        names = list(dict.fromkeys([*self.wanted_rooms, *states])) or [DEFAULT_ROOM]
+        for name in names:
+            state = states.get(name)
+            self._room_info(name, read_seq=state.read_seq if state else 0)
+            if state is not None:
+                self.chat.rooms.rooms[name].unread = state.unread
+        first = names[0]
+        for name in names:
+            try:
+                self._joined(await client.join(name), live=False)
+            except ClientError as exc:
+                self._notice(first, f"cannot join #{name}: {exc}", "error")
+        self.switch_room(first)
+        self.chat.query_one(Composer).focus()
+        self.ready = True
+        async for event in client.events():
+            self._on_event(event)
+
+    # --- client events -------------------------------------------------------------------
+
+    def _on_event(self, event: object) -> None:
+        chat = self.chat
+        match event:
+            case p.MessageRecord():
+                self._show_message(event)
+            case p.Presence(room=room, nick=nick, status=status):
+                info = self._room_info(room)
+                if status in ("online", "joined"):
+                    info.online.add(nick) if status == "online" else None
+                    if nick not in info.members:
+                        info.members.append(nick)
+                elif status == "offline":
+                    info.online.discard(nick)
+                    chat.stopped_typing(room, nick)
+                elif status == "left" and nick in info.members:
+                    info.members.remove(nick)
+                if room == chat.history.room:
+                    chat.show_room(info)
+            case p.TypingEvent(room=room, nick=nick):
+                if p.nick_key(nick) != p.nick_key(self.nick):
+                    chat.typed(room, nick)
+            case p.ReadEvent(room=room, seq=seq):
+                info = self._room_info(room)
+                info.read_seq = max(info.read_seq, seq)
+                if seq >= chat.history.timeline(room).last_seq:
+                    info.unread = 0
+                    info.mentioned = False
+                    chat.rooms.refresh_rooms()
+            case p.Joined():
+                info = self._room_info(event.room)
+                info.members, info.online = list(event.members), set(event.online)
+                if event.room == chat.history.room:
+                    chat.show_room(info)
+            case Connected() | StatusChanged():
+                assert self.client is not None
+                chat.show_status(self.client.status, self.client.queued)
+            case Closed(error=error):
+                assert self.client is not None
+                chat.show_status(self.client.status, self.client.queued)
+                if isinstance(error, AuthError):
+                    credentials.remove_token(self.url)
+                    self.push_screen(
+                        LoginScreen(self.url, self.nick, f"Your session ended: {error}")
+                    )
+
+    def _show_message(self, message: p.MessageRecord) -> None:
+        chat = self.chat
+        known = message.room in chat.rooms.rooms
+        info = self._room_info(message.room)
+        if not known and self.client is not None:
+            self.run_worker(self._join(message.room, switch=False), exit_on_error=False)
+        chat.stopped_typing(message.room, message.nick)
+        chat.history.add_messages(message.room, [message], live=True)
+        mine = p.nick_key(message.nick) == p.nick_key(self.nick)
+        if mine:
+            return
+        current = message.room == chat.history.room
+        mentioned = mentions(message.body, message.nick, self.nick)
+        if mentioned and self.ring:
+            self.bell()
+        if current:
+            self._mark_read()
+        else:
+            info.unread += 1
+            info.mentioned = info.mentioned or mentioned
+            chat.rooms.refresh_rooms()
+
+    def _joined(self, result: JoinResult, *, live: bool) -> None:
+        info = self._room_info(result.room)
+        info.members, info.online = list(result.members), set(result.online)
+        history = self.chat.history
+        timeline = history.timeline(result.room)
+        timeline.read_seq = max(timeline.read_seq, info.read_seq)
+        history.add_messages(result.room, result.messages, live=live)
+        first = timeline.first_seq
+        timeline.more_before = first is not None and first > 1
+        if result.room == history.room:
+            self.chat.show_room(info)
+
+    def _room_info(self, room: str, read_seq: int = 0) -> RoomInfo:
+        rooms = self.chat.rooms
+        if room not in rooms.rooms:
+            rooms.rooms[room] = RoomInfo(room, read_seq=read_seq)
+            self.chat.history.timeline(room).read_seq = read_seq
+            rooms.refresh_rooms()
+        return rooms.rooms[room]
+
+    # --- rooms ---------------------------------------------------------------------------
+
+    def switch_room(self, room: str) -> None:
+        chat = self.chat
+        info = self._room_info(room)
+        chat.history.timeline(room).read_seq = info.read_seq
+        chat.history.show_room(room)
+        chat.rooms.set_current(room)
+        chat.show_room(info)
+        self._mark_read()
+
+    def _mark_read(self) -> None:
+        """Move the read marker to the newest message when the user can see it."""
+        history = self.chat.history
+        room = history.room
+        if room is None or self.client is None or not history.at_bottom:
+            return
+        info = self._room_info(room)
+        last = history.timeline(room).last_seq
+        if last > info.read_seq:
+            info.read_seq = last
+            self._spawn(self.client.read(room, last))
+
+    def action_room_offset(self, offset: int) -> None:
+        names = self.chat.rooms.ordered()
+        if names and self.chat.history.room in names:
+            index = names.index(self.chat.history.room)
+            self.switch_room(names[(index + offset) % len(names)])
+
+    def action_room_number(self, number: int) -> None:
+        names = self.chat.rooms.ordered()
+        if 0 < number <= len(names):
+            self.switch_room(names[number - 1])
+
+    def on_option_list_option_selected(self, event: RoomList.OptionSelected) -> None:
+        if isinstance(event.option_list, RoomList) and event.option.id:
+            self.switch_room(event.option.id)
+            self.chat.query_one(Composer).focus()
+
+    def on_history_view_load_older(self, event: HistoryView.LoadOlder) -> None:
+        self.run_worker(self._load_older(event.room, event.before), exit_on_error=False)
+
+    async def _load_older(self, room: str, before: int) -> None:
+        assert self.client is not None
+        try:
+            page = await self.client.history(room, before=before, limit=100)
+        except ClientError as exc:
+            self.chat.history.timeline(room).loading = False
+            self._notice(room, f"cannot load older messages: {exc}", "error")
+            return
+        self.chat.history.prepend(room, page.messages, page.more)
+
+    def on_history_view_unseen_changed(self, event: HistoryView.UnseenChanged) -> None:
+        if event.count == 0:
+            self._mark_read()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for room in self.chat.rooms.ordered():
+            label = room_label(room, self.nick)
+            yield SystemCommand(f"Switch to {label}", f"Show {label}", self._switcher(room))
+
+    def _switcher(self, room: str) -> Callable[[], None]:
+        return lambda: self.switch_room(room)
+
+    # --- the composer --------------------------------------------------------------------
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        room = self.chat.history.room
+        if not isinstance(event.input, Composer) or room is None or self.client is None:
+            return
+        if not event.value or event.value.startswith("/"):
+            return
+        now = time.monotonic()
+        if now - self._typing_sent.get(room, -TYPING_EVERY) >= TYPING_EVERY:
+            self._typing_sent[room] = now
+            self._spawn(self.client.typing(room))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if not isinstance(event.input, Composer):
+            return
+        line = event.value
+        event.input.value = ""
+        if line.strip():
+            event.input.remember(line)
+        room = self.chat.history.room
+        try:
+            command = cmd.parse(line)
+        except cmd.CommandError as exc:
+            self._notice(room, str(exc), "error")
+            return
+        if command is None:
+            return
+        self.execute(command)
+
+    def execute(self, command: cmd.Command) -> None:
+        """Do what a parsed composer line says."""
+        room = self.chat.history.room
+        match command:
+            case cmd.Say(body=body) | cmd.Me(action=body):
+                body = f"/me {body}" if isinstance(command, cmd.Me) else body
+                if room is None:
+                    self._notice(room, "join a room first: /join #room", "error")
+                else:
+                    self._send(room, body, to=None)
+            case cmd.DirectMessage(nick=nick, body=body):
+                if p.nick_key(nick) == p.nick_key(self.nick):
+                    self._notice(room, "that is you: /msg needs someone else's nick", "error")
+                    return
+                dm = p.dm_room(self.nick, nick)
+                self._room_info(dm)
+                self.switch_room(dm)
+                self._send(dm, body, to=nick)
+            case cmd.JoinRoom(room=name):
+                self.run_worker(self._join(name, switch=True), exit_on_error=False)
+            case cmd.LeaveRoom(room=name):
+                target = name or room
+                if target is not None:
+                    self.run_worker(self._leave(target), exit_on_error=False)
+            case cmd.Who():
+                if room is not None:
+                    self._who(room)
+            case cmd.SearchFor(query=query):
+                self.run_worker(self._search(query), exit_on_error=False)
+            case cmd.ShowHelp():
+                self._help(room)
+            case cmd.Quit():
+                self.exit(0)
+
+    def _send(self, room: str, body: str, *, to: str | None) -> None:
+        msg_id = new_id()
+        self.chat.history.add_pending(room, msg_id, body)
+        self.run_worker(self._deliver(room, body, to, msg_id), exit_on_error=False)
+
+    async def _deliver(self, room: str, body: str, to: str | None, msg_id: str) -> None:
+        if self.client is None:
+            self.chat.history.mark_failed(room, msg_id, "not connected")
+            return
+        try:
+            if to is not None:
+                await self.client.send(body, to=to, id=msg_id)
+            else:
+                await self.client.send(body, room=room, id=msg_id)
+        except ClientError as exc:
+            self.chat.history.mark_failed(room, msg_id, str(exc))
+            return
+        self.chat.history.mark_sent(room, msg_id)
+        if to is not None and self.chat.history.timeline(room).first_seq is None:
+            await self._join(room, switch=False)
+
+    async def _join(self, room: str, *, switch: bool) -> None:
+        assert self.client is not None
+        try:
+            result = await self.client.join(room)
+        except ClientError as exc:
+            label = room_label(room, self.nick)
+            self._notice(self.chat.history.room, f"cannot join {label}: {exc}", "error")
+            return
+        self._room_info(room)
+        self._joined(result, live=False)
+        if switch:
+            self.switch_room(room)
+
+    async def _leave(self, room: str) -> None:
+        assert self.client is not None
+        try:
+            await self.client.leave(room)
+        except ClientError as exc:
+            self._notice(room, f"cannot leave: {exc}", "error")
+            return
+        chat = self.chat
+        chat.rooms.rooms.pop(room, None)
+        chat.history.forget(room)
+        remaining = chat.rooms.ordered()
+        if remaining:
+            self.switch_room(remaining[0])
+        else:
+            chat.rooms.refresh_rooms()
+            chat.query_one("#title").update("no room: /join #room")  # type: ignore[attr-defined]
+
+    def _who(self, room: str) -> None:
+        info = self._room_info(room)
+        online = {n.lower() for n in info.online}
+        here = sorted((m for m in info.members if m.lower() in online), key=str.lower)
+        away = sorted((m for m in info.members if m.lower() not in online), key=str.lower)
+        label = room_label(room, self.nick)
+        text = f"{label}: {len(info.members)} members; online: {', '.join(here) or 'nobody'}"
+        if away:
+            text += f"; offline: {', '.join(away)}"
+        self._notice(room, text)
+
+    def _help(self, room: str | None) -> None:
+        lines = [f"{usage:<16} {meaning}" for usage, meaning in cmd.HELP]
+        lines.append("keys: alt+up/down or alt+1..9 switch rooms, pageup/pagedown scroll,")
+        lines.append("ctrl+end newest, F2 members, ctrl+p command palette, ctrl+q quit")
+        self._notice(room, "\n".join(lines))
+
+    async def _search(self, query: str) -> None:
+        assert self.client is not None
+        try:
+            results = await self.client.search(query)
+        except ClientError as exc:
+            self._notice(self.chat.history.room, f"search failed: {exc}", "error")
+            return
+        screen = SearchScreen(query, results.messages, self.nick)
+        self.push_screen(screen, callback=self._jump_callback)
+
+    def _jump_callback(self, choice: tuple[str, int] | None) -> None:
+        if choice is not None:
+            self.run_worker(self.jump(*choice), exit_on_error=False)
+
+    async def jump(self, room: str, seq: int) -> None:
+        """Show message ``seq`` of ``room``, fetching older pages until it is loaded."""
+        assert self.client is not None
+        history = self.chat.history
+        if room not in self.chat.rooms.rooms:
+            await self._join(room, switch=False)
+        self.switch_room(room)
+        timeline = history.timeline(room)
+        for _ in range(JUMP_PAGES):
+            first = timeline.first_seq
+            if first is None or first <= seq:
+                break
+            page = await self.client.history(room, before=first, limit=p.HISTORY_MAX)
+            history.prepend(room, page.messages, page.more)
+            if not page.messages:
+                break
+        history.scroll_to_seq(seq)
+        self.chat.query_one(Composer).focus()
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _notice(self, room: str | None, text: str, level: str = "info") -> None:
+        """An inline line in ``room`` (the current room when None)."""
+        target = room or self.chat.history.room
+        if target is None:
+            self.notify(text, severity="error" if level == "error" else "information")
+            return
+        self.chat.history.add_notice(target, text, level)
+
+    def _spawn(self, awaitable: Awaitable[None]) -> None:
+        async def quietly() -> None:
+            with contextlib.suppress(ClientError):
+                await awaitable
+
+        self.run_worker(quietly(), exit_on_error=False)
+
+    async def action_quit(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        self.exit(0)
+
+
+def create_app(
+    url: str = "ws://127.0.0.1:8765/ws",
+    *,
+    nick: str | None = None,
+    rooms: list[str] | None = None,
+    token: str | None = None,
+    password: str | None = None,
+    bell: bool = True,
+) -> ChatApp:
+    """The app, with its credentials already resolved (tests build it this way)."""
+    return ChatApp(url, nick=nick, rooms=rooms, token=token, password=password, bell=bell)
+
+
+def resolve_token(url: str, nick: str | None, token: str | None) -> tuple[str | None, str | None]:
+    """(token, nick): the explicit token or CHAT_TOKEN, else the one ``chat-tui login`` stored."""
+    token = token or os.environ.get("CHAT_TOKEN") or None
+    if token is not None:
+        return token, nick
+    stored = credentials.load(url)
+    if stored is not None and (nick is None or p.nick_key(nick) == p.nick_key(stored[0])):
+        return stored[1], stored[0] or nick
+    return None, nick or (stored[0] if stored else None)
+
+
+def run(
+    url: str,
+    *,
+    nick: str | None,
+    rooms: list[str],
+    token: str | None,
+    password: str | None,
+    bell: bool,
+) -> int:
+    """Run ``chat-tui connect``: the full-screen chat; returns the exit code."""
+    token, nick = resolve_token(url, nick, token)
+    if token is None:
+        password = password or os.environ.get("CHAT_PASSWORD") or None
+    app = create_app(url, nick=nick, rooms=rooms, token=token, password=password, bell=bell)
+    code = app.run()
+    if app.error_message:
+        print(f"chat-tui: {app.error_message}", file=sys.stderr)
+    return code or 0

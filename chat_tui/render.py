@@ -1,0 +1,188 @@
+"""Turn untrusted chat text (bodies, nicks, room names) into Rich ``Text``, never via markup.
+
+Everything a peer typed reaches the screen through :func:`safe_text`: terminal escape
+sequences and control characters are removed with the server's own
+:func:`chat_server.protocol.clean_text`, and the invisible characters that could still
+mislead a reader (bidi overrides, zero-width characters, other Unicode format
+characters) are shown as visible ``<U+202E>`` placeholders. Pure: no Textual, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from datetime import date, datetime
+from typing import Final
+
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+
+from chat_server.protocol import clean_text, dm_pair, nick_key
+
+# Unicode "format" (Cf) and separator (Zl, Zp) characters: bidi embeddings/overrides/isolates,
+# zero-width space/joiners, BOM, soft hyphen, tag characters, line/paragraph separators.
+_INVISIBLE: Final = re.compile(
+    "[\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2\u180e\u200b-\u200f"
+    "\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0001"
+    "\U000e0020-\U000e007f]"
+)
+# At most this many combining marks after one base character ("Zalgo" text stays readable).
+_MAX_MARKS: Final = 2
+_MARKS: Final = re.compile(
+    r"([\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f])+"
+)
+
+PLACEHOLDER_STYLE: Final = Style(dim=True, reverse=True)
+NICK_PALETTE: Final = (
+    "#e06c75",
+    "#98c379",
+    "#e5c07b",
+    "#61afef",
+    "#c678dd",
+    "#56b6c2",
+    "#d19a66",
+    "#be5046",
+    "#7ec699",
+    "#f08d49",
+    "#8fa1ff",
+    "#ff79c6",
+)
+TIME_STYLE: Final = Style(dim=True)
+MENTION_STYLE: Final = Style(bold=True, color="black", bgcolor="#e5c07b")
+ACTION_PREFIX: Final = "/me "
+
+
+def _cap_marks(match: re.Match[str]) -> str:
+    return match[0][:_MAX_MARKS]
+
+
+def safe_text(text: str, style: Style | str = "") -> Text:
+    """Untrusted ``text`` as a ``Text`` shown literally: no markup, no control characters.
+
+    Tabs become four spaces; newlines stay (a multi-line message wraps on them).
+    """
+    cleaned = clean_text(text).replace("\t", "    ")
+    cleaned = _MARKS.sub(_cap_marks, cleaned)
+    result = Text(style=style, end="", no_wrap=False)
+    position = 0
+    for match in _INVISIBLE.finditer(cleaned):
+        result.append(cleaned[position : match.start()])
+        result.append(f"<U+{ord(match[0]):04X}>", PLACEHOLDER_STYLE)
+        position = match.end()
+    result.append(cleaned[position:])
+    return result
+
+
+def nick_color(nick: str) -> str:
+    """A colour for ``nick`` that is the same in every run, room and client."""
+    return NICK_PALETTE[zlib.crc32(nick_key(nick).encode()) % len(NICK_PALETTE)]
+
+
+def nick_text(nick: str, *, bold: bool = False) -> Text:
+    return safe_text(nick, Style(color=nick_color(nick), bold=bold))
+
+
+def room_label(room: str, me: str) -> str:
+    """How a room is named on screen: ``#general``, or ``@bob`` for a direct conversation."""
+    pair = dm_pair(room)
+    if pair is None:
+        return f"#{room}"
+    other = pair[1] if pair[0] == nick_key(me) else pair[0]
+    return f"@{other}"
+
+
+def mention_pattern(me: str) -> re.Pattern[str]:
+    """Matches ``me`` as a whole word, in any case (nick characters are word characters)."""
+    return re.compile(rf"(?<![A-Za-z0-9_-]){re.escape(me)}(?![A-Za-z0-9_-])", re.IGNORECASE)
+
+
+def is_action(body: str) -> bool:
+    return body.startswith(ACTION_PREFIX) and bool(body[len(ACTION_PREFIX) :].strip())
+
+
+def mentions(body: str, nick: str, me: str) -> bool:
+    """Whether a message from ``nick`` names ``me`` (your own messages never do)."""
+    if nick_key(nick) == nick_key(me):
+        return False
+    return mention_pattern(me).search(clean_text(body)) is not None
+
+
+def parse_ts(ts: str) -> datetime:
+    """A server timestamp (UTC ISO-8601) as an aware datetime in the local time zone."""
+    try:
+        moment = datetime.fromisoformat(ts)
+    except ValueError:
+        return datetime.now().astimezone()
+    return moment.astimezone()
+
+
+def local_day(ts: str) -> date:
+    return parse_ts(ts).date()
+
+
+def day_label(day: date) -> str:
+    return day.strftime("%A %d %B %Y")
+
+
+def body_text(body: str, me: str) -> Text:
+    """A message body with mentions of ``me`` highlighted."""
+    text = safe_text(body)
+    if me:
+        text.highlight_regex(mention_pattern(me), MENTION_STYLE)
+    return text
+
+
+def message_parts(nick: str, body: str, *, me: str, nick_width: int) -> tuple[Text, Text, bool]:
+    """The nick column and the body of one message, and whether it mentions ``me``.
+
+    The nick column is right-aligned to ``nick_width`` cells (longer nicks are cut with
+    ``+``, as WeeChat does); a ``/me`` action shows ``*`` there and the nick in the body.
+    """
+    mentioned = mentions(body, nick, me)
+    if is_action(body):
+        prefix = Text(" " * (nick_width - 1) + "*", style="bold")
+        text = nick_text(nick, bold=True)
+        text.append(" ")
+        text.append_text(body_text(body[len(ACTION_PREFIX) :], me))
+        text.stylize("italic")
+    else:
+        shown = nick if len(nick) <= nick_width else nick[: nick_width - 1] + "+"
+        prefix = Text(" " * (nick_width - len(shown)))
+        prefix.append_text(nick_text(shown, bold=nick_key(nick) == nick_key(me)))
+        text = body_text(body, me)
+    if mentioned:
+        prefix.stylize(Style(reverse=True))
+    return prefix, text, mentioned
+
+
+def wrap_lines(
+    console: Console, head: Text, body: Text, width: int, indent: int | None = None
+) -> list[Text]:
+    """``head`` then ``body`` wrapped to ``width`` cells, continuation lines indented.
+
+    Long words are folded, so nothing is ever cut off; wide characters (CJK, emoji) are
+    measured in cells, as the terminal shows them.
+    """
+    hang = head.cell_len if indent is None else indent
+    body_width = max(width - hang, 8)
+    lines: list[Text] = []
+    for number, line in enumerate(body.wrap(console, body_width, overflow="fold")):
+        row = head.copy() if number == 0 else Text(" " * hang)
+        row.append_text(line)
+        row.rstrip()
+        lines.append(row)
+    if not lines:
+        lines.append(head.copy())
+    return lines
+
+
+def rule(label: Text, width: int, style: Style | str) -> Text:
+    """``──── label ────`` centred across ``width`` cells."""
+    inner = max(width - label.cell_len - 2, 2)
+    left = inner // 2
+    text = Text("─" * left + " ", style=style)
+    text.append_text(label)
+    text.append(" " + "─" * (inner - left), style)
+    return text

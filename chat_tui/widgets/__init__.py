@@ -1,0 +1,1 @@
+"""The widgets of the chat screen: history pane, composer, room and member lists, status."""

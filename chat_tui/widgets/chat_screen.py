@@ -1,0 +1,176 @@
+"""The main screen's layout and its keys: rooms left, history centre, members right, status below.
+
+The screen only arranges widgets and turns keys into app actions; the app
+(``chat_tui.app``) owns the client and decides what happens.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Label
+
+from chat_tui.client import Status
+from chat_tui.render import nick_text, room_label
+from chat_tui.widgets.composer import Composer
+from chat_tui.widgets.history import HistoryView
+from chat_tui.widgets.members import MemberList
+from chat_tui.widgets.rooms import RoomInfo, RoomList
+from chat_tui.widgets.status import StatusLine, status_text
+
+TYPING_SHOWN_FOR = 5.0  # seconds a typing notification stays on screen
+
+
+class ChatScreen(Screen[None]):
+    """Rooms | history + composer | members, and the status line."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("alt+up", "app.room_offset(-1)", "previous room", priority=True),
+        Binding("alt+down", "app.room_offset(1)", "next room", priority=True),
+        *(
+            Binding(f"alt+{n}", f"app.room_number({n})", f"room {n}", show=False, priority=True)
+            for n in range(1, 10)
+        ),
+        Binding("f2", "toggle_members", "members"),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("ctrl+end", "bottom", "newest", show=False),
+        Binding("escape", "focus_composer", "type", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.typing: dict[str, dict[str, float]] = {}
+        self.me = ""
+        self.url = ""
+        self.status = Status("connecting")
+        self.retry_at: float | None = None
+        self.queued = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="body"):
+            yield RoomList(id="rooms")
+            with Vertical(id="centre"):
+                yield Label(id="title")
+                yield HistoryView(id="history")
+                yield Label(id="info")
+                yield Composer(id="composer")
+            yield MemberList(id="members")
+        yield StatusLine(id="status")
+
+    def on_mount(self) -> None:
+        self.query_one(Composer).focus()
+        self.set_interval(1.0, self.tick)
+
+    def on_resize(self) -> None:
+        members = self.query_one(MemberList)
+        if not members.has_class("toggled"):
+            members.display = self.size.width >= 100
+
+    @property
+    def history(self) -> HistoryView:
+        return self.query_one(HistoryView)
+
+    @property
+    def rooms(self) -> RoomList:
+        return self.query_one(RoomList)
+
+    # --- what the app tells the screen ------------------------------------------------------
+
+    def show_room(self, info: RoomInfo) -> None:
+        """Title and member list of the current room."""
+        title = Text(room_label(info.room, self.me), "bold")
+        online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
+        title.append(f"  {len(info.members)} members, {online} online", "dim")
+        self.query_one("#title", Label).update(title)
+        self.query_one(MemberList).show(info.members, info.online, self.me)
+        self.show_info()
+
+    def show_status(self, status: Status, queued: int) -> None:
+        self.status = status
+        self.queued = queued
+        if status.state == "reconnecting" and status.retry_in is not None:
+            self.retry_at = time.monotonic() + status.retry_in
+        else:
+            self.retry_at = None
+        self._draw_status()
+
+    def _draw_status(self) -> None:
+        status = self.status
+        if self.retry_at is not None:
+            status = Status(
+                status.state, max(self.retry_at - time.monotonic(), 0), status.queued, status.error
+            )
+        self.query_one(StatusLine).update(status_text(status, self.me, self.url, self.queued))
+
+    def typed(self, room: str, nick: str) -> None:
+        self.typing.setdefault(room, {})[nick] = time.monotonic() + TYPING_SHOWN_FOR
+        self.show_info()
+
+    def stopped_typing(self, room: str, nick: str) -> None:
+        if self.typing.get(room, {}).pop(nick, None) is not None:
+            self.show_info()
+
+    def show_info(self) -> None:
+        """The line under the history: who is typing, and how many new messages are below."""
+        room = self.history.room
+        now = time.monotonic()
+        typing = sorted(n for n, until in self.typing.get(room or "", {}).items() if until > now)
+        text = Text()
+        if typing:
+            for index, nick in enumerate(typing[:3]):
+                if index:
+                    text.append(", ")
+                text.append_text(nick_text(nick))
+            more = f" and {len(typing) - 3} more" if len(typing) > 3 else ""
+            verb = " is" if len(typing) == 1 else " are"
+            text.append(f"{more}{verb} typing…", "dim italic")
+        unseen = self.history.unseen
+        if unseen:
+            if text:
+                text.append("  ")
+            text.append(
+                f" ↓ {unseen} new message{'s' if unseen != 1 else ''} (ctrl+end) ",
+                "bold #000000 on #61afef",
+            )
+        self.query_one("#info", Label).update(text)
+
+    def tick(self) -> None:
+        """Expire typing notifications and count down the reconnect delay."""
+        now = time.monotonic()
+        for nicks in self.typing.values():
+            for nick in [n for n, until in nicks.items() if until <= now]:
+                del nicks[nick]
+        self.show_info()
+        if self.retry_at is not None:
+            self._draw_status()
+
+    # --- keys -------------------------------------------------------------------------------
+
+    def on_history_view_unseen_changed(self, event: HistoryView.UnseenChanged) -> None:
+        self.show_info()
+
+    def action_toggle_members(self) -> None:
+        members = self.query_one(MemberList)
+        members.add_class("toggled")
+        members.display = not members.display
+
+    def action_page(self, direction: int) -> None:
+        history = self.history
+        history.scroll_to(
+            y=history.scroll_y + direction * max(history.size.height - 2, 1),
+            animate=False,
+            immediate=True,
+        )
+
+    def action_bottom(self) -> None:
+        self.history.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def action_focus_composer(self) -> None:
+        self.query_one(Composer).focus()

@@ -1,0 +1,50 @@
+"""The composer: a one-line input with the history of what you sent (up/down)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.widgets import Input
+
+
+class Composer(Input):
+    """Enter sends (the screen handles ``Input.Submitted``); up/down walk your sent lines."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "older", "previous line", show=False),
+        Binding("down", "newer", "next line", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(placeholder="Type a message, /help for commands", id=id)
+        self.sent: list[str] = []
+        self._position: int | None = None
+        self._draft = ""
+
+    def remember(self, line: str) -> None:
+        """Keep a sent line (consecutive repeats once) and reset the walk."""
+        if not self.sent or self.sent[-1] != line:
+            self.sent.append(line)
+        self._position = None
+
+    def action_older(self) -> None:
+        if not self.sent:
+            return
+        if self._position is None:
+            self._draft = self.value
+            self._position = len(self.sent)
+        self._position = max(self._position - 1, 0)
+        self.value = self.sent[self._position]
+        self.cursor_position = len(self.value)
+
+    def action_newer(self) -> None:
+        if self._position is None:
+            return
+        self._position += 1
+        if self._position >= len(self.sent):
+            self._position = None
+            self.value = self._draft
+        else:
+            self.value = self.sent[self._position]
+        self.cursor_position = len(self.value)

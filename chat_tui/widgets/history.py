@@ -1,0 +1,342 @@
+"""The history pane: a Line-API ScrollView over the current room's timeline.
+
+One widget for the whole history (never one widget per message): each timeline item is
+wrapped once per width into ``Strip`` lines that are cached, and ``render_line`` only
+indexes them. Older pages are prepended without moving what the user looks at; at the
+bottom the view follows new messages, scrolled up it counts them instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from chat_server.protocol import MessageRecord, nick_key
+from chat_tui.render import (
+    TIME_STYLE,
+    day_label,
+    message_parts,
+    parse_ts,
+    rule,
+    safe_text,
+    wrap_lines,
+)
+from chat_tui.widgets.timeline import (
+    DayItem,
+    DividerItem,
+    Item,
+    Notice,
+    PendingSend,
+    Timeline,
+)
+
+SEPARATOR = " │ "
+NOTICE_STYLES = {"info": Style(color="#e5c07b"), "error": Style(color="#ff5f5f", bold=True)}
+
+
+@dataclass
+class _Place:
+    """Where the user was in a room they switched away from."""
+
+    at_bottom: bool
+    scroll_y: float
+
+
+class HistoryView(ScrollView, can_focus=True):
+    """Shows one room at a time; keeps every joined room's timeline."""
+
+    DEFAULT_CSS = """
+    HistoryView {
+        overflow-x: hidden;
+        overflow-y: scroll;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    @dataclass
+    class LoadOlder(Message):
+        """The user reached the top of a room that has older messages on the server."""
+
+        room: str
+        before: int
+
+    @dataclass
+    class UnseenChanged(Message):
+        """How many new messages arrived below the view while scrolled up."""
+
+        count: int
+
+    @dataclass
+    class Mentioned(Message):
+        """A live message names the user."""
+
+        message: MessageRecord
+
+    def __init__(self, me: str = "", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.me = me
+        self.timelines: dict[str, Timeline] = {}
+        self.room: str | None = None
+        self.unseen = 0
+        self._lines: list[Strip] = []
+        self._tail: list[Strip] = []
+        self._seq_line: dict[int, int] = {}
+        self._cache: dict[Hashable, list[Strip]] = {}
+        self._cache_width = 0
+        self._places: dict[str, _Place] = {}
+
+    # --- the data -----------------------------------------------------------------------
+
+    def timeline(self, room: str) -> Timeline:
+        if room not in self.timelines:
+            self.timelines[room] = Timeline(room, self.me)
+        return self.timelines[room]
+
+    def forget(self, room: str) -> None:
+        self.timelines.pop(room, None)
+        self._places.pop(room, None)
+        if self.room == room:
+            self.room = None
+            self.rebuild()
+
+    def add_messages(self, room: str, messages: list[MessageRecord], *, live: bool) -> None:
+        """Add messages (ascending); live ones count as unseen when scrolled up."""
+        timeline = self.timeline(room)
+        active = room == self.room
+        follow = self.at_bottom
+        fast = active and not timeline.pending
+        start = len(timeline.messages)
+        rebuild = False
+        new_from_others = 0
+        me = nick_key(self.me)
+        for message in messages:
+            added = timeline.add(message)
+            if added == "inserted":
+                rebuild = True
+            if added != "duplicate" and nick_key(message.nick) != me:
+                new_from_others += 1
+        if not active:
+            return
+        if rebuild or not fast:
+            self.rebuild()
+        else:
+            self._extend(timeline, start)
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif live and new_from_others:
+            self._set_unseen(self.unseen + new_from_others)
+
+    def prepend(self, room: str, messages: list[MessageRecord], more: bool) -> None:
+        """Add an older page above, keeping the same message under the user's eyes."""
+        timeline = self.timeline(room)
+        timeline.loading = False
+        before = len(self._lines)
+        timeline.prepend(messages, more)
+        if room != self.room:
+            return
+        old_y = self.scroll_y
+        self.rebuild()
+        self.scroll_to(y=old_y + len(self._lines) - before, animate=False, immediate=True)
+
+    def add_pending(self, room: str, msg_id: str, body: str) -> None:
+        self.timeline(room).add_pending(msg_id, body)
+        if room == self.room:
+            self._rebuild_tail()
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def mark_sent(self, room: str, msg_id: str) -> None:
+        self.timeline(room).mark_sent(msg_id)
+        if room == self.room:
+            self._rebuild_tail()
+
+    def mark_failed(self, room: str, msg_id: str, error: str) -> None:
+        self.timeline(room).mark_failed(msg_id, error)
+        if room == self.room:
+            self._rebuild_tail()
+
+    def add_notice(self, room: str, text: str, level: str = "info") -> None:
+        """Show a local line (command output or error) in ``room``."""
+        self.timeline(room).add_notice(text, "error" if level == "error" else "info")
+        if room == self.room:
+            self.rebuild()
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def show_room(self, room: str) -> None:
+        """Switch to ``room``, back where the user left it (at the bottom the first time)."""
+        if self.room is not None:
+            self._places[self.room] = _Place(self.at_bottom, self.scroll_y)
+        self.room = room
+        timeline = self.timeline(room)
+        timeline.open_divider()
+        self._set_unseen(0)
+        self.rebuild()
+        place = self._places.get(room)
+        if place is None or place.at_bottom:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.scroll_to(y=place.scroll_y, animate=False, immediate=True)
+        self.call_after_refresh(self._maybe_load_older)
+
+    def scroll_to_seq(self, seq: int) -> bool:
+        """Bring the message ``seq`` of the current room to the upper third of the view."""
+        line = self._seq_line.get(seq)
+        if line is None:
+            return False
+        target = max(line - self.scrollable_content_region.height // 3, 0)
+        self.scroll_to(y=target, animate=False, immediate=True)
+        return True
+
+    def visible_text(self) -> list[str]:
+        """The plain text of the lines on screen (what the user reads)."""
+        top = round(self.scroll_y)
+        height = self.scrollable_content_region.height
+        lines = self._lines + self._tail
+        return [strip.text.rstrip() for strip in lines[top : top + height]]
+
+    def all_text(self) -> list[str]:
+        return [strip.text.rstrip() for strip in self._lines + self._tail]
+
+    @property
+    def at_bottom(self) -> bool:
+        return self.scroll_y >= self.max_scroll_y - 0.5
+
+    # --- drawing ------------------------------------------------------------------------
+
+    def _width(self) -> int:
+        return max(self.scrollable_content_region.width, 20)
+
+    def _nick_width(self, width: int) -> int:
+        return 9 if width < 70 else 12
+
+    def _strips(self, key: Hashable, payload: object, width: int) -> list[Strip]:
+        if width != self._cache_width:
+            self._cache.clear()
+            self._cache_width = width
+        cached = self._cache.get(key)
+        if cached is None:
+            console = self.app.console
+            cached = []
+            for text in self._texts(payload, width):
+                text.end = ""
+                strip = Strip(text.render(console), text.cell_len)
+                cached.append(strip.adjust_cell_length(width))
+            self._cache[key] = cached
+        return cached
+
+    def _texts(self, payload: object, width: int) -> list[Text]:
+        nick_width = self._nick_width(width)
+        console = self.app.console
+        if isinstance(payload, DayItem):
+            return [rule(Text(day_label(payload.day)), width, "dim")]
+        if isinstance(payload, DividerItem):
+            return [rule(Text("new messages", style="bold"), width, "#ff5f5f")]
+        if isinstance(payload, Notice):
+            head = Text(parse_ts(payload.ts).strftime("%H:%M "), style=TIME_STYLE)
+            head.append(" " * (nick_width - 3) + "-!-", "dim")
+            head.append(SEPARATOR, "dim")
+            body = safe_text(payload.text, NOTICE_STYLES[payload.level])
+            return wrap_lines(console, head, body, width)
+        if isinstance(payload, PendingSend):
+            return self._message_texts(payload.ts, self.me, payload.body, width, payload)
+        assert isinstance(payload, MessageRecord)
+        return self._message_texts(payload.ts, payload.nick, payload.body, width, None)
+
+    def _message_texts(
+        self, ts: str, nick: str, body: str, width: int, pending: PendingSend | None
+    ) -> list[Text]:
+        nick_width = self._nick_width(width)
+        prefix, text, _ = message_parts(nick, body, me=self.me, nick_width=nick_width)
+        head = Text(parse_ts(ts).strftime("%H:%M "), style=TIME_STYLE)
+        head.append_text(prefix)
+        head.append(SEPARATOR, "dim")
+        if pending is not None and pending.state == "sending":
+            text.stylize("dim")
+            text.append(" ⧗", "dim")
+        elif pending is not None and pending.state == "failed":
+            text.stylize("dim strike")
+            text.append_text(safe_text(f" ✗ not sent: {pending.error}", "bold #ff5f5f"))
+        return wrap_lines(self.app.console, head, text, width)
+
+    def rebuild(self) -> None:
+        """Redraw the whole current room (after a resize, a prepend or an insertion)."""
+        self._lines = []
+        self._seq_line = {}
+        if self.room is not None:
+            self._append_items(self.timeline(self.room).items())
+        self._rebuild_tail()
+
+    def _extend(self, timeline: Timeline, start: int) -> None:
+        self._append_items(timeline.items(start))
+        self._rebuild_tail()
+
+    def _append_items(self, items: object) -> None:
+        width = self._width()
+        lines = self._lines
+        seq_line = self._seq_line
+        for key, payload in items:  # type: ignore[attr-defined]
+            if isinstance(payload, MessageRecord):
+                seq_line[payload.seq] = len(lines)
+            lines.extend(self._strips(key, payload, width))
+
+    def _rebuild_tail(self) -> None:
+        width = self._width()
+        self._tail = []
+        if self.room is not None:
+            for key, payload in self.timeline(self.room).pending_items():
+                self._tail.extend(self._strips(key, payload, width))
+        self.virtual_size = Size(width, len(self._lines) + len(self._tail))
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        index = round(self.scroll_y) + y
+        width = self.scrollable_content_region.width
+        if index < len(self._lines):
+            strip = self._lines[index]
+        elif index - len(self._lines) < len(self._tail):
+            strip = self._tail[index - len(self._lines)]
+        else:
+            return Strip.blank(width, self.rich_style)
+        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+
+    # --- events -------------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        if self._width() != self._cache_width:
+            follow = self.at_bottom
+            self.rebuild()
+            if follow:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if self.unseen and self.at_bottom:
+            self._set_unseen(0)
+        if new_value < 1:
+            self._maybe_load_older()
+
+    def _maybe_load_older(self) -> None:
+        """Ask for the previous page when the top is in view and the server has more."""
+        if self.room is None or self.scroll_y >= 1:
+            return
+        timeline = self.timeline(self.room)
+        first = timeline.first_seq
+        if timeline.loading or not timeline.more_before or first is None or first <= 1:
+            return
+        timeline.loading = True
+        self.post_message(self.LoadOlder(self.room, first))
+
+    def _set_unseen(self, count: int) -> None:
+        if count != self.unseen:
+            self.unseen = count
+            self.post_message(self.UnseenChanged(count))
+
+    def typed_items(self) -> list[Item]:
+        """The current room's items (for tests and the benchmark)."""
+        return list(self.timeline(self.room).items()) if self.room else []

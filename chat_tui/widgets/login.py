@@ -1,0 +1,77 @@
+"""The login screen: nick and a hidden password, shown when no token is stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Input, Label
+
+from chat_server.protocol import is_valid_nick
+from chat_tui.render import safe_text
+
+
+class LoginScreen(Screen[None]):
+    """Posts :class:`LoginScreen.Submitted`; the app answers with :meth:`show_error` or pops it."""
+
+    @dataclass
+    class Submitted(Message):
+        nick: str
+        password: str
+
+    def __init__(self, url: str, nick: str = "", error: str = "") -> None:
+        super().__init__()
+        self.url = url
+        self.nick = nick
+        self.error = error
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="login-box"):
+            title = Text("Log in to ", "bold")
+            title.append_text(safe_text(self.url, "bold"))
+            yield Label(title, id="login-title")
+            yield Label(Text("A new nick creates an account with this password.", "dim"))
+            yield Input(self.nick, placeholder="nick", id="login-nick")
+            yield Input(placeholder="password", password=True, id="login-password")
+            yield Label(safe_text(self.error), id="login-error")
+            yield Button("Log in", variant="primary", id="login-button")
+
+    def on_mount(self) -> None:
+        target = "#login-password" if self.nick else "#login-nick"
+        self.query_one(target, Input).focus()
+
+    def show_error(self, message: str) -> None:
+        self.query_one("#login-error", Label).update(safe_text(message))
+        self.query_one("#login-button", Button).disabled = False
+        password = self.query_one("#login-password", Input)
+        password.value = ""
+        password.focus()
+
+    def _submit(self) -> None:
+        nick = self.query_one("#login-nick", Input).value.strip()
+        password = self.query_one("#login-password", Input).value
+        if not is_valid_nick(nick):
+            self.show_error("A nick is 1-32 of A-Z, a-z, 0-9, _ and -.")
+            self.query_one("#login-nick", Input).focus()
+            return
+        if not password:
+            self.show_error("Type your password (or choose one for a new account).")
+            return
+        self.query_one("#login-error", Label).update(Text("Logging in…", "dim"))
+        self.query_one("#login-button", Button).disabled = True
+        self.post_message(self.Submitted(nick, password))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "login-nick":
+            self.query_one("#login-password", Input).focus()
+        else:
+            self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self._submit()

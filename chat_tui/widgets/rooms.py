@@ -1,0 +1,73 @@
+"""The room list: joined rooms and direct conversations with unread counts and mention marks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+from textual.widgets import OptionList
+from textual.widgets.option_list import Option
+
+from chat_server.protocol import dm_pair
+from chat_tui.render import room_label, safe_text
+
+
+@dataclass
+class RoomInfo:
+    """What the screen knows about one joined room."""
+
+    room: str
+    unread: int = 0
+    mentioned: bool = False
+    read_seq: int = 0
+    members: list[str] = field(default_factory=list)
+    online: set[str] = field(default_factory=set)
+
+    @property
+    def is_dm(self) -> bool:
+        return dm_pair(self.room) is not None
+
+
+class RoomList(OptionList):
+    """Public rooms first, then direct conversations; the current room is highlighted."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.me = ""
+        self.rooms: dict[str, RoomInfo] = {}
+        self.current: str | None = None
+
+    def ordered(self) -> list[str]:
+        """Room names in the order shown (what alt+1..9 count)."""
+        public = [r for r, info in self.rooms.items() if not info.is_dm]
+        direct = [r for r, info in self.rooms.items() if info.is_dm]
+        return public + direct
+
+    def prompt(self, info: RoomInfo) -> Text:
+        label = safe_text(room_label(info.room, self.me))
+        if info.room == self.current:
+            label.stylize("bold")
+        elif info.unread:
+            label.stylize("bold #ffffff")
+        else:
+            label.stylize("dim")
+        if info.mentioned:
+            label.append(" @", "bold #e5c07b")
+        if info.unread and info.room != self.current:
+            label.append(f" {info.unread}", "bold #61afef")
+        return label
+
+    def refresh_rooms(self) -> None:
+        """Redraw every entry (cheap: a handful of rooms)."""
+        names = self.ordered()
+        self.set_options(Option(self.prompt(self.rooms[r]), id=r) for r in names)
+        if self.current in names:
+            self.highlighted = names.index(self.current)
+
+    def set_current(self, room: str) -> None:
+        self.current = room
+        info = self.rooms.get(room)
+        if info is not None:
+            info.unread = 0
+            info.mentioned = False
+        self.refresh_rooms()

@@ -1,0 +1,180 @@
+"""What one room's history pane holds: messages by seq, local notices and your own pending sends.
+
+Pure: no Textual, no client. :class:`Timeline` keeps the loaded, contiguous run of a room's
+messages (older pages are prepended), the "new messages" divider, inline notices (command
+errors, ``/who``, ``/help``) and the messages you sent that the server has not echoed yet;
+:meth:`Timeline.items` lists what to draw, in order, each with a key that says when its
+drawing can be reused.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import count
+from typing import Literal
+
+from chat_server.protocol import MessageRecord, format_ts, nick_key
+from chat_tui.render import local_day
+
+SendState = Literal["sending", "sent", "failed"]
+Added = Literal["duplicate", "appended", "inserted"]
+
+
+@dataclass
+class PendingSend:
+    """A message you sent that the server has not shown back yet."""
+
+    id: str
+    body: str
+    ts: str
+    state: SendState = "sending"
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A local line (not stored on the server) anchored after the message ``after_seq``."""
+
+    number: int
+    text: str
+    level: Literal["info", "error"]
+    after_seq: int
+    ts: str
+
+
+@dataclass(frozen=True)
+class DayItem:
+    day: date
+
+
+@dataclass(frozen=True)
+class DividerItem:
+    seq: int
+
+
+Payload = MessageRecord | Notice | PendingSend | DayItem | DividerItem
+Item = tuple[Hashable, Payload]
+
+_notice_numbers = count(1)
+
+
+def _now() -> str:
+    return format_ts(datetime.now().astimezone())
+
+
+@dataclass
+class Timeline:
+    """One room's loaded history, oldest first, plus what only this client shows."""
+
+    room: str
+    me: str
+    read_seq: int = 0
+    messages: list[MessageRecord] = field(default_factory=list)
+    pending: dict[str, PendingSend] = field(default_factory=dict)
+    notices: list[Notice] = field(default_factory=list)
+    divider_seq: int | None = None
+    more_before: bool = True
+    loading: bool = False
+    _seqs: list[int] = field(default_factory=list)
+
+    @property
+    def first_seq(self) -> int | None:
+        return self._seqs[0] if self._seqs else None
+
+    @property
+    def last_seq(self) -> int:
+        return self._seqs[-1] if self._seqs else 0
+
+    def has(self, seq: int) -> bool:
+        index = bisect.bisect_left(self._seqs, seq)
+        return index < len(self._seqs) and self._seqs[index] == seq
+
+    def add(self, message: MessageRecord) -> Added:
+        """Add one message (live or a gap fill); your own clears its pending entry."""
+        if nick_key(message.nick) == nick_key(self.me):
+            self.pending.pop(message.id, None)
+        if self.has(message.seq):
+            return "duplicate"
+        if message.seq > self.last_seq:
+            self.messages.append(message)
+            self._seqs.append(message.seq)
+            return "appended"
+        index = bisect.bisect_left(self._seqs, message.seq)
+        self.messages.insert(index, message)
+        self._seqs.insert(index, message.seq)
+        return "inserted"
+
+    def prepend(self, messages: list[MessageRecord], more: bool) -> int:
+        """Add an older page (ascending by seq); returns how many messages were new."""
+        first = self.first_seq
+        older = [m for m in messages if first is None or m.seq < first]
+        newer = [m for m in messages if first is not None and m.seq >= first]
+        self.messages[:0] = older
+        self._seqs[:0] = [m.seq for m in older]
+        for message in newer:
+            self.add(message)
+        self.more_before = more and bool(older)
+        return len(older)
+
+    def add_pending(self, msg_id: str, body: str) -> PendingSend:
+        pending = PendingSend(msg_id, body, _now())
+        self.pending[msg_id] = pending
+        return pending
+
+    def mark_sent(self, msg_id: str) -> None:
+        if msg_id in self.pending:
+            self.pending[msg_id].state = "sent"
+
+    def mark_failed(self, msg_id: str, error: str) -> None:
+        if msg_id in self.pending:
+            self.pending[msg_id].state = "failed"
+            self.pending[msg_id].error = error
+
+    def add_notice(self, text: str, level: Literal["info", "error"] = "info") -> Notice:
+        notice = Notice(next(_notice_numbers), text, level, self.last_seq, _now())
+        self.notices.append(notice)
+        return notice
+
+    def open_divider(self) -> None:
+        """Put the "new messages" divider after the read marker, if others wrote since."""
+        me = nick_key(self.me)
+        unread = any(
+            m.seq > self.read_seq and nick_key(m.nick) != me
+            for m in self.messages[bisect.bisect_right(self._seqs, self.read_seq) :]
+        )
+        self.divider_seq = self.read_seq if unread else None
+
+    def items(self, start: int = 0) -> Iterator[Item]:
+        """What to draw for ``messages[start:]`` (all confirmed lines when ``start`` is 0)."""
+        by_anchor: dict[int, list[Notice]] = {}
+        first = self.first_seq
+        for notice in self.notices:
+            if first is not None and notice.after_seq >= first:
+                by_anchor.setdefault(notice.after_seq, []).append(notice)
+            elif start == 0:
+                yield ("notice", notice.number), notice
+        previous = self.messages[start - 1] if start > 0 else None
+        previous_day = local_day(previous.ts) if previous else None
+        for message in self.messages[start:]:
+            day = local_day(message.ts)
+            if day != previous_day:
+                yield ("day", day), DayItem(day)
+                previous_day = day
+            divider = self.divider_seq
+            if (
+                divider is not None
+                and message.seq > divider
+                and (previous.seq <= divider if previous else message.seq == divider + 1)
+            ):
+                yield ("divider", divider), DividerItem(divider)
+            yield ("message", message.seq), message
+            for notice in by_anchor.get(message.seq, ()):
+                yield ("notice", notice.number), notice
+            previous = message
+
+    def pending_items(self) -> Iterator[Item]:
+        for pending in self.pending.values():
+            yield ("pending", pending.id, pending.state), pending

@@ -1,0 +1,61 @@
+"""Fixtures of the TUI tests: the real app under ``run_test()`` against a real server.
+
+Every test gets its own config dir (stored tokens) and runs in UTC, so time stamps are
+the same everywhere. ``until`` waits for a condition the user would see, with a generous
+timeout (the machine is shared and loaded), instead of sleeping a fixed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from chat_tui.app import ChatApp
+from tests.conftest import ChatServerUnderTest
+
+WAIT = 10.0
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A private config dir (no real token is read or written) and the UTC time zone."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("CHAT_TOKEN", raising=False)
+    monkeypatch.delenv("CHAT_PASSWORD", raising=False)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+async def until(
+    pilot: Pilot[object], condition: Callable[[], object], what: str, timeout: float = WAIT
+) -> None:
+    """Let the app run until ``condition()`` is true; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for: {what}")
+        await pilot.pause(0.02)
+
+
+def screen_text(app: ChatApp) -> str:
+    """The history pane's visible lines, as the user reads them."""
+    return "\n".join(app.chat.history.visible_text())
+
+
+async def token_for(server: ChatServerUnderTest, nick: str, password: str = "secret-pw") -> str:
+    """Create ``nick`` on the server (or log in) and return a session token."""
+    async with server.login(nick, password) as client:
+        return client.token
+
+
+async def settle(pilot: Pilot[object]) -> None:
+    await pilot.pause()
+    await asyncio.sleep(0)

@@ -1,0 +1,99 @@
+"""The safety corpus and the text rules of render.py: untrusted text shows literally."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+from rich.text import Text
+
+from chat_tui.render import (
+    message_parts,
+    nick_color,
+    room_label,
+    safe_text,
+    wrap_lines,
+)
+
+# (what a peer sends, what the screen must show)
+CORPUS = [
+    ("[bold red]x[/]", "[bold red]x[/]"),
+    ("[@click=app.quit]hi[/]", "[@click=app.quit]hi[/]"),
+    ("[link=file:///etc/passwd]x[/]", "[link=file:///etc/passwd]x[/]"),
+    ("a stray [/] closer", "a stray [/] closer"),
+    ("[[nested [b]brackets[/b]]]", "[[nested [b]brackets[/b]]]"),
+    ("before\x1b]0;title\x07after", "beforeafter"),
+    ("clip\x1b]52;c;SGVsbG8=\x07board", "clipboard"),
+    ("wipe\x1b[2Jscreen", "wipescreen"),
+    ("\x1b[31mred\x1b[0m", "red"),
+    ("c1\u009b31mcsi", "c1csi"),
+    ("bell\x07", "bell"),
+    ("carriage\rreturn", "carriagereturn"),
+    ("nul\x00del\x7fc1\x85", "nuldelc1"),
+    ("rtl \u202eevil", "rtl <U+202E>evil"),
+    ("zero\u200bwidth\u2060join\ufeff", "zero<U+200B>width<U+2060>join<U+FEFF>"),
+    ("isolate \u2066x\u2069", "isolate <U+2066>x<U+2069>"),
+    ("tag \U000e0041", "tag <U+E0041>"),
+    ("tab\there", "tab    here"),
+]
+
+
+@pytest.mark.parametrize(("body", "shown"), CORPUS)
+def test_untrusted_text_is_literal(body: str, shown: str) -> None:
+    text = safe_text(body)
+    assert text.plain == shown
+    assert not any(ch in text.plain for ch in "\x1b\x07\r\x9b")
+    # no span carries a style from the text itself: only our placeholder style
+    assert all(span.style == text.spans[0].style for span in text.spans)
+
+
+@pytest.mark.parametrize(("body", "shown"), CORPUS)
+def test_rendered_message_has_no_escape_sequences(body: str, shown: str) -> None:
+    console = Console(width=80, force_terminal=True, color_system="truecolor")
+    prefix, text, _ = message_parts("mallory", body, me="alice", nick_width=9)
+    with console.capture() as capture:
+        console.print(prefix + text, markup=False)
+    output = capture.get()
+    # the only escapes are the SGR colour codes Rich writes itself
+    for chunk in output.split("\x1b[")[1:]:
+        params = chunk.split("m", 1)[0]
+        assert all(part.isdigit() for part in params.split(";") if part), repr(chunk)
+    assert "\x07" not in output and "\x1b]" not in output
+
+
+def test_zalgo_marks_are_capped() -> None:
+    assert safe_text("e" + "\u0301" * 50).plain == "e\u0301\u0301"
+
+
+def test_long_words_and_wide_characters_wrap_within_the_width() -> None:
+    console = Console(width=200)
+    body = Text("x" * 100 + " 漢字漢字漢字漢字漢字漢字 🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉")
+    lines = wrap_lines(console, Text("12:00 alice │ "), body, 30)
+    assert all(line.cell_len <= 30 for line in lines)
+    assert "".join(line.plain[14:] for line in lines).replace(" ", "") == body.plain.replace(
+        " ", ""
+    )
+    assert all(line.plain.startswith(" " * 14) for line in lines[1:])
+
+
+def test_nick_colours_are_stable_per_nick() -> None:
+    assert nick_color("alice") == nick_color("ALICE") == nick_color("alice")
+    colours = {nick_color(f"user{n}") for n in range(40)}
+    assert len(colours) > 5
+
+
+def test_action_mention_and_long_nicks() -> None:
+    prefix, text, mentioned = message_parts("bob", "/me waves at Alice", me="alice", nick_width=9)
+    assert prefix.plain == "        *"
+    assert text.plain == "bob waves at Alice"
+    assert mentioned
+    prefix, text, mentioned = message_parts("a" * 32, "malice", me="alice", nick_width=9)
+    assert prefix.plain == "aaaaaaaa+"
+    assert not mentioned  # "malice" does not name alice
+    _, _, mentioned = message_parts("alice", "alice here", me="alice", nick_width=9)
+    assert not mentioned  # your own messages never ring
+
+
+def test_room_labels() -> None:
+    assert room_label("general", "alice") == "#general"
+    assert room_label("dm:alice:bob", "alice") == "@bob"
+    assert room_label("dm:alice:bob", "Bob") == "@alice"
