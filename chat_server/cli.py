@@ -18,7 +18,7 @@ from chat_server.auth import Passwords, new_token, token_hash
 from chat_server.config import Settings, default_db_path
 from chat_server.errors import ChatError
 from chat_server.protocol import is_valid_nick
-from chat_server.store import SQLiteStore, User
+from chat_server.store import SQLiteStore, User, create_store, is_postgres_url
 from chat_server.store.sqlite import backup as sqlite_backup
 
 T = TypeVar("T")
@@ -50,6 +50,30 @@ def _db_path(db: Path | None) -> Path:
     return db if db is not None else default_db_path()
 
 
+def database_url_option(func: F) -> F:
+    return click.option(
+        "--database-url",
+        envvar="CHAT_SERVER_DATABASE_URL",
+        help="sqlite:///PATH (the long form of --db) or postgresql://USER@HOST/DB"
+        " [env CHAT_SERVER_DATABASE_URL].",
+    )(func)
+
+
+def _database(db: Path | None, database_url: str | None) -> tuple[Path, str | None]:
+    """The SQLite path, and the PostgreSQL URL when the database is PostgreSQL."""
+    if not database_url:
+        return _db_path(db), None
+    if db is not None:
+        raise click.UsageError("--db and --database-url name the database twice; give one")
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url.removeprefix("sqlite://")), None
+    if is_postgres_url(database_url):
+        return _db_path(None), database_url
+    raise click.BadParameter(
+        "use sqlite:///PATH or postgresql://USER@HOST/DB", param_hint="--database-url"
+    )
+
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -77,13 +101,26 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="CHAT_SERVER_HOST")
 @click.option("--port", default=8765, show_default=True, type=int, envvar="CHAT_SERVER_PORT")
 @db_option
+@database_url_option
 @click.option(
-    "--database-url",
-    envvar="CHAT_SERVER_DATABASE_URL",
-    help="sqlite:///PATH, the long form of --db [env CHAT_SERVER_DATABASE_URL].",
+    "--redis-url",
+    envvar="CHAT_SERVER_REDIS_URL",
+    help="redis://HOST:PORT/DB: fan-out and presence across several servers.",
 )
 @click.option(
-    "--redis-url", envvar="CHAT_SERVER_REDIS_URL", help="Redis for multi-node fan-out (not yet)."
+    "--redis-prefix",
+    default="chat",
+    show_default=True,
+    envvar="CHAT_SERVER_REDIS_PREFIX",
+    help="Prefix of the Redis channel and keys (one per chat sharing a Redis).",
+)
+@click.option(
+    "--presence-ttl",
+    type=click.FloatRange(min=0.5),
+    default=30.0,
+    show_default=True,
+    envvar="CHAT_SERVER_PRESENCE_TTL",
+    help="Seconds after which a dead server's users go offline (with --redis-url).",
 )
 @click.option(
     "--certfile",
@@ -166,6 +203,8 @@ def serve(
     db: Path | None,
     database_url: str | None,
     redis_url: str | None,
+    redis_prefix: str,
+    presence_ttl: float,
     certfile: Path | None,
     keyfile: Path | None,
     allow_origins: tuple[str, ...],
@@ -190,19 +229,19 @@ def serve(
         stream=sys.stderr,
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
-    if redis_url:
-        raise click.ClickException("--redis-url is not supported by this version yet")
-    db_path = _db_path(db)
-    if database_url:
-        if not database_url.startswith("sqlite:///"):
-            raise click.ClickException("only sqlite:///PATH database URLs are supported so far")
-        db_path = Path(database_url.removeprefix("sqlite://"))
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise click.BadParameter("use redis://HOST:PORT/DB", param_hint="--redis-url")
+    db_path, postgres_url = _database(db, database_url)
     if (certfile is None) != (keyfile is None):
         raise click.UsageError("--certfile and --keyfile go together")
     settings = Settings(
         host=host,
         port=port,
         db_path=db_path,
+        database_url=postgres_url,
+        redis_url=redis_url or None,
+        redis_prefix=redis_prefix,
+        presence_ttl=presence_ttl,
         synchronous=synchronous,
         certfile=certfile,
         keyfile=keyfile,
@@ -365,3 +404,35 @@ def backup_command(path: Path, db: Path | None) -> None:
     except ChatError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"backed up to {path}")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Manage the database schema."""
+
+
+@db_group.command("migrate")
+@db_option
+@database_url_option
+def db_migrate(db: Path | None, database_url: str | None) -> None:
+    """Bring the database schema up to date (the server also does it when it starts).
+
+    Example: chat-server db migrate --database-url postgresql://chat@db.example/chat
+    """
+    db_path, postgres_url = _database(db, database_url)
+
+    async def action() -> None:
+        store = create_store(Settings(db_path=db_path, database_url=postgres_url))
+        try:
+            await store.open()
+        except ChatError as exc:
+            raise click.ClickException(str(exc)) from None
+        await store.close()
+
+    _run(action())
+    where = str(db_path)
+    if postgres_url is not None:
+        from chat_server.store.postgres import redact
+
+        where = redact(postgres_url)
+    click.echo(f"the schema of {where} is up to date")

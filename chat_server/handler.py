@@ -50,7 +50,7 @@ class ChatServer:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.broker.start(self.hub)
+        await self.broker.start(self.hub, self._announce)
         self._sweeper = asyncio.create_task(self._sweep_revoked(), name="revocation-sweep")
 
     async def close(self) -> None:
@@ -70,17 +70,17 @@ class ChatServer:
         first = self.hub.attach(session)
         log.info("connect %s from %s", session.nick, _peer(ws))
         try:
-            if first:
-                await self._announce(session, "online")
+            if first and await self.broker.user_online(session.user_id, session.nick):
+                await self._announce(session.user_id, session.nick, "online")
             await self._serve(session)
         except ConnectionClosed:
             pass
         finally:
             last = self.hub.detach(session)
             log.info("disconnect %s (%s)", session.nick, ws.close_code)
-            if last:
+            if last and await self.broker.user_offline(session.user_id):
                 with contextlib.suppress(StoreError):
-                    await self._announce(session, "offline")
+                    await self._announce(session.user_id, session.nick, "offline")
 
     async def _login(self, ws: ServerConnection) -> Session | None:
         """Read frames until a valid hello; None when the connection was closed instead."""
@@ -305,6 +305,7 @@ class ChatServer:
         try:
             last = await self.store.last_seq(room.id)
             members = await self.store.members(room.id)
+            online = await self.broker.online([user_id for user_id, _ in members])
             if frame.since is None:
                 page = await self.store.history(room, limit=p.JOIN_BACKLOG, upto=last)
             else:
@@ -321,7 +322,7 @@ class ChatServer:
             room=name,
             last_seq=last,
             members=[nick for _, nick in members],
-            online=[nick for user_id, nick in members if self.hub.is_online(user_id)],
+            online=[nick for user_id, nick in members if user_id in online],
             ref=frame.ref,
         )
         self.hub.write(session, p.encode(joined))
@@ -395,12 +396,12 @@ class ChatServer:
 
     # --- presence and revocation ----------------------------------------------------------
 
-    async def _announce(self, session: Session, status: str) -> None:
-        """Tell the user's rooms that the user came online or went offline."""
+    async def _announce(self, user_id: int, nick: str, status: str) -> None:
+        """Tell the user's rooms that the user came online or went offline (on any node)."""
         assert status in ("online", "offline")
-        for room in await self.store.room_names(session.user_id):
-            event = p.Presence(room=room, nick=session.nick, status=status)  # type: ignore[arg-type]
-            self.broker.publish_room(room, p.encode(event), exclude_user=session.user_id)
+        for room in await self.store.room_names(user_id):
+            event = p.Presence(room=room, nick=nick, status=status)  # type: ignore[arg-type]
+            self.broker.publish_room(room, p.encode(event), exclude_user=user_id)
 
     async def _sweep_revoked(self) -> None:
         """Close connections whose token was revoked or expired (CLI, logout, removal)."""

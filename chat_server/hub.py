@@ -7,7 +7,8 @@ backpressure: a connection whose write buffer passes ``max_buffer`` is closed wi
 
 A subscription starts out *buffering*: while a ``join`` reads the backlog, live events
 for the room are held; when the backlog has been written, held events newer than what
-it covered are flushed, so the client sees no gap and no duplicate.
+it covered are flushed, so the client sees no gap and no duplicate. Across nodes (Redis) a
+message can arrive after the backlog that already held it: it is dropped the same way.
 """
 
 from __future__ import annotations
@@ -28,7 +29,17 @@ log = logging.getLogger(__name__)
 class Session:
     """One authenticated connection."""
 
-    __slots__ = ("closing", "key", "nick", "rooms", "token_hash", "typing", "user_id", "ws")
+    __slots__ = (
+        "closing",
+        "covered",
+        "key",
+        "nick",
+        "rooms",
+        "token_hash",
+        "typing",
+        "user_id",
+        "ws",
+    )
 
     def __init__(
         self,
@@ -45,6 +56,8 @@ class Session:
         self.token_hash = token_hash
         # room name -> None when live, or the events held while the backlog is read
         self.rooms: dict[str, list[tuple[bytes, int | None]] | None] = {}
+        # room name -> the last seq its join backlog covered (later copies are stale)
+        self.covered: dict[str, int] = {}
         self.closing = False
         self.typing = Cooldown(typing_interval)
 
@@ -109,12 +122,14 @@ class Hub:
         if held is None:
             return
         session.rooms[room] = None
+        session.covered[room] = covered
         for data, seq in held:
             if seq is None or seq > covered:
                 self.write(session, data)
 
     def unsubscribe(self, session: Session, room: str) -> None:
         session.rooms.pop(room, None)
+        session.covered.pop(room, None)
         members = self._rooms.get(room)
         if members is not None:
             members.pop(session, None)
@@ -149,7 +164,8 @@ class Hub:
                 continue
             held = session.rooms.get(room)
             if held is None:
-                live.append(session)
+                if seq is None or seq > session.covered.get(room, 0):
+                    live.append(session)
             else:
                 held.append((data, seq))
         if live:

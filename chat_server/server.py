@@ -11,12 +11,12 @@ from collections.abc import Callable
 from websockets.asyncio.server import Server, serve
 
 from chat_server import protocol as p
-from chat_server.broker import LocalBroker
+from chat_server.broker import Broker, create_broker
 from chat_server.config import Settings
 from chat_server.errors import ChatError
 from chat_server.handler import ChatServer
 from chat_server.http import WS_PATH, RequestGate
-from chat_server.store import SQLiteStore
+from chat_server.store import Store, create_store
 
 log = logging.getLogger("chat_server")
 
@@ -39,7 +39,7 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
 class Running:
     """A started server: its address, and how to stop it."""
 
-    def __init__(self, app: ChatServer, server: Server, store: SQLiteStore, url: str) -> None:
+    def __init__(self, app: ChatServer, server: Server, store: Store, url: str) -> None:
         self.app = app
         self.server = server
         self.store = store
@@ -60,14 +60,13 @@ class Running:
 async def start(settings: Settings) -> Running:
     """Open storage and listen; raises StartupError with one clear line."""
     context = _ssl_context(settings)
-    store = SQLiteStore(
-        settings.db_path, synchronous=settings.synchronous, batch_max=settings.batch_max
-    )
+    store = create_store(settings)
     try:
         await store.open()
     except ChatError as exc:
         raise StartupError(str(exc)) from exc
-    app = ChatServer(settings, store, LocalBroker())
+    broker: Broker = create_broker(settings)
+    app = ChatServer(settings, store, broker)
     await app.start()
     try:
         server = await serve(

@@ -1,6 +1,25 @@
-"""Fan-out between server nodes: the Broker protocol and its implementations."""
+"""Fan-out between server nodes: the Broker protocol, its implementations, and the choice."""
 
-from chat_server.broker.base import Broker, Receiver
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chat_server.broker.base import Broker, PresenceHook, Receiver
 from chat_server.broker.local import LocalBroker
 
-__all__ = ["Broker", "LocalBroker", "Receiver"]
+if TYPE_CHECKING:
+    from chat_server.config import Settings
+
+__all__ = ["Broker", "LocalBroker", "PresenceHook", "Receiver", "create_broker"]
+
+
+def create_broker(settings: Settings) -> Broker:
+    """Redis pub/sub when the settings name a Redis URL, otherwise in-process fan-out."""
+    if settings.redis_url is not None:
+        # Imported here: redis is only loaded by servers that use it.
+        from chat_server.broker.redis import RedisBroker
+
+        return RedisBroker(
+            settings.redis_url, prefix=settings.redis_prefix, presence_ttl=settings.presence_ttl
+        )
+    return LocalBroker()

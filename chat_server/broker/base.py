@@ -3,11 +3,20 @@
 Publishing is synchronous and fire-and-forget, so events published in seq order leave in
 seq order; an implementation that crosses the network queues them internally. Every node
 (the publisher included) hands what it receives to its Receiver, the local hub.
+
+Presence spans nodes: the handler tells the broker when a user's first connection on this
+node comes and the last one goes, and the broker says whether that changes the user's
+presence for the whole chat. Presence decided elsewhere (a node died, so its users went
+offline) comes back through the PresenceHook.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
 from typing import Protocol
+
+PresenceHook = Callable[[int, str, str], Awaitable[None]]
+"""Announce (user id, nick, ``online``/``offline``) to the user's rooms."""
 
 
 class Receiver(Protocol):
@@ -23,7 +32,7 @@ class Receiver(Protocol):
 
 
 class Broker(Protocol):
-    async def start(self, receiver: Receiver) -> None: ...
+    async def start(self, receiver: Receiver, presence: PresenceHook | None = None) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -38,5 +47,19 @@ class Broker(Protocol):
     def subscribe_user(self, user_id: int, room: str) -> None:
         """Subscribe a user's open connections to a room (a new direct conversation)."""
 
+    async def user_online(self, user_id: int, nick: str) -> bool:
+        """The user's first connection on this node: True when no node had the user."""
+        ...
+
+    async def user_offline(self, user_id: int) -> bool:
+        """The user's last connection on this node went: True when no node has the user."""
+        ...
+
+    async def online(self, user_ids: Collection[int]) -> set[int]:
+        """Those of ``user_ids`` connected to some node."""
+        ...
+
     @property
-    def healthy(self) -> bool: ...
+    def healthy(self) -> bool:
+        """False while fan-out across nodes is impaired (``/healthz`` says degraded)."""
+        ...

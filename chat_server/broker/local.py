@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chat_server.broker.base import Receiver
+from collections.abc import Collection
+
+from chat_server.broker.base import PresenceHook, Receiver
 
 
 class LocalBroker:
@@ -10,8 +12,9 @@ class LocalBroker:
 
     def __init__(self) -> None:
         self._receiver: Receiver | None = None
+        self._online: set[int] = set()
 
-    async def start(self, receiver: Receiver) -> None:
+    async def start(self, receiver: Receiver, presence: PresenceHook | None = None) -> None:
         self._receiver = receiver
 
     async def close(self) -> None:
@@ -30,6 +33,17 @@ class LocalBroker:
     def subscribe_user(self, user_id: int, room: str) -> None:
         if self._receiver is not None:
             self._receiver.subscribe_user(user_id, room)
+
+    async def user_online(self, user_id: int, nick: str) -> bool:
+        self._online.add(user_id)
+        return True
+
+    async def user_offline(self, user_id: int) -> bool:
+        self._online.discard(user_id)
+        return True
+
+    async def online(self, user_ids: Collection[int]) -> set[int]:
+        return self._online.intersection(user_ids)
 
     @property
     def healthy(self) -> bool:

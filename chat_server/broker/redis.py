@@ -1,0 +1,427 @@
+"""Fan-out across server nodes through Redis pub/sub (redis-py asyncio), and presence.
+
+Every event goes to one channel, ``<prefix>:events``; every node (the publisher included)
+subscribes to it and hands what arrives to its hub, which writes to the node's own
+subscribed connections and ignores the rest. Events are published only after their
+message committed, so Redis carries nothing that is not in the database: pub/sub is
+at-most-once, and clients fill any gap from history by seq.
+
+While Redis is unreachable the node keeps serving: events go straight to its own hub (its
+own clients stay live, other nodes' clients catch up by seq later), ``healthy`` is False
+(``/healthz`` says degraded), and the subscriber reconnects and resubscribes with backoff.
+
+Presence: each node keeps a hash ``<prefix>:node:<id>`` (user id -> nick) of the users it
+serves, and its liveness deadline in the sorted set ``<prefix>:nodes``, refreshed by a
+heartbeat every third of ``presence_ttl``. A node whose deadline passed is dead: the first
+node whose heartbeat sees it removes it and announces its users offline (those no live
+node has). The checks run as Lua scripts, so two nodes never both decide the same change.
+The scripts name keys built from the prefix, which suits one Redis server (not a cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import uuid
+from collections.abc import Collection
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from chat_server.broker.base import PresenceHook, Receiver
+
+log = logging.getLogger(__name__)
+
+# --- the envelope on the channel (pure) ---------------------------------------------------
+
+
+class RoomEvent(msgspec.Struct, tag="r", array_like=True):
+    room: str
+    data: bytes
+    seq: int | None = None
+    exclude_user: int | None = None
+
+
+class UserEvent(msgspec.Struct, tag="u", array_like=True):
+    user_id: int
+    data: bytes
+    exclude: str | None = None
+
+
+class SubscribeUser(msgspec.Struct, tag="s", array_like=True):
+    user_id: int
+    room: str
+
+
+Envelope = RoomEvent | UserEvent | SubscribeUser
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder: msgspec.msgpack.Decoder[Envelope] = msgspec.msgpack.Decoder(Envelope)
+
+
+def encode_envelope(envelope: Envelope) -> bytes:
+    return _encoder.encode(envelope)
+
+
+def decode_envelope(data: bytes) -> Envelope | None:
+    """The envelope, or None for anything else published on the channel."""
+    try:
+        return _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def deliver(receiver: Receiver, envelope: Envelope) -> None:
+    """Hand one event to the local hub."""
+    match envelope:
+        case RoomEvent(room, data, seq, exclude_user):
+            receiver.deliver_room(room, data, seq, exclude_user)
+        case UserEvent(user_id, data, exclude):
+            receiver.deliver_user(user_id, data, exclude)
+        case SubscribeUser(user_id, room):
+            receiver.subscribe_user(user_id, room)
+
+
+# --- presence scripts (run atomically in Redis; ARGV[1] is the key prefix) ----------------
+
+_LUA_COMMON = """
+local prefix = ARGV[1]
+local nodes_key = prefix .. ':nodes'
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function live_nodes()
+  return redis.call('ZRANGEBYSCORE', nodes_key, '(' .. now, '+inf')
+end
+local function held_by(nodes, uid, skip)
+  for _, node in ipairs(nodes) do
+    if node ~= skip and redis.call('HEXISTS', prefix .. ':node:' .. node, uid) == 1 then
+      return true
+    end
+  end
+  return false
+end
+"""
+
+# ARGV: prefix, node, ttl_ms, uid, nick -> 1 when no other live node has the user
+_ONLINE = (
+    _LUA_COMMON
+    + """
+local node, ttl = ARGV[2], tonumber(ARGV[3])
+redis.call('HSET', prefix .. ':node:' .. node, ARGV[4], ARGV[5])
+redis.call('PEXPIRE', prefix .. ':node:' .. node, ttl * 3)
+redis.call('ZADD', nodes_key, now + ttl, node)
+if held_by(live_nodes(), ARGV[4], node) then return 0 end
+return 1
+"""
+)
+
+# ARGV: prefix, node, uid -> 1 when no other live node has the user
+_OFFLINE = (
+    _LUA_COMMON
+    + """
+redis.call('HDEL', prefix .. ':node:' .. ARGV[2], ARGV[3])
+if held_by(live_nodes(), ARGV[3], ARGV[2]) then return 0 end
+return 1
+"""
+)
+
+# ARGV: prefix, uid... -> the uids some live node has
+_ONLINE_SET = (
+    _LUA_COMMON
+    + """
+local nodes = live_nodes()
+local found = {}
+for i = 2, #ARGV do
+  if held_by(nodes, ARGV[i], nil) then table.insert(found, ARGV[i]) end
+end
+return found
+"""
+)
+
+# ARGV: prefix, node, ttl_ms, uid1, nick1, ... -> {1 if the node was missing, gone uid/nick...}
+_HEARTBEAT = (
+    _LUA_COMMON
+    + """
+local node, ttl = ARGV[2], tonumber(ARGV[3])
+local key = prefix .. ':node:' .. node
+redis.call('DEL', key)
+for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+if #ARGV >= 4 then redis.call('PEXPIRE', key, ttl * 3) end
+local added = redis.call('ZADD', nodes_key, now + ttl, node)
+local gone, seen = {}, {}
+for _, dead in ipairs(redis.call('ZRANGEBYSCORE', nodes_key, '-inf', now)) do
+  redis.call('ZREM', nodes_key, dead)
+  local dead_key = prefix .. ':node:' .. dead
+  local users = redis.call('HGETALL', dead_key)
+  redis.call('DEL', dead_key)
+  local nodes = live_nodes()
+  for i = 1, #users, 2 do
+    if not seen[users[i]] and not held_by(nodes, users[i], nil) then
+      seen[users[i]] = true
+      table.insert(gone, users[i])
+      table.insert(gone, users[i + 1])
+    end
+  end
+end
+return {added, gone}
+"""
+)
+
+# ARGV: prefix, node: a node leaving cleanly
+_LEAVE = (
+    _LUA_COMMON
+    + """
+redis.call('ZREM', nodes_key, ARGV[2])
+redis.call('DEL', prefix .. ':node:' .. ARGV[2])
+return 1
+"""
+)
+
+_REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
+_SUBSCRIBE_ERRORS: tuple[type[Exception], ...] = (*_REDIS_ERRORS, TimeoutError)
+_OUTBOX_MAX = 10_000
+_BACKOFF_MAX = 2.0
+
+
+class RedisBroker:
+    """The Broker protocol over Redis: fan-out to every node, presence across nodes."""
+
+    def __init__(self, url: str, *, prefix: str = "chat", presence_ttl: float = 30.0) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.presence_ttl = presence_ttl
+        self.node = uuid.uuid4().hex[:16]
+        self.channel = f"{prefix}:events"
+        self._redis: Redis = Redis.from_url(
+            url,
+            socket_timeout=5.0,
+            socket_connect_timeout=2.0,
+            retry=Retry(NoBackoff(), 0),
+        )
+        self._receiver: Receiver | None = None
+        self._presence: PresenceHook | None = None
+        self._up = False
+        self._outbox: collections.deque[Envelope] = collections.deque()
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while the outbox is empty
+        self._idle.set()
+        self._beat_now = asyncio.Event()
+        self._local: dict[int, str] = {}  # users served by this node -> nick
+        self._presence_lock = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.reconnects = 0
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self, receiver: Receiver, presence: PresenceHook | None = None) -> None:
+        """Start the publisher, the subscriber and the heartbeat; Redis may be down."""
+        self._receiver = receiver
+        self._presence = presence
+        subscribed = asyncio.Event()
+        self._tasks = [
+            asyncio.create_task(self._subscriber(subscribed), name="redis-subscriber"),
+            asyncio.create_task(self._publisher(), name="redis-publisher"),
+            asyncio.create_task(self._heartbeat(), name="redis-heartbeat"),
+        ]
+        # Wait a little for the first subscription, so the first events are not local-only.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(2.0):
+                await subscribed.wait()
+
+    async def close(self) -> None:
+        """Publish what is queued (briefly), leave the presence set, stop."""
+        if self._up:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await self._idle.wait()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        if self._up:
+            with contextlib.suppress(*_REDIS_ERRORS):
+                await self._script(_LEAVE, self.node)
+        self._up = False
+        with contextlib.suppress(*_REDIS_ERRORS):
+            await self._redis.aclose()
+        self._receiver = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._up
+
+    def _down(self, what: str, exc: BaseException) -> None:
+        if self._up:
+            log.warning("redis unavailable (%s: %s); serving this node's clients only", what, exc)
+        self._up = False
+
+    # --- publishing -----------------------------------------------------------------------
+
+    def publish_room(
+        self, room: str, data: bytes, seq: int | None = None, exclude_user: int | None = None
+    ) -> None:
+        self._publish(RoomEvent(room, data, seq, exclude_user))
+
+    def publish_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
+        self._publish(UserEvent(user_id, data, exclude))
+
+    def subscribe_user(self, user_id: int, room: str) -> None:
+        self._publish(SubscribeUser(user_id, room))
+
+    def _publish(self, envelope: Envelope) -> None:
+        if self._receiver is None:
+            return
+        if not self._up or len(self._outbox) >= _OUTBOX_MAX:
+            deliver(self._receiver, envelope)  # degraded: this node's clients only
+            return
+        self._outbox.append(envelope)
+        self._idle.clear()
+        self._wake.set()
+
+    async def _publisher(self) -> None:
+        """Publish queued events in order, pipelined; on failure deliver them locally."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                batch = [self._outbox.popleft() for _ in range(min(len(self._outbox), 1000))]
+                try:
+                    pipe = self._redis.pipeline(transaction=False)
+                    for envelope in batch:
+                        pipe.publish(self.channel, encode_envelope(envelope))
+                    await pipe.execute()
+                except _REDIS_ERRORS as exc:
+                    self._down("publish", exc)
+                    batch.extend(self._outbox)
+                    self._outbox.clear()
+                    if self._receiver is not None:
+                        for envelope in batch:
+                            deliver(self._receiver, envelope)
+            self._idle.set()
+
+    # --- receiving ------------------------------------------------------------------------
+
+    async def _subscriber(self, subscribed: asyncio.Event) -> None:
+        """Stay subscribed: reconnect with backoff whenever Redis fails."""
+        delay = 0.05
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self.channel)
+                async with asyncio.timeout(5.0):
+                    while True:
+                        confirm = await pubsub.get_message(timeout=1.0)
+                        if confirm is not None and confirm["type"] == "subscribe":
+                            break
+                if subscribed.is_set():
+                    self.reconnects += 1
+                    log.warning("redis is back; subscribed to %s again", self.channel)
+                subscribed.set()
+                self._up = True
+                self._beat_now.set()
+                delay = 0.05
+                while self._up:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None and message["type"] == "message":
+                        self._receive(message["data"])
+            except _SUBSCRIBE_ERRORS as exc:
+                self._down("subscribe", exc)
+            finally:
+                with contextlib.suppress(*_REDIS_ERRORS):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _BACKOFF_MAX)
+
+    def _receive(self, data: Any) -> None:
+        envelope = decode_envelope(data) if isinstance(data, bytes) else None
+        if envelope is None:
+            log.warning("ignoring a malformed event on %s", self.channel)
+            return
+        if self._receiver is not None:
+            deliver(self._receiver, envelope)
+
+    # --- presence -------------------------------------------------------------------------
+
+    async def _script(self, script: str, *args: str | int) -> Any:
+        return await self._redis.eval(script, 0, self.prefix, *args)
+
+    @property
+    def _ttl_ms(self) -> int:
+        return max(1, int(self.presence_ttl * 1000))
+
+    async def user_online(self, user_id: int, nick: str) -> bool:
+        self._local[user_id] = nick
+        if not self._up:
+            return True
+        async with self._presence_lock:
+            try:
+                return bool(await self._script(_ONLINE, self.node, self._ttl_ms, user_id, nick))
+            except _REDIS_ERRORS as exc:
+                self._down("presence", exc)
+                return True
+
+    async def user_offline(self, user_id: int) -> bool:
+        self._local.pop(user_id, None)
+        if not self._up:
+            return True
+        async with self._presence_lock:
+            try:
+                return bool(await self._script(_OFFLINE, self.node, user_id))
+            except _REDIS_ERRORS as exc:
+                self._down("presence", exc)
+                return True
+
+    async def online(self, user_ids: Collection[int]) -> set[int]:
+        local = {user_id for user_id in user_ids if user_id in self._local}
+        rest = [user_id for user_id in user_ids if user_id not in local]
+        if not rest or not self._up:
+            return local
+        try:
+            found = await self._script(_ONLINE_SET, *rest)
+        except _REDIS_ERRORS as exc:
+            self._down("presence", exc)
+            return local
+        return local | {int(uid) for uid in found}
+
+    async def _heartbeat(self) -> None:
+        """Keep this node alive in Redis, and announce the users of dead nodes offline."""
+        first = True
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.presence_ttl / 3):
+                    await self._beat_now.wait()
+            self._beat_now.clear()
+            if not self._up:
+                continue
+            users = dict(self._local)
+            args: list[str | int] = [self.node, self._ttl_ms]
+            for user_id, nick in users.items():
+                args += [user_id, nick]
+            try:
+                async with self._presence_lock:
+                    added, gone = await self._script(_HEARTBEAT, *args)
+            except _REDIS_ERRORS as exc:
+                self._down("heartbeat", exc)
+                continue
+            if self._presence is None:
+                continue
+            changes: list[tuple[int, str, str]] = [
+                (int(gone[i]), gone[i + 1].decode(), "offline") for i in range(0, len(gone), 2)
+            ]
+            if added and not first:
+                # Others took this node for dead (or Redis lost its data): say we are here.
+                changes += [(user_id, nick, "online") for user_id, nick in users.items()]
+            first = False
+            for user_id, nick, status in changes:
+                try:
+                    await self._presence(user_id, nick, status)
+                except Exception:  # one user's announcement must not stop the heartbeat
+                    log.exception("announcing %s %s failed", nick, status)
