@@ -139,7 +139,7 @@ class ChatApp(App[int]):
             except ClientError as exc:
                 self._notice(first, f"cannot join #{name}: {exc}", "error")
         self.switch_room(first)
-        self.chat.query_one(Composer).focus()
+        self.chat.composer.focus()
         self.ready = True
         async for event in client.events():
             self._on_event(event)
@@ -270,7 +270,7 @@ class ChatApp(App[int]):
     def on_option_list_option_selected(self, event: RoomList.OptionSelected) -> None:
         if isinstance(event.option_list, RoomList) and event.option.id:
             self.switch_room(event.option.id)
-            self.chat.query_one(Composer).focus()
+            self.chat.composer.focus()
 
     def on_history_view_load_older(self, event: HistoryView.LoadOlder) -> None:
         self.run_worker(self._load_older(event.room, event.before), exit_on_error=False)
@@ -315,7 +315,6 @@ class ChatApp(App[int]):
         if not isinstance(event.input, Composer):
             return
         line = event.value
-        event.input.value = ""
         if line.strip():
             event.input.remember(line)
         room = self.chat.history.room
@@ -411,7 +410,7 @@ class ChatApp(App[int]):
             self.switch_room(remaining[0])
         else:
             chat.rooms.refresh_rooms()
-            chat.query_one("#title").update("no room: /join #room")  # type: ignore[attr-defined]
+            chat.title_line.update("no room: /join #room")
 
     def _who(self, room: str) -> None:
         info = self._room_info(room)
@@ -425,9 +424,9 @@ class ChatApp(App[int]):
         self._notice(room, text)
 
     def _help(self, room: str | None) -> None:
-        lines = [f"{usage:<16} {meaning}" for usage, meaning in cmd.HELP]
-        lines.append("keys: alt+up/down or alt+1..9 switch rooms, pageup/pagedown scroll,")
-        lines.append("ctrl+end newest, F2 members, ctrl+p command palette, ctrl+q quit")
+        lines = [f"{usage:<15} {meaning}" for usage, meaning in cmd.HELP]
+        lines.append("keys: alt+up/alt+down or alt+1..9 switch rooms; pageup/pagedown scroll;")
+        lines.append("ctrl+end newest; F2 members; ctrl+p command palette; ctrl+q quit")
         self._notice(room, "\n".join(lines))
 
     async def _search(self, query: str) -> None:
@@ -461,7 +460,7 @@ class ChatApp(App[int]):
             if not page.messages:
                 break
         history.scroll_to_seq(seq)
-        self.chat.query_one(Composer).focus()
+        self.chat.composer.focus()
 
     # --- helpers -------------------------------------------------------------------------
 
@@ -479,6 +478,10 @@ class ChatApp(App[int]):
                 await awaitable
 
         self.run_worker(quietly(), exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        if self.client is not None:
+            await self.client.close()
 
     async def action_quit(self) -> None:
         if self.client is not None:

@@ -52,34 +52,35 @@ class ChatScreen(Screen[None]):
         self.status = Status("connecting")
         self.retry_at: float | None = None
         self.queued = 0
+        # Kept as attributes: the app updates them from client events, even while the
+        # screen is being taken down at exit.
+        self.rooms = RoomList(id="rooms")
+        self.history = HistoryView(id="history")
+        self.composer = Composer(id="composer")
+        self.members = MemberList(id="members")
+        self.title_line = Label(id="title")
+        self.info_line = Label(id="info")
+        self.status_line = StatusLine(id="status")
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="body"):
-            yield RoomList(id="rooms")
+            yield self.rooms
             with Vertical(id="centre"):
-                yield Label(id="title")
-                yield HistoryView(id="history")
-                yield Label(id="info")
-                yield Composer(id="composer")
-            yield MemberList(id="members")
-        yield StatusLine(id="status")
+                yield self.title_line
+                yield self.history
+                yield self.info_line
+                yield self.composer
+            yield self.members
+        yield self.status_line
 
     def on_mount(self) -> None:
-        self.query_one(Composer).focus()
+        self.composer.focus()
         self.set_interval(1.0, self.tick)
 
     def on_resize(self) -> None:
-        members = self.query_one(MemberList)
+        members = self.members
         if not members.has_class("toggled"):
             members.display = self.size.width >= 100
-
-    @property
-    def history(self) -> HistoryView:
-        return self.query_one(HistoryView)
-
-    @property
-    def rooms(self) -> RoomList:
-        return self.query_one(RoomList)
 
     # --- what the app tells the screen ------------------------------------------------------
 
@@ -88,8 +89,8 @@ class ChatScreen(Screen[None]):
         title = Text(room_label(info.room, self.me), "bold")
         online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
         title.append(f"  {len(info.members)} members, {online} online", "dim")
-        self.query_one("#title", Label).update(title)
-        self.query_one(MemberList).show(info.members, info.online, self.me)
+        self.title_line.update(title)
+        self.members.show(info.members, info.online, self.me)
         self.show_info()
 
     def show_status(self, status: Status, queued: int) -> None:
@@ -107,7 +108,7 @@ class ChatScreen(Screen[None]):
             status = Status(
                 status.state, max(self.retry_at - time.monotonic(), 0), status.queued, status.error
             )
-        self.query_one(StatusLine).update(status_text(status, self.me, self.url, self.queued))
+        self.status_line.update(status_text(status, self.me, self.url, self.queued))
 
     def typed(self, room: str, nick: str) -> None:
         self.typing.setdefault(room, {})[nick] = time.monotonic() + TYPING_SHOWN_FOR
@@ -139,7 +140,7 @@ class ChatScreen(Screen[None]):
                 f" ↓ {unseen} new message{'s' if unseen != 1 else ''} (ctrl+end) ",
                 "bold #000000 on #61afef",
             )
-        self.query_one("#info", Label).update(text)
+        self.info_line.update(text)
 
     def tick(self) -> None:
         """Expire typing notifications and count down the reconnect delay."""
@@ -157,7 +158,7 @@ class ChatScreen(Screen[None]):
         self.show_info()
 
     def action_toggle_members(self) -> None:
-        members = self.query_one(MemberList)
+        members = self.members
         members.add_class("toggled")
         members.display = not members.display
 
@@ -173,4 +174,4 @@ class ChatScreen(Screen[None]):
         self.history.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def action_focus_composer(self) -> None:
-        self.query_one(Composer).focus()
+        self.composer.focus()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
@@ -21,6 +22,21 @@ class Composer(Input):
         self.sent: list[str] = []
         self._position: int | None = None
         self._draft = ""
+
+    async def _on_key(self, event: events.Key) -> None:
+        """Submit on Enter right here, in key order.
+
+        Input's own Enter binding runs after the keys already queued behind it, so a fast
+        typist (or a terminal paste of "text\\rmore") would submit text typed after Enter.
+        """
+        if event.key == "enter":
+            event.stop()
+            event.prevent_default()
+            value = self.value
+            self.value = ""
+            self.post_message(self.Submitted(self, value))
+            return
+        await super()._on_key(event)
 
     def remember(self, line: str) -> None:
         """Keep a sent line (consecutive repeats once) and reset the walk."""

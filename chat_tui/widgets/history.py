@@ -111,7 +111,7 @@ class HistoryView(ScrollView, can_focus=True):
         timeline = self.timeline(room)
         active = room == self.room
         follow = self.at_bottom
-        fast = active and not timeline.pending
+        fast = active and not timeline.tail
         start = len(timeline.messages)
         rebuild = False
         new_from_others = 0
@@ -231,7 +231,6 @@ class HistoryView(ScrollView, can_focus=True):
         return cached
 
     def _texts(self, payload: object, width: int) -> list[Text]:
-        nick_width = self._nick_width(width)
         console = self.app.console
         if isinstance(payload, DayItem):
             return [rule(Text(day_label(payload.day)), width, "dim")]
@@ -239,10 +238,13 @@ class HistoryView(ScrollView, can_focus=True):
             return [rule(Text("new messages", style="bold"), width, "#ff5f5f")]
         if isinstance(payload, Notice):
             head = Text(parse_ts(payload.ts).strftime("%H:%M "), style=TIME_STYLE)
-            head.append(" " * (nick_width - 3) + "-!-", "dim")
-            head.append(SEPARATOR, "dim")
-            body = safe_text(payload.text, NOTICE_STYLES[payload.level])
-            return wrap_lines(console, head, body, width)
+            head.append("-!- ", "bold")
+            texts: list[Text] = []
+            for number, line in enumerate(payload.text.split("\n")):
+                first = head if number == 0 else Text(" " * head.cell_len)
+                body = safe_text(line, NOTICE_STYLES[payload.level])
+                texts.extend(wrap_lines(console, first, body, width))
+            return texts
         if isinstance(payload, PendingSend):
             return self._message_texts(payload.ts, self.me, payload.body, width, payload)
         assert isinstance(payload, MessageRecord)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Hashable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import count
 from typing import Literal
@@ -75,6 +75,7 @@ class Timeline:
     messages: list[MessageRecord] = field(default_factory=list)
     pending: dict[str, PendingSend] = field(default_factory=dict)
     notices: list[Notice] = field(default_factory=list)
+    tail: list[PendingSend | Notice] = field(default_factory=list)
     divider_seq: int | None = None
     more_before: bool = True
     loading: bool = False
@@ -94,18 +95,23 @@ class Timeline:
 
     def add(self, message: MessageRecord) -> Added:
         """Add one message (live or a gap fill); your own clears its pending entry."""
-        if nick_key(message.nick) == nick_key(self.me):
-            self.pending.pop(message.id, None)
         if self.has(message.seq):
             return "duplicate"
         if message.seq > self.last_seq:
             self.messages.append(message)
             self._seqs.append(message.seq)
-            return "appended"
-        index = bisect.bisect_left(self._seqs, message.seq)
-        self.messages.insert(index, message)
-        self._seqs.insert(index, message.seq)
-        return "inserted"
+            added: Added = "appended"
+        else:
+            index = bisect.bisect_left(self._seqs, message.seq)
+            self.messages.insert(index, message)
+            self._seqs.insert(index, message.seq)
+            added = "inserted"
+        if nick_key(message.nick) == nick_key(self.me):
+            mine = self.pending.pop(message.id, None)
+            if mine is not None:
+                self.tail.remove(mine)
+                self._settle()
+        return added
 
     def prepend(self, messages: list[MessageRecord], more: bool) -> int:
         """Add an older page (ascending by seq); returns how many messages were new."""
@@ -122,6 +128,7 @@ class Timeline:
     def add_pending(self, msg_id: str, body: str) -> PendingSend:
         pending = PendingSend(msg_id, body, _now())
         self.pending[msg_id] = pending
+        self.tail.append(pending)
         return pending
 
     def mark_sent(self, msg_id: str) -> None:
@@ -132,11 +139,30 @@ class Timeline:
         if msg_id in self.pending:
             self.pending[msg_id].state = "failed"
             self.pending[msg_id].error = error
+            self._settle()
 
     def add_notice(self, text: str, level: Literal["info", "error"] = "info") -> Notice:
         notice = Notice(next(_notice_numbers), text, level, self.last_seq, _now())
-        self.notices.append(notice)
+        self.tail.append(notice)
+        self._settle()
         return notice
+
+    def _settle(self) -> None:
+        """Move notices that no longer wait behind a send in flight into the history.
+
+        A notice typed after a message that is still on its way stays below it, in the
+        order the user typed them, until the message comes back with its seq.
+        """
+        waiting = False
+        tail: list[PendingSend | Notice] = []
+        for entry in self.tail:
+            if isinstance(entry, Notice) and not waiting:
+                self.notices.append(replace(entry, after_seq=self.last_seq))
+                continue
+            tail.append(entry)
+            if isinstance(entry, PendingSend) and entry.state != "failed":
+                waiting = True
+        self.tail = tail
 
     def open_divider(self) -> None:
         """Put the "new messages" divider after the read marker, if others wrote since."""
@@ -176,5 +202,8 @@ class Timeline:
             previous = message
 
     def pending_items(self) -> Iterator[Item]:
-        for pending in self.pending.values():
-            yield ("pending", pending.id, pending.state), pending
+        for entry in self.tail:
+            if isinstance(entry, Notice):
+                yield ("notice", entry.number), entry
+            else:
+                yield ("pending", entry.id, entry.state), entry

@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -59,3 +60,26 @@ async def token_for(server: ChatServerUnderTest, nick: str, password: str = "sec
 async def settle(pilot: Pilot[object]) -> None:
     await pilot.pause()
     await asyncio.sleep(0)
+
+
+async def seed(server: ChatServerUnderTest, nick: str, room: str, bodies: list[str]) -> list[int]:
+    """Post ``bodies`` to ``room`` as ``nick`` (pipelined), returning their seqs."""
+    async with server.login(nick) as client:
+        await client.join(room)
+        for number, body in enumerate(bodies):
+            await client.send(
+                {"type": "send", "room": room, "body": body, "id": f"seed-{number}-{len(bodies)}"}
+            )
+        seqs = []
+        for _ in bodies:
+            ack = await client.recv_type("ack", "error")
+            assert ack["type"] == "ack", ack
+            seqs.append(ack["seq"])
+        return seqs
+
+
+@pytest.fixture
+async def fast_server(make_server: Callable[..., Any]) -> ChatServerUnderTest:
+    """A server without the send rate limit, for seeding long histories quickly."""
+    result: ChatServerUnderTest = await make_server(rate_per_second=100000.0, rate_burst=100000)
+    return result

@@ -1,0 +1,71 @@
+"""Sending and receiving in the real app against a real server: what the user sees."""
+
+from __future__ import annotations
+
+from chat_tui.app import create_app
+from tests.conftest import ChatServerUnderTest
+from tests.tui.conftest import screen_text, token_for, until
+from tests.tui.test_render import CORPUS
+
+
+async def test_send_shows_pending_then_sent(server: ChatServerUnderTest) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        assert app.focused is app.chat.query_one("#composer"), "the user can type at once"
+        await pilot.press(*"hello world", "enter")
+        timeline = app.chat.history.timeline("general")
+        await until(pilot, lambda: "hello world" in screen_text(app), "the line shows")
+        await until(pilot, lambda: not timeline.pending, "the server echoed it")
+        assert [m.body for m in timeline.messages] == ["hello world"]
+        assert "alice │ hello world" in screen_text(app)
+        assert "⧗" not in screen_text(app)
+        # composer history: up brings the last line back
+        await pilot.press("up")
+        assert app.chat.query_one("#composer").value == "hello world"  # type: ignore[attr-defined]
+
+
+async def test_markup_corpus_from_a_peer_shows_literally(server: ChatServerUnderTest) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        async with server.login("mallory") as mallory:
+            await mallory.join("general")
+            for number, (body, _) in enumerate(CORPUS):
+                await mallory.say("general", body, f"m{number}")
+        await until(
+            pilot,
+            lambda: len(app.chat.history.timeline("general").messages) == len(CORPUS),
+            "every message arrived",
+        )
+        text = "\n".join(app.chat.history.all_text())
+        for _, shown in CORPUS:
+            if shown.strip():
+                assert shown.split()[0] in text
+        assert "[@click=app.quit]hi[/]" in text
+        assert "[link=file:///etc/passwd]x[/]" in text
+        assert "rtl <U+202E>evil" in text
+        assert app.is_running, "no markup was run (app.quit) and nothing raised"
+        assert "mallory" in text
+
+
+async def test_messages_from_others_and_mentions(server: ChatServerUnderTest) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"], bell=True)
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        async with server.login("bob") as bob:
+            await bob.join("general")
+            await bob.say("general", "morning all", "b1")
+            await bob.say("general", "alice: ping", "b2")
+            await bob.say("general", "/me waves", "b3")
+            await until(pilot, lambda: "bob waves" in screen_text(app), "the action shows")
+        text = screen_text(app)
+        assert "bob │ morning all" in text
+        assert "bob │ alice: ping" in text
+        assert "* │ bob waves" in text
+        assert bells == [1], "one mention, one bell"

@@ -1,0 +1,80 @@
+"""Long histories: paging at the top keeps the view, auto-follow, new-message count, jumps."""
+
+from __future__ import annotations
+
+from chat_tui.app import create_app
+from tests.conftest import ChatServerUnderTest
+from tests.tui.conftest import screen_text, seed, token_for, until
+
+
+async def test_paging_at_the_top_keeps_the_view(fast_server: ChatServerUnderTest) -> None:
+    await seed(fast_server, "bob", "general", [f"message {n}" for n in range(1, 301)])
+    token = await token_for(fast_server, "alice")
+    app = create_app(fast_server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        history = app.chat.history
+        timeline = history.timeline("general")
+        assert timeline.first_seq == 251, "the join shows the newest 50"
+        assert "message 300" in screen_text(app)
+        # scroll up to the top of what is loaded: the older page arrives above
+        history.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        before = history.visible_text()
+        await until(pilot, lambda: timeline.first_seq == 151, "the previous page arrived")
+        await pilot.pause()
+        assert history.visible_text() == before, "the same messages stay under the user's eyes"
+        assert history.scroll_y > 0
+        # keep going with the keyboard until the very first message
+        for _ in range(200):
+            if "message 1\n" in screen_text(app) + "\n":
+                break
+            await pilot.press("pageup")
+            await pilot.pause(0.05)
+        await until(pilot, lambda: timeline.first_seq == 1, "the whole history is loaded")
+        assert "bob │ message 1" in screen_text(app)
+        assert not timeline.more_before
+
+
+async def test_scrolled_up_new_messages_are_counted_not_shown(
+    fast_server: ChatServerUnderTest,
+) -> None:
+    await seed(fast_server, "bob", "general", [f"old {n}" for n in range(1, 61)])
+    token = await token_for(fast_server, "alice")
+    app = create_app(fast_server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        history = app.chat.history
+        await pilot.press("pageup")
+        await pilot.pause()
+        seen = history.visible_text()
+        await seed(fast_server, "bob", "general", ["new one", "new two", "new three"])
+        await until(pilot, lambda: history.unseen == 3, "three new messages counted")
+        assert history.visible_text() == seen, "the view did not move"
+        assert "↓ 3 new messages" in str(app.chat.info_line.render())
+        await pilot.press("ctrl+end")
+        await until(pilot, lambda: history.unseen == 0, "the count is cleared at the bottom")
+        assert "bob │ new three" in screen_text(app)
+        # at the bottom the view follows
+        await seed(fast_server, "bob", "general", ["newest"])
+        await until(pilot, lambda: "bob │ newest" in screen_text(app), "followed to the end")
+
+
+async def test_search_jumps_to_an_old_message(fast_server: ChatServerUnderTest) -> None:
+    bodies = [f"filler {n}" for n in range(1, 401)]
+    bodies[4] = "the needle is here"
+    await seed(fast_server, "bob", "general", bodies)
+    token = await token_for(fast_server, "alice")
+    app = create_app(fast_server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        await pilot.press(*"/search needle", "enter")
+        from chat_tui.widgets.search import SearchScreen
+
+        await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the results panel")
+        assert "the needle is here" in str(app.screen.query_one("#search-results").render_line(0))
+        await pilot.press("enter")
+        await until(
+            pilot, lambda: "bob │ the needle is here" in screen_text(app), "jumped to the hit"
+        )
+        assert app.chat.history.timeline("general").first_seq <= 5
