@@ -148,6 +148,7 @@ function removeRoom(name) {
 }
 
 function selectRoom(name) {
+  flushRead(); // what was on screen in the room we leave has been seen
   const previous = state.rooms.get(state.current);
   if (previous && previous.name !== name) previous.scroll = atBottom() ? null : $("log").scrollTop;
   state.current = name;
@@ -636,18 +637,21 @@ function readMoved(frame) {
 }
 
 function scheduleRead() {
-  if (state.readTimer !== null) return;
-  state.readTimer = setTimeout(() => {
-    state.readTimer = null;
-    const room = state.rooms.get(state.current);
-    if (!room || !room.joined || room.last === null || document.visibilityState !== "visible") return;
-    room.unread = 0;
-    renderRoomButton(room);
-    if (room.last > room.readSeq) {
-      room.readSeq = room.last;
-      transmit({ type: "read", room: room.name, seq: room.last });
-    }
-  }, 300);
+  if (state.readTimer === null) state.readTimer = setTimeout(flushRead, 300);
+}
+
+/** Move the read marker of the room on screen to what is shown (batched: one frame per burst). */
+function flushRead() {
+  clearTimeout(state.readTimer);
+  state.readTimer = null;
+  const room = state.rooms.get(state.current);
+  if (!room || !room.joined || room.last === null || document.visibilityState !== "visible") return;
+  room.unread = 0;
+  renderRoomButton(room);
+  if (room.last > room.readSeq) {
+    room.readSeq = room.last;
+    transmit({ type: "read", room: room.name, seq: room.last });
+  }
 }
 
 // --- screens -------------------------------------------------------------------------------
