@@ -1,0 +1,1 @@
+"""Benchmarks of chat against the seed's stack and the bare websockets ceiling."""

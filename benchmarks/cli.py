@@ -1,0 +1,82 @@
+"""The command line: run the scenarios, print the table, write the JSON records."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmarks import procs
+from benchmarks.context import Context, machine
+from benchmarks.traffic import fanout
+
+SCENARIOS: dict[str, Callable[[Context], None]] = {
+    "fanout-100": lambda ctx: fanout(ctx, 100),
+    "fanout-1000": lambda ctx: fanout(ctx, 1000, latency_rate=20),
+}
+
+
+def run(quick: bool, json_path: Path | None, only: list[str], keep: bool) -> int:
+    workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
+    ctx = Context(workdir=workdir, quick=quick)
+    names = only or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    print(
+        f"# chat benchmarks, {'quick' if quick else 'full'} run, "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+    )
+    print(f"# machine: {machine()}")
+    print(
+        f"# servers pinned to core {procs.SERVER_CORE}, load generators (separate processes)"
+        f" to core {procs.LOAD_CORE}; the orchestrator is not pinned"
+    )
+    failed: list[str] = []
+    try:
+        for name in names:
+            start = time.monotonic()
+            try:
+                SCENARIOS[name](ctx)
+            except Exception as exc:  # one broken scenario must not lose the others' figures
+                failed.append(name)
+                ctx.log(f"{name}: FAILED: {type(exc).__name__}: {exc}")
+            ctx.log(f"{name}: done in {time.monotonic() - start:.1f}s")
+    finally:
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(ctx.results.table())
+    print(
+        f"# total {time.monotonic() - ctx.started:.0f}s; ratio = median / median of the"
+        " reference system in the same run"
+    )
+    if json_path is not None:
+        ctx.results.write_json(json_path)
+    if failed:
+        print(f"# failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run the scenarios and print the table")
+    run_parser.add_argument("--quick", action="store_true", help="short runs (< 3 minutes)")
+    run_parser.add_argument("--json", type=Path, metavar="FILE", help="write flat records")
+    run_parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="SCENARIO",
+        help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
+    )
+    run_parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    sys.exit(run(args.quick, args.json, args.only, args.keep))

@@ -1,0 +1,266 @@
+"""A cheap raw-websocket client for the load generators: upgrade, then frame headers only.
+
+One :class:`RawClient` is one connection, speaking one :class:`~benchmarks.wire.Dialect`
+(chat's JSON protocol, Engine.IO for the seed, bare text for the ceiling). It counts
+delivered messages, times a sample of them, and can run a closed send loop (each ack, or
+the client's own echo, lets the next message go).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from typing import cast
+
+from benchmarks import wire
+
+
+class Tally:
+    """Counters shared by every client of one load-generator process."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.acked = 0
+        self.delivery_ns: list[int] = []  # publish-to-receive, sampled clients only
+        self.ack_ns: list[int] = []  # send-to-ack round trips
+
+    def take(self) -> tuple[list[int], list[int]]:
+        out = (self.delivery_ns, self.ack_ns)
+        self.delivery_ns, self.ack_ns = [], []
+        return out
+
+
+class RawClient(asyncio.Protocol):
+    """One websocket connection to a system under test."""
+
+    def __init__(
+        self,
+        dialect: wire.Dialect,
+        tally: Tally,
+        *,
+        host: str,
+        port: int,
+        room: str,
+        token: str = "",
+        tag: str = "c0",
+        count: bool = True,
+        sample: bool = False,
+    ) -> None:
+        self.dialect = dialect
+        self.tally = tally
+        self.host = host
+        self.port = port
+        self.room = room
+        self.token = token
+        self.tag = tag
+        self.own = f"@@{tag} ".encode()
+        self.count = count
+        self.sample = sample
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.upgraded = False
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.state = "upgrade"
+        self.inflight: collections.deque[int] = collections.deque()
+        self.sending = False
+        self.sent = 0
+        self.max_sends = 0
+        self.deadline_ns = 0
+        self.seq = 0
+        self.waiters: collections.deque[tuple[bytes, asyncio.Future[bytes]]] = collections.deque()
+
+    # --- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        path = self.dialect.path(self.room)
+        self.transport.write(wire.handshake_request(self.host, self.port, path))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"{self.tag}: closed before ready: {exc}"))
+        if not self.closed.done():
+            self.closed.set_result(None)
+        self.sending = False
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = wire.handshake_status(bytes(buf[:end]))
+            del buf[: end + 4]
+            if status != 101:
+                self._fail(f"HTTP {status}")
+                return
+            self.upgraded = True
+            self._on_upgrade()
+        frames, pos = wire.parse_frames(buf)
+        if not frames:
+            return
+        now = time.monotonic_ns()
+        for opcode, start, end in frames:
+            if opcode == wire.OP_TEXT:
+                if self.state == "ready":
+                    self._on_text(buf, start, end, now)
+                else:
+                    self._on_login(bytes(buf[start:end]))
+            elif opcode == wire.OP_PING:
+                self.write(bytes(buf[start:end]), wire.OP_PONG)
+            elif opcode == wire.OP_PONG:
+                self._resolve(bytes(buf[start:end]))
+            elif opcode == wire.OP_CLOSE and self.transport is not None:
+                self.write(bytes(buf[start : start + 2]), wire.OP_CLOSE)
+                self.transport.close()
+        del buf[:pos]
+
+    # --- login -----------------------------------------------------------------------------
+
+    def _on_upgrade(self) -> None:
+        if self.dialect.engineio:
+            self.state = "eio-open"
+        elif self.dialect.name == "ceiling":
+            self._set_ready()
+        else:
+            self.state = "welcome"
+            hello = {"type": "hello", "token": self.token, "client": "bench"}
+            self.write(json.dumps(hello).encode())
+
+    def _on_login(self, payload: bytes) -> None:
+        if self.dialect.engineio:
+            kind, _ = wire.parse_eio(payload.decode())
+            if kind == "open":
+                self.write(b"40")
+            elif kind == "connect":
+                self._set_ready()
+            elif kind == "ping":
+                self.write(b"3")
+            return
+        frame = json.loads(payload)
+        kind = frame.get("type")
+        if kind == "error":
+            self._fail(f"{frame.get('code')}: {frame.get('message')}")
+        elif self.state == "welcome" and kind == "welcome":
+            if self.room:
+                self.state = "history"
+                self.write(json.dumps({"type": "join", "room": self.room}).encode())
+            else:
+                self._set_ready()
+        elif self.state == "history" and kind == "history":
+            self._set_ready()
+
+    def _set_ready(self) -> None:
+        self.state = "ready"
+        if not self.ready.done():
+            self.ready.set_result(None)
+
+    def _fail(self, reason: str) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError(f"{self.tag}: {reason}"))
+        if self.transport is not None:
+            self.transport.close()
+
+    # --- live traffic ----------------------------------------------------------------------
+
+    def _on_text(self, buf: bytearray, start: int, end: int, now: int) -> None:
+        dialect = self.dialect
+        if self.waiters and buf.startswith(self.waiters[0][0], start):
+            _, fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(bytes(buf[start:end]))
+            return
+        if dialect.ack and buf.startswith(dialect.ack, start):
+            self._on_ack(now)
+            return
+        if not buf.startswith(dialect.delivery, start):
+            if dialect.engineio and end - start == 1 and buf[start] == 0x32:  # "2": ping
+                self.write(b"3")
+            return
+        if not dialect.ack and self.inflight and buf.find(self.own, start, end) >= 0:
+            self._on_ack(now)  # our own echo is the ack
+        if self.count:
+            self.tally.delivered += 1
+            if self.sample:
+                sent = wire.stamp(buf, start, end)
+                if sent is not None:
+                    self.tally.delivery_ns.append(now - sent)
+
+    def _on_ack(self, now: int) -> None:
+        if not self.inflight:
+            return
+        self.tally.acked += 1
+        self.tally.ack_ns.append(now - self.inflight.popleft())
+        if self.sending:
+            if self.sent < self.max_sends and now < self.deadline_ns:
+                self.send_one()
+            else:
+                self.sending = False
+
+    def write(self, payload: bytes, opcode: int = wire.OP_TEXT) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(wire.encode_frame(payload, opcode))
+
+    def send_one(self) -> None:
+        """Publish one message stamped with the current time."""
+        now = time.monotonic_ns()
+        self.seq += 1
+        self.sent += 1
+        text = wire.body(now, self.tag)
+        self.inflight.append(now)
+        self.write(self.dialect.publish(self.room, text, f"{self.tag}-{self.seq}", self.tag))
+
+    def start_loop(self, window: int, duration_s: float, max_sends: int) -> None:
+        """Keep ``window`` messages in flight until the deadline or ``max_sends``."""
+        self.sending = True
+        self.sent = 0
+        self.max_sends = max_sends
+        self.deadline_ns = time.monotonic_ns() + int(duration_s * 1e9)
+        for _ in range(min(window, max_sends)):
+            self.send_one()
+
+    def _resolve(self, payload: bytes) -> None:
+        if self.waiters and self.waiters[0][0] == b"\x00pong":
+            _, fut = self.waiters.popleft()
+            if not fut.done():
+                fut.set_result(payload)
+
+    async def ping(self, timeout: float = 10.0) -> int:
+        """One websocket ping round trip on this connection, in ns."""
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiters.append((b"\x00pong", fut))
+        start = time.monotonic_ns()
+        self.write(b"bench", wire.OP_PING)
+        await asyncio.wait_for(fut, timeout)
+        return time.monotonic_ns() - start
+
+    async def request(self, payload: bytes, reply_prefix: bytes, timeout: float = 10.0) -> int:
+        """Send a request and wait for the reply starting with ``reply_prefix``; ns."""
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.waiters.append((reply_prefix, fut))
+        start = time.monotonic_ns()
+        self.write(payload)
+        reply = await asyncio.wait_for(fut, timeout)
+        elapsed = time.monotonic_ns() - start
+        if reply.startswith(b'{"type":"error"'):
+            raise RuntimeError(reply.decode()[:200])
+        return elapsed
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.write(b"\x03\xe8", wire.OP_CLOSE)
+            self.transport.close()
+
+
+async def open_client(client: RawClient, timeout: float = 30.0) -> RawClient:
+    """Connect and log in (hello + join, Engine.IO open + connect, or just the upgrade)."""
+    loop = asyncio.get_running_loop()
+    await asyncio.wait_for(
+        loop.create_connection(lambda: client, client.host, client.port), timeout
+    )
+    await asyncio.wait_for(client.ready, timeout)
+    return client

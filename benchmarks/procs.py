@@ -1,0 +1,246 @@
+"""Servers under test as subprocesses (pinned to the server core), and their databases.
+
+Each system starts on a fresh SQLite file. Chat's accounts and tokens are written once per
+run into a template database (created by ``chat-server users add``, so the schema is the
+server's own) and copied for every start: an argon2 hash per account would cost minutes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from chat_server.auth import new_token, token_hash
+from chat_server.protocol import now_ts
+
+SERVER_CORE = 0
+LOAD_CORE = 1
+LISTENING = re.compile(rb"listening on (wss?://\S+)")
+# chat's per-connection send rate limit is raised for the benchmark (default 20/s, burst 40)
+# another checkout's chat_server (before/after comparisons): its directory, put on PYTHONPATH
+CHAT_SRC = "CHAT_BENCH_SRC"
+CHAT_FLAGS = ("--rate", "1000000", "--burst", "1000000", "--log-level", "warning")
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def pin(core: int | None) -> None:
+    """Pin the calling process to ``core`` (when the machine has it) and raise RLIMIT_NOFILE."""
+    if core is not None and core < (os.cpu_count() or 1):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {core})
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _tool(name: str) -> list[str]:
+    """A console script next to this interpreter, or ``python -m`` of its package."""
+    script = Path(sys.executable).with_name(name)
+    if script.exists():
+        return [str(script)]
+    found = shutil.which(name)
+    return [found] if found else [sys.executable, "-m", name.replace("-", "_")]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One server under test, started as a subprocess on the server core."""
+
+    def __init__(self, system: str, workdir: Path, db: Path | None = None) -> None:
+        self.system = system
+        self.workdir = workdir
+        self.db = db
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = workdir / f"{system}-{time.monotonic_ns()}.log"
+
+    def command(self) -> list[str]:
+        py = [sys.executable, "-m"]
+        if self.system == "chat":
+            assert self.db is not None
+            chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else _tool("chat-server")
+            return [*chat, "serve", "--port", "0", "--db", str(self.db), *CHAT_FLAGS]
+        if self.system == "ceiling":
+            return [*py, "benchmarks.ceiling_server", "--port", "0"]
+        if self.system == "sqlite-per-commit":
+            assert self.db is not None
+            return [*py, "benchmarks.commit_server", "--port", "0", "--db", str(self.db)]
+        if self.system == "seed":
+            assert self.db is not None
+            self.port = free_port()
+            return [*py, "benchmarks.seed_server", "--port", str(self.port), "--db", str(self.db)]
+        raise ValueError(f"unknown system {self.system}")
+
+    def start(self, timeout: float = 30.0) -> Server:
+        cmd = self.command()
+        env = dict(os.environ)
+        if self.system == "chat" and env.get(CHAT_SRC):
+            env["PYTHONPATH"] = env[CHAT_SRC]
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=Path(__file__).resolve().parent.parent,
+                preexec_fn=lambda: pin(SERVER_CORE),
+            )
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        seen = b""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.system} exited: {self.log.read_text()[-2000:]}")
+            ready, _, _ = select.select([self.proc.stdout], [], [], 0.1)
+            if ready:
+                seen += os.read(self.proc.stdout.fileno(), 4096)
+                match = LISTENING.search(seen)
+                if match:
+                    port = int(match.group(1).decode().split(":")[2].split("/")[0])
+                    self.port = self.port or port
+                    if self._accepts():
+                        return self
+            elif self.port and b"listening" in seen and self._accepts():
+                return self
+        self.stop()
+        raise RuntimeError(f"{self.system} did not start in {timeout} s")
+
+    def _accepts(self) -> bool:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=1),
+            ):
+                return True
+            time.sleep(0.05)
+        return False
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def rss_kb(self) -> int:
+        """VmRSS of the server process, in kB (threads included: one address space)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+# --- chat databases ----------------------------------------------------------------------
+
+
+def chat_template(path: Path, users: int) -> list[str]:
+    """Create a chat database holding ``users`` accounts bench0..; returns their tokens."""
+    env = {**os.environ, "CHAT_PASSWORD": "bench-password"}
+    subprocess.run(
+        [*_tool("chat-server"), "users", "add", "bench-admin", "--db", str(path)],
+        check=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        timeout=60,
+    )
+    tokens = [new_token() for _ in range(users)]
+    ts = now_ts()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        base = db.execute("SELECT COALESCE(MAX(id), 0) FROM users").fetchone()[0] + 1
+        db.executemany(
+            "INSERT INTO users (id, nick, nick_key, password_hash, created_at)"
+            " VALUES (?, ?, ?, NULL, ?)",
+            [(base + i, f"bench{i}", f"bench{i}", ts) for i in range(users)],
+        )
+        db.executemany(
+            "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, NULL)",
+            [(token_hash(t), base + i, ts) for i, t in enumerate(tokens)],
+        )
+    return tokens
+
+
+def fill_room(path: Path, room: str, messages: int, member_ids: list[int]) -> None:
+    """Add ``room`` with ``messages`` messages (in the server's schema) and its members."""
+    ts = now_ts()
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=OFF")
+        cur = db.execute(
+            "INSERT INTO rooms (name, is_dm, last_seq, created_at) VALUES (?, 0, ?, ?)",
+            (room, messages, ts),
+        )
+        room_id = cur.lastrowid
+        author = member_ids[0]
+        db.executemany(
+            "INSERT INTO memberships (user_id, room_id, read_seq, joined_at) VALUES (?, ?, 0, ?)",
+            [(uid, room_id, ts) for uid in member_ids],
+        )
+        step = 50_000
+        for first in range(1, messages + 1, step):
+            db.executemany(
+                "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        room_id,
+                        seq,
+                        author,
+                        "bench0",
+                        f"h{seq}",
+                        f"history message {seq} " + "y" * 60,
+                        ts,
+                    )
+                    for seq in range(first, min(first + step, messages + 1))
+                ),
+            )
+
+
+def user_ids(path: Path, count: int) -> list[int]:
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute(
+            "SELECT id FROM users WHERE nick LIKE 'bench%' AND nick != 'bench-admin'"
+            " ORDER BY id LIMIT ?",
+            (count,),
+        ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def fresh_copy(template: Path, target: Path) -> Path:
+    """A copy of a (closed, checkpointed) database file for one server start."""
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(target) + suffix).unlink()
+    shutil.copyfile(template, target)
+    return target

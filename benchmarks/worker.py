@@ -1,0 +1,224 @@
+"""A load-generator process: many raw clients on one event loop, driven over a pipe.
+
+The orchestrator starts one :class:`Worker` per role (subscribers, publishers, senders),
+pins it to the load core, and sends it commands; each command is bounded in count and
+time, and the process exits on ``close`` or when the pipe breaks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import random
+import resource
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+from benchmarks import wire
+from benchmarks.client import RawClient, Tally, open_client
+
+Spec = dict[str, Any]
+
+
+def _raise_nofile() -> None:
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+class _Process:
+    """The worker's side: clients, a tally, and the command dispatcher."""
+
+    def __init__(self, system: str, host: str, port: int) -> None:
+        self.dialect = wire.DIALECTS[system]
+        self.host = host
+        self.port = port
+        self.tally = Tally()
+        self.clients: list[RawClient] = []
+
+    async def connect(self, clients: list[Spec], concurrency: int = 100) -> dict[str, Any]:
+        start = time.monotonic()
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(spec: Spec) -> RawClient:
+            async with gate:
+                client = RawClient(self.dialect, self.tally, host=self.host, port=self.port, **spec)
+                return await open_client(client)
+
+        self.clients += await asyncio.gather(*(one(spec) for spec in clients))
+        return {"connected": len(self.clients), "seconds": time.monotonic() - start}
+
+    def mark(self) -> dict[str, Any]:
+        return {
+            "ns": time.monotonic_ns(),
+            "delivered": self.tally.delivered,
+            "acked": self.tally.acked,
+        }
+
+    async def loop(self, window: int, duration: float, max_sends: int) -> dict[str, Any]:
+        """Every client keeps ``window`` sends in flight for ``duration`` seconds."""
+        self.tally.take()
+        acked0 = self.tally.acked
+        start = time.monotonic_ns()
+        for client in self.clients:
+            client.start_loop(window, duration, max_sends)
+        limit = time.monotonic() + duration + 15.0
+        busy = self.clients
+        while any(c.sending or c.inflight for c in busy) and time.monotonic() < limit:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        elapsed = (time.monotonic_ns() - start) / 1e9
+        _, acks = self.tally.take()
+        stuck = sum(len(c.inflight) for c in self.clients)
+        for client in self.clients:
+            client.sending = False
+            client.inflight.clear()
+        return {
+            "acked": self.tally.acked - acked0,
+            "seconds": elapsed,
+            "ack_ms": [a / 1e6 for a in acks],
+            "unacked": stuck,
+        }
+
+    async def rate(self, per_second: float, count: int) -> dict[str, Any]:
+        """The first client publishes ``count`` messages at an even ``per_second`` pace."""
+        client = self.clients[0]
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        for i in range(count):
+            due = start + i / per_second
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            client.send_one()
+        offered = count / max(loop.time() - start, 1e-9)
+        limit = loop.time() + 15.0
+        while client.inflight and loop.time() < limit:  # noqa: ASYNC110 (bounded poll)
+            await asyncio.sleep(0.01)
+        unacked = len(client.inflight)
+        client.inflight.clear()
+        return {"sent": count, "unacked": unacked, "offered_per_s": offered}
+
+    def take(self) -> dict[str, Any]:
+        deliveries, acks = self.tally.take()
+        return {"delivery_ms": [d / 1e6 for d in deliveries], "ack_ms": [a / 1e6 for a in acks]}
+
+    async def pings(self, count: int) -> dict[str, Any]:
+        client = self.clients[0]
+        return {"ms": [await client.ping() / 1e6 for _ in range(count)]}
+
+    async def history(self, room: str, top: int, count: int, seed: int) -> dict[str, Any]:
+        """Random ``history before`` pages of 100 over seqs 1..top, one at a time."""
+        client = self.clients[0]
+        rng = random.Random(seed)
+        times = []
+        for i in range(count):
+            before = rng.randint(101, top + 1)
+            frame = (
+                f'{{"type":"history","room":"{room}","before":{before},"limit":100,"ref":"h{i}"}}'
+            ).encode()
+            times.append(await client.request(frame, b'{"type":"history"') / 1e6)
+        return {"ms": times}
+
+    async def close(self) -> None:
+        for client in self.clients:
+            client.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                for client in self.clients:
+                    await client.closed
+        self.clients.clear()
+
+
+async def _serve(conn: Connection, system: str, host: str, port: int) -> None:
+    proc = _Process(system, host, port)
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[Any] = asyncio.Queue()
+
+    def reader() -> None:  # a thread: the pipe stays blocking (add_reader would not)
+        while True:
+            try:
+                command = conn.recv()
+            except (EOFError, OSError):
+                command = ("close", {})
+            loop.call_soon_threadsafe(commands.put_nowait, command)
+            if command[0] == "close":
+                return
+
+    threading.Thread(target=reader, name="commands", daemon=True).start()
+    while True:
+        name, args = await commands.get()
+        try:
+            if name == "close":
+                await proc.close()
+                conn.send(("ok", {}))
+                return
+            handler = getattr(proc, name)
+            result = handler(**args)
+            if asyncio.iscoroutine(result):
+                result = await result
+            conn.send(("ok", result))
+        except Exception as exc:  # reported to the orchestrator, which fails the scenario
+            conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _main(conn: Connection, system: str, host: str, port: int, core: int | None) -> None:
+    if core is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, {core})
+    _raise_nofile()
+    try:
+        import uvloop
+
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:  # pragma: no cover
+        runner = asyncio.Runner()
+    with runner:
+        runner.run(_serve(conn, system, host, port))
+
+
+class Worker:
+    """The orchestrator's handle on one load-generator process."""
+
+    def __init__(
+        self, role: str, system: str, host: str, port: int, core: int | None = None
+    ) -> None:
+        self.role = role
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(
+            target=_main,
+            args=(child, system, host, port, core),
+            name=f"bench-{role}",
+            daemon=True,
+        )
+        self.process.start()
+        child.close()
+        self.core = core
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid or 0)
+
+    def call(self, name: str, timeout: float = 120.0, **args: Any) -> Any:
+        """Run one command in the worker and return its result (raises on its error)."""
+        self.conn.send((name, args))
+        if not self.conn.poll(timeout):
+            raise TimeoutError(f"{self.role}: {name} took more than {timeout} s")
+        status, result = self.conn.recv()
+        if status != "ok":
+            raise RuntimeError(f"{self.role}: {name}: {result}")
+        return result
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.process.is_alive():
+                self.call("close", timeout=10)
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()

@@ -1,0 +1,128 @@
+"""The benchmark harness's own pieces: frame and Engine.IO parsing, percentiles, a tiny run."""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+import pytest
+
+from benchmarks import wire
+from benchmarks.context import Context
+from benchmarks.stats import Results, percentile
+from benchmarks.traffic import fanout
+
+
+def server_frame(payload: bytes, opcode: int = wire.OP_TEXT) -> bytes:
+    """An unmasked frame as a server writes it."""
+    n = len(payload)
+    if n < 126:
+        return struct.pack("!BB", 0x80 | opcode, n) + payload
+    if n < 65536:
+        return struct.pack("!BBH", 0x80 | opcode, 126, n) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, n) + payload
+
+
+def test_parse_frames_every_length_form_and_partial_tail() -> None:
+    small, medium, large = b"a" * 5, b"b" * 300, b"c" * 70_000
+    data = server_frame(small) + server_frame(medium) + server_frame(large, wire.OP_BINARY)
+    data += server_frame(b"ping", wire.OP_PING)
+    whole, pos = wire.parse_frames(data)
+    assert pos == len(data)
+    assert [(op, bytes(data[s:e])) for op, s, e in whole] == [
+        (wire.OP_TEXT, small),
+        (wire.OP_TEXT, medium),
+        (wire.OP_BINARY, large),
+        (wire.OP_PING, b"ping"),
+    ]
+    for cut in (0, 1, 3, 9, 200, len(data) - 1):  # a frame cut anywhere waits for the rest
+        frames, pos = wire.parse_frames(data[:cut])
+        assert frames == whole[: len(frames)]
+        assert pos == (frames[-1][2] if frames else 0)
+        assert len(frames) < 4
+
+
+def test_encode_frame_is_masked_with_the_right_length() -> None:
+    for n in (0, 125, 126, 65535, 65536):
+        frame = wire.encode_frame(b"x" * n)
+        assert frame[0] == 0x81 and frame[1] & 0x80
+        length = frame[1] & 0x7F
+        head = 2 if length < 126 else 4 if length == 126 else 10
+        assert len(frame) == head + 4 + n
+
+
+def test_stamp_and_body_round_trip() -> None:
+    text = wire.body(123456789, "s7")
+    payload = json.dumps({"type": "message", "body": text}).encode()
+    assert wire.stamp(payload) == 123456789
+    assert b"@@s7 " in payload
+    assert wire.stamp(b'{"body":"no stamp"}') is None
+    assert wire.stamp(b"@@12x@@") is None
+
+
+def test_engineio_packets() -> None:
+    kind, info = wire.parse_eio('0{"sid":"abc","pingInterval":25000,"pingTimeout":20000}')
+    assert kind == "open" and info["sid"] == "abc"
+    assert wire.parse_eio("2") == ("ping", None)
+    assert wire.parse_eio('40{"sid":"xyz"}') == ("connect", {"sid": "xyz"})
+    assert wire.parse_eio("40") == ("connect", {})
+    assert wire.parse_eio('42["response",{"message":"hi"}]') == (
+        "event",
+        ["response", {"message": "hi"}],
+    )
+    assert wire.parse_eio('42/chat,["response",1]') == ("event", ["response", 1])
+    assert wire.parse_eio("41") == ("disconnect", None)
+    event = wire.eio_event("message", {"nickname": "n", "message": 'a "q"'})
+    assert wire.parse_eio(event) == ("event", ["message", {"nickname": "n", "message": 'a "q"'}])
+    with pytest.raises(ValueError):
+        wire.parse_eio("")
+    with pytest.raises(ValueError):
+        wire.parse_eio("42{}")
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    values = list(range(1, 101))  # 1..100
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 99) == pytest.approx(99.01)
+    assert percentile(values, 0) == 1 and percentile(values, 100) == 100
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([3, 1, 2], 50) == 2
+    with pytest.raises(ValueError):
+        percentile([], 50)
+
+
+def test_results_records_and_ratios() -> None:
+    results = Results()
+    for value in (10.0, 30.0, 20.0):
+        results.add("fanout-100", "ceiling", "deliveries_per_s", value)
+        results.add("fanout-100", "chat", "deliveries_per_s", value * 2)
+    records = results.records()
+    assert records[1] == {
+        "scenario": "fanout-100",
+        "system": "chat",
+        "metric": "deliveries_per_s",
+        "value": 40.0,
+        "unit": "1/s",
+    }
+    chat = results.get("fanout-100", "chat", "deliveries_per_s")
+    assert chat is not None and results.ratio(chat) == pytest.approx(2.0)
+    table = results.table()
+    assert "2.00x ceiling" in table and "20.0-60.0" in table
+
+
+@pytest.mark.slow
+def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
+    """Two subscribers, a few short windows, all three systems: records and no loss."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=3, window_s=0.2)
+    fanout(ctx, 2, systems=("ceiling", "chat", "seed"), latency_rate=50)
+    records = ctx.results.records()
+    assert all(set(r) == {"scenario", "system", "metric", "value", "unit"} for r in records)
+    got = {(r["system"], r["metric"]): r["value"] for r in records}
+    for system in ("ceiling", "chat", "seed"):
+        lost = ctx.results.get("fanout-2", system, "lost")
+        assert lost is not None and lost.values == [0, 0, 0]
+        assert isinstance(got[(system, "deliveries_per_s")], float)
+        assert got[(system, "deliveries_per_s")] > 0
+        assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
+    assert {r["scenario"] for r in records} == {"fanout-2"}
