@@ -81,12 +81,24 @@ class Pages:
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
-    def open(self, width: int = 1100, height: int = 700, **options: Any) -> Page:
+    def open(
+        self,
+        width: int = 1100,
+        height: int = 700,
+        *,
+        server: ServerProc | None = None,
+        **options: Any,
+    ) -> Page:
+        """A new person (context) on the chat's page of ``server`` (the module's by default)."""
         context = self.browser.new_context(viewport={"width": width, "height": height}, **options)
         self.contexts.append(context)
+        return self.tab(context, server)
+
+    def tab(self, context: BrowserContext, server: ServerProc | None = None) -> Page:
+        """Another tab of the same person (shares localStorage, not sessionStorage)."""
         page = context.new_page()
         self.watch(page)
-        page.goto(self.server.http + "/")
+        page.goto((server or self.server).http + "/")
         return page
 
     def watch(self, page: Page) -> None:

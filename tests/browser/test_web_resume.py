@@ -1,0 +1,121 @@
+"""The web client after a reload and after a server restart: resume without loss or duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Pages, bodies, join_room, login, say, seqs
+from tests.e2e.e2e_support import Chat, ServerProc, start_server, uniq
+
+RECONNECT_MS = 30_000  # the backoff grows while the server is away (at most 30 s between tries)
+
+
+def test_reload_resumes_without_duplicates(pages: Pages, chat: Chat) -> None:
+    room = uniq("reload-")
+    alice = uniq("Alice_")
+    page = pages.open()
+    login(page, alice, remember=True)
+    join_room(page, room)
+    bob = chat.signup("Bob_")
+    bob.join(room)
+    bob.say(room, "before the reload")
+    say(page, "mine, before the reload")
+    assert page.evaluate("sessionStorage.getItem('chat.token')") is None
+    assert page.evaluate("localStorage.getItem('chat.token')")  # remembered
+
+    page.reload()
+    expect(page.locator("#chat-screen")).to_be_visible()  # no login form: the token logs in
+    expect(page.locator("#room-title")).to_have_text(f"#{room}")  # back in the same room
+    expect(page.locator("#log .msg")).to_have_count(2)
+    bob.say(room, "after the reload")
+    expect(page.locator("#log .msg .body").last).to_have_text("after the reload")
+    say(page, "mine, after the reload")
+    assert bodies(page) == [
+        "before the reload",
+        "mine, before the reload",
+        "after the reload",
+        "mine, after the reload",
+    ]
+    assert seqs(page) == [1, 2, 3, 4]
+
+    # remembered: a new tab of the same browser is logged in too
+    other_tab = pages.tab(page.context)
+    expect(other_tab.locator("#me-nick")).to_have_text(alice)
+
+
+def test_without_remember_me_the_token_lives_in_this_tab_only(pages: Pages) -> None:
+    page = pages.open()
+    carol = uniq("Carol_")
+    login(page, carol, remember=False)
+    assert page.evaluate("localStorage.getItem('chat.token')") is None
+    page.reload()
+    expect(page.locator("#me-nick")).to_have_text(carol)  # the tab keeps its session
+    other_tab = pages.tab(page.context)
+    expect(other_tab.locator("#login-screen")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#login-screen")).to_be_visible()
+    page.reload()
+    expect(page.locator("#login-screen")).to_be_visible()
+
+
+@pytest.fixture
+def restartable(tmp_path: Path) -> Iterator[list[ServerProc]]:
+    """Servers of one test on one database (the last one is the running one)."""
+    started: list[ServerProc] = []
+    started.append(start_server(tmp_path / "chat.db", tmp_path / "server-0.log"))
+    try:
+        yield started
+    finally:
+        for server in started:
+            server.stop()
+
+
+def test_reconnect_resumes_and_resends_the_outbox(
+    pages: Pages, restartable: list[ServerProc], tmp_path: Path
+) -> None:
+    first = restartable[0]
+    room = uniq("restart-")
+    page = pages.open(server=first)
+    login(page, uniq("Alice_"))
+    join_room(page, room)
+    terminal = Chat(first)
+    bob = terminal.signup("Bob_")
+    bob.join(room)
+    bob.say(room, "before the restart")
+    say(page, "mine, before the restart")
+    assert bob.user is not None
+    terminal.close_all()
+
+    first.stop()  # closes every connection with 1001
+    expect(page.locator("#status")).to_contain_text("Reconnecting")
+    page.locator("#input").fill("written while the server was down")
+    page.locator("#input").press("Enter")
+    pending = page.locator("#log .msg.pending")
+    expect(pending).to_have_attribute("data-state", "pending")
+    expect(pending.locator(".state")).to_have_text("sending…")
+
+    second = start_server(
+        first.db, tmp_path / "server-1.log", ["--port", str(first.port)]
+    )  # same address, same database
+    restartable.append(second)
+    terminal = Chat(second)
+    try:
+        bob = terminal.login(bob.user)
+        bob.join(room)
+        bob.say(room, "while alice reconnects")
+        expect(page.locator("#log .msg")).to_have_count(4, timeout=RECONNECT_MS)
+        expect(page.locator("#log .msg.pending")).to_have_count(0)
+        expect(page.locator("#status")).to_have_text("")
+        assert seqs(page) == [1, 2, 3, 4]  # nothing missed, nothing twice
+        shown = bodies(page)
+        assert shown[:2] == ["before the restart", "mine, before the restart"]
+        assert sorted(shown[2:]) == ["while alice reconnects", "written while the server was down"]
+        # the re-sent message was stored once, in the order everyone sees
+        stored = [m["body"] for m in bob.history(room, after=0)["messages"]]
+        assert stored == shown
+    finally:
+        terminal.close_all()
