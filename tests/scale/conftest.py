@@ -1,0 +1,44 @@
+"""Fixtures of the scale-out tests: a fresh PostgreSQL schema, Redis, and node processes.
+
+Every test gets its own schema and its own Redis key prefix, so tests running side by side
+(or a developer's own servers on the same Redis) never see each other's events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.scale.cluster import Cluster, PostgresSchema, PrivateRedis
+
+
+@pytest.fixture
+async def schema(database_url: str) -> AsyncIterator[PostgresSchema]:
+    fresh = PostgresSchema(database_url)
+    await fresh.create()
+    try:
+        yield fresh
+    finally:
+        await fresh.drop()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, schema: PostgresSchema, redis_url: str) -> AsyncIterator[Cluster]:
+    nodes = Cluster(tmp_path, schema.url, redis_url)
+    try:
+        yield nodes
+    finally:
+        nodes.stop_all()
+        await nodes.cleanup_redis()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

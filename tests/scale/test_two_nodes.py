@@ -1,0 +1,117 @@
+"""Two chat-server processes on one PostgreSQL database and one Redis behave as one chat."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.scale.cluster import Cluster, Member
+
+pytestmark = pytest.mark.slow
+
+
+async def test_a_room_spans_both_nodes_every_message_once_in_seq_order(cluster: Cluster) -> None:
+    node_a, node_b = cluster.start_node(), cluster.start_node()
+    alice = await Member.connect(node_a.url, "alice")
+    bob = await Member.connect(node_b.url, "bob")
+    try:
+        await alice.join("lobby")
+        joined = await bob.join("lobby")
+        assert joined["members"] == ["alice", "bob"]
+        assert joined["online"] == ["alice", "bob"]  # alice is online, on the other node
+        await alice.wait_for(lambda: ("lobby", "bob", "joined") in alice.presence, "bob joined")
+
+        await asyncio.gather(
+            *(alice.send(f"from A {i}", f"a{i}", room="lobby") for i in range(30)),
+            *(bob.send(f"from B {i}", f"b{i}", room="lobby") for i in range(30)),
+        )
+        for member in (alice, bob):
+            view = member.view("lobby")
+            await member.wait_for(lambda: len(view.live) == 60, "every message live")  # noqa: B023
+            assert sorted(view.live) == list(range(1, 61))
+            assert set(view.live.values()) == {1}  # each exactly once
+            for sender in ("alice", "bob"):
+                # one node's events keep their order through Redis
+                seqs = [s for s in view.live_order if view.messages[s]["nick"] == sender]
+                assert seqs == sorted(seqs)
+        assert alice.view("lobby").ordered() == bob.view("lobby").ordered()
+        bodies = {m["body"] for m in alice.view("lobby").ordered()}
+        assert bodies == {f"from A {i}" for i in range(30)} | {f"from B {i}" for i in range(30)}
+    finally:
+        await alice.close()
+        await bob.close()
+
+
+async def test_concurrent_senders_on_both_nodes_never_duplicate_or_skip_a_seq(
+    cluster: Cluster,
+) -> None:
+    nodes = [cluster.start_node(), cluster.start_node()]
+    members = [
+        await Member.connect(nodes[i % 2].url, f"user{i}") for i in range(4)
+    ]  # two on each node
+    try:
+        for member in members:
+            await member.join("busy")
+        acks = await asyncio.gather(
+            *(
+                member.send(f"{member.nick} says {n}", f"m{n}", room="busy")
+                for n in range(40)
+                for member in members
+            )
+        )
+        assert sorted(ack["seq"] for ack in acks) == list(range(1, 161))
+        for member in members:
+            await member.catch_up("busy")
+            stored = member.view("busy").ordered()
+            assert [m["seq"] for m in stored] == list(range(1, 161))
+            assert len({(m["nick"], m["id"]) for m in stored}) == 160
+            assert {(m["nick"], m["id"]): m["seq"] for m in stored} == {
+                (members[i % 4].nick, f"m{i // 4}"): acks[i]["seq"] for i in range(160)
+            }
+    finally:
+        for member in members:
+            await member.close()
+
+
+async def test_direct_messages_read_markers_and_presence_across_nodes(cluster: Cluster) -> None:
+    node_a, node_b = cluster.start_node(), cluster.start_node()
+    alice = await Member.connect(node_a.url, "alice")
+    bob = await Member.connect(node_b.url, "bob")
+    alice_on_b: Member | None = None
+    try:
+        await alice.join("lobby")
+        await bob.join("lobby")
+
+        # a new direct conversation reaches bob on the other node without a join
+        ack = await alice.send("psst, bob", "dm1", to="bob")
+        assert ack["room"] == "dm:alice:bob"
+        await bob.wait_for(lambda: bool(bob.view("dm:alice:bob").messages), "the DM")
+        assert bob.view("dm:alice:bob").messages[1]["body"] == "psst, bob"
+        await bob.send("hi alice", "dm2", to="alice")
+        await alice.wait_for(lambda: 2 in alice.view("dm:alice:bob").messages, "the reply")
+
+        # the read marker moves on alice's other connection, on the other node
+        alice_on_b = await Member.connect(node_b.url, token=alice.token)
+        await alice_on_b.join("lobby")
+        await bob.send("one", "l1", room="lobby")
+        await alice.wait_for(lambda: 1 in alice.view("lobby").messages, "bob's message")
+        await alice.ws.send('{"type": "read", "room": "lobby", "seq": 1}')
+        await alice_on_b.wait_for(lambda: ("lobby", 1) in alice_on_b.reads, "the read event")
+
+        # alice stays online while one of her connections is left
+        await alice.close()
+        await bob.send("two", "l2", room="lobby")
+        await alice_on_b.wait_for(lambda: 2 in alice_on_b.view("lobby").messages, "two")
+        await alice_on_b.close()
+        await bob.wait_for(lambda: ("lobby", "alice", "offline") in bob.presence, "offline")
+        assert bob.presence.count(("lobby", "alice", "offline")) == 1
+
+        back = await Member.connect(node_a.url, token=alice.token)
+        await bob.wait_for(lambda: ("lobby", "alice", "online") in bob.presence, "online")
+        await back.close()
+    finally:
+        await alice.close()
+        await bob.close()
+        if alice_on_b is not None:
+            await alice_on_b.close()
