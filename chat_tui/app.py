@@ -365,6 +365,12 @@ class ChatApp(App[int]):
         msg_id = new_id()
         self.chat.history.add_pending(room, msg_id, body)
         self.run_worker(self._deliver(room, body, to, msg_id), exit_on_error=False)
+        self.call_later(self._show_queue)
+
+    def _show_queue(self) -> None:
+        """The client only reports queue changes while offline; show every change."""
+        if self.client is not None:
+            self.chat.show_status(self.client.status, self.client.queued)
 
     async def _deliver(self, room: str, body: str, to: str | None, msg_id: str) -> None:
         if self.client is None:
@@ -377,8 +383,10 @@ class ChatApp(App[int]):
                 await self.client.send(body, room=room, id=msg_id)
         except ClientError as exc:
             self.chat.history.mark_failed(room, msg_id, str(exc))
+            self._show_queue()
             return
         self.chat.history.mark_sent(room, msg_id)
+        self._show_queue()
         if to is not None and self.chat.history.timeline(room).first_seq is None:
             await self._join(room, switch=False)
 
@@ -498,7 +506,15 @@ def create_app(
     password: str | None = None,
     bell: bool = True,
 ) -> ChatApp:
-    """The app, with its credentials already resolved (tests build it this way)."""
+    """The app for ``url``, its credentials resolved as ``chat-tui connect`` does.
+
+    The token is the explicit one (or ``CHAT_TOKEN``), else the one stored for ``url``;
+    without one, ``nick`` and ``password`` (or ``CHAT_PASSWORD``) log in; without those the
+    app asks on its login screen.
+    """
+    token, nick = resolve_token(url, nick, token)
+    if token is None:
+        password = password or os.environ.get("CHAT_PASSWORD") or None
     return ChatApp(url, nick=nick, rooms=rooms, token=token, password=password, bell=bell)
 
 
@@ -523,9 +539,6 @@ def run(
     bell: bool,
 ) -> int:
     """Run ``chat-tui connect``: the full-screen chat; returns the exit code."""
-    token, nick = resolve_token(url, nick, token)
-    if token is None:
-        password = password or os.environ.get("CHAT_PASSWORD") or None
     app = create_app(url, nick=nick, rooms=rooms, token=token, password=password, bell=bell)
     code = app.run()
     if app.error_message:

@@ -83,3 +83,9 @@ async def fast_server(make_server: Callable[..., Any]) -> ChatServerUnderTest:
     """A server without the send rate limit, for seeding long histories quickly."""
     result: ChatServerUnderTest = await make_server(rate_per_second=100000.0, rate_burst=100000)
     return result
+
+
+async def enter(pilot: Pilot[Any], app: ChatApp, line: str) -> None:
+    """Put ``line`` in the composer and press Enter (pressing each key is slow under load)."""
+    app.chat.composer.value = line
+    await pilot.press("enter")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chat_tui.app import create_app
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import screen_text, seed, token_for, until
+from tests.tui.conftest import enter, screen_text, seed, token_for, until
 
 
 async def test_paging_at_the_top_keeps_the_view(fast_server: ChatServerUnderTest) -> None:
@@ -68,7 +68,7 @@ async def test_search_jumps_to_an_old_message(fast_server: ChatServerUnderTest) 
     app = create_app(fast_server.url, token=token, rooms=["general"])
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.ready, "the room is shown")
-        await pilot.press(*"/search needle", "enter")
+        await enter(pilot, app, "/search needle")
         from chat_tui.widgets.search import SearchScreen
 
         await until(pilot, lambda: isinstance(app.screen, SearchScreen), "the results panel")

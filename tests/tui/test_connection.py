@@ -1,0 +1,95 @@
+"""Login screen, auth failures, and losing the server: status line and the offline queue."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from textual.widgets import Input
+
+from chat_tui import credentials
+from chat_tui.app import create_app
+from chat_tui.widgets.login import LoginScreen
+from tests.conftest import ChatServerUnderTest
+from tests.tui.conftest import enter, screen_text, token_for, until
+
+
+def status(app: Any) -> str:
+    return str(app.chat.status_line.render())
+
+
+async def test_login_screen_creates_the_account_and_stores_the_token(
+    server: ChatServerUnderTest,
+) -> None:
+    app = create_app(server.url, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        await pilot.press(*"dave", "enter")
+        password = app.screen.query_one("#login-password", Input)
+        assert app.focused is password
+        await pilot.press(*"s3cret!", "enter")
+        await until(pilot, lambda: app.ready, "logged in and the room is shown")
+        assert app.focused is app.chat.composer, "the user can type at once"
+        stored = credentials.load(server.url)
+        assert stored is not None and stored[0] == "dave"
+    # next time the stored token is used: no login screen
+    again = create_app(server.url, rooms=["general"])
+    async with again.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: again.ready, "logged in with the stored token")
+        assert "dave" in status(again)
+
+
+async def test_login_screen_shows_auth_failure(server: ChatServerUnderTest) -> None:
+    await token_for(server, "erin", "right-password")
+    app = create_app(server.url, nick="erin")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        screen = app.screen
+        password = screen.query_one("#login-password", Input)
+        assert password.password, "the password is hidden"
+        await pilot.press(*"wrong-password", "enter")
+        error = screen.query_one("#login-error")
+        await until(pilot, lambda: "refused" in str(error.render()), "the failure is shown")
+        assert app.screen is screen
+        assert credentials.load(server.url) is None
+        await pilot.press(*"right-password", "enter")
+        await until(pilot, lambda: app.ready, "second try logs in")
+
+
+async def test_a_revoked_stored_token_asks_to_log_in(server: ChatServerUnderTest) -> None:
+    credentials.save_token(server.url, "frank", "not-a-valid-token")
+    app = create_app(server.url, token="not-a-valid-token", nick="frank")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        error = app.screen.query_one("#login-error")
+        assert "refused" in str(error.render())
+
+
+async def test_lost_server_queues_and_sends_once_on_return(
+    make_server: Callable[..., Any],
+) -> None:
+    first: ChatServerUnderTest = await make_server()
+    token = await token_for(first, "alice")
+    app = create_app(first.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        assert "connected" in status(app)
+        await enter(pilot, app, "before the outage")
+        timeline = app.chat.history.timeline("general")
+        await until(pilot, lambda: not timeline.pending, "first message delivered")
+        port = first.running.port
+        await first.running.stop()
+        await until(pilot, lambda: "reconnecting" in status(app), "the status says so")
+        await enter(pilot, app, "typed while offline")
+        await enter(pilot, app, "and another")
+        await until(pilot, lambda: "2 queued" in status(app), "two messages queued")
+        assert "typed while offline ⧗" in screen_text(app)
+        second: ChatServerUnderTest = await make_server(port=port)
+        await until(pilot, lambda: not timeline.pending, "the queue went out", timeout=20)
+        await until(pilot, lambda: "● connected" in status(app), "connected again")
+        bodies = [m.body for m in timeline.messages]
+        assert bodies == ["before the outage", "typed while offline", "and another"]
+        assert "queued" not in status(app)
+        async with second.login("bob") as bob:
+            _, page = await bob.join("general")
+        assert [m["body"] for m in page["messages"]] == bodies, "stored once, in order"
