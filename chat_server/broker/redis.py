@@ -198,11 +198,14 @@ class RedisBroker:
         self.presence_ttl = presence_ttl
         self.node = uuid.uuid4().hex[:16]
         self.channel = f"{prefix}:events"
+        # Commands retry once at once (a pooled connection may have gone stale while
+        # Redis restarted); the subscription never retries by itself, so the subscriber
+        # sees every loss and says so.
         self._redis: Redis = Redis.from_url(
-            url,
-            socket_timeout=5.0,
-            socket_connect_timeout=2.0,
-            retry=Retry(NoBackoff(), 0),
+            url, socket_timeout=5.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 1)
+        )
+        self._sub_redis: Redis = Redis.from_url(
+            url, socket_timeout=None, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
         )
         self._receiver: Receiver | None = None
         self._presence: PresenceHook | None = None
@@ -250,8 +253,9 @@ class RedisBroker:
             with contextlib.suppress(*_REDIS_ERRORS):
                 await self._script(_LEAVE, self.node)
         self._up = False
-        with contextlib.suppress(*_REDIS_ERRORS):
-            await self._redis.aclose()
+        for client in (self._redis, self._sub_redis):
+            with contextlib.suppress(*_REDIS_ERRORS):
+                await client.aclose()
         self._receiver = None
 
     @property
@@ -313,7 +317,7 @@ class RedisBroker:
         """Stay subscribed: reconnect with backoff whenever Redis fails."""
         delay = 0.05
         while True:
-            pubsub = self._redis.pubsub()
+            pubsub = self._sub_redis.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 async with asyncio.timeout(5.0):

@@ -32,6 +32,10 @@ async def cluster(tmp_path: Path, schema: PostgresSchema, redis_url: str) -> Asy
     finally:
         nodes.stop_all()
         await nodes.cleanup_redis()
+    # A node that logs a traceback has a bug, even when every client saw the right thing.
+    for index in range(len(nodes.nodes)):
+        if "Traceback" in nodes.log(index):
+            pytest.fail(f"node {index} logged a traceback:\n{nodes.log(index)[-4000:]}")
 
 
 @pytest.fixture
