@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,17 +87,28 @@ class Pages:
         height: int = 700,
         *,
         server: ServerProc | None = None,
+        before: Callable[[Page], None] | None = None,
         **options: Any,
     ) -> Page:
-        """A new person (context) on the chat's page of ``server`` (the module's by default)."""
+        """A new person (context) on the chat's page of ``server`` (the module's by default).
+
+        ``before`` runs before the page loads (to route its websocket, for instance).
+        """
         context = self.browser.new_context(viewport={"width": width, "height": height}, **options)
         self.contexts.append(context)
-        return self.tab(context, server)
+        return self.tab(context, server, before)
 
-    def tab(self, context: BrowserContext, server: ServerProc | None = None) -> Page:
+    def tab(
+        self,
+        context: BrowserContext,
+        server: ServerProc | None = None,
+        before: Callable[[Page], None] | None = None,
+    ) -> Page:
         """Another tab of the same person (shares localStorage, not sessionStorage)."""
         page = context.new_page()
         self.watch(page)
+        if before is not None:
+            before(page)
         page.goto((server or self.server).http + "/")
         return page
 
