@@ -18,7 +18,7 @@ from chat_server.auth import Passwords, new_token, token_hash
 from chat_server.config import Settings, default_db_path
 from chat_server.errors import ChatError
 from chat_server.protocol import is_valid_nick
-from chat_server.store import SQLiteStore, User, create_store, is_postgres_url
+from chat_server.store import Store, User, create_store, is_postgres_url
 from chat_server.store.sqlite import backup as sqlite_backup
 
 T = TypeVar("T")
@@ -265,12 +265,16 @@ def serve(
 
 
 async def _with_store(
-    db: Path | None, action: Callable[[SQLiteStore], Awaitable[T]], *, create: bool = False
+    db: Path | None,
+    database_url: str | None,
+    action: Callable[[Store], Awaitable[T]],
+    *,
+    create: bool = False,
 ) -> T:
-    path = _db_path(db)
-    if not create and not path.exists():
+    path, postgres_url = _database(db, database_url)
+    if postgres_url is None and not create and not path.exists():
         raise click.ClickException(f"no database at {path} (start the server once, or use --db)")
-    store = SQLiteStore(path)
+    store = create_store(Settings(db_path=path, database_url=postgres_url))
     try:
         await store.open()
     except ChatError as exc:
@@ -281,7 +285,7 @@ async def _with_store(
         await store.close()
 
 
-async def _existing_user(store: SQLiteStore, nick: str) -> User:
+async def _existing_user(store: Store, nick: str) -> User:
     user = await store.user_by_nick(nick)
     if user is None or user.removed:
         raise click.ClickException(f"no user {nick}")
@@ -302,51 +306,54 @@ def users() -> None:
 @users.command("add")
 @click.argument("nick", callback=_check_nick)
 @db_option
+@database_url_option
 @click.password_option(envvar="CHAT_PASSWORD", help="The password [env CHAT_PASSWORD].")
-def users_add(nick: str, db: Path | None, password: str) -> None:
+def users_add(nick: str, db: Path | None, database_url: str | None, password: str) -> None:
     """Create an account (and the database, before the server's first start).
 
     Example: chat-server users add alice
     """
 
-    async def action(store: SQLiteStore) -> None:
+    async def action(store: Store) -> None:
         if await store.user_by_nick(nick) is not None:
             raise click.ClickException(f"the nick {nick} is taken")
         await store.create_user(nick, await Passwords().hash(password))
 
-    _run(_with_store(db, action, create=True))
+    _run(_with_store(db, database_url, action, create=True))
     click.echo(f"created {nick}")
 
 
 @users.command("list")
 @db_option
-def users_list(db: Path | None) -> None:
+@database_url_option
+def users_list(db: Path | None, database_url: str | None) -> None:
     """List accounts.
 
     Example: chat-server users list
     """
 
-    async def action(store: SQLiteStore) -> list[User]:
+    async def action(store: Store) -> list[User]:
         return await store.list_users()
 
-    for user in _run(_with_store(db, action)):
+    for user in _run(_with_store(db, database_url, action)):
         click.echo(f"{user.nick}\t{'removed' if user.removed else 'active'}")
 
 
 @users.command("remove")
 @click.argument("nick")
 @db_option
-def users_remove(nick: str, db: Path | None) -> None:
+@database_url_option
+def users_remove(nick: str, db: Path | None, database_url: str | None) -> None:
     """Remove an account: its tokens stop working, its nick stays reserved.
 
     Example: chat-server users remove mallory
     """
 
-    async def action(store: SQLiteStore) -> None:
+    async def action(store: Store) -> None:
         user = await _existing_user(store, nick)
         await store.remove_user(user.id)
 
-    _run(_with_store(db, action))
+    _run(_with_store(db, database_url, action))
     click.echo(f"removed {nick}")
 
 
@@ -358,36 +365,38 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("nick")
 @db_option
+@database_url_option
 @click.option("--ttl", callback=parse_duration, help="Expire after this long (e.g. 90d).")
-def tokens_create(nick: str, db: Path | None, ttl: float | None) -> None:
+def tokens_create(nick: str, db: Path | None, database_url: str | None, ttl: float | None) -> None:
     """Print a new token for NICK (for a bot: CHAT_TOKEN=... chat-tui send ...).
 
     Example: chat-server tokens create deploy-bot
     """
 
-    async def action(store: SQLiteStore) -> str:
+    async def action(store: Store) -> str:
         user = await _existing_user(store, nick)
         token = new_token()
         await store.add_token(user.id, token_hash(token), time.time() + ttl if ttl else None)
         return token
 
-    click.echo(_run(_with_store(db, action)))
+    click.echo(_run(_with_store(db, database_url, action)))
 
 
 @tokens.command("revoke")
 @click.argument("nick")
 @db_option
-def tokens_revoke(nick: str, db: Path | None) -> None:
+@database_url_option
+def tokens_revoke(nick: str, db: Path | None, database_url: str | None) -> None:
     """Revoke every token of NICK; a running server closes their connections.
 
     Example: chat-server tokens revoke deploy-bot
     """
 
-    async def action(store: SQLiteStore) -> int:
+    async def action(store: Store) -> int:
         user = await _existing_user(store, nick)
         return await store.revoke_user_tokens(user.id)
 
-    count = _run(_with_store(db, action))
+    count = _run(_with_store(db, database_url, action))
     click.echo(f"revoked {count} token(s) of {nick}")
 
 

@@ -1,0 +1,60 @@
+"""The admin commands work on a PostgreSQL deployment: migrate, accounts, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg  # type: ignore[import-untyped]
+import pytest
+from click.testing import CliRunner, Result
+from websockets.asyncio.client import connect
+
+from chat_server.cli import main
+from tests.raw import request
+from tests.scale.cluster import Cluster, Member, PostgresSchema
+
+pytestmark = pytest.mark.slow
+
+
+async def chat_server(*args: str, password: str = "") -> Result:
+    """``chat-server ARGS`` (in a thread: the command runs its own event loop)."""
+    runner = CliRunner(env={"CHAT_PASSWORD": password} if password else {})
+    return await asyncio.to_thread(runner.invoke, main, list(args))
+
+
+async def test_migrate_then_manage_accounts_for_a_no_signup_cluster(
+    schema: PostgresSchema, cluster: Cluster
+) -> None:
+    db = ["--database-url", schema.url]
+    migrated = await chat_server("db", "migrate", *db)
+    assert migrated.exit_code == 0, migrated.output
+    assert "is up to date" in migrated.output
+    conn = await asyncpg.connect(schema.url)
+    try:
+        assert await conn.fetchval("SELECT array_agg(version) FROM schema_migrations") == [1]
+    finally:
+        await conn.close()
+    again = await chat_server("db", "migrate", *db)
+    assert again.exit_code == 0, again.output
+
+    added = await chat_server("users", "add", "carol", *db, password="carol-pw")
+    assert added.exit_code == 0 and "created carol" in added.output, added.output
+    listed = await chat_server("users", "list", *db)
+    assert listed.output.splitlines() == ["carol\tactive"]
+    created = await chat_server("tokens", "create", "carol", *db)
+    assert created.exit_code == 0, created.output
+    token = created.output.strip()
+
+    node = cluster.start_node("--no-signup")
+    carol = await Member.connect(node.url, token=token)
+    assert carol.nick == "carol"
+    await carol.close()
+    async with connect(node.url) as ws:
+        hello = {"type": "hello", "nick": "mallory", "password": "pw-of-mallory"}
+        refused = await request(ws, hello, "welcome")
+        assert (refused["type"], refused["code"]) == ("error", "auth_failed")
+
+    both = await chat_server("users", "list", "--db", "x.db", *db)
+    assert both.exit_code == 2 and "give one" in both.output
+    wrong = await chat_server("db", "migrate", "--database-url", "mysql://localhost/chat")
+    assert wrong.exit_code == 2 and "postgresql://" in wrong.output
