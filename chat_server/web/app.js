@@ -169,6 +169,7 @@ function showRoom(room) {
   }
   $("room-title").textContent = label(room);
   $("input-label").textContent = `Message ${label(room)}`;
+  $("input").placeholder = `Message ${label(room)}`;
   $("leave").hidden = room.dm;
   log.replaceChildren($("log-top"), room.list);
   renderLogTop(room);
