@@ -1,13 +1,497 @@
-"""The ``chat-tui`` command (the client commands arrive with the client library)."""
+"""The ``chat-tui`` command: connect (the TUI), and send, history, tail, login, logout for scripts.
+
+A thin shell over ChatClient. The scripting commands never import Textual or Rich, so a cron
+job's ``chat-tui send`` starts fast; ``connect`` imports the app only when it runs.
+
+Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
-from chat_tui import __version__
+from chat_server import protocol as p
+from chat_tui import __version__, credentials
+from chat_tui.client import DEFAULT_URL, ChatClient, Closed
+from chat_tui.errors import AuthError, ClientError, ConnectError, ServerError
+from chat_tui.output import CursorError, ack_line, human_line, json_line, read_cursor, write_cursor
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+MAX_ID = 64
+
+
+class Fail(click.ClickException):
+    """A runtime error: one line on stderr and the exit code that says what went wrong."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        # click declares exit_code on the class; this error's code is per instance
+        vars(self)["exit_code"] = exit_code
+
+
+def _fail(exc: ClientError) -> Fail:
+    if isinstance(exc, ServerError):
+        return Fail(f"rejected by the server: {exc.code}: {exc.message}", exc.exit_code)
+    if isinstance(exc, AuthError):
+        return Fail(f"authentication failed: {exc}", exc.exit_code)
+    return Fail(str(exc), exc.exit_code)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; client errors become one line and their exit code."""
+    try:
+        return asyncio.run(coro)
+    except ClientError as exc:
+        raise _fail(exc) from None
+    except credentials.CredentialsError as exc:  # pragma: no cover - a ClientError already
+        raise Fail(str(exc), 1) from None
+
+
+def url_option(func: F) -> F:
+    return click.option(
+        "--url",
+        envvar="CHAT_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="Server websocket URL (host:port works too) [env CHAT_URL].",
+    )(func)
+
+
+def auth_options(func: F) -> F:
+    func = click.option(
+        "--token",
+        envvar="CHAT_TOKEN",
+        default=None,
+        help="Session or bot token [env CHAT_TOKEN; default: the one `login` stored].",
+    )(func)
+    return click.option(
+        "--nick",
+        envvar="CHAT_NICK",
+        default=None,
+        help="Log in with this nick and the password in CHAT_PASSWORD [env CHAT_NICK].",
+    )(func)
+
+
+def _password() -> str | None:
+    return os.environ.get("CHAT_PASSWORD") or None
+
+
+def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
+    """A client with the best credentials at hand: --token, then --nick with CHAT_PASSWORD,
+    then the token `chat-tui login` stored for this server."""
+    url = credentials.normalize_url(url)
+    if token:
+        return ChatClient(url, token=token, **kwargs)
+    password = _password()
+    if nick and password:
+        return ChatClient(url, nick=nick, password=password, **kwargs)
+    stored = credentials.load(url)
+    if stored is not None:
+        return ChatClient(url, token=stored[1], **kwargs)
+    raise Fail(
+        f"not logged in to {url}: run `chat-tui login {url} --nick NICK`, "
+        "or set CHAT_TOKEN (or --nick with CHAT_PASSWORD)",
+        AuthError.exit_code,
+    )
+
+
+def _room_or_to(room: str | None, to: str | None) -> None:
+    if (room is None) == (to is None):
+        raise click.UsageError("give exactly one of --room and --to")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chat-tui")
 def main() -> None:
-    """Terminal client for chat-server."""
+    """Terminal client for chat-server: a full-screen chat, and commands for scripts."""
+
+
+# --- send ---------------------------------------------------------------------------------
+
+
+@main.command()
+@url_option
+@auth_options
+@click.option("--room", default=None, help="Room to post to (joined if needed).")
+@click.option("--to", default=None, help="Nick to send a direct message to.")
+@click.option("--id", "msg_id", default=None, help="Idempotency key: a retry stores nothing new.")
+@click.option("--lines", is_flag=True, help="Send each line of MESSAGE as its own message.")
+@click.option("--json", "as_json", is_flag=True, help="Print the acks as JSON lines.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the acks.")
+@click.argument("message")
+def send(
+    url: str,
+    token: str | None,
+    nick: str | None,
+    room: str | None,
+    to: str | None,
+    msg_id: str | None,
+    lines: bool,
+    as_json: bool,
+    timeout: float,
+    message: str,
+) -> None:
+    """Post MESSAGE to a room or a person; `-` reads it from stdin. Exits 0 once acked.
+
+    \b
+    Examples:
+      chat-tui send --room ops "deploy finished"
+      df -h | chat-tui send --room ops -
+      tail -n 20 app.log | chat-tui send --room ops --lines -
+      chat-tui send --to alice --id nightly-2026-11-26 "backup done"
+    """
+    _room_or_to(room, to)
+    from_stdin = message == "-"
+    text = sys.stdin.read() if from_stdin else message
+    if lines:
+        bodies = [line for line in text.splitlines() if line.strip()]
+    else:
+        body = text.removesuffix("\n") if from_stdin else text
+        bodies = [body] if body.strip() else []
+    if not bodies:
+        if not from_stdin:
+            raise click.UsageError("the message is empty")
+        click.echo("nothing to send: stdin was empty", err=True)
+        return
+    ids: list[str | None]
+    if msg_id is not None:
+        ids = [msg_id] if len(bodies) == 1 else [f"{msg_id}-{n}" for n in range(1, len(bodies) + 1)]
+        if not 1 <= len(str(ids[-1])) <= MAX_ID:
+            raise click.UsageError(f"--id must leave room for the line number (at most {MAX_ID})")
+    else:
+        ids = [None] * len(bodies)
+    client = make_client(url, token, nick, reconnect=True)
+    acks = _run(_send_all(client, bodies, ids, room, to, timeout))
+    if as_json:
+        for ack in acks:
+            click.echo(ack_line(ack))
+
+
+async def _send_all(
+    client: ChatClient,
+    bodies: list[str],
+    ids: list[str | None],
+    room: str | None,
+    to: str | None,
+    timeout: float,
+) -> list[p.Ack]:
+    try:
+        async with asyncio.timeout(timeout):
+            async with client:
+                sent = await _send_batch(client, bodies, ids, room, to)
+                if room is not None and any(_not_member(r) for r in sent):
+                    await client.join(room)
+                    sent = await _send_batch(client, bodies, ids, room, to)
+    except TimeoutError:
+        raise Fail(
+            f"no ack within {timeout:g} s from {client.url} (a retry with the same --id is safe)",
+            ConnectError.exit_code,
+        ) from None
+    acks: list[p.Ack] = []
+    for result in sent:
+        if isinstance(result, BaseException):
+            raise result
+        acks.append(result)
+    return acks
+
+
+def _not_member(result: p.Ack | BaseException) -> bool:
+    return isinstance(result, ServerError) and result.code == "not_member"
+
+
+async def _send_batch(
+    client: ChatClient,
+    bodies: list[str],
+    ids: list[str | None],
+    room: str | None,
+    to: str | None,
+) -> list[p.Ack | BaseException]:
+    """Send in order (the outbox keeps the order); wait for every ack."""
+    tasks = [
+        asyncio.create_task(client.send(body, room=room, to=to, id=msg_id))
+        for body, msg_id in zip(bodies, ids, strict=True)
+    ]
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+@main.command()
+@url_option
+@auth_options
+@click.option("--room", required=True, help="Room (or dm:a:b conversation) to read.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--before", default=None, type=click.IntRange(min=1), help="Only messages before SEQ."
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def history(
+    url: str,
+    token: str | None,
+    nick: str | None,
+    room: str,
+    limit: int,
+    before: int | None,
+    as_json: bool,
+) -> None:
+    """Print a room's latest messages (or the LIMIT before SEQ), oldest first.
+
+    \b
+    Examples:
+      chat-tui history --room general --limit 20
+      chat-tui history --room general --before 1200 --json | jq -r .body
+    """
+    client = make_client(url, token, nick, reconnect=False)
+    messages = _run(_history(client, room, limit, before))
+    with _stdout_guard():
+        for message in messages:
+            click.echo(json_line(message) if as_json else human_line(message))
+
+
+async def _history(
+    client: ChatClient, room: str, limit: int, before: int | None
+) -> list[p.MessageRecord]:
+    async with client:
+        try:
+            return await _history_pages(client, room, limit, before)
+        except ServerError as exc:
+            if exc.code != "not_member":
+                raise
+        await client.join(room)
+        return await _history_pages(client, room, limit, before)
+
+
+async def _history_pages(
+    client: ChatClient, room: str, limit: int, before: int | None
+) -> list[p.MessageRecord]:
+    """The newest ``limit`` messages before ``before``, paging back as far as needed."""
+    collected: list[p.MessageRecord] = []
+    while len(collected) < limit:
+        page = await client.history(
+            room, before=before, limit=min(p.HISTORY_MAX, limit - len(collected))
+        )
+        collected[:0] = page.messages
+        if not page.more or not page.messages:
+            break
+        before = page.messages[0].seq
+    return collected
+
+
+# --- tail ---------------------------------------------------------------------------------
+
+
+@main.command()
+@url_option
+@auth_options
+@click.option("--room", required=True, help="Room to follow (joined if needed).")
+@click.option("--since", default=None, type=click.IntRange(min=0), help="Start after SEQ.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option(
+    "--cursor",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File holding the last printed seq: read at start (it wins over --since), "
+    "rewritten after every line.",
+)
+def tail(
+    url: str,
+    token: str | None,
+    nick: str | None,
+    room: str,
+    since: int | None,
+    as_json: bool,
+    cursor: Path | None,
+) -> None:
+    """Follow a room: print new messages as they come, reconnecting forever.
+
+    \b
+    Examples:
+      chat-tui tail --room alerts
+      chat-tui tail --room alerts --json | jq -r '.nick + ": " + .body'
+      chat-tui tail --room alerts --json --cursor ~/.alerts.seq | ./handler
+    """
+    if cursor is not None:
+        try:
+            stored = read_cursor(cursor)
+        except (CursorError, OSError) as exc:
+            raise click.UsageError(str(exc)) from None
+        if stored is not None:
+            since = stored
+    client = make_client(url, token, nick, reconnect=True)
+    printer = _Printer(as_json, cursor)
+    with _stdout_guard():
+        _run(_until_signal(_tail(client, room, since, printer)))
+
+
+class _Printer:
+    """Writes each message once, flushed, then records its seq in the cursor file."""
+
+    def __init__(self, as_json: bool, cursor: Path | None) -> None:
+        self.as_json = as_json
+        self.cursor = cursor
+
+    def __call__(self, message: p.MessageRecord) -> None:
+        line = json_line(message) if self.as_json else human_line(message)
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        if self.cursor is not None:
+            write_cursor(self.cursor, message.seq)
+
+
+async def _tail(
+    client: ChatClient, room: str, since: int | None, printer: Callable[[p.MessageRecord], None]
+) -> None:
+    async with client:
+        try:
+            joined = await client.join(room, since=since)
+        except ServerError as exc:
+            raise _fail(exc) from None
+        if since is not None:
+            for message in joined.messages:
+                printer(message)
+        async for event in client.events():
+            if isinstance(event, p.MessageRecord) and event.room == room:
+                printer(event)
+            elif isinstance(event, Closed) and event.error is not None:
+                raise event.error
+
+
+async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
+    """Run until done, or until SIGINT/SIGTERM ends it cleanly (exit 0)."""
+    task = asyncio.ensure_future(coro)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@contextlib.contextmanager
+def _stdout_guard() -> Any:
+    """A closed stdout (``| head``) ends the command quietly with 0, like cat does."""
+    try:
+        yield
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+
+
+# --- login / logout -----------------------------------------------------------------------
+
+
+def _server_url(url_arg: str | None, url: str) -> str:
+    return credentials.normalize_url(url_arg or url)
+
+
+@main.command()
+@click.argument("url_arg", metavar="[URL]", required=False)
+@url_option
+@click.option("--nick", envvar="CHAT_NICK", required=True, help="Your nick [env CHAT_NICK].")
+def login(url_arg: str | None, url: str, nick: str) -> None:
+    """Log in (or sign up) and store a session token for the server at URL.
+
+    The password comes from CHAT_PASSWORD or a hidden prompt. The token is kept in
+    ~/.config/chat-tui/credentials.json (mode 0600) for the other commands.
+
+    \b
+    Example:
+      chat-tui login ws://chat.example.org:8765/ws --nick alice
+    """
+    server = _server_url(url_arg, url)
+    password = _password() or click.prompt("Password", hide_input=True)
+    client = ChatClient(server, nick=nick, password=password, reconnect=False)
+    welcome = _run(_login(client))
+    credentials.save_token(server, welcome.nick, welcome.token)
+    if welcome.created:
+        click.echo(f"Created the account {welcome.nick} on {server} (a new nick: check it).")
+    else:
+        click.echo(f"Logged in as {welcome.nick} on {server}.")
+    click.echo(f"Token stored in {credentials.credentials_path()}.")
+
+
+async def _login(client: ChatClient) -> p.Welcome:
+    async with client:
+        assert client.welcome is not None
+        return client.welcome
+
+
+@main.command()
+@click.argument("url_arg", metavar="[URL]", required=False)
+@url_option
+@click.option("--token", envvar="CHAT_TOKEN", default=None, help="Token to revoke [env CHAT_TOKEN]")
+def logout(url_arg: str | None, url: str, token: str | None) -> None:
+    """Revoke the stored token on the server at URL and forget it.
+
+    \b
+    Example:
+      chat-tui logout ws://chat.example.org:8765/ws
+    """
+    server = _server_url(url_arg, url)
+    token = token or credentials.load_token(server)
+    if token is None:
+        click.echo(f"Not logged in to {server}.")
+        return
+    try:
+        _run(_logout(ChatClient(server, token=token, reconnect=False)))
+    except Fail as exc:
+        if exc.exit_code != AuthError.exit_code:
+            message = f"{exc.message} (the stored token is kept: try again)"
+            raise Fail(message, exc.exit_code) from None
+        click.echo("The server no longer knew the token.")
+    credentials.remove_token(server)
+    click.echo(f"Logged out of {server}.")
+
+
+async def _logout(client: ChatClient) -> None:
+    await client.connect()
+    await client.logout()
+
+
+# --- connect (the TUI) --------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("url_arg", metavar="[URL]", required=False)
+@url_option
+@auth_options
+@click.option("--room", "rooms", multiple=True, help="Room to join at start (repeatable).")
+@click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on mentions.")
+def connect(
+    url_arg: str | None,
+    url: str,
+    token: str | None,
+    nick: str | None,
+    rooms: tuple[str, ...],
+    no_bell: bool,
+) -> None:
+    """Open the full-screen chat.
+
+    \b
+    Examples:
+      chat-tui connect
+      chat-tui connect ws://chat.example.org:8765/ws --nick alice --room general --room ops
+    """
+    app = importlib.import_module("chat_tui.app")  # Textual is imported only here
+    code = app.run(
+        _server_url(url_arg, url),
+        nick=nick,
+        rooms=list(rooms),
+        token=token,
+        password=_password(),
+        bell=not no_bell,
+    )
+    sys.exit(code)

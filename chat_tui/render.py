@@ -150,10 +150,11 @@ def message_parts(nick: str, body: str, *, me: str, nick_width: int) -> tuple[Te
     else:
         shown = nick if len(nick) <= nick_width else nick[: nick_width - 1] + "+"
         prefix = Text(" " * (nick_width - len(shown)))
-        prefix.append_text(nick_text(shown, bold=nick_key(nick) == nick_key(me)))
+        name = nick_text(shown, bold=nick_key(nick) == nick_key(me))
+        if mentioned:
+            name.stylize(MENTION_STYLE)
+        prefix.append_text(name)
         text = body_text(body, me)
-    if mentioned:
-        prefix.stylize(Style(reverse=True))
     return prefix, text, mentioned
 
 

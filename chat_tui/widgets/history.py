@@ -237,7 +237,8 @@ class HistoryView(ScrollView, can_focus=True):
         if isinstance(payload, DividerItem):
             return [rule(Text("new messages", style="bold"), width, "#ff5f5f")]
         if isinstance(payload, Notice):
-            head = Text(parse_ts(payload.ts).strftime("%H:%M "), style=TIME_STYLE)
+            head = Text(parse_ts(payload.ts).strftime("%H:%M "), end="")
+            head.stylize(TIME_STYLE)
             head.append("-!- ", "bold")
             texts: list[Text] = []
             for number, line in enumerate(payload.text.split("\n")):
@@ -255,7 +256,8 @@ class HistoryView(ScrollView, can_focus=True):
     ) -> list[Text]:
         nick_width = self._nick_width(width)
         prefix, text, _ = message_parts(nick, body, me=self.me, nick_width=nick_width)
-        head = Text(parse_ts(ts).strftime("%H:%M "), style=TIME_STYLE)
+        head = Text(parse_ts(ts).strftime("%H:%M "), end="")
+        head.stylize(TIME_STYLE)
         head.append_text(prefix)
         head.append(SEPARATOR, "dim")
         if pending is not None and pending.state == "sending":

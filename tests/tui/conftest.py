@@ -36,7 +36,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 async def until(
-    pilot: Pilot[object], condition: Callable[[], object], what: str, timeout: float = WAIT
+    pilot: Pilot[Any], condition: Callable[[], object], what: str, timeout: float = WAIT
 ) -> None:
     """Let the app run until ``condition()`` is true; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -57,7 +57,7 @@ async def token_for(server: ChatServerUnderTest, nick: str, password: str = "sec
         return client.token
 
 
-async def settle(pilot: Pilot[object]) -> None:
+async def settle(pilot: Pilot[Any]) -> None:
     await pilot.pause()
     await asyncio.sleep(0)
 
