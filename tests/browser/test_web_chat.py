@@ -9,7 +9,7 @@ from pathlib import Path
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Pages, bodies, join_room, login, say, seqs
+from tests.browser.conftest import PASSWORD, Pages, bodies, join_room, login, say, seqs
 from tests.e2e.e2e_support import Chat, dm_room, uniq
 
 
@@ -234,3 +234,33 @@ def test_screenshot_of_the_main_screen(pages: Pages, chat: Chat, tmp_path: Path)
     if target:
         shutil.copyfile(shot, target)
     print(f"screenshot: {shot}")
+
+
+def test_keyboard_only(pages: Pages) -> None:
+    """Log in, write, switch rooms and scroll without a mouse."""
+    page = pages.open()
+    expect(page.get_by_label("Nick")).to_be_focused()
+    nick = uniq("Keys_")
+    page.keyboard.type(nick)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator("#input")).to_be_focused()
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    page.keyboard.press("Enter")
+    expect(page.locator("#log .msg:not(.pending) .body")).to_have_text(["first line\nsecond line"])
+
+    room = uniq("keys-")
+    page.get_by_label("Join a room").focus()
+    page.keyboard.type(room)
+    page.keyboard.press("Enter")
+    expect(page.locator("#room-title")).to_have_text(f"#{room}")
+    expect(page.locator("#input")).to_be_focused()
+    general = page.locator('button.room[data-room="general"]')
+    general.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#room-title")).to_have_text("#general")
+    expect(general).to_have_attribute("aria-current", "page")
+    assert page.locator("#log").get_attribute("tabindex") == "0"  # arrow keys scroll it
