@@ -142,6 +142,17 @@ class Cluster:
         for node in self.nodes:
             node.stop()
 
+    async def publish_raw(self, *payloads: bytes) -> None:
+        """Publish arbitrary bytes on the nodes' event channel."""
+        import redis.asyncio as redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            for payload in payloads:
+                await client.publish(f"{self.prefix}:events", payload)
+        finally:
+            await client.aclose()
+
     async def cleanup_redis(self) -> None:
         import redis.asyncio as redis
 

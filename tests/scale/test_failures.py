@@ -99,3 +99,30 @@ async def test_restarting_redis_during_a_stream_loses_no_stored_message(
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_a_node_started_without_redis_serves_its_own_clients_until_redis_comes(
+    cluster: Cluster, private_redis: PrivateRedis
+) -> None:
+    private_redis.stop()
+    node_a = cluster.start_node(redis_url=private_redis.url)
+    assert healthz(node_a.url)["status"] == "degraded"
+    alice = await Member.connect(node_a.url, "alice")
+    bob: Member | None = None
+    try:
+        await alice.join("lobby")
+        await alice.send("anyone?", "k1", room="lobby")
+        await alice.wait_for(lambda: 1 in alice.view("lobby").live, "her own message")
+
+        private_redis.start()
+        await wait_health(node_a.url, "ok")
+        node_b = cluster.start_node(redis_url=private_redis.url)
+        bob = await Member.connect(node_b.url, "bob")
+        joined = await bob.join("lobby")
+        assert joined["online"] == ["alice", "bob"]  # node A re-registered its users
+        await bob.send("here", "k2", room="lobby")
+        await alice.wait_for(lambda: 2 in alice.view("lobby").live, "bob's message")
+    finally:
+        await alice.close()
+        if bob is not None:
+            await bob.close()
