@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pytest
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.store import NewMessage, SQLiteStore, User, search_words
 from chat_server.store.postgres import PostgresStore
+from tests.scale.cluster import PostgresSchema
 
 AnyStore = SQLiteStore | PostgresStore
 
@@ -40,9 +40,6 @@ class Backend:
 
     def unreachable(self, tmp_path: Path) -> AnyStore:
         raise NotImplementedError
-
-    async def drop(self) -> None:
-        pass
 
 
 class SQLiteBackend(Backend):
@@ -77,10 +74,9 @@ class PostgresBackend(Backend):
     name = "postgres"
     integrity_error = asyncpg.UniqueViolationError
 
-    def __init__(self, url: str) -> None:
-        self.admin_url = url
-        self.schema = f"test_{uuid.uuid4().hex[:16]}"
-        self.url = f"{url}{'&' if '?' in url else '?'}search_path={self.schema}"
+    def __init__(self, database_url: str) -> None:
+        self.schema = PostgresSchema(database_url)
+        self.url = self.schema.url
 
     async def _admin(self, *statements: str) -> list[list[asyncpg.Record]]:
         conn = await asyncpg.connect(self.url)
@@ -89,19 +85,8 @@ class PostgresBackend(Backend):
         finally:
             await conn.close()
 
-    async def create(self) -> None:
-        conn = await asyncpg.connect(self.admin_url)
-        try:
-            await conn.execute(f"CREATE SCHEMA {self.schema}")
-        finally:
-            await conn.close()
-
     async def drop(self) -> None:
-        conn = await asyncpg.connect(self.admin_url)
-        try:
-            await conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
-        finally:
-            await conn.close()
+        await self.schema.drop()
 
     def store(self) -> PostgresStore:
         return PostgresStore(self.url, pool_size=4)
@@ -128,7 +113,7 @@ async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterat
         yield SQLiteBackend(tmp_path / "chat.db")
         return
     postgres = PostgresBackend(request.getfixturevalue("database_url"))
-    await postgres.create()
+    await postgres.schema.create()
     try:
         yield postgres
     finally:

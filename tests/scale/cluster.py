@@ -289,36 +289,30 @@ class Member:
 
     async def request(self, frame: Frame, replies: int = 1) -> Frame:
         """Send a frame with a fresh ref; the last of ``replies`` frames echoing it."""
+        return (await self.exchange(frame, replies))[-1]
+
+    async def exchange(self, frame: Frame, replies: int) -> list[Frame]:
+        """Send a frame with a fresh ref; the frames echoing it (up to an error)."""
         ref = f"r{next(_refs)}"
         queue: asyncio.Queue[Frame] = asyncio.Queue()
         self._pending[ref] = queue
+        received: list[Frame] = []
         try:
             await self.ws.send(json.dumps({**frame, "ref": ref}))
             async with asyncio.timeout(WAIT):
-                for _ in range(replies):
-                    reply = await queue.get()
-                    if reply["type"] == "error":
-                        return reply
-                return reply
+                while len(received) < replies and "error" not in (f["type"] for f in received):
+                    received.append(await queue.get())
+            return received
         finally:
             del self._pending[ref]
 
     async def join(self, room: str, since: int | None = None) -> Frame:
+        """``joined``, with the ``history`` frame that follows it under ``"history"``."""
         frame: Frame = {"type": "join", "room": room}
         if since is not None:
             frame["since"] = since
-        ref = f"r{next(_refs)}"
-        queue: asyncio.Queue[Frame] = asyncio.Queue()
-        self._pending[ref] = queue
-        try:
-            await self.ws.send(json.dumps({**frame, "ref": ref}))
-            async with asyncio.timeout(WAIT):
-                joined = await queue.get()
-                assert joined["type"] == "joined", joined
-                history = await queue.get()
-                assert history["type"] == "history", history
-        finally:
-            del self._pending[ref]
+        joined, history = await self.exchange(frame, 2)
+        assert (joined["type"], history["type"]) == ("joined", "history"), (joined, history)
         joined["history"] = history
         return joined
 
