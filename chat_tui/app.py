@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -32,6 +33,20 @@ from chat_tui.widgets.history import HistoryView
 from chat_tui.widgets.login import LoginScreen
 from chat_tui.widgets.rooms import RoomInfo, RoomList
 from chat_tui.widgets.search import SearchScreen
+
+
+def _alt_digits_are_keys() -> None:
+    """Let alt+1..9 reach the app as keys (they switch rooms, as in IRC clients).
+
+    xterm-like terminals (and tmux) send ESC followed by the digit; Textual's table maps
+    those sequences to the characters a macOS keyboard types with Option (¡ ™ £ ...), so
+    the bindings would never fire. Without the entry the parser reads ESC as alt.
+    """
+    for digit in "123456789":
+        ANSI_SEQUENCES_KEYS.pop(f"\x1b{digit}", None)
+
+
+_alt_digits_are_keys()
 
 TYPING_EVERY = 3.0  # seconds between typing notifications (the server relays one per 3 s)
 JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
@@ -132,7 +147,7 @@ class ChatApp(App[int]):
             self._room_info(name, read_seq=state.read_seq if state else 0)
             if state is not None:
                 self.chat.rooms.rooms[name].unread = state.unread
-        first = names[0]
+        first = self.wanted_rooms[0] if self.wanted_rooms else self.chat.rooms.ordered()[0]
         for name in names:
             try:
                 self._joined(await client.join(name), live=False)

@@ -287,14 +287,14 @@ class HistoryView(ScrollView, can_focus=True):
         for key, payload in items:  # type: ignore[attr-defined]
             if isinstance(payload, MessageRecord):
                 seq_line[payload.seq] = len(lines)
-            lines.extend(self._strips(key, payload, width))
+            lines.extend(self._strips((self.room, key), payload, width))
 
     def _rebuild_tail(self) -> None:
         width = self._width()
         self._tail = []
         if self.room is not None:
             for key, payload in self.timeline(self.room).pending_items():
-                self._tail.extend(self._strips(key, payload, width))
+                self._tail.extend(self._strips((self.room, key), payload, width))
         self.virtual_size = Size(width, len(self._lines) + len(self._tail))
         self.refresh()
 

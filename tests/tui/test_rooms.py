@@ -14,16 +14,19 @@ def room_list(app: object) -> list[str]:
 
 async def test_switching_rooms_and_unread_counts(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
+    await seed(server, "carol", "general", ["general news"])
     app = create_app(server.url, token=token, rooms=["general", "random"])
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.ready, "the rooms are shown")
         assert app.chat.history.room == "general"
+        assert "carol │ general news" in screen_text(app)
         assert room_list(app) == ["#general", "#random"]
         await seed(server, "bob", "random", ["over here", "and here"])
         await until(pilot, lambda: room_list(app)[1] == "#random 2", "two unread in #random")
         await pilot.press("alt+down")
         assert app.chat.history.room == "random"
         assert "bob │ over here" in screen_text(app)
+        assert "general news" not in screen_text(app), "seq 1 of #random is not seq 1 of #general"
         assert room_list(app)[1] == "#random", "reading clears the count"
         await pilot.press("alt+1")
         assert app.chat.history.room == "general"
