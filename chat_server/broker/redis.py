@@ -338,6 +338,9 @@ class RedisBroker:
                         self._receive(message["data"])
             except _SUBSCRIBE_ERRORS as exc:
                 self._down("subscribe", exc)
+            except Exception as exc:  # a bug must not end fan-out for good: start over
+                log.exception("the redis subscriber failed")
+                self._down("subscribe", exc)
             finally:
                 with contextlib.suppress(*_REDIS_ERRORS):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -111,13 +111,16 @@ class Cluster:
         self.prefix = f"chat-test-{uuid.uuid4().hex[:12]}"
         self.nodes: list[ServerProcess] = []
 
-    def start_node(self, *extra: str, redis_url: str | None = None) -> ServerProcess:
+    def start_node(
+        self, *extra: str, redis_url: str | None = None, presence_ttl: float = 10.0
+    ) -> ServerProcess:
+        """A node; a short ``presence_ttl`` makes a dead node's users go offline quickly."""
         index = len(self.nodes)
         log = (self.tmp_path / f"node{index}.log").open("w")
         args = [
             sys.executable, "-m", "chat_server", "serve", "--port", "0",
             "--database-url", self.database_url, "--redis-url", redis_url or self.redis_url,
-            "--redis-prefix", self.prefix, "--presence-ttl", "2",
+            "--redis-prefix", self.prefix, "--presence-ttl", str(presence_ttl),
             "--rate", "1000", "--burst", "1000", *extra,
         ]  # fmt: skip
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)

@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 async def test_a_killed_nodes_clients_resume_on_the_other_and_its_users_go_offline(
     cluster: Cluster,
 ) -> None:
-    node_a, node_b = cluster.start_node(), cluster.start_node()
+    node_a = cluster.start_node(presence_ttl=2)
+    node_b = cluster.start_node(presence_ttl=2)
     alice = await Member.connect(node_a.url, "alice")
     bob = await Member.connect(node_b.url, "bob")
     moved: Member | None = None
