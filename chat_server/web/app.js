@@ -8,6 +8,7 @@
 
 const TOKEN_KEY = "chat.token";
 const ROOM_KEY = "chat.room";
+const OUTBOX_KEY = "chat.outbox"; // in sessionStorage: this tab's unacked sends survive a reload
 const TYPING_EVERY_MS = 3000; // the server relays at most one typing per 3 s per room
 const TYPING_SHOWN_MS = 5000;
 const PAGE = 100; // messages per `history before` page
@@ -58,6 +59,7 @@ const state = {
   current: null,
   requests: new Map(), // ref -> {kind, room}
   outbox: new Map(), // id -> {frame, room}; kept until the ack, re-sent after a reconnect
+  restoring: null, // the nick whose saved outbox is shown and re-sent after the first welcome
   pendingEls: new Map(), // id -> <li> shown as pending/sent until its message arrives
   refCount: 0,
   lastTyping: 0,
@@ -318,14 +320,37 @@ function sendMessage(body) {
   if (room.dm) frame.to = room.peer;
   else frame.room = room.name;
   state.outbox.set(id, { frame, room: room.name });
-  const item = messageEl({ seq: 0, id, nick: state.nick, body, ts: new Date().toISOString() });
+  saveOutbox();
+  showPending(room, frame);
+  scrollToBottom();
+  if (state.connected) transmit(frame);
+}
+
+function showPending(room, frame) {
+  const now = new Date().toISOString();
+  const item = messageEl({ seq: 0, id: frame.id, nick: state.nick, body: frame.body, ts: now });
   item.classList.add("pending");
   item.dataset.state = "pending";
   item.querySelector(".meta").append(" ", el("span", "state", "sending…"));
   room.list.append(item);
-  state.pendingEls.set(id, item);
-  scrollToBottom();
-  if (state.connected) transmit(frame);
+  state.pendingEls.set(frame.id, item);
+}
+
+function saveOutbox() {
+  const entries = Array.from(state.outbox.values());
+  if (entries.length === 0) sessionStorage.removeItem(OUTBOX_KEY);
+  else sessionStorage.setItem(OUTBOX_KEY, JSON.stringify({ nick: state.nick, entries }));
+}
+
+function loadOutbox() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(OUTBOX_KEY) || "null");
+    if (!saved || !Array.isArray(saved.entries)) return;
+    for (const entry of saved.entries) state.outbox.set(entry.frame.id, entry);
+    state.restoring = String(saved.nick);
+  } catch {
+    sessionStorage.removeItem(OUTBOX_KEY);
+  }
 }
 
 function onMessage(frame) {
@@ -340,6 +365,7 @@ function onMessage(frame) {
 
 function onAck(frame) {
   state.outbox.delete(frame.id);
+  saveOutbox();
   const item = state.pendingEls.get(frame.id);
   const room = roomOf(frame.room);
   if (!room.joined && !room.joining) join(room); // a first direct message created the room
@@ -355,6 +381,7 @@ function onAck(frame) {
 
 function failSend(id, error) {
   state.outbox.delete(id);
+  saveOutbox();
   const item = state.pendingEls.get(id);
   if (!item) return;
   state.pendingEls.delete(id);
@@ -493,6 +520,16 @@ function welcome(frame) {
     const names = Array.from(state.rooms.keys());
     const fallback = names.find((name) => !name.startsWith("dm:")) || names[0];
     selectRoom(saved && state.rooms.has(saved) ? saved : fallback);
+  }
+  if (state.restoring !== null) {
+    // sends that were waiting for their ack when this tab reloaded: same ids, so never twice
+    if (state.restoring.toLowerCase() === frame.nick.toLowerCase()) {
+      for (const entry of state.outbox.values()) showPending(roomOf(entry.room), entry.frame);
+    } else {
+      state.outbox.clear();
+      saveOutbox();
+    }
+    state.restoring = null;
   }
   for (const { frame: send } of state.outbox.values()) transmit(send);
 }
@@ -699,6 +736,8 @@ function reset() {
   for (const room of state.rooms.values()) room.item.remove();
   state.rooms.clear();
   state.outbox.clear();
+  sessionStorage.removeItem(OUTBOX_KEY);
+  state.restoring = null;
   state.pendingEls.clear();
   state.current = null;
   state.authFailed = false;
@@ -804,6 +843,7 @@ function start() {
   }
   state.token = token;
   state.remember = localStorage.getItem(TOKEN_KEY) !== null;
+  loadOutbox();
   state.nick = "";
   showChat();
   setStatus("Connecting…");

@@ -8,6 +8,7 @@ payload ran) or a script error escaped.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -15,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    WebSocketRoute,
+    expect,
+    sync_playwright,
+)
 
 from tests.e2e.e2e_support import Chat, ServerProc, start_server
 
@@ -174,3 +182,46 @@ def seqs(page: Page) -> list[int]:
         "items => items.map(item => Number(item.dataset.seq))"
     )
     return [int(v) for v in values]
+
+
+Fault = Callable[[dict[str, object], WebSocketRoute, str], bool]
+
+
+def passes(frame: dict[str, object], side: WebSocketRoute, raw: str) -> bool:
+    return False
+
+
+def faulty_network(
+    down: Fault = passes, up: Fault = passes, sent: list[dict[str, object]] | None = None
+) -> Callable[[Page], None]:
+    """Route the page's websocket to the real server through faults.
+
+    ``down(frame, page_side, raw)`` sees each server frame on its way to the page, ``up(frame,
+    page_side, raw)`` each page frame on its way to the server; each returns whether it handled
+    the frame (dropped it, or sent it itself); otherwise the frame is passed on. ``sent``
+    collects every frame the page sent.
+    """
+
+    def route(page: Page) -> None:
+        def connect(page_side: WebSocketRoute) -> None:
+            server_side = page_side.connect_to_server()
+
+            def from_server(raw: str | bytes) -> None:
+                text = raw if isinstance(raw, str) else raw.decode()
+                if not down(json.loads(text), page_side, text):
+                    page_side.send(text)
+
+            def from_page(raw: str | bytes) -> None:
+                text = raw if isinstance(raw, str) else raw.decode()
+                frame = json.loads(text)
+                if sent is not None:
+                    sent.append(frame)
+                if not up(frame, page_side, text):
+                    server_side.send(text)
+
+            server_side.on_message(from_server)
+            page_side.on_message(from_page)
+
+        page.route_web_socket("**/ws", connect)
+
+    return route

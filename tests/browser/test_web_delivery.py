@@ -7,55 +7,10 @@ together with the connection (the client must re-send the same id: stored once).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from playwright.sync_api import WebSocketRoute, expect
 
-from playwright.sync_api import Page, WebSocketRoute, expect
-
-from tests.browser.conftest import Pages, join_room, login, say, seqs
+from tests.browser.conftest import Pages, faulty_network, join_room, login, say, seqs
 from tests.e2e.e2e_support import Chat, uniq
-
-Fault = Callable[[dict[str, object], WebSocketRoute, str], bool]
-
-
-def passes(frame: dict[str, object], side: WebSocketRoute, raw: str) -> bool:
-    return False
-
-
-def faulty_network(
-    down: Fault = passes, up: Fault = passes, sent: list[dict[str, object]] | None = None
-) -> Callable[[Page], None]:
-    """Route the page's websocket to the real server through faults.
-
-    ``down(frame, page_side, raw)`` sees each server frame on its way to the page, ``up(frame,
-    page_side, raw)`` each page frame on its way to the server; each returns whether it handled
-    the frame (dropped it, or sent it itself); otherwise the frame is passed on. ``sent``
-    collects every frame the page sent.
-    """
-
-    def route(page: Page) -> None:
-        def connect(page_side: WebSocketRoute) -> None:
-            server_side = page_side.connect_to_server()
-
-            def from_server(raw: str | bytes) -> None:
-                text = raw if isinstance(raw, str) else raw.decode()
-                if not down(json.loads(text), page_side, text):
-                    page_side.send(text)
-
-            def from_page(raw: str | bytes) -> None:
-                text = raw if isinstance(raw, str) else raw.decode()
-                frame = json.loads(text)
-                if sent is not None:
-                    sent.append(frame)
-                if not up(frame, page_side, text):
-                    server_side.send(text)
-
-            server_side.on_message(from_server)
-            page_side.on_message(from_page)
-
-        page.route_web_socket("**/ws", connect)
-
-    return route
 
 
 def test_a_lost_event_is_fetched_and_a_repeated_one_shown_once(pages: Pages, chat: Chat) -> None:

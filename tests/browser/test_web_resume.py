@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import WebSocketRoute, expect
 
-from tests.browser.conftest import Pages, bodies, join_room, login, say, seqs
+from tests.browser.conftest import Pages, bodies, faulty_network, join_room, login, say, seqs
 from tests.e2e.e2e_support import Chat, ServerProc, start_server, uniq
 
 RECONNECT_MS = 30_000  # the backoff grows while the server is away (at most 30 s between tries)
@@ -60,6 +60,33 @@ def test_without_remember_me_the_token_lives_in_this_tab_only(pages: Pages) -> N
     expect(page.locator("#login-screen")).to_be_visible()
     page.reload()
     expect(page.locator("#login-screen")).to_be_visible()
+
+
+def test_an_unsent_message_survives_a_reload(pages: Pages, chat: Chat) -> None:
+    offline = [True]
+
+    def swallow_sends(frame: dict[str, object], page_side: WebSocketRoute, raw: str) -> bool:
+        return offline[0] and frame["type"] == "send"  # lost on the way: no ack ever comes
+
+    room = uniq("unsent-")
+    page = pages.open(before=faulty_network(up=swallow_sends))
+    login(page, uniq("Dora_"))
+    join_room(page, room)
+    page.locator("#input").fill("written, then the tab reloaded")
+    page.locator("#input").press("Enter")
+    expect(page.locator("#log .msg.pending")).to_have_attribute("data-state", "pending")
+    offline[0] = False
+    page.reload()
+    expect(page.locator("#room-title")).to_have_text(f"#{room}")
+    expect(page.locator("#log .msg.pending")).to_have_count(0)
+    expect(page.locator("#log .msg .body")).to_have_text(["written, then the tab reloaded"])
+    assert seqs(page) == [1]
+    assert page.evaluate("sessionStorage.getItem('chat.outbox')") is None  # acked: forgotten
+    reader = chat.signup("Reader_")
+    reader.join(room)
+    assert [m["body"] for m in reader.history(room, after=0)["messages"]] == [
+        "written, then the tab reloaded"
+    ]
 
 
 @pytest.fixture
