@@ -13,11 +13,13 @@ from pathlib import Path
 
 from benchmarks import procs
 from benchmarks.context import Context, machine
-from benchmarks.traffic import fanout
+from benchmarks.traffic import fanout, persist, rooms50
 
 SCENARIOS: dict[str, Callable[[Context], None]] = {
     "fanout-100": lambda ctx: fanout(ctx, 100),
     "fanout-1000": lambda ctx: fanout(ctx, 1000, latency_rate=20),
+    "rooms-50": rooms50,
+    "persist": persist,
 }
 
 

@@ -23,6 +23,7 @@ class Tally:
     def __init__(self) -> None:
         self.delivered = 0
         self.acked = 0
+        self.errors = 0  # error frames received after login
         self.delivery_ns: list[int] = []  # publish-to-receive, sampled clients only
         self.ack_ns: list[int] = []  # send-to-ack round trips
 
@@ -177,6 +178,12 @@ class RawClient(asyncio.Protocol):
         if dialect.ack and buf.startswith(dialect.ack, start):
             self._on_ack(now)
             return
+        if buf.startswith(b'{"type":"error"', start):
+            self.tally.errors += 1  # a refused send: it will never be acked
+            if self.inflight and buf.find(b'"code":"rate_limited"', start, end) < 0:
+                self.inflight.popleft()
+                self._next(now)
+            return
         if not buf.startswith(dialect.delivery, start):
             if dialect.engineio and end - start == 1 and buf[start] == 0x32:  # "2": ping
                 self.write(b"3")
@@ -195,6 +202,9 @@ class RawClient(asyncio.Protocol):
             return
         self.tally.acked += 1
         self.tally.ack_ns.append(now - self.inflight.popleft())
+        self._next(now)
+
+    def _next(self, now: int) -> None:
         if self.sending:
             if self.sent < self.max_sends and now < self.deadline_ns:
                 self.send_one()

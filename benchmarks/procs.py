@@ -93,7 +93,9 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         cmd = self.command()
         env = dict(os.environ)
+        cwd = Path(__file__).resolve().parent.parent
         if self.system == "chat" and env.get(CHAT_SRC):
+            cwd = Path(env[CHAT_SRC])  # ``python -m`` puts the working directory first
             env["PYTHONPATH"] = env[CHAT_SRC]
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
@@ -102,7 +104,7 @@ class Server:
                 stderr=log,
                 stdin=subprocess.DEVNULL,
                 env=env,
-                cwd=Path(__file__).resolve().parent.parent,
+                cwd=cwd,
                 preexec_fn=lambda: pin(SERVER_CORE),
             )
         assert self.proc.stdout is not None

@@ -118,3 +118,50 @@ def fanout(
                 half_rate = saturation / n / 2
                 ctx.log(f"{scenario}: latency at half the ceiling's rate: {half_rate:.0f} msg/s")
             _latency(ctx, scenario, system, subs, pub, n, half_rate)
+
+
+def _senders(
+    ctx: Context, scenario: str, systems: tuple[str, ...], rooms: list[str], window: int = 1
+) -> None:
+    """Every client keeps ``window`` sends in flight to its room; acked sends/s and the
+    send-to-ack latency (chat: its ack, after commit; the ceiling: its own echo)."""
+    tokens = ctx.ensure_accounts(len(rooms))
+    for system in systems:
+        with (
+            ctx.server(scenario, system) as server,
+            ctx.workers(scenario, system, server.port, "senders") as (senders,),
+        ):
+            specs: list[dict[str, Any]] = [
+                {"room": room, "token": tokens[i], "tag": f"c{i}", "count": False}
+                for i, room in enumerate(rooms)
+            ]
+            took = senders.call("connect", clients=specs)["seconds"]
+            ctx.log(f"{scenario}: {system}: {len(rooms)} senders connected in {took:.1f}s")
+            senders.call("loop", window=window, duration=0.3, max_sends=100_000)  # warm-up
+            for _ in range(ctx.reps):
+                result = senders.call("loop", window=window, duration=ctx.seconds,
+                                      max_sends=1_000_000)  # fmt: skip
+                if result["unacked"] or result["errors"]:
+                    ctx.log(
+                        f"{scenario}: {system}: {result['errors']} error replies,"
+                        f" {result['unacked']} sends never acked"
+                    )
+                ctx.results.add(scenario, system, "errors", result["errors"])
+                acks = result["ack_ms"]
+                ctx.results.add(
+                    scenario, system, "acked_per_s", result["acked"] / result["seconds"]
+                )
+                ctx.results.add(scenario, system, "p50_ms", percentile(acks, 50))
+                ctx.results.add(scenario, system, "p99_ms", percentile(acks, 99))
+
+
+def rooms50(ctx: Context, clients: int = 1000, rooms: int = 50) -> None:
+    """rooms-50: 1000 clients in 50 rooms, every client sending (chat vs the ceiling)."""
+    names = [f"room-{i % rooms}" for i in range(clients)]
+    _senders(ctx, "rooms-50", ("ceiling", "chat"), names)
+
+
+def persist(ctx: Context, senders: int = 50) -> None:
+    """persist: 50 concurrent senders, each in its own room, acked after the commit."""
+    names = [f"persist-{i}" for i in range(senders)]
+    _senders(ctx, "persist", ("sqlite-per-commit", "chat"), names)

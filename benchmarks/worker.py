@@ -62,7 +62,7 @@ class _Process:
     async def loop(self, window: int, duration: float, max_sends: int) -> dict[str, Any]:
         """Every client keeps ``window`` sends in flight for ``duration`` seconds."""
         self.tally.take()
-        acked0 = self.tally.acked
+        acked0, errors0 = self.tally.acked, self.tally.errors
         start = time.monotonic_ns()
         for client in self.clients:
             client.start_loop(window, duration, max_sends)
@@ -81,6 +81,7 @@ class _Process:
             "seconds": elapsed,
             "ack_ms": [a / 1e6 for a in acks],
             "unacked": stuck,
+            "errors": self.tally.errors - errors0,
         }
 
     async def rate(self, per_second: float, count: int) -> dict[str, Any]:
