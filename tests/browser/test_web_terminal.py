@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,27 +16,57 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Pages, join_room, login, say
-from tests.e2e.e2e_support import Chat, uniq
+from tests.e2e.e2e_support import ServerProc, uniq
+
+TERMINAL_PASSWORD = "terminal-pw-1"
 
 
-def test_a_browser_user_and_a_terminal_user_chat(pages: Pages, chat: Chat) -> None:
-    # The terminal side speaks the bare protocol here (chat-tui send is not in the tree yet).
-    room = uniq("mixed-")
-    page = pages.open()
-    nick = uniq("Web_")
-    login(page, nick)
-    join_room(page, room)
-    terminal = chat.signup("Term_")
-    terminal.join(room)
-    expect(page.locator(f'#member-list [data-nick="{terminal.nick}"]')).to_have_attribute(
-        "data-status", "online"
+def chat_tui(server: ServerProc, home: Path, *args: str) -> str:
+    """Run the real ``chat-tui`` command as a terminal user would; its stdout."""
+    exe = Path(sys.executable).parent / "chat-tui"
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "chat_tui.cli"]
+    env = {
+        **os.environ,
+        "CHAT_URL": server.url,
+        "CHAT_PASSWORD": TERMINAL_PASSWORD,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_DATA_HOME": str(home / "data"),
+    }
+    done = subprocess.run(
+        [*command, *args], env=env, capture_output=True, text=True, timeout=60, check=False
     )
-    terminal.say(room, "hello from the terminal")
-    expect(page.locator("#log .msg .body").last).to_have_text("hello from the terminal")
-    expect(page.locator("#announce")).to_have_text(f"{terminal.nick}: hello from the terminal")
+    assert done.returncode == 0, f"chat-tui {args}: {done.returncode} {done.stderr}"
+    return done.stdout
+
+
+def test_a_browser_user_and_a_terminal_user_chat(pages: Pages, tmp_path: Path) -> None:
+    room = uniq("mixed-")
+    web_nick, term_nick = uniq("Web_"), uniq("Term_")
+    page = pages.open()
+    login(page, web_nick)
+    join_room(page, room)
+
+    chat_tui(pages.server, tmp_path, "send", "--nick", term_nick, "--room", room, "hi from a tty")
+    expect(page.locator("#log .msg .body").last).to_have_text("hi from a tty")
+    expect(page.locator("#log .msg .nick").last).to_have_text(term_nick)
+    expect(page.locator("#announce")).to_have_text(f"{term_nick}: hi from a tty")
+    expect(page.locator(f'#member-list [data-nick="{term_nick}"]')).to_be_visible()
+
     say(page, "hello from the browser")
-    message = terminal.recv_until("message", room=room, nick=nick)
-    assert message["body"] == "hello from the browser"
+    out = chat_tui(pages.server, tmp_path, "history", "--nick", term_nick, "--room", room, "--json")
+    seen = [json.loads(line) for line in out.splitlines()]
+    assert [(m["nick"], m["body"]) for m in seen] == [
+        (term_nick, "hi from a tty"),
+        (web_nick, "hello from the browser"),
+    ]
+
+    # a direct message from the terminal shows up as a conversation with one unread message
+    chat_tui(pages.server, tmp_path, "send", "--nick", term_nick, "--to", web_nick, "psst")
+    conversation = page.locator("#dm-list button.room")
+    expect(conversation).to_have_text(f"@{term_nick}1")
+    conversation.click()
+    expect(page.locator("#log .msg .body")).to_have_text(["psst"])
 
 
 OPEN_WEBSOCKET = """url => new Promise(done => {
