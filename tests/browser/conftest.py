@@ -26,6 +26,7 @@ from playwright.sync_api import (
 )
 
 from tests.e2e.e2e_support import Chat, ServerProc, start_server
+from tests.test_tls import certificate as certificate  # the fixture: a self-signed certificate
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

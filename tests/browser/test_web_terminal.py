@@ -1,4 +1,4 @@
-"""The web client next to other clients: a terminal user in the same room, a foreign web page."""
+"""The web client among other clients: a terminal user, a foreign web page, TLS."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Pages, join_room, login, say
+from tests.conftest import spawn_server
 from tests.e2e.e2e_support import ServerProc, uniq
 
 TERMINAL_PASSWORD = "terminal-pw-1"
@@ -104,3 +105,20 @@ def test_a_page_from_another_origin_cannot_open_the_websocket(
 
     page.goto(pages.server.http + "/")  # the chat's own page is let in
     assert page.evaluate(OPEN_WEBSOCKET, pages.server.url) == "open"
+
+
+def test_over_tls_the_page_talks_wss(pages: Pages, certificate: tuple[Path, Path]) -> None:
+    cert, key = certificate
+    server = spawn_server(cert.parent / "tls.db", "--certfile", str(cert), "--keyfile", str(key))
+    try:
+        assert server.url.startswith("wss://")
+        context = pages.browser.new_context(ignore_https_errors=True)  # a self-signed certificate
+        pages.contexts.append(context)
+        page = context.new_page()
+        pages.watch(page)
+        page.goto(server.url.replace("wss://", "https://").removesuffix("/ws") + "/")
+        login(page, uniq("Tls_"))
+        say(page, "over wss")
+        expect(page.locator("#log .msg .body")).to_have_text(["over wss"])
+    finally:
+        server.stop()
