@@ -13,6 +13,7 @@ from pathlib import Path
 
 from benchmarks import procs
 from benchmarks.context import Context, machine
+from benchmarks.resources import cli_send, history, idle_conns
 from benchmarks.traffic import fanout, persist, rooms50
 
 SCENARIOS: dict[str, Callable[[Context], None]] = {
@@ -20,6 +21,9 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "fanout-1000": lambda ctx: fanout(ctx, 1000, latency_rate=20),
     "rooms-50": rooms50,
     "persist": persist,
+    "idle-conns": idle_conns,
+    "history": history,
+    "cli-send": cli_send,
 }
 
 

@@ -47,7 +47,7 @@ def pin(core: int | None) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _tool(name: str) -> list[str]:
+def tool(name: str) -> list[str]:
     """A console script next to this interpreter, or ``python -m`` of its package."""
     script = Path(sys.executable).with_name(name)
     if script.exists():
@@ -77,7 +77,7 @@ class Server:
         py = [sys.executable, "-m"]
         if self.system == "chat":
             assert self.db is not None
-            chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else _tool("chat-server")
+            chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
             return [*chat, "serve", "--port", "0", "--db", str(self.db), *CHAT_FLAGS]
         if self.system == "ceiling":
             return [*py, "benchmarks.ceiling_server", "--port", "0"]
@@ -171,7 +171,7 @@ def chat_template(path: Path, users: int) -> list[str]:
     """Create a chat database holding ``users`` accounts bench0..; returns their tokens."""
     env = {**os.environ, "CHAT_PASSWORD": "bench-password"}
     subprocess.run(
-        [*_tool("chat-server"), "users", "add", "bench-admin", "--db", str(path)],
+        [*tool("chat-server"), "users", "add", "bench-admin", "--db", str(path)],
         check=True,
         env=env,
         stdout=subprocess.DEVNULL,
