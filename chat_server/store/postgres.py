@@ -32,61 +32,10 @@ from chat_server.protocol import (
     now_ts,
 )
 from chat_server.store.base import NewMessage, Page, Room, Stored, User
+from chat_server.store.postgres_schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
 
 log = logging.getLogger(__name__)
-
-# Ordered migrations; each runs in one transaction and is recorded in schema_migrations.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE users (
-            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            nick TEXT NOT NULL,
-            nick_key TEXT NOT NULL UNIQUE,
-            password_hash TEXT,
-            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-            removed_at TIMESTAMPTZ
-        )""",
-        """CREATE TABLE tokens (
-            hash BYTEA PRIMARY KEY,
-            user_id BIGINT NOT NULL REFERENCES users(id),
-            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-            expires_at DOUBLE PRECISION
-        )""",
-        "CREATE INDEX tokens_user ON tokens(user_id)",
-        """CREATE TABLE rooms (
-            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE,
-            is_dm BOOLEAN NOT NULL DEFAULT FALSE,
-            last_seq BIGINT NOT NULL DEFAULT 0,
-            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
-        )""",
-        """CREATE TABLE memberships (
-            user_id BIGINT NOT NULL REFERENCES users(id),
-            room_id BIGINT NOT NULL REFERENCES rooms(id),
-            read_seq BIGINT NOT NULL DEFAULT 0,
-            joined_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-            PRIMARY KEY (user_id, room_id)
-        )""",
-        "CREATE INDEX memberships_room ON memberships(room_id)",
-        """CREATE TABLE messages (
-            id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            room_id BIGINT NOT NULL REFERENCES rooms(id),
-            seq BIGINT NOT NULL,
-            author_id BIGINT NOT NULL REFERENCES users(id),
-            nick TEXT NOT NULL,
-            client_id TEXT NOT NULL,
-            body TEXT NOT NULL,
-            ts TEXT NOT NULL,
-            UNIQUE (room_id, seq),
-            UNIQUE (author_id, client_id)
-        )""",
-        "CREATE INDEX messages_search ON messages USING GIN (to_tsvector('simple', body))",
-    ),
-)
-
-# Any constant works: nodes starting together take turns at migrating.
-_MIGRATION_LOCK = 0x63686174
 
 _MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
 
@@ -110,31 +59,15 @@ _DRIVER_ERRORS: tuple[type[Exception], ...] = (
 _OPEN_ERRORS: tuple[type[Exception], ...] = (*_DRIVER_ERRORS, ValueError)
 
 
-# --- what we use of asyncpg, typed (the library ships no type information) ---------------
-
-
-class _Row(Protocol):
-    def __getitem__(self, key: int | str) -> Any: ...
-
-
-class _Conn(Protocol):
-    async def execute(self, query: str, *args: object) -> str: ...
-
-    async def fetch(self, query: str, *args: object) -> list[_Row]: ...
-
-    async def fetchrow(self, query: str, *args: object) -> _Row | None: ...
-
-    async def fetchval(self, query: str, *args: object) -> Any: ...
-
-    def transaction(self) -> AbstractAsyncContextManager[object]: ...
+# --- what we use of asyncpg's pool, typed (the library ships no type information) --------
 
 
 class _Pool(Protocol):
-    def acquire(self) -> AbstractAsyncContextManager[_Conn]: ...
+    def acquire(self) -> AbstractAsyncContextManager[Conn]: ...
 
-    async def fetch(self, query: str, *args: object) -> list[_Row]: ...
+    async def fetch(self, query: str, *args: object) -> list[Row]: ...
 
-    async def fetchrow(self, query: str, *args: object) -> _Row | None: ...
+    async def fetchrow(self, query: str, *args: object) -> Row | None: ...
 
     async def close(self) -> None: ...
 
@@ -155,29 +88,6 @@ def _count(status: str) -> int:
     """The row count of a command status such as ``INSERT 0 1`` or ``DELETE 3``."""
     last = status.rsplit(" ", 1)[-1]
     return int(last) if last.isdigit() else 0
-
-
-async def migrate(conn: _Conn) -> list[int]:
-    """Apply the migrations this database lacks, in order; returns the versions applied."""
-    await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
-    try:
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
-        current = await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-        applied: list[int] = []
-        for version, statements in enumerate(MIGRATIONS, start=1):
-            if version <= current:
-                continue
-            async with conn.transaction():
-                for statement in statements:
-                    await conn.execute(statement)
-                await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", version)
-            applied.append(version)
-        return applied
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _MIGRATION_LOCK)
 
 
 class PostgresStore:
@@ -225,20 +135,20 @@ class PostgresStore:
 
     # --- plumbing -------------------------------------------------------------------------
 
-    async def _all(self, sql: str, *args: object) -> list[_Row]:
+    async def _all(self, sql: str, *args: object) -> list[Row]:
         try:
             return await self._p.fetch(sql, *args)
         except _DRIVER_ERRORS as exc:
             raise StoreError(str(exc)) from exc
 
-    async def _one(self, sql: str, *args: object) -> _Row | None:
+    async def _one(self, sql: str, *args: object) -> Row | None:
         try:
             return await self._p.fetchrow(sql, *args)
         except _DRIVER_ERRORS as exc:
             raise StoreError(str(exc)) from exc
 
     @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[_Conn]:
+    async def _tx(self) -> AsyncIterator[Conn]:
         """One write transaction; an integrity error (a taken nick) passes through as is."""
         try:
             async with self._p.acquire() as conn, conn.transaction():
@@ -255,7 +165,7 @@ class PostgresStore:
     # --- users and tokens -----------------------------------------------------------------
 
     @staticmethod
-    def _user(row: _Row | None) -> User | None:
+    def _user(row: Row | None) -> User | None:
         if row is None:
             return None
         return User(id=row[0], nick=row[1], password_hash=row[2], removed=row[3] is not None)
@@ -517,7 +427,7 @@ class PostgresStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _append_run(conn: _Conn, run: Sequence[NewMessage]) -> list[Any]:
+async def _append_run(conn: Conn, run: Sequence[NewMessage]) -> list[Any]:
     """Idempotency, membership and seqs for a run of messages, under the rooms' row locks."""
     room_ids = sorted({m.room_id for m in run})
     rooms = {
