@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import os
 import signal
+import stat
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -370,13 +371,46 @@ async def _tail(
 
 
 async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
-    """Run until done, or until SIGINT/SIGTERM ends it cleanly (exit 0)."""
+    """Run until done, or until SIGINT/SIGTERM or a closed stdout pipe ends it cleanly."""
     task = asyncio.ensure_future(coro)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    watched = _watch_stdout_pipe(loop, task)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        if watched:
+            loop.remove_reader(sys.stdout.fileno())
+    if task.cancelled() and _stdout_closed:
+        raise BrokenPipeError("stdout was closed")
+
+
+_stdout_closed = False
+
+
+def _watch_stdout_pipe(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> bool:
+    """Notice at once when the reader of our stdout pipe goes away (``tail | head -1``).
+
+    Without this a quiet room would keep ``tail`` alive until its next line failed to write.
+    epoll reports the error on the pipe's write end as readiness, which wakes the reader hook.
+    """
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+
+        def closed() -> None:
+            global _stdout_closed
+            _stdout_closed = True
+            loop.remove_reader(fd)
+            task.cancel()
+
+        loop.add_reader(fd, closed)
+    except (OSError, ValueError, NotImplementedError):
+        return False
+    return True
 
 
 @contextlib.contextmanager

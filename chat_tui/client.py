@@ -1,0 +1,715 @@
+"""ChatClient: one session with a chat-server that survives reconnects without gaps or repeats.
+
+The client owns the websocket in a background task. It re-joins every room with ``since`` after a
+reconnect, fills gaps from ``history after`` before delivering what follows them, drops
+duplicates, and keeps unacknowledged sends in an outbox that goes out again, with the same ``id``,
+on the next connection (the server's idempotency makes a resend harmless). It uses asyncio and
+websockets only, so scripts that import it start fast; the TUI is built on the same class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import ssl as ssl_module
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from chat_server import protocol as p
+from chat_server.ratelimit import TokenBucket
+from chat_tui import __version__
+from chat_tui.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
+from chat_tui.sequencing import Backoff, Sequencer
+
+log = logging.getLogger("chat_tui.client")
+
+DEFAULT_URL = "ws://127.0.0.1:8765/ws"
+CATCH_UP_PAGE = p.HISTORY_MAX
+
+State = Literal["connecting", "connected", "reconnecting", "closed"]
+
+
+def new_id() -> str:
+    """A fresh idempotency key for ``send``."""
+    return secrets.token_hex(12)
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the connection stands, for a status line."""
+
+    state: State
+    retry_in: float | None = None
+    queued: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The client is (again) connected and every room is re-joined."""
+
+    welcome: p.Welcome
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    status: Status
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The last event: the client stopped, on its own (``error``) or because it was told to."""
+
+    error: ClientError | None
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """A room just joined: its members, and the first history page (not repeated as events)."""
+
+    room: str
+    last_seq: int
+    members: list[str]
+    online: list[str]
+    messages: list[p.MessageRecord]
+    more: bool
+
+
+Event = (
+    p.MessageRecord
+    | p.Presence
+    | p.TypingEvent
+    | p.ReadEvent
+    | p.Joined
+    | Connected
+    | StatusChanged
+    | Closed
+)
+
+
+class _Lost(Exception):
+    """The connection dropped while a request was in flight; it is retried after reconnect."""
+
+
+@dataclass
+class _Room:
+    name: str
+    seq: Sequencer[p.MessageRecord]
+    target: int  # the highest seq the server is known to have
+    filling: bool = False
+
+
+@dataclass
+class _Call:
+    future: asyncio.Future[Any]
+    frame: dict[str, Any]
+    joined: p.Joined | None = None
+    auto: bool = False  # a re-join made by the client after a reconnect
+
+
+@dataclass
+class _Outgoing:
+    frame: dict[str, Any]
+    future: asyncio.Future[p.Ack]
+    ref: str | None = None
+
+
+@dataclass
+class _Connection:
+    ws: ClientConnection
+    welcome: p.Welcome
+    bucket: TokenBucket
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class ChatClient:
+    """A chat session: connect, join, send with acks, read events in order, across reconnects."""
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        token: str | None = None,
+        nick: str | None = None,
+        password: str | None = None,
+        reconnect: bool = True,
+        backoff: Backoff | None = None,
+        open_timeout: float = 10.0,
+        ssl: ssl_module.SSLContext | None = None,
+        client_name: str = f"chat-tui/{__version__}",
+    ) -> None:
+        if token is None and (nick is None or password is None):
+            raise ValueError("a token, or a nick and a password, are needed")
+        self.url = url
+        self.token = token
+        self.nick = nick
+        self._password = password
+        self.reconnect = reconnect
+        self.backoff = backoff or Backoff()
+        self.open_timeout = open_timeout
+        self._ssl = ssl
+        self._client_name = client_name
+        self.welcome: p.Welcome | None = None
+        self.status = Status("connecting")
+        self._conn: _Connection | None = None
+        self._rooms: dict[str, _Room] = {}
+        self._calls: dict[str, _Call] = {}
+        self._outbox: dict[str, _Outgoing] = {}
+        self._unsent: deque[str] = deque()
+        self._outbox_changed = asyncio.Event()
+        self._reads: dict[str, int] = {}
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._refs = 0
+        self._runner: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self._final: ClientError | None = None
+        self._done = asyncio.Event()
+        self._changed = asyncio.Event()  # set whenever ready or done changes
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    async def connect(self) -> p.Welcome:
+        """Connect and log in; raises ConnectError, AuthError or ServerError on the first try."""
+        if self._runner is not None:
+            raise RuntimeError("connect() was already called")
+        self._set_status("connecting")
+        try:
+            conn = await self._open()
+        except ClientError as exc:
+            self._finish(exc)
+            raise
+        self._runner = asyncio.create_task(self._run(conn), name="chat-client")
+        return conn.welcome
+
+    async def close(self) -> None:
+        """Close the connection and stop; pending requests fail with ClosedError."""
+        self._closing = True
+        if self._conn is not None:
+            await self._conn.ws.close()
+        if self._runner is not None and self._runner is not asyncio.current_task():
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        self._finish(None)
+
+    async def __aenter__(self) -> ChatClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def queued(self) -> int:
+        """Sends not yet acknowledged (waiting in the outbox or in flight)."""
+        return len(self._outbox)
+
+    @property
+    def closed(self) -> bool:
+        return self._done.is_set()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """The session's events, in order; ends with ``Closed``. One consumer only."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, Closed):
+                return
+
+    # --- requests -----------------------------------------------------------------------
+
+    async def join(self, room: str, since: int | None = None) -> JoinResult:
+        """Join ``room`` (created if new); later messages arrive as events."""
+        frame: dict[str, Any] = {"type": "join", "room": room}
+        if since is not None:
+            frame["since"] = since
+        result: JoinResult = await self._request(frame)
+        return result
+
+    async def leave(self, room: str) -> None:
+        await self._request({"type": "leave", "room": room})
+        self._rooms.pop(room, None)
+
+    async def send(
+        self, body: str, *, room: str | None = None, to: str | None = None, id: str | None = None
+    ) -> p.Ack:
+        """Send a message; resolves with the ack once the server has committed it.
+
+        While disconnected the message waits in the outbox; it is sent (again) with the same
+        ``id`` after a reconnect, so it is stored once whatever happens to the connection.
+        """
+        if (room is None) == (to is None):
+            raise ValueError("give exactly one of room= and to=")
+        self._check_open()
+        msg_id = id or new_id()
+        pending = self._outbox.get(msg_id)
+        if pending is not None:
+            return await asyncio.shield(pending.future)
+        frame: dict[str, Any] = {"type": "send", "body": body, "id": msg_id}
+        if room is not None:
+            frame["room"] = room
+        else:
+            frame["to"] = to
+        future: asyncio.Future[p.Ack] = asyncio.get_running_loop().create_future()
+        self._outbox[msg_id] = _Outgoing(frame, future)
+        self._unsent.append(msg_id)
+        self._outbox_changed.set()
+        self._queue_changed()
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if not future.done():  # the caller gave up: do not send it later
+                self._drop_outgoing(msg_id)
+
+    async def history(
+        self,
+        room: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int = 100,
+    ) -> p.HistoryPage:
+        """One page of a room's history (ascending by seq)."""
+        frame: dict[str, Any] = {"type": "history", "room": room, "limit": limit}
+        if before is not None:
+            frame["before"] = before
+        if after is not None:
+            frame["after"] = after
+        page: p.HistoryPage = await self._request(frame)
+        return page
+
+    async def read(self, room: str, seq: int) -> None:
+        """Move the read marker; kept until the connection is back if it is down."""
+        self._reads[room] = max(seq, self._reads.get(room, 0))
+        conn = self._conn
+        if conn is not None and conn.ready.is_set():
+            await self._flush_reads(conn)
+
+    async def typing(self, room: str) -> None:
+        """Tell the room you are typing (dropped while disconnected: it would be stale)."""
+        conn = self._conn
+        if conn is not None and conn.ready.is_set():
+            with contextlib.suppress(ConnectionClosed):
+                await conn.ws.send(p.encode(p.Typing(room=room)), text=True)
+
+    async def search(self, q: str, *, room: str | None = None, limit: int = 50) -> p.Results:
+        frame: dict[str, Any] = {"type": "search", "q": q, "limit": limit}
+        if room is not None:
+            frame["room"] = room
+        results: p.Results = await self._request(frame)
+        return results
+
+    async def list_rooms(self) -> p.RoomList:
+        """The public rooms, for discovery."""
+        rooms: p.RoomList = await self._request({"type": "rooms"})
+        return rooms
+
+    async def logout(self) -> None:
+        """Revoke this session's token on the server and close."""
+        conn = await self._ready()
+        self._closing = True
+        with contextlib.suppress(ConnectionClosed):
+            await conn.ws.send(p.encode(p.Logout()), text=True)
+            async with asyncio.timeout(self.open_timeout):
+                await conn.ws.wait_closed()
+        await self.close()
+
+    # --- connection ---------------------------------------------------------------------
+
+    async def _open(self) -> _Connection:
+        """One connection attempt: websocket handshake, then hello until welcome."""
+        kwargs: dict[str, Any] = {}
+        if self._ssl is not None:
+            kwargs["ssl"] = self._ssl
+        try:
+            ws = await connect(
+                self.url,
+                open_timeout=self.open_timeout,
+                compression=None,
+                max_size=None,
+                user_agent_header=self._client_name,
+                **kwargs,
+            )
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ConnectError(f"cannot connect to {self.url}: {reason}") from exc
+        try:
+            welcome = await self._hello(ws)
+        except BaseException:
+            await ws.close()
+            raise
+        self.welcome = welcome
+        self.token = welcome.token
+        self.nick = welcome.nick
+        rate = welcome.limits.rate
+        bucket = TokenBucket(rate.per_second, rate.burst, time.monotonic())
+        return _Connection(ws, welcome, bucket)
+
+    async def _hello(self, ws: ClientConnection) -> p.Welcome:
+        hello: dict[str, Any] = {"type": "hello", "client": self._client_name}
+        if self.token is not None:
+            hello["token"] = self.token
+        else:
+            hello.update(nick=self.nick, password=self._password)
+        try:
+            await ws.send(msgspec.json.encode(hello), text=True)
+            async with asyncio.timeout(self.open_timeout):
+                while True:
+                    frame = p.decode_server_frame(await ws.recv())
+                    if isinstance(frame, p.Welcome):
+                        return frame
+                    if isinstance(frame, p.Error):
+                        if frame.code == "auth_failed":
+                            raise AuthError(frame.message)
+                        raise ServerError(frame.code, frame.message)
+        except ConnectionClosed as exc:
+            raise ConnectError(f"the server closed the connection during login: {exc}") from exc
+        except TimeoutError as exc:
+            raise ConnectError("the server did not answer hello") from exc
+        except msgspec.DecodeError as exc:
+            raise ConnectError(f"the server does not speak protocol v1: {exc}") from exc
+
+    async def _run(self, conn: _Connection) -> None:
+        """Own the connection: serve it until it drops, reconnect with backoff, forever."""
+        try:
+            while True:
+                await self._serve(conn)
+                if self._closing or not self.reconnect:
+                    break
+                next_conn = await self._reconnect()
+                if next_conn is None:
+                    return
+                conn = next_conn
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug here must not hang every waiter forever
+            log.exception("client connection task failed")
+            self._finish(ClientError(f"internal client error: {exc}"))
+            return
+        self._finish(None if self._closing else ConnectError("connection lost"))
+
+    async def _reconnect(self) -> _Connection | None:
+        attempt = 0
+        while not self._closing:
+            delay = self.backoff.delay(attempt)
+            attempt += 1
+            self._set_status("reconnecting", retry_in=delay)
+            await asyncio.sleep(delay)
+            self._set_status("connecting")
+            try:
+                return await self._open()
+            except (AuthError, ServerError) as exc:
+                self._finish(exc)
+                return None
+            except ConnectError as exc:
+                log.info("reconnect failed: %s", exc)
+        return None
+
+    async def _serve(self, conn: _Connection) -> None:
+        self._conn = conn
+        resume = self._spawn(self._resume(conn))
+        writer = self._spawn(self._write_outbox(conn))
+        try:
+            async for data in conn.ws:
+                try:
+                    frame = p.decode_server_frame(data)
+                except (msgspec.DecodeError, ValueError) as exc:
+                    log.warning("ignoring a frame the client cannot read: %s", exc)
+                    continue
+                self._on_frame(frame)
+        except ConnectionClosed:
+            pass
+        finally:
+            self._conn = None
+            conn.ready.clear()
+            self._changed.set()
+            resume.cancel()
+            writer.cancel()
+            for call in self._calls.values():
+                if not call.future.done():
+                    call.future.set_exception(_Lost())
+            self._calls.clear()
+            self._unsent = deque(self._outbox)  # everything unacked goes out again, in order
+            for room in self._rooms.values():
+                room.filling = False
+
+    async def _resume(self, conn: _Connection) -> None:
+        """Re-join every room with ``since``; then the session is ready for requests."""
+        rejoins = [
+            self._call(conn, {"type": "join", "room": room.name, "since": room.seq.last}, auto=True)
+            for room in list(self._rooms.values())
+        ]
+        results = await asyncio.gather(*rejoins, return_exceptions=True)
+        for room, result in zip(list(self._rooms.values()), results, strict=False):
+            if isinstance(result, ServerError):  # left or forbidden meanwhile
+                log.info("cannot re-join %s: %s", room.name, result)
+                self._rooms.pop(room.name, None)
+            elif isinstance(result, BaseException):
+                return  # the connection dropped again
+        conn.ready.set()
+        self._changed.set()
+        await self._flush_reads(conn)
+        self._set_status("connected")
+        self._emit(Connected(conn.welcome))
+
+    async def _write_outbox(self, conn: _Connection) -> None:
+        """The only writer of sends: in outbox order, paced by the server's rate limit."""
+        await conn.ready.wait()
+        rate = conn.welcome.limits.rate.per_second
+        while True:
+            if not self._unsent:
+                self._outbox_changed.clear()
+                await self._outbox_changed.wait()
+                continue
+            while not conn.bucket.take(time.monotonic()):  # noqa: ASYNC110 - pacing, not polling
+                await asyncio.sleep(1 / rate)
+            msg_id = self._unsent.popleft()
+            entry = self._outbox.get(msg_id)
+            if entry is None or entry.future.done():
+                continue
+            entry.ref = self._next_ref()
+            try:
+                frame = msgspec.json.encode({**entry.frame, "ref": entry.ref})
+                await conn.ws.send(frame, text=True)
+            except ConnectionClosed:
+                return
+
+    async def _flush_reads(self, conn: _Connection) -> None:
+        reads, self._reads = self._reads, {}
+        try:
+            for room, seq in reads.items():
+                await conn.ws.send(p.encode(p.Read(room=room, seq=seq)), text=True)
+        except ConnectionClosed:
+            for room, seq in reads.items():
+                self._reads.setdefault(room, seq)
+
+    # --- requests and replies -------------------------------------------------------------
+
+    async def _ready(self) -> _Connection:
+        """The connection, once it is up and resumed; ClosedError if the client stopped."""
+        while True:
+            self._check_open()
+            conn = self._conn
+            if conn is not None and conn.ready.is_set():
+                return conn
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def _request(self, frame: dict[str, Any]) -> Any:
+        """Send a request and wait for its reply, retrying on the next connection if one drops."""
+        while True:
+            conn = await self._ready()
+            try:
+                return await self._call(conn, frame)
+            except _Lost:
+                continue
+
+    async def _call(self, conn: _Connection, frame: dict[str, Any], auto: bool = False) -> Any:
+        ref = self._next_ref()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls[ref] = _Call(future, frame, auto=auto)
+        try:
+            await conn.ws.send(msgspec.json.encode({**frame, "ref": ref}), text=True)
+        except ConnectionClosed as exc:
+            self._calls.pop(ref, None)
+            raise _Lost() from exc
+        return await future
+
+    def _on_frame(self, frame: p.AnyServerFrame) -> None:
+        if isinstance(frame, p.Message):
+            self._deliver(
+                p.MessageRecord(
+                    room=frame.room,
+                    seq=frame.seq,
+                    nick=frame.nick,
+                    body=frame.body,
+                    ts=frame.ts,
+                    id=frame.id,
+                )
+            )
+        elif isinstance(frame, p.Ack):
+            self._acked(frame)
+        elif isinstance(frame, p.Error):
+            self._error(frame)
+        elif isinstance(frame, p.Presence | p.TypingEvent | p.ReadEvent):
+            self._emit(frame)
+        elif isinstance(frame, p.Joined):
+            call = self._calls.get(frame.ref or "")
+            if call is not None:
+                call.joined = frame
+        elif isinstance(frame, p.HistoryPage):
+            call = self._calls.pop(frame.ref or "", None)
+            if call is not None and not call.future.done():
+                if call.joined is not None:
+                    call.future.set_result(self._joined(call, call.joined, frame))
+                else:
+                    call.future.set_result(frame)
+        else:
+            call = self._calls.pop(getattr(frame, "ref", None) or "", None)
+            if call is not None and not call.future.done():
+                call.future.set_result(frame)
+
+    def _joined(self, call: _Call, joined: p.Joined, page: p.HistoryPage) -> JoinResult:
+        """Set up (or advance) the room's ordering from a ``joined`` + first ``history``."""
+        name = joined.room
+        room = self._rooms.get(name)
+        since = call.frame.get("since")
+        result = JoinResult(
+            name, joined.last_seq, joined.members, joined.online, page.messages, page.more
+        )
+        if call.auto and room is not None:
+            for message in page.messages:
+                self._offer(room, message)
+            self._emit(joined)
+        else:
+            if since is None:
+                last = joined.last_seq
+            elif page.messages:
+                last = page.messages[-1].seq
+            else:
+                last = min(int(since), joined.last_seq)
+            if room is None:
+                room = self._rooms[name] = _Room(name, Sequencer(last), joined.last_seq)
+            else:
+                room.seq.advance(last)
+        room.target = max(room.target, joined.last_seq)
+        self._maybe_fill(room)
+        return result
+
+    def _deliver(self, message: p.MessageRecord) -> None:
+        room = self._rooms.get(message.room)
+        if room is None:  # a direct conversation someone else just opened with us
+            room = self._rooms[message.room] = _Room(
+                message.room, Sequencer(message.seq - 1), message.seq - 1
+            )
+        self._offer(room, message)
+        self._maybe_fill(room)
+
+    def _offer(self, room: _Room, message: p.MessageRecord) -> None:
+        room.target = max(room.target, message.seq)
+        for ready in room.seq.offer(message):
+            self._emit(ready)
+
+    def _maybe_fill(self, room: _Room) -> None:
+        if room.filling or self._conn is None:
+            return
+        if room.seq.gap or room.seq.last < room.target:
+            room.filling = True
+            self._spawn(self._fill(room, self._conn))
+
+    async def _fill(self, room: _Room, conn: _Connection) -> None:
+        """Fetch ``history after=last`` until the room has no gap and is caught up."""
+        try:
+            while room.seq.gap or room.seq.last < room.target:
+                before = room.seq.last
+                frame = {
+                    "type": "history",
+                    "room": room.name,
+                    "after": room.seq.last,
+                    "limit": CATCH_UP_PAGE,
+                }
+                page: p.HistoryPage = await self._call(conn, frame)
+                for message in page.messages:
+                    self._offer(room, message)
+                if not page.more:
+                    for message in room.seq.skip_gap():
+                        self._emit(message)
+                    room.target = room.seq.last
+                    break
+                if room.seq.last == before:
+                    break
+        except (_Lost, ServerError) as exc:
+            log.info("catching up %s stopped: %s", room.name, exc)
+        finally:
+            room.filling = False
+
+    def _acked(self, ack: p.Ack) -> None:
+        entry = self._outbox.pop(ack.id, None)
+        if entry is not None and not entry.future.done():
+            entry.future.set_result(ack)
+        self._queue_changed()
+
+    def _error(self, error: p.Error) -> None:
+        ref = error.ref or ""
+        call = self._calls.pop(ref, None)
+        if call is not None:
+            if not call.future.done():
+                call.future.set_exception(ServerError(error.code, error.message))
+            return
+        for msg_id, entry in self._outbox.items():
+            if entry.ref is not None and entry.ref == ref:
+                if error.code == "rate_limited":  # the same id again, a little later
+                    entry.ref = None
+                    self._unsent.appendleft(msg_id)
+                    self._outbox_changed.set()
+                else:
+                    self._drop_outgoing(msg_id)
+                    entry.future.set_exception(ServerError(error.code, error.message))
+                return
+        log.warning("server error: %s %s", error.code, error.message)
+
+    # --- small helpers ------------------------------------------------------------------
+
+    def _drop_outgoing(self, msg_id: str) -> None:
+        self._outbox.pop(msg_id, None)
+        with contextlib.suppress(ValueError):
+            self._unsent.remove(msg_id)
+        self._queue_changed()
+
+    def _next_ref(self) -> str:
+        self._refs += 1
+        return f"c{self._refs}"
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _emit(self, event: Event) -> None:
+        self._events.put_nowait(event)
+
+    def _set_status(self, state: State, retry_in: float | None = None) -> None:
+        error = str(self._final) if self._final is not None else None
+        self.status = Status(state, retry_in, len(self._outbox), error)
+        self._emit(StatusChanged(self.status))
+
+    def _queue_changed(self) -> None:
+        if self.status.queued != len(self._outbox) and self.status.state != "connected":
+            self._set_status(self.status.state, self.status.retry_in)
+        else:
+            self.status = replace(self.status, queued=len(self._outbox))
+
+    def _check_open(self) -> None:
+        if self._done.is_set():
+            raise self._final or ClosedError("the client is closed")
+
+    def _finish(self, error: ClientError | None) -> None:
+        """Stop for good: fail what is pending and emit ``Closed`` once."""
+        if self._done.is_set():
+            return
+        self._final = error
+        self._done.set()
+        self._changed.set()
+        failure = error or ClosedError("the client is closed")
+        for entry in self._outbox.values():
+            if not entry.future.done():
+                entry.future.set_exception(failure)
+        for call in self._calls.values():
+            if not call.future.done():
+                call.future.set_exception(failure)
+        self._calls.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        self._set_status("closed")
+        self._emit(Closed(error))

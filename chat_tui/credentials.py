@@ -1,0 +1,111 @@
+"""Session tokens per server URL, kept in the user's config dir in a file only they can read.
+
+The file is ``credentials.json`` under ``platformdirs.user_config_dir("chat-tui")`` (on Linux
+``$XDG_CONFIG_HOME/chat-tui``, else ``~/.config/chat-tui``). It is written atomically (a temporary
+file in the same directory, fsynced, then renamed over the old one) with mode 0600, so a crash
+never leaves half a file and other users never see a token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import platformdirs
+
+from chat_tui.errors import ClientError
+
+FILE_NAME = "credentials.json"
+
+
+class CredentialsError(ClientError):
+    """The credentials file cannot be read or written."""
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir("chat-tui", appauthor=False))
+
+
+def credentials_path() -> Path:
+    return config_dir() / FILE_NAME
+
+
+def normalize_url(url: str) -> str:
+    """The canonical form of a server address: ``host:port`` becomes ``ws://host:port/ws``.
+
+    ``http(s)://`` is accepted for ``ws(s)://`` (people paste the web client's address), and a
+    missing path means the server's ``/ws`` endpoint.
+    """
+    url = url.strip()
+    if "://" not in url:
+        url = "ws://" + url
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
+    path = parts.path if parts.path not in ("", "/") else "/ws"
+    return urlunsplit((scheme, parts.netloc.lower(), path, parts.query, ""))
+
+
+def _load() -> dict[str, Any]:
+    path = credentials_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise CredentialsError(f"cannot read {path}: {exc}") from exc
+    servers = data.get("servers") if isinstance(data, dict) else None
+    return servers if isinstance(servers, dict) else {}
+
+
+def _store(servers: dict[str, Any]) -> None:
+    directory = config_dir()
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".credentials-", dir=directory)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump({"servers": servers}, handle, indent=2, sort_keys=True)
+                handle.write("\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, directory / FILE_NAME)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise CredentialsError(f"cannot write {directory / FILE_NAME}: {exc}") from exc
+
+
+def load(url: str) -> tuple[str, str] | None:
+    """The (nick, token) stored for ``url``, if any."""
+    entry = _load().get(normalize_url(url))
+    if isinstance(entry, dict) and isinstance(entry.get("token"), str):
+        return str(entry.get("nick", "")), entry["token"]
+    return None
+
+
+def load_token(url: str) -> str | None:
+    stored = load(url)
+    return stored[1] if stored else None
+
+
+def save_token(url: str, nick: str, token: str) -> None:
+    servers = _load()
+    servers[normalize_url(url)] = {"nick": nick, "token": token}
+    _store(servers)
+
+
+def remove_token(url: str) -> bool:
+    """Forget the token for ``url``; say whether there was one."""
+    servers = _load()
+    if servers.pop(normalize_url(url), None) is None:
+        return False
+    _store(servers)
+    return True
