@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from urllib.parse import urlsplit
 
 from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
@@ -42,13 +42,15 @@ def _alt_digits_are_keys() -> None:
     those sequences to the characters a macOS keyboard types with Option (¡ ™ £ ...), so
     the bindings would never fire. Without the entry the parser reads ESC as alt.
     """
+    table = cast(dict[str, object], ANSI_SEQUENCES_KEYS)  # a dict, typed as a Mapping
     for digit in "123456789":
-        ANSI_SEQUENCES_KEYS.pop(f"\x1b{digit}", None)
+        table.pop(f"\x1b{digit}", None)
 
 
 _alt_digits_are_keys()
 
 TYPING_EVERY = 3.0  # seconds between typing notifications (the server relays one per 3 s)
+OLDER_PAGE = 200  # messages fetched per step of infinite scroll
 JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
 DEFAULT_ROOM = "general"
 
@@ -81,6 +83,7 @@ class ChatApp(App[int]):
         self.chat = ChatScreen()
         self.error_message = ""
         self._typing_sent: dict[str, float] = {}
+        self._read_due = False
         self.ready = False  # rooms joined and the first room shown (tests wait for it)
 
     # --- start and login ---------------------------------------------------------------------
@@ -260,7 +263,14 @@ class ChatApp(App[int]):
         self._mark_read()
 
     def _mark_read(self) -> None:
+        """Move the read marker soon (one request per half second, however busy the room)."""
+        if not self._read_due:
+            self._read_due = True
+            self.set_timer(0.5, self._send_read)
+
+    def _send_read(self) -> None:
         """Move the read marker to the newest message when the user can see it."""
+        self._read_due = False
         history = self.chat.history
         room = history.room
         if room is None or self.client is None or not history.at_bottom:
@@ -293,7 +303,7 @@ class ChatApp(App[int]):
     async def _load_older(self, room: str, before: int) -> None:
         assert self.client is not None
         try:
-            page = await self.client.history(room, before=before, limit=100)
+            page = await self.client.history(room, before=before, limit=OLDER_PAGE)
         except ClientError as exc:
             self.chat.history.timeline(room).loading = False
             self._notice(room, f"cannot load older messages: {exc}", "error")

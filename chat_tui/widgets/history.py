@@ -38,6 +38,7 @@ from chat_tui.widgets.timeline import (
 )
 
 SEPARATOR = " │ "
+MARK_STYLE = Style(bgcolor="#3e4451")
 NOTICE_STYLES = {"info": Style(color="#e5c07b"), "error": Style(color="#ff5f5f", bold=True)}
 
 
@@ -91,6 +92,7 @@ class HistoryView(ScrollView, can_focus=True):
         self._cache: dict[Hashable, list[Strip]] = {}
         self._cache_width = 0
         self._places: dict[str, _Place] = {}
+        self.marked: tuple[str, int] | None = None  # (room, seq) of the last search jump
 
     # --- the data -----------------------------------------------------------------------
 
@@ -185,7 +187,10 @@ class HistoryView(ScrollView, can_focus=True):
         self.call_after_refresh(self._maybe_load_older)
 
     def scroll_to_seq(self, seq: int) -> bool:
-        """Bring the message ``seq`` of the current room to the upper third of the view."""
+        """Bring the message ``seq`` of the current room to the upper third, highlighted."""
+        if self.room is not None and self.marked != (self.room, seq):
+            self.marked = (self.room, seq)
+            self.rebuild()
         line = self._seq_line.get(seq)
         if line is None:
             return False
@@ -284,10 +289,14 @@ class HistoryView(ScrollView, can_focus=True):
         width = self._width()
         lines = self._lines
         seq_line = self._seq_line
+        marked = self.marked[1] if self.marked and self.marked[0] == self.room else None
         for key, payload in items:  # type: ignore[attr-defined]
+            strips = self._strips((self.room, key), payload, width)
             if isinstance(payload, MessageRecord):
                 seq_line[payload.seq] = len(lines)
-            lines.extend(self._strips((self.room, key), payload, width))
+                if payload.seq == marked:
+                    strips = [strip.apply_style(MARK_STYLE) for strip in strips]
+            lines.extend(strips)
 
     def _rebuild_tail(self) -> None:
         width = self._width()

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-from chat_tui.app import create_app
+from chat_tui.app import OLDER_PAGE, create_app
 from chat_tui.widgets.search import SearchScreen
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import enter, screen_text, seed, token_for, until
 
 
 async def test_paging_at_the_top_keeps_the_view(fast_server: ChatServerUnderTest) -> None:
-    await seed(fast_server, "bob", "general", [f"message {n}" for n in range(1, 301)])
+    await seed(fast_server, "bob", "general", [f"message {n}" for n in range(1, 501)])
     token = await token_for(fast_server, "alice")
     app = create_app(fast_server.url, token=token, rooms=["general"])
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.ready, "the room is shown")
         history = app.chat.history
         timeline = history.timeline("general")
-        assert timeline.first_seq == 251, "the join shows the newest 50"
-        assert "message 300" in screen_text(app)
+        assert timeline.first_seq == 451, "the join shows the newest 50"
+        assert "message 500" in screen_text(app)
         # scroll up to the top of what is loaded: the older page arrives above
         history.scroll_to(y=0, animate=False, immediate=True)
         await pilot.pause()
         before = history.visible_text()
-        await until(pilot, lambda: timeline.first_seq == 151, "the previous page arrived")
+        await until(
+            pilot, lambda: timeline.first_seq == 451 - OLDER_PAGE, "the previous page arrived"
+        )
         await pilot.pause()
         assert history.visible_text() == before, "the same messages stay under the user's eyes"
         assert history.scroll_y > 0
