@@ -25,7 +25,7 @@ function el(tag, className, text) {
 }
 
 /** The display cleaning of docs/protocol.md section 6 (the server cleans too: belt and braces). */
-export function clean(text) {
+function clean(text) {
   return String(text)
     .replace(/\r\n/g, "\n")
     .replace(/\x1b[\]PX^_][\s\S]*?(?:\x07|\x1b\\|$)/g, "")
@@ -40,7 +40,7 @@ function randomId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function dmRoom(a, b) {
+function dmRoom(a, b) {
   return "dm:" + [a.toLowerCase(), b.toLowerCase()].sort().join(":");
 }
 
@@ -86,6 +86,7 @@ function newRoom(name) {
     members: [],
     online: new Set(),
     joined: false,
+    joining: false, // a join is on its way
     typing: new Map(), // nick -> expiry time
     scroll: null, // saved scrollTop while another room is shown (null: stick to the bottom)
     list: el("ol", "messages"),
@@ -354,6 +355,7 @@ function loadOutbox() {
 }
 
 function onMessage(frame) {
+  if (!state.rooms.has(frame.room) && !frame.room.startsWith("dm:")) return; // a room we just left
   const room = roomOf(frame.room);
   if (room.last === null && !room.joined && !room.joining) {
     join(room); // a direct conversation someone just opened with us: its history brings this one
