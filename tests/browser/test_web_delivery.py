@@ -7,10 +7,13 @@ together with the connection (the client must re-send the same id: stored once).
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
 from tests.browser.conftest import Pages, faulty_network, join_room, login, say, seqs
 from tests.e2e.e2e_support import Chat, uniq
+
+pytestmark = pytest.mark.slow  # a browser and a server subprocess
 
 
 def test_a_lost_event_is_fetched_and_a_repeated_one_shown_once(pages: Pages, chat: Chat) -> None:

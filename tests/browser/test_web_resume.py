@@ -11,6 +11,8 @@ from playwright.sync_api import WebSocketRoute, expect
 from tests.browser.conftest import Pages, bodies, faulty_network, join_room, login, say, seqs
 from tests.e2e.e2e_support import Chat, ServerProc, start_server, uniq
 
+pytestmark = pytest.mark.slow  # a browser and a server subprocess
+
 RECONNECT_MS = 30_000  # the backoff grows while the server is away (at most 30 s between tries)
 
 

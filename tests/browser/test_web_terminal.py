@@ -19,6 +19,8 @@ from tests.browser.conftest import Pages, join_room, login, say
 from tests.conftest import spawn_server
 from tests.e2e.e2e_support import ServerProc, uniq
 
+pytestmark = pytest.mark.slow  # a browser and a server subprocess
+
 TERMINAL_PASSWORD = "terminal-pw-1"
 
 
