@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from textual.message import Message
+
 from chat_tui.app import OLDER_PAGE, create_app
+from chat_tui.widgets.history import HistoryView
 from chat_tui.widgets.search import SearchScreen
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import enter, screen_text, seed, token_for, until
@@ -12,7 +15,8 @@ async def test_paging_at_the_top_keeps_the_view(fast_server: ChatServerUnderTest
     await seed(fast_server, "bob", "general", [f"message {n}" for n in range(1, 501)])
     token = await token_for(fast_server, "alice")
     app = create_app(fast_server.url, token=token, rooms=["general"])
-    async with app.run_test(size=(80, 24)) as pilot:
+    posted: list[Message] = []
+    async with app.run_test(size=(80, 24), message_hook=posted.append) as pilot:
         await until(pilot, lambda: app.ready, "the room is shown")
         history = app.chat.history
         timeline = history.timeline("general")
@@ -27,6 +31,9 @@ async def test_paging_at_the_top_keeps_the_view(fast_server: ChatServerUnderTest
         )
         await pilot.pause()
         assert history.visible_text() == before, "the same messages stay under the user's eyes"
+        # (the hook sees a message once per widget it bubbles through)
+        asked = {id(m): m.before for m in posted if isinstance(m, HistoryView.LoadOlder)}
+        assert list(asked.values()) == [451], "one request for the page before message 451"
         assert history.scroll_y > 0
         # keep going with the keyboard until the very first message
         for _ in range(200):

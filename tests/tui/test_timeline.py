@@ -1,0 +1,90 @@
+"""The pure timeline model: order, day lines, the divider, notices and pending sends."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from chat_server.protocol import MessageRecord
+from chat_tui.render import parse_ts
+from chat_tui.widgets.timeline import DayItem, DividerItem, Notice, PendingSend, Timeline
+
+
+def msg(seq: int, nick: str = "bob", ts: str = "2026-11-26T09:00:00.000Z") -> MessageRecord:
+    return MessageRecord("general", seq, nick, f"body {seq}", ts, f"id{seq}")
+
+
+def kinds(timeline: Timeline) -> list[str]:
+    shown = []
+    for _, payload in timeline.items():
+        match payload:
+            case DayItem():
+                shown.append(f"day {payload.day.isoformat()}")
+            case DividerItem():
+                shown.append("divider")
+            case MessageRecord():
+                shown.append(str(payload.seq))
+            case Notice():
+                shown.append(f"notice {payload.text}")
+    return shown
+
+
+def test_day_lines_follow_the_local_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    timeline = Timeline("general", "alice")
+    timeline.add(msg(1, ts="2026-11-26T23:30:00.000Z"))
+    timeline.add(msg(2, ts="2026-11-27T00:30:00.000Z"))
+    assert kinds(timeline) == ["day 2026-11-26", "1", "day 2026-11-27", "2"]
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    assert parse_ts("2026-11-26T23:30:00.000Z").strftime("%H:%M") == "08:30"
+    assert kinds(timeline) == ["day 2026-11-27", "1", "2"], "both are on the 27th in Tokyo"
+
+
+def test_divider_sits_after_the_read_marker_when_others_wrote() -> None:
+    timeline = Timeline("general", "alice", read_seq=2)
+    for seq, nick in [(1, "bob"), (2, "alice"), (3, "bob"), (4, "carol")]:
+        timeline.add(msg(seq, nick))
+    timeline.open_divider()
+    assert kinds(timeline)[1:] == ["1", "2", "divider", "3", "4"]
+    timeline.read_seq = 4
+    timeline.open_divider()
+    assert "divider" not in kinds(timeline)
+
+
+def test_out_of_order_duplicates_and_older_pages() -> None:
+    timeline = Timeline("general", "alice")
+    assert timeline.add(msg(5)) == "appended"
+    assert timeline.add(msg(5)) == "duplicate"
+    assert timeline.add(msg(7)) == "appended"
+    assert timeline.add(msg(6)) == "inserted"
+    assert timeline.prepend([msg(3), msg(4), msg(5)], more=True) == 2
+    assert [m.seq for m in timeline.messages] == [3, 4, 5, 6, 7]
+    assert timeline.more_before
+    assert timeline.prepend([], more=False) == 0
+    assert not timeline.more_before
+
+
+def test_notices_keep_their_place_behind_a_send_in_flight() -> None:
+    timeline = Timeline("general", "alice")
+    timeline.add(msg(1))
+    timeline.add_pending("p1", "my message")
+    timeline.add_notice("after my message")
+    tail = [type(entry).__name__ for _, entry in timeline.pending_items()]
+    assert tail == ["PendingSend", "Notice"], "the notice waits below the pending message"
+    timeline.add(msg(2))  # someone else: the send is still in flight
+    assert [type(e).__name__ for _, e in timeline.pending_items()] == ["PendingSend", "Notice"]
+    timeline.add(MessageRecord("general", 3, "alice", "my message", msg(3).ts, "p1"))
+    assert list(timeline.pending_items()) == []
+    assert kinds(timeline)[1:] == ["1", "2", "3", "notice after my message"]
+
+
+def test_failed_sends_stay_visible_and_do_not_hold_notices() -> None:
+    timeline = Timeline("general", "alice")
+    timeline.add_pending("p1", "x" * 10)
+    timeline.mark_failed("p1", "too_large: the message body is over 4000 characters")
+    timeline.add_notice("next")
+    entries = [entry for _, entry in timeline.pending_items()]
+    assert len(entries) == 1 and isinstance(entries[0], PendingSend)
+    assert entries[0].state == "failed"
+    assert kinds(timeline) == ["notice next"]
