@@ -135,6 +135,9 @@ function renderRoomButton(room) {
   button.replaceChildren(...parts);
   if (room.name === state.current) button.setAttribute("aria-current", "page");
   else button.removeAttribute("aria-current");
+  let total = 0;
+  for (const other of state.rooms.values()) if (other.name !== state.current) total += other.unread;
+  document.title = total > 0 ? `(${total}) chat` : "chat"; // seen from another tab
 }
 
 function removeRoom(name) {
@@ -204,7 +207,11 @@ function messageEl(m) {
   const time = el("time", "ts");
   time.dateTime = m.ts;
   const date = new Date(m.ts);
-  time.textContent = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  const clock = { hour: "2-digit", minute: "2-digit" };
+  time.textContent =
+    date.toDateString() === new Date().toDateString()
+      ? date.toLocaleTimeString([], clock)
+      : date.toLocaleString([], { month: "short", day: "numeric", ...clock });
   time.title = date.toLocaleString();
   head.append(nick, " ", time);
   item.append(head, el("div", "body", clean(m.body)));

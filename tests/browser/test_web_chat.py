@@ -74,9 +74,11 @@ def test_direct_messages_and_unread_counts(pages: Pages, chat: Chat) -> None:
     dm_button = b.locator("#dm-list button.room")
     expect(dm_button).to_have_text(f"@{alice}1")
     expect(dm_button.locator(".badge")).to_have_attribute("aria-label", "1 unread")
+    expect(b).to_have_title("(1) chat")  # visible from another tab too
     dm_button.click()
     expect(b.locator("#log .msg .body")).to_have_text(["psst, a secret"])
     expect(dm_button.locator(".badge")).to_have_count(0)
+    expect(b).to_have_title("chat")
     say(b, "tell me")
     expect(a.locator("#log .msg .body").last).to_have_text("tell me")
 
