@@ -317,6 +317,8 @@ class ChatApp(App[int]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for room in self.chat.rooms.ordered():
+            if not p.is_valid_room(room):  # the palette reads titles as markup
+                continue
             label = room_label(room, self.nick)
             yield SystemCommand(f"Switch to {label}", f"Show {label}", self._switcher(room))
 
@@ -501,7 +503,7 @@ class ChatApp(App[int]):
         """An inline line in ``room`` (the current room when None)."""
         target = room or self.chat.history.room
         if target is None:
-            self.notify(text, severity="error" if level == "error" else "information")
+            self.notify(text, severity="error" if level == "error" else "information", markup=False)
             return
         self.chat.history.add_notice(target, text, level)
 

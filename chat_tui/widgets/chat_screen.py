@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import Label
 
 from chat_tui.client import Status
-from chat_tui.render import nick_text, room_label
+from chat_tui.render import nick_text, room_label, safe_text
 from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.history import HistoryView
 from chat_tui.widgets.members import MemberList
@@ -86,7 +86,7 @@ class ChatScreen(Screen[None]):
 
     def show_room(self, info: RoomInfo) -> None:
         """Title and member list of the current room."""
-        title = Text(room_label(info.room, self.me), "bold")
+        title = safe_text(room_label(info.room, self.me), "bold")
         online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
         title.append(f"  {len(info.members)} members, {online} online", "dim")
         self.title_line.update(title)
