@@ -163,10 +163,15 @@ def join_room(page: Page, room: str) -> None:
     expect(page.locator("#member-list")).not_to_be_empty()
 
 
-def say(page: Page, text: str) -> None:
-    """Type and send with Enter; wait until the server acknowledged it (no longer pending)."""
+def write(page: Page, text: str) -> None:
+    """Type into the composer and press Enter (without waiting for the server)."""
     page.locator("#input").fill(text)
     page.locator("#input").press("Enter")
+
+
+def say(page: Page, text: str) -> None:
+    """Type and send with Enter; wait until the server acknowledged it (no longer pending)."""
+    write(page, text)
     sent = page.locator("#log .msg.mine .body", has_text=text)
     expect(sent.last).to_be_visible()
     expect(page.locator("#log .msg.pending")).to_have_count(0)

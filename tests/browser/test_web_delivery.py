@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
-from tests.browser.conftest import Pages, faulty_network, join_room, login, say, seqs
+from tests.browser.conftest import Pages, faulty_network, join_room, login, say, seqs, write
 from tests.e2e.e2e_support import Chat, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -57,8 +57,7 @@ def test_a_lost_ack_is_resent_with_the_same_id_and_stored_once(pages: Pages, cha
     page = pages.open(before=faulty_network(down=fault, sent=sent))
     login(page, uniq("Sender_"))
     join_room(page, room)
-    page.locator("#input").fill("stored exactly once")
-    page.locator("#input").press("Enter")
+    write(page, "stored exactly once")
     expect(page.locator("#status")).to_contain_text("Reconnecting")
     expect(page.locator("#status")).to_have_text("")  # back
     expect(page.locator("#log .msg.pending")).to_have_count(0)
@@ -91,8 +90,7 @@ def test_a_send_lost_with_the_connection_is_resent(pages: Pages, chat: Chat) -> 
     page = pages.open(before=faulty_network(up=fault))
     login(page, uniq("Sender_"))
     join_room(page, room)
-    page.locator("#input").fill("it got there in the end")
-    page.locator("#input").press("Enter")
+    write(page, "it got there in the end")
     expect(page.locator("#log .msg.pending")).to_have_count(0)
     expect(page.locator("#log .msg .body")).to_have_text(["it got there in the end"])
     assert seqs(page) == [1]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
-from tests.browser.conftest import Pages, bodies, faulty_network, join_room, login, say, seqs
+from tests.browser.conftest import Pages, bodies, faulty_network, join_room, login, say, seqs, write
 from tests.e2e.e2e_support import Chat, ServerProc, start_server, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -74,8 +74,7 @@ def test_an_unsent_message_survives_a_reload(pages: Pages, chat: Chat) -> None:
     page = pages.open(before=faulty_network(up=swallow_sends))
     login(page, uniq("Dora_"))
     join_room(page, room)
-    page.locator("#input").fill("written, then the tab reloaded")
-    page.locator("#input").press("Enter")
+    write(page, "written, then the tab reloaded")
     expect(page.locator("#log .msg.pending")).to_have_attribute("data-state", "pending")
     offline[0] = False
     page.reload()
@@ -121,8 +120,7 @@ def test_reconnect_resumes_and_resends_the_outbox(
 
     first.stop()  # closes every connection with 1001
     expect(page.locator("#status")).to_contain_text("Reconnecting")
-    page.locator("#input").fill("written while the server was down")
-    page.locator("#input").press("Enter")
+    write(page, "written while the server was down")
     pending = page.locator("#log .msg.pending")
     expect(pending).to_have_attribute("data-state", "pending")
     expect(pending.locator(".state")).to_have_text("sending…")
