@@ -98,3 +98,28 @@ def test_a_send_lost_with_the_connection_is_resent(pages: Pages, chat: Chat) -> 
     reader.join(room)
     stored = reader.history(room, after=0)["messages"]
     assert [(m["body"], m["id"]) for m in stored] == [("it got there in the end", lost[0])]
+
+
+def test_the_ack_marks_a_message_sent(pages: Pages, chat: Chat) -> None:
+    """Between the ack and the message event a message shows as sent (here the event is lost)."""
+    nick = uniq("Acked_")
+
+    def drop_own_messages(frame: dict[str, object], page_side: WebSocketRoute, raw: str) -> bool:
+        return frame["type"] == "message" and frame["nick"] == nick
+
+    room = uniq("sent-")
+    page = pages.open(before=faulty_network(down=drop_own_messages))
+    login(page, nick)
+    join_room(page, room)
+    write(page, "acked, event lost")
+    mine = page.locator("#log .msg.pending")
+    expect(mine).to_have_attribute("data-state", "sent")
+    expect(mine.locator(".state")).to_have_text("sent")
+    other = chat.signup("Other_")
+    other.join(room)
+    other.say(room, "the next message reveals the gap")
+    expect(page.locator("#log .msg .body")).to_have_text(
+        ["acked, event lost", "the next message reveals the gap"]
+    )
+    expect(page.locator("#log .msg.pending")).to_have_count(0)
+    assert seqs(page) == [1, 2]
