@@ -177,6 +177,7 @@ function showRoom(room) {
   $("input-label").textContent = `Message ${label(room)}`;
   $("input").placeholder = `Message ${label(room)}`;
   $("leave").hidden = room.dm;
+  $("leave").setAttribute("aria-label", `Leave ${label(room)}`);
   log.replaceChildren($("log-top"), room.list);
   renderLogTop(room);
   renderMembers(room);
