@@ -310,9 +310,8 @@ class ChatApp(App[int]):
             return
         self.chat.history.prepend(room, page.messages, page.more)
 
-    def on_history_view_unseen_changed(self, event: HistoryView.UnseenChanged) -> None:
-        if event.count == 0:
-            self._mark_read()
+    def on_history_view_reached_bottom(self, event: HistoryView.ReachedBottom) -> None:
+        self._mark_read()
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -453,7 +452,9 @@ class ChatApp(App[int]):
         here = sorted((m for m in info.members if m.lower() in online), key=str.lower)
         away = sorted((m for m in info.members if m.lower() not in online), key=str.lower)
         label = room_label(room, self.nick)
-        text = f"{label}: {len(info.members)} members; online: {', '.join(here) or 'nobody'}"
+        count = len(info.members)
+        text = f"{label}: {count} member{'' if count == 1 else 's'}; online: "
+        text += ", ".join(here) or "nobody"
         if away:
             text += f"; offline: {', '.join(away)}"
         self._notice(room, text)

@@ -88,7 +88,8 @@ class ChatScreen(Screen[None]):
         """Title and member list of the current room."""
         title = safe_text(room_label(info.room, self.me), "bold")
         online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
-        title.append(f"  {len(info.members)} members, {online} online", "dim")
+        count = len(info.members)
+        title.append(f"  {count} member{'' if count == 1 else 's'}, {online} online", "dim")
         self.title_line.update(title)
         self.members.show(info.members, info.online, self.me)
         self.show_info()

@@ -75,10 +75,10 @@ class HistoryView(ScrollView, can_focus=True):
         count: int
 
     @dataclass
-    class Mentioned(Message):
-        """A live message names the user."""
+    class ReachedBottom(Message):
+        """The user scrolled down to the newest message: it has been seen."""
 
-        message: MessageRecord
+        room: str
 
     def __init__(self, me: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -89,6 +89,7 @@ class HistoryView(ScrollView, can_focus=True):
         self._lines: list[Strip] = []
         self._tail: list[Strip] = []
         self._seq_line: dict[int, int] = {}
+        self._divider_line: int | None = None
         self._cache: dict[Hashable, list[Strip]] = {}
         self._cache_width = 0
         self._places: dict[str, _Place] = {}
@@ -180,7 +181,12 @@ class HistoryView(ScrollView, can_focus=True):
         self._set_unseen(0)
         self.rebuild()
         place = self._places.get(room)
-        if place is None or place.at_bottom:
+        height = self.scrollable_content_region.height
+        total = len(self._lines) + len(self._tail)
+        if self._divider_line is not None and total - self._divider_line > height:
+            # more unread than fits: start at the divider, the user scrolls down to read on
+            self.scroll_to(y=max(self._divider_line - 1, 0), animate=False, immediate=True)
+        elif place is None or place.at_bottom:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         else:
             self.scroll_to(y=place.scroll_y, animate=False, immediate=True)
@@ -277,6 +283,7 @@ class HistoryView(ScrollView, can_focus=True):
         """Redraw the whole current room (after a resize, a prepend or an insertion)."""
         self._lines = []
         self._seq_line = {}
+        self._divider_line = None
         if self.room is not None:
             self._append_items(self.timeline(self.room).items())
         self._rebuild_tail()
@@ -292,7 +299,9 @@ class HistoryView(ScrollView, can_focus=True):
         marked = self.marked[1] if self.marked and self.marked[0] == self.room else None
         for key, payload in items:  # type: ignore[attr-defined]
             strips = self._strips((self.room, key), payload, width)
-            if isinstance(payload, MessageRecord):
+            if isinstance(payload, DividerItem):
+                self._divider_line = len(lines)
+            elif isinstance(payload, MessageRecord):
                 seq_line[payload.seq] = len(lines)
                 if payload.seq == marked:
                     strips = [strip.apply_style(MARK_STYLE) for strip in strips]
@@ -329,8 +338,9 @@ class HistoryView(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
-        if self.unseen and self.at_bottom:
+        if self.at_bottom and old_value < new_value and self.room is not None:
             self._set_unseen(0)
+            self.post_message(self.ReachedBottom(self.room))
         if new_value < 1:
             self._maybe_load_older()
 

@@ -104,7 +104,7 @@ async def test_join_leave_who_help_and_errors(server: ChatServerUnderTest) -> No
         await until(pilot, lambda: app.chat.history.room == "dev", "joined #dev")
         assert room_list(app) == ["#dev", "#general"] or room_list(app) == ["#general", "#dev"]
         await enter(pilot, app, "/who")
-        await until(pilot, lambda: "#dev: 1 members; online: alice" in screen_text(app), "/who")
+        await until(pilot, lambda: "#dev: 1 member; online: alice" in screen_text(app), "/who")
         await enter(pilot, app, "/help")
         await until(pilot, lambda: "/search words" in screen_text(app), "/help")
         await enter(pilot, app, "/frobnicate now")

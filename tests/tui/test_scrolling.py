@@ -87,3 +87,27 @@ async def test_search_jumps_to_an_old_message(fast_server: ChatServerUnderTest) 
         )
         first = app.chat.history.timeline("general").first_seq
         assert first is not None and first <= 5
+
+
+async def test_a_room_with_more_unread_than_fits_opens_at_the_divider(
+    fast_server: ChatServerUnderTest,
+) -> None:
+    token = await token_for(fast_server, "alice")
+    await seed(fast_server, "alice", "general", ["where I stopped"])
+    await seed(fast_server, "bob", "general", [f"unread {n}" for n in range(1, 41)])
+    app = create_app(fast_server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        lines = app.chat.history.visible_text()
+        assert "where I stopped" in lines[0]
+        assert "new messages" in lines[1]
+        assert "bob │ unread 1" in lines[2]
+        info = app.chat.rooms.rooms["general"]
+        await pilot.pause(0.7)
+        assert info.read_seq == 1, "not marked read until seen"
+        await pilot.press("ctrl+end")
+        await until(
+            pilot,
+            lambda: info.read_seq == 41,
+            "read at the bottom",
+        )
