@@ -344,6 +344,21 @@ async def test_several_nodes_writing_one_room_get_contiguous_seqs(backend: Backe
         assert sorted(m.nick for m in page.messages) == ["alice"] * 200 + ["bob"] * 200
         assert {m.body for m in page.messages if m.nick == "bob"} == {"from B"}
         assert stored[-1].seq == 1 and await node_a.last_seq(other_room) == 1
+
+        # one key, two rooms, two nodes at once: one message; the other send gets its ack
+        await member(node_a, "alice", "random")
+        racing = await asyncio.gather(
+            *(
+                store.submit(NewMessage(alice.id, "alice", room_id, f"r{i}", "race"))
+                for i in range(20)
+                for store, room_id in ((node_a, room), (node_b, other_room))
+            )
+        )
+        for first, second in zip(racing[::2], racing[1::2], strict=True):
+            assert (first.room, first.seq) == (second.room, second.seq)
+            assert first.new != second.new
+        stored_now = await node_a.last_seq(room) + await node_a.last_seq(other_room)
+        assert stored_now == 400 + 1 + 20
     finally:
         await node_a.close()
         await node_b.close()
