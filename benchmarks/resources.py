@@ -19,8 +19,8 @@ def idle_conns(ctx: Context) -> None:
     """RSS per idle connection: VmRSS before and after opening N authenticated connections."""
     sizes = [1000] if ctx.quick else [1000, 5000]
     tokens = ctx.ensure_accounts(max(sizes) + WARM)
-    for system in ("ceiling", "chat", "seed"):
-        for _ in range(ctx.reps):
+    for _ in range(ctx.reps):
+        for system in ("ceiling", "chat", "seed"):  # interleaved: noise hits each alike
             with (
                 ctx.server("idle-conns", system) as server,
                 ctx.workers("idle-conns", system, server.port, "idlers") as (idlers,),

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
-from flask_socketio import SocketIO, emit
+from flask_socketio import SocketIO, emit  # type: ignore[import-untyped]
 from flask_sqlalchemy import SQLAlchemy
 
 
@@ -37,7 +37,7 @@ def create_app(db_path: str) -> tuple[Flask, SocketIO]:
 
     socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False)
 
-    @socketio.on("message")  # type: ignore[untyped-decorator,misc]
+    @socketio.on("message")  # type: ignore[untyped-decorator]
     def handle_message(msg: dict[str, Any]) -> None:
         message = Message(
             nickname=msg["nickname"], body=msg["message"], created_at=datetime.now(UTC)

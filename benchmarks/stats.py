@@ -19,6 +19,9 @@ UNITS = {
     "rss_kb_per_conn": "kB",
     "rss_kb_per_conn_5000": "kB",
     "lost": "messages",
+    "errors": "frames",
+    "server_cpu_pct": "%",
+    "loadgen_cpu_pct": "%",
 }
 
 

@@ -1,16 +1,23 @@
 """Message-traffic scenarios: fan-out to one room, 50 busy rooms, durable sends.
 
-Each system runs its repetitions against one server start, one set of connected clients,
-and a fresh database; the ceiling runs first, so the latency phase of the others uses
-the ceiling's own saturation rate from the same run.
+Every system gets one server start, one set of connected clients and a fresh database;
+all are up together and the repetitions are interleaved. The saturation phase runs
+before the latency phase, which offers half of the ceiling's saturation rate measured
+in the same run (or the rate the scenario names).
 """
 
 from __future__ import annotations
 
+import contextlib
+import statistics
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
+from benchmarks import procs
 from benchmarks.context import Context
+from benchmarks.procs import Server
 from benchmarks.stats import percentile
 from benchmarks.worker import Worker
 
@@ -35,52 +42,75 @@ def _drain(subs: list[Worker], expected: int, limit_s: float) -> tuple[int, int]
     return last_count, last_ns
 
 
-def _saturate(
-    ctx: Context, scenario: str, system: str, subs: Worker, pub: Worker, n: int, window: int
-) -> float:
+@dataclass
+class _Rig:
+    """One system under test with its connected load generators."""
+
+    system: str
+    server: Server
+    subs: Worker | None
+    pub: Worker
+
+
+@contextlib.contextmanager
+def _rigs(
+    ctx: Context, scenario: str, systems: tuple[str, ...], roles: tuple[str, ...]
+) -> Iterator[list[_Rig]]:
+    """Every system's server and load processes, all up at once: the repetitions then run
+    interleaved (A B C A B C), so a burst of noise on this shared machine hits each alike."""
+    with contextlib.ExitStack() as stack:
+        rigs = []
+        for system in systems:
+            server = stack.enter_context(ctx.server(scenario, system))
+            workers = stack.enter_context(ctx.workers(scenario, system, server.port, *roles))
+            subs = workers[0] if len(workers) > 1 else None
+            rigs.append(_Rig(system, server, subs, workers[-1]))
+        yield rigs
+
+
+def _saturate(ctx: Context, scenario: str, rig: _Rig, n: int, window: int) -> float:
     """Closed loop: the publisher keeps ``window`` messages in flight (the next one goes
     when the server has taken one, i.e. on its ack or own echo); deliveries/s to the
-    subscribers, first send to last delivery."""
-    duration = ctx.seconds
-    bound = 200_000
+    subscribers, first send to last delivery. Also the CPU share of the server and of the
+    load generators over the same wall time (is the load generator the bottleneck?)."""
+    subs, pub, system = rig.subs, rig.pub, rig.system
+    assert subs is not None
+    pids = (rig.server.pid, subs.pid, pub.pid)
+    cpu = [procs.cpu_seconds(pid) for pid in pids]
     before = subs.call("mark")
-    warm = pub.call("loop", window=window, duration=0.3, max_sends=bound)
-    _drain([subs], before["delivered"] + warm["acked"] * n, 10.0)
-    rates = []
-    for _ in range(ctx.reps):
-        before = subs.call("mark")
-        result = pub.call("loop", window=window, duration=duration, max_sends=bound)
-        expected = before["delivered"] + result["acked"] * n
-        delivered, last_ns = _drain([subs], expected, 20.0)
-        got = delivered - before["delivered"]
-        lost = result["acked"] * n - got
-        if lost:
-            ctx.log(f"{scenario} {system}: {lost} deliveries missing")
-        ctx.results.add(scenario, system, "lost", lost)
-        rate = got / ((last_ns - before["ns"]) / 1e9)
-        rates.append(rate)
-        ctx.results.add(scenario, system, "deliveries_per_s", rate)
-        subs.call("take")
-    return sorted(rates)[len(rates) // 2]
+    result = pub.call("loop", window=window, duration=ctx.seconds, max_sends=200_000)
+    expected = before["delivered"] + result["acked"] * n
+    delivered, last_ns = _drain([subs], expected, 20.0)
+    wall = (time.monotonic_ns() - before["ns"]) / 1e9
+    used = [procs.cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True)]
+    ctx.results.add(scenario, system, "server_cpu_pct", 100 * used[0] / wall)
+    ctx.results.add(scenario, system, "loadgen_cpu_pct", 100 * (used[1] + used[2]) / wall)
+    got = delivered - before["delivered"]
+    lost = result["acked"] * n - got
+    if lost:
+        ctx.log(f"{scenario} {system}: {lost} deliveries missing")
+    ctx.results.add(scenario, system, "lost", lost)
+    rate = float(got / ((last_ns - before["ns"]) / 1e9))
+    ctx.results.add(scenario, system, "deliveries_per_s", rate)
+    subs.call("take")
+    return rate
 
 
-def _latency(
-    ctx: Context, scenario: str, system: str, subs: Worker, pub: Worker, n: int, rate: float
-) -> None:
+def _latency(ctx: Context, scenario: str, rig: _Rig, n: int, rate: float) -> None:
     """Publish at a fixed rate; publish-to-receive p50/p99 over the sampled subscribers."""
-    seconds = ctx.seconds
-    count = max(20, min(int(rate * seconds), 20_000))
-    for _ in range(ctx.reps):
-        subs.call("take")
-        before = subs.call("mark")
-        result = pub.call("rate", per_second=rate, count=count)
-        _drain([subs], before["delivered"] + count * n, 20.0)
-        samples = subs.call("take")["delivery_ms"]
-        if not samples:
-            raise RuntimeError(f"{scenario} {system}: no latency samples")
-        ctx.results.add(scenario, system, "p50_ms", percentile(samples, 50))
-        ctx.results.add(scenario, system, "p99_ms", percentile(samples, 99))
-        ctx.results.add(scenario, system, "offered_msgs_per_s", result["offered_per_s"])
+    subs, pub, system = rig.subs, rig.pub, rig.system
+    assert subs is not None
+    count = max(20, min(int(rate * ctx.seconds), 20_000))
+    subs.call("take")
+    before = subs.call("mark")
+    result = pub.call("rate", per_second=rate, count=count)
+    _drain([subs], before["delivered"] + count * n, 20.0)
+    samples = subs.call("take")["delivery_ms"]
+    if not samples:
+        raise RuntimeError(f"{scenario} {system}: no latency samples")
+    ctx.results.add(scenario, system, "p50_ms", percentile(samples, 50))
+    ctx.results.add(scenario, system, "p99_ms", percentile(samples, 99))
+    ctx.results.add(scenario, system, "offered_msgs_per_s", result["offered_per_s"])
 
 
 def fanout(
@@ -92,32 +122,37 @@ def fanout(
     """fanout-N: one room, N subscribers, one publisher; saturation, then latency.
 
     The latency phase offers ``latency_rate`` messages/s, by default half of the first
-    system's (the ceiling's) saturation rate in this run.
+    system's (the ceiling's) median saturation rate in this run.
     """
     scenario = f"fanout-{n}"
     tokens = ctx.ensure_accounts(n + 1)
     window = 32 if n <= 100 else 8
-    half_rate = latency_rate
-    for system in systems:
-        with (
-            ctx.server(scenario, system) as server,
-            ctx.workers(scenario, system, server.port, "subscribers", "publisher") as (subs, pub),
-        ):
+    with _rigs(ctx, scenario, systems, ("subscribers", "publisher")) as rigs:
+        for rig in rigs:
+            assert rig.subs is not None
             specs: list[dict[str, Any]] = [
                 {"room": "fan", "token": tokens[i], "tag": f"s{i}", "sample": i < SAMPLERS}
                 for i in range(n)
             ]
-            took = subs.call("connect", clients=specs)["seconds"]
-            pub.call(
-                "connect",
-                clients=[{"room": "fan", "token": tokens[n], "tag": "p0", "count": False}],
-            )
-            ctx.log(f"{scenario}: {system}: {n} subscribers connected in {took:.1f}s")
-            saturation = _saturate(ctx, scenario, system, subs, pub, n, window)
-            if half_rate is None:
-                half_rate = saturation / n / 2
-                ctx.log(f"{scenario}: latency at half the ceiling's rate: {half_rate:.0f} msg/s")
-            _latency(ctx, scenario, system, subs, pub, n, half_rate)
+            took = rig.subs.call("connect", clients=specs, timeout=300)["seconds"]
+            publisher = {"room": "fan", "token": tokens[n], "tag": "p0", "count": False}
+            rig.pub.call("connect", clients=[publisher])
+            ctx.log(f"{scenario}: {rig.system}: {n} subscribers connected in {took:.1f}s")
+            before = rig.subs.call("mark")
+            warm = rig.pub.call("loop", window=window, duration=0.3, max_sends=100_000)
+            _drain([rig.subs], before["delivered"] + warm["acked"] * n, 10.0)
+            rig.subs.call("take")
+        rates: dict[str, list[float]] = {rig.system: [] for rig in rigs}
+        for _ in range(ctx.reps):
+            for rig in rigs:
+                rates[rig.system].append(_saturate(ctx, scenario, rig, n, window))
+        rate = latency_rate
+        if rate is None:
+            rate = statistics.median(rates[systems[0]]) / n / 2
+            ctx.log(f"{scenario}: latency at half the {systems[0]}'s rate: {rate:.0f} msg/s")
+        for _ in range(ctx.reps):
+            for rig in rigs:
+                _latency(ctx, scenario, rig, n, rate)
 
 
 def _senders(
@@ -126,33 +161,31 @@ def _senders(
     """Every client keeps ``window`` sends in flight to its room; acked sends/s and the
     send-to-ack latency (chat: its ack, after commit; the ceiling: its own echo)."""
     tokens = ctx.ensure_accounts(len(rooms))
-    for system in systems:
-        with (
-            ctx.server(scenario, system) as server,
-            ctx.workers(scenario, system, server.port, "senders") as (senders,),
-        ):
+    with _rigs(ctx, scenario, systems, ("senders",)) as rigs:
+        for rig in rigs:
             specs: list[dict[str, Any]] = [
                 {"room": room, "token": tokens[i], "tag": f"c{i}", "count": False}
                 for i, room in enumerate(rooms)
             ]
-            took = senders.call("connect", clients=specs)["seconds"]
-            ctx.log(f"{scenario}: {system}: {len(rooms)} senders connected in {took:.1f}s")
-            senders.call("loop", window=window, duration=0.3, max_sends=100_000)  # warm-up
-            for _ in range(ctx.reps):
-                result = senders.call("loop", window=window, duration=ctx.seconds,
-                                      max_sends=1_000_000)  # fmt: skip
+            took = rig.pub.call("connect", clients=specs, timeout=300)["seconds"]
+            ctx.log(f"{scenario}: {rig.system}: {len(rooms)} senders connected in {took:.1f}s")
+            rig.pub.call("loop", window=window, duration=0.3, max_sends=100_000)  # warm-up
+        for _ in range(ctx.reps):
+            for rig in rigs:
+                result = rig.pub.call(
+                    "loop", window=window, duration=ctx.seconds, max_sends=1_000_000
+                )
                 if result["unacked"] or result["errors"]:
                     ctx.log(
-                        f"{scenario}: {system}: {result['errors']} error replies,"
+                        f"{scenario}: {rig.system}: {result['errors']} error replies,"
                         f" {result['unacked']} sends never acked"
                     )
-                ctx.results.add(scenario, system, "errors", result["errors"])
-                acks = result["ack_ms"]
-                ctx.results.add(
-                    scenario, system, "acked_per_s", result["acked"] / result["seconds"]
-                )
-                ctx.results.add(scenario, system, "p50_ms", percentile(acks, 50))
-                ctx.results.add(scenario, system, "p99_ms", percentile(acks, 99))
+                ctx.results.add(scenario, rig.system, "errors", result["errors"])
+                acks = result["ack_ms"] or [float("nan")]
+                per_s = result["acked"] / result["seconds"]
+                ctx.results.add(scenario, rig.system, "acked_per_s", per_s)
+                ctx.results.add(scenario, rig.system, "p50_ms", percentile(acks, 50))
+                ctx.results.add(scenario, rig.system, "p99_ms", percentile(acks, 99))
 
 
 def rooms50(ctx: Context, clients: int = 1000, rooms: int = 50) -> None:
