@@ -218,7 +218,8 @@ class ChatApp(App[int]):
         chat.stopped_typing(message.room, message.nick)
         chat.history.add_messages(message.room, [message], live=True)
         mine = p.nick_key(message.nick) == p.nick_key(self.nick)
-        if mine:
+        if mine:  # the server moved your read marker to your own message
+            info.read_seq = max(info.read_seq, message.seq)
             return
         current = message.room == chat.history.room
         mentioned = mentions(message.body, message.nick, self.nick)
