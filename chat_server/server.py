@@ -65,7 +65,11 @@ async def start(settings: Settings) -> Running:
         await store.open()
     except ChatError as exc:
         raise StartupError(str(exc)) from exc
-    broker: Broker = create_broker(settings)
+    try:
+        broker: Broker = create_broker(settings)
+    except ValueError as exc:  # a malformed --redis-url
+        await store.close()
+        raise StartupError(f"cannot use the Redis URL: {exc}") from exc
     app = ChatServer(settings, store, broker)
     await app.start()
     try:
