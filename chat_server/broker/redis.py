@@ -116,6 +116,7 @@ local node, ttl = ARGV[2], tonumber(ARGV[3])
 redis.call('HSET', prefix .. ':node:' .. node, ARGV[4], ARGV[5])
 redis.call('PEXPIRE', prefix .. ':node:' .. node, ttl * 3)
 redis.call('ZADD', nodes_key, now + ttl, node)
+redis.call('PEXPIRE', nodes_key, 86400000)  -- only so an abandoned prefix goes away
 if held_by(live_nodes(), ARGV[4], node) then return 0 end
 return 1
 """
@@ -154,6 +155,7 @@ redis.call('DEL', key)
 for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
 if #ARGV >= 4 then redis.call('PEXPIRE', key, ttl * 3) end
 local added = redis.call('ZADD', nodes_key, now + ttl, node)
+redis.call('PEXPIRE', nodes_key, 86400000)  -- only so an abandoned prefix goes away
 local gone, seen = {}, {}
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', nodes_key, '-inf', now)) do
   redis.call('ZREM', nodes_key, dead)
