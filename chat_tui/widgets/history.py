@@ -114,7 +114,7 @@ class HistoryView(ScrollView, can_focus=True):
         timeline = self.timeline(room)
         active = room == self.room
         follow = self.at_bottom
-        fast = active and not timeline.tail
+        settled = len(timeline.notices)
         start = len(timeline.messages)
         rebuild = False
         new_from_others = 0
@@ -127,8 +127,8 @@ class HistoryView(ScrollView, can_focus=True):
                 new_from_others += 1
         if not active:
             return
-        if rebuild or not fast:
-            self.rebuild()
+        if rebuild or len(timeline.notices) != settled:
+            self.rebuild()  # an insertion, or notices moved from below a send into the history
         else:
             self._extend(timeline, start)
         if follow:
