@@ -7,6 +7,7 @@ becomes client calls, each in a worker, so the screen never waits on the network
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sys
@@ -144,19 +145,38 @@ class ChatApp(App[int]):
         self.chat.rooms.me = welcome.nick
         self.chat.show_status(client.status, client.queued)
         states = {state.room: state for state in welcome.rooms}
-        names = list(dict.fromkeys([*self.wanted_rooms, *states])) or [DEFAULT_ROOM]
+        wanted = [room.removeprefix("#") for room in self.wanted_rooms]
+        names = list(dict.fromkeys([*wanted, *states])) or [DEFAULT_ROOM]
         for name in names:
             state = states.get(name)
             self._room_info(name, read_seq=state.read_seq if state else 0)
             if state is not None:
                 self.chat.rooms.rooms[name].unread = state.unread
-        first = self.wanted_rooms[0] if self.wanted_rooms else self.chat.rooms.ordered()[0]
-        for name in names:
-            try:
-                self._joined(await client.join(name), live=False)
-            except ClientError as exc:
-                self._notice(first, f"cannot join #{name}: {exc}", "error")
-        self.switch_room(first)
+        results = await asyncio.gather(
+            *(client.join(name) for name in names), return_exceptions=True
+        )
+        failed: list[str] = []
+        for name, result in zip(names, results, strict=True):
+            if isinstance(result, JoinResult):
+                self._joined(result, live=False)
+            elif isinstance(result, ClientError):
+                failed.append(f"cannot join #{name}: {result}")
+                del self.chat.rooms.rooms[name]
+                self.chat.history.forget(name)
+            else:
+                raise result
+        self.chat.rooms.refresh_rooms()
+        joined = self.chat.rooms.ordered()
+        first = next((room for room in wanted if room in joined), joined[0] if joined else None)
+        if first is None:
+            self.chat.title_line.update("no room: /join #room")
+            for line in failed:
+                self.notify(line, severity="error", markup=False)
+        else:
+            for line in failed:
+                self._notice(first, line, "error")
+        if first is not None:
+            self.switch_room(first)
         self.chat.composer.focus()
         self.ready = True
         async for event in client.events():

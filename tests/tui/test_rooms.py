@@ -121,3 +121,13 @@ async def test_join_leave_who_help_and_errors(server: ChatServerUnderTest) -> No
         await enter(pilot, app, "/quit")
         await until(pilot, lambda: not app.is_running, "/quit quits")
     assert app.return_code == 0
+
+
+async def test_rooms_from_the_command_line(server: ChatServerUnderTest) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["#dev", "No-Such"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.ready, "the rooms are shown")
+        assert room_list(app) == ["#dev"], "a leading # is fine, a bad name is left out"
+        assert app.chat.history.room == "dev"
+        assert "cannot join #No-Such: invalid_name" in screen_text(app)
