@@ -218,6 +218,9 @@ class RedisBroker:
         self._idle.set()
         self._beat_now = asyncio.Event()
         self._local: dict[int, str] = {}  # users served by this node -> nick
+        # users who came or went while Redis was unreachable: only this node's clients
+        # heard about it; the first heartbeat after Redis is back tells the others
+        self._unsynced: dict[int, str] = {}
         self._presence_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.reconnects = 0
@@ -368,25 +371,27 @@ class RedisBroker:
 
     async def user_online(self, user_id: int, nick: str) -> bool:
         self._local[user_id] = nick
-        if not self._up:
-            return True
-        async with self._presence_lock:
-            try:
-                return bool(await self._script(_ONLINE, self.node, self._ttl_ms, user_id, nick))
-            except _REDIS_ERRORS as exc:
-                self._down("presence", exc)
-                return True
+        if self._up:
+            async with self._presence_lock:
+                try:
+                    first = await self._script(_ONLINE, self.node, self._ttl_ms, user_id, nick)
+                    return bool(first)
+                except _REDIS_ERRORS as exc:
+                    self._down("presence", exc)
+        self._unsynced[user_id] = nick
+        return True
 
     async def user_offline(self, user_id: int) -> bool:
-        self._local.pop(user_id, None)
-        if not self._up:
-            return True
-        async with self._presence_lock:
-            try:
-                return bool(await self._script(_OFFLINE, self.node, user_id))
-            except _REDIS_ERRORS as exc:
-                self._down("presence", exc)
-                return True
+        nick = self._local.pop(user_id, None)
+        if self._up:
+            async with self._presence_lock:
+                try:
+                    return bool(await self._script(_OFFLINE, self.node, user_id))
+                except _REDIS_ERRORS as exc:
+                    self._down("presence", exc)
+        if nick is not None:
+            self._unsynced[user_id] = nick
+        return True
 
     async def online(self, user_ids: Collection[int]) -> set[int]:
         local = {user_id for user_id in user_ids if user_id in self._local}
@@ -425,10 +430,16 @@ class RedisBroker:
             changes: list[tuple[int, str, str]] = [
                 (int(gone[i]), gone[i + 1].decode(), "offline") for i in range(0, len(gone), 2)
             ]
+            unsynced, self._unsynced = self._unsynced, {}
             if added and not first:
                 # Others took this node for dead (or Redis lost its data): say we are here.
-                changes += [(user_id, nick, "online") for user_id, nick in users.items()]
+                unsynced.update(users)
             first = False
+            online = await self.online(unsynced)
+            changes += [
+                (user_id, nick, "online" if user_id in online else "offline")
+                for user_id, nick in unsynced.items()
+            ]
             for user_id, nick, status in changes:
                 try:
                     await self._presence(user_id, nick, status)

@@ -72,15 +72,21 @@ async def test_restarting_redis_during_a_stream_loses_no_stored_message(
             after += restarted.is_set()
             await asyncio.sleep(0.02)
 
+    carol: Member | None = None
     try:
         await alice.join("feed")
         await bob.join("feed")
+        carol = await Member.connect(node_a.url, "carol")
+        await carol.join("feed")
+        await carol.close()
+        await bob.wait_for(lambda: ("feed", "carol", "offline") in bob.presence, "carol left")
         sender = asyncio.create_task(stream())
         await bob.wait_for(lambda: len(bob.view("feed").live) >= 5, "the stream")
 
         private_redis.stop()
         await wait_health(node_a.url, "degraded")
         await wait_health(node_b.url, "degraded")
+        carol = await Member.connect(node_a.url, token=carol.token)  # heard on node A only
         await alice.wait_for(lambda: len(acked) >= len(bob.view("feed").live) + 5, "acks")
         private_redis.start()  # empty: no data survived
         await wait_health(node_a.url, "ok")
@@ -96,10 +102,15 @@ async def test_restarting_redis_during_a_stream_loses_no_stored_message(
             assert [m["body"] for m in stored] == [f"message {n}" for n in acked]
         # bob's client saw live events again after the restart (then filled the gap)
         assert max(bob.view("feed").live) == acked[-1]
+        # and hears that carol came online while node A was cut off
+        left = bob.presence.index(("feed", "carol", "offline"))
+        await bob.wait_for(lambda: ("feed", "carol", "online") in bob.presence[left:], "carol")
         assert node_a.proc.poll() is None and node_b.proc.poll() is None
     finally:
         await alice.close()
         await bob.close()
+        if carol is not None:
+            await carol.close()
 
 
 async def test_a_node_started_without_redis_serves_its_own_clients_until_redis_comes(
