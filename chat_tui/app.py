@@ -25,7 +25,8 @@ from textual.widgets import Input
 from chat_server import protocol as p
 from chat_tui import commands as cmd
 from chat_tui import credentials
-from chat_tui.client import ChatClient, Closed, Connected, JoinResult, StatusChanged, new_id
+from chat_tui.actions import Commands
+from chat_tui.client import ChatClient, Closed, Connected, JoinResult, StatusChanged
 from chat_tui.errors import AuthError, ClientError, ConnectError
 from chat_tui.render import mentions, room_label
 from chat_tui.widgets.chat_screen import ChatScreen
@@ -33,7 +34,6 @@ from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.history import HistoryView
 from chat_tui.widgets.login import LoginScreen
 from chat_tui.widgets.rooms import RoomInfo, RoomList
-from chat_tui.widgets.search import SearchScreen
 
 
 def _alt_digits_are_keys() -> None:
@@ -52,7 +52,6 @@ _alt_digits_are_keys()
 
 TYPING_EVERY = 3.0  # seconds between typing notifications (the server relays one per 3 s)
 OLDER_PAGE = 200  # messages fetched per step of infinite scroll
-JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
 DEFAULT_ROOM = "general"
 
 
@@ -81,6 +80,7 @@ class ChatApp(App[int]):
         self.password = password
         self.ring = bell
         self.client: ChatClient | None = None
+        self.commands = Commands(self)
         self.chat = ChatScreen()
         self.error_message = ""
         self._typing_sent: dict[str, float] = {}
@@ -149,7 +149,7 @@ class ChatApp(App[int]):
         names = list(dict.fromkeys([*wanted, *states])) or [DEFAULT_ROOM]
         for name in names:
             state = states.get(name)
-            self._room_info(name, read_seq=state.read_seq if state else 0)
+            self.room_info(name, read_seq=state.read_seq if state else 0)
             if state is not None:
                 self.chat.rooms.rooms[name].unread = state.unread
         results = await asyncio.gather(
@@ -158,7 +158,7 @@ class ChatApp(App[int]):
         failed: list[str] = []
         for name, result in zip(names, results, strict=True):
             if isinstance(result, JoinResult):
-                self._joined(result, live=False)
+                self.joined(result, live=False)
             elif isinstance(result, ClientError):
                 failed.append(f"cannot join #{name}: {result}")
                 del self.chat.rooms.rooms[name]
@@ -174,7 +174,7 @@ class ChatApp(App[int]):
                 self.notify(line, severity="error", markup=False)
         else:
             for line in failed:
-                self._notice(first, line, "error")
+                self.notice(first, line, "error")
         if first is not None:
             self.switch_room(first)
         self.chat.composer.focus()
@@ -190,7 +190,7 @@ class ChatApp(App[int]):
             case p.MessageRecord():
                 self._show_message(event)
             case p.Presence(room=room, nick=nick, status=status):
-                info = self._room_info(room)
+                info = self.room_info(room)
                 if status in ("online", "joined"):
                     info.online.add(nick) if status == "online" else None
                     if nick not in info.members:
@@ -206,14 +206,14 @@ class ChatApp(App[int]):
                 if p.nick_key(nick) != p.nick_key(self.nick):
                     chat.typed(room, nick)
             case p.ReadEvent(room=room, seq=seq):
-                info = self._room_info(room)
+                info = self.room_info(room)
                 info.read_seq = max(info.read_seq, seq)
                 if seq >= chat.history.timeline(room).last_seq:
                     info.unread = 0
                     info.mentioned = False
                     chat.rooms.refresh_rooms()
             case p.Joined():
-                info = self._room_info(event.room)
+                info = self.room_info(event.room)
                 info.members, info.online = list(event.members), set(event.online)
                 if event.room == chat.history.room:
                     chat.show_room(info)
@@ -232,9 +232,9 @@ class ChatApp(App[int]):
     def _show_message(self, message: p.MessageRecord) -> None:
         chat = self.chat
         known = message.room in chat.rooms.rooms
-        info = self._room_info(message.room)
+        info = self.room_info(message.room)
         if not known and self.client is not None:
-            self.run_worker(self._join(message.room, switch=False), exit_on_error=False)
+            self.run_worker(self.commands.join(message.room, switch=False), exit_on_error=False)
         chat.stopped_typing(message.room, message.nick)
         chat.history.add_messages(message.room, [message], live=True)
         mine = p.nick_key(message.nick) == p.nick_key(self.nick)
@@ -252,8 +252,8 @@ class ChatApp(App[int]):
             info.mentioned = info.mentioned or mentioned
             chat.rooms.refresh_rooms()
 
-    def _joined(self, result: JoinResult, *, live: bool) -> None:
-        info = self._room_info(result.room)
+    def joined(self, result: JoinResult, *, live: bool) -> None:
+        info = self.room_info(result.room)
         info.members, info.online = list(result.members), set(result.online)
         history = self.chat.history
         timeline = history.timeline(result.room)
@@ -264,7 +264,7 @@ class ChatApp(App[int]):
         if result.room == history.room:
             self.chat.show_room(info)
 
-    def _room_info(self, room: str, read_seq: int = 0) -> RoomInfo:
+    def room_info(self, room: str, read_seq: int = 0) -> RoomInfo:
         rooms = self.chat.rooms
         if room not in rooms.rooms:
             rooms.rooms[room] = RoomInfo(room, read_seq=read_seq)
@@ -276,7 +276,7 @@ class ChatApp(App[int]):
 
     def switch_room(self, room: str) -> None:
         chat = self.chat
-        info = self._room_info(room)
+        info = self.room_info(room)
         chat.history.timeline(room).read_seq = info.read_seq
         chat.history.show_room(room)
         chat.rooms.set_current(room)
@@ -296,7 +296,7 @@ class ChatApp(App[int]):
         room = history.room
         if room is None or self.client is None or not history.at_bottom:
             return
-        info = self._room_info(room)
+        info = self.room_info(room)
         last = history.timeline(room).last_seq
         if last > info.read_seq:
             info.read_seq = last
@@ -327,7 +327,7 @@ class ChatApp(App[int]):
             page = await self.client.history(room, before=before, limit=OLDER_PAGE)
         except ClientError as exc:
             self.chat.history.timeline(room).loading = False
-            self._notice(room, f"cannot load older messages: {exc}", "error")
+            self.notice(room, f"cannot load older messages: {exc}", "error")
             return
         self.chat.history.prepend(room, page.messages, page.more)
 
@@ -368,160 +368,20 @@ class ChatApp(App[int]):
         try:
             command = cmd.parse(line)
         except cmd.CommandError as exc:
-            self._notice(room, str(exc), "error")
+            self.notice(room, str(exc), "error")
             return
         if command is None:
             return
-        self.execute(command)
+        self.commands.execute(command)
 
-    def execute(self, command: cmd.Command) -> None:
-        """Do what a parsed composer line says."""
-        room = self.chat.history.room
-        match command:
-            case cmd.Say(body=body) | cmd.Me(action=body):
-                body = f"/me {body}" if isinstance(command, cmd.Me) else body
-                if room is None:
-                    self._notice(room, "join a room first: /join #room", "error")
-                else:
-                    self._send(room, body, to=None)
-            case cmd.DirectMessage(nick=nick, body=body):
-                if p.nick_key(nick) == p.nick_key(self.nick):
-                    self._notice(room, "that is you: /msg needs someone else's nick", "error")
-                    return
-                dm = p.dm_room(self.nick, nick)
-                self._room_info(dm)
-                self.switch_room(dm)
-                self._send(dm, body, to=nick)
-            case cmd.JoinRoom(room=name):
-                self.run_worker(self._join(name, switch=True), exit_on_error=False)
-            case cmd.LeaveRoom(room=name):
-                target = name or room
-                if target is not None:
-                    self.run_worker(self._leave(target), exit_on_error=False)
-            case cmd.Who():
-                if room is not None:
-                    self._who(room)
-            case cmd.SearchFor(query=query):
-                self.run_worker(self._search(query), exit_on_error=False)
-            case cmd.ShowHelp():
-                self._help(room)
-            case cmd.Quit():
-                self.exit(0)
-
-    def _send(self, room: str, body: str, *, to: str | None) -> None:
-        msg_id = new_id()
-        self.chat.history.add_pending(room, msg_id, body)
-        self.run_worker(self._deliver(room, body, to, msg_id), exit_on_error=False)
-        self.call_later(self._show_queue)
-
-    def _show_queue(self) -> None:
+    def show_queue(self) -> None:
         """The client only reports queue changes while offline; show every change."""
         if self.client is not None:
             self.chat.show_status(self.client.status, self.client.queued)
 
-    async def _deliver(self, room: str, body: str, to: str | None, msg_id: str) -> None:
-        if self.client is None:
-            self.chat.history.mark_failed(room, msg_id, "not connected")
-            return
-        try:
-            if to is not None:
-                await self.client.send(body, to=to, id=msg_id)
-            else:
-                await self.client.send(body, room=room, id=msg_id)
-        except ClientError as exc:
-            self.chat.history.mark_failed(room, msg_id, str(exc))
-            self._show_queue()
-            return
-        self.chat.history.mark_sent(room, msg_id)
-        self._show_queue()
-        if to is not None and self.chat.history.timeline(room).first_seq is None:
-            await self._join(room, switch=False)
-
-    async def _join(self, room: str, *, switch: bool) -> None:
-        assert self.client is not None
-        try:
-            result = await self.client.join(room)
-        except ClientError as exc:
-            label = room_label(room, self.nick)
-            self._notice(self.chat.history.room, f"cannot join {label}: {exc}", "error")
-            return
-        self._room_info(room)
-        self._joined(result, live=False)
-        if switch:
-            self.switch_room(room)
-
-    async def _leave(self, room: str) -> None:
-        assert self.client is not None
-        try:
-            await self.client.leave(room)
-        except ClientError as exc:
-            self._notice(room, f"cannot leave: {exc}", "error")
-            return
-        chat = self.chat
-        chat.rooms.rooms.pop(room, None)
-        chat.history.forget(room)
-        remaining = chat.rooms.ordered()
-        if remaining:
-            self.switch_room(remaining[0])
-        else:
-            chat.rooms.refresh_rooms()
-            chat.title_line.update("no room: /join #room")
-
-    def _who(self, room: str) -> None:
-        info = self._room_info(room)
-        online = {n.lower() for n in info.online}
-        here = sorted((m for m in info.members if m.lower() in online), key=str.lower)
-        away = sorted((m for m in info.members if m.lower() not in online), key=str.lower)
-        label = room_label(room, self.nick)
-        count = len(info.members)
-        text = f"{label}: {count} member{'' if count == 1 else 's'}; online: "
-        text += ", ".join(here) or "nobody"
-        if away:
-            text += f"; offline: {', '.join(away)}"
-        self._notice(room, text)
-
-    def _help(self, room: str | None) -> None:
-        lines = [f"{usage:<15} {meaning}" for usage, meaning in cmd.HELP]
-        lines.append("keys: alt+up/alt+down or alt+1..9 switch rooms; pageup/pagedown scroll;")
-        lines.append("ctrl+end newest; F2 members; ctrl+p command palette; ctrl+q quit")
-        self._notice(room, "\n".join(lines))
-
-    async def _search(self, query: str) -> None:
-        assert self.client is not None
-        try:
-            results = await self.client.search(query)
-        except ClientError as exc:
-            self._notice(self.chat.history.room, f"search failed: {exc}", "error")
-            return
-        screen = SearchScreen(query, results.messages, self.nick)
-        self.push_screen(screen, callback=self._jump_callback)
-
-    def _jump_callback(self, choice: tuple[str, int] | None) -> None:
-        if choice is not None:
-            self.run_worker(self.jump(*choice), exit_on_error=False)
-
-    async def jump(self, room: str, seq: int) -> None:
-        """Show message ``seq`` of ``room``, fetching older pages until it is loaded."""
-        assert self.client is not None
-        history = self.chat.history
-        if room not in self.chat.rooms.rooms:
-            await self._join(room, switch=False)
-        self.switch_room(room)
-        timeline = history.timeline(room)
-        for _ in range(JUMP_PAGES):
-            first = timeline.first_seq
-            if first is None or first <= seq:
-                break
-            page = await self.client.history(room, before=first, limit=p.HISTORY_MAX)
-            history.prepend(room, page.messages, page.more)
-            if not page.messages:
-                break
-        history.scroll_to_seq(seq)
-        self.chat.composer.focus()
-
     # --- helpers -------------------------------------------------------------------------
 
-    def _notice(self, room: str | None, text: str, level: str = "info") -> None:
+    def notice(self, room: str | None, text: str, level: str = "info") -> None:
         """An inline line in ``room`` (the current room when None)."""
         target = room or self.chat.history.room
         if target is None:

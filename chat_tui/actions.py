@@ -1,0 +1,168 @@
+"""Carry out what the user typed in the composer: messages, actions and slash commands.
+
+Each network step runs in a worker of the app, so the screen never waits; failures become
+inline notices in the room (or a "not sent" mark on the message), never a crash.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from chat_server import protocol as p
+from chat_tui import commands as cmd
+from chat_tui.client import new_id
+from chat_tui.errors import ClientError
+from chat_tui.render import room_label
+from chat_tui.widgets.search import SearchScreen
+
+if TYPE_CHECKING:
+    from chat_tui.app import ChatApp
+
+JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
+
+
+class Commands:
+    """The app's answers to :mod:`chat_tui.commands` values."""
+
+    def __init__(self, app: ChatApp) -> None:
+        self.app = app
+
+    def execute(self, command: cmd.Command) -> None:
+        """Do what a parsed composer line says."""
+        room = self.app.chat.history.room
+        match command:
+            case cmd.Say(body=body) | cmd.Me(action=body):
+                body = f"/me {body}" if isinstance(command, cmd.Me) else body
+                if room is None:
+                    self.app.notice(room, "join a room first: /join #room", "error")
+                else:
+                    self._send(room, body, to=None)
+            case cmd.DirectMessage(nick=nick, body=body):
+                if p.nick_key(nick) == p.nick_key(self.app.nick):
+                    self.app.notice(room, "that is you: /msg needs someone else's nick", "error")
+                    return
+                dm = p.dm_room(self.app.nick, nick)
+                self.app.room_info(dm)
+                self.app.switch_room(dm)
+                self._send(dm, body, to=nick)
+            case cmd.JoinRoom(room=name):
+                self.app.run_worker(self.join(name, switch=True), exit_on_error=False)
+            case cmd.LeaveRoom(room=name):
+                target = name or room
+                if target is not None:
+                    self.app.run_worker(self._leave(target), exit_on_error=False)
+            case cmd.Who():
+                if room is not None:
+                    self._who(room)
+            case cmd.SearchFor(query=query):
+                self.app.run_worker(self._search(query), exit_on_error=False)
+            case cmd.ShowHelp():
+                self._help(room)
+            case cmd.Quit():
+                self.app.exit(0)
+
+    def _send(self, room: str, body: str, *, to: str | None) -> None:
+        msg_id = new_id()
+        self.app.chat.history.add_pending(room, msg_id, body)
+        self.app.run_worker(self._deliver(room, body, to, msg_id), exit_on_error=False)
+        self.app.call_later(self.app.show_queue)
+
+    async def _deliver(self, room: str, body: str, to: str | None, msg_id: str) -> None:
+        if self.app.client is None:
+            self.app.chat.history.mark_failed(room, msg_id, "not connected")
+            return
+        try:
+            if to is not None:
+                await self.app.client.send(body, to=to, id=msg_id)
+            else:
+                await self.app.client.send(body, room=room, id=msg_id)
+        except ClientError as exc:
+            self.app.chat.history.mark_failed(room, msg_id, str(exc))
+            self.app.show_queue()
+            return
+        self.app.chat.history.mark_sent(room, msg_id)
+        self.app.show_queue()
+        if to is not None and self.app.chat.history.timeline(room).first_seq is None:
+            await self.join(room, switch=False)
+
+    async def join(self, room: str, *, switch: bool) -> None:
+        assert self.app.client is not None
+        try:
+            result = await self.app.client.join(room)
+        except ClientError as exc:
+            label = room_label(room, self.app.nick)
+            self.app.notice(self.app.chat.history.room, f"cannot join {label}: {exc}", "error")
+            return
+        self.app.room_info(room)
+        self.app.joined(result, live=False)
+        if switch:
+            self.app.switch_room(room)
+
+    async def _leave(self, room: str) -> None:
+        assert self.app.client is not None
+        try:
+            await self.app.client.leave(room)
+        except ClientError as exc:
+            self.app.notice(room, f"cannot leave: {exc}", "error")
+            return
+        chat = self.app.chat
+        chat.rooms.rooms.pop(room, None)
+        chat.history.forget(room)
+        remaining = chat.rooms.ordered()
+        if remaining:
+            self.app.switch_room(remaining[0])
+        else:
+            chat.rooms.refresh_rooms()
+            chat.title_line.update("no room: /join #room")
+
+    def _who(self, room: str) -> None:
+        info = self.app.room_info(room)
+        online = {n.lower() for n in info.online}
+        here = sorted((m for m in info.members if m.lower() in online), key=str.lower)
+        away = sorted((m for m in info.members if m.lower() not in online), key=str.lower)
+        label = room_label(room, self.app.nick)
+        count = len(info.members)
+        text = f"{label}: {count} member{'' if count == 1 else 's'}; online: "
+        text += ", ".join(here) or "nobody"
+        if away:
+            text += f"; offline: {', '.join(away)}"
+        self.app.notice(room, text)
+
+    def _help(self, room: str | None) -> None:
+        lines = [f"{usage:<15} {meaning}" for usage, meaning in cmd.HELP]
+        lines.append("keys: alt+up/alt+down or alt+1..9 switch rooms; pageup/pagedown scroll;")
+        lines.append("ctrl+end newest; F2 members; ctrl+p command palette; ctrl+q quit")
+        self.app.notice(room, "\n".join(lines))
+
+    async def _search(self, query: str) -> None:
+        assert self.app.client is not None
+        try:
+            results = await self.app.client.search(query)
+        except ClientError as exc:
+            self.app.notice(self.app.chat.history.room, f"search failed: {exc}", "error")
+            return
+        screen = SearchScreen(query, results.messages, self.app.nick)
+        self.app.push_screen(screen, callback=self._jump_callback)
+
+    def _jump_callback(self, choice: tuple[str, int] | None) -> None:
+        if choice is not None:
+            self.app.run_worker(self.jump(*choice), exit_on_error=False)
+
+    async def jump(self, room: str, seq: int) -> None:
+        """Show message ``seq`` of ``room``, fetching older pages until it is loaded."""
+        assert self.app.client is not None
+        history = self.app.chat.history
+        if room not in self.app.chat.rooms.rooms:
+            await self.join(room, switch=False)
+        self.app.switch_room(room)
+        timeline = history.timeline(room)
+        for _ in range(JUMP_PAGES):
+            first = timeline.first_seq
+            if first is None or first <= seq:
+                break
+            page = await self.app.client.history(room, before=first, limit=p.HISTORY_MAX)
+            history.prepend(room, page.messages, page.more)
+            if not page.messages:
+                break
+        history.scroll_to_seq(seq)
+        self.app.chat.composer.focus()
