@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from chat_server.protocol import MessageRecord, RoomInfo, RoomState, SearchHit
 
@@ -133,6 +133,21 @@ class Store(Protocol):
     async def search(
         self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
     ) -> list[SearchHit]: ...
+
+
+def history_page(room: str, rows: Sequence[Any], limit: int, *, newest_first: bool) -> Page:
+    """A page from the rows of a keyset query that asked for ``limit + 1`` rows.
+
+    Rows are (seq, nick, body, ts, client id) in query order; the extra row only says
+    that there is more. ``newest_first`` rows (paging back) are turned to ascending order.
+    """
+    kept = rows[:limit]
+    if newest_first:
+        kept = kept[::-1]
+    messages = [
+        MessageRecord(room=room, seq=r[0], nick=r[1], body=r[2], ts=r[3], id=r[4]) for r in kept
+    ]
+    return Page(messages=messages, more=len(rows) > limit)
 
 
 def search_words(query: str) -> list[str]:

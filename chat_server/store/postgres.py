@@ -24,14 +24,13 @@ import asyncpg  # type: ignore[import-untyped]
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.protocol import (
     MAX_SEQ,
-    MessageRecord,
     RoomInfo,
     RoomState,
     SearchHit,
     nick_key,
     now_ts,
 )
-from chat_server.store.base import NewMessage, Page, Room, Stored, User
+from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
 from chat_server.store.postgres_schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
 
@@ -361,24 +360,16 @@ class PostgresStore:
                 ceiling,
                 limit + 1,
             )
-            more = len(rows) > limit
-            rows = rows[:limit]
-        else:
-            top = ceiling if before is None else min(before - 1, ceiling)
-            rows = await self._all(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq <= $2"
-                " ORDER BY seq DESC LIMIT $3",
-                room.id,
-                top,
-                limit + 1,
-            )
-            more = len(rows) > limit
-            rows = rows[:limit][::-1]
-        records = [
-            MessageRecord(room=room.name, seq=r[0], nick=r[1], body=r[2], ts=r[3], id=r[4])
-            for r in rows
-        ]
-        return Page(messages=records, more=more)
+            return history_page(room.name, rows, limit, newest_first=False)
+        top = ceiling if before is None else min(before - 1, ceiling)
+        rows = await self._all(
+            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq <= $2"
+            " ORDER BY seq DESC LIMIT $3",
+            room.id,
+            top,
+            limit + 1,
+        )
+        return history_page(room.name, rows, limit, newest_first=True)
 
     async def search(
         self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
