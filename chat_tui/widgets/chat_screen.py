@@ -10,6 +10,7 @@ import time
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -157,6 +158,11 @@ class ChatScreen(Screen[None]):
 
     def on_history_view_unseen_changed(self, event: HistoryView.UnseenChanged) -> None:
         self.show_info()
+
+    def on_click(self, event: events.Click) -> None:
+        """A click on the ``↓ N new messages`` mark jumps to them."""
+        if event.widget is self.info_line and self.history.unseen:
+            self.action_bottom()
 
     def action_toggle_members(self) -> None:
         members = self.members

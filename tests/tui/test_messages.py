@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chat_tui.app import create_app
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import screen_text, token_for, until
+from tests.tui.conftest import screen_text, seed, token_for, until
 from tests.tui.test_render import CORPUS
 
 
@@ -69,3 +69,25 @@ async def test_messages_from_others_and_mentions(server: ChatServerUnderTest) ->
         assert "bob │ alice: ping" in text
         assert "* │ bob waves" in text
         assert bells == [1], "one mention, one bell"
+
+
+async def test_members_presence_and_typing(server: ChatServerUnderTest) -> None:
+    token = await token_for(server, "alice")
+    await seed(server, "bob", "general", ["hi"])
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        members = app.chat.members
+        assert members.display, "shown from 100 columns"
+        assert "1/2 online" in str(members.render())
+        async with server.login("bob") as bob:
+            await until(pilot, lambda: "2/2 online" in str(members.render()), "bob online")
+            await bob.send({"type": "typing", "room": "general"})
+            await until(
+                pilot, lambda: "bob is typing…" in str(app.chat.info_line.render()), "typing"
+            )
+            await bob.say("general", "done typing", "b9")
+            await until(pilot, lambda: "typing" not in str(app.chat.info_line.render()), "gone")
+        await until(pilot, lambda: "1/2 online" in str(members.render()), "bob offline")
+        await pilot.press("f2")
+        assert not members.display, "F2 hides the member list"
