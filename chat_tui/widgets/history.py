@@ -8,6 +8,7 @@ bottom the view follows new messages, scrolled up it counts them instead.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.timer import Timer
 
 from chat_server.protocol import MessageRecord, nick_key
 from chat_tui.render import (
@@ -93,6 +95,7 @@ class HistoryView(ScrollView, can_focus=True):
         self._cache: dict[Hashable, list[Strip]] = {}
         self._cache_width = 0
         self._places: dict[str, _Place] = {}
+        self._resize_timer: Timer | None = None
         self.marked: tuple[str, int] | None = None  # (room, seq) of the last search jump
 
     # --- the data -----------------------------------------------------------------------
@@ -330,11 +333,37 @@ class HistoryView(ScrollView, can_focus=True):
     # --- events -------------------------------------------------------------------------
 
     def on_resize(self) -> None:
-        if self._width() != self._cache_width:
-            follow = self.at_bottom
-            self.rebuild()
-            if follow:
-                self.scroll_end(animate=False, immediate=True, x_axis=False)
+        """Re-wrap for the new width; a long history waits until the resizing stops."""
+        if self._resize_timer is not None:
+            self._resize_timer.stop()
+            self._resize_timer = None
+        if self._width() == self._cache_width:
+            return
+        loaded = len(self.timeline(self.room).messages) if self.room else 0
+        if loaded < 1000:
+            self._rewrap()
+        else:  # a terminal being dragged sends many resizes: wrap thousands of lines once
+            self._resize_timer = self.set_timer(0.2, self._rewrap)
+
+    def _rewrap(self) -> None:
+        """Wrap again, keeping the bottom in view, or else the message at the top."""
+        self._resize_timer = None
+        follow = self.at_bottom
+        anchor = None if follow else self._top_seq()
+        self.rebuild()
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif anchor is not None:
+            self.scroll_to(y=self._seq_line[anchor], animate=False, immediate=True)
+
+    def _top_seq(self) -> int | None:
+        """The message at the top of the view (its first line there or above)."""
+        if self.room is None:
+            return None
+        seqs = [m.seq for m in self.timeline(self.room).messages]
+        starts = [self._seq_line.get(seq, 0) for seq in seqs]
+        index = bisect.bisect_right(starts, round(self.scroll_y)) - 1
+        return seqs[index] if 0 <= index < len(seqs) else None
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)

@@ -111,3 +111,24 @@ async def test_a_room_with_more_unread_than_fits_opens_at_the_divider(
             lambda: info.read_seq == 41,
             "read at the bottom",
         )
+
+
+async def test_resizing_rewraps_and_keeps_the_message_in_view(
+    fast_server: ChatServerUnderTest,
+) -> None:
+    words = "the quick brown fox jumps over the lazy dog " * 3
+    await seed(fast_server, "bob", "general", [f"{n} {words}" for n in range(1, 51)])
+    token = await token_for(fast_server, "alice")
+    app = create_app(fast_server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        history = app.chat.history
+        history.scroll_to(y=history._seq_line[20], animate=False, immediate=True)
+        await pilot.pause()
+        assert "bob │ 20 the quick brown fox" in history.visible_text()[0]
+        await pilot.resize_terminal(80, 24)
+        await until(pilot, lambda: history._cache_width < 100, "wrapped for 80 columns")
+        await pilot.pause()
+        lines = history.all_text()
+        assert all(len(line) <= history.scrollable_content_region.width for line in lines)
+        assert "bob │ 20 the quick" in history.visible_text()[0], "the same message on top"
