@@ -138,6 +138,9 @@ class ChatApp(App[int]):
 
     async def _session(self, client: ChatClient, welcome: p.Welcome) -> None:
         """Join the rooms, show the first one, then turn client events into screen updates."""
+        if self.client is not None:  # logged in again: start from what the server says
+            self.chat.rooms.rooms.clear()
+            self.chat.history.timelines.clear()
         self.client = client
         self.nick = welcome.nick
         self.chat.me = welcome.nick

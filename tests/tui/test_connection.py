@@ -93,3 +93,22 @@ async def test_lost_server_queues_and_sends_once_on_return(
         async with second.login("bob") as bob:
             _, page = await bob.join("general")
         assert [m["body"] for m in page["messages"]] == bodies, "stored once, in order"
+
+
+async def test_a_token_revoked_mid_session_brings_back_the_login(
+    server: ChatServerUnderTest,
+) -> None:
+    token = await token_for(server, "gina", "gina-password")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        async with server.resume(token) as other:
+            await other.send({"type": "logout"})  # revokes the token everywhere
+            await until(pilot, lambda: isinstance(app.screen, LoginScreen), "asked to log in")
+        error = app.screen.query_one("#login-error")
+        assert "session ended" in str(error.render())
+        await pilot.press(*"gina-password", "enter")
+        await until(pilot, lambda: not isinstance(app.screen, LoginScreen), "back in")
+        await enter(pilot, app, "back again")
+        timeline = app.chat.history.timeline("general")
+        await until(pilot, lambda: [m.body for m in timeline.messages] == ["back again"], "sent")
