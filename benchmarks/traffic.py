@@ -172,9 +172,16 @@ def _senders(
             rig.pub.call("loop", window=window, duration=0.3, max_sends=100_000)  # warm-up
         for _ in range(ctx.reps):
             for rig in rigs:
+                pids = (rig.server.pid, rig.pub.pid)
+                cpu = [procs.cpu_seconds(pid) for pid in pids]
                 result = rig.pub.call(
                     "loop", window=window, duration=ctx.seconds, max_sends=1_000_000
                 )
+                used = [procs.cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True)]
+                for metric, seconds in zip(
+                    ("server_cpu_pct", "loadgen_cpu_pct"), used, strict=True
+                ):
+                    ctx.results.add(scenario, rig.system, metric, 100 * seconds / result["seconds"])
                 if result["unacked"] or result["errors"]:
                     ctx.log(
                         f"{scenario}: {rig.system}: {result['errors']} error replies,"
