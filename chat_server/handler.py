@@ -50,7 +50,7 @@ class ChatServer:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.broker.start(self.hub, self._announce)
+        await self.broker.start(self.hub, self._announce, self._login_elsewhere)
         self._sweeper = asyncio.create_task(self._sweep_revoked(), name="revocation-sweep")
 
     async def close(self) -> None:
@@ -174,10 +174,12 @@ class ChatServer:
                     await self.store.set_password_hash(user.id, rehashed)
             if not ok or user is None:
                 self.throttle.failed(key, time.monotonic())
+                self.broker.share_login(key, failed=True)
                 reason = "unknown nick" if user is None else "wrong password"
                 log.info("auth failure from %s: %s for %s", _peer(ws), reason, nick)
                 raise ProtocolError("auth_failed", "wrong nick or password", ref)
             self.throttle.succeeded(key)
+            self.broker.share_login(key, failed=False)
             return user, False
         finally:
             self.throttle.release(lock)
@@ -402,6 +404,13 @@ class ChatServer:
         for room in await self.store.room_names(user_id):
             event = p.Presence(room=room, nick=nick, status=status)  # type: ignore[arg-type]
             self.broker.publish_room(room, p.encode(event), exclude_user=user_id)
+
+    def _login_elsewhere(self, key: str, failed: bool) -> None:
+        """Another node's login outcome: failures are throttled across the whole chat."""
+        if failed:
+            self.throttle.failed(key, time.monotonic())
+        else:
+            self.throttle.succeeded(key)
 
     async def _sweep_revoked(self) -> None:
         """Close connections whose token was revoked or expired (CLI, logout, removal)."""

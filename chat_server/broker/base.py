@@ -18,6 +18,9 @@ from typing import Protocol
 PresenceHook = Callable[[int, str, str], Awaitable[None]]
 """Announce (user id, nick, ``online``/``offline``) to the user's rooms."""
 
+LoginHook = Callable[[str, bool], None]
+"""Record a login outcome (nick key, failed) from another node in the login throttle."""
+
 
 class Receiver(Protocol):
     """What a broker delivers to: the node's hub."""
@@ -32,7 +35,12 @@ class Receiver(Protocol):
 
 
 class Broker(Protocol):
-    async def start(self, receiver: Receiver, presence: PresenceHook | None = None) -> None: ...
+    async def start(
+        self,
+        receiver: Receiver,
+        presence: PresenceHook | None = None,
+        logins: LoginHook | None = None,
+    ) -> None: ...
 
     async def close(self) -> None: ...
 
@@ -46,6 +54,9 @@ class Broker(Protocol):
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         """Subscribe a user's open connections to a room (a new direct conversation)."""
+
+    def share_login(self, key: str, failed: bool) -> None:
+        """Tell the other nodes a login outcome, so failures are throttled chat-wide."""
 
     async def user_online(self, user_id: int, nick: str) -> bool:
         """The user's first connection on this node: True when no node had the user."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from chat_server.broker.base import PresenceHook, Receiver
+from chat_server.broker.base import LoginHook, PresenceHook, Receiver
 
 
 class LocalBroker:
@@ -14,7 +14,12 @@ class LocalBroker:
         self._receiver: Receiver | None = None
         self._online: set[int] = set()
 
-    async def start(self, receiver: Receiver, presence: PresenceHook | None = None) -> None:
+    async def start(
+        self,
+        receiver: Receiver,
+        presence: PresenceHook | None = None,
+        logins: LoginHook | None = None,
+    ) -> None:
         self._receiver = receiver
 
     async def close(self) -> None:
@@ -33,6 +38,9 @@ class LocalBroker:
     def subscribe_user(self, user_id: int, room: str) -> None:
         if self._receiver is not None:
             self._receiver.subscribe_user(user_id, room)
+
+    def share_login(self, key: str, failed: bool) -> None:
+        pass  # one node: its throttle has seen it already
 
     async def user_online(self, user_id: int, nick: str) -> bool:
         self._online.add(user_id)

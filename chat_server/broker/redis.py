@@ -10,6 +10,9 @@ While Redis is unreachable the node keeps serving: events go straight to its own
 own clients stay live, other nodes' clients catch up by seq later), ``healthy`` is False
 (``/healthz`` says degraded), and the subscriber reconnects and resubscribes with backoff.
 
+Failed logins travel on the channel too, so the login throttle's growing delay holds for
+the whole chat, not per node.
+
 Presence: each node keeps a hash ``<prefix>:node:<id>`` (user id -> nick) of the users it
 serves, and its liveness deadline in the sorted set ``<prefix>:nodes``, refreshed by a
 heartbeat every third of ``presence_ttl``. A node whose deadline passed is dead: the first
@@ -34,7 +37,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from chat_server.broker.base import PresenceHook, Receiver
+from chat_server.broker.base import LoginHook, PresenceHook, Receiver
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,13 @@ class SubscribeUser(msgspec.Struct, tag="s", array_like=True):
     room: str
 
 
-Envelope = RoomEvent | UserEvent | SubscribeUser
+class LoginResult(msgspec.Struct, tag="l", array_like=True):
+    node: str
+    key: str
+    failed: bool
+
+
+Envelope = RoomEvent | UserEvent | SubscribeUser | LoginResult
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Envelope] = msgspec.msgpack.Decoder(Envelope)
@@ -78,7 +87,7 @@ def decode_envelope(data: bytes) -> Envelope | None:
 
 
 def deliver(receiver: Receiver, envelope: Envelope) -> None:
-    """Hand one event to the local hub."""
+    """Hand one event to the local hub (login outcomes are not the hub's)."""
     match envelope:
         case RoomEvent(room, data, seq, exclude_user):
             receiver.deliver_room(room, data, seq, exclude_user)
@@ -211,6 +220,7 @@ class RedisBroker:
         )
         self._receiver: Receiver | None = None
         self._presence: PresenceHook | None = None
+        self._logins: LoginHook | None = None
         self._up = False
         self._outbox: collections.deque[Envelope] = collections.deque()
         self._wake = asyncio.Event()
@@ -227,10 +237,16 @@ class RedisBroker:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    async def start(self, receiver: Receiver, presence: PresenceHook | None = None) -> None:
+    async def start(
+        self,
+        receiver: Receiver,
+        presence: PresenceHook | None = None,
+        logins: LoginHook | None = None,
+    ) -> None:
         """Start the publisher, the subscriber and the heartbeat; Redis may be down."""
         self._receiver = receiver
         self._presence = presence
+        self._logins = logins
         subscribed = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._subscriber(subscribed), name="redis-subscriber"),
@@ -284,6 +300,9 @@ class RedisBroker:
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         self._publish(SubscribeUser(user_id, room))
+
+    def share_login(self, key: str, failed: bool) -> None:
+        self._publish(LoginResult(self.node, key, failed))
 
     def _publish(self, envelope: Envelope) -> None:
         if self._receiver is None:
@@ -357,7 +376,10 @@ class RedisBroker:
         if envelope is None:
             log.warning("ignoring a malformed event on %s", self.channel)
             return
-        if self._receiver is not None:
+        if isinstance(envelope, LoginResult):
+            if envelope.node != self.node and self._logins is not None:
+                self._logins(envelope.key, envelope.failed)
+        elif self._receiver is not None:
             deliver(self._receiver, envelope)
 
     # --- presence -------------------------------------------------------------------------

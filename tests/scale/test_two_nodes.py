@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from websockets.asyncio.client import connect
 
+from tests.raw import request
 from tests.scale.cluster import Cluster, Member
 
 pytestmark = pytest.mark.slow
@@ -117,3 +120,22 @@ async def test_direct_messages_read_markers_and_presence_across_nodes(cluster: C
         await bob.close()
         if alice_on_b is not None:
             await alice_on_b.close()
+
+
+async def test_failed_logins_are_throttled_across_nodes(cluster: Cluster) -> None:
+    """Guessing through alternate nodes meets the same growing delay (0.5 s, then 1 s)."""
+    node_a, node_b = cluster.start_node(), cluster.start_node()
+    carol = await Member.connect(node_a.url, "carol")
+    await carol.close()
+
+    async def wrong_password(url: str) -> float:
+        started = time.monotonic()
+        async with connect(url) as ws:
+            hello = {"type": "hello", "nick": "carol", "password": "not-her-password"}
+            reply = await request(ws, hello, "welcome")
+        assert (reply["type"], reply["code"]) == ("error", "auth_failed")
+        return time.monotonic() - started
+
+    await wrong_password(node_a.url)
+    assert await wrong_password(node_b.url) >= 0.4  # held back by the failure on node A
+    assert await wrong_password(node_a.url) >= 0.8  # and by the one on node B
