@@ -22,6 +22,7 @@ UNITS = {
     "errors": "frames",
     "server_cpu_pct": "%",
     "loadgen_cpu_pct": "%",
+    "sqlite_thread_cpu_share_pct": "%",
 }
 
 

@@ -174,6 +174,7 @@ def _senders(
             for rig in rigs:
                 pids = (rig.server.pid, rig.pub.pid)
                 cpu = [procs.cpu_seconds(pid) for pid in pids]
+                threads = procs.thread_cpu_seconds(rig.server.pid)
                 result = rig.pub.call(
                     "loop", window=window, duration=ctx.seconds, max_sends=1_000_000
                 )
@@ -182,6 +183,11 @@ def _senders(
                     ("server_cpu_pct", "loadgen_cpu_pct"), used, strict=True
                 ):
                     ctx.results.add(scenario, rig.system, metric, 100 * seconds / result["seconds"])
+                if rig.system != "ceiling":  # SQLite's share: the aiosqlite thread(s)
+                    main, other = procs.thread_cpu_seconds(rig.server.pid)
+                    main, other = main - threads[0], other - threads[1]
+                    share = 100 * other / (main + other) if main + other else 0.0
+                    ctx.results.add(scenario, rig.system, "sqlite_thread_cpu_share_pct", share)
                 if result["unacked"] or result["errors"]:
                     ctx.log(
                         f"{scenario}: {rig.system}: {result['errors']} error replies,"
