@@ -82,7 +82,7 @@ class Commands:
             return
         self.app.chat.history.mark_sent(room, msg_id)
         self.app.show_queue()
-        if to is not None and self.app.chat.history.timeline(room).first_seq is None:
+        if to is not None and not self.app.room_info(room).members:  # a new conversation
             await self.join(room, switch=False)
 
     async def join(self, room: str, *, switch: bool) -> None:

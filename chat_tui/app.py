@@ -194,8 +194,8 @@ class ChatApp(App[int]):
                 self._show_message(event)
             case p.Presence(room=room, nick=nick, status=status):
                 info = self.room_info(room)
-                if status in ("online", "joined"):
-                    info.online.add(nick) if status == "online" else None
+                if status in ("online", "joined"):  # joining takes a connection: online
+                    info.online.add(nick)
                     if nick not in info.members:
                         info.members.append(nick)
                 elif status == "offline":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
@@ -13,6 +14,30 @@ from textual.widgets import Button, Input, Label
 
 from chat_server.protocol import is_valid_nick
 from chat_tui.render import safe_text
+
+
+class LoginField(Input):
+    """An input that handles Enter and Tab in key order.
+
+    Textual runs Enter and Tab as bindings after the keys already queued behind them, so
+    ``nick<Tab>password<Enter>`` typed or pasted at once would all land in the nick. Here
+    Enter/Tab move the focus at once, and keys that were queued for this field after it gave
+    the focus away are passed on to the field that has it.
+    """
+
+    async def _on_key(self, event: events.Key) -> None:
+        focused = self.app.focused
+        if focused is not self and isinstance(focused, LoginField):
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+            return
+        if event.key in ("enter", "tab") and isinstance(self.screen, LoginScreen):
+            event.stop()
+            event.prevent_default()
+            self.screen.field_done(self, event.key)
+            return
+        await super()._on_key(event)
 
 
 class LoginScreen(Screen[None]):
@@ -35,8 +60,8 @@ class LoginScreen(Screen[None]):
             title.append_text(safe_text(self.url, "bold"))
             yield Label(title, id="login-title")
             yield Label(Text("A new nick creates an account with this password.", "dim"))
-            yield Input(self.nick, placeholder="nick", id="login-nick")
-            yield Input(placeholder="password", password=True, id="login-password")
+            yield LoginField(self.nick, placeholder="nick", id="login-nick")
+            yield LoginField(placeholder="password", password=True, id="login-password")
             yield Label(safe_text(self.error), id="login-error")
             yield Button("Log in", variant="primary", id="login-button")
 
@@ -65,12 +90,14 @@ class LoginScreen(Screen[None]):
         self.query_one("#login-button", Button).disabled = True
         self.post_message(self.Submitted(nick, password))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        if event.input.id == "login-nick":
-            self.query_one("#login-password", Input).focus()
-        else:
+    def field_done(self, field: LoginField, key: str) -> None:
+        """Enter or Tab in a field: on to the password, or log in."""
+        if field.id == "login-nick":
+            self.set_focus(self.query_one("#login-password", Input), scroll_visible=False)
+        elif key == "enter":
             self._submit()
+        else:
+            self.set_focus(self.query_one("#login-button", Button), scroll_visible=False)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from textual import events
 from textual.widgets import Input
 
 from chat_tui import credentials
@@ -112,3 +113,15 @@ async def test_a_token_revoked_mid_session_brings_back_the_login(
         await enter(pilot, app, "back again")
         timeline = app.chat.history.timeline("general")
         await until(pilot, lambda: [m.body for m in timeline.messages] == ["back again"], "sent")
+
+
+async def test_login_typed_in_one_burst(server: ChatServerUnderTest) -> None:
+    """``nick<Tab>password<Enter>`` arriving at once (a paste, a fast typist, tmux)."""
+    app = create_app(server.url, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        for key in [*"hank", "tab", *"hank-pw", "enter"]:
+            app.post_message(events.Key(key, key if len(key) == 1 else None))
+        await until(pilot, lambda: app.ready, "logged in")
+        stored = credentials.load(server.url)
+        assert stored is not None and stored[0] == "hank"

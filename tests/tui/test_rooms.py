@@ -69,6 +69,8 @@ async def test_direct_messages_both_ways(server: ChatServerUnderTest) -> None:
         )
         assert "alice │ psst, a secret" in screen_text(app)
         assert room_list(app) == ["#general", "@bob"]
+        title = app.chat.title_line
+        await until(pilot, lambda: "@bob  2 members" in str(title.render()), "DM members")
         async with server.login("bob") as bob:
             await bob.say("dm:alice:bob", "got it", "b1")
         await until(pilot, lambda: "bob │ got it" in screen_text(app), "bob's answer")
