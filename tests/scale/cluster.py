@@ -333,6 +333,10 @@ class Member:
             except TimeoutError:
                 raise AssertionError(f"{self.nick} waited in vain for {what}") from None
 
+    async def closed(self) -> None:
+        """Wait until the server has closed this connection."""
+        await self.wait_for(lambda: self.ws.close_code is not None, "the close")
+
     async def catch_up(self, room: str) -> None:
         """Page ``history after`` until the view holds everything the server has."""
         view = self.view(room)

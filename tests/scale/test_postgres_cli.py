@@ -45,10 +45,14 @@ async def test_migrate_then_manage_accounts_for_a_no_signup_cluster(
     assert created.exit_code == 0, created.output
     token = created.output.strip()
 
-    node = cluster.start_node("--no-signup")
-    carol = await Member.connect(node.url, token=token)
-    assert carol.nick == "carol"
-    await carol.close()
+    node, other = cluster.start_node("--no-signup"), cluster.start_node("--no-signup")
+    carols = [await Member.connect(url, token=token) for url in (node.url, other.url)]
+    assert [carol.nick for carol in carols] == ["carol", "carol"]
+    revoked = await chat_server("tokens", "revoke", "carol", *db)
+    assert "revoked 1 token(s) of carol" in revoked.output, revoked.output
+    for carol in carols:  # each node closes its own connections with the revoked token
+        await carol.closed()
+        assert carol.ws.close_code == 1008
     async with connect(node.url) as ws:
         hello = {"type": "hello", "nick": "mallory", "password": "pw-of-mallory"}
         refused = await request(ws, hello, "welcome")
