@@ -335,11 +335,9 @@ class ChatServer:
     async def _leave(self, session: Session, frame: p.Leave) -> None:
         room = await self._member_room(session, frame.room, frame.ref)
         await self.store.leave(session.user_id, room.id)
+        self.hub.unsubscribe(session, room.name)
         left = p.encode(p.Left(room=room.name))
-        for other in self.hub.sessions_of(session.user_id):
-            self.hub.unsubscribe(other, room.name)
-            if other is not session:
-                self.hub.write(other, left)
+        self.broker.leave_user(session.user_id, room.name, left, exclude=session.key)
         self.hub.write(session, p.encode(p.Left(room=room.name, ref=frame.ref)))
         event = p.Presence(room=room.name, nick=session.nick, status="left")
         self.broker.publish_room(room.name, p.encode(event))

@@ -142,6 +142,13 @@ class Hub:
             if room not in session.rooms:
                 self.subscribe(session, room, live=True)
 
+    def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
+        """Unsubscribe every session of a user from a room, telling each but ``exclude``."""
+        for session in self.sessions_of(user_id):
+            self.unsubscribe(session, room)
+            if session.key != exclude:
+                self.write(session, data)
+
     # --- writing --------------------------------------------------------------------------
 
     def write(self, session: Session, data: bytes) -> None:

@@ -33,6 +33,10 @@ class Receiver(Protocol):
 
     def subscribe_user(self, user_id: int, room: str) -> None: ...
 
+    def leave_user(
+        self, user_id: int, room: str, data: bytes, exclude: str | None = None
+    ) -> None: ...
+
 
 class Broker(Protocol):
     async def start(
@@ -54,6 +58,9 @@ class Broker(Protocol):
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         """Subscribe a user's open connections to a room (a new direct conversation)."""
+
+    def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
+        """Unsubscribe a user's connections from a room they left, sending them ``data``."""
 
     def share_login(self, key: str, failed: bool) -> None:
         """Tell the other nodes a login outcome, so failures are throttled chat-wide."""

@@ -39,6 +39,10 @@ class LocalBroker:
         if self._receiver is not None:
             self._receiver.subscribe_user(user_id, room)
 
+    def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
+        if self._receiver is not None:
+            self._receiver.leave_user(user_id, room, data, exclude)
+
     def share_login(self, key: str, failed: bool) -> None:
         pass  # one node: its throttle has seen it already
 

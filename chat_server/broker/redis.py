@@ -62,13 +62,20 @@ class SubscribeUser(msgspec.Struct, tag="s", array_like=True):
     room: str
 
 
+class LeaveUser(msgspec.Struct, tag="x", array_like=True):
+    user_id: int
+    room: str
+    data: bytes
+    exclude: str | None = None
+
+
 class LoginResult(msgspec.Struct, tag="l", array_like=True):
     node: str
     key: str
     failed: bool
 
 
-Envelope = RoomEvent | UserEvent | SubscribeUser | LoginResult
+Envelope = RoomEvent | UserEvent | SubscribeUser | LeaveUser | LoginResult
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Envelope] = msgspec.msgpack.Decoder(Envelope)
@@ -95,6 +102,8 @@ def deliver(receiver: Receiver, envelope: Envelope) -> None:
             receiver.deliver_user(user_id, data, exclude)
         case SubscribeUser(user_id, room):
             receiver.subscribe_user(user_id, room)
+        case LeaveUser(user_id, room, data, exclude):
+            receiver.leave_user(user_id, room, data, exclude)
 
 
 # --- presence scripts (run atomically in Redis; ARGV[1] is the key prefix) ----------------
@@ -300,6 +309,9 @@ class RedisBroker:
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         self._publish(SubscribeUser(user_id, room))
+
+    def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
+        self._publish(LeaveUser(user_id, room, data, exclude))
 
     def share_login(self, key: str, failed: bool) -> None:
         self._publish(LoginResult(self.node, key, failed))

@@ -139,3 +139,30 @@ async def test_failed_logins_are_throttled_across_nodes(cluster: Cluster) -> Non
     await wrong_password(node_a.url)
     assert await wrong_password(node_b.url) >= 0.4  # held back by the failure on node A
     assert await wrong_password(node_a.url) >= 0.8  # and by the one on node B
+
+
+async def test_leaving_a_room_takes_the_users_connections_on_every_node_out(
+    cluster: Cluster,
+) -> None:
+    node_a, node_b = cluster.start_node(), cluster.start_node()
+    alice = await Member.connect(node_a.url, "alice")
+    alice_on_b = await Member.connect(node_b.url, token=alice.token)
+    bob = await Member.connect(node_b.url, "bob")
+    try:
+        for member in (alice, alice_on_b, bob):
+            await member.join("lobby")
+            await member.join("sync")
+        left = await alice.request({"type": "leave", "room": "lobby"})
+        assert left["type"] == "left"
+        await alice_on_b.wait_for(
+            lambda: any(f["type"] == "left" and f["room"] == "lobby" for f in alice_on_b.frames),
+            "left on the other node",
+        )
+        await bob.send("after alice left", "k1", room="lobby")
+        await bob.send("marker", "k2", room="sync")  # same node, same order through Redis
+        await alice_on_b.wait_for(lambda: 1 in alice_on_b.view("sync").live, "the marker")
+        assert not alice_on_b.view("lobby").messages
+        assert not alice.view("lobby").messages
+    finally:
+        for member in (alice, alice_on_b, bob):
+            await member.close()
