@@ -23,7 +23,7 @@ from chat_tui.widgets.composer import Composer
 from chat_tui.widgets.history import HistoryView
 from chat_tui.widgets.members import MemberList
 from chat_tui.widgets.rooms import RoomInfo, RoomList
-from chat_tui.widgets.status import StatusLine, status_text
+from chat_tui.widgets.status import StatusLine
 
 TYPING_SHOWN_FOR = 5.0  # seconds a typing notification stays on screen
 
@@ -110,7 +110,7 @@ class ChatScreen(Screen[None]):
             status = Status(
                 status.state, max(self.retry_at - time.monotonic(), 0), status.queued, status.error
             )
-        self.status_line.update(status_text(status, self.me, self.url, self.queued))
+        self.status_line.show(status, self.me, self.url, self.queued)
 
     def typed(self, room: str, nick: str) -> None:
         self.typing.setdefault(room, {})[nick] = time.monotonic() + TYPING_SHOWN_FOR

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
@@ -36,8 +37,15 @@ def status_text(status: Status, nick: str, url: str, queued: int) -> Text:
     return text
 
 
+HINT = Text("/help · ctrl+p commands · ctrl+q quit", "dim", no_wrap=True, overflow="ellipsis")
+
+
 class StatusLine(Static):
-    """One line at the bottom of the screen."""
+    """One line at the bottom of the screen: the state on the left, key hints on the right."""
 
     def show(self, status: Status, nick: str, url: str, queued: int) -> None:
-        self.update(status_text(status, nick, url, queued))
+        line = Table.grid(expand=True)
+        line.add_column(ratio=1, no_wrap=True)
+        line.add_column(justify="right", no_wrap=True)
+        line.add_row(status_text(status, nick, url, queued), HINT)
+        self.update(line)

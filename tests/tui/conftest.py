@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from chat_tui.app import ChatApp
 from tests.conftest import ChatServerUnderTest
@@ -44,6 +46,12 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for: {what}")
         await pilot.pause(0.02)
+
+
+def widget_text(widget: Widget) -> str:
+    """The lines a widget shows on screen, as plain text."""
+    region = Region(0, 0, widget.size.width, widget.size.height)
+    return "\n".join(strip.text.rstrip() for strip in widget.render_lines(region))
 
 
 def screen_text(app: ChatApp) -> str:

@@ -12,11 +12,11 @@ from chat_tui import credentials
 from chat_tui.app import create_app
 from chat_tui.widgets.login import LoginScreen
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import enter, screen_text, token_for, until
+from tests.tui.conftest import enter, screen_text, token_for, until, widget_text
 
 
 def status(app: Any) -> str:
-    return str(app.chat.status_line.render())
+    return widget_text(app.chat.status_line)
 
 
 async def test_login_screen_creates_the_account_and_stores_the_token(
@@ -50,7 +50,7 @@ async def test_login_screen_shows_auth_failure(server: ChatServerUnderTest) -> N
         assert password.password, "the password is hidden"
         await pilot.press(*"wrong-password", "enter")
         error = screen.query_one("#login-error")
-        await until(pilot, lambda: "refused" in str(error.render()), "the failure is shown")
+        await until(pilot, lambda: "refused" in widget_text(error), "the failure is shown")
         assert app.screen is screen
         assert credentials.load(server.url) is None
         await pilot.press(*"right-password", "enter")
@@ -63,7 +63,7 @@ async def test_a_revoked_stored_token_asks_to_log_in(server: ChatServerUnderTest
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
         error = app.screen.query_one("#login-error")
-        assert "refused" in str(error.render())
+        await until(pilot, lambda: "refused" in widget_text(error), "the reason shows")
 
 
 async def test_lost_server_queues_and_sends_once_on_return(
@@ -107,7 +107,7 @@ async def test_a_token_revoked_mid_session_brings_back_the_login(
             await other.send({"type": "logout"})  # revokes the token everywhere
             await until(pilot, lambda: isinstance(app.screen, LoginScreen), "asked to log in")
         error = app.screen.query_one("#login-error")
-        assert "session ended" in str(error.render())
+        await until(pilot, lambda: "session ended" in widget_text(error), "the reason shows")
         await pilot.press(*"gina-password", "enter")
         await until(pilot, lambda: not isinstance(app.screen, LoginScreen), "back in")
         await enter(pilot, app, "back again")

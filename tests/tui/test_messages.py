@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chat_tui.app import create_app
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import screen_text, seed, token_for, until
+from tests.tui.conftest import screen_text, seed, token_for, until, widget_text
 from tests.tui.test_render import CORPUS
 
 
@@ -79,15 +79,15 @@ async def test_members_presence_and_typing(server: ChatServerUnderTest) -> None:
         await until(pilot, lambda: app.ready, "the room is shown")
         members = app.chat.members
         assert members.display, "shown from 100 columns"
-        assert "1/2 online" in str(members.render())
+        assert "1/2 online" in widget_text(members)
         async with server.login("bob") as bob:
-            await until(pilot, lambda: "2/2 online" in str(members.render()), "bob online")
+            await until(pilot, lambda: "2/2 online" in widget_text(members), "bob online")
             await bob.send({"type": "typing", "room": "general"})
             await until(
-                pilot, lambda: "bob is typing…" in str(app.chat.info_line.render()), "typing"
+                pilot, lambda: "bob is typing…" in widget_text(app.chat.info_line), "typing"
             )
             await bob.say("general", "done typing", "b9")
-            await until(pilot, lambda: "typing" not in str(app.chat.info_line.render()), "gone")
-        await until(pilot, lambda: "1/2 online" in str(members.render()), "bob offline")
+            await until(pilot, lambda: "typing" not in widget_text(app.chat.info_line), "gone")
+        await until(pilot, lambda: "1/2 online" in widget_text(members), "bob offline")
         await pilot.press("f2")
         assert not members.display, "F2 hides the member list"

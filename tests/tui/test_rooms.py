@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chat_tui.app import create_app
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import enter, screen_text, seed, token_for, until
+from tests.tui.conftest import enter, screen_text, seed, token_for, until, widget_text
 
 
 def room_list(app: object) -> list[str]:
@@ -70,7 +70,7 @@ async def test_direct_messages_both_ways(server: ChatServerUnderTest) -> None:
         assert "alice │ psst, a secret" in screen_text(app)
         assert room_list(app) == ["#general", "@bob"]
         title = app.chat.title_line
-        await until(pilot, lambda: "@bob  2 members" in str(title.render()), "DM members")
+        await until(pilot, lambda: "@bob  2 members" in widget_text(title), "DM members")
         async with server.login("bob") as bob:
             await bob.say("dm:alice:bob", "got it", "b1")
         await until(pilot, lambda: "bob │ got it" in screen_text(app), "bob's answer")

@@ -8,7 +8,7 @@ from chat_tui.app import OLDER_PAGE, create_app
 from chat_tui.widgets.history import HistoryView
 from chat_tui.widgets.search import SearchScreen
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import enter, screen_text, seed, token_for, until
+from tests.tui.conftest import enter, screen_text, seed, token_for, until, widget_text
 
 
 async def test_paging_at_the_top_keeps_the_view(fast_server: ChatServerUnderTest) -> None:
@@ -61,7 +61,7 @@ async def test_scrolled_up_new_messages_are_counted_not_shown(
         await seed(fast_server, "bob", "general", ["new one", "new two", "new three"])
         await until(pilot, lambda: history.unseen == 3, "three new messages counted")
         assert history.visible_text() == seen, "the view did not move"
-        assert "↓ 3 new messages" in str(app.chat.info_line.render())
+        assert "↓ 3 new messages" in widget_text(app.chat.info_line)
         await pilot.click("#info")
         await until(pilot, lambda: history.unseen == 0, "the count is cleared at the bottom")
         assert "bob │ new three" in screen_text(app)
