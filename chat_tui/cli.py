@@ -191,10 +191,14 @@ async def _send_all(
     try:
         async with asyncio.timeout(timeout):
             async with client:
-                sent = await _send_batch(client, bodies, ids, room, to)
-                if room is not None and any(_not_member(r) for r in sent):
+                # The first message alone: if it says not_member, join and go on; the rest
+                # then go out pipelined (a batch of refusals would look like abuse).
+                sent = await _send_batch(client, bodies[:1], ids[:1], room, to)
+                if room is not None and _not_member(sent[0]):
                     await client.join(room)
-                    sent = await _send_batch(client, bodies, ids, room, to)
+                    sent = await _send_batch(client, bodies[:1], ids[:1], room, to)
+                if not isinstance(sent[0], BaseException):
+                    sent += await _send_batch(client, bodies[1:], ids[1:], room, to)
     except TimeoutError:
         raise Fail(
             f"no ack within {timeout:g} s from {client.url} (a retry with the same --id is safe)",

@@ -191,10 +191,11 @@ class ServerProcess:
             return self.proc.wait(timeout)
 
 
-def spawn_server(db: Path, *args: str, timeout: float = 20.0) -> ServerProcess:
-    """Run ``chat-server serve`` on port 0 and wait for its ``listening on`` line."""
+def spawn_server(db: Path, *args: str, timeout: float = 20.0, port: int = 0) -> ServerProcess:
+    """Run ``chat-server serve`` (on port 0 unless told) and wait for its ``listening on`` line."""
+    command = ["serve", "--port", str(port), "--db", str(db), *args]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chat_server", "serve", "--port", "0", "--db", str(db), *args],
+        [sys.executable, "-m", "chat_server", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -217,8 +218,8 @@ def spawn_server(db: Path, *args: str, timeout: float = 20.0) -> ServerProcess:
 def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def factory(*args: str, db: Path | None = None) -> ServerProcess:
-        process = spawn_server(db or tmp_path / "chat.db", *args)
+    def factory(*args: str, db: Path | None = None, port: int = 0) -> ServerProcess:
+        process = spawn_server(db or tmp_path / "chat.db", *args, port=port)
         started.append(process)
         return process
 

@@ -1,0 +1,261 @@
+"""ChatClient against a real server: acks, ordering, resume, gap fill and the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import connect
+
+from chat_server import protocol as p
+from chat_tui.client import ChatClient, Closed, Connected, Event, StatusChanged
+from chat_tui.errors import AuthError, ConnectError, ServerError
+from tests.client.conftest import Relay, RestartableServer
+
+TIMEOUT = 10.0
+
+
+class Watcher:
+    """Reads a client's events and keeps them, so a test can wait for what it expects."""
+
+    def __init__(self, client: ChatClient) -> None:
+        self.client = client
+        self.seen: list[Event] = []
+        self._stream: AsyncIterator[Event] = client.events()
+
+    async def until(self, done: Any, timeout: float = TIMEOUT) -> list[Event]:
+        async with asyncio.timeout(timeout):
+            while not done(self.seen):
+                self.seen.append(await anext(self._stream))
+        return self.seen
+
+    def messages(self, room: str) -> list[p.MessageRecord]:
+        return [e for e in self.seen if isinstance(e, p.MessageRecord) and e.room == room]
+
+    async def messages_up_to(self, room: str, seq: int) -> list[int]:
+        await self.until(lambda _: any(m.seq >= seq for m in self.messages(room)))
+        return [m.seq for m in self.messages(room)]
+
+
+async def post(server: RestartableServer, token: str, room: str, bodies: list[str]) -> None:
+    """Another user posting with a bare websocket (no ChatClient on that side)."""
+    async with connect(server.url) as ws:
+        await ws.send(json.dumps({"type": "hello", "token": token}))
+        assert json.loads(await ws.recv())["type"] == "welcome"
+        await ws.send(json.dumps({"type": "join", "room": room}))
+        for n, body in enumerate(bodies):  # ids unique per body: no accidental idempotency
+            frame = {"type": "send", "room": room, "body": body, "id": f"{body}-{n}"}
+            await ws.send(json.dumps(frame))
+        acked = 0
+        while acked < len(bodies):
+            frame = json.loads(await ws.recv())
+            assert frame["type"] != "error", frame
+            acked += frame["type"] == "ack"
+
+
+async def test_send_resolves_with_the_ack_and_the_message_arrives_once(
+    chat: RestartableServer,
+) -> None:
+    async with chat.client(await chat.account("alice")) as alice:
+        watcher = Watcher(alice)
+        joined = await alice.join("general")
+        assert joined.last_seq == 0 and joined.members == ["alice"]
+        ack = await alice.send("hello", room="general", id="k1")
+        assert (ack.id, ack.room, ack.seq) == ("k1", "general", 1)
+        assert await watcher.messages_up_to("general", 1) == [1]
+        assert watcher.messages("general")[0].body == "hello"
+        again = await alice.send("hello, retried", room="general", id="k1")
+        assert again.seq == 1  # the key wins: nothing new stored
+        page = await alice.history("general")
+        assert [m.body for m in page.messages] == ["hello"]
+
+
+async def test_join_since_pages_through_a_long_backlog_exactly_once(
+    make_chat: Any,
+) -> None:
+    chat: RestartableServer = await make_chat(rate_per_second=10_000.0, rate_burst=10_000)
+    bob = await chat.account("bob")
+    await post(chat, bob, "busy", [f"m{n}" for n in range(1, 651)])
+    async with chat.client(await chat.account("alice")) as alice:
+        watcher = Watcher(alice)
+        joined = await alice.join("busy", since=0)
+        assert [m.seq for m in joined.messages] == list(range(1, 501))
+        assert joined.more
+        rest = await watcher.messages_up_to("busy", 650)
+        assert rest == list(range(501, 651))
+
+
+async def test_reconnect_resumes_every_room_without_gap_or_repeat(
+    chat: RestartableServer,
+) -> None:
+    bob = await chat.account("bob")
+    await post(chat, bob, "general", ["before 1", "before 2"])
+    alice = chat.client(await chat.account("alice"))
+    async with alice:
+        watcher = Watcher(alice)
+        joined = await alice.join("general")
+        assert [m.body for m in joined.messages] == ["before 1", "before 2"]
+        await post(chat, bob, "general", ["live 3"])
+        assert await watcher.messages_up_to("general", 3) == [3]
+
+        await chat.stop()
+        await watcher.until(
+            lambda seen: any(
+                isinstance(e, StatusChanged) and e.status.state == "reconnecting" for e in seen
+            )
+        )
+        await chat.start()
+        await post(chat, bob, "general", ["while away 4", "while away 5"])
+        await post(chat, bob, "general", ["after 6"])
+        assert await watcher.messages_up_to("general", 6) == [3, 4, 5, 6]
+        assert [m.body for m in watcher.messages("general")][-1] == "after 6"
+        await watcher.until(lambda seen: sum(isinstance(e, Connected) for e in seen) == 2)
+        assert alice.status.state == "connected"
+
+
+async def test_a_send_made_while_offline_goes_out_once_after_reconnect(
+    chat: RestartableServer,
+) -> None:
+    async with chat.client(await chat.account("alice")) as alice:
+        watcher = Watcher(alice)
+        await alice.join("general")
+        await chat.stop()
+        await watcher.until(lambda _: alice.status.state != "connected")
+        pending = asyncio.create_task(alice.send("written offline", room="general", id="off1"))
+        await watcher.until(
+            lambda seen: any(isinstance(e, StatusChanged) and e.status.queued == 1 for e in seen)
+        )
+        assert not pending.done()
+        await chat.start()
+        ack = await asyncio.wait_for(pending, TIMEOUT)
+        assert ack.seq == 1
+        assert await watcher.messages_up_to("general", 1) == [1]
+        page = await alice.history("general")
+        assert [m.body for m in page.messages] == ["written offline"]
+        assert alice.queued == 0
+
+
+async def test_a_lost_ack_is_recovered_by_resending_the_same_id(chat: RestartableServer) -> None:
+    """The connection dies after the server stored the message but before the ack got through:
+    the client sends again with the same id and gets the original ack; one message is stored."""
+    dropped: list[dict[str, Any]] = []
+
+    def judge(frame: dict[str, Any]) -> str:
+        if frame["type"] == "ack" and not dropped:
+            dropped.append(frame)
+            return "close"
+        return "pass"
+
+    token = await chat.account("alice")
+    async with Relay(chat.url, judge) as relay:
+        alice = ChatClient(relay.url, token=token, backoff=chat.client(token).backoff)
+        async with alice:
+            await alice.join("general")
+            ack = await asyncio.wait_for(alice.send("once", room="general", id="x1"), TIMEOUT)
+            assert dropped and dropped[0]["seq"] == ack.seq == 1
+            page = await alice.history("general")
+    assert [(m.seq, m.body) for m in page.messages] == [(1, "once")]
+
+
+async def test_a_message_lost_on_the_way_is_fetched_before_the_next_is_shown(
+    chat: RestartableServer,
+) -> None:
+    lost: list[int] = []
+
+    def judge(frame: dict[str, Any]) -> str:
+        if frame["type"] == "message" and frame["seq"] == 2:
+            lost.append(2)
+            return "drop"
+        return "pass"
+
+    token = await chat.account("alice")
+    bob = await chat.account("bob")
+    async with Relay(chat.url, judge) as relay, ChatClient(relay.url, token=token) as alice:
+        watcher = Watcher(alice)
+        await alice.join("general")
+        await post(chat, bob, "general", ["one", "two", "three"])
+        assert await watcher.messages_up_to("general", 3) == [1, 2, 3]
+        assert lost == [2]
+        assert [m.body for m in watcher.messages("general")] == ["one", "two", "three"]
+
+
+async def test_a_direct_message_opened_by_someone_else_arrives_without_a_join(
+    chat: RestartableServer,
+) -> None:
+    await chat.account("bob")
+    async with (
+        chat.client(await chat.account("alice")) as alice,
+        chat.client(await chat.account("bob")) as bob,
+    ):
+        watcher = Watcher(bob)
+        ack = await alice.send("psst", to="bob")
+        assert ack.room == "dm:alice:bob"
+        await watcher.until(lambda _: watcher.messages("dm:alice:bob"))
+        message = watcher.messages("dm:alice:bob")[0]
+        assert (message.nick, message.body, message.seq) == ("alice", "psst", 1)
+
+
+async def test_sends_are_paced_to_the_rate_limit_and_keep_their_order(
+    make_chat: Any,
+) -> None:
+    chat: RestartableServer = await make_chat(rate_per_second=20.0, rate_burst=5)
+    async with chat.client(await chat.account("alice")) as alice:
+        await alice.join("general")
+        sends = [
+            asyncio.create_task(alice.send(f"n{n}", room="general", id=f"n{n}")) for n in range(30)
+        ]
+        acks = await asyncio.wait_for(asyncio.gather(*sends), TIMEOUT)
+        assert [a.seq for a in acks] == list(range(1, 31))
+        page = await alice.history("general")
+        assert [m.body for m in page.messages] == [f"n{n}" for n in range(30)]
+
+
+async def test_rejected_requests_raise_server_error(chat: RestartableServer) -> None:
+    async with chat.client(await chat.account("alice")) as alice:
+        with pytest.raises(ServerError) as send_error:
+            await alice.send("hi", room="nowhere")
+        assert send_error.value.code == "not_member"
+        with pytest.raises(ServerError) as join_error:
+            await alice.join("Not-Valid")
+        assert join_error.value.code == "invalid_name"
+        assert alice.queued == 0
+
+
+async def test_wrong_password_and_unreachable_server(chat: RestartableServer) -> None:
+    await chat.account("alice", "right-pw")
+    with pytest.raises(AuthError):
+        await ChatClient(chat.url, nick="alice", password="wrong-pw").connect()
+    with pytest.raises(ConnectError):
+        await ChatClient("ws://127.0.0.1:1/ws", token="x").connect()
+
+
+async def test_a_revoked_token_ends_the_session_with_an_auth_error(
+    chat: RestartableServer,
+) -> None:
+    token = await chat.account("alice")
+    alice = chat.client(token)
+    watcher = Watcher(alice)
+    await alice.connect()
+    async with connect(chat.url) as other:  # the same token, logging out elsewhere
+        await other.send(json.dumps({"type": "hello", "token": token}))
+        assert json.loads(await other.recv())["type"] == "welcome"
+        await other.send(json.dumps({"type": "logout"}))
+        await other.wait_closed()
+    events = await watcher.until(lambda seen: seen and isinstance(seen[-1], Closed))
+    closed = events[-1]
+    assert isinstance(closed, Closed) and isinstance(closed.error, AuthError)
+    with pytest.raises(AuthError):
+        await alice.send("too late", room="general")
+
+
+async def test_logout_revokes_the_token(chat: RestartableServer) -> None:
+    token = await chat.account("alice")
+    alice = chat.client(token)
+    await alice.connect()
+    await alice.logout()
+    assert alice.closed
+    with pytest.raises(AuthError):
+        await ChatClient(chat.url, token=token).connect()
