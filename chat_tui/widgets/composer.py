@@ -8,6 +8,8 @@ from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import Input
 
+NEWLINE = "⏎"  # how a line break of a pasted text shows in the one-line composer
+
 
 class Composer(Input):
     """Enter sends (the screen handles ``Input.Submitted``); up/down walk your sent lines."""
@@ -32,11 +34,24 @@ class Composer(Input):
         if event.key == "enter":
             event.stop()
             event.prevent_default()
-            value = self.value
+            value = self.value.replace(NEWLINE, "\n")
             self.value = ""
             self.post_message(self.Submitted(self, value))
             return
         await super()._on_key(event)
+
+    def _on_paste(self, event: events.Paste) -> None:
+        """Keep every line of a paste (Input keeps the first): breaks show as ⏎ and are sent."""
+        event.stop()
+        event.prevent_default()
+        text = event.text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
+        if not text:
+            return
+        text = text.replace("\n", NEWLINE)
+        if self.selection.is_empty:
+            self.insert_text_at_cursor(text)
+        else:
+            self.replace(text, *self.selection)
 
     def remember(self, line: str) -> None:
         """Keep a sent line (consecutive repeats once) and reset the walk."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from textual import events
+
 from chat_tui.app import create_app
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import screen_text, seed, token_for, until, widget_text
@@ -91,3 +93,17 @@ async def test_members_presence_and_typing(server: ChatServerUnderTest) -> None:
         await until(pilot, lambda: "1/2 online" in widget_text(members), "bob offline")
         await pilot.press("f2")
         assert not members.display, "F2 hides the member list"
+
+
+async def test_a_multi_line_paste_is_sent_whole(server: ChatServerUnderTest) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        app.chat.composer.post_message(events.Paste("first line\r\nsecond line\n"))
+        await until(pilot, lambda: app.chat.composer.value == "first line⏎second line", "pasted")
+        await pilot.press("enter")
+        timeline = app.chat.history.timeline("general")
+        await until(pilot, lambda: bool(timeline.messages), "sent")
+        assert timeline.messages[0].body == "first line\nsecond line"
+        assert "alice │ first line\n                  second line" in screen_text(app)
