@@ -445,12 +445,13 @@ class ChatClient:
 
     async def _resume(self, conn: _Connection) -> None:
         """Re-join every room with ``since``; then the session is ready for requests."""
+        rooms = list(self._rooms.values())
         rejoins = [
             self._call(conn, {"type": "join", "room": room.name, "since": room.seq.last}, auto=True)
-            for room in list(self._rooms.values())
+            for room in rooms
         ]
         results = await asyncio.gather(*rejoins, return_exceptions=True)
-        for room, result in zip(list(self._rooms.values()), results, strict=False):
+        for room, result in zip(rooms, results, strict=True):
             if isinstance(result, ServerError):  # left or forbidden meanwhile
                 log.info("cannot re-join %s: %s", room.name, result)
                 self._rooms.pop(room.name, None)
