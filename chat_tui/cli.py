@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import signal
 import stat
@@ -523,8 +522,9 @@ def connect(
       chat-tui connect
       chat-tui connect ws://chat.example.org:8765/ws --nick alice --room general --room ops
     """
-    app = importlib.import_module("chat_tui.app")  # Textual is imported only here
-    code = app.run(
+    from chat_tui.app import run  # Textual is imported only here
+
+    code = run(
         _server_url(url_arg, url),
         nick=nick,
         rooms=list(rooms),
