@@ -1,0 +1,284 @@
+"""Fixtures of the fault campaign: a ``chat-server`` subprocess that can be killed and restarted
+on the same port and database, cheap accounts, /proc readers and bounded waits.
+
+Everything here is shared by the reliability test modules (imported read-only by the storage,
+stateful and fuzz tests too); a module-specific helper belongs in its own test module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import os
+import re
+import resource
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chat_server.auth import new_token, token_hash
+from chat_server.config import Settings
+from chat_server.store import create_store
+
+WAIT = 20.0  # generous: the machine is shared and loaded
+LISTENING = re.compile(r"listening on (wss?://\S+)")
+# Every reliability test runs its server with this: the faults, not the rate limit, are tested.
+FAST_FLAGS = ("--rate", "100000", "--burst", "100000", "--synchronous", "normal")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's RLIMIT_NOFILE towards ``wanted`` (a storm opens many sockets)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# --- /proc readers ---------------------------------------------------------------------------
+
+
+def rss_kb(pid: int) -> int:
+    """VmRSS of a process, in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors a process holds open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# --- bounded waits ---------------------------------------------------------------------------
+
+
+def wait_until(
+    predicate: Callable[[], bool], what: str, timeout: float = WAIT, interval: float = 0.05
+) -> None:
+    """Poll ``predicate`` until it holds; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def eventually(
+    predicate: Callable[[], bool | Awaitable[bool]],
+    what: str,
+    timeout: float = WAIT,
+    interval: float = 0.05,
+) -> None:
+    """The asyncio :func:`wait_until`: ``predicate`` may be a plain or an async function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+# --- accounts without argon2 -----------------------------------------------------------------
+
+
+async def mint_tokens(db: Path, nicks: list[str]) -> dict[str, str]:
+    """Create ``nicks`` (no password: argon2 costs ~0.1 s each) with one token each.
+
+    Works on a database a server is using too (SQLite WAL); returns nick -> token.
+    """
+    store = create_store(Settings(db_path=db))
+    await store.open()
+    tokens: dict[str, str] = {}
+    try:
+        for nick in nicks:
+            user = await store.user_by_nick(nick) or await store.create_user(nick, "!")
+            token = new_token()
+            await store.add_token(user.id, token_hash(token), None)
+            tokens[nick] = token
+    finally:
+        await store.close()
+    return tokens
+
+
+# --- a restartable chat-server subprocess ----------------------------------------------------
+
+
+@dataclasses.dataclass
+class ServerProc:
+    """``chat-server serve`` on a fixed port and database, restartable after a kill.
+
+    Its stderr goes to ``log`` (appended across restarts) so a test can check that the server
+    never logged a traceback while it was being abused.
+    """
+
+    db: Path
+    log: Path
+    args: tuple[str, ...] = ()
+    port: int = dataclasses.field(default_factory=free_port)
+    proc: subprocess.Popen[str] | None = None
+    starts: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/healthz"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "the server is not running"
+        return self.proc.pid
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, timeout: float = WAIT) -> None:
+        """Start and wait for ``listening on``; retries while the port is still held."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._start_once(max(1.0, deadline - time.monotonic())):
+                self.starts += 1
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the server did not start; log:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def _start_once(self, timeout: float) -> bool:
+        command = [sys.executable, "-m", "chat_server", "serve", "--port", str(self.port)]
+        command += ["--db", str(self.db), *FAST_FLAGS, *self.args]
+        with self.log.open("a") as log:
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+        assert proc.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            ready = selector.select(timeout)
+        line = proc.stdout.readline() if ready else ""
+        if LISTENING.search(line) is None:  # exited (port in use?) or too slow
+            proc.kill()
+            proc.wait()
+            proc.stdout.close()
+            return False
+        self.proc = proc
+        return True
+
+    def signal(self, sig: int) -> None:
+        if self.running:
+            assert self.proc is not None
+            self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = WAIT) -> int:
+        """Wait for the process to exit; its exit status."""
+        assert self.proc is not None
+        proc, self.proc = self.proc, None
+        try:
+            return proc.wait(timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as a crash or the OOM killer would do it."""
+        self.signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.wait()
+
+    def stop(self) -> int:
+        """SIGTERM and wait: the graceful shutdown an operator's restart does."""
+        if self.proc is None:
+            return 0
+        self.signal(signal.SIGTERM)
+        return self.wait()
+
+    def health(self, timeout: float = 10.0) -> dict[str, Any]:
+        import json
+
+        with urllib.request.urlopen(self.health_url, timeout=timeout) as response:
+            body: dict[str, Any] = json.loads(response.read())
+        return body
+
+    def log_tail(self, lines: int = 40) -> str:
+        if not self.log.exists():
+            return ""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def assert_no_traceback(self) -> None:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        assert "Traceback" not in text, f"the server logged a traceback:\n{text[-4000:]}"
+
+
+ServerFactory = Callable[..., ServerProc]
+
+
+@pytest.fixture
+def reliable_server(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Make (not start) restartable servers; every one still running is stopped afterwards."""
+    made: list[ServerProc] = []
+
+    def factory(*args: str, db: Path | None = None, name: str = "chat") -> ServerProc:
+        server = ServerProc(db or tmp_path / f"{name}.db", tmp_path / f"{name}.log", args)
+        made.append(server)
+        return server
+
+    yield factory
+    for server in made:
+        with contextlib.suppress(Exception):
+            server.kill()
+
+
+@contextlib.asynccontextmanager
+async def health_poller(server: ServerProc, interval: float = 0.2) -> AsyncIterator[list[float]]:
+    """Poll /healthz from a thread while the block runs; yields the list of answer times.
+
+    Every poll must answer (HTTP 200, ``status`` ok) while the server process is up: a failed
+    poll is re-raised when the block ends.
+    """
+    answers: list[float] = []
+    stop = asyncio.Event()
+
+    def poll_once() -> None:
+        body = server.health()
+        assert body["status"] == "ok", body
+
+    async def loop() -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(poll_once)
+            answers.append(time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    task = asyncio.create_task(loop())
+    try:
+        yield answers
+    finally:
+        stop.set()
+        await task
