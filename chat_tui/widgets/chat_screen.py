@@ -176,6 +176,7 @@ class ChatScreen(Screen[None]):
             animate=False,
             immediate=True,
         )
+        history.load_older_at_top()
 
     def action_bottom(self) -> None:
         self.history.scroll_end(animate=False, immediate=True, x_axis=False)

@@ -150,6 +150,7 @@ class HistoryView(ScrollView, can_focus=True):
         old_y = self.scroll_y
         self.rebuild()
         self.scroll_to(y=old_y + len(self._lines) - before, animate=False, immediate=True)
+        self.call_after_refresh(self.load_older_at_top)  # still at the top: the page was short
 
     def add_pending(self, room: str, msg_id: str, body: str) -> None:
         self.timeline(room).add_pending(msg_id, body)
@@ -193,7 +194,7 @@ class HistoryView(ScrollView, can_focus=True):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         else:
             self.scroll_to(y=place.scroll_y, animate=False, immediate=True)
-        self.call_after_refresh(self._maybe_load_older)
+        self.call_after_refresh(self.load_older_at_top)
 
     def scroll_to_seq(self, seq: int) -> bool:
         """Bring the message ``seq`` of the current room to the upper third, highlighted."""
@@ -371,9 +372,12 @@ class HistoryView(ScrollView, can_focus=True):
             self._set_unseen(0)
             self.post_message(self.ReachedBottom(self.room))
         if new_value < 1:
-            self._maybe_load_older()
+            self.load_older_at_top()
 
-    def _maybe_load_older(self) -> None:
+    def on_mouse_scroll_up(self) -> None:
+        self.load_older_at_top()  # the wheel at the top does not move the view any more
+
+    def load_older_at_top(self) -> None:
         """Ask for the previous page when the top is in view and the server has more."""
         if self.room is None or self.scroll_y >= 1:
             return

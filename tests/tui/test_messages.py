@@ -23,9 +23,18 @@ async def test_send_shows_pending_then_sent(server: ChatServerUnderTest) -> None
         assert [m.body for m in timeline.messages] == ["hello world"]
         assert "alice │ hello world" in screen_text(app)
         assert "⧗" not in screen_text(app)
-        # composer history: up brings the last line back
+        app.chat.composer.value = "/me waves"
+        await pilot.press("enter")
+        await until(pilot, lambda: "* │ alice waves" in screen_text(app), "the action shows")
+        await until(pilot, lambda: len(timeline.messages) == 2, "the action was sent")
+        assert timeline.messages[-1].body == "/me waves"
+        # composer history: up brings the last lines back, down returns to the draft
         await pilot.press("up")
-        assert app.chat.query_one("#composer").value == "hello world"  # type: ignore[attr-defined]
+        assert app.chat.composer.value == "/me waves"
+        await pilot.press("up")
+        assert app.chat.composer.value == "hello world"
+        await pilot.press("down", "down")
+        assert app.chat.composer.value == ""
 
 
 async def test_markup_corpus_from_a_peer_shows_literally(server: ChatServerUnderTest) -> None:
