@@ -163,7 +163,7 @@ class ChatApp(App[int]):
             if isinstance(result, JoinResult):
                 self.joined(result, live=False)
             elif isinstance(result, ClientError):
-                failed.append(f"cannot join #{name}: {result}")
+                failed.append(f"cannot join {room_label(name, welcome.nick)}: {result}")
                 del self.chat.rooms.rooms[name]
                 self.chat.history.forget(name)
             else:
