@@ -90,7 +90,7 @@ async def test_members_presence_and_typing(server: ChatServerUnderTest) -> None:
         await until(pilot, lambda: app.ready, "the room is shown")
         members = app.chat.members
         assert members.display, "shown from 100 columns"
-        assert "1/2 online" in widget_text(members)
+        await until(pilot, lambda: "1/2 online" in widget_text(members), "bob is away")
         async with server.login("bob") as bob:
             await until(pilot, lambda: "2/2 online" in widget_text(members), "bob online")
             await bob.send({"type": "typing", "room": "general"})

@@ -92,7 +92,14 @@ def chat_world(tmp_path: Path, fixed_clock: None) -> Iterator[tuple[str, str]]:
             assert ack["type"] == "ack", ack
             return alice.token
 
+    async def everyone_gone() -> None:
+        """Bob and carol are offline before alice looks (the same "online" count each run)."""
+        async with asyncio.timeout(10):
+            while server.running.app.health()["connections"]:
+                await asyncio.sleep(0.01)
+
     token = server.call(converse())
+    server.call(everyone_gone())
     try:
         yield server.url, token
     finally:
