@@ -555,9 +555,10 @@ class SQLiteStore:
             ) as cur:
                 for row in await cur.fetchall():
                     self._last_seq[row[0]] = row[1]
+        room_ids = tuple({room_id for _, room_id in pairs})
         async with db.execute(
-            f"SELECT id, name FROM rooms WHERE id IN ({','.join('?' * len(set(pairs)))})",
-            tuple({room_id for _, room_id in pairs}),
+            f"SELECT id, name FROM rooms WHERE id IN ({','.join('?' * len(room_ids))})",
+            room_ids,
         ) as cur:
             names = {row[0]: row[1] for row in await cur.fetchall()}
 

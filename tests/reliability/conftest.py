@@ -26,14 +26,19 @@ from typing import Any
 
 import pytest
 
+from chat_server import protocol as p
 from chat_server.auth import new_token, token_hash
 from chat_server.config import Settings
 from chat_server.store import create_store
+from chat_tui.client import ChatClient
+from chat_tui.sequencing import Backoff
 
 WAIT = 20.0  # generous: the machine is shared and loaded
 LISTENING = re.compile(r"listening on (wss?://\S+)")
 # Every reliability test runs its server with this: the faults, not the rate limit, are tested.
 FAST_FLAGS = ("--rate", "100000", "--burst", "100000", "--synchronous", "normal")
+# Quick retries, still jittered: a restart is over in well under a second here.
+FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.5)
 
 
 def free_port() -> int:
@@ -282,3 +287,57 @@ async def health_poller(server: ServerProc, interval: float = 0.2) -> AsyncItera
     finally:
         stop.set()
         await task
+
+
+# --- users as a client library sees them ---------------------------------------------------
+
+
+class Member:
+    """A :class:`ChatClient` and what its user was shown: every message, per room, in order."""
+
+    def __init__(self, url: str, token: str, backoff: Backoff = FAST_BACKOFF) -> None:
+        self.client = ChatClient(url, token=token, backoff=backoff)
+        self.seen: dict[str, list[p.MessageRecord]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    async def start(self, *rooms: str) -> None:
+        """Connect and join ``rooms`` (backlog included in the view), then keep reading."""
+        await self.client.connect()
+        for room in rooms:
+            joined = await self.client.join(room)
+            self.seen[room] = list(joined.messages)
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        async for event in self.client.events():
+            if isinstance(event, p.MessageRecord):
+                self.seen.setdefault(event.room, []).append(event)
+
+    def last(self, room: str) -> int:
+        messages = self.seen.get(room)
+        return messages[-1].seq if messages else 0
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._reader, WAIT)
+
+
+async def full_history(url: str, token: str, room: str) -> list[p.MessageRecord]:
+    """Every stored message of ``room``, as a fresh client pages through it."""
+    async with ChatClient(url, token=token, reconnect=False) as client:
+        await client.join(room)
+        messages: list[p.MessageRecord] = []
+        while True:
+            after = messages[-1].seq if messages else 0
+            page = await client.history(room, after=after, limit=p.HISTORY_MAX)
+            messages.extend(page.messages)
+            if not page.more:
+                return messages
+
+
+def assert_no_gap(messages: list[p.MessageRecord]) -> None:
+    """A room's history: seqs 1..n, each once, in order."""
+    seqs = [m.seq for m in messages]
+    assert seqs == list(range(1, len(seqs) + 1)), f"gap or repeat in seqs {seqs[:50]}..."
