@@ -79,6 +79,7 @@ class ChatScreen(Screen[None]):
         self.set_interval(1.0, self.tick)
 
     def on_resize(self) -> None:
+        self.rooms.styles.width = 24 if self.size.width >= 160 else 18
         members = self.members
         if not members.has_class("toggled"):
             members.display = self.size.width >= 100

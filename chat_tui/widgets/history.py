@@ -26,6 +26,7 @@ from chat_tui.render import (
     day_label,
     message_parts,
     parse_ts,
+    room_label,
     rule,
     safe_text,
     wrap_lines,
@@ -42,6 +43,10 @@ from chat_tui.widgets.timeline import (
 SEPARATOR = " │ "
 MARK_STYLE = Style(bgcolor="#3e4451")
 NOTICE_STYLES = {"info": Style(color="#e5c07b"), "error": Style(color="#ff5f5f", bold=True)}
+
+
+class EmptyRoom:
+    """What the pane shows for a room without messages."""
 
 
 @dataclass
@@ -119,7 +124,7 @@ class HistoryView(ScrollView, can_focus=True):
         follow = self.at_bottom
         settled = len(timeline.notices)
         start = len(timeline.messages)
-        rebuild = False
+        rebuild = start == 0  # the "no messages yet" line goes
         new_from_others = 0
         me = nick_key(self.me)
         for message in messages:
@@ -247,6 +252,9 @@ class HistoryView(ScrollView, can_focus=True):
 
     def _texts(self, payload: object, width: int) -> list[Text]:
         console = self.app.console
+        if isinstance(payload, EmptyRoom):
+            label = safe_text(room_label(self.room or "", self.me), "bold")
+            return [Text.assemble(" No messages in ", label, " yet. Say hello!", style="dim")]
         if isinstance(payload, DayItem):
             return [rule(Text(day_label(payload.day)), width, "dim")]
         if isinstance(payload, DividerItem):
@@ -289,7 +297,10 @@ class HistoryView(ScrollView, can_focus=True):
         self._seq_line = {}
         self._divider_line = None
         if self.room is not None:
-            self._append_items(self.timeline(self.room).items())
+            timeline = self.timeline(self.room)
+            if not timeline.messages and not timeline.more_before:
+                self._lines.extend(self._strips((self.room, "empty"), EmptyRoom(), self._width()))
+            self._append_items(timeline.items())
         self._rebuild_tail()
 
     def _extend(self, timeline: Timeline, start: int) -> None:

@@ -16,6 +16,7 @@ async def test_send_shows_pending_then_sent(server: ChatServerUnderTest) -> None
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.ready, "the room is shown")
         assert app.focused is app.chat.query_one("#composer"), "the user can type at once"
+        assert "No messages in #general yet. Say hello!" in screen_text(app)
         await pilot.press(*"hello world", "enter")
         timeline = app.chat.history.timeline("general")
         await until(pilot, lambda: "hello world" in screen_text(app), "the line shows")
@@ -23,6 +24,7 @@ async def test_send_shows_pending_then_sent(server: ChatServerUnderTest) -> None
         assert [m.body for m in timeline.messages] == ["hello world"]
         assert "alice │ hello world" in screen_text(app)
         assert "⧗" not in screen_text(app)
+        assert "No messages" not in screen_text(app)
         app.chat.composer.value = "/me waves"
         await pilot.press("enter")
         await until(pilot, lambda: "* │ alice waves" in screen_text(app), "the action shows")

@@ -104,6 +104,7 @@ async def test_join_leave_who_help_and_errors(server: ChatServerUnderTest) -> No
         await until(pilot, lambda: app.ready, "the room is shown")
         await enter(pilot, app, "/join #dev")
         await until(pilot, lambda: app.chat.history.room == "dev", "joined #dev")
+        await until(pilot, lambda: "No messages in #dev yet" in screen_text(app), "empty room")
         assert room_list(app) == ["#dev", "#general"] or room_list(app) == ["#general", "#dev"]
         await enter(pilot, app, "/who")
         await until(pilot, lambda: "#dev: 1 member; online: alice" in screen_text(app), "/who")
