@@ -1,4 +1,4 @@
-"""``python -m benchmarks run [--quick] [--json FILE]``."""
+"""``python -m benchmarks run [--quick] [--json FILE]``, ``python -m benchmarks soak``."""
 
 from benchmarks.cli import main
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import procs
+from benchmarks import procs, soak
 from benchmarks.context import Context, machine
 from benchmarks.resources import cli_send, history, idle_conns
 from benchmarks.traffic import fanout, persist, rooms50
@@ -84,5 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
     )
     run_parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    soak_parser = sub.add_parser("soak", help="many clients chatting for N minutes")
+    soak.add_arguments(soak_parser)
     args = parser.parse_args(argv)
+    if args.command == "soak":
+        sys.exit(soak.run(args))
     sys.exit(run(args.quick, args.json, args.only, args.keep))
