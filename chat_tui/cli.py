@@ -158,7 +158,7 @@ def send(
     if lines:
         bodies = [line for line in text.splitlines() if line.strip()]
     else:
-        body = text.removesuffix("\n") if from_stdin else text
+        body = text.removesuffix("\n")
         bodies = [body] if body.strip() else []
     if not bodies:
         if not from_stdin:
@@ -272,7 +272,10 @@ async def _history(
         try:
             return await _history_pages(client, room, limit, before)
         except ServerError as exc:
-            if exc.code != "not_member":
+            # A public room that exists is joined, as a person would to read it; a name
+            # that matches no room stays an error (a typo must not create a room).
+            public = await client.list_rooms()
+            if exc.code != "not_member" or room not in {r.room for r in public.rooms}:
                 raise
         await client.join(room)
         return await _history_pages(client, room, limit, before)

@@ -195,9 +195,13 @@ def test_history_before_and_limit_page_backwards(scene: Scene) -> None:
     assert [r["body"] for r in newest] == ["m698", "m699", "m700"]
 
 
-def test_history_of_a_public_room_joins_it(scene: Scene) -> None:
+def test_history_of_a_public_room_joins_it_but_a_typo_creates_nothing(scene: Scene) -> None:
     ok(scene.as_bob("send", "--room", "lobby", "welcome"))
     assert [r["body"] for r in history_json(scene, "lobby")] == ["welcome"]
+    typo = scene.run("history", "--room", "lobyb")
+    assert "not_member" in failure(typo, 5)
+    # Had alice's attempt created the room, bob would now find and join it.
+    assert "not_member" in failure(scene.as_bob("history", "--room", "lobyb"), 5)
 
 
 def test_control_characters_never_reach_the_terminal(scene: Scene) -> None:
