@@ -191,6 +191,22 @@ def main() -> None:
     help="Bytes of unsent data after which a slow connection is closed (1013).",
 )
 @click.option(
+    "--ping-interval",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    envvar="CHAT_SERVER_PING_INTERVAL",
+    help="Seconds between keepalive pings to each connection.",
+)
+@click.option(
+    "--ping-timeout",
+    type=click.FloatRange(min=0.1),
+    default=20.0,
+    show_default=True,
+    envvar="CHAT_SERVER_PING_TIMEOUT",
+    help="A connection silent this long after a ping is dropped (1011), its user offline.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="info",
@@ -215,6 +231,8 @@ def serve(
     rate: float,
     burst: int,
     max_buffer: int,
+    ping_interval: float,
+    ping_timeout: float,
     log_level: str,
 ) -> None:
     """Run the chat server until SIGTERM or Ctrl-C.
@@ -252,6 +270,8 @@ def serve(
         rate_per_second=rate,
         rate_burst=burst,
         max_buffer=max_buffer,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
     )
 
     def ready(url: str) -> None:

@@ -72,6 +72,10 @@ async def start(settings: Settings) -> Running:
         raise StartupError(f"cannot use the Redis URL: {exc}") from exc
     app = ChatServer(settings, store, broker)
     await app.start()
+    # websockets waits ping_timeout for a pong, then close_timeout for the closing handshake
+    # with the peer it gives up on: half each, so a dead peer (a sleeping laptop, a lost NAT)
+    # is dropped and goes offline within ping_interval + ping_timeout of its last pong.
+    half_timeout = settings.ping_timeout / 2
     try:
         server = await serve(
             app.handle,
@@ -81,7 +85,8 @@ async def start(settings: Settings) -> Running:
             compression=settings.compression,
             max_size=p.MAX_FRAME,
             ping_interval=settings.ping_interval,
-            ping_timeout=settings.ping_timeout,
+            ping_timeout=half_timeout,
+            close_timeout=half_timeout,
             ssl=context,
             server_header=settings.server_name,
         )

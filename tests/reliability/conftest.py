@@ -30,7 +30,7 @@ from chat_server import protocol as p
 from chat_server.auth import new_token, token_hash
 from chat_server.config import Settings
 from chat_server.store import create_store
-from chat_tui.client import ChatClient
+from chat_tui.client import ChatClient, StatusChanged
 from chat_tui.sequencing import Backoff
 
 WAIT = 20.0  # generous: the machine is shared and loaded
@@ -293,11 +293,14 @@ async def health_poller(server: ServerProc, interval: float = 0.2) -> AsyncItera
 
 
 class Member:
-    """A :class:`ChatClient` and what its user was shown: every message, per room, in order."""
+    """A :class:`ChatClient` and what its user was shown: every message, per room, in order;
+    who went offline; how often the connection was lost."""
 
     def __init__(self, url: str, token: str, backoff: Backoff = FAST_BACKOFF) -> None:
         self.client = ChatClient(url, token=token, backoff=backoff)
         self.seen: dict[str, list[p.MessageRecord]] = {}
+        self.went_offline: set[str] = set()
+        self.reconnects = 0
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self, *rooms: str) -> None:
@@ -312,6 +315,10 @@ class Member:
         async for event in self.client.events():
             if isinstance(event, p.MessageRecord):
                 self.seen.setdefault(event.room, []).append(event)
+            elif isinstance(event, p.Presence) and event.status == "offline":
+                self.went_offline.add(event.nick)
+            elif isinstance(event, StatusChanged) and event.status.state == "reconnecting":
+                self.reconnects += 1
 
     def last(self, room: str) -> int:
         messages = self.seen.get(room)
