@@ -56,8 +56,12 @@ class ChatServer:
     async def close(self) -> None:
         if self._sweeper is not None:
             self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._sweeper
+            except asyncio.CancelledError:
+                pass
+            except Exception as exc:  # a dying database must not stop the shutdown
+                log.warning("revocation sweep ended with %s: %s", type(exc).__name__, exc)
         await self.broker.close()
 
     # --- connection lifecycle -------------------------------------------------------------

@@ -51,6 +51,7 @@ _ATTEMPTS = 3
 _DRIVER_ERRORS: tuple[type[Exception], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection left mid-operation when the server died
     OSError,
     TimeoutError,
 )
@@ -103,8 +104,11 @@ class PostgresStore:
 
     async def open(self) -> None:
         try:
+            # min_size=0: with a floor, the pool reconnects in the background while the
+            # database is down and logs a traceback on every attempt; without one, the next
+            # request reconnects, and an outage costs one clear error per request.
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size, timeout=10
+                self.url, min_size=0, max_size=self.pool_size, timeout=10
             )
             async with self._p.acquire() as conn:
                 self.applied = await migrate(conn)

@@ -1,0 +1,158 @@
+"""Storage faults under a live stream: a full disk, a database file that turns read-only, and
+PostgreSQL stopped and started again.
+
+What a user must see: while the fault lasts, a send gets an ``error`` frame and no ``ack``,
+the connection stays open, reading keeps working; once the fault clears, the same message
+sent again is stored (once) without anyone restarting the server, and every member's view of
+the room equals the stored history, with no gap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+
+from chat_tui.client import ChatClient
+from chat_tui.errors import ServerError
+from tests.conftest import ServerFactory as InProcessFactory
+from tests.reliability.conftest import (
+    FAST_BACKOFF,
+    WAIT,
+    Member,
+    ServerFactory,
+    assert_no_gap,
+    eventually,
+    full_history,
+    mint_tokens,
+)
+from tests.reliability.fault_support import Immutable, private_postgres, small_disk
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+BODY = "a message long enough to take a page of the log " * 60  # ~3 kB: the WAL must grow
+
+
+async def _send_until_refused(member: Member, acked: list[int], tries: int = 400) -> str:
+    """Send until the server refuses one; returns that message's id (never acked)."""
+    for n in range(tries):
+        msg_id = f"during-{n}"
+        try:
+            ack = await asyncio.wait_for(
+                member.client.send(f"{n} {BODY}", room="feed", id=msg_id), WAIT
+            )
+        except ServerError as exc:
+            assert exc.code == "internal", exc
+            return msg_id
+        acked.append(ack.seq)
+    raise AssertionError(f"{tries} sends went through: the fault did not stop writes")
+
+
+async def _resend_until_acked(member: Member, msg_id: str, body: str) -> int:
+    """The same message again (the same id) until the store takes it: the fault is over."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while True:
+        try:
+            ack = await asyncio.wait_for(member.client.send(body, room="feed", id=msg_id), WAIT)
+            return ack.seq
+        except ServerError as exc:
+            assert exc.code == "internal", exc
+            assert asyncio.get_running_loop().time() < deadline, "the service never came back"
+            await asyncio.sleep(0.2)
+
+
+async def _check_views(url: str, token: str, members: list[Member], acked: list[int]) -> None:
+    """Stored history = the acks = what every member was shown, without gap or repeat."""
+    stored = await full_history(url, token, "feed")
+    assert_no_gap(stored)
+    assert [m.seq for m in stored] == acked
+    for member in members:
+        await eventually(lambda: member.last("feed") == acked[-1], "the last message")  # noqa: B023
+        assert [(m.seq, m.body) for m in member.seen["feed"]] == [(m.seq, m.body) for m in stored]
+        assert member.reconnects == 0, "a storage fault cost a connection"
+
+
+async def _sqlite_fault_run(reliable_server: ServerFactory, db: Path, fault: object) -> None:
+    """The stream, the fault (a context manager), recovery, and the checks."""
+    tokens = await mint_tokens(db, ["alice", "bob"])
+    server = reliable_server(db=db, name="faulty")
+    server.start()
+    alice, bob = Member(server.url, tokens["alice"]), Member(server.url, tokens["bob"])
+    try:
+        await alice.start("feed")
+        await bob.start("feed")
+        acked = [(await alice.client.send(f"before {n}", room="feed")).seq for n in range(3)]
+        with fault:  # type: ignore[attr-defined]
+            refused = await _send_until_refused(alice, acked)
+            # reading needs no write: history, and a new login with a token, still work
+            page = await bob.client.history("feed", after=0, limit=500)
+            assert [m.seq for m in page.messages] == acked
+            async with ChatClient(server.url, token=tokens["bob"], reconnect=False) as again:
+                assert (await again.join("feed")).last_seq == acked[-1]
+            assert server.running
+        acked.append(await _resend_until_acked(alice, refused, "after the fault"))
+        acked += [(await alice.client.send(f"after {n}", room="feed")).seq for n in range(3)]
+        await _check_views(server.url, tokens["bob"], [alice, bob], acked)
+        assert server.starts == 1 and server.running, "the server was restarted or died"
+    finally:
+        await alice.close()
+        await bob.close()
+    server.stop()
+    server.assert_no_traceback()
+
+
+async def test_a_full_disk_refuses_sends_and_service_resumes_when_space_is_freed(
+    reliable_server: ServerFactory, tmp_path: Path
+) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        db = disk.path / "chat.db"
+
+        class Full:
+            def __enter__(self) -> None:
+                assert disk.fill() > 0
+
+            def __exit__(self, *exc_info: object) -> None:
+                disk.free()
+
+        await _sqlite_fault_run(reliable_server, db, Full())
+
+
+async def test_a_read_only_database_file_refuses_sends_and_service_resumes(
+    reliable_server: ServerFactory, tmp_path: Path
+) -> None:
+    db = tmp_path / "ro" / "chat.db"
+    db.parent.mkdir()
+    await _sqlite_fault_run(reliable_server, db, Immutable(db))
+
+
+async def test_postgres_stopped_and_started_mid_stream(
+    make_server: InProcessFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    with private_postgres() as pg:
+        server = await make_server(database_url=pg.url, rate_per_second=1000.0, rate_burst=1000)
+        clients = []
+        for nick in ("alice", "bob"):  # password logins: accounts made the way users make them
+            async with ChatClient(server.url, nick=nick, password="pw-" + nick) as signup:
+                assert signup.welcome is not None
+                clients.append(signup.welcome.token)
+        alice = Member(server.url, clients[0], backoff=FAST_BACKOFF)
+        bob = Member(server.url, clients[1], backoff=FAST_BACKOFF)
+        try:
+            await alice.start("feed")
+            await bob.start("feed")
+            acked = [(await alice.client.send(f"before {n}", room="feed")).seq for n in range(3)]
+            pg.stop("fast")
+            refused = await _send_until_refused(alice, acked, tries=50)
+            assert not pg.accepts()
+            pg.start()
+            acked.append(await _resend_until_acked(alice, refused, "after the restart"))
+            acked += [(await alice.client.send(f"after {n}", room="feed")).seq for n in range(3)]
+            await _check_views(server.url, clients[1], [alice, bob], acked)
+        finally:
+            await alice.close()
+            await bob.close()
+        tracebacks = [r for r in caplog.records if r.exc_info]
+        assert not tracebacks, f"the server logged a traceback: {tracebacks[0].getMessage()}"
