@@ -156,7 +156,7 @@ class Hub:
         if session.closing:
             return
         broadcast((session.ws,), data, text=True)
-        self._check_buffer(session)
+        self._check_buffer(session, len(data))
 
     def deliver_room(
         self, room: str, data: bytes, seq: int | None = None, exclude_user: int | None = None
@@ -178,7 +178,7 @@ class Hub:
         if live:
             broadcast([s.ws for s in live], data, text=True)
             for session in live:
-                self._check_buffer(session)
+                self._check_buffer(session, len(data))
 
     def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
         """Write an event to every session of one user but ``exclude`` (read markers)."""
@@ -186,9 +186,15 @@ class Hub:
             if session.key != exclude:
                 self.write(session, data)
 
-    def _check_buffer(self, session: Session) -> None:
+    def _check_buffer(self, session: Session, written: int) -> None:
+        """Close the session if what it left unread *before* this frame passes the limit.
+
+        The frame just written does not count: one history page can be bigger than the
+        limit (500 long messages), and a client that reads is not slow for asking for it.
+        A buffer stays under ``max_buffer`` plus one frame.
+        """
         transport: Any = session.ws.transport
-        if transport is None or transport.get_write_buffer_size() <= self.max_buffer:
+        if transport is None or transport.get_write_buffer_size() - written <= self.max_buffer:
             return
         session.closing = True
         self.slow_closed += 1

@@ -243,3 +243,57 @@ async def test_zombie_connections_are_closed_after_ping_interval_and_timeout(
     assert alive.client.status.state == "connected" and alive.reconnects == 0
     await alive.close()
     server.assert_no_traceback()
+
+
+async def fill_room(server: ServerProc, token: str, count: int) -> None:
+    """``count`` messages of ~16 KB in ROOM, each acked (a few at a time, reading meanwhile)."""
+    ws = await open_ws(server, token)
+    for start in range(0, count, 10):
+        batch = range(start, min(start + 10, count))
+        for n in batch:
+            frame = {"type": "send", "room": ROOM, "body": BODY, "id": f"f{n}"}
+            await ws.send(json.dumps(frame))
+        acks = 0
+        while acks < len(batch):
+            acks += json.loads(await ws.recv())["type"] == "ack"
+    await ws.close()
+
+
+async def test_a_history_page_bigger_than_the_buffer_limit_reaches_a_reader(
+    reliable_server: ServerFactory,
+) -> None:
+    """Found by the slow-consumer test: a reader was cut (1013) for asking for one history
+    page larger than --max-buffer, again on every retry, so it could never read the room."""
+    server = reliable_server("--max-buffer", str(64 * 1024))
+    tokens = await mint_tokens(server.db, ["writer", "reader"])
+    server.start()
+    await fill_room(server, tokens["writer"], p.HISTORY_MAX + 1)
+    ws = await open_ws(server, tokens["reader"], sock=small_socket(server))
+    # One page of ~8 MB: more than the kernel's socket buffers take (the server's send buffer
+    # grows to 4 MB at most), so most of it waits in the server's buffer while it is read.
+    await ws.send(json.dumps({"type": "history", "room": ROOM, "before": 502, "limit": 500}))
+    page = json.loads(await ws.recv())
+    assert [m["seq"] for m in page["messages"]] == list(range(2, 502))
+    await ws.send(json.dumps({"type": "rooms", "ref": "still-there"}))
+    assert json.loads(await ws.recv())["ref"] == "still-there"
+    await ws.close()
+    assert "closing slow consumer" not in server.log.read_text()
+
+
+async def test_a_client_asking_for_pages_without_reading_them_is_cut(
+    reliable_server: ServerFactory,
+) -> None:
+    server = reliable_server("--max-buffer", str(64 * 1024))
+    tokens = await mint_tokens(server.db, ["writer", "greedy"])
+    server.start()
+    await fill_room(server, tokens["writer"], 100)
+    greedy = SlowReader(
+        "greedy", await open_ws(server, tokens["greedy"], sock=small_socket(server))
+    )
+    frame = json.dumps({"type": "history", "room": ROOM, "after": 0, "limit": 500})
+    with contextlib.suppress(ConnectionClosed):
+        for _ in range(50):  # 50 pages of 1.6 MB asked for, none read: memory must not grow
+            await greedy.ws.send(frame)
+    await eventually(lambda: "closing slow consumer greedy " in server.log.read_text(), "the cut")
+    assert await greedy.close_code() == 1013
+    server.assert_no_traceback()
