@@ -2,19 +2,25 @@
 
 The server is restarted by an operator (SIGTERM) or crashes (SIGKILL), and starts again on the
 same port; the real :class:`ChatClient` reconnects with jittered backoff, re-joins with ``since``
-and sends what it queued meanwhile. Everyone must end up with the same history as the server stored, without a
-gap or a repeat, and ``/healthz`` must answer all through the storm.
+and sends what it queued meanwhile. Everyone must end up with the same history as the server
+stored, without a gap or a repeat, and ``/healthz`` must answer all through the storm. And the
+reverse: hundreds of connections dropped at once must not hurt the ones that stay.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import signal
+from typing import Any
 
 import pytest
+from websockets.asyncio.client import connect
 
 from chat_tui.sequencing import Backoff
 from tests.reliability.conftest import (
+    WAIT,
     Member,
     ServerFactory,
     assert_no_gap,
@@ -107,3 +113,73 @@ async def test_a_thousand_clients_reconnect_after_a_restart_and_converge(
 
     await asyncio.gather(*(close(m) for m in members))
     server.assert_no_traceback()
+
+
+LEAVERS = 300  # connections of 100 users that drop all at once, reconnect, drop again
+STAYERS = 20
+
+
+async def test_a_storm_of_dropped_connections_leaves_the_others_unharmed(
+    reliable_server: ServerFactory,
+) -> None:
+    """Hundreds of connections reset at once (a Wi-Fi access point dying, a NAT flushed),
+    three times, while the others chat: the server fans out to the survivors without a gap,
+    the dropped users go offline for them, and nothing is logged as a crash."""
+    assert raise_fd_limit(4 * LEAVERS) > LEAVERS + 200
+    server = reliable_server()
+    leaver_nicks = [f"gone{n}" for n in range(LEAVERS // 3)]
+    stayer_nicks = [f"stay{n}" for n in range(STAYERS)]
+    tokens = await mint_tokens(server.db, [*leaver_nicks, *stayer_nicks, "reader"])
+    server.start()
+    room = ROOMS[0]
+    stayers = [Member(server.url, tokens[nick]) for nick in stayer_nicks]
+    await asyncio.gather(*(m.start(room) for m in stayers))
+    chatting = asyncio.create_task(chat_until_cancelled(stayers, room))
+    opening = asyncio.Semaphore(50)
+
+    async def drop_in(nick: str) -> Any:
+        async with opening:
+            ws = await connect(server.url, compression=None, open_timeout=WAIT)
+            await ws.send(json.dumps({"type": "hello", "token": tokens[nick]}))
+            await ws.recv()
+            await ws.send(json.dumps({"type": "join", "room": room}))
+            return ws
+
+    for _ in range(3):
+        leavers = await asyncio.gather(
+            *(drop_in(leaver_nicks[n % len(leaver_nicks)]) for n in range(LEAVERS))
+        )
+        await eventually(
+            lambda: server.health()["connections"] == LEAVERS + STAYERS, "the leavers in"
+        )
+        for stayer in stayers:
+            stayer.went_offline.clear()
+        for ws in leavers:  # a reset, no close frame
+            ws.transport.abort()
+        await eventually(lambda: server.health()["connections"] == STAYERS, "the leavers out")
+        await eventually(
+            lambda: all(m.went_offline == set(leaver_nicks) for m in stayers),
+            "everyone to see the leavers go offline",
+        )
+    chatting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await chatting
+    stored = await full_history(server.url, tokens["reader"], room)
+    assert_no_gap(stored)
+    assert len(stored) > STAYERS  # they chatted all along
+    await eventually(
+        lambda: all(m.last(room) == len(stored) for m in stayers), "the stayers to catch up"
+    )
+    for stayer in stayers:
+        assert [(m.seq, m.id) for m in stayer.seen[room]] == [(m.seq, m.id) for m in stored]
+        assert stayer.reconnects == 0
+    await asyncio.gather(*(m.close() for m in stayers))
+    server.assert_no_traceback()
+
+
+async def chat_until_cancelled(members: list[Member], room: str) -> None:
+    """Everyone says something, in turn, until cancelled (a send in flight is awaited)."""
+    n = 0
+    while True:
+        await asyncio.shield(members[n % len(members)].client.send(f"line {n}", room=room))
+        n += 1
