@@ -188,6 +188,7 @@ class ChatClient:
         except ClientError as exc:
             self._finish(exc)
             raise
+        self._conn = conn  # now, not when the runner starts: close() must find it to close it
         self._runner = asyncio.create_task(self._run(conn), name="chat-client")
         return conn.welcome
 
