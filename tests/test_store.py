@@ -17,6 +17,7 @@ import pytest
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.store import NewMessage, SQLiteStore, User, search_words
 from chat_server.store.postgres import PostgresStore
+from chat_server.store.sqlite_batch import DUPLICATES_SQL, MEMBERS_SQL, values_sql
 from tests.scale.cluster import PostgresSchema
 
 AnyStore = SQLiteStore | PostgresStore
@@ -362,3 +363,30 @@ async def test_several_nodes_writing_one_room_get_contiguous_seqs(backend: Backe
     finally:
         await node_a.close()
         await node_b.close()
+
+
+async def test_sqlite_batch_lookups_search_the_unique_indexes(tmp_path: Path) -> None:
+    """The idempotency and membership lookups of every batch use an index, never a scan of
+    ``messages``/``memberships``: with a scan, each batch costs more as the database grows."""
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room = await member(db, "alice", "general")
+        bob = await db.create_user("bob", "hash")
+        sends = [NewMessage(alice.id, "alice", room, f"k{i}", f"m{i}") for i in range(300)]
+        first = await asyncio.gather(*(db.submit(m) for m in sends))
+        again = await asyncio.gather(*(db.submit(m) for m in sends[::10]))
+        outsider = db.submit(NewMessage(bob.id, "bob", room, "b1", "not a member"))
+        with pytest.raises(ProtocolError, match="not a member"):
+            await outsider
+        assert [s.seq for s in first] == list(range(1, 301))
+        assert [(s.seq, s.new) for s in again] == [(s.seq, False) for s in first[::10]]
+    finally:
+        await db.close()
+    with sqlite3.connect(tmp_path / "chat.db") as conn:
+        conn.execute("ANALYZE")
+        for template, table in ((DUPLICATES_SQL, "messages"), (MEMBERS_SQL, "memberships")):
+            sql = "EXPLAIN QUERY PLAN " + values_sql(template, 50)
+            plan = [row[3] for row in conn.execute(sql, [alice.id, "k1"] * 50)]
+            assert not [step for step in plan if step.startswith("SCAN m")], (table, plan)
+            assert [step for step in plan if step.startswith("SEARCH m USING")], (table, plan)

@@ -1,23 +1,25 @@
 """SQLite storage: WAL, one writer connection driven by group commit, one read connection.
 
-The writer connection belongs to the single writer task (``GroupCommitter``); history and
-search go through a separate read connection, so they never see an uncommitted batch and
-never queue behind one.
+The writer connection is a plain ``sqlite3`` connection living on a thread of its own:
+the single writer task (``GroupCommitter``) hands it each batch whole, and the batch's
+transaction runs there in one call (``sqlite_batch.py``). History and search go through a
+separate read connection, so they never see an uncommitted batch and never queue behind
+one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
-from chat_server.errors import ProtocolError, StoreError
+from chat_server.errors import StoreError
 from chat_server.protocol import (
     MAX_SEQ,
     RoomInfo,
@@ -27,7 +29,18 @@ from chat_server.protocol import (
     now_ts,
 )
 from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
+from chat_server.store.sqlite_batch import (
+    CreateUser,
+    Join,
+    MarkRead,
+    RemoveUser,
+    RoomCache,
+    Sql,
+    apply_batch,
+)
 from chat_server.store.writer import GroupCommitter
+
+_T = TypeVar("_T")
 
 # Ordered migrations; each runs in one transaction and is recorded in schema_migrations.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -86,64 +99,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 _MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
 
 
-# --- write operations (run by the writer task, inside the batch transaction) -------------
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Sql:
-    """A write that is a single statement; the result is the cursor's rowcount."""
-
-    sql: str
-    params: tuple[Any, ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _CreateUser:
-    nick: str
-    password_hash: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _RemoveUser:
-    user_id: int
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Join:
-    user_ids: tuple[int, ...]
-    name: str
-    is_dm: bool
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _MarkRead:
-    user_id: int
-    room_id: int
-    seq: int
-
-
 class SQLiteStore:
     """The Store protocol on one SQLite file."""
 
     def __init__(self, path: Path, *, synchronous: str = "full", batch_max: int = 512) -> None:
         self.path = path
         self.synchronous = synchronous
-        self._writer: aiosqlite.Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._writer: sqlite3.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._committer = GroupCommitter(self._apply_batch, batch_max)
-        self._last_seq: dict[int, int] = {}
+        self._rooms = RoomCache()
 
     # --- lifecycle ------------------------------------------------------------------------
 
     async def open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._writer.execute("PRAGMA journal_mode=WAL")
-            await self._writer.execute(f"PRAGMA synchronous={self._sync_pragma()}")
-            await self._writer.execute("PRAGMA foreign_keys=ON")
-            await self._writer.execute("PRAGMA busy_timeout=5000")
-            await self._migrate(self._writer)
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+            self._writer = await self._in_writer(self._open_writer, self._sync_pragma())
             self._reader = await aiosqlite.connect(self.path, isolation_level=None)
             await self._reader.execute("PRAGMA busy_timeout=5000")
             await self._reader.execute("PRAGMA query_only=ON")
@@ -152,6 +126,20 @@ class SQLiteStore:
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
         self._committer.start()
 
+    def _open_writer(self, synchronous: str) -> sqlite3.Connection:
+        """On the writer thread: connect, set the pragmas, migrate."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=5000")
+            _migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def _sync_pragma(self) -> str:
         if self.synchronous not in ("full", "normal"):
             raise StoreError(f"synchronous must be full or normal, not {self.synchronous!r}")
@@ -159,34 +147,14 @@ class SQLiteStore:
 
     async def close(self) -> None:
         await self._committer.stop()
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
-
-    async def _migrate(self, db: aiosqlite.Connection) -> None:
-        await db.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations"
-            " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-        )
-        async with db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations") as cur:
-            row = await cur.fetchone()
-        current = row[0] if row else 0
-        for version, statements in enumerate(MIGRATIONS, start=1):
-            if version <= current:
-                continue
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in statements:
-                    await db.execute(statement)
-                await db.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, now_ts()),
-                )
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+        if self._reader is not None:
+            await self._reader.close()
+        writer, pool = self._writer, self._pool
+        self._reader = self._writer = self._pool = None
+        if pool is not None:
+            if writer is not None:
+                await asyncio.get_running_loop().run_in_executor(pool, writer.close)
+            pool.shutdown(wait=False)
 
     @property
     def stats(self) -> dict[str, int]:
@@ -364,48 +332,48 @@ class SQLiteStore:
         return await self._committer.submit(op)
 
     async def create_user(self, nick: str, password_hash: str) -> User:
-        user: User = await self._write(_CreateUser(nick, password_hash))
+        user: User = await self._write(CreateUser(nick, password_hash))
         return user
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         await self._write(
-            _Sql("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
+            Sql("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
         )
 
     async def remove_user(self, user_id: int) -> None:
-        await self._write(_RemoveUser(user_id))
+        await self._write(RemoveUser(user_id))
 
     async def add_token(self, user_id: int, token_hash: bytes, expires_at: float | None) -> None:
         await self._write(
-            _Sql(
+            Sql(
                 "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
                 (token_hash, user_id, now_ts(), expires_at),
             )
         )
 
     async def revoke_token(self, token_hash: bytes) -> None:
-        await self._write(_Sql("DELETE FROM tokens WHERE hash = ?", (token_hash,)))
+        await self._write(Sql("DELETE FROM tokens WHERE hash = ?", (token_hash,)))
 
     async def revoke_user_tokens(self, user_id: int) -> int:
-        count: int = await self._write(_Sql("DELETE FROM tokens WHERE user_id = ?", (user_id,)))
+        count: int = await self._write(Sql("DELETE FROM tokens WHERE user_id = ?", (user_id,)))
         return count
 
     async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]:
-        result: tuple[Room, bool] = await self._write(_Join((user_id,), name, is_dm))
+        result: tuple[Room, bool] = await self._write(Join((user_id,), name, is_dm))
         return result
 
     async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
-        result: tuple[Room, bool] = await self._write(_Join(tuple(user_ids), name, True))
+        result: tuple[Room, bool] = await self._write(Join(tuple(user_ids), name, True))
         return result
 
     async def leave(self, user_id: int, room_id: int) -> bool:
         count: int = await self._write(
-            _Sql("DELETE FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
+            Sql("DELETE FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
         )
         return count > 0
 
     async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None:
-        moved: int | None = await self._write(_MarkRead(user_id, room_id, seq))
+        moved: int | None = await self._write(MarkRead(user_id, room_id, seq))
         return moved
 
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:
@@ -417,192 +385,46 @@ class SQLiteStore:
         stored: Stored = await self._committer.submit(message)
         return stored
 
-    # --- the writer task's side -----------------------------------------------------------
+    # --- the writer thread's side --------------------------------------------------------
+
+    async def _in_writer(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run ``fn(*args)`` on the writer's thread, the only one that touches its connection."""
+        if self._pool is None:
+            raise StoreError("the database is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def _apply_batch(self, ops: Sequence[Any]) -> list[Any]:
-        db = self._writer
-        if db is None:
+        """One batch, one trip to the writer thread: the whole transaction runs there."""
+        conn = self._writer
+        if conn is None:
             raise StoreError("the database is closed")
-        seqs: dict[int, int] = {}
-        results: list[Any] = []
+        return await self._in_writer(apply_batch, conn, ops, self._rooms)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations the database has not seen, each in its own transaction."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    current = row[0] if row else 0
+    for version, statements in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            await db.execute("BEGIN IMMEDIATE")
-            i = 0
-            while i < len(ops):
-                if isinstance(ops[i], NewMessage):
-                    j = i
-                    while j < len(ops) and isinstance(ops[j], NewMessage):
-                        j += 1
-                    results.extend(await self._append_run(db, ops[i:j], seqs))
-                    i = j
-                    continue
-                await db.execute("SAVEPOINT op")
-                try:
-                    results.append(await self._apply_one(db, ops[i]))
-                except (ProtocolError, sqlite3.IntegrityError) as exc:
-                    await db.execute("ROLLBACK TO op")
-                    results.append(exc)
-                await db.execute("RELEASE op")
-                i += 1
-            await db.execute("COMMIT")
-        except BaseException as exc:
-            # Whatever went wrong, the writer connection must leave the transaction, or
-            # every later batch fails.
-            if db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise StoreError(f"database write failed: {exc}") from exc
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                (version, now_ts()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
-        self._last_seq.update(seqs)
-        return results
-
-    async def _apply_one(self, db: aiosqlite.Connection, op: Any) -> Any:
-        match op:
-            case _Sql(sql, params):
-                cur = await db.execute(sql, params)
-                return cur.rowcount
-            case _CreateUser(nick, password_hash):
-                cur = await db.execute(
-                    "INSERT INTO users (nick, nick_key, password_hash, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (nick, nick_key(nick), password_hash, now_ts()),
-                )
-                assert cur.lastrowid is not None
-                return User(id=cur.lastrowid, nick=nick, password_hash=password_hash)
-            case _RemoveUser(user_id):
-                await db.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
-                await db.execute("DELETE FROM memberships WHERE user_id = ?", (user_id,))
-                await db.execute(
-                    "UPDATE users SET removed_at = ?, password_hash = NULL WHERE id = ?",
-                    (now_ts(), user_id),
-                )
-                return None
-            case _Join(user_ids, name, is_dm):
-                cur = await db.execute(
-                    "INSERT OR IGNORE INTO rooms (name, is_dm, created_at) VALUES (?, ?, ?)",
-                    (name, int(is_dm), now_ts()),
-                )
-                async with db.execute(
-                    "SELECT id, is_dm FROM rooms WHERE name = ?", (name,)
-                ) as rcur:
-                    row = await rcur.fetchone()
-                assert row is not None
-                room = Room(id=row[0], name=name, is_dm=bool(row[1]))
-                created = False
-                for user_id in user_ids:
-                    mcur = await db.execute(
-                        "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at)"
-                        " VALUES (?, ?, ?)",
-                        (user_id, room.id, now_ts()),
-                    )
-                    created = created or mcur.rowcount > 0
-                return room, created
-            case _MarkRead(user_id, room_id, seq):
-                cur = await db.execute(
-                    "UPDATE memberships SET read_seq ="
-                    " MIN(?, (SELECT last_seq FROM rooms WHERE id = ?))"
-                    " WHERE user_id = ? AND room_id = ?"
-                    " AND read_seq < MIN(?, (SELECT last_seq FROM rooms WHERE id = ?))",
-                    (seq, room_id, user_id, room_id, seq, room_id),
-                )
-                if cur.rowcount == 0:
-                    return None
-                async with db.execute(
-                    "SELECT read_seq FROM memberships WHERE user_id = ? AND room_id = ?",
-                    (user_id, room_id),
-                ) as rcur:
-                    row = await rcur.fetchone()
-                return int(row[0]) if row else None
-        raise TypeError(f"unknown write {op!r}")
-
-    async def _append_run(
-        self, db: aiosqlite.Connection, run: Sequence[NewMessage], seqs: dict[int, int]
-    ) -> list[Any]:
-        """Store a run of messages: idempotency, membership, seqs, one insert."""
-        keys = [(m.user_id, m.client_id) for m in run]
-        pairs = [(m.user_id, m.room_id) for m in run]
-        existing: dict[tuple[int, str], Stored] = {}
-        for start in range(0, len(run), 400):
-            chunk = keys[start : start + 400]
-            values = ",".join("(?, ?)" for _ in chunk)
-            async with db.execute(
-                "SELECT m.author_id, m.client_id, r.name, m.seq, m.ts, m.nick, m.body"
-                " FROM messages m JOIN rooms r ON r.id = m.room_id"
-                f" WHERE (m.author_id, m.client_id) IN (VALUES {values})",
-                [v for key in chunk for v in key],
-            ) as cur:
-                for row in await cur.fetchall():
-                    existing[(row[0], row[1])] = Stored(
-                        room=row[2], seq=row[3], ts=row[4], client_id=row[1], nick=row[5],
-                        body=row[6], new=False,
-                    )  # fmt: skip
-        member: set[tuple[int, int]] = set()
-        for start in range(0, len(run), 400):
-            chunk_pairs = sorted(set(pairs[start : start + 400]))
-            values = ",".join("(?, ?)" for _ in chunk_pairs)
-            async with db.execute(
-                "SELECT user_id, room_id FROM memberships"
-                f" WHERE (user_id, room_id) IN (VALUES {values})",
-                [v for pair in chunk_pairs for v in pair],
-            ) as cur:
-                member.update((row[0], row[1]) for row in await cur.fetchall())
-        unknown = {m.room_id for m in run} - seqs.keys() - self._last_seq.keys()
-        if unknown:
-            marks = ",".join("?" * len(unknown))
-            async with db.execute(
-                f"SELECT id, last_seq, name FROM rooms WHERE id IN ({marks})", tuple(unknown)
-            ) as cur:
-                for row in await cur.fetchall():
-                    self._last_seq[row[0]] = row[1]
-        room_ids = tuple({room_id for _, room_id in pairs})
-        async with db.execute(
-            f"SELECT id, name FROM rooms WHERE id IN ({','.join('?' * len(room_ids))})",
-            room_ids,
-        ) as cur:
-            names = {row[0]: row[1] for row in await cur.fetchall()}
-
-        ts = now_ts()
-        results: list[Any] = []
-        rows: list[tuple[Any, ...]] = []
-        reads: dict[tuple[int, int], int] = {}
-        for message in run:
-            key = (message.user_id, message.client_id)
-            if key in existing:
-                results.append(dataclasses.replace(existing[key], new=False))
-                continue
-            if (message.user_id, message.room_id) not in member:
-                results.append(ProtocolError("not_member", "you are not a member of this room"))
-                continue
-            seq = seqs.get(message.room_id, self._last_seq.get(message.room_id, 0)) + 1
-            seqs[message.room_id] = seq
-            stored = Stored(
-                room=names[message.room_id], seq=seq, ts=ts, client_id=message.client_id,
-                nick=message.nick, body=message.body, new=True,
-            )  # fmt: skip
-            existing[key] = stored
-            results.append(stored)
-            rows.append(
-                (message.room_id, seq, message.user_id, message.nick, message.client_id,
-                 message.body, ts)
-            )  # fmt: skip
-            reads[(message.user_id, message.room_id)] = seq
-        if rows:
-            await db.executemany(
-                "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            await db.executemany(
-                "UPDATE rooms SET last_seq = ? WHERE id = ?",
-                [(seq, room_id) for room_id, seq in seqs.items()],
-            )
-            await db.executemany(
-                "UPDATE memberships SET read_seq = MAX(read_seq, ?)"
-                " WHERE user_id = ? AND room_id = ?",
-                [(seq, user_id, room_id) for (user_id, room_id), seq in reads.items()],
-            )
-        return results
 
 
 def backup(source: Path, destination: Path) -> None:
