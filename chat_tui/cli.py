@@ -1,30 +1,31 @@
 """The ``chat-tui`` command: connect (the TUI), and send, history, tail, login, logout for scripts.
 
-A thin shell over ChatClient. The scripting commands never import Textual or Rich, so a cron
-job's ``chat-tui send`` starts fast; ``connect`` imports the app only when it runs.
+A thin shell: ``send`` runs the blocking one-shot path (``oneshot.py``, no asyncio), ``history``
+and ``tail`` run ChatClient (``reading.py``), ``connect`` the Textual app; each is imported only
+when its command runs, so a cron job's ``chat-tui send`` starts about as fast as Python does.
 
 Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import json
 import os
-import signal
-import stat
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from chat_server import protocol as p
 from chat_tui import __version__, credentials
-from chat_tui.client import DEFAULT_URL, ChatClient, Closed
+from chat_tui.credentials import DEFAULT_URL
 from chat_tui.errors import AuthError, ClientError, ConnectError, ServerError
-from chat_tui.output import CursorError, ack_line, human_line, json_line, read_cursor, write_cursor
+
+if TYPE_CHECKING:
+    from chat_server import protocol as p
+    from chat_tui.client import ChatClient
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +52,8 @@ def _fail(exc: ClientError) -> Fail:
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; client errors become one line and their exit code."""
+    import asyncio
+
     try:
         return asyncio.run(coro)
     except ClientError as exc:
@@ -88,23 +91,33 @@ def _password() -> str | None:
     return os.environ.get("CHAT_PASSWORD") or None
 
 
-def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
-    """A client with the best credentials at hand: --token, then --nick with CHAT_PASSWORD,
-    then the token `chat-tui login` stored for this server."""
-    url = credentials.normalize_url(url)
+Credentials = tuple[str | None, str | None, str | None]  # token, nick, password
+
+
+def _credentials(url: str, token: str | None, nick: str | None) -> Credentials:
+    """The best credentials at hand: --token, then --nick with CHAT_PASSWORD, then the token
+    `chat-tui login` stored for this server."""
     if token:
-        return ChatClient(url, token=token, **kwargs)
+        return token, None, None
     password = _password()
     if nick and password:
-        return ChatClient(url, nick=nick, password=password, **kwargs)
+        return None, nick, password
     stored = credentials.load(url)
     if stored is not None:
-        return ChatClient(url, token=stored[1], **kwargs)
+        return stored[1], None, None
     raise Fail(
         f"not logged in to {url}: run `chat-tui login {url} --nick NICK`, "
         "or set CHAT_TOKEN (or --nick with CHAT_PASSWORD)",
         AuthError.exit_code,
     )
+
+
+def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
+    from chat_tui.client import ChatClient
+
+    url = credentials.normalize_url(url)
+    token, nick, password = _credentials(url, token, nick)
+    return ChatClient(url, token=token, nick=nick, password=password, **kwargs)
 
 
 def _room_or_to(room: str | None, to: str | None) -> None:
@@ -172,62 +185,22 @@ def send(
             raise click.UsageError(f"--id must leave room for the line number (at most {MAX_ID})")
     else:
         ids = [None] * len(bodies)
-    client = make_client(url, token, nick, reconnect=True)
-    acks = _run(_send_all(client, bodies, ids, room, to, timeout))
+    from chat_tui import oneshot
+    from chat_tui.ids import new_id
+
+    server = credentials.normalize_url(url)
+    login = oneshot.Login(*_credentials(server, token, nick))
+    items = [oneshot.Outgoing(body, key or new_id()) for body, key in zip(bodies, ids, strict=True)]
+    try:
+        acks = oneshot.send_all(server, login, oneshot.Target(room, to), items, timeout)
+    except ClientError as exc:
+        raise _fail(exc) from None
+    except oneshot.Deadline:
+        message = f"no ack within {timeout:g} s from {server} (a retry with the same --id is safe)"
+        raise Fail(message, ConnectError.exit_code) from None
     if as_json:
         for ack in acks:
-            click.echo(ack_line(ack))
-
-
-async def _send_all(
-    client: ChatClient,
-    bodies: list[str],
-    ids: list[str | None],
-    room: str | None,
-    to: str | None,
-    timeout: float,
-) -> list[p.Ack]:
-    try:
-        async with asyncio.timeout(timeout):
-            async with client:
-                # The first message alone: if it says not_member, join and go on; the rest
-                # then go out pipelined (a batch of refusals would look like abuse).
-                sent = await _send_batch(client, bodies[:1], ids[:1], room, to)
-                if room is not None and _not_member(sent[0]):
-                    await client.join(room)
-                    sent = await _send_batch(client, bodies[:1], ids[:1], room, to)
-                if not isinstance(sent[0], BaseException):
-                    sent += await _send_batch(client, bodies[1:], ids[1:], room, to)
-    except TimeoutError:
-        raise Fail(
-            f"no ack within {timeout:g} s from {client.url} (a retry with the same --id is safe)",
-            ConnectError.exit_code,
-        ) from None
-    acks: list[p.Ack] = []
-    for result in sent:
-        if isinstance(result, BaseException):
-            raise result
-        acks.append(result)
-    return acks
-
-
-def _not_member(result: p.Ack | BaseException) -> bool:
-    return isinstance(result, ServerError) and result.code == "not_member"
-
-
-async def _send_batch(
-    client: ChatClient,
-    bodies: list[str],
-    ids: list[str | None],
-    room: str | None,
-    to: str | None,
-) -> list[p.Ack | BaseException]:
-    """Send in order (the outbox keeps the order); wait for every ack."""
-    tasks = [
-        asyncio.create_task(client.send(body, room=room, to=to, id=msg_id))
-        for body, msg_id in zip(bodies, ids, strict=True)
-    ]
-    return list(await asyncio.gather(*tasks, return_exceptions=True))
+            click.echo(json.dumps(ack, separators=(",", ":")))
 
 
 # --- history ------------------------------------------------------------------------------
@@ -258,43 +231,14 @@ def history(
       chat-tui history --room general --limit 20
       chat-tui history --room general --before 1200 --json | jq -r .body
     """
+    from chat_tui import reading
+    from chat_tui.output import human_line, json_line
+
     client = make_client(url, token, nick, reconnect=False)
-    messages = _run(_history(client, room, limit, before))
+    messages = _run(reading.history(client, room, limit, before))
     with _stdout_guard():
         for message in messages:
             click.echo(json_line(message) if as_json else human_line(message))
-
-
-async def _history(
-    client: ChatClient, room: str, limit: int, before: int | None
-) -> list[p.MessageRecord]:
-    async with client:
-        try:
-            return await _history_pages(client, room, limit, before)
-        except ServerError as exc:
-            # A public room that exists is joined, as a person would to read it; a name
-            # that matches no room stays an error (a typo must not create a room).
-            public = await client.list_rooms()
-            if exc.code != "not_member" or room not in {r.room for r in public.rooms}:
-                raise
-        await client.join(room)
-        return await _history_pages(client, room, limit, before)
-
-
-async def _history_pages(
-    client: ChatClient, room: str, limit: int, before: int | None
-) -> list[p.MessageRecord]:
-    """The newest ``limit`` messages before ``before``, paging back as far as needed."""
-    collected: list[p.MessageRecord] = []
-    while len(collected) < limit:
-        page = await client.history(
-            room, before=before, limit=min(p.HISTORY_MAX, limit - len(collected))
-        )
-        collected[:0] = page.messages
-        if not page.more or not page.messages:
-            break
-        before = page.messages[0].seq
-    return collected
 
 
 # --- tail ---------------------------------------------------------------------------------
@@ -330,6 +274,9 @@ def tail(
       chat-tui tail --room alerts --json | jq -r '.nick + ": " + .body'
       chat-tui tail --room alerts --json --cursor ~/.alerts.seq | ./handler
     """
+    from chat_tui import reading
+    from chat_tui.output import CursorError, read_cursor
+
     if cursor is not None:
         try:
             stored = read_cursor(cursor)
@@ -338,89 +285,13 @@ def tail(
         if stored is not None:
             since = stored
     client = make_client(url, token, nick, reconnect=True)
-    printer = _Printer(as_json, cursor)
+    printer = reading.Printer(as_json, cursor)
     with _stdout_guard():
-        _run(_until_signal(_tail(client, room, since, printer)))
-
-
-class _Printer:
-    """Writes each message once, flushed, then records its seq in the cursor file."""
-
-    def __init__(self, as_json: bool, cursor: Path | None) -> None:
-        self.as_json = as_json
-        self.cursor = cursor
-
-    def __call__(self, message: p.MessageRecord) -> None:
-        line = json_line(message) if self.as_json else human_line(message)
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-        if self.cursor is not None:
-            write_cursor(self.cursor, message.seq)
-
-
-async def _tail(
-    client: ChatClient, room: str, since: int | None, printer: Callable[[p.MessageRecord], None]
-) -> None:
-    async with client:
-        try:
-            joined = await client.join(room, since=since)
-        except ServerError as exc:
-            raise _fail(exc) from None
-        if since is not None:
-            for message in joined.messages:
-                printer(message)
-        async for event in client.events():
-            if isinstance(event, p.MessageRecord) and event.room == room:
-                printer(event)
-            elif isinstance(event, Closed) and event.error is not None:
-                raise event.error
-
-
-async def _until_signal(coro: Coroutine[Any, Any, None]) -> None:
-    """Run until done, or until SIGINT/SIGTERM or a closed stdout pipe ends it cleanly."""
-    task = asyncio.ensure_future(coro)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    watched = _watch_stdout_pipe(loop, task)
-    try:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    finally:
-        if watched:
-            loop.remove_reader(sys.stdout.fileno())
-    if task.cancelled() and _stdout_closed:
-        raise BrokenPipeError("stdout was closed")
-
-
-_stdout_closed = False
-
-
-def _watch_stdout_pipe(loop: asyncio.AbstractEventLoop, task: asyncio.Future[None]) -> bool:
-    """Notice at once when the reader of our stdout pipe goes away (``tail | head -1``).
-
-    Without this a quiet room would keep ``tail`` alive until its next line failed to write.
-    epoll reports the error on the pipe's write end as readiness, which wakes the reader hook.
-    """
-    try:
-        fd = sys.stdout.fileno()
-        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
-            return False
-
-        def closed() -> None:
-            global _stdout_closed
-            _stdout_closed = True
-            loop.remove_reader(fd)
-            task.cancel()
-
-        loop.add_reader(fd, closed)
-    except (OSError, ValueError, NotImplementedError):
-        return False
-    return True
+        _run(reading.until_signal(reading.tail(client, room, since, printer)))
 
 
 @contextlib.contextmanager
-def _stdout_guard() -> Any:
+def _stdout_guard() -> Iterator[None]:
     """A closed stdout (``| head``) ends the command quietly with 0, like cat does."""
     try:
         yield
@@ -453,6 +324,8 @@ def login(url_arg: str | None, url: str, nick: str) -> None:
     """
     server = _server_url(url_arg, url)
     password = _password() or click.prompt("Password", hide_input=True)
+    from chat_tui.client import ChatClient
+
     client = ChatClient(server, nick=nick, password=password, reconnect=False)
     welcome = _run(_login(client))
     credentials.save_token(server, welcome.nick, welcome.token)
@@ -485,6 +358,8 @@ def logout(url_arg: str | None, url: str, token: str | None) -> None:
     if token is None:
         click.echo(f"Not logged in to {server}.")
         return
+    from chat_tui.client import ChatClient
+
     try:
         _run(_logout(ChatClient(server, token=token, reconnect=False)))
     except Fail as exc:

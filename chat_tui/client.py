@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import ssl as ssl_module
 import time
 from collections import deque
@@ -27,20 +26,16 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from chat_server import protocol as p
 from chat_server.ratelimit import TokenBucket
 from chat_tui import __version__
+from chat_tui.credentials import DEFAULT_URL
 from chat_tui.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
+from chat_tui.ids import new_id as new_id  # re-exported: part of the client API
 from chat_tui.sequencing import Backoff, Sequencer
 
 log = logging.getLogger("chat_tui.client")
 
-DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 CATCH_UP_PAGE = p.HISTORY_MAX
 
 State = Literal["connecting", "connected", "reconnecting", "closed"]
-
-
-def new_id() -> str:
-    """A fresh idempotency key for ``send``."""
-    return secrets.token_hex(12)
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import platformdirs
-
 from chat_tui.errors import ClientError
 
 FILE_NAME = "credentials.json"
+DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 
 
 class CredentialsError(ClientError):
@@ -28,6 +26,8 @@ class CredentialsError(ClientError):
 
 
 def config_dir() -> Path:
+    import platformdirs  # imported on first use: `chat-tui send --token` never needs it
+
     return Path(platformdirs.user_config_dir("chat-tui", appauthor=False))
 
 
@@ -65,6 +65,8 @@ def _load() -> dict[str, Any]:
 def _store(servers: dict[str, Any]) -> None:
     directory = config_dir()
     try:
+        import tempfile  # only `login` writes: keep `send` light
+
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".credentials-", dir=directory)
         try:

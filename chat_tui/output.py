@@ -48,11 +48,6 @@ def json_line(message: p.MessageRecord) -> str:
     return msgspec.json.encode(record).decode()
 
 
-def ack_line(ack: p.Ack) -> str:
-    record = {"id": ack.id, "room": ack.room, "seq": ack.seq, "ts": ack.ts}
-    return msgspec.json.encode(record).decode()
-
-
 class CursorError(ValueError):
     """The cursor file holds something other than a seq."""
 
