@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import procs, soak
+from benchmarks import procs, scenario_nodes, soak
 from benchmarks.context import Context, machine
 from benchmarks.resources import cli_send, history, idle_conns
 from benchmarks.traffic import fanout, persist, rooms50
@@ -24,6 +24,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "idle-conns": idle_conns,
     "history": history,
     "cli-send": cli_send,
+    "fanout-2nodes": scenario_nodes.scenario,
 }
 
 

@@ -63,11 +63,14 @@ class Context:
         return target
 
     @contextlib.contextmanager
-    def server(self, scenario: str, system: str, db: Path | None = None) -> Iterator[procs.Server]:
-        """A started server of ``system`` on the server core, stopped on exit."""
-        if db is None and system != "ceiling":
+    def server(
+        self, scenario: str, system: str, db: Path | None = None, **options: str
+    ) -> Iterator[procs.Server]:
+        """A started server of ``system`` on the server core, stopped on exit (``options``:
+        a ``chat-pg`` node's ``database_url``, ``redis_url`` and ``redis_prefix``)."""
+        if db is None and system not in ("ceiling", "chat-pg"):
             db = self.fresh_db(system)
-        server = procs.Server(system, self.workdir, db).start()
+        server = procs.Server(system, self.workdir, db, **options).start()
         self.log(f"{scenario}: {system} server pid {server.pid} on core {procs.SERVER_CORE}")
         try:
             yield server
@@ -75,12 +78,25 @@ class Context:
             server.stop()
 
     @contextlib.contextmanager
-    def workers(self, scenario: str, system: str, port: int, *roles: str) -> Iterator[list[Worker]]:
-        """Load-generator processes (one per role) on the load core, stopped on exit."""
+    def nodes(self, scenario: str, count: int, **options: str) -> Iterator[list[procs.Server]]:
+        """``count`` chat-pg nodes sharing one database and one Redis prefix, all on the
+        server core, stopped on exit."""
+        with contextlib.ExitStack() as stack:
+            yield [
+                stack.enter_context(self.server(scenario, "chat-pg", None, **options))
+                for _ in range(count)
+            ]
+
+    @contextlib.contextmanager
+    def workers(
+        self, scenario: str, system: str, port: int, *roles: str, dialect: str | None = None
+    ) -> Iterator[list[Worker]]:
+        """Load-generator processes (one per role) on the load core, stopped on exit; they
+        speak ``dialect`` (by default the system's own)."""
         started: list[Worker] = []
         try:
             for role in roles:
-                worker = Worker(role, system, "127.0.0.1", port, procs.LOAD_CORE)
+                worker = Worker(role, dialect or system, "127.0.0.1", port, procs.LOAD_CORE)
                 started.append(worker)
             where = ", ".join(f"{w.role} pid {w.pid} on core {w.core}" for w in started)
             self.log(f"{scenario}: {system} load: {where}")

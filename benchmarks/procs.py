@@ -86,10 +86,23 @@ def free_port() -> int:
 class Server:
     """One server under test, started as a subprocess on the server core."""
 
-    def __init__(self, system: str, workdir: Path, db: Path | None = None) -> None:
+    def __init__(
+        self,
+        system: str,
+        workdir: Path,
+        db: Path | None = None,
+        *,
+        database_url: str = "",
+        redis_url: str = "",
+        redis_prefix: str = "",
+    ) -> None:
         self.system = system
         self.workdir = workdir
         self.db = db
+        # chat-pg: a node on PostgreSQL (URL with its schema) and Redis (URL and key prefix)
+        self.database_url = database_url
+        self.redis_url = redis_url
+        self.redis_prefix = redis_prefix
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"{system}-{time.monotonic_ns()}.log"
@@ -100,6 +113,13 @@ class Server:
             assert self.db is not None
             chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
             return [*chat, "serve", "--port", "0", "--db", str(self.db), *CHAT_FLAGS]
+        if self.system == "chat-pg":
+            assert self.database_url and self.redis_url and self.redis_prefix
+            chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
+            return [
+                *chat, "serve", "--port", "0", "--database-url", self.database_url,
+                "--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix, *CHAT_FLAGS,
+            ]  # fmt: skip
         if self.system == "ceiling":
             return [*py, "benchmarks.ceiling_server", "--port", "0"]
         if self.system == "sqlite-per-commit":
@@ -115,7 +135,7 @@ class Server:
         cmd = self.command()
         env = dict(os.environ)
         cwd = Path(__file__).resolve().parent.parent
-        if self.system == "chat" and env.get(CHAT_SRC):
+        if self.system in ("chat", "chat-pg") and env.get(CHAT_SRC):
             cwd = Path(env[CHAT_SRC])  # ``python -m`` puts the working directory first
             env["PYTHONPATH"] = env[CHAT_SRC]
         with open(self.log, "wb") as log:

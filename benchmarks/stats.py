@@ -66,6 +66,7 @@ REFERENCE = {
     "idle-conns": "ceiling",
     "history": "ping",
     "cli-send": "script",
+    "fanout-2nodes": "chat-1node",
 }
 
 

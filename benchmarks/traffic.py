@@ -50,6 +50,7 @@ class _Rig:
     server: Server
     subs: Worker | None
     pub: Worker
+    more_servers: tuple[Server, ...] = ()  # the other nodes of a multi-node system
 
 
 @contextlib.contextmanager
@@ -75,7 +76,8 @@ def _saturate(ctx: Context, scenario: str, rig: _Rig, n: int, window: int) -> fl
     load generators over the same wall time (is the load generator the bottleneck?)."""
     subs, pub, system = rig.subs, rig.pub, rig.system
     assert subs is not None
-    pids = (rig.server.pid, subs.pid, pub.pid)
+    servers = (rig.server, *rig.more_servers)
+    pids = (subs.pid, pub.pid, *(s.pid for s in servers))
     cpu = [procs.cpu_seconds(pid) for pid in pids]
     before = subs.call("mark")
     result = pub.call("loop", window=window, duration=ctx.seconds, max_sends=200_000)
@@ -83,8 +85,8 @@ def _saturate(ctx: Context, scenario: str, rig: _Rig, n: int, window: int) -> fl
     delivered, last_ns = _drain([subs], expected, 20.0)
     wall = (time.monotonic_ns() - before["ns"]) / 1e9
     used = [procs.cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True)]
-    ctx.results.add(scenario, system, "server_cpu_pct", 100 * used[0] / wall)
-    ctx.results.add(scenario, system, "loadgen_cpu_pct", 100 * (used[1] + used[2]) / wall)
+    ctx.results.add(scenario, system, "server_cpu_pct", 100 * sum(used[2:]) / wall)
+    ctx.results.add(scenario, system, "loadgen_cpu_pct", 100 * (used[0] + used[1]) / wall)
     got = delivered - before["delivered"]
     lost = result["acked"] * n - got
     if lost:
@@ -126,34 +128,63 @@ def fanout(
     """
     scenario = f"fanout-{n}"
     tokens = ctx.ensure_accounts(n + 1)
-    window = 32 if n <= 100 else 8
     with _rigs(ctx, scenario, systems, ("subscribers", "publisher")) as rigs:
+        fanout_on(ctx, scenario, rigs, {rig.system: tokens for rig in rigs}, n, latency_rate)
+
+
+def fanout_on(
+    ctx: Context,
+    scenario: str,
+    rigs: list[_Rig],
+    tokens: dict[str, list[str]],
+    n: int,
+    latency_rate: float | None = None,
+    window: int | None = None,
+) -> None:
+    """The fan-out measurement on rigs already up (``tokens``: each system's accounts).
+
+    A system of several nodes gets its subscribers dealt round-robin over its nodes; the
+    publisher is on the first node. ``window``: messages the publisher keeps in flight.
+    """
+    window = window or (32 if n <= 100 else 8)
+    for rig in rigs:
+        assert rig.subs is not None
+        ports = [s.port for s in (rig.server, *rig.more_servers)]
+        keys = tokens[rig.system]
+        every = max(1, n // SAMPLERS)  # spread over the join order (fan-out order)
+        specs: list[dict[str, Any]] = [
+            {
+                "room": "fan",
+                "token": keys[i],
+                "tag": f"s{i}",
+                "sample": i % every == 0,
+                "port": ports[i % len(ports)],
+            }
+            for i in range(n)
+        ]
+        done = rig.subs.call("connect", clients=specs, timeout=300)
+        publisher = {"room": "fan", "token": keys[n], "tag": "p0", "count": False}
+        rig.pub.call("connect", clients=[publisher])
+        ctx.log(
+            f"{scenario}: {rig.system}: {n} subscribers on {len(done['ports'])} node(s)"
+            f" connected in {done['seconds']:.1f}s"
+        )
+        before = rig.subs.call("mark")
+        warm = rig.pub.call("loop", window=window, duration=0.3, max_sends=100_000)
+        _drain([rig.subs], before["delivered"] + warm["acked"] * n, 10.0)
+        rig.subs.call("take")
+    rates: dict[str, list[float]] = {rig.system: [] for rig in rigs}
+    for _ in range(ctx.reps):
         for rig in rigs:
-            assert rig.subs is not None
-            every = max(1, n // SAMPLERS)  # spread over the join order (fan-out order)
-            specs: list[dict[str, Any]] = [
-                {"room": "fan", "token": tokens[i], "tag": f"s{i}", "sample": i % every == 0}
-                for i in range(n)
-            ]
-            took = rig.subs.call("connect", clients=specs, timeout=300)["seconds"]
-            publisher = {"room": "fan", "token": tokens[n], "tag": "p0", "count": False}
-            rig.pub.call("connect", clients=[publisher])
-            ctx.log(f"{scenario}: {rig.system}: {n} subscribers connected in {took:.1f}s")
-            before = rig.subs.call("mark")
-            warm = rig.pub.call("loop", window=window, duration=0.3, max_sends=100_000)
-            _drain([rig.subs], before["delivered"] + warm["acked"] * n, 10.0)
-            rig.subs.call("take")
-        rates: dict[str, list[float]] = {rig.system: [] for rig in rigs}
-        for _ in range(ctx.reps):
-            for rig in rigs:
-                rates[rig.system].append(_saturate(ctx, scenario, rig, n, window))
-        rate = latency_rate
-        if rate is None:
-            rate = statistics.median(rates[systems[0]]) / n / 2
-            ctx.log(f"{scenario}: latency at half the {systems[0]}'s rate: {rate:.0f} msg/s")
-        for _ in range(ctx.reps):
-            for rig in rigs:
-                _latency(ctx, scenario, rig, n, rate)
+            rates[rig.system].append(_saturate(ctx, scenario, rig, n, window))
+    rate = latency_rate
+    if rate is None:
+        first = rigs[0].system
+        rate = statistics.median(rates[first]) / n / 2
+        ctx.log(f"{scenario}: latency at half the {first}'s rate: {rate:.0f} msg/s")
+    for _ in range(ctx.reps):
+        for rig in rigs:
+            _latency(ctx, scenario, rig, n, rate)
 
 
 def _senders(

@@ -45,12 +45,15 @@ class _Process:
         gate = asyncio.Semaphore(concurrency)
 
         async def one(spec: Spec) -> RawClient:
+            # a spec may name its own port (clients of one worker spread over several nodes)
+            spec = {"host": self.host, "port": self.port, **spec}
             async with gate:
-                client = RawClient(self.dialect, self.tally, host=self.host, port=self.port, **spec)
+                client = RawClient(self.dialect, self.tally, **spec)
                 return await open_client(client)
 
         self.clients += await asyncio.gather(*(one(spec) for spec in clients))
-        return {"connected": len(self.clients), "seconds": time.monotonic() - start}
+        ports = sorted({c.port for c in self.clients})
+        return {"connected": len(self.clients), "seconds": time.monotonic() - start, "ports": ports}
 
     def mark(self) -> dict[str, Any]:
         return {

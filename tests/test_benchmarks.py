@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 
 from benchmarks import wire
 from benchmarks.context import Context
+from benchmarks.scenario_nodes import fanout_nodes
 from benchmarks.stats import Results, percentile
 from benchmarks.traffic import fanout
 
@@ -126,3 +128,51 @@ def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
         assert got[(system, "deliveries_per_s")] > 0
         assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
     assert {r["scenario"] for r in records} == {"fanout-2"}
+
+
+@pytest.mark.slow
+def test_two_nodes_fanout_delivers_every_message_once(
+    tmp_path: Path, database_url: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fanout-2nodes on real PostgreSQL + Redis: two subscribers (on two nodes for
+    chat-2nodes, the publisher on the first), every acked message delivered to each exactly
+    once; the fresh schemas and Redis keys are gone afterwards."""
+    import asyncpg  # type: ignore[import-untyped]
+    import redis
+
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=3, window_s=0.2)
+    used = fanout_nodes(
+        ctx, 2, latency_rate=50, window=8, database_url=database_url, redis_url=redis_url
+    )
+    log = capsys.readouterr().err
+    assert "chat-1node: 2 subscribers on 1 node(s)" in log
+    assert "chat-2nodes: 2 subscribers on 2 node(s)" in log
+    records = ctx.results.records()
+    assert {r["scenario"] for r in records} == {"fanout-2nodes"}
+    assert {r["system"] for r in records} == {"chat-1node", "chat-2nodes"}
+    got = {(r["system"], r["metric"]): r["value"] for r in records}
+    for system in ("chat-1node", "chat-2nodes"):
+        lost = ctx.results.get("fanout-2nodes", system, "lost")
+        assert lost is not None and lost.values == [0, 0, 0]  # negative: a duplicate
+        assert got[(system, "deliveries_per_s")] > 0
+        assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
+    assert ctx.results.table().count("x chat-1node") >= 4  # 2 nodes against 1 node
+
+    async def schemas_left() -> list[str]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            rows = await conn.fetch(
+                "SELECT schema_name FROM information_schema.schemata"
+                " WHERE schema_name = ANY($1::text[])",
+                [b.schema for b in used],
+            )
+        finally:
+            await conn.close()
+        return [r["schema_name"] for r in rows]
+
+    assert len(used) == 2 and asyncio.run(schemas_left()) == []
+    client = redis.Redis.from_url(redis_url)
+    try:
+        assert [k for b in used for k in client.scan_iter(match=f"{b.prefix}:*")] == []
+    finally:
+        client.close()
