@@ -1,9 +1,12 @@
 """Who is connected and subscribed where on this node, and fan-out to them.
 
-Every frame to a client leaves through :meth:`Hub.write` or :meth:`Hub.deliver_room`,
-synchronously, so frames reach a connection in the order the server produced them (the
-ack before the sender's own message, history before live events). Neither path has
-backpressure: a connection whose write buffer passes ``max_buffer`` is closed with 1013.
+Every frame to a client leaves through :meth:`Hub.write` (now) or :meth:`Hub.deliver_room`
+(encoded once into a prepared frame, queued, and written with whatever else piled up for
+the connection at the end of the loop tick: chat_server/framing.py). A write flushes what
+is queued for its connection first, so frames reach a connection in the order the server
+produced them (the ack before the sender's own message, history before live events).
+Neither path has backpressure: a connection whose write buffer passes ``max_buffer`` is
+closed with 1013.
 
 A subscription starts out *buffering*: while a ``join`` reads the backlog, live events
 for the room are held; when the backlog has been written, held events newer than what
@@ -18,28 +21,22 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.asyncio.server import ServerConnection
 
+from chat_server.framing import FrameWriter, Outbox, text_frame
 from chat_server.protocol import CLOSE_TRY_AGAIN
 from chat_server.ratelimit import Cooldown
 
 log = logging.getLogger(__name__)
 
+Held = list[tuple[bytes, int | None]]
+_ALWAYS = 1 << 62  # the "seq" of an event without one: newer than any backlog
 
-class Session:
-    """One authenticated connection."""
 
-    __slots__ = (
-        "closing",
-        "covered",
-        "key",
-        "nick",
-        "rooms",
-        "token_hash",
-        "typing",
-        "user_id",
-        "ws",
-    )
+class Session(Outbox):
+    """One authenticated connection (and its outbox: see chat_server/framing.py)."""
+
+    __slots__ = ("key", "nick", "rooms", "token_hash", "typing", "user_id")
 
     def __init__(
         self,
@@ -49,16 +46,12 @@ class Session:
         token_hash: bytes,
         typing_interval: float = 3.0,
     ) -> None:
-        self.ws = ws
+        super().__init__(ws)
         self.key = ws.id.hex
         self.user_id = user_id
         self.nick = nick
         self.token_hash = token_hash
-        # room name -> None when live, or the events held while the backlog is read
-        self.rooms: dict[str, list[tuple[bytes, int | None]] | None] = {}
-        # room name -> the last seq its join backlog covered (later copies are stale)
-        self.covered: dict[str, int] = {}
-        self.closing = False
+        self.rooms: set[str] = set()  # subscribed rooms, live or buffering
         self.typing = Cooldown(typing_interval)
 
 
@@ -67,8 +60,12 @@ class Hub:
 
     def __init__(self, max_buffer: int) -> None:
         self.max_buffer = max_buffer
-        self._rooms: dict[str, dict[Session, None]] = {}
+        # room -> live sessions -> the last seq their join backlog covered (later copies
+        # of older messages are stale); room -> buffering sessions -> events held meanwhile
+        self._live: dict[str, dict[Session, int]] = {}
+        self._held: dict[str, dict[Session, Held]] = {}
         self._users: dict[int, dict[Session, None]] = {}
+        self.writer: FrameWriter[Session] = FrameWriter(max_buffer, self._slow)
         self.slow_closed = 0
 
     # --- sessions -------------------------------------------------------------------------
@@ -107,34 +104,41 @@ class Hub:
 
     @property
     def room_count(self) -> int:
-        return len(self._rooms)
+        return len(self._live.keys() | self._held.keys())
 
     # --- subscriptions --------------------------------------------------------------------
 
     def subscribe(self, session: Session, room: str, *, live: bool = False) -> None:
         """Start receiving a room's events: held until :meth:`go_live` unless ``live``."""
-        session.rooms[room] = None if live else []
-        self._rooms.setdefault(room, {})[session] = None
+        self.unsubscribe(session, room)
+        session.rooms.add(room)
+        if live:
+            self._live.setdefault(room, {})[session] = 0
+        else:
+            self._held.setdefault(room, {})[session] = []
 
     def go_live(self, session: Session, room: str, covered: int) -> None:
         """Flush events held since :meth:`subscribe` that are newer than ``covered``."""
-        held = session.rooms.get(room)
-        if held is None:
+        held = self._held.get(room)
+        events = held.pop(session, None) if held is not None else None
+        if events is None:
             return
-        session.rooms[room] = None
-        session.covered[room] = covered
-        for data, seq in held:
+        if not held:
+            del self._held[room]
+        self._live.setdefault(room, {})[session] = covered
+        for data, seq in events:
             if seq is None or seq > covered:
-                self.write(session, data)
+                self.writer.queue(session, text_frame(data))
+        self.writer.schedule()
 
     def unsubscribe(self, session: Session, room: str) -> None:
-        session.rooms.pop(room, None)
-        session.covered.pop(room, None)
-        members = self._rooms.get(room)
-        if members is not None:
-            members.pop(session, None)
-            if not members:
-                del self._rooms[room]
+        session.rooms.discard(room)
+        live = self._live.get(room)
+        if live is not None and live.pop(session, None) is not None and not live:
+            del self._live[room]
+        held = self._held.get(room)
+        if held is not None and held.pop(session, None) is not None and not held:
+            del self._held[room]
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         """Subscribe every session of a user, live (a new direct conversation)."""
@@ -152,33 +156,39 @@ class Hub:
     # --- writing --------------------------------------------------------------------------
 
     def write(self, session: Session, data: bytes) -> None:
-        """Write one frame to one session, now."""
-        if session.closing:
-            return
-        broadcast((session.ws,), data, text=True)
-        self._check_buffer(session, len(data))
+        """Write one frame to one session, now (after what is queued for it)."""
+        if not session.closing:
+            self.writer.write_now(session, text_frame(data))
 
     def deliver_room(
         self, room: str, data: bytes, seq: int | None = None, exclude_user: int | None = None
     ) -> None:
-        """Fan a room event out to this node's subscribed sessions, encoded once."""
-        sessions = self._rooms.get(room)
-        if not sessions:
+        """Fan a room event out to this node's subscribed sessions, encoded once.
+
+        The hot path of the server: one comparison and one list append per subscriber;
+        the writes happen once per connection at the end of the loop tick.
+        """
+        held = self._held.get(room)
+        if held:
+            for session, events in held.items():
+                if not session.closing and session.user_id != exclude_user:
+                    events.append((data, seq))
+        live = self._live.get(room)
+        if not live:
             return
-        live: list[Session] = []
-        for session in sessions:
-            if session.closing or session.user_id == exclude_user:
-                continue
-            held = session.rooms.get(room)
-            if held is None:
-                if seq is None or seq > session.covered.get(room, 0):
-                    live.append(session)
-            else:
-                held.append((data, seq))
-        if live:
-            broadcast([s.ws for s in live], data, text=True)
-            for session in live:
-                self._check_buffer(session, len(data))
+        frame = text_frame(data)
+        after = _ALWAYS if seq is None else seq
+        writer = self.writer
+        dirty = writer.dirty
+        for session, covered in live.items():
+            if after > covered and session.user_id != exclude_user:
+                frames = session.frames
+                if frames is None:
+                    session.frames = [frame]
+                    dirty.append(session)
+                else:
+                    frames.append(frame)
+        writer.schedule()
 
     def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
         """Write an event to every session of one user but ``exclude`` (read markers)."""
@@ -186,17 +196,13 @@ class Hub:
             if session.key != exclude:
                 self.write(session, data)
 
-    def _check_buffer(self, session: Session, written: int) -> None:
-        """Close the session if what it left unread *before* this frame passes the limit.
+    def _slow(self, session: Session) -> None:
+        """The writer found a slow consumer (already marked closing): close it with 1013.
 
         The frame just written does not count: one history page can be bigger than the
         limit (500 long messages), and a client that reads is not slow for asking for it.
         A buffer stays under ``max_buffer`` plus one frame.
         """
-        transport: Any = session.ws.transport
-        if transport is None or transport.get_write_buffer_size() - written <= self.max_buffer:
-            return
-        session.closing = True
         self.slow_closed += 1
         log.info("closing slow consumer %s (%s)", session.nick, session.ws.remote_address)
         asyncio.get_running_loop().create_task(

@@ -1,0 +1,160 @@
+"""The prepared-frame writer: one encoded text frame serves every connection of a fan-out.
+
+Server frames are unmasked, so with no extension negotiated the bytes of a text frame
+(header + payload) are the same for every connection, like gorilla/websocket's
+``PreparedMessage``: the hub builds them once per event (:func:`text_frame`) instead of
+websockets' ``broadcast()`` serializing a ``Frame`` per connection. Frames queued for a
+connection during one loop tick are written at the end of it in a single
+``transport.write`` (one ``send()`` for a burst of events instead of one each).
+
+This reaches under websockets' connection objects (``protocol.state``, ``transport``,
+``send_in_progress``, ``protocol.expect_continuation_frame``), which is why pyproject.toml
+pins the websockets minor version. A connection is written to only when it is OPEN and the
+library is not in the middle of a fragmented send (so a frame never lands between the
+library's fragments or after its close frame); with an extension such as permessage-deflate
+the frame goes through the library's own ``broadcast()`` instead. Frames the library writes
+itself (pings, pongs, the closing handshake) are whole frames written synchronously, so
+they interleave with these only at frame boundaries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.protocol import State
+
+log = logging.getLogger(__name__)
+
+OPEN = State.OPEN
+_FIN_TEXT = 0x81  # FIN + opcode 1 (text); no RSV bit (no extension), no MASK bit (server)
+_SHORT = struct.Struct("!BB")
+_MEDIUM = struct.Struct("!BBH")
+_LONG = struct.Struct("!BBQ")
+
+
+def text_frame(payload: bytes) -> bytes:
+    """The wire bytes of an unmasked, final, uncompressed text frame carrying ``payload``
+    (UTF-8 already): what websockets' ``Frame.serialize(mask=False)`` writes (RFC 6455 5.2)."""
+    length = len(payload)
+    if length < 126:
+        return _SHORT.pack(_FIN_TEXT, length) + payload
+    if length < 65536:
+        return _MEDIUM.pack(_FIN_TEXT, 126, length) + payload
+    return _LONG.pack(_FIN_TEXT, 127, length) + payload
+
+
+def frame_payload(frame: bytes) -> bytes:
+    """The payload of a frame made by :func:`text_frame` (for the library's own send)."""
+    code = frame[1]
+    return frame[2 if code < 126 else 4 if code == 126 else 10 :]
+
+
+class Outbox:
+    """One connection and the frames queued for it in this loop tick.
+
+    ``closing`` is set once the server gave up on the connection (slow consumer, revoked
+    token, shutdown): nothing more is written to it.
+    """
+
+    __slots__ = ("closing", "frames", "prepared", "protocol", "transport", "ws")
+
+    def __init__(self, ws: ServerConnection) -> None:
+        self.ws = ws
+        self.protocol = ws.protocol
+        self.transport: Any = ws.transport
+        # extensions are negotiated in the handshake, which is over: fixed from here on
+        self.prepared = not ws.protocol.extensions
+        self.frames: list[bytes] | None = None
+        self.closing = False
+
+
+B = TypeVar("B", bound=Outbox)
+
+
+class FrameWriter(Generic[B]):
+    """Writes prepared frames to outboxes, now or coalesced at the end of the loop tick.
+
+    After each write, an outbox whose transport holds more than ``max_buffer`` bytes that
+    the peer has not read, not counting the last frame written, is handed to ``on_slow``
+    (the caller closes it): there is no backpressure on this path.
+    """
+
+    def __init__(self, max_buffer: int, on_slow: Callable[[B], None]) -> None:
+        self.max_buffer = max_buffer
+        self.on_slow = on_slow
+        # outboxes with queued frames; the hub appends to it directly on its hot path
+        self.dirty: list[B] = []
+        self._scheduled = False
+
+    def queue(self, box: B, frame: bytes) -> None:
+        """Queue a frame for the end of this loop tick (then :meth:`schedule`)."""
+        frames = box.frames
+        if frames is None:
+            box.frames = [frame]
+            self.dirty.append(box)
+        else:
+            frames.append(frame)
+
+    def schedule(self) -> None:
+        """Make sure :meth:`flush` runs once the current loop tick's callbacks are done."""
+        if not self._scheduled and self.dirty:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def write_now(self, box: B, frame: bytes) -> None:
+        """Write what is queued for ``box``, then ``frame``, now (keeps the order)."""
+        frames = box.frames
+        if frames is None:
+            box.frames = [frame]
+        else:
+            frames.append(frame)
+        self._write(box)
+
+    def flush(self) -> None:
+        """Write every queued frame: one write per connection, in queued order."""
+        self._scheduled = False
+        dirty, self.dirty = self.dirty, []
+        last: list[bytes] | None = None
+        joined = b""
+        for box in dirty:
+            frames = box.frames
+            if frames is None:  # already written by write_now
+                continue
+            # one room's subscribers mostly share the same frames: join them once
+            if frames != last:
+                last = frames
+                joined = frames[0] if len(frames) == 1 else b"".join(frames)
+            self._write(box, joined)
+
+    def _write(self, box: B, joined: bytes | None = None) -> None:
+        frames = box.frames
+        assert frames is not None
+        box.frames = None
+        if box.closing or box.protocol.state is not OPEN:
+            return  # closing: the library's close frame may already be out
+        ws = box.ws
+        if ws.send_in_progress is not None or box.protocol.expect_continuation_frame:
+            log.warning("skipped %d frame(s): a fragmented message is being sent", len(frames))
+            return
+        transport = box.transport
+        if transport.is_closing():
+            return
+        try:
+            if box.prepared:
+                if joined is None:
+                    joined = frames[0] if len(frames) == 1 else b"".join(frames)
+                transport.write(joined)
+            else:  # an extension (permessage-deflate) transforms frames: the library's send
+                for frame in frames:
+                    broadcast((ws,), frame_payload(frame), text=True)
+        except Exception as exc:  # one failing connection must not stop the fan-out
+            log.warning("write to %s failed: %s", ws.remote_address, exc)
+            return
+        if transport.get_write_buffer_size() - len(frames[-1]) > self.max_buffer:
+            box.closing = True
+            self.on_slow(box)
