@@ -17,7 +17,13 @@ import pytest
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.store import NewMessage, SQLiteStore, User, search_words
 from chat_server.store.postgres import PostgresStore
-from chat_server.store.sqlite_batch import DUPLICATES_SQL, MEMBERS_SQL, values_sql
+from chat_server.store.sqlite_batch import (
+    DUPLICATES_SQL,
+    LAST_SEQ_SQL,
+    NON_MEMBERS_SQL,
+    READ_SEQ_SQL,
+    values_sql,
+)
 from tests.scale.cluster import PostgresSchema
 
 AnyStore = SQLiteStore | PostgresStore
@@ -365,9 +371,10 @@ async def test_several_nodes_writing_one_room_get_contiguous_seqs(backend: Backe
         await node_b.close()
 
 
-async def test_sqlite_batch_lookups_search_the_unique_indexes(tmp_path: Path) -> None:
-    """The idempotency and membership lookups of every batch use an index, never a scan of
-    ``messages``/``memberships``: with a scan, each batch costs more as the database grows."""
+async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> None:
+    """The statements of every batch (idempotency and membership lookups, seq and read
+    marker updates) find their rows by index, never by a scan of ``messages``,
+    ``memberships`` or ``rooms``: with a scan, each batch costs more as the database grows."""
     db = SQLiteStore(tmp_path / "chat.db")
     await db.open()
     try:
@@ -381,12 +388,20 @@ async def test_sqlite_batch_lookups_search_the_unique_indexes(tmp_path: Path) ->
             await outsider
         assert [s.seq for s in first] == list(range(1, 301))
         assert [(s.seq, s.new) for s in again] == [(s.seq, False) for s in first[::10]]
+        assert (await db.user_rooms(alice.id))[0].read_seq == 300
     finally:
         await db.close()
-    with sqlite3.connect(tmp_path / "chat.db") as conn:
-        conn.execute("ANALYZE")
-        for template, table in ((DUPLICATES_SQL, "messages"), (MEMBERS_SQL, "memberships")):
-            sql = "EXPLAIN QUERY PLAN " + values_sql(template, 50)
-            plan = [row[3] for row in conn.execute(sql, [alice.id, "k1"] * 50)]
-            assert not [step for step in plan if step.startswith("SCAN m")], (table, plan)
-            assert [step for step in plan if step.startswith("SEARCH m USING")], (table, plan)
+    statements = (
+        (DUPLICATES_SQL, (alice.id, "k1")),
+        (NON_MEMBERS_SQL, (alice.id, room)),
+        (LAST_SEQ_SQL, (room, 301)),
+        (READ_SEQ_SQL, (alice.id, room, 301)),
+    )
+    with sqlite3.connect(tmp_path / "chat.db") as conn:  # no ANALYZE, as in the server
+        for template, row in statements:
+            sql = "EXPLAIN QUERY PLAN " + values_sql(template, 50, len(row))
+            plan = [step[3] for step in conn.execute(sql, row * 50)]
+            # the only scans allowed are of the statement's own VALUES table
+            scans = [s for s in plan if s.startswith("SCAN") and s not in ("SCAN k", "SCAN v")]
+            assert all("CONSTANT ROW" in s for s in scans), (template, plan)
+            assert [s for s in plan if s.startswith("SEARCH")], (template, plan)

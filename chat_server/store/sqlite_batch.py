@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import NewMessage, Room, Stored, User
 
-# Rows per lookup statement: two parameters each, well under SQLite's limit of 32766.
+# Rows per statement: at most 7 parameters each, well under SQLite's limit of 32766.
 _CHUNK = 400
 
 
@@ -67,25 +67,54 @@ class RoomCache:
     names: dict[int, str] = dataclasses.field(default_factory=dict)
 
 
-# The idempotency lookup and the membership check: the keys as a VALUES table joined to
-# the table's unique index, the keys table first (CROSS JOIN fixes the order). The form
-# ``WHERE (a, b) IN (VALUES ...)`` scans the whole table instead.
+# Every statement of a run of messages takes all its rows at once, as a VALUES table: one
+# step each, so the writer thread leaves and retakes the GIL a few times per batch instead
+# of once per row (while the event loop runs Python, each retake can wait out the switch
+# interval). The lookups join the keys table to the unique indexes, keys first (CROSS JOIN
+# fixes the order); the form ``WHERE (a, b) IN (VALUES ...)`` scans the whole table.
 DUPLICATES_SQL = (
     "WITH k(a, c) AS (VALUES {values})"
     " SELECT m.author_id, m.client_id, r.name, m.seq, m.ts, m.nick, m.body"
     " FROM k CROSS JOIN messages m ON m.author_id = k.a AND m.client_id = k.c"
     " JOIN rooms r ON r.id = m.room_id"
 )
-MEMBERS_SQL = (
+NON_MEMBERS_SQL = (
     "WITH k(u, r) AS (VALUES {values})"
-    " SELECT m.user_id, m.room_id"
-    " FROM k CROSS JOIN memberships m ON m.user_id = k.u AND m.room_id = k.r"
+    " SELECT k.u, k.r FROM k WHERE NOT EXISTS"
+    " (SELECT 1 FROM memberships m WHERE m.user_id = k.u AND m.room_id = k.r)"
+)
+INSERT_SQL = (
+    "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts) VALUES {values}"
+)
+LAST_SEQ_SQL = (
+    "WITH v(id, seq) AS (VALUES {values})"
+    " UPDATE rooms SET last_seq = v.seq FROM v WHERE rooms.id = v.id"
+)
+READ_SEQ_SQL = (
+    "WITH v(u, r, seq) AS (VALUES {values})"
+    " UPDATE memberships SET read_seq = MAX(read_seq, v.seq) FROM v"
+    " WHERE memberships.user_id = v.u AND memberships.room_id = v.r"
 )
 
 
-def values_sql(template: str, rows: int) -> str:
-    """``template`` with its VALUES list holding ``rows`` pairs of placeholders."""
-    return template.format(values=",".join(["(?,?)"] * rows))
+def values_sql(template: str, rows: int, width: int = 2) -> str:
+    """``template`` with its VALUES list holding ``rows`` rows of ``width`` placeholders."""
+    row = "(" + ",".join("?" * width) + ")"
+    return template.format(values=",".join([row] * rows))
+
+
+def _each_chunk(
+    conn: sqlite3.Connection, template: str, rows: Sequence[tuple[Any, ...]]
+) -> Iterator[Any]:
+    """Run ``template`` over ``rows`` in chunks (SQLite bounds the parameters of a
+    statement); yields the rows the statements return."""
+    if not rows:
+        return
+    width = len(rows[0])
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        params = [value for row in chunk for value in row]
+        yield from conn.execute(values_sql(template, len(chunk), width), params)
 
 
 def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], rooms: RoomCache) -> list[Any]:
@@ -198,21 +227,14 @@ def _append_run(
     read from the database in it (both reach ``rooms`` after the commit).
     """
     existing: dict[tuple[int, str], Stored] = {}
-    keys = [(m.user_id, m.client_id) for m in run]
-    for start in range(0, len(keys), _CHUNK):
-        chunk = keys[start : start + _CHUNK]
-        params = [v for key in chunk for v in key]
-        for row in conn.execute(values_sql(DUPLICATES_SQL, len(chunk)), params):
-            existing[(row[0], row[1])] = Stored(
-                room=row[2], seq=row[3], ts=row[4], client_id=row[1], nick=row[5],
-                body=row[6], new=False,
-            )  # fmt: skip
-    member: set[tuple[int, int]] = set()
-    pairs = sorted({(m.user_id, m.room_id) for m in run})
-    for start in range(0, len(pairs), _CHUNK):
-        chunk_pairs = pairs[start : start + _CHUNK]
-        params = [v for pair in chunk_pairs for v in pair]
-        member.update(conn.execute(values_sql(MEMBERS_SQL, len(chunk_pairs)), params))
+    keys = list(dict.fromkeys((m.user_id, m.client_id) for m in run))
+    for row in _each_chunk(conn, DUPLICATES_SQL, keys):
+        existing[(row[0], row[1])] = Stored(
+            room=row[2], seq=row[3], ts=row[4], client_id=row[1], nick=row[5], body=row[6],
+            new=False,
+        )  # fmt: skip
+    pairs = list(dict.fromkeys((m.user_id, m.room_id) for m in run))
+    outsiders = set(_each_chunk(conn, NON_MEMBERS_SQL, pairs))
     unknown = tuple({m.room_id for m in run} - rooms.names.keys() - known.names.keys())
     if unknown:
         marks = ",".join("?" * len(unknown))
@@ -233,7 +255,7 @@ def _append_run(
             results.append(found)
             continue
         room_id = message.room_id
-        if (message.user_id, room_id) not in member:
+        if (message.user_id, room_id) in outsiders:
             results.append(ProtocolError("not_member", "you are not a member of this room"))
             continue
         if room_id in seqs:
@@ -255,17 +277,7 @@ def _append_run(
         )
         reads[(message.user_id, room_id)] = seq
     if rows:
-        conn.executemany(
-            "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        conn.executemany(
-            "UPDATE rooms SET last_seq = ? WHERE id = ?",
-            [(seq, room_id) for room_id, seq in seqs.items()],
-        )
-        conn.executemany(
-            "UPDATE memberships SET read_seq = MAX(read_seq, ?) WHERE user_id = ? AND room_id = ?",
-            [(seq, user_id, room_id) for (user_id, room_id), seq in reads.items()],
-        )
+        list(_each_chunk(conn, INSERT_SQL, rows))
+        list(_each_chunk(conn, LAST_SEQ_SQL, list(seqs.items())))
+        list(_each_chunk(conn, READ_SEQ_SQL, [(*pair, seq) for pair, seq in reads.items()]))
     return results
