@@ -35,6 +35,11 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 BODY = "a message long enough to take a page of the log " * 60  # ~3 kB: the WAL must grow
 
 
+async def _send(member: Member, body: str) -> int:
+    ack = await asyncio.wait_for(member.client.send(body, room="feed"), WAIT)
+    return ack.seq
+
+
 async def _send_until_refused(member: Member, acked: list[int], tries: int = 400) -> str:
     """Send until the server refuses one; returns that message's id (never acked)."""
     for n in range(tries):
@@ -65,7 +70,7 @@ async def _resend_until_acked(member: Member, msg_id: str, body: str) -> int:
 
 async def _check_views(url: str, token: str, members: list[Member], acked: list[int]) -> None:
     """Stored history = the acks = what every member was shown, without gap or repeat."""
-    stored = await full_history(url, token, "feed")
+    stored = await asyncio.wait_for(full_history(url, token, "feed"), WAIT)
     assert_no_gap(stored)
     assert [m.seq for m in stored] == acked
     for member in members:
@@ -81,19 +86,19 @@ async def _sqlite_fault_run(reliable_server: ServerFactory, db: Path, fault: obj
     server.start()
     alice, bob = Member(server.url, tokens["alice"]), Member(server.url, tokens["bob"])
     try:
-        await alice.start("feed")
-        await bob.start("feed")
-        acked = [(await alice.client.send(f"before {n}", room="feed")).seq for n in range(3)]
+        await asyncio.wait_for(alice.start("feed"), WAIT)
+        await asyncio.wait_for(bob.start("feed"), WAIT)
+        acked = [(await _send(alice, f"before {n}")) for n in range(3)]
         with fault:  # type: ignore[attr-defined]
             refused = await _send_until_refused(alice, acked)
             # reading needs no write: history, and a new login with a token, still work
-            page = await bob.client.history("feed", after=0, limit=500)
+            page = await asyncio.wait_for(bob.client.history("feed", after=0, limit=500), WAIT)
             assert [m.seq for m in page.messages] == acked
             async with ChatClient(server.url, token=tokens["bob"], reconnect=False) as again:
                 assert (await again.join("feed")).last_seq == acked[-1]
             assert server.running
         acked.append(await _resend_until_acked(alice, refused, "after the fault"))
-        acked += [(await alice.client.send(f"after {n}", room="feed")).seq for n in range(3)]
+        acked += [(await _send(alice, f"after {n}")) for n in range(3)]
         await _check_views(server.url, tokens["bob"], [alice, bob], acked)
         assert server.starts == 1 and server.running, "the server was restarted or died"
     finally:
@@ -141,15 +146,15 @@ async def test_postgres_stopped_and_started_mid_stream(
         alice = Member(server.url, clients[0], backoff=FAST_BACKOFF)
         bob = Member(server.url, clients[1], backoff=FAST_BACKOFF)
         try:
-            await alice.start("feed")
-            await bob.start("feed")
-            acked = [(await alice.client.send(f"before {n}", room="feed")).seq for n in range(3)]
+            await asyncio.wait_for(alice.start("feed"), WAIT)
+            await asyncio.wait_for(bob.start("feed"), WAIT)
+            acked = [(await _send(alice, f"before {n}")) for n in range(3)]
             pg.stop("fast")
             refused = await _send_until_refused(alice, acked, tries=50)
             assert not pg.accepts()
             pg.start()
             acked.append(await _resend_until_acked(alice, refused, "after the restart"))
-            acked += [(await alice.client.send(f"after {n}", room="feed")).seq for n in range(3)]
+            acked += [(await _send(alice, f"after {n}")) for n in range(3)]
             await _check_views(server.url, clients[1], [alice, bob], acked)
         finally:
             await alice.close()
