@@ -404,7 +404,12 @@ class ChatClient:
             self._set_status("connecting")
             try:
                 return await self._open()
-            except (AuthError, ServerError) as exc:
+            except ServerError as exc:
+                if exc.code != "internal":  # the protocol says: retry an internal error later
+                    self._finish(exc)
+                    return None
+                log.info("reconnect refused for now: %s", exc)
+            except AuthError as exc:
                 self._finish(exc)
                 return None
             except ConnectError as exc:

@@ -148,6 +148,7 @@ class ServerProc:
     port: int = dataclasses.field(default_factory=free_port)
     proc: subprocess.Popen[str] | None = None
     starts: int = 0
+    open_files: int | None = None  # the server's RLIMIT_NOFILE; None: this process's
 
     @property
     def url(self) -> str:
@@ -181,7 +182,13 @@ class ServerProc:
         command = [sys.executable, "-m", "chat_server", "serve", "--port", str(self.port)]
         command += ["--db", str(self.db), *FAST_FLAGS, *self.args]
         with self.log.open("a") as log:
-            proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True)
+            proc = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                preexec_fn=None if self.open_files is None else self._limit_open_files,
+            )
         assert proc.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
@@ -194,6 +201,11 @@ class ServerProc:
             return False
         self.proc = proc
         return True
+
+    def _limit_open_files(self) -> None:  # runs in the child, before exec
+        assert self.open_files is not None
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
 
     def signal(self, sig: int) -> None:
         if self.running:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from chat_tui.sequencing import Backoff
 from tests.reliability.conftest import (
@@ -28,6 +29,7 @@ from tests.reliability.conftest import (
     full_history,
     health_poller,
     mint_tokens,
+    open_fds,
     raise_fd_limit,
 )
 
@@ -183,3 +185,92 @@ async def chat_until_cancelled(members: list[Member], room: str) -> None:
     while True:
         await asyncio.shield(members[n % len(members)].client.send(f"line {n}", room=room))
         n += 1
+
+
+async def test_a_server_out_of_file_descriptors_keeps_serving_and_recovers(
+    reliable_server: ServerFactory,
+) -> None:
+    """A connection flood runs the server out of file descriptors (its ``ulimit -n``): the
+    clients already there keep chatting without a gap, the flood is refused without a crash,
+    and once it is gone new clients log in again."""
+    assert raise_fd_limit(2000) > 1000
+    server = reliable_server()
+    server.open_files = 120
+    stayer_nicks = [f"stay{n}" for n in range(STAYERS)]
+    tokens = await mint_tokens(server.db, [*stayer_nicks, "flood", "late", "reader"])
+    server.start()
+    room = ROOMS[0]
+    stayers = [Member(server.url, tokens[nick]) for nick in stayer_nicks]
+    await asyncio.gather(*(m.start(room) for m in stayers))
+    chatting = asyncio.create_task(chat_until_cancelled(stayers, room))
+
+    async def flood_in() -> Any:
+        """A connection, logged in if the server could; None if it was refused."""
+        try:
+            ws = await connect(server.url, compression=None, open_timeout=WAIT)
+        except (OSError, TimeoutError, InvalidHandshake):
+            return None
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "hello", "token": tokens["flood"]}))
+            await ws.recv()
+        return ws
+
+    flood = [ws for ws in await asyncio.gather(*(flood_in() for _ in range(300))) if ws]
+    assert flood  # some got in: the server ran out of descriptors while they were connected
+    seen = min(len(m.seen[room]) for m in stayers)
+    await eventually(
+        lambda: all(len(m.seen[room]) > seen + 20 for m in stayers),
+        "the stayers to keep chatting during the flood",
+    )
+    await asyncio.gather(*(ws.close() for ws in flood))
+    await eventually(lambda: server.health()["connections"] == STAYERS, "the flood gone")
+    late = Member(server.url, tokens["late"])
+    await late.start(room)
+    await late.client.send("made it", room=room)
+    chatting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await chatting
+    stored = await full_history(server.url, tokens["reader"], room)
+    assert_no_gap(stored)
+    assert "made it" in [m.body for m in stored]
+    await eventually(
+        lambda: all(m.last(room) == len(stored) for m in stayers), "the stayers to catch up"
+    )
+    for stayer in stayers:
+        assert [(m.seq, m.id) for m in stayer.seen[room]] == [(m.seq, m.id) for m in stored]
+    await asyncio.gather(*(m.close() for m in [*stayers, late]))
+    assert server.running
+
+
+async def test_clients_keep_reconnecting_through_a_server_out_of_file_descriptors(
+    reliable_server: ServerFactory,
+) -> None:
+    """Found by a reconnect storm into a server restarted with too small a ``ulimit -n``: the
+    hellos it accepted got ``internal`` (SQLite could not open the files its reads need), and
+    the client took that as final and stopped reconnecting for good. The protocol says to
+    retry an ``internal`` error later; once the server has descriptors again, all are back."""
+    server = reliable_server()
+    tokens = await mint_tokens(server.db, [f"back{n}" for n in range(STAYERS)])
+    server.start()
+    idle = open_fds(server.pid)  # what the server holds before its first connection
+    members = [Member(server.url, token) for token in tokens.values()]
+    await asyncio.gather(*(m.start(ROOMS[0]) for m in members))
+    await asyncio.to_thread(server.kill)
+    server.open_files = idle + 1  # room for one connection, none for the database's files
+    await asyncio.to_thread(server.start)
+    await eventually(
+        lambda: all(m.client.closed or m.reconnects >= 4 for m in members),
+        "every client to try a few times",
+    )
+    assert "login failed on storage" in server.log.read_text()
+    await asyncio.to_thread(server.kill)
+    server.open_files = None
+    await asyncio.to_thread(server.start)
+    await eventually(
+        lambda: all(m.client.status.state == "connected" or m.client.closed for m in members),
+        "every client to come back",
+    )
+    assert [m.client.status.error for m in members if m.client.closed] == []
+    acks = await asyncio.gather(*(m.client.send("back", room=ROOMS[0]) for m in members))
+    assert sorted(ack.seq for ack in acks) == list(range(1, STAYERS + 1))
+    await asyncio.gather(*(m.close() for m in members))
