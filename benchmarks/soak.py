@@ -47,10 +47,14 @@ class _Chatters:
         self.rng = random.Random(seed)
         self.tally = Tally()
         self.clients: dict[int, RawClient] = {}
+        self.generation: dict[int, int] = {}
         self.reconnects = 0
         self.failed_reconnects = 0
 
     def _client(self, i: int) -> RawClient:
+        # a fresh tag per connection: its message ids restart at 1, and an id already
+        # stored would be acked again without being stored or delivered (idempotency)
+        self.generation[i] = self.generation.get(i, -1) + 1
         return RawClient(
             wire.CHAT,
             self.tally,
@@ -58,7 +62,7 @@ class _Chatters:
             port=self.port,
             room=f"soak-{i // ROOM_SIZE}",
             token=self.tokens[i],
-            tag=f"k{i}",
+            tag=f"k{i}g{self.generation[i]}",
             sample=i % SAMPLE_EVERY == 0,
         )
 
