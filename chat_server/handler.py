@@ -161,7 +161,7 @@ class ChatServer:
         self, ws: ServerConnection, nick: str, password: str, ref: str | None
     ) -> tuple[User, bool]:
         key = p.nick_key(nick)
-        lock = await self.throttle.wait_turn(key)
+        lock = await self._wait_turn(ws, key)
         try:
             user = await self.store.user_by_nick(nick)
             if user is None and self.settings.signup:
@@ -187,6 +187,29 @@ class ChatServer:
             return user, False
         finally:
             self.throttle.release(lock)
+
+    async def _wait_turn(self, ws: ServerConnection, key: str) -> asyncio.Lock:
+        """The nick's turn to try a password, or ConnectionClosed if the connection closes
+        first: a guess whose client left (or whose server is stopping) is not tried, and
+        does not keep a shutdown waiting for the delays of every guess queued behind it."""
+        turn = asyncio.ensure_future(self.throttle.wait_turn(key))
+        closed = asyncio.ensure_future(ws.wait_closed())
+        try:
+            await asyncio.wait((turn, closed), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # this handler was cancelled: never keep the nick locked
+            turn.cancel()
+            await asyncio.wait((turn,))
+            if not turn.cancelled():
+                self.throttle.release(turn.result())
+            raise
+        finally:
+            closed.cancel()
+        if not turn.done():
+            turn.cancel()
+            await asyncio.wait((turn,))  # wait_turn releases the lock when cancelled
+        if turn.cancelled():
+            raise ws.close_exc
+        return turn.result()
 
     async def _serve(self, session: Session) -> None:
         ws = session.ws

@@ -254,3 +254,32 @@ async def test_one_commit_holds_sends_of_several_people_in_one_room(tmp_path: Pa
         ]  # fmt: skip
     finally:
         await store.close()
+
+
+async def test_sigterm_does_not_wait_for_throttled_password_guesses(
+    reliable_server: ServerFactory,
+) -> None:
+    """Found by SIGTERM under a password-guessing load: a login waiting for its turn (the
+    growing delay after failed logins for a nick) kept its handler alive after the server
+    closed the connection, and the shutdown waited for every queued guess, one delay after
+    the other (a minute here; hours with a determined guesser)."""
+    server = reliable_server("--no-signup")
+    server.start()
+    guess = json.dumps({"type": "hello", "nick": "alice", "password": "guess"})
+
+    async def guess_once() -> ClientConnection:
+        ws = await connect(server.url, compression=None, open_timeout=WAIT)
+        await ws.send(guess)
+        return ws
+
+    for _ in range(3):  # three failures: the next guess for alice waits 2 s, then 4, 8, ...
+        ws = await guess_once()
+        assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["code"] == "auth_failed"
+        await ws.wait_closed()
+    queued = [await guess_once() for _ in range(8)]
+    await asyncio.to_thread(server.health)  # answered after the guesses already sent are read
+    server.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(server.wait, WAIT) == 0, "the shutdown waited for the guesses"
+    for ws in queued:
+        await asyncio.wait_for(ws.wait_closed(), WAIT)
+        assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1001
