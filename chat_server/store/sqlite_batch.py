@@ -248,9 +248,12 @@ def _append_run(
     results: list[Any] = []
     rows: list[tuple[Any, ...]] = []
     reads: dict[tuple[int, int], int] = {}
+    stored_here: dict[tuple[int, str], Stored] = {}  # this run's new messages, by key
     for message in run:
         key = (message.user_id, message.client_id)
         found = existing.get(key)
+        if found is None and key in stored_here:  # the same send twice in one run
+            found = existing[key] = dataclasses.replace(stored_here[key], new=False)
         if found is not None:
             results.append(found)
             continue
@@ -270,7 +273,7 @@ def _append_run(
             room=name, seq=seq, ts=ts, client_id=message.client_id, nick=message.nick,
             body=message.body, new=True,
         )  # fmt: skip
-        existing[key] = dataclasses.replace(stored, new=False)
+        stored_here[key] = stored
         results.append(stored)
         rows.append(
             (room_id, seq, message.user_id, message.nick, message.client_id, message.body, ts)

@@ -19,23 +19,28 @@ from chat_server.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-_STOP = object()
-
 BatchFn = Callable[[Sequence[Any]], Awaitable[list[Any]]]
 
 
 class GroupCommitter:
-    """Owns the write queue and the single writer task."""
+    """Owns the list of pending writes and the single writer task.
+
+    A plain list and one wake-up future rather than an ``asyncio.Queue``: a send costs an
+    append, and the writer takes everything pending in one slice.
+    """
 
     def __init__(self, apply_batch: BatchFn, batch_max: int = 512) -> None:
         self._apply_batch = apply_batch
         self._batch_max = batch_max
-        self._queue: asyncio.Queue[tuple[Any, asyncio.Future[Any]]] = asyncio.Queue()
+        self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
+        self._wakeup: asyncio.Future[None] | None = None
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.operations = 0
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="group-commit")
 
     def submit(self, op: Any) -> asyncio.Future[Any]:
@@ -43,8 +48,13 @@ class GroupCommitter:
         if self._task is None or self._task.done():
             raise StoreError("the writer is not running")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((op, future))
+        self._pending.append((op, future))
+        self._wake()
         return future
+
+    def _wake(self) -> None:
+        if self._wakeup is not None and not self._wakeup.done():
+            self._wakeup.set_result(None)
 
     async def stop(self) -> None:
         """Finish every write already submitted, then stop the writer."""
@@ -52,28 +62,26 @@ class GroupCommitter:
         if task is None:
             return
         if not task.done():
-            stopped: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            self._queue.put_nowait((_STOP, stopped))
+            self._stopping = True
+            self._wake()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        while not self._queue.empty():
-            _, future = self._queue.get_nowait()
+        pending, self._pending = self._pending, []
+        for _, future in pending:
             if not future.done():
                 future.set_exception(StoreError("the server is shutting down"))
 
     async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            batch = [await self._queue.get()]
-            while len(batch) < self._batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            if any(op is _STOP for op, _ in batch):
-                cut = next(i for i, (op, _) in enumerate(batch) if op is _STOP)
-                for _, late in batch[cut + 1 :]:
-                    late.set_exception(StoreError("the server is shutting down"))
-                batch, stopping = batch[:cut], True
-                if not batch:
-                    break
+        while True:
+            if not self._pending:
+                if self._stopping:
+                    return
+                self._wakeup = asyncio.get_running_loop().create_future()
+                await self._wakeup
+                self._wakeup = None
+                continue
+            batch = self._pending[: self._batch_max]
+            del self._pending[: self._batch_max]
             ops = [op for op, _ in batch]
             try:
                 results = await self._apply_batch(ops)
