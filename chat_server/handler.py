@@ -48,6 +48,8 @@ class ChatServer:
             rate=p.Rate(per_second=settings.rate_per_second, burst=settings.rate_burst),
         )
         self._sweeper: asyncio.Task[None] | None = None
+        self._logins: set[asyncio.Task[Any]] = set()  # handlers still before their welcome
+        self._stopping = False
 
     async def start(self) -> None:
         await self.broker.start(self.hub, self._announce, self._login_elsewhere)
@@ -66,9 +68,26 @@ class ChatServer:
 
     # --- connection lifecycle -------------------------------------------------------------
 
+    def abandon_logins(self) -> None:
+        """At shutdown: stop the logins in progress (queued for a password hash, waiting for
+        their turn) rather than work through them for clients that are being disconnected."""
+        self._stopping = True
+        for task in self._logins:
+            task.cancel()
+
     async def handle(self, ws: ServerConnection) -> None:
         """The websockets handler: one call per connection."""
-        session = await self._login(ws)
+        task = asyncio.current_task()
+        assert task is not None
+        self._logins.add(task)
+        try:
+            session = await self._login(ws)
+        except asyncio.CancelledError:
+            if self._stopping:
+                return
+            raise
+        finally:
+            self._logins.discard(task)
         if session is None:
             return
         first = self.hub.attach(session)

@@ -52,6 +52,7 @@ class Running:
     async def stop(self) -> None:
         """Close every connection with 1001, let the writer finish, close storage."""
         self.server.close(close_connections=True)
+        self.app.abandon_logins()
         await self.server.wait_closed()
         await self.app.close()
         await self.store.close()

@@ -13,6 +13,7 @@ import contextlib
 import json
 import random
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 from chat_server import protocol as p
 from chat_server.config import Settings
 from chat_server.store import NewMessage, create_store
+from chat_tui.client import ChatClient
 from tests.reliability.conftest import (
     WAIT,
     Member,
@@ -283,3 +285,35 @@ async def test_sigterm_does_not_wait_for_throttled_password_guesses(
     for ws in queued:
         await asyncio.wait_for(ws.wait_closed(), WAIT)
         assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1001
+
+
+async def test_sigterm_during_a_signup_storm_stops_without_hashing_the_queue(
+    reliable_server: ServerFactory,
+) -> None:
+    """Found by SIGTERM under a signup storm: logins queued for a password-hashing slot
+    (argon2, two at a time) kept the shutdown waiting while every one of them was hashed
+    and its account created for a client that was already gone (200 took 23 s here)."""
+    server = reliable_server()
+    server.start()
+    count = 300
+
+    async def sign_up(n: int) -> ClientConnection:
+        ws = await connect(server.url, compression=None, open_timeout=WAIT)
+        await ws.send(json.dumps({"type": "hello", "nick": f"new{n}", "password": "pw"}))
+        return ws
+
+    storm = await asyncio.gather(*(sign_up(n) for n in range(count)))
+    await asyncio.to_thread(server.health)  # answered after the hellos already sent are read
+    server.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(server.wait, WAIT) == 0, "the shutdown hashed the queue"
+    for ws in storm:  # told to come back later, with the password they chose
+        await asyncio.wait_for(ws.wait_closed(), WAIT)
+    server.start()
+    tokens = await mint_tokens(server.db, ["reader"])
+    async with ChatClient(server.url, token=tokens["reader"], reconnect=False) as client:
+        rooms = await client.list_rooms()
+    assert rooms.rooms == []
+    with sqlite3.connect(server.db) as db:
+        (created,) = db.execute("SELECT count(*) FROM users").fetchone()
+    assert created < count  # the queue was dropped, not worked through
+    server.assert_no_traceback()
