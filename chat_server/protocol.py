@@ -376,6 +376,8 @@ def decode_client_frame(data: str | bytes) -> AnyClientFrame:
     """Parse and validate one client frame, or raise ProtocolError (code, message, ref)."""
     try:
         frame: AnyClientFrame = _client_decoder.decode(_last_type_wins(data))
+    except UnicodeDecodeError:  # bytes that are not UTF-8 (msgspec raises this one as is)
+        raise ProtocolError("bad_request", "a frame must be UTF-8 text") from None
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _explain(data, exc) from None
     _check(frame)
