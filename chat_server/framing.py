@@ -116,22 +116,50 @@ class FrameWriter(Generic[B]):
         self._write(box)
 
     def flush(self) -> None:
-        """Write every queued frame: one write per connection, in queued order."""
+        """Write every queued frame: one write per connection, in queued order.
+
+        The loop is the fan-out's hot path, hence inlined: connections that are closing,
+        mid-fragment or use an extension take :meth:`_write`'s general path.
+        """
         self._scheduled = False
         dirty, self.dirty = self.dirty, []
+        limit = self.max_buffer
         last: list[bytes] | None = None
         joined = b""
         for box in dirty:
             frames = box.frames
             if frames is None:  # already written by write_now
                 continue
+            protocol = box.protocol
+            if (
+                box.closing
+                or not box.prepared
+                or protocol.state is not OPEN
+                or protocol.expect_continuation_frame
+                or box.ws.send_in_progress is not None
+            ):
+                self._write(box)
+                continue
+            box.frames = None
             # one room's subscribers mostly share the same frames: join them once
             if frames != last:
                 last = frames
                 joined = frames[0] if len(frames) == 1 else b"".join(frames)
-            self._write(box, joined)
+            transport = box.transport
+            if transport.is_closing():
+                continue
+            try:
+                transport.write(joined)
+            except Exception as exc:  # one failing connection must not stop the fan-out
+                log.warning("write to %s failed: %s", box.ws.remote_address, exc)
+                continue
+            if transport.get_write_buffer_size() - len(frames[-1]) > limit:
+                box.closing = True
+                self.on_slow(box)
 
-    def _write(self, box: B, joined: bytes | None = None) -> None:
+    def _write(self, box: B) -> None:
+        """Write what is queued for one connection, or drop it if the connection cannot
+        take a frame now (closing, or between the fragments of the library's own send)."""
         frames = box.frames
         assert frames is not None
         box.frames = None
@@ -146,9 +174,7 @@ class FrameWriter(Generic[B]):
             return
         try:
             if box.prepared:
-                if joined is None:
-                    joined = frames[0] if len(frames) == 1 else b"".join(frames)
-                transport.write(joined)
+                transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
             else:  # an extension (permessage-deflate) transforms frames: the library's send
                 for frame in frames:
                     broadcast((ws,), frame_payload(frame), text=True)
