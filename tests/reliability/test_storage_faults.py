@@ -132,8 +132,9 @@ async def test_a_read_only_database_file_refuses_sends_and_service_resumes(
     await _sqlite_fault_run(reliable_server, db, Immutable(db))
 
 
+@pytest.mark.parametrize("mode", ["fast", "immediate"])  # an operator's stop, or a crash
 async def test_postgres_stopped_and_started_mid_stream(
-    make_server: InProcessFactory, caplog: pytest.LogCaptureFixture
+    make_server: InProcessFactory, caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:
     caplog.set_level(logging.WARNING)
     with private_postgres() as pg:
@@ -149,7 +150,7 @@ async def test_postgres_stopped_and_started_mid_stream(
             await asyncio.wait_for(alice.start("feed"), WAIT)
             await asyncio.wait_for(bob.start("feed"), WAIT)
             acked = [(await _send(alice, f"before {n}")) for n in range(3)]
-            pg.stop("fast")
+            pg.stop(mode)
             refused = await _send_until_refused(alice, acked, tries=50)
             assert not pg.accepts()
             pg.start()
