@@ -140,25 +140,42 @@ async def test_postgres_stopped_and_started_mid_stream(
     with private_postgres() as pg:
         server = await make_server(database_url=pg.url, rate_per_second=1000.0, rate_burst=1000)
         clients = []
-        for nick in ("alice", "bob"):  # password logins: accounts made the way users make them
+        for nick in (
+            "alice",
+            "bob",
+            "carol",
+        ):  # password logins: accounts made the way users make them
             async with ChatClient(server.url, nick=nick, password="pw-" + nick) as signup:
                 assert signup.welcome is not None
                 clients.append(signup.welcome.token)
         alice = Member(server.url, clients[0], backoff=FAST_BACKOFF)
         bob = Member(server.url, clients[1], backoff=FAST_BACKOFF)
+        carol = Member(server.url, clients[2], backoff=FAST_BACKOFF)
         try:
-            await asyncio.wait_for(alice.start("feed"), WAIT)
-            await asyncio.wait_for(bob.start("feed"), WAIT)
+            for member in (alice, bob, carol):
+                await asyncio.wait_for(member.start("feed"), WAIT)
             acked = [(await _send(alice, f"before {n}")) for n in range(3)]
             pg.stop(mode)
             refused = await _send_until_refused(alice, acked, tries=50)
             assert not pg.accepts()
+            # carol's network drops now: her client's logins fail while the database is down
+            conn = carol.client._conn  # private: there is no public way to cut a cable
+            assert conn is not None
+            conn.ws.transport.abort()
+            await eventually(
+                lambda: any("login failed on storage" in r.getMessage() for r in caplog.records),
+                "a login attempt during the outage",
+            )
             pg.start()
             acked.append(await _resend_until_acked(alice, refused, "after the restart"))
             acked += [(await _send(alice, f"after {n}")) for n in range(3)]
             await _check_views(server.url, clients[1], [alice, bob], acked)
+            # carol's client kept trying, and shows her the whole room once it is back in
+            await eventually(lambda: carol.last("feed") == acked[-1], "carol to come back")
+            assert [m.seq for m in carol.seen["feed"]] == acked
+            assert not carol.client.closed
         finally:
-            await alice.close()
-            await bob.close()
+            for member in (alice, bob, carol):
+                await member.close()
         tracebacks = [r for r in caplog.records if r.exc_info]
         assert not tracebacks, f"the server logged a traceback: {tracebacks[0].getMessage()}"
