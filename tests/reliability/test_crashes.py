@@ -115,7 +115,8 @@ async def check_nothing_acked_lost(
 ) -> dict[str, list[p.MessageRecord]]:
     """Acked: stored once with its acked seq. Unacked: once or not at all. No gap. Every
     client was shown exactly the stored history."""
-    await asyncio.gather(*(s.stop_sending() for s in senders))
+    async with asyncio.timeout(60):
+        await asyncio.gather(*(s.stop_sending() for s in senders))
     stored = {room: await full_history(server.url, reader, room) for room in ROOMS}
     attempted = {msg_id: body for s in senders for msg_id, body in s.attempted.items()}
     acked = {msg_id: ack for s in senders for msg_id, ack in s.acked.items()}
