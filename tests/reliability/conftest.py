@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import os
 import re
 import resource
@@ -239,8 +240,6 @@ class ServerProc:
         return self.wait()
 
     def health(self, timeout: float = 10.0) -> dict[str, Any]:
-        import json
-
         with urllib.request.urlopen(self.health_url, timeout=timeout) as response:
             body: dict[str, Any] = json.loads(response.read())
         return body
