@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,7 +82,9 @@ async def _check_views(url: str, token: str, members: list[Member], acked: list[
         assert member.reconnects == 0, "a storage fault cost a connection"
 
 
-async def _sqlite_fault_run(reliable_server: ServerFactory, db: Path, fault: object) -> None:
+async def _sqlite_fault_run(
+    reliable_server: ServerFactory, db: Path, fault: AbstractContextManager[Any]
+) -> None:
     """The stream, the fault (a context manager), recovery, and the checks."""
     tokens = await mint_tokens(db, ["alice", "bob"])
     server = reliable_server(db=db, name="faulty")
@@ -89,7 +94,7 @@ async def _sqlite_fault_run(reliable_server: ServerFactory, db: Path, fault: obj
         await asyncio.wait_for(alice.start("feed"), WAIT)
         await asyncio.wait_for(bob.start("feed"), WAIT)
         acked = [(await _send(alice, f"before {n}")) for n in range(3)]
-        with fault:  # type: ignore[attr-defined]
+        with fault:
             refused = await _send_until_refused(alice, acked)
             # reading needs no write: history, and a new login with a token, still work
             page = await asyncio.wait_for(bob.client.history("feed", after=0, limit=500), WAIT)
@@ -112,16 +117,16 @@ async def test_a_full_disk_refuses_sends_and_service_resumes_when_space_is_freed
     reliable_server: ServerFactory, tmp_path: Path
 ) -> None:
     with small_disk(tmp_path / "disk") as disk:
-        db = disk.path / "chat.db"
 
-        class Full:
-            def __enter__(self) -> None:
-                assert disk.fill() > 0
+        @contextmanager
+        def full() -> Iterator[None]:
+            assert disk.fill() > 0
+            try:
+                yield
+            finally:
+                disk.free()  # an operator deletes what filled the disk
 
-            def __exit__(self, *exc_info: object) -> None:
-                disk.free()
-
-        await _sqlite_fault_run(reliable_server, db, Full())
+        await _sqlite_fault_run(reliable_server, disk.path / "chat.db", full())
 
 
 async def test_a_read_only_database_file_refuses_sends_and_service_resumes(
