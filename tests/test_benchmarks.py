@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import wire
+from benchmarks import scenario_nodes, wire
 from benchmarks.context import Context
 from benchmarks.scenario_nodes import fanout_nodes
 from benchmarks.stats import Results, percentile
@@ -176,3 +176,17 @@ def test_two_nodes_fanout_delivers_every_message_once(
         assert [k for b in used for k in client.scan_iter(match=f"{b.prefix}:*")] == []
     finally:
         client.close()
+
+
+def test_two_nodes_scenario_is_skipped_with_the_reason_without_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A machine without PostgreSQL still runs the rest of the harness: the scenario says why
+    it measured nothing instead of failing the run."""
+    monkeypatch.setenv(scenario_nodes.DATABASE_ENV, "postgresql://postgres@127.0.0.1:1/test")
+    ctx = Context(workdir=tmp_path, quick=True)
+    scenario_nodes.scenario(ctx)
+    assert ctx.results.records() == []
+    log = capsys.readouterr().err
+    assert "fanout-2nodes: SKIPPED: no PostgreSQL at postgresql://postgres@127.0.0.1:1/test" in log
+    assert scenario_nodes.DATABASE_ENV in log
