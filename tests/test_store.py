@@ -380,22 +380,25 @@ async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> Non
     try:
         alice, room = await member(db, "alice", "general")
         bob = await db.create_user("bob", "hash")
-        sends = [NewMessage(alice.id, "alice", room, f"k{i}", f"m{i}") for i in range(300)]
+        # more than a batch (512) and than a statement's chunk (400 rows) at once
+        sends = [NewMessage(alice.id, "alice", room, f"k{i}", f"m{i}") for i in range(1000)]
         first = await asyncio.gather(*(db.submit(m) for m in sends))
         again = await asyncio.gather(*(db.submit(m) for m in sends[::10]))
         outsider = db.submit(NewMessage(bob.id, "bob", room, "b1", "not a member"))
         with pytest.raises(ProtocolError, match="not a member"):
             await outsider
-        assert [s.seq for s in first] == list(range(1, 301))
+        assert [s.seq for s in first] == list(range(1, 1001))
         assert [(s.seq, s.new) for s in again] == [(s.seq, False) for s in first[::10]]
-        assert (await db.user_rooms(alice.id))[0].read_seq == 300
+        assert (await db.user_rooms(alice.id))[0].read_seq == 1000
+        page = await db.history((await db.room_by_name("general")), limit=1000)  # type: ignore[arg-type]
+        assert [m.body for m in page.messages] == [f"m{i}" for i in range(1000)]
     finally:
         await db.close()
     statements = (
         (DUPLICATES_SQL, (alice.id, "k1")),
         (NON_MEMBERS_SQL, (alice.id, room)),
-        (LAST_SEQ_SQL, (room, 301)),
-        (READ_SEQ_SQL, (alice.id, room, 301)),
+        (LAST_SEQ_SQL, (room, 1001)),
+        (READ_SEQ_SQL, (alice.id, room, 1001)),
     )
     with sqlite3.connect(tmp_path / "chat.db") as conn:  # no ANALYZE, as in the server
         for template, row in statements:
