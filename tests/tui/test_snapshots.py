@@ -56,10 +56,13 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     """Messages stored one minute apart from 2026-11-26 09:00 UTC."""
     start_at = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     ticks = iter(range(100000))
-    monkeypatch.setattr(
-        "chat_server.store.sqlite.now_ts",
-        lambda: format_ts(start_at + timedelta(minutes=next(ticks))),
-    )
+
+    def clock() -> str:
+        return format_ts(start_at + timedelta(minutes=next(ticks)))
+
+    # The store stamps rows in two modules (the writer's batches live in sqlite_batch).
+    monkeypatch.setattr("chat_server.store.sqlite.now_ts", clock)
+    monkeypatch.setattr("chat_server.store.sqlite_batch.now_ts", clock)
 
 
 @pytest.fixture
