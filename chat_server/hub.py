@@ -184,10 +184,12 @@ class Hub:
             if after > covered and session.user_id != exclude_user:
                 frames = session.frames
                 if frames is None:
-                    session.frames = [frame]
+                    session.frames = frame
                     dirty.append(session)
-                else:
+                elif isinstance(frames, list):
                     frames.append(frame)
+                else:
+                    session.frames = [frames, frame]
         writer.schedule()
 
     def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
