@@ -5,7 +5,8 @@ Each injector makes the real fault the operating system or the service would pro
 from a size-limited tmpfs, EPERM from an immutable file, a refused connection from a stopped
 postmaster), never a flag inside the server. Each one skips its test with the reason when the
 machine cannot make the fault (no mount privilege, a filesystem without ``chattr +i``, no
-PostgreSQL binaries), and fails instead under ``CHAT_TEST_REQUIRE_SERVICES=1``.
+PostgreSQL binaries); a missing service (PostgreSQL's binaries) fails it instead under
+``CHAT_TEST_REQUIRE_SERVICES=1``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ from tests.reliability.conftest import WAIT, free_port
 from tests.scale.cluster import PrivateRedis
 
 
-def unavailable(reason: str) -> None:
-    """Skip the test, or fail it where the CI promised every service and privilege."""
-    if os.environ.get("CHAT_TEST_REQUIRE_SERVICES") == "1":
+def unavailable(reason: str, service: bool = True) -> None:
+    """Skip the test, or fail it where the CI promised every service. A missing privilege
+    (mounting, ``chattr``: a container without CAP_SYS_ADMIN, a filesystem without
+    attributes) always skips: no service is missing, the machine cannot make that fault."""
+    if service and os.environ.get("CHAT_TEST_REQUIRE_SERVICES") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
 
@@ -64,7 +67,8 @@ class SmallDisk:
         done = _run("mount", "-t", "tmpfs", "-o", f"size={self.size_mb}m,mode=0755", "tmpfs",
                     str(self.path))  # fmt: skip
         if done.returncode != 0:
-            unavailable(f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}")
+            reason = f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}"
+            unavailable(reason, service=False)
         self.mounted = True
 
     def unmount(self) -> None:
@@ -121,7 +125,7 @@ class Immutable:
             done = _run("chattr", "+i", str(path))
             if done.returncode != 0:
                 self.__exit__()
-                unavailable(f"chattr +i does not work here: {done.stderr.strip()}")
+                unavailable(f"chattr +i does not work here: {done.stderr.strip()}", service=False)
         self.set = True
         return self
 
