@@ -240,6 +240,9 @@ class RedisBroker:
         # users who came or went while Redis was unreachable: only this node's clients
         # heard about it; the first heartbeat after Redis is back tells the others
         self._unsynced: dict[int, str] = {}
+        # ...announced twice, on two heartbeats in a row: a node that resubscribed a moment
+        # after this one (Redis pub/sub keeps nothing for late subscribers) hears the second
+        self._announce_again: dict[int, str] = {}
         self._presence_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
         self.reconnects = 0
@@ -469,6 +472,8 @@ class RedisBroker:
                 # Others took this node for dead (or Redis lost its data): say we are here.
                 unsynced.update(users)
             first = False
+            again, self._announce_again = self._announce_again, dict(unsynced)
+            unsynced = {**again, **unsynced}
             online = await self.online(unsynced)
             changes += [
                 (user_id, nick, "online" if user_id in online else "offline")
