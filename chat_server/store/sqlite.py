@@ -1,10 +1,11 @@
-"""SQLite storage: WAL, one writer connection driven by group commit, one read connection.
+"""SQLite storage: WAL, one writer connection driven by group commit, two read connections.
 
 The writer connection is a plain ``sqlite3`` connection living on a thread of its own:
 the single writer task (``GroupCommitter``) hands it each batch whole, and the batch's
-transaction runs there in one call (``sqlite_batch.py``). History and search go through a
-separate read connection, so they never see an uncommitted batch and never queue behind
-one.
+transaction runs there in one call (``sqlite_batch.py``). Reads go through separate read
+connections, so they never see an uncommitted batch and never queue behind one: the short
+indexed reads of a history page run on the event loop's thread (a thread trip costs more
+than they do), every other read in one trip to a reader thread.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from chat_server.errors import StoreError
 from chat_server.protocol import (
@@ -107,7 +106,9 @@ class SQLiteStore:
         self.synchronous = synchronous
         self._pool: ThreadPoolExecutor | None = None
         self._writer: sqlite3.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._read_pool: ThreadPoolExecutor | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._inline: sqlite3.Connection | None = None
         self._committer = GroupCommitter(self._apply_batch, batch_max)
         self._rooms = RoomCache()
 
@@ -118,9 +119,12 @@ class SQLiteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             self._writer = await self._in_writer(self._open_writer, self._sync_pragma())
-            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._reader.execute("PRAGMA busy_timeout=5000")
-            await self._reader.execute("PRAGMA query_only=ON")
+            self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+            self._reader = await asyncio.get_running_loop().run_in_executor(
+                self._read_pool, self._open_reader
+            )
+            # on the loop's thread a busy wait stalls every connection: fail fast instead
+            self._inline = self._open_reader(busy_ms=200)
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
@@ -140,6 +144,17 @@ class SQLiteStore:
             raise
         return conn
 
+    def _open_reader(self, busy_ms: int = 5000) -> sqlite3.Connection:
+        """A read-only connection (after the writer has migrated), for the thread that opens it."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            conn.execute("PRAGMA query_only=ON")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
     def _sync_pragma(self) -> str:
         if self.synchronous not in ("full", "normal"):
             raise StoreError(f"synchronous must be full or normal, not {self.synchronous!r}")
@@ -147,10 +162,16 @@ class SQLiteStore:
 
     async def close(self) -> None:
         await self._committer.stop()
-        if self._reader is not None:
-            await self._reader.close()
+        if self._inline is not None:
+            self._inline.close()
+        reader, read_pool = self._reader, self._read_pool
+        self._inline = self._reader = self._read_pool = None
+        if read_pool is not None:
+            if reader is not None:
+                await asyncio.get_running_loop().run_in_executor(read_pool, reader.close)
+            read_pool.shutdown(wait=False)
         writer, pool = self._writer, self._pool
-        self._reader = self._writer = self._pool = None
+        self._writer = self._pool = None
         if pool is not None:
             if writer is not None:
                 await asyncio.get_running_loop().run_in_executor(pool, writer.close)
@@ -162,16 +183,31 @@ class SQLiteStore:
 
     # --- reads ----------------------------------------------------------------------------
 
-    @property
-    def _r(self) -> aiosqlite.Connection:
-        if self._reader is None:
-            raise StoreError("the database is closed")
-        return self._reader
-
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """All rows of one query, in one trip to the reader's thread (execute and fetch there:
+        a thread hop per query, not one per cursor call as through aiosqlite)."""
+        reader, pool = self._reader, self._read_pool
+        if reader is None or pool is None:
+            raise StoreError("the database is closed")
         try:
-            async with self._r.execute(sql, params) as cur:
-                return list(await cur.fetchall())
+            return await asyncio.get_running_loop().run_in_executor(
+                pool, _fetch, reader, sql, params
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(str(exc)) from exc
+
+    def _now(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        """All rows of a short indexed query, run right here on the event loop's thread.
+
+        For the reads every history page makes (a membership point lookup, at most
+        ``HISTORY_MAX + 1`` rows by the primary key): the query costs less than the two
+        thread hand-overs of a trip to the reader's thread (~50 us each), and a WAL reader
+        does not wait for the writer.
+        """
+        if self._inline is None:
+            raise StoreError("the database is closed")
+        try:
+            return self._inline.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
 
@@ -230,10 +266,10 @@ class SQLiteStore:
         return Room(id=row[0], name=row[1], is_dm=bool(row[2])) if row else None
 
     async def is_member(self, user_id: int, room_id: int) -> bool:
-        row = await self._one(
+        rows = self._now(
             "SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id)
         )
-        return row is not None
+        return bool(rows)
 
     async def members(self, room_id: int) -> list[tuple[int, str]]:
         rows = await self._all(
@@ -290,14 +326,14 @@ class SQLiteStore:
         """
         ceiling = upto if upto is not None else MAX_SEQ
         if after is not None:
-            rows = await self._all(
+            rows = self._now(
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ?"
                 " AND seq <= ? ORDER BY seq LIMIT ?",
                 (room.id, after, ceiling, limit + 1),
             )
             return history_page(room.name, rows, limit, newest_first=False)
         top = ceiling if before is None else min(before - 1, ceiling)
-        rows = await self._all(
+        rows = self._now(
             f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq <= ?"
             " ORDER BY seq DESC LIMIT ?",
             (room.id, top, limit + 1),
@@ -399,6 +435,11 @@ class SQLiteStore:
         if conn is None:
             raise StoreError("the database is closed")
         return await self._in_writer(apply_batch, conn, ops, self._rooms)
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
+    """On the reader thread: run one query and fetch all its rows."""
+    return conn.execute(sql, params).fetchall()
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
