@@ -127,18 +127,39 @@ async def test_failed_logins_are_throttled_across_nodes(cluster: Cluster) -> Non
     node_a, node_b = cluster.start_node(), cluster.start_node()
     carol = await Member.connect(node_a.url, "carol")
     await carol.close()
+    # One watcher per node, so a test can tell when what one node published reached the other.
+    on_a = await Member.connect(node_a.url, "watcher_a")
+    on_b = await Member.connect(node_b.url, "watcher_b")
+    markers = 0
 
-    async def wrong_password(url: str) -> float:
+    async def wrong_password(node: int) -> float:
+        """A failed guess on node A (0) or B (1), then wait until the other node has heard it.
+
+        The failure travels on the node's Redis channel before the marker message sent after
+        it, and Redis keeps one publisher's order: once the marker arrives, so has the failure.
+        """
+        nonlocal markers
+        url, here, there = (node_a.url, on_a, on_b) if node == 0 else (node_b.url, on_b, on_a)
         started = time.monotonic()
         async with connect(url) as ws:
             hello = {"type": "hello", "nick": "carol", "password": "not-her-password"}
             reply = await request(ws, hello, "welcome")
         assert (reply["type"], reply["code"]) == ("error", "auth_failed")
-        return time.monotonic() - started
+        took = time.monotonic() - started
+        markers += 1
+        await here.send(f"marker {markers}", f"m{markers}", room="sync")
+        await there.wait_for(lambda: markers in there.view("sync").live, "the marker")
+        return took
 
-    await wrong_password(node_a.url)
-    assert await wrong_password(node_b.url) >= 0.4  # held back by the failure on node A
-    assert await wrong_password(node_a.url) >= 0.8  # and by the one on node B
+    try:
+        for member in (on_a, on_b):
+            await member.join("sync")
+        await wrong_password(0)
+        assert await wrong_password(1) >= 0.4  # held back by the failure on node A
+        assert await wrong_password(0) >= 0.8  # and by the one on node B
+    finally:
+        await on_a.close()
+        await on_b.close()
 
 
 async def test_leaving_a_room_takes_the_users_connections_on_every_node_out(
