@@ -90,6 +90,11 @@ def send_all(
         except (ConnectionClosed, OSError) as exc:
             if not connected_once:
                 raise ConnectError(f"cannot connect to {url}: {exc}") from exc
+        except ConnectError:
+            # A refused handshake (a server mid-restart behind a proxy answers 502/503) is
+            # fatal only before the first login; afterwards it is one more reconnect attempt.
+            if not connected_once:
+                raise
         delay = backoff.delay(attempt)
         attempt += 1
         if time.monotonic() + delay >= until:
