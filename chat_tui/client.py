@@ -14,10 +14,9 @@ import contextlib
 import logging
 import ssl as ssl_module
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
@@ -28,67 +27,27 @@ from chat_server.ratelimit import TokenBucket
 from chat_tui import __version__
 from chat_tui.credentials import DEFAULT_URL
 from chat_tui.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
-from chat_tui.ids import new_id as new_id  # re-exported: part of the client API
+from chat_tui.events import Closed, Connected, Event, JoinResult, State, Status, StatusChanged
+from chat_tui.ids import new_id
+from chat_tui.outbox import Outbox
 from chat_tui.sequencing import Backoff, Sequencer
+
+# The client API: the events and new_id are re-exported from the modules that define them.
+__all__ = [
+    "ChatClient",
+    "Closed",
+    "Connected",
+    "Event",
+    "JoinResult",
+    "State",
+    "Status",
+    "StatusChanged",
+    "new_id",
+]
 
 log = logging.getLogger("chat_tui.client")
 
 CATCH_UP_PAGE = p.HISTORY_MAX
-
-State = Literal["connecting", "connected", "reconnecting", "closed"]
-
-
-@dataclass(frozen=True)
-class Status:
-    """Where the connection stands, for a status line."""
-
-    state: State
-    retry_in: float | None = None
-    queued: int = 0
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class Connected:
-    """The client is (again) connected and every room is re-joined."""
-
-    welcome: p.Welcome
-
-
-@dataclass(frozen=True)
-class StatusChanged:
-    status: Status
-
-
-@dataclass(frozen=True)
-class Closed:
-    """The last event: the client stopped, on its own (``error``) or because it was told to."""
-
-    error: ClientError | None
-
-
-@dataclass(frozen=True)
-class JoinResult:
-    """A room just joined: its members, and the first history page (not repeated as events)."""
-
-    room: str
-    last_seq: int
-    members: list[str]
-    online: list[str]
-    messages: list[p.MessageRecord]
-    more: bool
-
-
-Event = (
-    p.MessageRecord
-    | p.Presence
-    | p.TypingEvent
-    | p.ReadEvent
-    | p.Joined
-    | Connected
-    | StatusChanged
-    | Closed
-)
 
 
 class _Lost(Exception):
@@ -109,13 +68,6 @@ class _Call:
     frame: dict[str, Any]
     joined: p.Joined | None = None
     auto: bool = False  # a re-join made by the client after a reconnect
-
-
-@dataclass
-class _Outgoing:
-    frame: dict[str, Any]
-    future: asyncio.Future[p.Ack]
-    ref: str | None = None
 
 
 @dataclass
@@ -158,9 +110,7 @@ class ChatClient:
         self._conn: _Connection | None = None
         self._rooms: dict[str, _Room] = {}
         self._calls: dict[str, _Call] = {}
-        self._outbox: dict[str, _Outgoing] = {}
-        self._unsent: deque[str] = deque()
-        self._outbox_changed = asyncio.Event()
+        self._outbox = Outbox()
         self._reads: dict[str, int] = {}
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._refs = 0
@@ -256,16 +206,14 @@ class ChatClient:
             frame["room"] = room
         else:
             frame["to"] = to
-        future: asyncio.Future[p.Ack] = asyncio.get_running_loop().create_future()
-        self._outbox[msg_id] = _Outgoing(frame, future)
-        self._unsent.append(msg_id)
-        self._outbox_changed.set()
+        future = self._outbox.add(msg_id, frame)
         self._queue_changed()
         try:
             return await asyncio.shield(future)
         finally:
             if not future.done():  # the caller gave up: do not send it later
-                self._drop_outgoing(msg_id)
+                self._outbox.drop(msg_id)
+                self._queue_changed()
 
     async def history(
         self,
@@ -440,7 +388,7 @@ class ChatClient:
                 if not call.future.done():
                     call.future.set_exception(_Lost())
             self._calls.clear()
-            self._unsent = deque(self._outbox)  # everything unacked goes out again, in order
+            self._outbox.rewind()
             for room in self._rooms.values():
                 room.filling = False
 
@@ -469,15 +417,11 @@ class ChatClient:
         await conn.ready.wait()
         rate = conn.welcome.limits.rate.per_second
         while True:
-            if not self._unsent:
-                self._outbox_changed.clear()
-                await self._outbox_changed.wait()
-                continue
+            await self._outbox.wait()
             while not conn.bucket.take(time.monotonic()):  # noqa: ASYNC110 - pacing, not polling
                 await asyncio.sleep(1 / rate)
-            msg_id = self._unsent.popleft()
-            entry = self._outbox.get(msg_id)
-            if entry is None or entry.future.done():
+            entry = self._outbox.take()
+            if entry is None:
                 continue
             entry.ref = self._next_ref()
             try:
@@ -636,9 +580,7 @@ class ChatClient:
             room.filling = False
 
     def _acked(self, ack: p.Ack) -> None:
-        entry = self._outbox.pop(ack.id, None)
-        if entry is not None and not entry.future.done():
-            entry.future.set_result(ack)
+        self._outbox.acked(ack)
         self._queue_changed()
 
     def _error(self, error: p.Error) -> None:
@@ -648,25 +590,12 @@ class ChatClient:
             if not call.future.done():
                 call.future.set_exception(ServerError(error.code, error.message))
             return
-        for msg_id, entry in self._outbox.items():
-            if entry.ref is not None and entry.ref == ref:
-                if error.code == "rate_limited":  # the same id again, a little later
-                    entry.ref = None
-                    self._unsent.appendleft(msg_id)
-                    self._outbox_changed.set()
-                else:
-                    self._drop_outgoing(msg_id)
-                    entry.future.set_exception(ServerError(error.code, error.message))
-                return
+        if self._outbox.refused(error):
+            self._queue_changed()
+            return
         log.warning("server error: %s %s", error.code, error.message)
 
     # --- small helpers ------------------------------------------------------------------
-
-    def _drop_outgoing(self, msg_id: str) -> None:
-        self._outbox.pop(msg_id, None)
-        with contextlib.suppress(ValueError):
-            self._unsent.remove(msg_id)
-        self._queue_changed()
 
     def _next_ref(self) -> str:
         self._refs += 1
@@ -704,9 +633,7 @@ class ChatClient:
         self._done.set()
         self._changed.set()
         failure = error or ClosedError("the client is closed")
-        for entry in self._outbox.values():
-            if not entry.future.done():
-                entry.future.set_exception(failure)
+        self._outbox.fail(failure)
         for call in self._calls.values():
             if not call.future.done():
                 call.future.set_exception(failure)

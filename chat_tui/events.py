@@ -1,0 +1,64 @@
+"""What a ChatClient tells its user: the events ``events()`` yields and what ``join()`` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from chat_server import protocol as p
+from chat_tui.errors import ClientError
+
+State = Literal["connecting", "connected", "reconnecting", "closed"]
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the connection stands, for a status line."""
+
+    state: State
+    retry_in: float | None = None
+    queued: int = 0
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Connected:
+    """The client is (again) connected and every room is re-joined."""
+
+    welcome: p.Welcome
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    status: Status
+
+
+@dataclass(frozen=True)
+class Closed:
+    """The last event: the client stopped, on its own (``error``) or because it was told to."""
+
+    error: ClientError | None
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """A room just joined: its members, and the first history page (not repeated as events)."""
+
+    room: str
+    last_seq: int
+    members: list[str]
+    online: list[str]
+    messages: list[p.MessageRecord]
+    more: bool
+
+
+Event = (
+    p.MessageRecord
+    | p.Presence
+    | p.TypingEvent
+    | p.ReadEvent
+    | p.Joined
+    | Connected
+    | StatusChanged
+    | Closed
+)
