@@ -17,11 +17,15 @@ import pytest
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.store import NewMessage, SQLiteStore, User, search_words
 from chat_server.store.postgres import PostgresStore
+from chat_server.store.postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
+from chat_server.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from chat_server.store.sqlite_batch import (
     DUPLICATES_SQL,
     LAST_SEQ_SQL,
     NON_MEMBERS_SQL,
     READ_SEQ_SQL,
+    SEARCH_SQL,
+    chunk_sizes,
     values_sql,
 )
 from tests.scale.cluster import PostgresSchema
@@ -34,6 +38,7 @@ class Backend:
 
     name = ""
     integrity_error: type[Exception] = Exception
+    all_migrations: range = range(0)
 
     def store(self) -> AnyStore:
         raise NotImplementedError
@@ -52,6 +57,7 @@ class Backend:
 class SQLiteBackend(Backend):
     name = "sqlite"
     integrity_error = sqlite3.IntegrityError
+    all_migrations = range(1, len(SQLITE_MIGRATIONS) + 1)
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -80,6 +86,7 @@ class SQLiteBackend(Backend):
 class PostgresBackend(Backend):
     name = "postgres"
     integrity_error = asyncpg.UniqueViolationError
+    all_migrations = range(1, len(POSTGRES_MIGRATIONS) + 1)
 
     def __init__(self, database_url: str) -> None:
         self.schema = PostgresSchema(database_url)
@@ -311,7 +318,7 @@ async def test_data_and_migrations_survive_reopening(backend: Backend) -> None:
         assert later.seq == 2
     finally:
         await second.close()
-    assert await backend.migrations() == [1]
+    assert await backend.migrations() == list(backend.all_migrations)
 
 
 async def test_unopenable_database_is_a_clear_error(backend: Backend, tmp_path: Path) -> None:
@@ -408,3 +415,17 @@ async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> Non
             scans = [s for s in plan if s.startswith("SCAN") and s not in ("SCAN k", "SCAN v")]
             assert all("CONSTANT ROW" in s for s in scans), (template, plan)
             assert [s for s in plan if s.startswith("SEARCH")], (template, plan)
+        plan = [step[3] for step in conn.execute("EXPLAIN QUERY PLAN " + SEARCH_SQL, (10, 20))]
+        assert plan == ["SEARCH messages USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"], plan
+
+
+def test_sqlite_batch_statements_come_in_few_sizes() -> None:
+    """A batch of any size runs as statements of at most 20 row counts per template, so
+    the connection's statement cache (128) keeps every compiled one."""
+    seen: set[int] = set()
+    for rows in range(1, 1200):
+        sizes = list(chunk_sizes(rows))
+        assert sum(sizes) == rows
+        assert len(sizes) <= 5 + rows // 256
+        seen.update(sizes)
+    assert len(seen) <= 20 and max(seen) == 256

@@ -5,13 +5,15 @@ the single writer task (``GroupCommitter``) hands it each batch whole, and the b
 transaction runs there in one call (``sqlite_batch.py``). Reads go through separate read
 connections, so they never see an uncommitted batch and never queue behind one: the short
 indexed reads of a history page run on the event loop's thread (a thread trip costs more
-than they do), every other read in one trip to a reader thread.
+than they do), every other read in one trip to a reader thread. The search index is
+filled by the writer in bulk, behind the messages, and brought up to date before a search.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -30,16 +32,20 @@ from chat_server.protocol import (
 from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
 from chat_server.store.sqlite_batch import (
     CreateUser,
+    IndexSearch,
     Join,
     MarkRead,
     RemoveUser,
-    RoomCache,
     Sql,
+    WriterCache,
     apply_batch,
+    index_search,
 )
 from chat_server.store.writer import GroupCommitter
 
 _T = TypeVar("_T")
+
+log = logging.getLogger(__name__)
 
 # Ordered migrations; each runs in one transaction and is recorded in schema_migrations.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -93,9 +99,41 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
         END""",
     ),
+    # A commit writes every index page a batch touches. The idempotency index now leads
+    # with the key, which our clients make time-ordered, so new keys land on the last page
+    # instead of one page per author; the search index is filled by the writer in bulk
+    # (see ``index_search``) instead of by a trigger on every insert. SQLite cannot drop a
+    # table constraint, so the table is rebuilt (ids kept: they are the search rowids).
+    (
+        "DROP TRIGGER messages_fts_insert",
+        """CREATE TABLE messages_v2 (
+            id INTEGER PRIMARY KEY,
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            seq INTEGER NOT NULL,
+            author_id INTEGER NOT NULL REFERENCES users(id),
+            nick TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            UNIQUE (room_id, seq),
+            UNIQUE (client_id, author_id)
+        )""",
+        "INSERT INTO messages_v2 SELECT id, room_id, seq, author_id, nick, client_id, body, ts"
+        " FROM messages ORDER BY id",
+        "DROP TABLE messages",
+        "ALTER TABLE messages_v2 RENAME TO messages",
+        "CREATE TABLE search_indexed (upto INTEGER NOT NULL)",
+        "INSERT INTO search_indexed (upto) SELECT COALESCE(MAX(id), 0) FROM messages",
+    ),
 )
 
 _MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
+
+# The writer adds new messages to the search index in bulk: once this many wait, or this
+# many seconds after the first of them, or before a search (which must see every message
+# acked before it).
+SEARCH_INDEX_BATCH = 1024
+SEARCH_INDEX_DELAY = 1.0
 
 
 class SQLiteStore:
@@ -110,7 +148,9 @@ class SQLiteStore:
         self._reader: sqlite3.Connection | None = None
         self._inline: sqlite3.Connection | None = None
         self._committer = GroupCommitter(self._apply_batch, batch_max)
-        self._rooms = RoomCache()
+        self._cache = WriterCache()
+        self._indexing: asyncio.Future[Any] | None = None
+        self._index_timer: asyncio.TimerHandle | None = None
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -138,7 +178,11 @@ class SQLiteStore:
             conn.execute(f"PRAGMA synchronous={synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=5000")
+            # statement journals and the like in memory, not a temporary file per batch
+            conn.execute("PRAGMA temp_store=MEMORY")
             _migrate(conn)
+            self._cache.load(conn)
+            _catch_up_search(conn, self._cache)
         except BaseException:
             conn.close()
             raise
@@ -161,6 +205,12 @@ class SQLiteStore:
         return self.synchronous.upper()
 
     async def close(self) -> None:
+        if self._index_timer is not None:
+            self._index_timer.cancel()
+            self._index_timer = None
+        if self._cache.unindexed and self._writer is not None:
+            with contextlib.suppress(StoreError):  # a failing disk: the next open catches up
+                await self._write(IndexSearch())
         await self._committer.stop()
         if self._inline is not None:
             self._inline.close()
@@ -345,6 +395,8 @@ class SQLiteStore:
     ) -> list[SearchHit]:
         if not words:
             return []
+        if self._cache.unindexed:
+            await self._write(IndexSearch())
         query = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
         sql = (
             "SELECT r.name, m.seq, m.nick, m.body, m.ts FROM messages_fts f"
@@ -434,7 +486,59 @@ class SQLiteStore:
         conn = self._writer
         if conn is None:
             raise StoreError("the database is closed")
-        return await self._in_writer(apply_batch, conn, ops, self._rooms)
+        results = await self._in_writer(apply_batch, conn, ops, self._cache)
+        self._schedule_indexing()
+        return results
+
+    def _schedule_indexing(self) -> None:
+        """Queue a search-index pass when enough messages wait, or arm the timer for one."""
+        waiting = self._cache.unindexed
+        if not waiting or (self._indexing is not None and not self._indexing.done()):
+            return
+        if waiting >= SEARCH_INDEX_BATCH:
+            self._index_now()
+        elif self._index_timer is None:
+            self._index_timer = asyncio.get_running_loop().call_later(
+                SEARCH_INDEX_DELAY, self._index_now
+            )
+
+    def _index_now(self) -> None:
+        if self._index_timer is not None:
+            self._index_timer.cancel()
+            self._index_timer = None
+        try:
+            self._indexing = self._committer.submit(IndexSearch())
+        except StoreError:  # closing: the next open catches up
+            return
+        self._indexing.add_done_callback(self._indexed)
+
+    def _indexed(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled():
+            return
+        if (exc := future.exception()) is not None:
+            log.warning("search index update failed (tried again shortly): %s", exc)
+            if self._index_timer is None:  # not at once: the disk may be full
+                self._index_timer = asyncio.get_running_loop().call_later(
+                    SEARCH_INDEX_DELAY, self._index_now
+                )
+            return
+        self._schedule_indexing()  # messages committed after the pass
+
+
+def _catch_up_search(conn: sqlite3.Connection, cache: WriterCache) -> None:
+    """Index what a stopped server left out of the search index, in one transaction."""
+    if not cache.unindexed:
+        return
+    staged = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        index_search(conn, staged)
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    cache.indexed_upto = staged.indexed_upto
 
 
 def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:

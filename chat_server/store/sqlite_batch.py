@@ -18,8 +18,10 @@ from chat_server.errors import ProtocolError, StoreError
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import NewMessage, Room, Stored, User
 
-# Rows per statement: at most 7 parameters each, well under SQLite's limit of 32766.
-_CHUNK = 400
+# Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
+_CHUNK = 256
+# Up to this many rows go in one statement of their exact size.
+_SMALL = 16
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,16 +57,34 @@ class MarkRead:
     seq: int
 
 
-@dataclasses.dataclass(slots=True)
-class RoomCache:
-    """What the writer knows of rooms between batches: the last seq and the name of each.
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexSearch:
+    """Add to the search index every message it lacks (those after ``search_indexed``)."""
 
-    Only the writer changes ``last_seq``, so once read it stays right; room names never
-    change. Both are updated only after a commit, so a rolled-back batch leaves no trace.
+
+@dataclasses.dataclass(slots=True)
+class WriterCache:
+    """What the writer knows between batches: each room's last seq and name, the newest
+    message id, and how far the search index reaches.
+
+    Only the writer changes these, so once read they stay right; room names never change.
+    All are updated only after a commit, so a rolled-back batch leaves no trace.
     """
 
     last_seq: dict[int, int] = dataclasses.field(default_factory=dict)
     names: dict[int, str] = dataclasses.field(default_factory=dict)
+    last_id: int = 0
+    indexed_upto: int = 0
+
+    @property
+    def unindexed(self) -> int:
+        """Messages committed but not yet in the search index (ids are never reused)."""
+        return self.last_id - self.indexed_upto
+
+    def load(self, conn: sqlite3.Connection) -> None:
+        """Read the newest message id and the search index's mark from the database."""
+        self.last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
+        self.indexed_upto = conn.execute("SELECT upto FROM search_indexed").fetchone()[0]
 
 
 # Every statement of a run of messages takes all its rows at once, as a VALUES table: one
@@ -82,6 +102,9 @@ NON_MEMBERS_SQL = (
     "WITH k(u, r) AS (VALUES {values})"
     " SELECT k.u, k.r FROM k WHERE NOT EXISTS"
     " (SELECT 1 FROM memberships m WHERE m.user_id = k.u AND m.room_id = k.r)"
+)
+SEARCH_SQL = (
+    "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?"
 )
 INSERT_SQL = (
     "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts) VALUES {values}"
@@ -103,27 +126,49 @@ def values_sql(template: str, rows: int, width: int = 2) -> str:
     return template.format(values=",".join([row] * rows))
 
 
-def _each_chunk(
+def chunk_sizes(rows: int) -> Iterator[int]:
+    """How many rows each statement of a run of ``rows`` takes: up to ``_SMALL`` rows in
+    one statement of that size, more in power-of-two chunks first (37 rows: 32, then 5).
+
+    Compiling a statement of a few hundred parameters costs more than running it. With
+    any row count allowed, each template would have hundreds of texts, more than the
+    connection's statement cache (128) holds, and most batches would compile theirs
+    anew; this way a template has at most 20 texts, and every one stays cached.
+    """
+    while rows:
+        size = rows if rows <= _SMALL else min(_CHUNK, 1 << (rows.bit_length() - 1))
+        yield size
+        rows -= size
+
+
+def _chunks(
+    conn: sqlite3.Connection, template: str, rows: Sequence[tuple[Any, ...]]
+) -> Iterator[sqlite3.Cursor]:
+    """Run ``template`` over ``rows`` in the chunks of ``chunk_sizes``; yields each
+    statement's cursor."""
+    start = 0
+    for size in chunk_sizes(len(rows)):
+        chunk = rows[start : start + size]
+        start += size
+        params = [value for row in chunk for value in row]
+        yield conn.execute(values_sql(template, size, len(chunk[0])), params)
+
+
+def _each_row(
     conn: sqlite3.Connection, template: str, rows: Sequence[tuple[Any, ...]]
 ) -> Iterator[Any]:
-    """Run ``template`` over ``rows`` in chunks (SQLite bounds the parameters of a
-    statement); yields the rows the statements return."""
-    if not rows:
-        return
-    width = len(rows[0])
-    for start in range(0, len(rows), _CHUNK):
-        chunk = rows[start : start + _CHUNK]
-        params = [value for row in chunk for value in row]
-        yield from conn.execute(values_sql(template, len(chunk), width), params)
+    """The rows the statements of ``_chunks`` return."""
+    for cursor in _chunks(conn, template, rows):
+        yield from cursor
 
 
-def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], rooms: RoomCache) -> list[Any]:
+def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache) -> list[Any]:
     """Run ``ops`` in one transaction; one result (or exception) per operation.
 
     Raises StoreError when the transaction as a whole failed (then nothing was written).
     """
     seqs: dict[int, int] = {}
-    known: RoomCache = RoomCache()
+    known = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto)
     results: list[Any] = []
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -133,12 +178,12 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], rooms: RoomCache) 
                 j = i
                 while j < len(ops) and isinstance(ops[j], NewMessage):
                     j += 1
-                results.extend(_append_run(conn, ops[i:j], seqs, rooms, known))
+                results.extend(_append_run(conn, ops[i:j], seqs, cache, known))
                 i = j
                 continue
             conn.execute("SAVEPOINT op")
             try:
-                results.append(_apply_one(conn, ops[i]))
+                results.append(_apply_one(conn, ops[i], known))
             except (ProtocolError, sqlite3.IntegrityError) as exc:
                 conn.execute("ROLLBACK TO op")
                 results.append(exc)
@@ -154,14 +199,34 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], rooms: RoomCache) 
         if isinstance(exc, sqlite3.Error):
             raise StoreError(f"database write failed: {exc}") from exc
         raise
-    rooms.names.update(known.names)
-    rooms.last_seq.update(known.last_seq)
-    rooms.last_seq.update(seqs)
+    cache.names.update(known.names)
+    cache.last_seq.update(known.last_seq)
+    cache.last_seq.update(seqs)
+    cache.last_id = known.last_id
+    cache.indexed_upto = known.indexed_upto
     return results
 
 
-def _apply_one(conn: sqlite3.Connection, op: Any) -> Any:
+def index_search(conn: sqlite3.Connection, known: WriterCache) -> int:
+    """Add the messages after the search index's mark to it, in one statement.
+
+    A trigger would add each message in its own commit, and every commit then writes the
+    index's new segment and merges; in bulk the cost per message is a fraction of that.
+    Returns how many messages were added.
+    """
+    upto, top = known.indexed_upto, known.last_id
+    if top <= upto:
+        return 0
+    conn.execute(SEARCH_SQL, (upto, top))
+    conn.execute("UPDATE search_indexed SET upto = ?", (top,))
+    known.indexed_upto = top
+    return top - upto
+
+
+def _apply_one(conn: sqlite3.Connection, op: Any, known: WriterCache) -> Any:
     match op:
+        case IndexSearch():
+            return index_search(conn, known)
         case Sql(sql, params):
             return conn.execute(sql, params).rowcount
         case CreateUser(nick, password_hash):
@@ -218,24 +283,25 @@ def _append_run(
     conn: sqlite3.Connection,
     run: Sequence[NewMessage],
     seqs: dict[int, int],
-    rooms: RoomCache,
-    known: RoomCache,
+    cache: WriterCache,
+    known: WriterCache,
 ) -> list[Any]:
     """Store a run of messages: idempotency, membership, seqs, one insert per table.
 
     ``seqs`` holds this transaction's new last seq per room; ``known`` collects the rooms
-    read from the database in it (both reach ``rooms`` after the commit).
+    read from the database in it and the newest message id (all reach ``cache`` after the
+    commit).
     """
     existing: dict[tuple[int, str], Stored] = {}
     keys = list(dict.fromkeys((m.user_id, m.client_id) for m in run))
-    for row in _each_chunk(conn, DUPLICATES_SQL, keys):
+    for row in _each_row(conn, DUPLICATES_SQL, keys):
         existing[(row[0], row[1])] = Stored(
             room=row[2], seq=row[3], ts=row[4], client_id=row[1], nick=row[5], body=row[6],
             new=False,
         )  # fmt: skip
     pairs = list(dict.fromkeys((m.user_id, m.room_id) for m in run))
-    outsiders = set(_each_chunk(conn, NON_MEMBERS_SQL, pairs))
-    unknown = tuple({m.room_id for m in run} - rooms.names.keys() - known.names.keys())
+    outsiders = set(_each_row(conn, NON_MEMBERS_SQL, pairs))
+    unknown = tuple({m.room_id for m in run} - cache.names.keys() - known.names.keys())
     if unknown:
         marks = ",".join("?" * len(unknown))
         for room_id, last_seq, name in conn.execute(
@@ -266,9 +332,9 @@ def _append_run(
         elif room_id in known.last_seq:
             seq = known.last_seq[room_id] + 1
         else:
-            seq = rooms.last_seq.get(room_id, 0) + 1
+            seq = cache.last_seq.get(room_id, 0) + 1
         seqs[room_id] = seq
-        name = known.names.get(room_id) or rooms.names[room_id]
+        name = known.names.get(room_id) or cache.names[room_id]
         stored = Stored(
             room=name, seq=seq, ts=ts, client_id=message.client_id, nick=message.nick,
             body=message.body, new=True,
@@ -280,7 +346,9 @@ def _append_run(
         )
         reads[(message.user_id, room_id)] = seq
     if rows:
-        list(_each_chunk(conn, INSERT_SQL, rows))
-        list(_each_chunk(conn, LAST_SEQ_SQL, list(seqs.items())))
-        list(_each_chunk(conn, READ_SEQ_SQL, [(*pair, seq) for pair, seq in reads.items()]))
+        for cursor in _chunks(conn, INSERT_SQL, rows):
+            assert cursor.lastrowid is not None
+            known.last_id = cursor.lastrowid
+        list(_chunks(conn, LAST_SEQ_SQL, list(seqs.items())))
+        list(_chunks(conn, READ_SEQ_SQL, [(*pair, seq) for pair, seq in reads.items()]))
     return results

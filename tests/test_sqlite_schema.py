@@ -1,0 +1,147 @@
+"""SQLite's schema over time: upgrading an older database, and the search index that the
+writer fills behind the messages (every search still sees every acked message)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from pathlib import Path
+
+from chat_server.store import NewMessage, SQLiteStore, search_words
+from chat_server.store.sqlite import MIGRATIONS
+from chat_server.store.sqlite_batch import SEARCH_SQL
+
+
+def _version_1_database(path: Path, messages: int) -> None:
+    """A database as the first release left it: migration 1 only, the search index filled
+    by its trigger, alice in general with ``messages`` messages keyed k0, k1, ..."""
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        for statement in MIGRATIONS[0]:
+            db.execute(statement)
+        db.execute("INSERT INTO schema_migrations VALUES (1, '2026-11-01T00:00:00.000Z')")
+        db.execute(
+            "INSERT INTO users (id, nick, nick_key, password_hash, created_at)"
+            " VALUES (1, 'alice', 'alice', 'hash', 'then')"
+        )
+        db.execute(
+            "INSERT INTO rooms (id, name, last_seq, created_at) VALUES (1, 'general', ?, 'then')",
+            (messages,),
+        )
+        db.execute("INSERT INTO memberships (user_id, room_id, joined_at) VALUES (1, 1, 'then')")
+        db.executemany(
+            "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts)"
+            " VALUES (1, ?, 1, 'alice', ?, ?, 'then')",
+            [(i + 1, f"k{i}", f"old message {i} about lanterns") for i in range(messages)],
+        )
+
+
+def _indexed_upto(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return int(db.execute("SELECT upto FROM search_indexed").fetchone()[0])
+
+
+async def test_a_version_1_database_is_upgraded_with_history_keys_and_search(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    _version_1_database(path, 300)
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        room = await store.room_by_name("general")
+        assert room is not None
+        page = await store.history(room, limit=5)
+        assert [m.seq for m in page.messages] == [296, 297, 298, 299, 300]
+        hits = await store.search(1, search_words("lanterns 7"), None, 100)
+        assert {h.seq for h in hits} == {8}  # "7" is a word of message 7 only (seq 8)
+        # an old key still names its message; a new one stores a new message
+        again = await store.append(NewMessage(1, "alice", room.id, "k41", "resent"))
+        assert (again.seq, again.new, again.body) == (42, False, "old message 41 about lanterns")
+        new = await store.append(NewMessage(1, "alice", room.id, "k300", "fresh lanterns"))
+        assert (new.seq, new.new) == (301, True)
+        hits = await store.search(1, search_words("lanterns"), None, 2)
+        assert [h.body for h in hits] == ["fresh lanterns", "old message 299 about lanterns"]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        versions = [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
+        assert versions == list(range(1, len(MIGRATIONS) + 1))
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (301,)
+
+
+async def test_a_search_sees_every_message_acked_before_it(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "chat.db")
+    await store.open()
+    try:
+        alice = await store.create_user("alice", "hash")
+        room, _ = await store.join(alice.id, "general", False)
+        for i in range(5):
+            await store.append(NewMessage(alice.id, "alice", room.id, f"k{i}", f"needle {i}"))
+            # the writer has not indexed it yet (it does so in bulk), and the search finds it
+            assert _indexed_upto(tmp_path / "chat.db") < i + 1
+            hits = await store.search(alice.id, search_words("needle"), None, 50)
+            assert [h.seq for h in hits] == list(range(i + 1, 0, -1))
+    finally:
+        await store.close()
+
+
+async def test_the_writer_indexes_new_messages_on_its_own(tmp_path: Path) -> None:
+    """Without a search asking, a lone message reaches the index about a second later,
+    and a burst of more than a thousand in about as many batches as it takes."""
+    path = tmp_path / "chat.db"
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        alice = await store.create_user("alice", "hash")
+        room, _ = await store.join(alice.id, "general", False)
+        await store.append(NewMessage(alice.id, "alice", room.id, "lone", "lone message"))
+        deadline = time.monotonic() + 10
+        while _indexed_upto(path) < 1:
+            assert time.monotonic() < deadline, "the lone message was never indexed"
+            await asyncio.sleep(0.05)
+        await asyncio.gather(
+            *(
+                store.submit(NewMessage(alice.id, "alice", room.id, f"b{i}", f"burst {i}"))
+                for i in range(3000)
+            )
+        )
+        deadline = time.monotonic() + 10
+        while _indexed_upto(path) < 3001:
+            assert time.monotonic() < deadline, f"indexed up to {_indexed_upto(path)} of 3001"
+            await asyncio.sleep(0.05)
+    finally:
+        await store.close()
+
+
+async def test_messages_a_crash_left_out_of_the_index_are_indexed_on_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        alice = await store.create_user("alice", "hash")
+        room, _ = await store.join(alice.id, "general", False)
+        for i in range(40):
+            await store.append(NewMessage(alice.id, "alice", room.id, f"k{i}", f"word{i} shared"))
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:  # as if the server died before its index pass
+        db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
+        db.execute("UPDATE search_indexed SET upto = 10")
+        db.execute(SEARCH_SQL, (0, 10))
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert _indexed_upto(path) == 40  # before any search asked for it
+        hits = await store.search(alice.id, search_words("shared"), None, 100)
+        assert [h.seq for h in hits] == list(range(40, 0, -1))
+        assert [h.seq for h in await store.search(alice.id, ["word25"], None, 10)] == [26]
+    finally:
+        await store.close()
