@@ -34,10 +34,13 @@ function clean(text) {
     .replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "");
 }
 
-function randomId() {
-  const bytes = new Uint8Array(16); // crypto.randomUUID needs a secure context; this does not
+// An idempotency key that sorts by time (microseconds, 13 hex digits, as chat-tui's), then
+// 64 random bits: the server stores time-ordered keys at the end of its key index.
+function newId() {
+  const bytes = new Uint8Array(8); // crypto.randomUUID needs a secure context; this does not
   crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const random = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return (Date.now() * 1000).toString(16).padStart(13, "0") + random;
 }
 
 function dmRoom(a, b) {
@@ -324,7 +327,7 @@ function prependOlder(room, frame) {
 function sendMessage(body) {
   const room = state.rooms.get(state.current);
   if (!room) return;
-  const id = randomId();
+  const id = newId();
   const frame = { type: "send", body, id, ref: id };
   if (room.dm) frame.to = room.peer;
   else frame.room = room.name;
