@@ -15,6 +15,7 @@ import time
 from typing import cast
 
 from benchmarks import wire
+from chat_tui.ids import new_id
 
 
 class Tally:
@@ -222,7 +223,8 @@ class RawClient(asyncio.Protocol):
         self.sent += 1
         text = wire.body(now, self.tag)
         self.inflight.append(now)
-        self.write(self.dialect.publish(self.room, text, f"{self.tag}-{self.seq}", self.tag))
+        # idempotency keys as chat's own clients make them (time-ordered)
+        self.write(self.dialect.publish(self.room, text, new_id(), self.tag))
 
     def start_loop(self, window: int, duration_s: float, max_sends: int) -> None:
         """Keep ``window`` messages in flight until the deadline or ``max_sends``."""

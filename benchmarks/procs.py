@@ -23,6 +23,7 @@ from pathlib import Path
 
 from chat_server.auth import new_token, token_hash
 from chat_server.protocol import now_ts
+from chat_server.store.sqlite_batch import WriterCache, index_search
 
 SERVER_CORE = 0
 LOAD_CORE = 1
@@ -268,6 +269,10 @@ def fill_room(path: Path, room: str, messages: int, member_ids: list[int]) -> No
                     for seq in range(first, min(first + step, messages + 1))
                 ),
             )
+        # the search index, as the server's writer fills it (else each start catches up)
+        cache = WriterCache()
+        cache.load(db)
+        index_search(db, cache)
 
 
 def user_ids(path: Path, count: int) -> list[int]:
