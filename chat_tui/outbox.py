@@ -58,7 +58,10 @@ class Outbox:
             await self._changed.wait()
 
     def take(self) -> Outgoing | None:
-        """The next send to write, or None if it was settled while it waited."""
+        """The next send to write, or None if it was settled (or the queue emptied) while it
+        waited: the writer then goes back to ``wait``."""
+        if not self._unsent:  # dropped during the writer's rate pause
+            return None
         entry = self._entries.get(self._unsent.popleft())
         if entry is None or entry.future.done():
             return None
