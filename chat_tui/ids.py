@@ -1,4 +1,4 @@
-"""Idempotency keys for ``send``: unique, time-ordered, and cheap to import (scripts import this)."""
+"""Idempotency keys for ``send``: unique, time-ordered, cheap to import (scripts import this)."""
 
 from __future__ import annotations
 
