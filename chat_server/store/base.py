@@ -12,6 +12,8 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+import msgspec
+
 from chat_server.protocol import MessageRecord, RoomInfo, RoomState, SearchHit
 
 
@@ -30,8 +32,10 @@ class Room:
     is_dm: bool
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class NewMessage:
+# The two records every message passes through are msgspec Structs rather than frozen
+# dataclasses: a frozen dataclass's __init__ sets each field through object.__setattr__,
+# ~1.2 us for seven fields against ~0.1 us, once per message on each side of the writer.
+class NewMessage(msgspec.Struct, frozen=True):
     """A message to store: who, where, what, and the client's idempotency key."""
 
     user_id: int
@@ -41,8 +45,7 @@ class NewMessage:
     body: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Stored:
+class Stored(msgspec.Struct, frozen=True):
     """A committed message (``new``) or the original one a repeated key stands for."""
 
     room: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
+import msgspec
 
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.protocol import (
@@ -466,7 +466,7 @@ async def _append_run(conn: Conn, run: Sequence[NewMessage]) -> list[Any]:
     for message in run:
         key = (message.user_id, message.client_id)
         if key in existing:
-            results.append(dataclasses.replace(existing[key], new=False))
+            results.append(msgspec.structs.replace(existing[key], new=False))
             continue
         if message.room_id not in rooms or (message.user_id, message.room_id) not in member:
             results.append(ProtocolError("not_member", "you are not a member of this room"))

@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import msgspec
+
 from chat_server.errors import ProtocolError, StoreError
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import NewMessage, Room, Stored, User
@@ -319,7 +321,7 @@ def _append_run(
         key = (message.user_id, message.client_id)
         found = existing.get(key)
         if found is None and key in stored_here:  # the same send twice in one run
-            found = existing[key] = dataclasses.replace(stored_here[key], new=False)
+            found = existing[key] = msgspec.structs.replace(stored_here[key], new=False)
         if found is not None:
             results.append(found)
             continue
