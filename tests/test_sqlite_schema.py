@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from chat_server.store import NewMessage, SQLiteStore, search_words
-from chat_server.store.sqlite import MIGRATIONS
+from chat_server.store.sqlite import MIGRATIONS, SEARCH_INDEX_BATCH
 from chat_server.store.sqlite_batch import SEARCH_SQL
 
 
@@ -93,7 +93,7 @@ async def test_a_search_sees_every_message_acked_before_it(tmp_path: Path) -> No
 
 async def test_the_writer_indexes_new_messages_on_its_own(tmp_path: Path) -> None:
     """Without a search asking, a lone message reaches the index about a second later,
-    and a burst of more than a thousand in about as many batches as it takes."""
+    and a burst larger than ``SEARCH_INDEX_BATCH`` as it is committed."""
     path = tmp_path / "chat.db"
     store = SQLiteStore(path)
     await store.open()
@@ -108,12 +108,13 @@ async def test_the_writer_indexes_new_messages_on_its_own(tmp_path: Path) -> Non
         await asyncio.gather(
             *(
                 store.submit(NewMessage(alice.id, "alice", room.id, f"b{i}", f"burst {i}"))
-                for i in range(3000)
+                for i in range(SEARCH_INDEX_BATCH + 1000)
             )
         )
         deadline = time.monotonic() + 10
-        while _indexed_upto(path) < 3001:
-            assert time.monotonic() < deadline, f"indexed up to {_indexed_upto(path)} of 3001"
+        total = SEARCH_INDEX_BATCH + 1001
+        while _indexed_upto(path) < total:
+            assert time.monotonic() < deadline, f"indexed up to {_indexed_upto(path)} of {total}"
             await asyncio.sleep(0.05)
     finally:
         await store.close()
