@@ -4,8 +4,10 @@ writer fills behind the messages (every search still sees every acked message)."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from chat_server.store import NewMessage, SQLiteStore, search_words
@@ -75,64 +77,60 @@ async def test_a_version_1_database_is_upgraded_with_history_keys_and_search(
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (301,)
 
 
-async def test_a_search_sees_every_message_acked_before_it(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "chat.db")
+@contextlib.asynccontextmanager
+async def _alice_in_general(path: Path) -> AsyncIterator[tuple[SQLiteStore, int, int]]:
+    """An open store with alice in general: (store, alice's id, general's id)."""
+    store = SQLiteStore(path)
     await store.open()
     try:
         alice = await store.create_user("alice", "hash")
         room, _ = await store.join(alice.id, "general", False)
-        for i in range(5):
-            await store.append(NewMessage(alice.id, "alice", room.id, f"k{i}", f"needle {i}"))
-            # the writer has not indexed it yet (it does so in bulk), and the search finds it
-            assert _indexed_upto(tmp_path / "chat.db") < i + 1
-            hits = await store.search(alice.id, search_words("needle"), None, 50)
-            assert [h.seq for h in hits] == list(range(i + 1, 0, -1))
+        yield store, alice.id, room.id
     finally:
         await store.close()
+
+
+async def _wait_indexed(path: Path, upto: int) -> None:
+    deadline = time.monotonic() + 10
+    while _indexed_upto(path) < upto:
+        assert time.monotonic() < deadline, f"indexed up to {_indexed_upto(path)} of {upto}"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_search_sees_every_message_acked_before_it(tmp_path: Path) -> None:
+    async with _alice_in_general(tmp_path / "chat.db") as (store, alice, room):
+        for i in range(5):
+            await store.append(NewMessage(alice, "alice", room, f"k{i}", f"needle {i}"))
+            # the writer has not indexed it yet (it does so in bulk), and the search finds it
+            assert _indexed_upto(tmp_path / "chat.db") < i + 1
+            hits = await store.search(alice, search_words("needle"), None, 50)
+            assert [h.seq for h in hits] == list(range(i + 1, 0, -1))
 
 
 async def test_the_writer_indexes_new_messages_on_its_own(tmp_path: Path) -> None:
     """Without a search asking, a lone message reaches the index about a second later,
     and a burst larger than ``SEARCH_INDEX_BATCH`` as it is committed."""
     path = tmp_path / "chat.db"
-    store = SQLiteStore(path)
-    await store.open()
-    try:
-        alice = await store.create_user("alice", "hash")
-        room, _ = await store.join(alice.id, "general", False)
-        await store.append(NewMessage(alice.id, "alice", room.id, "lone", "lone message"))
-        deadline = time.monotonic() + 10
-        while _indexed_upto(path) < 1:
-            assert time.monotonic() < deadline, "the lone message was never indexed"
-            await asyncio.sleep(0.05)
+    async with _alice_in_general(path) as (store, alice, room):
+        await store.append(NewMessage(alice, "alice", room, "lone", "lone message"))
+        await _wait_indexed(path, 1)
+        burst = SEARCH_INDEX_BATCH + 1000
         await asyncio.gather(
             *(
-                store.submit(NewMessage(alice.id, "alice", room.id, f"b{i}", f"burst {i}"))
-                for i in range(SEARCH_INDEX_BATCH + 1000)
+                store.submit(NewMessage(alice, "alice", room, f"b{i}", f"burst {i}"))
+                for i in range(burst)
             )
         )
-        deadline = time.monotonic() + 10
-        total = SEARCH_INDEX_BATCH + 1001
-        while _indexed_upto(path) < total:
-            assert time.monotonic() < deadline, f"indexed up to {_indexed_upto(path)} of {total}"
-            await asyncio.sleep(0.05)
-    finally:
-        await store.close()
+        await _wait_indexed(path, 1 + burst)
 
 
 async def test_messages_a_crash_left_out_of_the_index_are_indexed_on_open(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "chat.db"
-    store = SQLiteStore(path)
-    await store.open()
-    try:
-        alice = await store.create_user("alice", "hash")
-        room, _ = await store.join(alice.id, "general", False)
+    async with _alice_in_general(path) as (store, alice, room):
         for i in range(40):
-            await store.append(NewMessage(alice.id, "alice", room.id, f"k{i}", f"word{i} shared"))
-    finally:
-        await store.close()
+            await store.append(NewMessage(alice, "alice", room, f"k{i}", f"word{i} shared"))
     with sqlite3.connect(path) as db:  # as if the server died before its index pass
         db.execute("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')")
         db.execute("UPDATE search_indexed SET upto = 10")
@@ -141,8 +139,8 @@ async def test_messages_a_crash_left_out_of_the_index_are_indexed_on_open(
     await store.open()
     try:
         assert _indexed_upto(path) == 40  # before any search asked for it
-        hits = await store.search(alice.id, search_words("shared"), None, 100)
+        hits = await store.search(alice, search_words("shared"), None, 100)
         assert [h.seq for h in hits] == list(range(40, 0, -1))
-        assert [h.seq for h in await store.search(alice.id, ["word25"], None, 10)] == [26]
+        assert [h.seq for h in await store.search(alice, ["word25"], None, 10)] == [26]
     finally:
         await store.close()
