@@ -276,6 +276,9 @@ def serve(
 
     def ready(url: str) -> None:
         click.echo(f"listening on {url}")
+        # the same address over http(s): where a person points a browser
+        page = "http" + url.removeprefix("ws").removesuffix("ws")
+        click.echo(f"browser client at {page}")
         sys.stdout.flush()
 
     try:

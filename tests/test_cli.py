@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -183,6 +184,19 @@ async def test_serve_prints_listening_line(serve: Callable[..., Served], tmp_pat
     assert int(match[1]) > 0
     reply = await welcome(server.url, nick="alice", password="pw-alice")
     assert reply["type"] == "welcome" and reply["created"] is True, reply
+    assert server.stop() == 0
+
+
+def test_serve_prints_where_to_point_a_browser(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    server = serve("--port", "0", "--db", str(tmp_path / "chat.db"))
+    match = LISTENING_LINE.fullmatch(server.line)
+    assert match and server.proc.stdout is not None
+    page = server.proc.stdout.readline().strip()
+    assert page == f"browser client at http://127.0.0.1:{match[1]}/", page
+    with urllib.request.urlopen(page.removeprefix("browser client at "), timeout=TIMEOUT) as got:
+        assert got.status == 200 and b"<title>chat</title>" in got.read()
     assert server.stop() == 0
 
 
