@@ -15,19 +15,18 @@ import logging
 import ssl as ssl_module
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import msgspec
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
-from chat_server.ratelimit import TokenBucket
 from chat_tui import __version__
 from chat_tui.credentials import DEFAULT_URL
 from chat_tui.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
 from chat_tui.events import Closed, Connected, Event, JoinResult, State, Status, StatusChanged
+from chat_tui.handshake import Connection, open_connection
 from chat_tui.ids import new_id
 from chat_tui.outbox import Outbox
 from chat_tui.sequencing import Backoff, Sequencer
@@ -70,14 +69,6 @@ class _Call:
     auto: bool = False  # a re-join made by the client after a reconnect
 
 
-@dataclass
-class _Connection:
-    ws: ClientConnection
-    welcome: p.Welcome
-    bucket: TokenBucket
-    ready: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 class ChatClient:
     """A chat session: connect, join, send with acks, read events in order, across reconnects."""
 
@@ -107,7 +98,7 @@ class ChatClient:
         self._client_name = client_name
         self.welcome: p.Welcome | None = None
         self.status = Status("connecting")
-        self._conn: _Connection | None = None
+        self._conn: Connection | None = None
         self._rooms: dict[str, _Room] = {}
         self._calls: dict[str, _Call] = {}
         self._outbox = Outbox()
@@ -270,60 +261,23 @@ class ChatClient:
 
     # --- connection ---------------------------------------------------------------------
 
-    async def _open(self) -> _Connection:
-        """One connection attempt: websocket handshake, then hello until welcome."""
-        kwargs: dict[str, Any] = {}
-        if self._ssl is not None:
-            kwargs["ssl"] = self._ssl
-        try:
-            ws = await connect(
-                self.url,
-                open_timeout=self.open_timeout,
-                compression=None,
-                max_size=None,
-                user_agent_header=self._client_name,
-                **kwargs,
-            )
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            reason = str(exc) or type(exc).__name__
-            raise ConnectError(f"cannot connect to {self.url}: {reason}") from exc
-        try:
-            welcome = await self._hello(ws)
-        except BaseException:
-            await ws.close()
-            raise
-        self.welcome = welcome
-        self.token = welcome.token
-        self.nick = welcome.nick
-        rate = welcome.limits.rate
-        bucket = TokenBucket(rate.per_second, rate.burst, time.monotonic())
-        return _Connection(ws, welcome, bucket)
+    async def _open(self) -> Connection:
+        """One connection attempt; the session keeps the welcome's token and nick for the next."""
+        conn = await open_connection(
+            self.url,
+            token=self.token,
+            nick=self.nick,
+            password=self._password,
+            client_name=self._client_name,
+            open_timeout=self.open_timeout,
+            ssl=self._ssl,
+        )
+        self.welcome = conn.welcome
+        self.token = conn.welcome.token
+        self.nick = conn.welcome.nick
+        return conn
 
-    async def _hello(self, ws: ClientConnection) -> p.Welcome:
-        hello: dict[str, Any] = {"type": "hello", "client": self._client_name}
-        if self.token is not None:
-            hello["token"] = self.token
-        else:
-            hello.update(nick=self.nick, password=self._password)
-        try:
-            await ws.send(msgspec.json.encode(hello), text=True)
-            async with asyncio.timeout(self.open_timeout):
-                while True:
-                    frame = p.decode_server_frame(await ws.recv())
-                    if isinstance(frame, p.Welcome):
-                        return frame
-                    if isinstance(frame, p.Error):
-                        if frame.code == "auth_failed":
-                            raise AuthError(frame.message)
-                        raise ServerError(frame.code, frame.message)
-        except ConnectionClosed as exc:
-            raise ConnectError(f"the server closed the connection during login: {exc}") from exc
-        except TimeoutError as exc:
-            raise ConnectError("the server did not answer hello") from exc
-        except msgspec.DecodeError as exc:
-            raise ConnectError(f"the server does not speak protocol v1: {exc}") from exc
-
-    async def _run(self, conn: _Connection) -> None:
+    async def _run(self, conn: Connection) -> None:
         """Own the connection: serve it until it drops, reconnect with backoff, forever."""
         try:
             while True:
@@ -342,7 +296,7 @@ class ChatClient:
             return
         self._finish(None if self._closing else ConnectError("connection lost"))
 
-    async def _reconnect(self) -> _Connection | None:
+    async def _reconnect(self) -> Connection | None:
         attempt = 0
         while not self._closing:
             delay = self.backoff.delay(attempt)
@@ -364,7 +318,7 @@ class ChatClient:
                 log.info("reconnect failed: %s", exc)
         return None
 
-    async def _serve(self, conn: _Connection) -> None:
+    async def _serve(self, conn: Connection) -> None:
         self._conn = conn
         resume = self._spawn(self._resume(conn))
         writer = self._spawn(self._write_outbox(conn))
@@ -392,7 +346,7 @@ class ChatClient:
             for room in self._rooms.values():
                 room.filling = False
 
-    async def _resume(self, conn: _Connection) -> None:
+    async def _resume(self, conn: Connection) -> None:
         """Re-join every room with ``since``; then the session is ready for requests."""
         rooms = list(self._rooms.values())
         rejoins = [
@@ -412,7 +366,7 @@ class ChatClient:
         self._set_status("connected")
         self._emit(Connected(conn.welcome))
 
-    async def _write_outbox(self, conn: _Connection) -> None:
+    async def _write_outbox(self, conn: Connection) -> None:
         """The only writer of sends: in outbox order, paced by the server's rate limit."""
         await conn.ready.wait()
         rate = conn.welcome.limits.rate.per_second
@@ -430,7 +384,7 @@ class ChatClient:
             except ConnectionClosed:
                 return
 
-    async def _flush_reads(self, conn: _Connection) -> None:
+    async def _flush_reads(self, conn: Connection) -> None:
         reads, self._reads = self._reads, {}
         try:
             for room, seq in reads.items():
@@ -441,7 +395,7 @@ class ChatClient:
 
     # --- requests and replies -------------------------------------------------------------
 
-    async def _ready(self) -> _Connection:
+    async def _ready(self) -> Connection:
         """The connection, once it is up and resumed; ClosedError if the client stopped."""
         while True:
             self._check_open()
@@ -460,7 +414,7 @@ class ChatClient:
             except _Lost:
                 continue
 
-    async def _call(self, conn: _Connection, frame: dict[str, Any], auto: bool = False) -> Any:
+    async def _call(self, conn: Connection, frame: dict[str, Any], auto: bool = False) -> Any:
         ref = self._next_ref()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._calls[ref] = _Call(future, frame, auto=auto)
@@ -553,7 +507,7 @@ class ChatClient:
             room.filling = True
             self._spawn(self._fill(room, self._conn))
 
-    async def _fill(self, room: _Room, conn: _Connection) -> None:
+    async def _fill(self, room: _Room, conn: Connection) -> None:
         """Fetch ``history after=last`` until the room has no gap and is caught up."""
         try:
             while room.seq.gap or room.seq.last < room.target:

@@ -1,0 +1,88 @@
+"""Open one logged-in connection to a chat-server: websocket handshake, then hello until welcome."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl as ssl_module
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from chat_server import protocol as p
+from chat_server.ratelimit import TokenBucket
+from chat_tui.errors import AuthError, ConnectError, ServerError
+
+
+@dataclass
+class Connection:
+    """A websocket past ``welcome``, with the send pacing its limits ask for."""
+
+    ws: ClientConnection
+    welcome: p.Welcome
+    bucket: TokenBucket
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # set by the client once resumed
+
+
+async def open_connection(
+    url: str,
+    *,
+    token: str | None,
+    nick: str | None,
+    password: str | None,
+    client_name: str,
+    open_timeout: float,
+    ssl: ssl_module.SSLContext | None,
+) -> Connection:
+    """One connection attempt; raises ConnectError, AuthError or ServerError."""
+    kwargs: dict[str, Any] = {}
+    if ssl is not None:
+        kwargs["ssl"] = ssl
+    try:
+        ws = await connect(
+            url,
+            open_timeout=open_timeout,
+            compression=None,
+            max_size=None,
+            user_agent_header=client_name,
+            **kwargs,
+        )
+    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise ConnectError(f"cannot connect to {url}: {reason}") from exc
+    hello: dict[str, Any] = {"type": "hello", "client": client_name}
+    if token is not None:
+        hello["token"] = token
+    else:
+        hello.update(nick=nick, password=password)
+    try:
+        welcome = await _hello(ws, hello, open_timeout)
+    except BaseException:
+        await ws.close()
+        raise
+    rate = welcome.limits.rate
+    bucket = TokenBucket(rate.per_second, rate.burst, time.monotonic())
+    return Connection(ws, welcome, bucket)
+
+
+async def _hello(ws: ClientConnection, hello: dict[str, Any], timeout: float) -> p.Welcome:
+    try:
+        await ws.send(msgspec.json.encode(hello), text=True)
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = p.decode_server_frame(await ws.recv())
+                if isinstance(frame, p.Welcome):
+                    return frame
+                if isinstance(frame, p.Error):
+                    if frame.code == "auth_failed":
+                        raise AuthError(frame.message)
+                    raise ServerError(frame.code, frame.message)
+    except ConnectionClosed as exc:
+        raise ConnectError(f"the server closed the connection during login: {exc}") from exc
+    except TimeoutError as exc:
+        raise ConnectError("the server did not answer hello") from exc
+    except msgspec.DecodeError as exc:
+        raise ConnectError(f"the server does not speak protocol v1: {exc}") from exc
