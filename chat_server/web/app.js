@@ -12,6 +12,9 @@ const OUTBOX_KEY = "chat.outbox"; // in sessionStorage: this tab's unacked sends
 const TYPING_EVERY_MS = 3000; // the server relays at most one typing per 3 s per room
 const TYPING_SHOWN_MS = 5000;
 const PAGE = 100; // messages per `history before` page
+const JUMP_PAGE_MAX = 500; // a jump to an old search hit loads up to this many per page
+const SEARCH_LIMIT = 50;
+const HIT_SHOWN_MS = 2500; // how long a message a search jumped to stays highlighted
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 30000;
 
@@ -67,6 +70,8 @@ const state = {
   refCount: 0,
   lastTyping: 0,
   readTimer: null,
+  searchRef: null, // the ref of the latest search: older answers are ignored
+  jump: null, // {room, seq}: a search hit to show once its page is loaded
 };
 
 // --- rooms ---------------------------------------------------------------------------------
@@ -157,6 +162,7 @@ function removeRoom(name) {
 }
 
 function selectRoom(name) {
+  state.jump = null; // a search hit still loading elsewhere is no longer wanted
   flushRead(); // what was on screen in the room we leave has been seen
   const previous = state.rooms.get(state.current);
   if (previous && previous.name !== name) previous.scroll = atBottom() ? null : $("log").scrollTop;
@@ -202,22 +208,26 @@ function renderLogTop(room) {
 
 // --- messages ------------------------------------------------------------------------------
 
-function messageEl(m) {
-  const item = el("li", "msg");
-  item.dataset.seq = String(m.seq);
-  item.dataset.id = m.id;
-  const head = el("div", "meta");
-  const nick = el("span", "nick", clean(m.nick));
+function timeEl(ts) {
   const time = el("time", "ts");
-  time.dateTime = m.ts;
-  const date = new Date(m.ts);
+  time.dateTime = ts;
+  const date = new Date(ts);
   const clock = { hour: "2-digit", minute: "2-digit" };
   time.textContent =
     date.toDateString() === new Date().toDateString()
       ? date.toLocaleTimeString([], clock)
       : date.toLocaleString([], { month: "short", day: "numeric", ...clock });
   time.title = date.toLocaleString();
-  head.append(nick, " ", time);
+  return time;
+}
+
+function messageEl(m) {
+  const item = el("li", "msg");
+  item.dataset.seq = String(m.seq);
+  item.dataset.id = m.id;
+  const head = el("div", "meta");
+  const nick = el("span", "nick", clean(m.nick));
+  head.append(nick, " ", timeEl(m.ts));
   item.append(head, el("div", "body", clean(m.body)));
   if (m.nick.toLowerCase() === state.nick.toLowerCase()) item.classList.add("mine");
   return item;
@@ -318,6 +328,7 @@ function prependOlder(room, frame) {
   }
   if (room.name === state.current) {
     renderLogTop(room);
+    tryJump();
     requestAnimationFrame(maybeLoadOlder);
   }
 }
@@ -418,6 +429,7 @@ function request(frame, kind, room) {
   const ref = `${kind}-${++state.refCount}`;
   state.requests.set(ref, { kind, room: room ? room.name : null });
   transmit({ ...frame, ref });
+  return ref;
 }
 
 function connect() {
@@ -450,6 +462,10 @@ function connect() {
 function closed(code) {
   state.connected = false;
   state.requests.clear();
+  if (state.searchRef !== null) {
+    state.searchRef = null;
+    setSearchStatus("Disconnected: search again once reconnected.");
+  }
   for (const room of state.rooms.values()) {
     room.joined = false;
     room.joining = false;
@@ -497,6 +513,8 @@ function handle(frame) {
       return readMoved(frame);
     case "left":
       return removeRoom(frame.room);
+    case "results":
+      return searchResults(frame);
     case "error":
       return failed(frame, pending);
     default:
@@ -591,6 +609,7 @@ function history(frame, pending) {
   if (room.name === state.current) {
     renderLogTop(room);
     scheduleRead();
+    tryJump();
     requestAnimationFrame(maybeLoadOlder);
   }
   return undefined;
@@ -611,6 +630,10 @@ function failed(frame, pending) {
     } else {
       failSend(frame.ref, frame);
     }
+    return;
+  }
+  if (pending && pending.kind === "search") {
+    if (frame.ref === state.searchRef) setSearchStatus(`Search failed: ${clean(frame.message)}`);
     return;
   }
   if (pending && pending.kind === "hello") {
@@ -705,6 +728,106 @@ function flushRead() {
   }
 }
 
+// --- search ------------------------------------------------------------------------------
+
+function roomLabel(name) {
+  const room = state.rooms.get(name);
+  if (room) return label(room);
+  if (!name.startsWith("dm:")) return "#" + name;
+  const pair = name.slice(3).split(":");
+  return "@" + (pair[0] === state.nick.toLowerCase() ? pair[1] : pair[0]);
+}
+
+function setSearchStatus(text) {
+  $("search-status").textContent = text;
+}
+
+function search(q) {
+  $("search-panel").hidden = false;
+  $("search-results").replaceChildren();
+  if (!state.connected) {
+    state.searchRef = null;
+    setSearchStatus("Not connected: search again once reconnected.");
+    return;
+  }
+  setSearchStatus("Searching…");
+  state.searchRef = request({ type: "search", q, limit: SEARCH_LIMIT }, "search");
+}
+
+function searchResults(frame) {
+  if (!frame.ref || frame.ref !== state.searchRef) return; // an answer to an older search
+  state.searchRef = null;
+  const messages = Array.isArray(frame.messages) ? frame.messages : [];
+  const count = messages.length;
+  if (count === 0) setSearchStatus("No results.");
+  else if (count >= SEARCH_LIMIT) setSearchStatus(`The newest ${count} results:`);
+  else setSearchStatus(count === 1 ? "1 result:" : `${count} results:`);
+  $("search-results").replaceChildren(...messages.map(resultEl));
+}
+
+function resultEl(m) {
+  const item = el("li");
+  const button = el("button", "result");
+  button.type = "button";
+  button.dataset.room = m.room;
+  button.dataset.seq = String(m.seq);
+  const head = el("span", "meta");
+  head.append(el("span", "room", roomLabel(m.room)), " ", timeEl(m.ts), " ");
+  head.append(el("span", "nick", clean(m.nick)));
+  button.append(head, el("span", "body", clean(m.body)));
+  button.addEventListener("click", () => jumpTo(m.room, m.seq));
+  item.append(button);
+  return item;
+}
+
+function closeSearch() {
+  const inside = $("search-panel").contains(document.activeElement);
+  $("search-panel").hidden = true;
+  if (inside) $("search-q").focus(); // back to where the search started
+}
+
+/** Show message `seq` of `name`: switch rooms, load older pages until it is there, highlight it. */
+function jumpTo(name, seq) {
+  const room = state.rooms.get(name);
+  if (!room) {
+    notice(`You are no longer in ${roomLabel(name)}.`);
+    return;
+  }
+  $("search-panel").hidden = true;
+  if (state.current !== name) selectRoom(name);
+  state.jump = { room: name, seq };
+  tryJump();
+}
+
+function tryJump() {
+  const jump = state.jump;
+  if (!jump) return;
+  const room = state.rooms.get(jump.room);
+  if (!room || state.current !== jump.room) {
+    state.jump = null;
+    return;
+  }
+  const item = room.list.querySelector(`.msg[data-seq="${jump.seq}"]:not(.pending)`);
+  if (item) {
+    state.jump = null;
+    item.scrollIntoView({ block: "center" });
+    item.classList.add("hit");
+    setTimeout(() => item.classList.remove("hit"), HIT_SHOWN_MS);
+    return;
+  }
+  if (room.last === null || room.oldest === null || jump.seq >= room.oldest) return; // coming
+  if (!room.more) {
+    state.jump = null;
+    notice("That message is no longer there.");
+    return;
+  }
+  if (room.loadingOlder || !state.connected) return; // the page on its way (or the rejoin) retries
+  room.loadingOlder = true;
+  renderLogTop(room);
+  const limit = Math.min(JUMP_PAGE_MAX, Math.max(PAGE, room.oldest - jump.seq + 10));
+  request({ type: "history", room: room.name, before: room.oldest, limit }, "older", room);
+}
+
 // --- screens -------------------------------------------------------------------------------
 
 function setStatus(text) {
@@ -753,6 +876,9 @@ function reset() {
   state.restoring = null;
   state.pendingEls.clear();
   state.current = null;
+  state.jump = null;
+  closeSearch();
+  $("search-q").value = "";
   state.authFailed = false;
   state.loggingOut = false;
   state.attempt = 0;
@@ -841,6 +967,29 @@ function wire() {
     transmit({ type: "typing", room: room.name });
   });
   $("log").addEventListener("scroll", maybeLoadOlder, { passive: true });
+  $("search-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const q = $("search-q").value.trim();
+    if (q) search(q);
+  });
+  $("search-close").addEventListener("click", closeSearch);
+  document.addEventListener("keydown", (event) => {
+    if ($("chat-screen").hidden || event.isComposing) return;
+    const target = event.target;
+    const typing =
+      target instanceof HTMLInputElement ||
+      target instanceof HTMLTextAreaElement ||
+      (target instanceof HTMLElement && target.isContentEditable);
+    const ctrlK = (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k";
+    if (ctrlK || (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey)) {
+      event.preventDefault();
+      $("search-q").focus();
+      $("search-q").select();
+    } else if (event.key === "Escape" && !$("search-panel").hidden) {
+      event.preventDefault();
+      closeSearch();
+    }
+  });
   document.addEventListener("visibilitychange", scheduleRead);
   window.addEventListener("online", () => {
     if (state.timer !== null) connect(); // the network is back: do not wait for the backoff
