@@ -5,6 +5,12 @@ The backend supplies ``apply_batch``, which runs a list of operations in one tra
 and returns one result (or exception) per operation, or raises when the whole
 transaction failed. Futures are resolved in submission order, so callbacks attached to
 them (ack, then fan-out) run in seq order.
+
+Under heavy load the writer lingers before a batch, as PostgreSQL's ``commit_delay`` does:
+every commit has a cost that does not depend on its size (the fsync, and one WAL page per
+room it touches), so once a batch comes in big, the next one waits up to ``linger``
+seconds (or until ``batch_max`` writes are pending) and shares that cost with more
+writes. A write that finds the server quiet is committed at once.
 """
 
 from __future__ import annotations
@@ -21,6 +27,11 @@ log = logging.getLogger(__name__)
 
 BatchFn = Callable[[Sequence[Any]], Awaitable[list[Any]]]
 
+# A batch of at least this many writes means heavy load (tens of thousands a second at a
+# commit every few milliseconds): the next batch lingers for LINGER seconds.
+LINGER_AFTER = 64
+LINGER = 0.003
+
 
 class GroupCommitter:
     """Owns the list of pending writes and the single writer task.
@@ -29,11 +40,21 @@ class GroupCommitter:
     append, and the writer takes everything pending in one slice.
     """
 
-    def __init__(self, apply_batch: BatchFn, batch_max: int = 512) -> None:
+    def __init__(
+        self,
+        apply_batch: BatchFn,
+        batch_max: int = 512,
+        *,
+        linger: float = LINGER,
+        linger_after: int = LINGER_AFTER,
+    ) -> None:
         self._apply_batch = apply_batch
         self._batch_max = batch_max
+        self._linger = linger
+        self._linger_after = linger_after
         self._pending: list[tuple[Any, asyncio.Future[Any]]] = []
         self._wakeup: asyncio.Future[None] | None = None
+        self._lingering = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
@@ -49,7 +70,8 @@ class GroupCommitter:
             raise StoreError("the writer is not running")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending.append((op, future))
-        self._wake()
+        if not self._lingering or len(self._pending) >= self._batch_max:
+            self._wake()
         return future
 
     def _wake(self) -> None:
@@ -71,16 +93,42 @@ class GroupCommitter:
             if not future.done():
                 future.set_exception(StoreError("the server is shutting down"))
 
+    async def _wait(self, timeout: float | None = None) -> None:
+        """Sleep until ``_wake`` (or ``timeout`` seconds, when given)."""
+        loop = asyncio.get_running_loop()
+        self._wakeup = loop.create_future()
+        timer = None if timeout is None else loop.call_later(timeout, self._wake)
+        try:
+            await self._wakeup
+        finally:
+            self._wakeup = None
+            if timer is not None:
+                timer.cancel()
+
+    async def _linger_for_more(self) -> None:
+        """Wait up to ``linger`` seconds for the batch to fill (see the module's doc)."""
+        self._lingering = True
+        try:
+            await self._wait(self._linger)
+        finally:
+            self._lingering = False
+
     async def _run(self) -> None:
+        last = 0  # writes in the previous batch
         while True:
             if not self._pending:
                 if self._stopping:
                     return
-                self._wakeup = asyncio.get_running_loop().create_future()
-                await self._wakeup
-                self._wakeup = None
+                await self._wait()
                 continue
+            if (
+                last >= self._linger_after
+                and len(self._pending) < self._batch_max
+                and not self._stopping
+            ):
+                await self._linger_for_more()
             batch = self._pending[: self._batch_max]
+            last = len(batch)
             del self._pending[: self._batch_max]
             ops = [op for op, _ in batch]
             try:
