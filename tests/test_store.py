@@ -20,11 +20,11 @@ from chat_server.store.postgres import PostgresStore
 from chat_server.store.postgres_schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from chat_server.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
 from chat_server.store.sqlite_batch import (
-    DUPLICATES_SQL,
+    CHECK_SQL,
     LAST_SEQ_SQL,
-    NON_MEMBERS_SQL,
     READ_SEQ_SQL,
     SEARCH_SQL,
+    STATEMENT_CACHE,
     chunk_sizes,
     values_sql,
 )
@@ -402,8 +402,7 @@ async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> Non
     finally:
         await db.close()
     statements = (
-        (DUPLICATES_SQL, (alice.id, "k1")),
-        (NON_MEMBERS_SQL, (alice.id, room)),
+        (CHECK_SQL, (alice.id, "k1", room)),
         (LAST_SEQ_SQL, (room, 1001)),
         (READ_SEQ_SQL, (alice.id, room, 1001)),
     )
@@ -420,12 +419,14 @@ async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> Non
 
 
 def test_sqlite_batch_statements_come_in_few_sizes() -> None:
-    """A batch of any size runs as statements of at most 20 row counts per template, so
-    the connection's statement cache (128) keeps every compiled one."""
+    """A batch of any size runs as statements of at most 31 row counts per template, so
+    the writer's statement cache keeps every compiled one, and in two statements per
+    template up to 256 rows."""
     seen: set[int] = set()
     for rows in range(1, 1200):
         sizes = list(chunk_sizes(rows))
         assert sum(sizes) == rows
-        assert len(sizes) <= 5 + rows // 256
+        assert len(sizes) <= 2 + rows // 256
         seen.update(sizes)
-    assert len(seen) <= 20 and max(seen) == 256
+    assert len(seen) <= 31 and max(seen) == 256
+    assert 5 * len(seen) + 50 <= STATEMENT_CACHE  # every template's sizes, and the rest

@@ -31,6 +31,7 @@ from chat_server.protocol import (
 )
 from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
 from chat_server.store.sqlite_batch import (
+    STATEMENT_CACHE,
     CreateUser,
     IndexSearch,
     Join,
@@ -182,7 +183,12 @@ class SQLiteStore:
 
     def _open_writer(self, synchronous: str) -> sqlite3.Connection:
         """On the writer thread: connect, set the pragmas, migrate."""
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=STATEMENT_CACHE,
+        )
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={synchronous}")

@@ -22,8 +22,11 @@ from chat_server.store.base import NewMessage, Room, Stored, User
 
 # Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
 _CHUNK = 256
-# Up to this many rows go in one statement of their exact size.
+# Up to this many rows go in one statement of their exact size; more, in multiples of it.
 _SMALL = 16
+# Statements the writer connection keeps compiled: every size of every VALUES template
+# (``chunk_sizes``), and the rest.
+STATEMENT_CACHE = 256
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -92,18 +95,17 @@ class WriterCache:
 # Every statement of a run of messages takes all its rows at once, as a VALUES table: one
 # step each, so the writer thread leaves and retakes the GIL a few times per batch instead
 # of once per row (while the event loop runs Python, each retake can wait out the switch
-# interval). The lookups join the keys table to the unique indexes, keys first (CROSS JOIN
-# fixes the order); the form ``WHERE (a, b) IN (VALUES ...)`` scans the whole table.
-DUPLICATES_SQL = (
-    "WITH k(a, c) AS (VALUES {values})"
-    " SELECT m.author_id, m.client_id, r.name, m.seq, m.ts, m.nick, m.body"
-    " FROM k CROSS JOIN messages m ON m.author_id = k.a AND m.client_id = k.c"
-    " JOIN rooms r ON r.id = m.room_id"
-)
-NON_MEMBERS_SQL = (
-    "WITH k(u, r) AS (VALUES {values})"
-    " SELECT k.u, k.r FROM k WHERE NOT EXISTS"
-    " (SELECT 1 FROM memberships m WHERE m.user_id = k.u AND m.room_id = k.r)"
+# interval, and costs a context switch). One lookup finds both what a run must not store:
+# keys already stored (the message they stand for) and senders who are not members of the
+# room; it joins the keys table to the unique indexes, keys first (a LEFT JOIN keeps that
+# order); the form ``WHERE (a, b) IN (VALUES ...)`` scans the whole table.
+CHECK_SQL = (
+    "WITH k(a, c, r) AS (VALUES {values})"
+    " SELECT k.a, k.c, k.r, m.id IS NOT NULL, rm.name, m.seq, m.ts, m.nick, m.body"
+    " FROM k LEFT JOIN messages m ON m.client_id = k.c AND m.author_id = k.a"
+    " LEFT JOIN rooms rm ON rm.id = m.room_id"
+    " WHERE m.id IS NOT NULL OR NOT EXISTS"
+    " (SELECT 1 FROM memberships s WHERE s.user_id = k.a AND s.room_id = k.r)"
 )
 SEARCH_SQL = (
     "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?"
@@ -130,15 +132,17 @@ def values_sql(template: str, rows: int, width: int = 2) -> str:
 
 def chunk_sizes(rows: int) -> Iterator[int]:
     """How many rows each statement of a run of ``rows`` takes: up to ``_SMALL`` rows in
-    one statement of that size, more in power-of-two chunks first (37 rows: 32, then 5).
+    one statement of that size, more in a multiple of ``_SMALL`` first (250 rows: 240,
+    then 10), at most ``_CHUNK`` at a time.
 
     Compiling a statement of a few hundred parameters costs more than running it. With
     any row count allowed, each template would have hundreds of texts, more than the
-    connection's statement cache (128) holds, and most batches would compile theirs
-    anew; this way a template has at most 20 texts, and every one stays cached.
+    connection's statement cache holds, and most batches would compile theirs anew; this
+    way a template has at most 31 texts, every one stays cached (``STATEMENT_CACHE``), and
+    a batch takes two statements per template, three past 256 rows.
     """
     while rows:
-        size = rows if rows <= _SMALL else min(_CHUNK, 1 << (rows.bit_length() - 1))
+        size = rows if rows <= _SMALL else min(_CHUNK, rows - rows % _SMALL)
         yield size
         rows -= size
 
@@ -295,14 +299,16 @@ def _append_run(
     commit).
     """
     existing: dict[tuple[int, str], Stored] = {}
-    keys = list(dict.fromkeys((m.user_id, m.client_id) for m in run))
-    for row in _each_row(conn, DUPLICATES_SQL, keys):
-        existing[(row[0], row[1])] = Stored(
-            room=row[2], seq=row[3], ts=row[4], client_id=row[1], nick=row[5], body=row[6],
-            new=False,
-        )  # fmt: skip
-    pairs = list(dict.fromkeys((m.user_id, m.room_id) for m in run))
-    outsiders = set(_each_row(conn, NON_MEMBERS_SQL, pairs))
+    outsiders: set[tuple[int, int]] = set()
+    keys = list(dict.fromkeys((m.user_id, m.client_id, m.room_id) for m in run))
+    for author, key, room_id, stored, *found in _each_row(conn, CHECK_SQL, keys):
+        if stored:
+            name, seq, ts, nick, body = found
+            existing[(author, key)] = Stored(
+                room=name, seq=seq, ts=ts, client_id=key, nick=nick, body=body, new=False
+            )
+        else:
+            outsiders.add((author, room_id))
     unknown = tuple({m.room_id for m in run} - cache.names.keys() - known.names.keys())
     if unknown:
         marks = ",".join("?" * len(unknown))
