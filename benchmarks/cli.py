@@ -14,6 +14,7 @@ from pathlib import Path
 from benchmarks import procs, scenario_nodes, soak
 from benchmarks.context import Context, machine
 from benchmarks.resources import cli_send, history, idle_conns
+from benchmarks.terminal import tui_10k, tui_start
 from benchmarks.traffic import fanout, persist, rooms50
 
 SCENARIOS: dict[str, Callable[[Context], None]] = {
@@ -24,6 +25,8 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "idle-conns": idle_conns,
     "history": history,
     "cli-send": cli_send,
+    "tui-start": tui_start,
+    "tui-10k": tui_10k,
     "fanout-2nodes": scenario_nodes.scenario,
 }
 

@@ -66,6 +66,8 @@ REFERENCE = {
     "idle-conns": "ceiling",
     "history": "ping",
     "cli-send": "script",
+    "tui-start": "textual-import",
+    "tui-10k": "empty-room",
     "fanout-2nodes": "chat-1node",
 }
 

@@ -34,7 +34,7 @@ class Result:
     room: str
     messages: int
     show_ms: float
-    page_to_top_ms: float
+    page_to_top_ms: float | None
     key_p50_ms: float
     key_p95_ms: float
     streamed: int
@@ -85,7 +85,9 @@ async def _wait(app: ChatApp, condition: Any, timeout: float = 120.0) -> None:
         await asyncio.sleep(0.005)
 
 
-async def measure(url: str, token: str, room: str, messages: int, rate: float, keys: int) -> Result:
+async def measure(
+    url: str, token: str, room: str, messages: int, rate: float, keys: int, paging: bool = True
+) -> Result:
     app = create_app(url, token=token, rooms=[room])
     started = time.perf_counter()
     async with app.run_test(size=(120, 40)) as pilot:
@@ -94,13 +96,15 @@ async def measure(url: str, token: str, room: str, messages: int, rate: float, k
         show_ms = (time.perf_counter() - started) * 1000
         history = app.chat.history
         timeline = history.timeline(room)
-        started = time.perf_counter()
-        while timeline.more_before:
-            history.scroll_to(y=0, animate=False, immediate=True)
-            await pilot.pause()
-            await _wait(app, lambda: not timeline.loading)
-        page_ms = (time.perf_counter() - started) * 1000
-        history.scroll_end(animate=False, immediate=True, x_axis=False)
+        page_ms = None
+        if paging:
+            started = time.perf_counter()
+            while timeline.more_before:
+                history.scroll_to(y=0, animate=False, immediate=True)
+                await pilot.pause()
+                await _wait(app, lambda: not timeline.loading)
+            page_ms = round((time.perf_counter() - started) * 1000, 1)
+            history.scroll_end(animate=False, immediate=True, x_axis=False)
         streamer, _ = await _login(url, "streamer")
         await streamer.send(json.dumps({"type": "join", "room": room}))
         stop = asyncio.Event()
@@ -122,14 +126,14 @@ async def measure(url: str, token: str, room: str, messages: int, rate: float, k
         room,
         messages,
         round(show_ms, 1),
-        round(page_ms, 1),
+        page_ms,
         round(statistics.median(latencies), 1),
         round(percentile(latencies, 95), 1),
         streamed,
     )
 
 
-async def run(messages: int, rate: float, keys: int) -> list[Result]:
+async def run(messages: int, rate: float, keys: int, paging: bool = True) -> list[Result]:
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             host="127.0.0.1",
@@ -147,8 +151,8 @@ async def run(messages: int, rate: float, keys: int) -> list[Result]:
             reader, token = await _login(server.url, "reader")
             await reader.close()
             return [
-                await measure(server.url, token, "empty", 0, rate, keys),
-                await measure(server.url, token, "big", messages, rate, keys),
+                await measure(server.url, token, "empty", 0, rate, keys, paging),
+                await measure(server.url, token, "big", messages, rate, keys, paging),
             ]
         finally:
             await server.stop()
@@ -160,15 +164,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50.0, help="incoming messages per second")
     parser.add_argument("--keys", type=int, default=40, help="keystrokes measured")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--no-paging", action="store_true", help="skip paging up to the top")
     args = parser.parse_args()
-    results = asyncio.run(run(args.messages, args.rate, args.keys))
+    results = asyncio.run(run(args.messages, args.rate, args.keys, not args.no_paging))
     header = (
         f"{'room':<6} {'messages':>8} {'show ms':>8} {'to top ms':>10} {'key p50':>8} {'p95':>7}"
     )
     print(header)
     for r in results:
         print(
-            f"{r.room:<6} {r.messages:>8} {r.show_ms:>8.1f} {r.page_to_top_ms:>10.1f} "
+            f"{r.room:<6} {r.messages:>8} {r.show_ms:>8.1f} {r.page_to_top_ms or 0:>10.1f} "
             f"{r.key_p50_ms:>8.1f} {r.key_p95_ms:>7.1f}   ({r.streamed} messages streamed)"
         )
     if args.json:

@@ -13,6 +13,7 @@ from benchmarks import scenario_nodes, wire
 from benchmarks.context import Context
 from benchmarks.scenario_nodes import fanout_nodes
 from benchmarks.stats import Results, percentile
+from benchmarks.terminal import tui_start
 from benchmarks.traffic import fanout
 
 
@@ -128,6 +129,18 @@ def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
         assert got[(system, "deliveries_per_s")] > 0
         assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
     assert {r["scenario"] for r in records} == {"fanout-2"}
+
+
+@pytest.mark.slow
+def test_tui_start_times_the_real_app_to_its_first_screen(tmp_path: Path) -> None:
+    """``chat-tui connect`` in a pseudo-terminal until its room's newest message is drawn,
+    against importing Textual; both wall times recorded, with the ratio."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=1)
+    tui_start(ctx)
+    got = {(r["system"], r["metric"]): r["value"] for r in ctx.results.records()}
+    assert set(got) == {("chat", "wall_ms"), ("textual-import", "wall_ms")}
+    assert got[("chat", "wall_ms")] > got[("textual-import", "wall_ms")] > 0
+    assert "x textual-import" in ctx.results.table()
 
 
 @pytest.mark.slow
