@@ -277,7 +277,11 @@ class ChatServer:
             case p.Leave():
                 await self._leave(session, frame)
             case p.History():
-                room = await self._member_room(session, frame.room, frame.ref)
+                # a room this connection has joined needs no membership lookup: leaving
+                # it (here or on any node) takes it out of session.rooms first
+                room = self._rooms.get(frame.room) if frame.room in session.rooms else None
+                if room is None:
+                    room = await self._member_room(session, frame.room, frame.ref)
                 page = await self.store.history(
                     room, before=frame.before, after=frame.after, limit=frame.limit
                 )

@@ -233,6 +233,15 @@ async def test_history_pages_by_keyset(store: AnyStore) -> None:
     assert [m.seq for m in capped.messages] == list(range(241, 246)) and not capped.more
     past = await store.history(room, after=999, limit=10)
     assert past.messages == [] and not past.more
+    beyond = await store.history(room, before=999, limit=3)  # a before past the end
+    assert [m.seq for m in beyond.messages] == [248, 249, 250] and beyond.more
+    joined = await store.history(room, before=251, limit=5, upto=240)  # a join's page
+    assert [m.seq for m in joined.messages] == list(range(236, 241)) and joined.more
+    assert (await store.history(room, before=1, limit=5)).messages == []
+    start = await store.history(room, before=3, limit=5)
+    assert [m.seq for m in start.messages] == [1, 2] and not start.more
+    edge = await store.history(room, before=101, limit=100)  # exactly 100 left
+    assert [m.seq for m in edge.messages] == list(range(1, 101)) and not edge.more
     first = newest.messages[0]
     assert (first.room, first.nick, first.body, first.id) == ("general", "alice", "m151", "k151")
 

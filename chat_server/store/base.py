@@ -147,9 +147,8 @@ def history_page(room: str, rows: Sequence[Any], limit: int, *, newest_first: bo
     kept = rows[:limit]
     if newest_first:
         kept = kept[::-1]
-    messages = [
-        MessageRecord(room=room, seq=r[0], nick=r[1], body=r[2], ts=r[3], id=r[4]) for r in kept
-    ]
+    # positional: MessageRecord's fields are (room, seq, nick, body, ts, id)
+    messages = [MessageRecord(room, r[0], r[1], r[2], r[3], r[4]) for r in kept]
     return Page(messages=messages, more=len(rows) > limit)
 
 

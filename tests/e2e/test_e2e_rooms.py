@@ -85,6 +85,26 @@ def test_join_again_in_the_same_session_answers_again(chat: Chat) -> None:
     assert [f["seq"] for f in frames] == [2]
 
 
+def test_leaving_on_one_connection_closes_the_history_on_every_other(chat: Chat) -> None:
+    """A second connection of the same user had joined too: after the leave it may not
+    page through the room any more (it no longer holds the room, nor the membership)."""
+    alice, bob = chat.signups(2, "Lh_")
+    room = uniq("r")
+    alice.join(room)
+    alice.send_msg(room, "members only")
+    assert bob.user is not None
+    other = chat.connect()
+    other.hello(token=bob.user.token)
+    bob.join(room)
+    other.join(room)
+    assert other.request({"type": "history", "room": room}, "history")["messages"]
+    bob.request({"type": "leave", "room": room}, "left")
+    other.recv_until("left")  # the leave reaches every connection of the user
+    assert_error(
+        other.error_for({"type": "history", "room": room, "ref": "h2"}), "not_member", "h2"
+    )
+
+
 def test_leave(chat: Chat) -> None:
     alice, bob = chat.signups(2, "Lv_")
     room = uniq("r")
@@ -103,6 +123,7 @@ def test_leave(chat: Chat) -> None:
     assert_error(
         bob.error_for({"type": "send", "room": room, "body": "x", "id": "l1"}), "not_member"
     )
+    assert_error(bob.error_for({"type": "history", "room": room, "ref": "h1"}), "not_member", "h1")
     # No more live events from the room for bob.
     alice.say(room, "after bob left")
     bob.expect_no_frame(0.4, ignore={"presence"})
