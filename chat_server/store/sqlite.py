@@ -527,6 +527,8 @@ class SQLiteStore:
     def _schedule_indexing(self) -> None:
         """Queue a search-index pass when enough messages wait, or arm the timer for one."""
         waiting = self._cache.unindexed
+        if self._writer is None:  # closed (a pass that ended after close): no new timer
+            return
         if not waiting or (self._indexing is not None and not self._indexing.done()):
             return
         if waiting >= SEARCH_INDEX_BATCH:
