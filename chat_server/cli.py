@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import sys
@@ -280,11 +281,32 @@ def serve(
         page = "http" + url.removeprefix("ws").removesuffix("ws")
         click.echo(f"browser client at {page}")
         sys.stdout.flush()
+        _quiet_gc()
 
     try:
         _run(serve_forever(settings, ready))
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+# Collections start after this many new container objects (0), and the next generation's
+# after this many of the previous one's (1, 2); Python's defaults are 700, 10, 10.
+GC_THRESHOLDS = (10_000, 50, 100)
+
+
+def _quiet_gc() -> None:
+    """Keep the cyclic collector's pauses away from the event loop's traffic.
+
+    With a thousand connections open, a full collection walked every object for 70-95 ms
+    (measured at fanout-1000: twelve in three minutes, each one a latency outlier) and
+    found nothing to free. What startup built (modules, the store, the app) is never
+    garbage, so it leaves the collector's view; and collections run less often, as a
+    fan-out's burst of short-lived frames and futures otherwise starts one after another.
+    Garbage without cycles is freed as always, by reference counting.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _with_store(
