@@ -112,7 +112,7 @@ def tui_10k(ctx: Context) -> None:
     out = ctx.workdir / "tui-10k.json"
     cmd = [sys.executable, "-m", "benchmarks.tui", "--messages", "10000", "--json", str(out)]
     if ctx.quick:
-        cmd += ["--keys", "20", "--no-paging"]
+        cmd += ["--keys", "10", "--no-paging"]
     ctx.log(f"tui-10k: benchmarks.tui (app and server in one process) on core {procs.LOAD_CORE}")
     for _ in range(ctx.reps):
         subprocess.run(
