@@ -23,7 +23,7 @@ from pathlib import Path
 
 from chat_server.auth import new_token, token_hash
 from chat_server.protocol import now_ts
-from chat_server.store.sqlite_batch import WriterCache, index_search
+from chat_server.store.sqlite.batch import WriterCache, index_search
 
 SERVER_CORE = 0
 LOAD_CORE = 1

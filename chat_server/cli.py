@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,21 +17,12 @@ from chat_server.auth import Passwords, new_token, token_hash
 from chat_server.config import Settings, default_db_path
 from chat_server.errors import ChatError
 from chat_server.protocol import is_valid_nick
+from chat_server.runtime import run as _run
 from chat_server.store import Store, User, create_store, is_postgres_url
-from chat_server.store.sqlite import backup as sqlite_backup
+from chat_server.store.sqlite.backup import backup as sqlite_backup
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine on uvloop where it is installed."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - Windows
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
 
 
 def db_option(func: F) -> F:
@@ -281,32 +270,11 @@ def serve(
         page = "http" + url.removeprefix("ws").removesuffix("ws")
         click.echo(f"browser client at {page}")
         sys.stdout.flush()
-        _quiet_gc()
 
     try:
         _run(serve_forever(settings, ready))
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-# Collections start after this many new container objects (0), and the next generation's
-# after this many of the previous one's (1, 2); Python's defaults are 700, 10, 10.
-GC_THRESHOLDS = (10_000, 50, 100)
-
-
-def _quiet_gc() -> None:
-    """Keep the cyclic collector's pauses away from the event loop's traffic.
-
-    With a thousand connections open, a full collection walked every object for 70-95 ms
-    (measured at fanout-1000: twelve in three minutes, each one a latency outlier) and
-    found nothing to free. What startup built (modules, the store, the app) is never
-    garbage, so it leaves the collector's view; and collections run less often, as a
-    fan-out's burst of short-lived frames and futures otherwise starts one after another.
-    Garbage without cycles is freed as always, by reference counting.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 async def _with_store(
@@ -486,7 +454,7 @@ def db_migrate(db: Path | None, database_url: str | None) -> None:
     _run(action())
     where = str(db_path)
     if postgres_url is not None:
-        from chat_server.store.postgres import redact
+        from chat_server.store.postgres.store import redact
 
         where = redact(postgres_url)
     click.echo(f"the schema of {where} is up to date")

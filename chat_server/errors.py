@@ -5,9 +5,13 @@
     │                         wire error code (``bad_request``, ``not_member``, ...) and
     │                         becomes an ``error`` frame in the handler
     └── StoreError            the storage backend failed (disk full, read-only, gone)
+        ├── Conflict          a name or key that must be unique is taken (a nick)
+        ├── NotMember         the user is not a member of the room written to
+        └── NotFound          what the operation names does not exist
 
-Errors become ``error`` frames only in the connection handler and
-``click.ClickException`` only in ``cli.py``.
+A store raises only StoreError and its subclasses, never a driver's exception nor a
+ProtocolError: ``chat_server/session.py`` maps them to wire error codes in one place.
+Errors become ``error`` frames only there and ``click.ClickException`` only in ``cli.py``.
 """
 
 from __future__ import annotations
@@ -29,3 +33,34 @@ class ProtocolError(ChatError):
 
 class StoreError(ChatError):
     """The storage backend could not complete an operation."""
+
+
+class Conflict(StoreError):
+    """A value that must be unique is taken (a nick, a room name)."""
+
+
+class NotMember(StoreError):
+    """The user is not a member of the room the operation writes to."""
+
+
+class NotFound(StoreError):
+    """What the operation names (a user, a room, a message) does not exist."""
+
+
+_STORE_CODES: dict[type[ChatError], str] = {
+    NotMember: "not_member",
+    NotFound: "not_found",
+    Conflict: "conflict",
+}
+
+
+def wire_error(exc: ChatError, ref: str | None = None) -> ProtocolError:
+    """The error frame a refused or failed request gets: the one place store errors
+    become wire error codes. A backend failure is ``internal``, its details left to the
+    log."""
+    if isinstance(exc, ProtocolError):
+        return exc
+    code = _STORE_CODES.get(type(exc))
+    if code is None:
+        return ProtocolError("internal", "storage unavailable", ref)
+    return ProtocolError(code, str(exc), ref)

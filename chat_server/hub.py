@@ -8,10 +8,9 @@ produced them (the ack before the sender's own message, history before live even
 Neither path has backpressure: a connection whose write buffer passes ``max_buffer`` is
 closed with 1013.
 
-A subscription starts out *buffering*: while a ``join`` reads the backlog, live events
-for the room are held; when the backlog has been written, held events newer than what
-it covered are flushed, so the client sees no gap and no duplicate. Across nodes (Redis) a
-message can arrive after the backlog that already held it: it is dropped the same way.
+Who receives which room's events from which seq on is the pure
+:class:`~chat_server.subscriptions.Subscriptions`; this module keeps the sessions and
+writes to them.
 """
 
 from __future__ import annotations
@@ -25,18 +24,16 @@ from websockets.asyncio.server import ServerConnection
 
 from chat_server.framing import FrameWriter, Outbox, text_frame
 from chat_server.protocol import CLOSE_TRY_AGAIN
-from chat_server.ratelimit import Cooldown
+from chat_server.ratelimit import Cooldown, TokenBucket
+from chat_server.subscriptions import ALWAYS, Subscriptions
 
 log = logging.getLogger(__name__)
-
-Held = list[tuple[bytes, int | None]]
-_ALWAYS = 1 << 62  # the "seq" of an event without one: newer than any backlog
 
 
 class Session(Outbox):
     """One authenticated connection (and its outbox: see chat_server/framing.py)."""
 
-    __slots__ = ("key", "nick", "rooms", "token_hash", "typing", "user_id")
+    __slots__ = ("abuse", "key", "nick", "rooms", "sends", "token_hash", "typing", "user_id")
 
     def __init__(
         self,
@@ -44,6 +41,9 @@ class Session(Outbox):
         user_id: int,
         nick: str,
         token_hash: bytes,
+        *,
+        sends: TokenBucket,
+        abuse: TokenBucket,
         typing_interval: float = 3.0,
     ) -> None:
         super().__init__(ws)
@@ -51,7 +51,9 @@ class Session(Outbox):
         self.user_id = user_id
         self.nick = nick
         self.token_hash = token_hash
-        self.rooms: set[str] = set()  # subscribed rooms, live or buffering
+        self.rooms: set[str] = set()  # subscribed rooms, live or held
+        self.sends = sends  # the send rate limit
+        self.abuse = abuse  # bad requests tolerated before the connection is closed
         self.typing = Cooldown(typing_interval)
 
 
@@ -60,10 +62,7 @@ class Hub:
 
     def __init__(self, max_buffer: int) -> None:
         self.max_buffer = max_buffer
-        # room -> live sessions -> the last seq their join backlog covered (later copies
-        # of older messages are stale); room -> buffering sessions -> events held meanwhile
-        self._live: dict[str, dict[Session, int]] = {}
-        self._held: dict[str, dict[Session, Held]] = {}
+        self.subscriptions: Subscriptions[Session] = Subscriptions()
         self._users: dict[int, dict[Session, None]] = {}
         self.writer: FrameWriter[Session] = FrameWriter(max_buffer, self._slow)
         self.slow_closed = 0
@@ -104,41 +103,22 @@ class Hub:
 
     @property
     def room_count(self) -> int:
-        return len(self._live.keys() | self._held.keys())
+        return self.subscriptions.room_count
 
     # --- subscriptions --------------------------------------------------------------------
 
     def subscribe(self, session: Session, room: str, *, live: bool = False) -> None:
         """Start receiving a room's events: held until :meth:`go_live` unless ``live``."""
-        self.unsubscribe(session, room)
-        session.rooms.add(room)
-        if live:
-            self._live.setdefault(room, {})[session] = 0
-        else:
-            self._held.setdefault(room, {})[session] = []
+        self.subscriptions.subscribe(session, room, live=live)
 
     def go_live(self, session: Session, room: str, covered: int) -> None:
-        """Flush events held since :meth:`subscribe` that are newer than ``covered``."""
-        held = self._held.get(room)
-        events = held.pop(session, None) if held is not None else None
-        if events is None:
-            return
-        if not held:
-            del self._held[room]
-        self._live.setdefault(room, {})[session] = covered
-        for data, seq in events:
-            if seq is None or seq > covered:
-                self.writer.queue(session, text_frame(data))
+        """Write the events held since :meth:`subscribe` that are newer than ``covered``."""
+        for data in self.subscriptions.go_live(session, room, covered):
+            self.writer.queue(session, text_frame(data))
         self.writer.schedule()
 
     def unsubscribe(self, session: Session, room: str) -> None:
-        session.rooms.discard(room)
-        live = self._live.get(room)
-        if live is not None and live.pop(session, None) is not None and not live:
-            del self._live[room]
-        held = self._held.get(room)
-        if held is not None and held.pop(session, None) is not None and not held:
-            del self._held[room]
+        self.subscriptions.unsubscribe(session, room)
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         """Subscribe every session of a user, live (a new direct conversation)."""
@@ -165,19 +145,17 @@ class Hub:
     ) -> None:
         """Fan a room event out to this node's subscribed sessions, encoded once.
 
-        The hot path of the server: one comparison and one list append per subscriber;
-        the writes happen once per connection at the end of the loop tick.
+        The hot path of the server: one comparison and one list append per subscriber
+        (``Subscriptions.recipients`` inlined); the writes happen once per connection at
+        the end of the loop tick.
         """
-        held = self._held.get(room)
-        if held:
-            for session, events in held.items():
-                if not session.closing and session.user_id != exclude_user:
-                    events.append((data, seq))
-        live = self._live.get(room)
+        subscriptions = self.subscriptions
+        subscriptions.hold(room, data, seq, exclude_user)
+        live = subscriptions.live.get(room)
         if not live:
             return
         frame = text_frame(data)
-        after = _ALWAYS if seq is None else seq
+        after = ALWAYS if seq is None else seq
         writer = self.writer
         dirty = writer.dirty
         for session, covered in live.items():

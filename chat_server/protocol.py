@@ -48,6 +48,7 @@ ERROR_CODES: Final = frozenset(
         "too_large",
         "rate_limited",
         "internal",
+        "conflict",  # protocol 2: a name that must be unique is taken
     }
 )
 

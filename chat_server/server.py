@@ -1,4 +1,8 @@
-"""Running the server: open storage, listen, serve until SIGTERM/SIGINT, shut down cleanly."""
+"""Running the server: open storage, listen, serve until SIGTERM/SIGINT, shut down cleanly.
+
+Once listening, :func:`start` applies the runtime policy (``runtime.quiet_gc``), so tests
+that start a server in-process run what production runs.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,12 @@ from websockets.asyncio.server import Server, serve
 from chat_server import protocol as p
 from chat_server.broker import Broker, create_broker
 from chat_server.config import Settings
+from chat_server.context import Context
 from chat_server.errors import ChatError
-from chat_server.handler import ChatServer
 from chat_server.http import WS_PATH, RequestGate
+from chat_server.presence import Presence
+from chat_server.runtime import quiet_gc
+from chat_server.session import Connections
 from chat_server.store import Store, create_store
 
 log = logging.getLogger("chat_server")
@@ -39,10 +46,19 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
 class Running:
     """A started server: its address, and how to stop it."""
 
-    def __init__(self, app: ChatServer, server: Server, store: Store, url: str) -> None:
-        self.app = app
+    def __init__(
+        self,
+        ctx: Context,
+        presence: Presence,
+        connections: Connections,
+        server: Server,
+        url: str,
+    ) -> None:
+        self.ctx = ctx
+        self.presence = presence
+        self.connections = connections
         self.server = server
-        self.store = store
+        self.store: Store = ctx.store
         self.url = url
 
     @property
@@ -52,9 +68,9 @@ class Running:
     async def stop(self) -> None:
         """Close every connection with 1001, let the writer finish, close storage."""
         self.server.close(close_connections=True)
-        self.app.abandon_logins()
+        self.connections.abandon_logins()
         await self.server.wait_closed()
-        await self.app.close()
+        await self.presence.close()
         await self.store.close()
 
 
@@ -71,18 +87,20 @@ async def start(settings: Settings) -> Running:
     except ValueError as exc:  # a malformed --redis-url
         await store.close()
         raise StartupError(f"cannot use the Redis URL: {exc}") from exc
-    app = ChatServer(settings, store, broker)
-    await app.start()
+    ctx = Context(settings, store, broker)
+    presence = Presence(ctx)
+    await presence.start()
+    connections = Connections(ctx, presence)
     # websockets waits ping_timeout for a pong, then close_timeout for the closing handshake
     # with the peer it gives up on: half each, so a dead peer (a sleeping laptop, a lost NAT)
     # is dropped and goes offline within ping_interval + ping_timeout of its last pong.
     half_timeout = settings.ping_timeout / 2
     try:
         server = await serve(
-            app.handle,
+            connections.handle,
             settings.host,
             settings.port,
-            process_request=RequestGate(settings.allow_origins, app.health),
+            process_request=RequestGate(settings.allow_origins, ctx.health),
             compression=settings.compression,
             max_size=p.MAX_FRAME,
             ping_interval=settings.ping_interval,
@@ -92,14 +110,15 @@ async def start(settings: Settings) -> Running:
             server_header=settings.server_name,
         )
     except OSError as exc:
-        await app.close()
+        await presence.close()
         await store.close()
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from exc
     port = int(server.sockets[0].getsockname()[1])
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     scheme = "wss" if context else "ws"
-    return Running(app, server, store, f"{scheme}://{host}:{port}{WS_PATH}")
+    quiet_gc()
+    return Running(ctx, presence, connections, server, f"{scheme}://{host}:{port}{WS_PATH}")
 
 
 async def serve_forever(settings: Settings, ready: Callable[[str], None]) -> None:

@@ -200,9 +200,9 @@ async def test_nothing_is_written_after_the_librarys_close_frame(
             receive_data(data)
 
         bob.ws.protocol.receive_data = recording  # type: ignore[method-assign]
-        [session] = server.running.app.hub.all_sessions()
+        [session] = server.running.ctx.hub.all_sessions()
         event = p.encode(p.Presence(room="general", nick="carol", status="joined"))
-        server.running.app.hub.deliver_room("general", event)  # queued until the tick ends
+        server.running.ctx.hub.deliver_room("general", event)  # queued until the tick ends
         await session.ws.close(1001, "going away")  # the library's close frame: now
         await bob.ws.wait_closed()
         assert opcodes(bytes(received)) == [Opcode.CLOSE.value]
@@ -283,7 +283,7 @@ async def test_a_connection_mid_fragmented_send_is_skipped_not_corrupted(
     async with server.login("alice") as alice, server.login("bob") as bob:
         await alice.join("general")
         await bob.join("general")
-        [session] = [s for s in server.running.app.hub.all_sessions() if s.nick == "bob"]
+        [session] = [s for s in server.running.ctx.hub.all_sessions() if s.nick == "bob"]
         first_sent, release = asyncio.Event(), asyncio.Event()
         fragmented = asyncio.create_task(session.ws.send(_fragments(first_sent, release)))
         await asyncio.wait_for(first_sent.wait(), 10)

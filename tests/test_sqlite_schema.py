@@ -12,7 +12,7 @@ from pathlib import Path
 
 from chat_server.store import NewMessage, SQLiteStore, search_words
 from chat_server.store.sqlite import MIGRATIONS, SEARCH_INDEX_BATCH
-from chat_server.store.sqlite_batch import SEARCH_SQL
+from chat_server.store.sqlite.batch import SEARCH_SQL
 
 
 def _version_1_database(path: Path, messages: int) -> None:

@@ -32,7 +32,7 @@ def create_store(settings: Settings) -> Store:
     """PostgreSQL when the settings name a database URL, otherwise the SQLite file."""
     if settings.database_url is not None:
         # Imported here: asyncpg is only loaded by servers that use it.
-        from chat_server.store.postgres import PostgresStore
+        from chat_server.store.postgres.store import PostgresStore
 
         return PostgresStore(
             settings.database_url, pool_size=settings.db_pool_size, batch_max=settings.batch_max

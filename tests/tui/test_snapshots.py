@@ -63,8 +63,8 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     # The writer's batches (accounts, joins, messages) tick the clock; the rest of the store
     # (the schema migrations it records) reads a fixed time, so adding a migration moves
     # no message.
-    monkeypatch.setattr("chat_server.store.sqlite.now_ts", lambda: format_ts(start_at))
-    monkeypatch.setattr("chat_server.store.sqlite_batch.now_ts", clock)
+    monkeypatch.setattr("chat_server.store.sqlite.store.now_ts", lambda: format_ts(start_at))
+    monkeypatch.setattr("chat_server.store.sqlite.batch.now_ts", clock)
 
 
 @pytest.fixture

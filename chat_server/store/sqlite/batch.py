@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from chat_server.errors import ProtocolError, StoreError
+from chat_server.errors import Conflict, NotMember, StoreError
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import NewMessage, Room, Stored, User
 
@@ -190,9 +190,12 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
             conn.execute("SAVEPOINT op")
             try:
                 results.append(_apply_one(conn, ops[i], known))
-            except (ProtocolError, sqlite3.IntegrityError) as exc:
+            except NotMember as exc:
                 conn.execute("ROLLBACK TO op")
                 results.append(exc)
+            except sqlite3.IntegrityError as exc:
+                conn.execute("ROLLBACK TO op")
+                results.append(Conflict(str(exc)))
             conn.execute("RELEASE op")
             i += 1
         conn.execute("COMMIT")
@@ -333,7 +336,7 @@ def _append_run(
             continue
         room_id = message.room_id
         if (message.user_id, room_id) in outsiders:
-            results.append(ProtocolError("not_member", "you are not a member of this room"))
+            results.append(NotMember("you are not a member of this room"))
             continue
         if room_id in seqs:
             seq = seqs[room_id] + 1

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
 
-from chat_server.errors import ProtocolError, StoreError
+from chat_server.errors import Conflict, NotMember, StoreError
 from chat_server.protocol import (
     MAX_SEQ,
     RoomInfo,
@@ -31,7 +31,7 @@ from chat_server.protocol import (
     now_ts,
 )
 from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
-from chat_server.store.postgres_schema import Conn, Row, migrate
+from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
 
 log = logging.getLogger(__name__)
@@ -152,12 +152,12 @@ class PostgresStore:
 
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[Conn]:
-        """One write transaction; an integrity error (a taken nick) passes through as is."""
+        """One write transaction; an integrity error (a taken nick) is a Conflict."""
         try:
             async with self._p.acquire() as conn, conn.transaction():
                 yield conn
-        except asyncpg.IntegrityConstraintViolationError:
-            raise
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise Conflict(str(exc)) from exc
         except _DRIVER_ERRORS as exc:
             raise StoreError(f"database write failed: {exc}") from exc
 
@@ -469,7 +469,7 @@ async def _append_run(conn: Conn, run: Sequence[NewMessage]) -> list[Any]:
             results.append(msgspec.structs.replace(existing[key], new=False))
             continue
         if message.room_id not in rooms or (message.user_id, message.room_id) not in member:
-            results.append(ProtocolError("not_member", "you are not a member of this room"))
+            results.append(NotMember("you are not a member of this room"))
             continue
         name, last = rooms[message.room_id]
         seq = seqs.get(message.room_id, last) + 1

@@ -1,0 +1,52 @@
+"""What every part of a running server shares: settings, storage, fan-out, the hub, the
+password queue and login throttle, and a cache of rooms by name."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chat_server import protocol as p
+from chat_server.auth import LoginThrottle, Passwords
+from chat_server.broker import Broker
+from chat_server.config import Settings
+from chat_server.hub import Hub
+from chat_server.store import Room, Store
+
+
+class Context:
+    """One per server process; handed to the login, the session loop and every request."""
+
+    def __init__(self, settings: Settings, store: Store, broker: Broker) -> None:
+        self.settings = settings
+        self.store = store
+        self.broker = broker
+        self.hub = Hub(settings.max_buffer)
+        self.passwords = Passwords(settings.hash_concurrency)
+        self.throttle = LoginThrottle(settings.login_throttle_base, settings.login_throttle_max)
+        self.started = time.monotonic()
+        self.limits = p.Limits(
+            max_body=p.MAX_BODY,
+            max_frame=p.MAX_FRAME,
+            history_max=p.HISTORY_MAX,
+            rate=p.Rate(per_second=settings.rate_per_second, burst=settings.rate_burst),
+        )
+        # rooms never change name or kind, so a room read once is good for the process
+        self.rooms: dict[str, Room] = {}
+
+    async def room(self, name: str) -> Room | None:
+        """The room called ``name``, or None when there is none."""
+        room = self.rooms.get(name)
+        if room is None:
+            room = await self.store.room_by_name(name)
+            if room is not None:
+                self.rooms[name] = room
+        return room
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok" if self.broker.healthy else "degraded",
+            "connections": self.hub.connection_count,
+            "rooms": self.hub.room_count,
+            "uptime_s": round(time.monotonic() - self.started, 1),
+        }

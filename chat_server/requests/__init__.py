@@ -1,0 +1,6 @@
+"""Request handlers, one module per family; importing this package fills the table."""
+
+from chat_server.requests import account, markers, messages, rooms
+from chat_server.requests.registry import HANDLERS, Hangup, handles
+
+__all__ = ["HANDLERS", "Hangup", "account", "handles", "markers", "messages", "rooms"]

@@ -1,0 +1,99 @@
+"""Messages: send (acked after the group commit), history pages, search."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from typing import Any
+
+from chat_server import protocol as p
+from chat_server.context import Context
+from chat_server.errors import ChatError, ProtocolError, wire_error
+from chat_server.hub import Session
+from chat_server.requests.registry import handles
+from chat_server.requests.rooms import check, member_room
+from chat_server.store import NewMessage, Stored, search_words
+
+log = logging.getLogger("chat_server")
+
+
+@handles(p.Send)
+async def send(ctx: Context, session: Session, frame: p.Send) -> None:
+    """Queue the message for the next group commit; :func:`_committed` answers."""
+    if not session.sends.take(time.monotonic()):
+        raise ProtocolError("rate_limited", "slow down", frame.ref)
+    store = ctx.store
+    if frame.to is not None:
+        target = await store.user_by_nick(frame.to)
+        if target is None or target.removed:
+            raise ProtocolError("not_found", f"no user {frame.to}", frame.ref)
+        if target.id == session.user_id:
+            raise ProtocolError("bad_request", "you cannot message yourself", frame.ref)
+        name = p.dm_room(session.nick, target.nick)
+        room, new_member = await store.open_dm(name, (session.user_id, target.id))
+        ctx.rooms[name] = room
+        if new_member:
+            ctx.broker.subscribe_user(session.user_id, name)
+            ctx.broker.subscribe_user(target.id, name)
+    else:
+        assert frame.room is not None
+        check(session, frame.room, frame.ref)
+        found = await ctx.room(frame.room)
+        if found is None:
+            raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
+        room = found  # membership is checked in the commit, with the seq
+    message = NewMessage(session.user_id, session.nick, room.id, frame.id, frame.body)
+    future = store.submit(message)
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
+
+
+def _committed(
+    ctx: Context, session: Session, ref: str | None, future: asyncio.Future[Any]
+) -> None:
+    """After the commit: the ack to the sender, then the message to the room."""
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        error = wire_error(exc, ref) if isinstance(exc, ChatError) else None
+        if error is None or error.code == "internal":
+            log.error("send by %s failed: %s", session.nick, exc)
+            error = ProtocolError("internal", "the message was not stored", ref)
+        ctx.hub.write(session, p.error_frame(error.code, error.message, ref))
+        return
+    stored: Stored = future.result()
+    ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)
+    ctx.hub.write(session, p.encode(ack))
+    if stored.new:
+        event = p.Message(
+            room=stored.room,
+            seq=stored.seq,
+            nick=stored.nick,
+            body=stored.body,
+            ts=stored.ts,
+            id=stored.client_id,
+        )
+        ctx.broker.publish_room(stored.room, p.encode(event), stored.seq)
+
+
+@handles(p.History)
+async def history(ctx: Context, session: Session, frame: p.History) -> None:
+    # a room this connection has joined needs no membership lookup: leaving it (here or
+    # on any node) takes it out of session.rooms first
+    room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
+    if room is None:
+        room = await member_room(ctx, session, frame.room, "history", frame.ref)
+    page = await ctx.store.history(room, before=frame.before, after=frame.after, limit=frame.limit)
+    reply = p.HistoryPage(room=room.name, messages=page.messages, more=page.more, ref=frame.ref)
+    ctx.hub.write(session, p.encode(reply))
+
+
+@handles(p.Search)
+async def search(ctx: Context, session: Session, frame: p.Search) -> None:
+    room_id = None
+    if frame.room is not None:
+        room_id = (await member_room(ctx, session, frame.room, "search", frame.ref)).id
+    hits = await ctx.store.search(session.user_id, search_words(frame.q), room_id, frame.limit)
+    ctx.hub.write(session, p.encode(p.Results(messages=hits, ref=frame.ref)))

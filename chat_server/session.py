@@ -1,0 +1,100 @@
+"""One connection from handshake to close: login, then the receive loop that dispatches
+each frame to its handler (``chat_server/requests/``) and turns errors into ``error``
+frames, closing a connection that keeps sending bad ones."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from chat_server import protocol as p
+from chat_server.context import Context
+from chat_server.errors import ChatError, StoreError, wire_error
+from chat_server.hub import Session
+from chat_server.login import login, peer
+from chat_server.presence import Presence
+from chat_server.requests import HANDLERS, Hangup
+
+log = logging.getLogger("chat_server")
+
+
+class Connections:
+    """The websockets handler (:meth:`handle`), one call per connection."""
+
+    def __init__(self, ctx: Context, presence: Presence) -> None:
+        self.ctx = ctx
+        self.presence = presence
+        self._logins: set[asyncio.Task[Any]] = set()  # handlers still before their welcome
+        self._stopping = False
+
+    def abandon_logins(self) -> None:
+        """At shutdown: stop the logins in progress (queued for a password hash, waiting for
+        their turn) rather than work through them for clients that are being disconnected."""
+        self._stopping = True
+        for task in self._logins:
+            task.cancel()
+
+    async def handle(self, ws: ServerConnection) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._logins.add(task)
+        try:
+            session = await login(self.ctx, ws)
+        except asyncio.CancelledError:
+            if self._stopping:
+                return
+            raise
+        finally:
+            self._logins.discard(task)
+        if session is None:
+            return
+        hub, broker = self.ctx.hub, self.ctx.broker
+        first = hub.attach(session)
+        log.info("connect %s from %s", session.nick, peer(ws))
+        try:
+            if first and await broker.user_online(session.user_id, session.nick):
+                await self.presence.announce(session.user_id, session.nick, "online")
+            await self._serve(session)
+        except ConnectionClosed:
+            pass
+        finally:
+            last = hub.detach(session)
+            log.info("disconnect %s (%s)", session.nick, ws.close_code)
+            if last and await broker.user_offline(session.user_id):
+                with contextlib.suppress(StoreError):
+                    await self.presence.announce(session.user_id, session.nick, "offline")
+
+    async def _serve(self, session: Session) -> None:
+        ctx, ws = self.ctx, session.ws
+        async for data in ws:
+            if isinstance(data, bytes):
+                await ws.close(p.CLOSE_UNSUPPORTED, "binary frames are not supported")
+                return
+            ref: str | None = None
+            try:
+                frame = p.decode_client_frame(data)
+                ref = frame.ref
+                await HANDLERS[type(frame)](ctx, session, frame)
+            except Hangup:
+                return
+            except ChatError as exc:
+                error = wire_error(exc, ref)
+                if error.code == "internal":
+                    log.error("storage error for %s: %s", session.nick, exc)
+                ctx.hub.write(session, p.error_frame(error.code, error.message, error.ref))
+                if error.code in ("rate_limited", "internal"):
+                    continue
+                if not session.abuse.take(time.monotonic()):
+                    await ws.close(p.CLOSE_POLICY, "too many bad frames")
+                    return
+            except ConnectionClosed:
+                raise
+            except Exception:  # a bug must cost one request, never the connection
+                log.exception("request from %s failed", session.nick)
+                ctx.hub.write(session, p.error_frame("internal", "the request failed", ref))

@@ -1,0 +1,1 @@
+"""PostgreSQL storage (asyncpg): the store, its schema and migrations, batch writes."""

@@ -1,0 +1,7 @@
+"""SQLite storage: the store, its schema and migrations, batch writes, backup."""
+
+from chat_server.store.sqlite.backup import backup
+from chat_server.store.sqlite.schema import MIGRATIONS
+from chat_server.store.sqlite.store import SEARCH_INDEX_BATCH, SQLiteStore
+
+__all__ = ["MIGRATIONS", "SEARCH_INDEX_BATCH", "SQLiteStore", "backup"]

@@ -1,0 +1,124 @@
+"""The SQLite schema: ordered migrations, each applied in one transaction and recorded."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+from chat_server.protocol import now_ts
+
+# Ordered migrations; each runs in one transaction and is recorded in schema_migrations.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            nick TEXT NOT NULL,
+            nick_key TEXT NOT NULL UNIQUE,
+            password_hash TEXT,
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        )""",
+        """CREATE TABLE tokens (
+            hash BLOB PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            expires_at REAL
+        )""",
+        "CREATE INDEX tokens_user ON tokens(user_id)",
+        """CREATE TABLE rooms (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            is_dm INTEGER NOT NULL DEFAULT 0,
+            last_seq INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE memberships (
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            read_seq INTEGER NOT NULL DEFAULT 0,
+            joined_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, room_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX memberships_room ON memberships(room_id)",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            seq INTEGER NOT NULL,
+            author_id INTEGER NOT NULL REFERENCES users(id),
+            nick TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            UNIQUE (room_id, seq),
+            UNIQUE (author_id, client_id)
+        )""",
+        """CREATE VIRTUAL TABLE messages_fts USING fts5(
+            body, content='messages', content_rowid='id'
+        )""",
+        """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+        END""",
+    ),
+    # A commit writes every index page a batch touches. The idempotency index now leads
+    # with the key, which our clients make time-ordered, so new keys land on the last page
+    # instead of one page per author; the search index is filled by the writer in bulk
+    # (see ``index_search``) instead of by a trigger on every insert. SQLite cannot drop a
+    # table constraint, so the table is rebuilt (ids kept: they are the search rowids).
+    (
+        "DROP TRIGGER messages_fts_insert",
+        """CREATE TABLE messages_v2 (
+            id INTEGER PRIMARY KEY,
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            seq INTEGER NOT NULL,
+            author_id INTEGER NOT NULL REFERENCES users(id),
+            nick TEXT NOT NULL,
+            client_id TEXT NOT NULL,
+            body TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            UNIQUE (room_id, seq),
+            UNIQUE (client_id, author_id)
+        )""",
+        "INSERT INTO messages_v2 SELECT id, room_id, seq, author_id, nick, client_id, body, ts"
+        " FROM messages ORDER BY id",
+        "DROP TABLE messages",
+        "ALTER TABLE messages_v2 RENAME TO messages",
+        "CREATE TABLE search_indexed (upto INTEGER NOT NULL)",
+        "INSERT INTO search_indexed (upto) SELECT COALESCE(MAX(id), 0) FROM messages",
+    ),
+    # Results are ordered by id, never ranked, so the index keeps no per-message column
+    # sizes (bm25's input): one B-tree insert fewer per message. The writer refills the
+    # new index from the messages when the server opens the database.
+    (
+        "DROP TABLE messages_fts",
+        """CREATE VIRTUAL TABLE messages_fts USING fts5(
+            body, content='messages', content_rowid='id', columnsize=0
+        )""",
+        "UPDATE search_indexed SET upto = 0",
+    ),
+)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations the database has not seen, each in its own transaction."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations"
+        " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+    current = row[0] if row else 0
+    for version, statements in enumerate(MIGRATIONS, start=1):
+        if version <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                (version, now_ts()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
