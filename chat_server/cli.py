@@ -287,8 +287,8 @@ async def _with_store(
     path, postgres_url = _database(db, database_url)
     if postgres_url is None and not create and not path.exists():
         raise click.ClickException(f"no database at {path} (start the server once, or use --db)")
-    store = create_store(Settings(db_path=path, database_url=postgres_url))
     try:
+        store = create_store(Settings(db_path=path, database_url=postgres_url))
         await store.open()
     except ChatError as exc:
         raise click.ClickException(str(exc)) from None
@@ -444,8 +444,8 @@ def db_migrate(db: Path | None, database_url: str | None) -> None:
     db_path, postgres_url = _database(db, database_url)
 
     async def action() -> None:
-        store = create_store(Settings(db_path=db_path, database_url=postgres_url))
         try:
+            store = create_store(Settings(db_path=db_path, database_url=postgres_url))
             await store.open()
         except ChatError as exc:
             raise click.ClickException(str(exc)) from None

@@ -7,14 +7,19 @@ websockets' ``broadcast()`` serializing a ``Frame`` per connection. Frames queue
 connection during one loop tick are written at the end of it in a single
 ``transport.write`` (one ``send()`` for a burst of events instead of one each).
 
-This reaches under websockets' connection objects (``protocol.state``, ``transport``,
-``send_in_progress``, ``protocol.expect_continuation_frame``), which is why pyproject.toml
-pins the websockets minor version. A connection is written to only when it is OPEN and the
-library is not in the middle of a fragmented send (so a frame never lands between the
-library's fragments or after its close frame); with an extension such as permessage-deflate
-the frame goes through the library's own ``broadcast()`` instead. Frames the library writes
-itself (pings, pongs, the closing handshake) are whole frames written synchronously, so
-they interleave with these only at frame boundaries.
+websockets has no prepared-frame API (its maintainer: private internals are at your own
+risk), so this module, and only this one, reaches under its connection objects
+(``protocol.state``, ``transport``, ``send_in_progress``,
+``protocol.expect_continuation_frame``). :func:`supports_prepared_frames` checks on the
+first connection that they are all there, with the expected types; if a release renamed
+one, every frame goes through the library's public ``broadcast()`` instead (one warning in
+the log, fan-out slower, nothing broken), and ``tests/test_framing.py``, run in CI against
+the newest websockets release too, fails. A connection is written to only when it is OPEN
+and the library is not in the middle of a fragmented send (so a frame never lands between
+the library's fragments or after its close frame); with an extension such as
+permessage-deflate the frame goes through ``broadcast()`` as well. Frames the library
+writes itself (pings, pongs, the closing handshake) are whole frames written
+synchronously, so they interleave with these only at frame boundaries.
 """
 
 from __future__ import annotations
@@ -48,6 +53,41 @@ def text_frame(payload: bytes) -> bytes:
     return _LONG.pack(_FIN_TEXT, 127, length) + payload
 
 
+_capable: bool | None = None  # what the first connection's check found
+
+
+def probe(ws: ServerConnection) -> bool:
+    """Whether this connection has every internal the prepared-frame writer uses."""
+    protocol = getattr(ws, "protocol", None)
+    transport = getattr(ws, "transport", None)
+    return (
+        protocol is not None
+        and isinstance(getattr(protocol, "state", None), State)
+        and isinstance(getattr(protocol, "expect_continuation_frame", None), bool)
+        and isinstance(getattr(protocol, "extensions", None), list)
+        and hasattr(ws, "send_in_progress")
+        and all(
+            callable(getattr(transport, name, None))
+            for name in ("write", "is_closing", "get_write_buffer_size")
+        )
+    )
+
+
+def supports_prepared_frames(ws: ServerConnection) -> bool:
+    """Whether prepared frames may be written to this connection's transport directly:
+    the library's internals are as this module expects (checked once, on the first
+    connection), and no extension transforms frames."""
+    global _capable
+    if _capable is None:
+        _capable = probe(ws)
+        if not _capable:
+            log.warning(
+                "this websockets release lacks the internals of the prepared-frame writer:"
+                " every frame goes through websockets.broadcast() (slower fan-out)"
+            )
+    return _capable and not ws.protocol.extensions
+
+
 def frame_payload(frame: bytes) -> bytes:
     """The payload of a frame made by :func:`text_frame` (for the library's own send)."""
     code = frame[1]
@@ -70,9 +110,9 @@ class Outbox:
     def __init__(self, ws: ServerConnection) -> None:
         self.ws = ws
         self.protocol = ws.protocol
-        self.transport: Any = ws.transport
+        self.transport: Any = getattr(ws, "transport", None)
         # extensions are negotiated in the handshake, which is over: fixed from here on
-        self.prepared = not ws.protocol.extensions
+        self.prepared = supports_prepared_frames(ws)
         self.frames: bytes | list[bytes] | None = None
         self.closing = False
 
@@ -176,9 +216,23 @@ class FrameWriter(Generic[B]):
         assert queued is not None
         box.frames = None
         frames = [queued] if isinstance(queued, bytes) else queued
-        if box.closing or box.protocol.state is not OPEN:
-            return  # closing: the library's close frame may already be out
+        if box.closing:
+            return
         ws = box.ws
+        if not box.prepared:
+            # an extension (permessage-deflate) transforms frames, or the internals are
+            # not there: the library's public broadcast(), which skips a connection that
+            # is not open or is between the fragments of a message
+            try:
+                for frame in frames:
+                    broadcast((ws,), frame_payload(frame), text=True)
+            except Exception as exc:  # one failing connection must not stop the fan-out
+                log.warning("write to %s failed: %s", ws.remote_address, exc)
+                return
+            self._check_buffer(box, frames[-1])
+            return
+        if box.protocol.state is not OPEN:
+            return  # closing: the library's close frame may already be out
         if ws.send_in_progress is not None or box.protocol.expect_continuation_frame:
             log.warning("skipped %d frame(s): a fragmented message is being sent", len(frames))
             return
@@ -186,14 +240,17 @@ class FrameWriter(Generic[B]):
         if transport.is_closing():
             return
         try:
-            if box.prepared:
-                transport.write(queued if isinstance(queued, bytes) else b"".join(frames))
-            else:  # an extension (permessage-deflate) transforms frames: the library's send
-                for frame in frames:
-                    broadcast((ws,), frame_payload(frame), text=True)
+            transport.write(queued if isinstance(queued, bytes) else b"".join(frames))
         except Exception as exc:  # one failing connection must not stop the fan-out
             log.warning("write to %s failed: %s", ws.remote_address, exc)
             return
-        if transport.get_write_buffer_size() - len(frames[-1]) > self.max_buffer:
+        self._check_buffer(box, frames[-1])
+
+    def _check_buffer(self, box: B, last: bytes) -> None:
+        """Hand a connection whose unread output passed the limit to ``on_slow``."""
+        transport = box.transport
+        if transport is None or box.closing:
+            return
+        if transport.get_write_buffer_size() - len(last) > self.max_buffer:
             box.closing = True
             self.on_slow(box)

@@ -77,8 +77,8 @@ class Running:
 async def start(settings: Settings) -> Running:
     """Open storage and listen; raises StartupError with one clear line."""
     context = _ssl_context(settings)
-    store = create_store(settings)
     try:
+        store = create_store(settings)
         await store.open()
     except ChatError as exc:
         raise StartupError(str(exc)) from exc

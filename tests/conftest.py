@@ -22,12 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvloop
 from websockets.asyncio.client import ClientConnection, connect
 
 from chat_server.config import Settings
 from chat_server.server import Running, start
 
 TIMEOUT = 5.0
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Every async test runs on uvloop, as ``chat-server serve`` does (runtime.run)."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 def _service_url(name: str) -> str:

@@ -17,7 +17,9 @@ from websockets.extensions.permessage_deflate import (
     PerMessageDeflate,
 )
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
 
+from chat_server import framing
 from chat_server import protocol as p
 from chat_server.framing import frame_payload, text_frame
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory
@@ -25,6 +27,7 @@ from tests.conftest import ChatServerUnderTest, Client, ServerFactory
 FAST = {"rate_per_second": 1e6, "rate_burst": 10**6}
 
 
+@pytest.mark.private_api
 @pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
 def test_a_prepared_frame_is_what_websockets_would_write(size: int) -> None:
     payload = bytes(i % 251 for i in range(size))
@@ -187,6 +190,7 @@ def opcodes(stream: bytes) -> list[int]:
     return found
 
 
+@pytest.mark.private_api
 async def test_nothing_is_written_after_the_librarys_close_frame(
     server: ChatServerUnderTest,
 ) -> None:
@@ -275,6 +279,7 @@ async def _fragments(first_sent: asyncio.Event, release: asyncio.Event) -> Async
     yield "frag-two"
 
 
+@pytest.mark.private_api
 async def test_a_connection_mid_fragmented_send_is_skipped_not_corrupted(
     server: ChatServerUnderTest,
 ) -> None:
@@ -295,3 +300,56 @@ async def test_a_connection_mid_fragmented_send_is_skipped_not_corrupted(
         after = await bob.recv_type("message")
         assert after["body"] == "after the fragments"
         assert bob.ws.close_code is None
+
+
+# --- the capability check: websockets' internals, and the public fallback -------------------
+
+
+@pytest.mark.private_api
+async def test_the_installed_websockets_has_every_internal_the_writer_uses(
+    server: ChatServerUnderTest,
+) -> None:
+    # run in CI against the newest websockets release too: a renamed internal fails here
+    async with server.login("alice") as alice:
+        await alice.join("general")
+        [session] = server.running.ctx.hub.all_sessions()
+        assert framing.probe(session.ws)
+        assert session.prepared
+
+
+async def test_without_those_internals_every_frame_goes_through_broadcast(
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(framing, "_capable", False)  # what a failed probe leaves behind
+    written: list[int] = []
+    real = framing.broadcast
+
+    def counting(connections: Any, message: Any, **kwargs: Any) -> None:
+        written.append(len(message))
+        real(connections, message, **kwargs)
+
+    monkeypatch.setattr(framing, "broadcast", counting)
+    server: ChatServerUnderTest = await make_server(**FAST)
+    total = 120
+    async with AsyncExitStack() as stack, server.login("alice") as alice:
+        reader = await stack.enter_async_context(server.login("reader"))
+        await reader.join("general")
+        clients = [reader, *await readers(stack, server, reader.token, 4)]
+        await alice.join("general")
+        assert not any(s.prepared for s in server.running.ctx.hub.all_sessions())
+        await stream(alice, total)
+        expected = [(i, body(i)) for i in range(1, total + 1)]
+        for got in await asyncio.gather(*(messages(c, total) for c in clients)):
+            assert got == expected
+    assert len(written) >= total * len(clients)  # every one of them through the library
+
+
+def test_a_connection_missing_an_internal_fails_the_probe() -> None:
+    class Renamed:
+        """What a release that renamed ``send_in_progress`` would hand us."""
+
+        protocol = type("P", (), {"state": State.OPEN, "expect_continuation_frame": False,
+                                  "extensions": []})()  # fmt: skip
+        transport = asyncio.Transport()
+
+    assert not framing.probe(Renamed())  # type: ignore[arg-type]

@@ -16,8 +16,12 @@ __all__ = ["Broker", "LocalBroker", "LoginHook", "PresenceHook", "Receiver", "cr
 def create_broker(settings: Settings) -> Broker:
     """Redis pub/sub when the settings name a Redis URL, otherwise in-process fan-out."""
     if settings.redis_url is not None:
-        # Imported here: redis is only loaded by servers that use it.
-        from chat_server.broker.redis import RedisBroker
+        # Imported here: redis is installed and loaded only for servers that use it.
+        try:
+            from chat_server.broker.redis import RedisBroker
+        except ImportError as exc:
+            driver = (exc.name or "redis").partition(".")[0]
+            raise ValueError(f"Redis needs {driver}: pip install 'chat[scale]'") from exc
 
         return RedisBroker(
             settings.redis_url, prefix=settings.redis_prefix, presence_ttl=settings.presence_ttl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from chat_server.errors import StoreError
 from chat_server.store.base import NewMessage, Page, Room, Store, Stored, User, search_words
 from chat_server.store.sqlite import SQLiteStore
 
@@ -31,8 +32,12 @@ def is_postgres_url(url: str) -> bool:
 def create_store(settings: Settings) -> Store:
     """PostgreSQL when the settings name a database URL, otherwise the SQLite file."""
     if settings.database_url is not None:
-        # Imported here: asyncpg is only loaded by servers that use it.
-        from chat_server.store.postgres.store import PostgresStore
+        # Imported here: asyncpg is installed and loaded only for servers that use it.
+        try:
+            from chat_server.store.postgres.store import PostgresStore
+        except ImportError as exc:
+            driver = (exc.name or "asyncpg").partition(".")[0]
+            raise StoreError(f"PostgreSQL needs {driver}: pip install 'chat[scale]'") from exc
 
         return PostgresStore(
             settings.database_url, pool_size=settings.db_pool_size, batch_max=settings.batch_max

@@ -193,5 +193,5 @@ async def test_a_client_closed_right_after_connecting_leaves_no_session(
     for _ in range(3):
         async with ChatClient(server.url, token=tokens["ann"], reconnect=False):
             pass
-    app = server.running.app
+    app = server.running.ctx
     await eventually(lambda: app.health()["connections"] == 0, "the sessions to end")

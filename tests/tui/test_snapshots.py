@@ -100,7 +100,7 @@ def chat_world(tmp_path: Path, fixed_clock: None) -> Iterator[tuple[str, str]]:
     async def everyone_gone() -> None:
         """Bob and carol are offline before alice looks (the same "online" count each run)."""
         for _ in range(1000):
-            if not server.running.app.health()["connections"]:
+            if not server.running.ctx.health()["connections"]:
                 return
             await asyncio.sleep(0.01)
         raise AssertionError("the seeding connections did not close")

@@ -1,0 +1,139 @@
+"""The Broker contract, on every implementation: the in-process broker and Redis.
+
+What a node publishes reaches its own receiver (and, with Redis, every other node's), in
+the order it was published; presence says who is online anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio
+
+from chat_server.broker import Broker, LocalBroker
+from chat_server.broker.redis import RedisBroker
+
+WAIT = 5.0
+
+
+class Recorder:
+    """A receiver that writes down what it is handed, as the hub would act on it."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.changed = asyncio.Event()
+
+    def _note(self, *event: Any) -> None:
+        self.events.append(event)
+        self.changed.set()
+
+    def deliver_room(
+        self, room: str, data: bytes, seq: int | None = None, exclude_user: int | None = None
+    ) -> None:
+        self._note("room", room, data, seq, exclude_user)
+
+    def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
+        self._note("user", user_id, data, exclude)
+
+    def subscribe_user(self, user_id: int, room: str) -> None:
+        self._note("subscribe", user_id, room)
+
+    def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
+        self._note("leave", user_id, room, data, exclude)
+
+    async def until(self, count: int) -> list[tuple[Any, ...]]:
+        async with asyncio.timeout(WAIT):
+            while len(self.events) < count:
+                self.changed.clear()
+                await self.changed.wait()
+        return self.events
+
+
+Node = tuple[Broker, Recorder]
+MakeNode = Callable[[], Awaitable[Node]]
+
+
+@contextlib.asynccontextmanager
+async def nodes(url: str | None) -> AsyncIterator[MakeNode]:
+    """Nodes of one chat: in-process (``url`` None), or on Redis under a prefix of their own."""
+    prefix = f"test-broker-{secrets.token_hex(4)}"
+    started: list[Broker] = []
+
+    async def make() -> Node:
+        broker: Broker = LocalBroker() if url is None else RedisBroker(url, prefix=prefix)
+        recorder = Recorder()
+        await broker.start(recorder)
+        started.append(broker)
+        return broker, recorder
+
+    try:
+        yield make
+    finally:
+        for broker in started:
+            await broker.close()
+        if url is not None:
+            client = redis.asyncio.Redis.from_url(url)
+            keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+            if keys:
+                await client.delete(*keys)
+            await client.aclose()
+
+
+@pytest.fixture(params=["local", "redis"])
+async def make_node(request: pytest.FixtureRequest) -> AsyncIterator[MakeNode]:
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    async with nodes(url) as make:
+        yield make
+
+
+async def test_events_reach_the_publishing_node_in_order(make_node: MakeNode) -> None:
+    broker, recorder = await make_node()
+    assert broker.healthy
+    for seq in range(1, 51):
+        broker.publish_room("general", f"m{seq}".encode(), seq)
+    broker.publish_room("general", b"typing", exclude_user=7)
+    broker.publish_user(7, b"read", exclude="conn-1")
+    broker.subscribe_user(8, "dm:a:b")
+    broker.leave_user(7, "general", b"left", exclude="conn-1")
+    events = await recorder.until(54)
+    assert events[:50] == [("room", "general", f"m{s}".encode(), s, None) for s in range(1, 51)]
+    assert events[50:] == [
+        ("room", "general", b"typing", None, 7),
+        ("user", 7, b"read", "conn-1"),
+        ("subscribe", 8, "dm:a:b"),
+        ("leave", 7, "general", b"left", "conn-1"),
+    ]
+
+
+async def test_presence_says_who_is_online(make_node: MakeNode) -> None:
+    broker, _ = await make_node()
+    assert await broker.online([1, 2]) == set()
+    assert await broker.user_online(1, "alice")  # nobody had alice: announce her
+    assert await broker.online([1, 2]) == {1}
+    assert await broker.user_offline(1)  # nobody has her now: announce that too
+    assert await broker.online([1, 2]) == set()
+
+
+async def test_with_redis_every_node_hears_every_event_and_presence(redis_url: str) -> None:
+    async with nodes(redis_url) as make_node:
+        await two_nodes(make_node)
+
+
+async def two_nodes(make_node: MakeNode) -> None:
+    (a, a_heard), (b, b_heard) = await make_node(), await make_node()
+    for seq in range(1, 21):
+        a.publish_room("general", f"m{seq}".encode(), seq)
+    expected = [("room", "general", f"m{s}".encode(), s, None) for s in range(1, 21)]
+    assert await a_heard.until(20) == expected
+    assert await b_heard.until(20) == expected
+    assert await a.user_online(1, "alice")
+    assert not await b.user_online(1, "alice")  # online already, through node a
+    assert await a.online([1]) == await b.online([1]) == {1}
+    assert not await a.user_offline(1)  # still on node b
+    assert await b.user_offline(1)
+    assert await a.online([1]) == set()
