@@ -33,6 +33,16 @@ from typing import Any, Generic, TypeVar
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.protocol import State
 
+__all__ = [
+    "FrameWriter",
+    "Outbox",
+    "broadcast",
+    "frame_payload",
+    "probe",
+    "supports_prepared_frames",
+    "text_frame",
+]
+
 log = logging.getLogger(__name__)
 
 OPEN = State.OPEN

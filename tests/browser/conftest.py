@@ -25,8 +25,10 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.e2e.e2e_support import Chat, ServerProc, start_server
-from tests.test_tls import certificate as certificate  # the fixture: a self-signed certificate
+from tests.server.e2e.e2e_support import Chat, ServerProc, start_server
+from tests.server.test_tls import (
+    certificate as certificate,  # the fixture: a self-signed certificate
+)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, Pages, bodies, join_room, login, say, seqs
-from tests.e2e.e2e_support import Chat, dm_room, uniq
+from tests.server.e2e.e2e_support import Chat, dm_room, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 

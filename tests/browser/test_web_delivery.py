@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
 from tests.browser.conftest import Pages, faulty_network, join_room, login, say, seqs, write
-from tests.e2e.e2e_support import Chat, uniq
+from tests.server.e2e.e2e_support import Chat, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 

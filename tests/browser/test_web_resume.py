@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
 from tests.browser.conftest import Pages, bodies, faulty_network, join_room, login, say, seqs, write
-from tests.e2e.e2e_support import Chat, ServerProc, start_server, uniq
+from tests.server.e2e.e2e_support import Chat, ServerProc, start_server, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Pages, join_room, login, say
 from tests.browser.test_web_chat import XSS_CORPUS
-from tests.e2e.e2e_support import Chat, uniq
+from tests.server.e2e.e2e_support import Chat, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import Pages, join_room, login, say
 from tests.conftest import spawn_server
-from tests.e2e.e2e_support import ServerProc, uniq
+from tests.server.e2e.e2e_support import ServerProc, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 

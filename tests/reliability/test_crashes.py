@@ -128,9 +128,9 @@ async def check_nothing_acked_lost(
             assert attempted.get(message.id) == message.body, f"{message} was never sent"
             by_id[message.id] = message
     for msg_id, ack in acked.items():
-        message = by_id.get(msg_id)
-        assert message is not None, f"{msg_id} was acked with seq {ack.seq}, then lost"
-        assert (message.room, message.seq) == (ack.room, ack.seq), (message, ack)
+        found = by_id.get(msg_id)
+        assert found is not None, f"{msg_id} was acked with seq {ack.seq}, then lost"
+        assert (found.room, found.seq) == (ack.room, ack.seq), (found, ack)
     assert len(acked) > 0.5 * len(by_id)  # the load was real, the acks were many
 
     def caught_up() -> bool:

@@ -1,8 +1,8 @@
 """The fuzz harness's second half: the frame decoder on its own, valid frames mutated byte by
 byte, and the login phase, with the server's log watched for tracebacks.
 
-tests/test_fuzz.py sends arbitrary JSON values, arbitrary text and hostile JSON to a logged-in
-connection; this module adds what it does not cover: (1) ``decode_client_frame`` over
+tests/server/test_fuzz.py sends arbitrary JSON values, arbitrary text and hostile JSON to a
+logged-in connection; this module adds what it does not cover: (1) ``decode_client_frame`` over
 arbitrary and mutated input, where any exception but ``ProtocolError`` fails; (2) structured
 mutations of real frames (bytes deleted, inserted, replaced, duplicated, truncated) sent to a
 live connection, text and binary; (3) the same before ``hello``. The server must answer with a
@@ -26,7 +26,7 @@ from chat_server import protocol as p
 from chat_server.errors import ProtocolError
 from tests.conftest import ChatServerUnderTest
 from tests.conftest import ServerFactory as InProcessFactory
-from tests.test_fuzz import (  # noqa: F401 (server, session, watcher are fixtures)
+from tests.server.test_fuzz import (  # noqa: F401 (server, session, watcher are fixtures)
     ALLOWED_CLOSE,
     ERROR_CODES,
     ROOM,

@@ -18,7 +18,8 @@ NEEDS_SCALE = r"pip install 'chat\[scale\]'"
 
 def without(monkeypatch: pytest.MonkeyPatch, driver: str, module: str) -> None:
     """As if ``driver`` were not installed (and our module using it never imported)."""
-    monkeypatch.setitem(sys.modules, driver, None)  # import raises ImportError
+    for name in [driver, *(n for n in sys.modules if n.startswith(f"{driver}."))]:
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ImportError
     monkeypatch.delitem(sys.modules, module, raising=False)
 
 

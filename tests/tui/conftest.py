@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 
 from chat_tui.app import ChatApp
+from chat_tui.widgets.login import LoginScreen
 from tests.conftest import ChatServerUnderTest
 
 WAIT = 10.0
@@ -52,6 +53,22 @@ def widget_text(widget: Widget) -> str:
     """The lines a widget shows on screen, as plain text."""
     region = Region(0, 0, widget.size.width, widget.size.height)
     return "\n".join(strip.text.rstrip() for strip in widget.render_lines(region))
+
+
+def on_login_screen(app: ChatApp) -> bool:
+    """The login screen is up *and mounted*: a pushed screen is ``app.screen`` a moment
+    before its widgets exist and its field has the focus (the race of a flaky test)."""
+    screen = app.screen
+    return (
+        isinstance(screen, LoginScreen)
+        and screen.is_mounted
+        and bool(list(screen.query("#login-error")))
+    )
+
+
+def login_error(app: ChatApp) -> str:
+    """What the login screen's error line says; "" until that screen is mounted."""
+    return widget_text(app.screen.query_one("#login-error")) if on_login_screen(app) else ""
 
 
 def screen_text(app: ChatApp) -> str:

@@ -12,7 +12,15 @@ from chat_tui import credentials
 from chat_tui.app import create_app
 from chat_tui.widgets.login import LoginScreen
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import enter, screen_text, token_for, until, widget_text
+from tests.tui.conftest import (
+    enter,
+    login_error,
+    on_login_screen,
+    screen_text,
+    token_for,
+    until,
+    widget_text,
+)
 
 
 def status(app: Any) -> str:
@@ -24,7 +32,7 @@ async def test_login_screen_creates_the_account_and_stores_the_token(
 ) -> None:
     app = create_app(server.url, rooms=["general"])
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        await until(pilot, lambda: on_login_screen(app), "the login screen")
         await pilot.press(*"dave", "enter")
         password = app.screen.query_one("#login-password", Input)
         assert app.focused is password
@@ -44,13 +52,12 @@ async def test_login_screen_shows_auth_failure(server: ChatServerUnderTest) -> N
     await token_for(server, "erin", "right-password")
     app = create_app(server.url, nick="erin")
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        await until(pilot, lambda: on_login_screen(app), "the login screen")
         screen = app.screen
         password = screen.query_one("#login-password", Input)
         assert password.password, "the password is hidden"
         await pilot.press(*"wrong-password", "enter")
-        error = screen.query_one("#login-error")
-        await until(pilot, lambda: "refused" in widget_text(error), "the failure is shown")
+        await until(pilot, lambda: "refused" in login_error(app), "the failure is shown")
         assert app.screen is screen
         assert credentials.load(server.url) is None
         await pilot.press(*"right-password", "enter")
@@ -61,9 +68,7 @@ async def test_a_revoked_stored_token_asks_to_log_in(server: ChatServerUnderTest
     credentials.save_token(server.url, "frank", "not-a-valid-token")
     app = create_app(server.url, token="not-a-valid-token", nick="frank")
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
-        error = app.screen.query_one("#login-error")
-        await until(pilot, lambda: "refused" in widget_text(error), "the reason shows")
+        await until(pilot, lambda: "refused" in login_error(app), "the login screen says why")
 
 
 async def test_lost_server_queues_and_sends_once_on_return(
@@ -105,9 +110,8 @@ async def test_a_token_revoked_mid_session_brings_back_the_login(
         await until(pilot, lambda: app.ready, "the room is shown")
         async with server.resume(token) as other:
             await other.send({"type": "logout"})  # revokes the token everywhere
-            await until(pilot, lambda: isinstance(app.screen, LoginScreen), "asked to log in")
-        error = app.screen.query_one("#login-error")
-        await until(pilot, lambda: "session ended" in widget_text(error), "the reason shows")
+            await until(pilot, lambda: on_login_screen(app), "asked to log in")
+        await until(pilot, lambda: "session ended" in login_error(app), "the reason shows")
         await pilot.press(*"gina-password", "enter")
         await until(pilot, lambda: not isinstance(app.screen, LoginScreen), "back in")
         await enter(pilot, app, "back again")
@@ -119,7 +123,7 @@ async def test_login_typed_in_one_burst(server: ChatServerUnderTest) -> None:
     """``nick<Tab>password<Enter>`` arriving at once (a paste, a fast typist, tmux)."""
     app = create_app(server.url, rooms=["general"])
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, LoginScreen), "the login screen")
+        await until(pilot, lambda: on_login_screen(app), "the login screen")
         for key in [*"hank", "tab", *"hank-pw", "enter"]:
             app.post_message(events.Key(key, key if len(key) == 1 else None))
         await until(pilot, lambda: app.ready, "logged in")

@@ -19,18 +19,17 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
-import msgspec
 
-from chat_server.errors import Conflict, NotMember, StoreError
+from chat_server.errors import Conflict, StoreError
 from chat_server.protocol import (
     MAX_SEQ,
     RoomInfo,
     RoomState,
     SearchHit,
     nick_key,
-    now_ts,
 )
 from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
+from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
 
@@ -412,7 +411,7 @@ class PostgresStore:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 async with self._p.acquire() as conn, conn.transaction():
-                    return await _append_run(conn, ops)
+                    return await append_run(conn, ops)
             except _RETRYABLE as exc:
                 if attempt == _ATTEMPTS:
                     raise StoreError(f"database write failed: {exc}") from exc
@@ -420,91 +419,3 @@ class PostgresStore:
             except _DRIVER_ERRORS as exc:
                 raise StoreError(f"database write failed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _append_run(conn: Conn, run: Sequence[NewMessage]) -> list[Any]:
-    """Idempotency, membership and seqs for a run of messages, under the rooms' row locks."""
-    room_ids = sorted({m.room_id for m in run})
-    rooms = {
-        row[0]: (row[1], int(row[2]))
-        for row in await conn.fetch(
-            "SELECT id, name, last_seq FROM rooms WHERE id = ANY($1::bigint[])"
-            " ORDER BY id FOR UPDATE",
-            room_ids,
-        )
-    }
-    # Read after the locks: whatever another node committed for these rooms is visible.
-    existing: dict[tuple[int, str], Stored] = {}
-    for row in await conn.fetch(
-        "SELECT m.author_id, m.client_id, r.name, m.seq, m.ts, m.nick, m.body"
-        " FROM messages m JOIN rooms r ON r.id = m.room_id"
-        " JOIN unnest($1::bigint[], $2::text[]) AS k(author_id, client_id)"
-        " ON m.author_id = k.author_id AND m.client_id = k.client_id",
-        [m.user_id for m in run],
-        [m.client_id for m in run],
-    ):
-        existing[(row[0], row[1])] = Stored(
-            room=row[2], seq=row[3], ts=row[4], client_id=row[1], nick=row[5], body=row[6],
-            new=False,
-        )  # fmt: skip
-    member = {
-        (row[0], row[1])
-        for row in await conn.fetch(
-            "SELECT m.user_id, m.room_id FROM memberships m"
-            " JOIN unnest($1::bigint[], $2::bigint[]) AS k(user_id, room_id)"
-            " ON m.user_id = k.user_id AND m.room_id = k.room_id",
-            [m.user_id for m in run],
-            [m.room_id for m in run],
-        )
-    }
-
-    ts = now_ts()
-    seqs: dict[int, int] = {}
-    reads: dict[tuple[int, int], int] = {}
-    results: list[Any] = []
-    rows: list[tuple[int, int, int, str, str, str]] = []
-    for message in run:
-        key = (message.user_id, message.client_id)
-        if key in existing:
-            results.append(msgspec.structs.replace(existing[key], new=False))
-            continue
-        if message.room_id not in rooms or (message.user_id, message.room_id) not in member:
-            results.append(NotMember("you are not a member of this room"))
-            continue
-        name, last = rooms[message.room_id]
-        seq = seqs.get(message.room_id, last) + 1
-        seqs[message.room_id] = seq
-        stored = Stored(
-            room=name, seq=seq, ts=ts, client_id=message.client_id, nick=message.nick,
-            body=message.body, new=True,
-        )  # fmt: skip
-        existing[key] = stored
-        results.append(stored)
-        rows.append(
-            (message.room_id, seq, message.user_id, message.nick, message.client_id, message.body)
-        )
-        reads[(message.user_id, message.room_id)] = seq
-    if rows:
-        columns = list(zip(*rows, strict=True))
-        await conn.execute(
-            "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts)"
-            " SELECT r, s, a, n, c, b, $7 FROM unnest($1::bigint[], $2::bigint[],"
-            " $3::bigint[], $4::text[], $5::text[], $6::text[]) AS x(r, s, a, n, c, b)",
-            *(list(column) for column in columns),
-            ts,
-        )
-        await conn.execute(
-            "UPDATE rooms SET last_seq = c.seq"
-            " FROM unnest($1::bigint[], $2::bigint[]) AS c(id, seq) WHERE rooms.id = c.id",
-            list(seqs),
-            list(seqs.values()),
-        )
-        await conn.execute(
-            "UPDATE memberships m SET read_seq = GREATEST(m.read_seq, c.seq)"
-            " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS c(user_id, room_id, seq)"
-            " WHERE m.user_id = c.user_id AND m.room_id = c.room_id",
-            [user_id for user_id, _ in reads],
-            [room_id for _, room_id in reads],
-            list(reads.values()),
-        )
-    return results

@@ -32,7 +32,7 @@ from websockets.typing import Origin
 
 Frame = dict[str, Any]
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STARTUP_TIMEOUT = 20.0
 RECV_TIMEOUT = 5.0
 LISTEN_RE = re.compile(r"^listening on ws://127\.0\.0\.1:(\d+)/ws$")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.e2e.e2e_support import (
+from tests.server.e2e.e2e_support import (
     ACK_KEYS,
     HISTORY_KEYS,
     MESSAGE_KEYS,

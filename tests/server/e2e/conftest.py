@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.e2e_support import AccountPool, Chat, ServerFactory, ServerProc, start_server
+from tests.server.e2e.e2e_support import AccountPool, Chat, ServerFactory, ServerProc, start_server
 
 
 @pytest.fixture(scope="session")

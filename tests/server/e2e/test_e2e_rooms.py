@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.e2e_support import (
+from tests.server.e2e.e2e_support import (
     HISTORY_KEYS,
     JOINED_KEYS,
     LEFT_KEYS,

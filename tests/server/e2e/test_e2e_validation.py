@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
-from tests.e2e.e2e_support import (
+from tests.server.e2e.e2e_support import (
     ROOMS_KEYS,
     Chat,
     Client,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.e2e.e2e_support import (
+from tests.server.e2e.e2e_support import (
     DEFAULT_LIMITS,
     REPO,
     WELCOME_KEYS,

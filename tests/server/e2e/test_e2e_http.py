@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from websockets.exceptions import InvalidStatus
 
-from tests.e2e.e2e_support import Chat, Client, ServerFactory, ServerProc, uniq
+from tests.server.e2e.e2e_support import Chat, Client, ServerFactory, ServerProc, uniq
 
 
 def healthz(server: ServerProc) -> dict[str, object]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.e2e.e2e_support import (
+from tests.server.e2e.e2e_support import (
     ACK_KEYS,
     Chat,
     Frame,

@@ -23,7 +23,7 @@ def error_of(data: str | bytes) -> ProtocolError:
 
 
 def test_every_client_type_decodes() -> None:
-    frames = {
+    frames: dict[str, dict[str, object]] = {
         "hello": {"nick": "alice", "password": "pw", "client": "test/1"},
         "join": {"room": "general", "since": 3},
         "leave": {"room": "general"},
