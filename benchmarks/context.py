@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import procs
+from benchmarks.procs import Server
 from benchmarks.stats import Results
 from benchmarks.worker import Worker
 
@@ -104,6 +105,17 @@ class Context:
         finally:
             for worker in started:
                 worker.stop()
+
+
+@dataclass
+class Rig:
+    """One system under test with its connected load generators."""
+
+    system: str
+    server: Server
+    subs: Worker | None
+    pub: Worker
+    more_servers: tuple[Server, ...] = ()  # the other nodes of a multi-node system
 
 
 def machine() -> str:
