@@ -14,10 +14,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from benchmarks import procs
-from benchmarks.context import Context, Rig
-from benchmarks.stats import percentile
-from benchmarks.worker import Worker
+from benchmarks.harness import procs
+from benchmarks.harness.context import Context, Rig
+from benchmarks.harness.stats import percentile
+from benchmarks.harness.worker import Worker
 
 SAMPLERS = 20  # subscribers that time every message they receive, spread over the room
 # A latency phase waits this long at most for its last delivery.

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import procs
-from benchmarks.procs import Server
-from benchmarks.stats import Results
-from benchmarks.worker import Worker
+from benchmarks.harness import procs
+from benchmarks.harness.procs import Server
+from benchmarks.harness.stats import Results
+from benchmarks.harness.worker import Worker
 
 
 @dataclass

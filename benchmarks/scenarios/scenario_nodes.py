@@ -21,9 +21,9 @@ from collections.abc import Iterator
 import asyncpg  # type: ignore[import-untyped]
 import redis
 
-from benchmarks import procs
-from benchmarks.context import Context, Rig
-from benchmarks.traffic import fanout_on
+from benchmarks.harness import procs
+from benchmarks.harness.context import Context, Rig
+from benchmarks.scenarios.traffic import fanout_on
 from chat_server.auth import new_token, token_hash
 
 SCENARIO = "fanout-2nodes"
