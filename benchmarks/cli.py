@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import procs, scenario_nodes, soak
-from benchmarks.context import Context, machine
-from benchmarks.resources import cli_send, history, idle_conns
-from benchmarks.terminal import tui_10k, tui_start
-from benchmarks.traffic import fanout, persist, rooms50
+from benchmarks.harness import procs
+from benchmarks.harness.context import Context, machine
+from benchmarks.scenarios import scenario_nodes, soak
+from benchmarks.scenarios.resources import cli_send, history, idle_conns
+from benchmarks.scenarios.terminal import tui_10k, tui_start
+from benchmarks.scenarios.traffic import fanout, persist, rooms50
 
 SCENARIOS: dict[str, Callable[[Context], None]] = {
     "fanout-100": lambda ctx: fanout(ctx, 100),

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import scenario_nodes, wire
-from benchmarks.context import Context
-from benchmarks.scenario_nodes import fanout_nodes
-from benchmarks.stats import Results, percentile
-from benchmarks.terminal import tui_start
-from benchmarks.traffic import fanout
+from benchmarks.harness import wire
+from benchmarks.harness.context import Context
+from benchmarks.harness.stats import Results, percentile
+from benchmarks.scenarios import scenario_nodes
+from benchmarks.scenarios.scenario_nodes import fanout_nodes
+from benchmarks.scenarios.terminal import tui_start
+from benchmarks.scenarios.traffic import fanout
 
 
 def server_frame(payload: bytes, opcode: int = wire.OP_TEXT) -> bytes:

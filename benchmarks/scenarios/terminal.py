@@ -4,9 +4,9 @@
 the newest message of its room is on the screen, against ``python -c "import textual.app"``
 (``textual-import``), each on the load core.
 
-``tui-10k``: ``python -m benchmarks.tui`` (the real app, headless, against a server in the
-same process) on the load core: the time to show a room of 10,000 messages against an empty
-room (``empty-room``), and keystroke latency while 50 messages a second stream in.
+``tui-10k``: ``python -m benchmarks.scenarios.tui`` (the real app, headless, against a server
+in the same process) on the load core: the time to show a room of 10,000 messages against an
+empty room (``empty-room``), and keystroke latency while 50 messages a second stream in.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import subprocess
 import sys
 import termios
 import time
-from pathlib import Path
 
-from benchmarks import procs
-from benchmarks.context import Context
+from benchmarks.harness import procs
+from benchmarks.harness.context import Context
 
 ROOM = "tui"
 MESSAGES = 100
@@ -110,13 +109,14 @@ def tui_start(ctx: Context) -> None:
 def tui_10k(ctx: Context) -> None:
     """tui-10k: a room of 10,000 messages against an empty one, in the real app."""
     out = ctx.workdir / "tui-10k.json"
-    cmd = [sys.executable, "-m", "benchmarks.tui", "--messages", "10000", "--json", str(out)]
+    module = "benchmarks.scenarios.tui"
+    cmd = [sys.executable, "-m", module, "--messages", "10000", "--json", str(out)]
     if ctx.quick:
         cmd += ["--keys", "10", "--no-paging"]
-    ctx.log(f"tui-10k: benchmarks.tui (app and server in one process) on core {procs.LOAD_CORE}")
+    ctx.log(f"tui-10k: {module} (app and server in one process) on core {procs.LOAD_CORE}")
     for _ in range(ctx.reps):
         subprocess.run(
-            cmd, check=True, capture_output=True, timeout=600, cwd=Path(__file__).parent.parent,
+            cmd, check=True, capture_output=True, timeout=600, cwd=procs.ROOT,
             preexec_fn=lambda: procs.pin(procs.LOAD_CORE),
         )  # fmt: skip
         for result in json.loads(out.read_text()):

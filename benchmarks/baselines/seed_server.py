@@ -4,7 +4,7 @@ As in the seed document: a ``message`` event {nickname, message, date} is stored
 ``Message`` row and committed through Flask-SQLAlchemy, then emitted to everyone as
 ``response``. SQLite stands in for PostgreSQL; eventlet is not installed here, so
 Flask-SocketIO runs in its threading mode (simple-websocket, one thread per connection).
-Run: ``python -m benchmarks.seed_server --db PATH``.
+Run: ``python -m benchmarks.baselines.seed_server --db PATH``.
 """
 
 from __future__ import annotations

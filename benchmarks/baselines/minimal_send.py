@@ -1,7 +1,7 @@
 """The cli-send baseline: the least a script can do to post one message to chat.
 
 Connect, ``hello`` with a token, ``join``, ``send``, wait for the ``ack``, exit.
-Usage: ``python benchmarks/minimal_send.py URL TOKEN ROOM MESSAGE``.
+Usage: ``python benchmarks/baselines/minimal_send.py URL TOKEN ROOM MESSAGE``.
 """
 
 import json

@@ -12,14 +12,12 @@ import contextlib
 import statistics
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import procs
-from benchmarks.context import Context
-from benchmarks.procs import Server
-from benchmarks.stats import percentile
-from benchmarks.worker import Worker
+from benchmarks.harness import procs
+from benchmarks.harness.context import Context, Rig
+from benchmarks.harness.stats import percentile
+from benchmarks.harness.worker import Worker
 
 SAMPLERS = 20  # subscribers that time every message they receive, spread over the room
 # A latency phase waits this long at most for its last delivery.
@@ -53,21 +51,10 @@ def _drain(
     return last_count, last_ns
 
 
-@dataclass
-class _Rig:
-    """One system under test with its connected load generators."""
-
-    system: str
-    server: Server
-    subs: Worker | None
-    pub: Worker
-    more_servers: tuple[Server, ...] = ()  # the other nodes of a multi-node system
-
-
 @contextlib.contextmanager
 def _rigs(
     ctx: Context, scenario: str, systems: tuple[str, ...], roles: tuple[str, ...]
-) -> Iterator[list[_Rig]]:
+) -> Iterator[list[Rig]]:
     """Every system's server and load processes, all up at once: the repetitions then run
     interleaved (A B C A B C), so a burst of noise on this shared machine hits each alike."""
     with contextlib.ExitStack() as stack:
@@ -76,11 +63,11 @@ def _rigs(
             server = stack.enter_context(ctx.server(scenario, system))
             workers = stack.enter_context(ctx.workers(scenario, system, server.port, *roles))
             subs = workers[0] if len(workers) > 1 else None
-            rigs.append(_Rig(system, server, subs, workers[-1]))
+            rigs.append(Rig(system, server, subs, workers[-1]))
         yield rigs
 
 
-def _saturate(ctx: Context, scenario: str, rig: _Rig, n: int, window: int) -> float:
+def _saturate(ctx: Context, scenario: str, rig: Rig, n: int, window: int) -> float:
     """Closed loop: the publisher keeps ``window`` messages in flight (the next one goes
     when the server has taken one, i.e. on its ack or own echo); deliveries/s to the
     subscribers, first send to last delivery. Also the CPU share of the server and of the
@@ -109,7 +96,7 @@ def _saturate(ctx: Context, scenario: str, rig: _Rig, n: int, window: int) -> fl
     return rate
 
 
-def _latency(ctx: Context, scenario: str, rig: _Rig, n: int, rate: float) -> None:
+def _latency(ctx: Context, scenario: str, rig: Rig, n: int, rate: float) -> None:
     """Publish at a fixed rate; publish-to-receive p50/p99 over the sampled subscribers."""
     subs, pub, system = rig.subs, rig.pub, rig.system
     assert subs is not None
@@ -156,7 +143,7 @@ def fanout(
 def fanout_on(
     ctx: Context,
     scenario: str,
-    rigs: list[_Rig],
+    rigs: list[Rig],
     tokens: dict[str, list[str]],
     n: int,
     latency_rate: float | None = None,
@@ -246,7 +233,7 @@ def _senders(
                     _send_window(ctx, scenario, rig, window, suffix)
 
 
-def _send_window(ctx: Context, scenario: str, rig: _Rig, window: int, suffix: str) -> None:
+def _send_window(ctx: Context, scenario: str, rig: Rig, window: int, suffix: str) -> None:
     """One repetition of ``_senders`` at one window: its metrics, named with ``suffix``."""
 
     def add(metric: str, value: float) -> None:

@@ -2,7 +2,8 @@
 
 Every text frame a connection sends goes, unchanged, to every connection on the same
 path (the path is the room), the sender included, with ``websockets.broadcast()``.
-permessage-deflate is off, as in chat's default. Run: ``python -m benchmarks.ceiling_server``.
+permessage-deflate is off, as in chat's default.
+Run: ``python -m benchmarks.baselines.ceiling_server``.
 """
 
 from __future__ import annotations

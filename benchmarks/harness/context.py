@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks import procs
-from benchmarks.stats import Results
-from benchmarks.worker import Worker
+from benchmarks.harness import procs
+from benchmarks.harness.procs import Server
+from benchmarks.harness.stats import Results
+from benchmarks.harness.worker import Worker
 
 
 @dataclass
@@ -104,6 +105,17 @@ class Context:
         finally:
             for worker in started:
                 worker.stop()
+
+
+@dataclass
+class Rig:
+    """One system under test with its connected load generators."""
+
+    system: str
+    server: Server
+    subs: Worker | None
+    pub: Worker
+    more_servers: tuple[Server, ...] = ()  # the other nodes of a multi-node system
 
 
 def machine() -> str:

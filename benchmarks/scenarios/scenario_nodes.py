@@ -21,9 +21,9 @@ from collections.abc import Iterator
 import asyncpg  # type: ignore[import-untyped]
 import redis
 
-from benchmarks import procs
-from benchmarks.context import Context
-from benchmarks.traffic import _Rig, fanout_on
+from benchmarks.harness import procs
+from benchmarks.harness.context import Context, Rig
+from benchmarks.scenarios.traffic import fanout_on
 from chat_server.auth import new_token, token_hash
 
 SCENARIO = "fanout-2nodes"
@@ -170,7 +170,7 @@ def fanout_nodes(
         _backings(ctx, database_url, redis_url, n + 1) as backings,
         contextlib.ExitStack() as stack,
     ):
-        rigs: list[_Rig] = []
+        rigs: list[Rig] = []
         for system, count in SYSTEMS.items():
             options = backings[system][0].options()
             nodes = stack.enter_context(ctx.nodes(SCENARIO, count, **options))
@@ -179,7 +179,7 @@ def fanout_nodes(
                     SCENARIO, system, nodes[0].port, "subscribers", "publisher", dialect="chat"
                 )
             )
-            rigs.append(_Rig(system, nodes[0], subs, pub, tuple(nodes[1:])))
+            rigs.append(Rig(system, nodes[0], subs, pub, tuple(nodes[1:])))
         tokens = {system: backing[1] for system, backing in backings.items()}
         fanout_on(ctx, SCENARIO, rigs, tokens, n, latency_rate, window)
     return [backing for backing, _ in backings.values()]

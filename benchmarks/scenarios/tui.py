@@ -1,6 +1,6 @@
 """Benchmark of the terminal client: the real app, headless under Pilot, against a real server.
 
-``python -m benchmarks.tui [--messages 10000] [--rate 50] [--keys 40]`` starts chat-server
+``python -m benchmarks.scenarios.tui [--messages 10000] [--rate 50] [--keys 40]`` starts chat-server
 in-process on port 0 (a temporary SQLite file, no send rate limit), fills a room with
 ``--messages`` messages, and measures for that room and for an empty room (the baseline, same
 run): the time to show the room after start, the time to page up to its first message, and
@@ -23,7 +23,7 @@ from typing import Any
 from textual import events
 from websockets.asyncio.client import ClientConnection, connect
 
-from benchmarks.stats import percentile
+from benchmarks.harness.stats import percentile
 from chat_server.config import Settings
 from chat_server.server import start
 from chat_tui.app import ChatApp, create_app

@@ -32,6 +32,8 @@ LISTENING = re.compile(rb"listening on (wss?://\S+)")
 # another checkout's chat_server (before/after comparisons): its directory, put on PYTHONPATH
 CHAT_SRC = "CHAT_BENCH_SRC"
 CHAT_FLAGS = ("--rate", "1000000", "--burst", "1000000", "--log-level", "warning")
+# the checkout holding ``benchmarks/``: the working directory of every ``python -m benchmarks...``
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def cores() -> int:
@@ -122,20 +124,21 @@ class Server:
                 "--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix, *CHAT_FLAGS,
             ]  # fmt: skip
         if self.system == "ceiling":
-            return [*py, "benchmarks.ceiling_server", "--port", "0"]
+            return [*py, "benchmarks.baselines.ceiling_server", "--port", "0"]
         if self.system == "sqlite-per-commit":
             assert self.db is not None
-            return [*py, "benchmarks.commit_server", "--port", "0", "--db", str(self.db)]
+            return [*py, "benchmarks.baselines.commit_server", "--port", "0", "--db", str(self.db)]
         if self.system == "seed":
             assert self.db is not None
             self.port = free_port()
-            return [*py, "benchmarks.seed_server", "--port", str(self.port), "--db", str(self.db)]
+            seed = "benchmarks.baselines.seed_server"
+            return [*py, seed, "--port", str(self.port), "--db", str(self.db)]
         raise ValueError(f"unknown system {self.system}")
 
     def start(self, timeout: float = 30.0) -> Server:
         cmd = self.command()
         env = dict(os.environ)
-        cwd = Path(__file__).resolve().parent.parent
+        cwd = ROOT
         if self.system in ("chat", "chat-pg") and env.get(CHAT_SRC):
             cwd = Path(env[CHAT_SRC])  # ``python -m`` puts the working directory first
             env["PYTHONPATH"] = env[CHAT_SRC]

@@ -1,6 +1,6 @@
 """A cheap raw-websocket client for the load generators: upgrade, then frame headers only.
 
-One :class:`RawClient` is one connection, speaking one :class:`~benchmarks.wire.Dialect`
+One :class:`RawClient` is one connection, speaking one :class:`~benchmarks.harness.wire.Dialect`
 (chat's JSON protocol, Engine.IO for the seed, bare text for the ceiling). It counts
 delivered messages, times a sample of them, and can run a closed send loop (each ack, or
 the client's own echo, lets the next message go).
@@ -14,7 +14,7 @@ import json
 import time
 from typing import cast
 
-from benchmarks import wire
+from benchmarks.harness import wire
 from chat_tui.ids import new_id
 
 

@@ -18,8 +18,8 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from benchmarks import wire
-from benchmarks.client import RawClient, Tally, open_client
+from benchmarks.harness import wire
+from benchmarks.harness.client import RawClient, Tally, open_client
 
 Spec = dict[str, Any]
 

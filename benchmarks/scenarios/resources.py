@@ -8,9 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from benchmarks import procs
-from benchmarks.context import Context
-from benchmarks.stats import percentile
+from benchmarks import baselines
+from benchmarks.harness import procs
+from benchmarks.harness.context import Context
+from benchmarks.harness.stats import percentile
 
 WARM = 20  # connections opened before the baseline RSS (lazy imports, first buffers)
 
@@ -92,7 +93,7 @@ def _timed(cmd: list[str], env: dict[str, str]) -> float:
 def cli_send(ctx: Context) -> None:
     """Wall time of ``chat-tui send`` vs a minimal websockets sync-client script."""
     tokens = ctx.ensure_accounts(1)
-    script = Path(__file__).with_name("minimal_send.py")
+    script = Path(baselines.__file__).with_name("minimal_send.py")
     tui = procs.tool("chat-tui")
     runs = 5 if ctx.quick else 20
     with ctx.server("cli-send", "chat") as server:

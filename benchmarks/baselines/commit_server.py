@@ -4,7 +4,7 @@ It speaks chat's wire shape for what the persist scenario uses (``hello`` -> ``w
 ``join`` -> ``joined`` + ``history``, ``send`` -> ``ack`` then ``message``), with one
 aiosqlite connection in WAL mode and ``synchronous=FULL`` like chat, but no group commit:
 the plain "one commit per message" loop chat's writer is measured against.
-Run: ``python -m benchmarks.commit_server --db PATH``.
+Run: ``python -m benchmarks.baselines.commit_server --db PATH``.
 """
 
 from __future__ import annotations

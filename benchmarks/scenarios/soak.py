@@ -2,14 +2,14 @@
 
 ``python -m benchmarks soak --minutes N [--clients 500]``. The server (``chat-server serve``, its
 defaults, on a fresh SQLite file) runs pinned to the server core; the clients live in one separate
-load-generator process on the load core (raw websocket clients, ``benchmarks/client.py``). Every
-client is a member of one of ``clients / 10`` rooms and sends a ~100-character message at
-exponentially distributed intervals (mean ``--interval``, 10 s: a lively chat room), and every
-minute a few clients (``--churn``) disconnect and come back, as people do. Each minute the
-orchestrator prints the server's VmRSS, its open file descriptors (``/proc/<pid>/fd``), the size of
-the ``-wal`` file, the send-to-ack and publish-to-receive p99 of that minute, and the counts of
-acks, deliveries and error replies. At the end: the RSS drift (last minute against the first),
-the fd growth and the largest WAL.
+load-generator process on the load core (raw websocket clients,
+``benchmarks/harness/client.py``). Every client is a member of one of ``clients / 10`` rooms and
+sends a ~100-character message at exponentially distributed intervals (mean ``--interval``,
+10 s: a lively chat room), and every minute a few clients (``--churn``) disconnect and come back,
+as people do. Each minute the orchestrator prints the server's VmRSS, its open file descriptors
+(``/proc/<pid>/fd``), the size of the ``-wal`` file, the send-to-ack and publish-to-receive p99
+of that minute, and the counts of acks, deliveries and error replies. At the end: the RSS drift
+(last minute against the first), the fd growth and the largest WAL.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from benchmarks import procs, wire
-from benchmarks.client import RawClient, Tally, open_client
-from benchmarks.context import Context, machine
-from benchmarks.stats import percentile
+from benchmarks.harness import procs, wire
+from benchmarks.harness.client import RawClient, Tally, open_client
+from benchmarks.harness.context import Context, machine
+from benchmarks.harness.stats import percentile
 
 ROOM_SIZE = 10
 SAMPLE_EVERY = 10  # one client in ten times every message it receives
