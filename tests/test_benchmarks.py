@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,16 @@ from benchmarks.scenarios import scenario_nodes
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
 from benchmarks.scenarios.traffic import fanout
+
+
+def measured(records: Iterable[Mapping[str, object]]) -> dict[tuple[object, object], float]:
+    """(system, metric) -> the measured value, from the JSON records of a run."""
+    got = {}
+    for r in records:
+        value = r["value"]
+        assert isinstance(value, int | float)
+        got[(r["system"], r["metric"])] = float(value)
+    return got
 
 
 def server_frame(payload: bytes, opcode: int = wire.OP_TEXT) -> bytes:
@@ -123,7 +134,7 @@ def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
     fanout(ctx, 2, systems=("ceiling", "chat", "seed"), latency_rate=50)
     records = ctx.results.records()
     assert all(set(r) == {"scenario", "system", "metric", "value", "unit"} for r in records)
-    got = {(r["system"], r["metric"]): r["value"] for r in records}
+    got = measured(records)
     for system in ("ceiling", "chat", "seed"):
         lost = ctx.results.get("fanout-2", system, "lost")
         assert lost is not None and lost.values == [0, 0, 0]
@@ -139,7 +150,7 @@ def test_tui_start_times_the_real_app_to_its_first_screen(tmp_path: Path) -> Non
     against importing Textual; both wall times recorded, with the ratio."""
     ctx = Context(workdir=tmp_path, quick=True, repetitions=1)
     tui_start(ctx)
-    got = {(r["system"], r["metric"]): r["value"] for r in ctx.results.records()}
+    got = measured(ctx.results.records())
     assert set(got) == {("chat", "wall_ms"), ("textual-import", "wall_ms")}
     assert got[("chat", "wall_ms")] > got[("textual-import", "wall_ms")] > 0
     assert "x textual-import" in ctx.results.table()
@@ -165,7 +176,7 @@ def test_two_nodes_fanout_delivers_every_message_once(
     records = ctx.results.records()
     assert {r["scenario"] for r in records} == {"fanout-2nodes"}
     assert {r["system"] for r in records} == {"chat-1node", "chat-2nodes"}
-    got = {(r["system"], r["metric"]): r["value"] for r in records}
+    got = measured(records)
     for system in ("chat-1node", "chat-2nodes"):
         lost = ctx.results.get("fanout-2nodes", system, "lost")
         assert lost is not None and lost.values == [0, 0, 0]  # negative: a duplicate
