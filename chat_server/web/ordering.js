@@ -5,6 +5,9 @@
 // unblocks), one further ahead is held while `gap` is true (the caller fetches `history after=last`
 // to fill it), and one at or below `last` is a duplicate and is dropped. Before a room's first
 // history page `last` is null: everything is held until `advance` says where the room starts.
+//
+// Unlike the Sequencer there is no `skip_gap`: while a hole remains the client asks again, as a
+// `history after` page may have been read before the message past the hole was stored.
 
 export class Sequencer {
   #held = new Map(); // seq -> message, waiting for its predecessors
@@ -42,17 +45,6 @@ export class Sequencer {
       this.last = seq;
       for (const held of this.#held.keys()) if (held <= seq) this.#held.delete(held);
     }
-    return this.#release();
-  }
-
-  /**
-   * Give up on the missing seqs before the first held message and deliver from there. Only for
-   * when the server says there is nothing more to fetch, so that a hole it cannot fill never
-   * stalls the room.
-   */
-  skipGap() {
-    if (this.#held.size === 0) return [];
-    this.last = Math.min(...this.#held.keys()) - 1;
     return this.#release();
   }
 

@@ -2,8 +2,8 @@
 
 The page comes from the real server, so the module is the file the page itself imports, under the
 page's CSP; each test imports it in the page and drives one Sequencer per script of steps: offer a
-seq (in order, ahead of a gap, again, out of order), advance, skip a gap. The same scripts go
-through the Python client's Sequencer, which the web client must agree with.
+seq (in order, ahead of a gap, again, out of order) or advance. Scripts of offers also go through
+the Python client's Sequencer, which the web client must agree with.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.browser.conftest import Pages
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 
-Script = list[tuple[str, int]]  # ("offer", seq), ("advance", seq), ("skip", 0)
+Script = list[tuple[str, int]]  # ("offer", seq) or ("advance", seq)
 
 # Runs scripts, each on a fresh Sequencer(last); after every step: what went out and the state.
 RUN = """async (scripts) => {
@@ -29,10 +29,7 @@ RUN = """async (scripts) => {
   return scripts.map(({ last, steps }) => {
     const room = new Sequencer(last);
     return steps.map(([op, seq]) => {
-      let out;
-      if (op === "offer") out = room.offer({ seq, body: `m${seq}` });
-      else if (op === "advance") out = room.advance(seq);
-      else out = room.skipGap();
+      const out = op === "offer" ? room.offer({ seq, body: `m${seq}` }) : room.advance(seq);
       const state = { last: room.last, gap: room.gap, highest: room.highest };
       return { out: out.map((m) => m.seq), bodies: out.map((m) => m.body), ...state };
     });
@@ -125,31 +122,18 @@ def test_any_arrival_order_is_delivered_once_and_in_order(page: Page) -> None:
 
 def test_it_agrees_with_the_python_client_step_by_step(page: Page) -> None:
     rng = random.Random(7)
-    scripts: list[tuple[int | None, Script]] = []
-    for _ in range(60):
-        last = rng.randint(0, 5)
-        steps: Script = [
-            ("skip", 0) if rng.random() < 0.1 else ("offer", rng.randint(1, 25))
-            for _ in range(rng.randint(1, 40))
-        ]
-        scripts.append((last, steps))
-    for (last, steps), result in zip(scripts, run_many(page, scripts), strict=True):
-        assert last is not None
+    starts = [rng.randint(0, 5) for _ in range(60)]
+    arrivals = [[rng.randint(1, 25) for _ in range(rng.randint(1, 40))] for _ in starts]
+    scripts: list[tuple[int | None, Script]] = [
+        (last, offers(*seqs)) for last, seqs in zip(starts, arrivals, strict=True)
+    ]
+    for last, seqs, result in zip(starts, arrivals, run_many(page, scripts), strict=True):
         room: Sequencer[Item] = Sequencer(last)
         expected = []
-        for op, seq in steps:
-            out = room.offer(Item(seq)) if op == "offer" else room.skip_gap()
+        for seq in seqs:
+            out = room.offer(Item(seq))
             expected.append(Step([i.seq for i in out], room.last, room.gap, room.highest))
         assert result == expected
-
-
-def test_skip_gap_delivers_what_is_held_when_the_hole_cannot_be_filled(page: Page) -> None:
-    steps: Script = [*offers(5, 6, 9), ("skip", 0), ("skip", 0), ("skip", 0)]
-    assert run(page, 1, steps)[3:] == [
-        Step([5, 6], 6, True, 9),  # 9 still waits for 7 and 8
-        Step([9], 9, False, 9),
-        Step([], 9, False, 9),
-    ]
 
 
 def test_advance_never_moves_back_and_drops_held_duplicates(page: Page) -> None:
@@ -181,4 +165,5 @@ def test_before_its_first_page_a_room_holds_everything(page: Page) -> None:
         Step([], 5, False, 5),  # the page already covers it: dropped
         Step([6], 6, False, 6),
     ]
-    assert run(page, None, [("skip", 0)]) == [Step([], None, False, None)]
+    assert run(page, None, []) == []
+    assert run(page, None, [("advance", 0)]) == [Step([], 0, False, 0)]
