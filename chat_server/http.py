@@ -26,11 +26,28 @@ from websockets.http11 import Request, Response
 WS_PATH = "/ws"
 WEB_DIR = Path(__file__).parent / "web"
 
+# The page's ES modules (no build step): app.js is the entry point, it imports the others.
+WEB_MODULES = (
+    "app.js",
+    "connection.js",
+    "dom.js",
+    "log.js",
+    "login.js",
+    "messages.js",
+    "nav.js",
+    "ordering.js",
+    "outbox.js",
+    "people.js",
+    "rooms.js",
+    "search.js",
+    "session.js",
+)
+
 # URL path -> (file in WEB_DIR, Content-Type). Nothing outside this table is served.
 WEB_FILES: dict[str, tuple[str, str]] = {
     "/": ("index.html", "text/html; charset=utf-8"),
-    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
+    **{f"/{name}": (name, "text/javascript; charset=utf-8") for name in WEB_MODULES},
 }
 
 # A Host header we are willing to name in the page's connect-src (host, IPv4, [IPv6], :port).
@@ -100,8 +117,8 @@ def web_response(files: dict[str, WebFile], request: Request, path: str) -> Resp
         headers["Content-Type"] = "text/plain; charset=utf-8"
         headers["Content-Length"] = str(len(body))
         return Response(HTTPStatus.METHOD_NOT_ALLOWED, "Method Not Allowed", headers, body)
-    if path == "/":
-        headers["Content-Security-Policy"] = content_security_policy(request.headers.get("Host"))
+    # On every file, not only the page: a module opened on its own gets the same policy.
+    headers["Content-Security-Policy"] = content_security_policy(request.headers.get("Host"))
     tags = {t.strip() for t in request.headers.get("If-None-Match", "").split(",")}
     if found.etag in tags or "*" in tags:
         return Response(HTTPStatus.NOT_MODIFIED, "Not Modified", headers, b"")

@@ -13,7 +13,14 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidStatus
 from websockets.http11 import Request
 
-from chat_server.http import WEB_DIR, content_security_policy, load_web_files, web_response
+from chat_server.http import (
+    WEB_DIR,
+    WEB_FILES,
+    WEB_MODULES,
+    content_security_policy,
+    load_web_files,
+    web_response,
+)
 from tests.conftest import ChatServerUnderTest
 
 
@@ -39,7 +46,9 @@ async def get(
     ("path", "content_type", "marker"),
     [
         ("/", "text/html; charset=utf-8", b"<!doctype html>"),
-        ("/app.js", "text/javascript; charset=utf-8", b"new WebSocket("),
+        ("/app.js", "text/javascript; charset=utf-8", b'from "./connection.js"'),
+        ("/connection.js", "text/javascript; charset=utf-8", b"new WebSocket("),
+        ("/ordering.js", "text/javascript; charset=utf-8", b"export class Sequencer"),
         ("/style.css", "text/css; charset=utf-8", b"@media (max-width"),
     ],
 )
@@ -70,6 +79,53 @@ async def test_the_page_has_a_strict_content_security_policy(server: ChatServerU
     assert policy["frame-ancestors"] == "'none'"
     assert policy["require-trusted-types-for"] == "'script'"  # innerHTML would throw
     assert headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("name", WEB_MODULES)
+async def test_every_module_is_served_as_javascript_under_the_page_policy(
+    server: ChatServerUnderTest, name: str
+) -> None:
+    _, page, _ = await get(server, "/")
+    status, headers, body = await get(server, f"/{name}")
+    assert status == 200
+    assert headers["Content-Type"] == "text/javascript; charset=utf-8"  # modules need a JS type
+    assert body == (WEB_DIR / name).read_bytes()
+    assert headers["Content-Security-Policy"] == page["Content-Security-Policy"]
+    assert "require-trusted-types-for 'script'" in headers["Content-Security-Policy"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Cross-Origin-Resource-Policy"] == "same-origin"
+    assert headers["Cache-Control"] == "no-cache"
+    assert re.fullmatch(r'"[0-9a-f]{32}"', headers["ETag"])
+
+
+def test_the_served_modules_are_the_page_s_module_graph() -> None:
+    """Every .js file in the folder is served, and app.js imports (transitively) exactly those."""
+    assert sorted(WEB_MODULES) == sorted(p.name for p in WEB_DIR.glob("*.js"))
+    page = (WEB_DIR / "index.html").read_text()
+    assert re.findall(r"<script[^>]*>", page) == ['<script type="module" src="/app.js">']
+    reached: set[str] = set()
+    todo = ["app.js"]
+    while todo:
+        name = todo.pop()
+        reached.add(name)
+        source = (WEB_DIR / name).read_text()
+        assert "import(" not in source  # no dynamic imports: the graph is what the table serves
+        assert len(source.splitlines()) < 500, f"{name} holds more than one job"
+        statements = re.findall(r"^import\b[^;]*;", source, re.M)
+        for statement in statements:
+            spec = re.fullmatch(r'import [^;]*? from "(\./[a-z]+\.js)";', statement, re.S)
+            assert spec, f"{name}: {statement}"
+            assert spec[1][1:] in WEB_FILES, f"{name} imports {spec[1]}, which is not served"
+            if spec[1][2:] not in reached:
+                todo.append(spec[1][2:])
+    assert reached == set(WEB_MODULES)
+
+
+def test_the_ordering_module_is_pure() -> None:
+    """No DOM, no socket, no storage, no timers, no imports: the browser suite feeds it seqs."""
+    source = (WEB_DIR / "ordering.js").read_text()
+    for word in ("document", "window", "WebSocket", "Storage", "setTimeout", "import ", "fetch("):
+        assert word not in source
 
 
 def test_a_strange_host_header_is_not_echoed_into_the_policy() -> None:
@@ -111,6 +167,13 @@ async def test_other_methods_are_refused(server: ChatServerUnderTest) -> None:
         "//etc/passwd",
         "/APP.JS",
         "/favicon.ico",
+        "/nope.js",
+        "/Ordering.js",
+        "/ordering.mjs",
+        "/js/ordering.js",
+        "/ordering.js/",
+        "/app.js.map",
+        "/node_modules/x.js",
     ],
 )
 async def test_nothing_but_the_known_files(server: ChatServerUnderTest, path: str) -> None:
@@ -147,7 +210,7 @@ def test_web_files_are_read_once_and_a_missing_one_is_left_out(tmp_path: Path) -
 
 
 def test_the_client_never_builds_markup_from_strings() -> None:
-    script = (WEB_DIR / "app.js").read_text()
+    script = "".join((WEB_DIR / name).read_text() for name in WEB_MODULES)
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script
     page = (WEB_DIR / "index.html").read_text() + (WEB_DIR / "style.css").read_text()

@@ -1,0 +1,128 @@
+// The login screen and the session's life: log in, the welcome, what a closed socket means, log out.
+
+import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
+import { $, setStatus } from "./dom.js";
+import { clearPending } from "./log.js";
+import { cancelReveal } from "./messages.js";
+import { firstRoom, selectRoom } from "./nav.js";
+import { clearOutbox, resend } from "./outbox.js";
+import {
+  clearRooms,
+  current,
+  join,
+  renderRoomButton,
+  roomOf,
+  rooms,
+  roomsDisconnected,
+} from "./rooms.js";
+import { closeSearch, searchDisconnected } from "./search.js";
+import { forget, keepToken, me } from "./session.js";
+
+export function showLogin(error) {
+  disconnect();
+  me.password = null;
+  $("chat-screen").hidden = true;
+  $("login-screen").hidden = false;
+  $("login-error").textContent = error || "";
+  $("login-submit").disabled = false;
+  $("login-password").value = "";
+  (me.nick ? $("login-password") : $("login-nick")).focus();
+}
+
+export function showChat() {
+  $("login-screen").hidden = true;
+  $("chat-screen").hidden = false;
+  $("input").focus();
+}
+
+/** Forget everything of the previous login on this tab. */
+function reset() {
+  clearRooms();
+  clearOutbox();
+  clearPending();
+  cancelReveal();
+  closeSearch();
+  $("search-q").value = "";
+  me.authFailed = false;
+  resetBackoff();
+}
+
+export function login(event) {
+  event.preventDefault();
+  const nick = $("login-nick").value.trim();
+  const password = $("login-password").value;
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(nick)) {
+    $("login-error").textContent = "A nick is 1 to 32 letters, digits, _ or -.";
+    $("login-nick").focus();
+    return;
+  }
+  if (!password) {
+    $("login-error").textContent = "Enter a password.";
+    $("login-password").focus();
+    return;
+  }
+  reset();
+  Object.assign(me, { nick, password, token: null, remember: $("login-remember").checked });
+  $("login-error").textContent = "Logging in…";
+  $("login-submit").disabled = true;
+  connect();
+}
+
+export function logout() {
+  transmit({ type: "logout" });
+  disconnect();
+  forget();
+  reset();
+  me.nick = null;
+  showLogin("");
+}
+
+export function welcome(frame) {
+  const first = me.token === null;
+  me.nick = frame.nick;
+  me.token = frame.token;
+  me.password = null;
+  if (first) {
+    keepToken(frame.token);
+    showChat();
+  }
+  setStatus("");
+  $("me-nick").textContent = frame.nick;
+  for (const info of frame.rooms) {
+    const room = roomOf(info.room);
+    room.lastSeq = info.last_seq;
+    room.readSeq = info.read_seq;
+    room.unread = info.room === current ? 0 : info.unread;
+    renderRoomButton(room);
+  }
+  for (const room of rooms.values()) if (!room.dm || room.last !== null) join(room);
+  for (const info of frame.rooms) if (roomOf(info.room).dm) join(roomOf(info.room));
+  if (rooms.size === 0) join(roomOf("general")); // a new account starts somewhere
+  if (!current || !rooms.has(current)) selectRoom(firstRoom());
+  resend(frame.nick);
+}
+
+/** The server refused the password or the token. */
+export function authFailed() {
+  me.authFailed = true;
+  const withPassword = me.password !== null;
+  forget();
+  showLogin(withPassword ? "Wrong nick or password." : "Your session has expired; log in again.");
+}
+
+/** The socket closed by itself: log in again, or reconnect after a backoff. */
+export function connectionClosed(code) {
+  searchDisconnected();
+  roomsDisconnected();
+  if (me.authFailed || me.nick === null) return; // showLogin already explains why
+  if (code === 1008 && me.password === null) {
+    forget();
+    showLogin("Your session has ended; log in again.");
+    return;
+  }
+  if (me.password !== null && me.token === null) {
+    showLogin("Cannot reach the server.");
+    return;
+  }
+  retryLater();
+}

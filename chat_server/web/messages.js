@@ -1,0 +1,173 @@
+// The conversation: messages in seq order per room (gaps fetched, duplicates dropped), older pages
+// loaded as the log is scrolled up, and jumps to an old message (a search hit).
+//
+// Same delivery rules as the Python ChatClient (docs/protocol.md section 4): ordering.js decides
+// what goes on screen; this module fetches `history after` while a room has a gap.
+
+import { isConnected, request } from "./connection.js";
+import { $, clean, notice } from "./dom.js";
+import { appendItem, atBottom, messageEl, scrollToBottom } from "./log.js";
+import { renderTyping } from "./people.js";
+import { current, join, label, renderRoomButton, rooms, roomOf, scheduleRead } from "./rooms.js";
+import { isMe } from "./session.js";
+
+const PAGE = 100; // messages per `history before` page
+const JUMP_PAGE_MAX = 500; // a jump to an old search hit loads up to this many per page
+const HIT_SHOWN_MS = 2500; // how long a message a jump reached stays highlighted
+
+let jump = null; // {room, seq}: a message to show once its page is loaded
+
+/** Put a message that is next in seq order on screen (before any pending sends of ours). */
+function append(room, m, live) {
+  const shown = room.name === current;
+  const stick = shown && atBottom();
+  const mine = isMe(m.nick);
+  appendItem(room, m);
+  if (room.oldest === null) room.oldest = m.seq;
+  room.lastSeq = Math.max(room.lastSeq, m.seq);
+  room.typing.delete(m.nick);
+  if (live && !mine) {
+    if (shown && document.visibilityState === "visible") {
+      $("announce").textContent = `${clean(m.nick)}: ${clean(m.body)}`;
+    } else {
+      room.unread += 1;
+      renderRoomButton(room);
+    }
+  }
+  if (mine) room.readSeq = Math.max(room.readSeq, m.seq); // sending moves our own marker
+  if (stick) scrollToBottom();
+  if (shown) {
+    renderTyping(room);
+    scheduleRead();
+  }
+}
+
+function show(room, ready, live) {
+  for (const m of ready) append(room, m, live);
+}
+
+/** The ordering rule for every message, live or from a history page. */
+function accept(room, m, live) {
+  show(room, room.order.offer(m), live);
+  if (room.order.gap) fillGap(room);
+}
+
+function fillGap(room) {
+  if (room.gapFilling || !isConnected() || room.last === null) return;
+  room.gapFilling = true;
+  request({ type: "history", room: room.name, after: room.last, limit: 500 }, "after", room);
+}
+
+export function onMessage(frame) {
+  if (!rooms.has(frame.room) && !frame.room.startsWith("dm:")) return; // a room we just left
+  const room = roomOf(frame.room);
+  if (room.last === null && !room.joined && !room.joining) {
+    join(room); // a direct conversation someone just opened with us: its history brings this one
+    if (!isMe(frame.nick)) room.unread += 1;
+    renderRoomButton(room);
+  }
+  accept(room, frame, true);
+}
+
+export function history(frame, pending) {
+  const room = roomOf(frame.room);
+  const kind = pending ? pending.kind : "after";
+  if (kind === "older") return prependOlder(room, frame);
+  const messages = frame.messages;
+  if (kind === "join" && room.last === null) {
+    // the first page of this room: the newest messages, `more` says whether older ones exist;
+    // the first message appended becomes the room's `oldest`
+    room.more = frame.more;
+    show(room, room.order.advance(messages.length ? messages[0].seq - 1 : room.lastSeq), false);
+    for (const m of messages) accept(room, m, false);
+  } else {
+    room.gapFilling = false;
+    for (const m of messages) accept(room, m, false);
+    if (frame.more) fillGap(room);
+  }
+  if (room.order.gap) fillGap(room);
+  if (room.name === current) {
+    renderLogTop(room);
+    scheduleRead();
+    tryJump();
+    requestAnimationFrame(maybeLoadOlder);
+  }
+  return undefined;
+}
+
+export function renderLogTop(room) {
+  let text = "";
+  if (room.loadingOlder) text = "Loading older messages…";
+  else if (room.last !== null && !room.more) text = `This is the start of ${label(room)}.`;
+  $("log-top").textContent = text;
+}
+
+function loadOlder(room, limit) {
+  room.loadingOlder = true;
+  renderLogTop(room);
+  request({ type: "history", room: room.name, before: room.oldest, limit }, "older", room);
+}
+
+/** Near the top of the log (or the log not full): fetch the page before the oldest shown. */
+export function maybeLoadOlder() {
+  const room = rooms.get(current);
+  const log = $("log");
+  if (!room || !room.more || room.loadingOlder || !isConnected() || room.oldest === null) return;
+  if (log.scrollTop > 200 && log.scrollHeight > log.clientHeight) return;
+  loadOlder(room, PAGE);
+}
+
+function prependOlder(room, frame) {
+  room.loadingOlder = false;
+  room.more = frame.more;
+  const older = frame.messages.filter((m) => room.oldest === null || m.seq < room.oldest);
+  if (older.length > 0) {
+    const log = $("log");
+    const fromBottom = log.scrollHeight - log.scrollTop;
+    const nodes = older.map(messageEl);
+    room.list.prepend(...nodes);
+    room.oldest = older[0].seq;
+    if (room.name === current) log.scrollTop = log.scrollHeight - fromBottom;
+  }
+  if (room.name === current) {
+    renderLogTop(room);
+    tryJump();
+    requestAnimationFrame(maybeLoadOlder);
+  }
+}
+
+/** Show message `seq` of the current room `name`: load older pages until it is there, highlight it. */
+export function reveal(name, seq) {
+  jump = { room: name, seq };
+  tryJump();
+}
+
+/** Another room is being shown: a message still loading elsewhere is no longer wanted. */
+export function cancelReveal() {
+  jump = null;
+}
+
+function tryJump() {
+  if (!jump) return;
+  const room = rooms.get(jump.room);
+  if (!room || current !== jump.room) {
+    jump = null;
+    return;
+  }
+  const item = room.list.querySelector(`.msg[data-seq="${jump.seq}"]:not(.pending)`);
+  if (item) {
+    jump = null;
+    item.scrollIntoView({ block: "center" });
+    item.classList.add("hit");
+    setTimeout(() => item.classList.remove("hit"), HIT_SHOWN_MS);
+    return;
+  }
+  if (room.last === null || room.oldest === null || jump.seq >= room.oldest) return; // coming
+  if (!room.more) {
+    jump = null;
+    notice("That message is no longer there.");
+    return;
+  }
+  if (room.loadingOlder || !isConnected()) return; // the page on its way (or the rejoin) retries
+  loadOlder(room, Math.min(JUMP_PAGE_MAX, Math.max(PAGE, room.oldest - jump.seq + 10)));
+}

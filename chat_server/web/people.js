@@ -1,0 +1,68 @@
+// Who is in the room on screen: the members with their presence, and who is typing.
+
+import { transmit } from "./connection.js";
+import { $, clean, el } from "./dom.js";
+import { current, rooms } from "./rooms.js";
+import { me } from "./session.js";
+
+const TYPING_EVERY_MS = 3000; // the server relays at most one typing per 3 s per room
+const TYPING_SHOWN_MS = 5000;
+
+let lastTyping = 0;
+
+export function presence(frame) {
+  const room = rooms.get(frame.room);
+  if (!room) return;
+  const known = room.members.some((n) => n.toLowerCase() === frame.nick.toLowerCase());
+  if (frame.status === "online") room.online.add(frame.nick);
+  else if (frame.status === "offline") room.online.delete(frame.nick);
+  else if (frame.status === "joined" && !known) {
+    room.members.push(frame.nick);
+    room.members.sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
+  } else if (frame.status === "left") {
+    room.members = room.members.filter((n) => n.toLowerCase() !== frame.nick.toLowerCase());
+  }
+  if (frame.status === "joined") room.online.add(frame.nick);
+  if (room.name === current) renderMembers(room);
+}
+
+export function renderMembers(room) {
+  const items = room.members.map((nick) => {
+    const on = room.online.has(nick) || nick.toLowerCase() === me.nick.toLowerCase();
+    const item = el("li", on ? "member online" : "member offline");
+    item.dataset.nick = nick;
+    item.dataset.status = on ? "online" : "offline";
+    item.append(el("span", "dot"), el("span", "nick", clean(nick)), " ");
+    item.append(el("span", "presence", on ? "online" : "offline"));
+    return item;
+  });
+  $("member-list").replaceChildren(...items);
+}
+
+export function typing(frame) {
+  const room = rooms.get(frame.room);
+  if (!room) return;
+  room.typing.set(frame.nick, Date.now() + TYPING_SHOWN_MS);
+  if (room.name === current) renderTyping(room);
+  setTimeout(() => room.name === current && renderTyping(room), TYPING_SHOWN_MS + 50);
+}
+
+export function renderTyping(room) {
+  const now = Date.now();
+  for (const [nick, until] of room.typing) if (until <= now) room.typing.delete(nick);
+  const nicks = Array.from(room.typing.keys(), clean);
+  let text = "";
+  if (nicks.length === 1) text = `${nicks[0]} is typing…`;
+  else if (nicks.length === 2) text = `${nicks[0]} and ${nicks[1]} are typing…`;
+  else if (nicks.length > 2) text = "Several people are typing…";
+  $("typing").textContent = text;
+}
+
+/** Something was typed in the composer: tell the room, at most once per TYPING_EVERY_MS. */
+export function typed(text) {
+  const room = rooms.get(current);
+  const now = Date.now();
+  if (!room || !room.joined || !text || now - lastTyping < TYPING_EVERY_MS) return;
+  lastTyping = now;
+  transmit({ type: "typing", room: room.name });
+}

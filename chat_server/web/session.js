@@ -1,0 +1,45 @@
+// Who is logged in on this tab, how the hello proves it, and where the token is kept.
+//
+// The token lives in this tab only (sessionStorage), or in this browser with Remember me
+// (localStorage); the password is held only until the first welcome and never stored.
+
+const TOKEN_KEY = "chat.token";
+
+export const me = {
+  nick: null, // null: logged out; "" while a saved token logs in
+  token: null,
+  password: null, // only until the first welcome
+  remember: false,
+  authFailed: false,
+};
+
+export function isMe(nick) {
+  return nick.toLowerCase() === me.nick.toLowerCase();
+}
+
+/** The hello frame: the password on the first login, the token after that. */
+export function hello() {
+  const frame = { type: "hello", client: "chat-web/1" };
+  if (me.password !== null) Object.assign(frame, { nick: me.nick, password: me.password });
+  else frame.token = me.token;
+  return frame;
+}
+
+export function savedToken() {
+  return localStorage.getItem(TOKEN_KEY) || sessionStorage.getItem(TOKEN_KEY);
+}
+
+export function tokenRemembered() {
+  return localStorage.getItem(TOKEN_KEY) !== null;
+}
+
+export function keepToken(token) {
+  (me.remember ? localStorage : sessionStorage).setItem(TOKEN_KEY, token);
+  (me.remember ? sessionStorage : localStorage).removeItem(TOKEN_KEY);
+}
+
+export function forget() {
+  localStorage.removeItem(TOKEN_KEY);
+  sessionStorage.removeItem(TOKEN_KEY);
+  me.token = null;
+}
