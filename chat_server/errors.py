@@ -24,11 +24,14 @@ class ChatError(Exception):
 class ProtocolError(ChatError):
     """A request the server refuses, with the wire error code to report."""
 
-    def __init__(self, code: str, message: str, ref: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, ref: str | None = None, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.ref = ref
+        self.retry_after = retry_after  # seconds, for ``rate_limited``
 
 
 class StoreError(ChatError):

@@ -57,7 +57,7 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
                     raise ProtocolError("auth_required", "say hello first", frame.ref)
                 return await _authenticate(ctx, ws, frame)
             except ProtocolError as exc:
-                await ws.send(p.error_frame(exc.code, exc.message, exc.ref), text=True)
+                await ws.send(p.refusal_frame(exc), text=True)
                 if exc.code == "auth_failed":
                     await ws.close(p.CLOSE_POLICY, "authentication failed")
                     return None

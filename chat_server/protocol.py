@@ -259,12 +259,14 @@ class RoomList(ServerFrame, tag="rooms"):
     rooms: list[RoomInfo]
 
 
-class Error(Struct, tag="error", tag_field="type"):
-    """An error reply; ``ref`` is always present (null when the request had none)."""
+class Error(Struct, tag="error", tag_field="type", omit_defaults=True):
+    """An error reply; ``ref`` is always present (null when the request had none), and
+    ``retry_after`` (seconds) only on ``rate_limited``: when asking again may succeed."""
 
     code: str
     message: str
-    ref: str | None = None
+    ref: str | None
+    retry_after: float | None = None
 
 
 AnyServerFrame = (
@@ -493,5 +495,14 @@ def encode(frame: Struct) -> bytes:
     return _encoder.encode(frame)
 
 
-def error_frame(code: str, message: str, ref: str | None = None) -> bytes:
-    return _encoder.encode(Error(code=code, message=message, ref=ref))
+def error_frame(
+    code: str, message: str, ref: str | None = None, retry_after: float | None = None
+) -> bytes:
+    if retry_after is not None:
+        retry_after = round(max(retry_after, 0.001), 3)
+    return _encoder.encode(Error(code=code, message=message, ref=ref, retry_after=retry_after))
+
+
+def refusal_frame(error: ProtocolError) -> bytes:
+    """The ``error`` frame of a refused request."""
+    return error_frame(error.code, error.message, error.ref, error.retry_after)

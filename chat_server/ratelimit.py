@@ -27,6 +27,13 @@ class TokenBucket:
             return True
         return False
 
+    def retry_after(self, cost: float = 1.0) -> float:
+        """Seconds until ``cost`` tokens are there (as of the last :meth:`take`)."""
+        missing = cost - self._tokens
+        if missing <= 0:
+            return 0.0
+        return missing / self.rate if self.rate > 0 else float("inf")
+
 
 class Cooldown:
     """At most one action per ``interval`` seconds per key (typing notifications)."""

@@ -87,7 +87,7 @@ class Connections:
                 error = wire_error(exc, ref)
                 if error.code == "internal":
                     log.error("storage error for %s: %s", session.nick, exc)
-                ctx.hub.write(session, p.error_frame(error.code, error.message, error.ref))
+                ctx.hub.write(session, p.refusal_frame(error))
                 if error.code in ("rate_limited", "internal"):
                     continue
                 if not session.abuse.take(time.monotonic()):

@@ -31,11 +31,18 @@ from chat_server.server import Running, start
 TIMEOUT = 5.0
 
 
+SERVER_TESTS = Path(__file__).parent / "server"
+
+
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
 ) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
-    """Every async test runs on uvloop, as ``chat-server serve`` does (runtime.run)."""
-    return {"uvloop": uvloop.new_event_loop}
+    """The server's own tests run on uvloop, as ``chat-server serve`` does (runtime.run);
+    the others drive clients, which run on asyncio's loop in production (Textual's, or
+    ``asyncio.run`` in the scripting commands)."""
+    if item.path.is_relative_to(SERVER_TESTS):
+        return {"uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 def _service_url(name: str) -> str:

@@ -23,7 +23,8 @@ log = logging.getLogger("chat_server")
 async def send(ctx: Context, session: Session, frame: p.Send) -> None:
     """Queue the message for the next group commit; :func:`_committed` answers."""
     if not session.sends.take(time.monotonic()):
-        raise ProtocolError("rate_limited", "slow down", frame.ref)
+        wait = session.sends.retry_after()
+        raise ProtocolError("rate_limited", "slow down", frame.ref, retry_after=wait)
     store = ctx.store
     if frame.to is not None:
         target = await store.user_by_nick(frame.to)
@@ -61,7 +62,7 @@ def _committed(
         if error is None or error.code == "internal":
             log.error("send by %s failed: %s", session.nick, exc)
             error = ProtocolError("internal", "the message was not stored", ref)
-        ctx.hub.write(session, p.error_frame(error.code, error.message, ref))
+        ctx.hub.write(session, p.refusal_frame(error))
         return
     stored: Stored = future.result()
     ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)

@@ -14,6 +14,17 @@ def test_bucket_allows_burst_then_rate() -> None:
     assert not bucket.take(0.05)
 
 
+def test_bucket_says_when_to_come_back() -> None:
+    bucket = TokenBucket(rate=20, burst=2, now=0.0)
+    assert bucket.retry_after() == 0.0
+    assert bucket.take(0.0) and bucket.take(0.0)
+    assert not bucket.take(0.0)
+    assert abs(bucket.retry_after() - 0.05) < 1e-9  # one token back after 1/20 s
+    assert not bucket.take(0.03)
+    assert abs(bucket.retry_after() - 0.02) < 1e-9
+    assert bucket.take(0.05)
+
+
 def test_bucket_refill_is_capped_at_burst() -> None:
     bucket = TokenBucket(rate=20, burst=40, now=0.0)
     for _ in range(40):

@@ -89,7 +89,9 @@ def assert_ts(ts: object) -> None:
 
 def assert_error(frame: Frame, code: str, ref: str | None = None) -> None:
     assert frame.get("type") == "error", frame
-    assert set(frame) == ERROR_KEYS, f"error keys {sorted(frame)} in {frame}"
+    # a refusal for going too fast says when to try again; no other error does
+    keys = ERROR_KEYS | {"retry_after"} if code == "rate_limited" else ERROR_KEYS
+    assert set(frame) == keys, f"error keys {sorted(frame)} in {frame}"
     assert frame["code"] == code, frame
     assert isinstance(frame["message"], str), frame
     assert frame["ref"] == ref, frame

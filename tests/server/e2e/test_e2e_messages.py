@@ -468,6 +468,7 @@ def test_rate_limit_refuses_and_does_not_store(chat: Chat) -> None:
     limited = {ref: f for ref, f in replies.items() if f["type"] == "error"}
     for ref, err in limited.items():
         assert_error(err, "rate_limited", ref=ref)
+        assert 0 < err["retry_after"] <= 1 / 20 + 0.001, "when the next token is due"
     for ref, ack in acks.items():
         assert ack["id"] == "b" + ref[1:]
     assert len(limited) >= 1, "60 sends at line rate must hit the limit (burst 40)"
