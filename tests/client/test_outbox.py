@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from chat_tui.outbox import Outbox
+from chat_tui.client.outbox import Outbox
 from tests.client.conftest import RestartableServer
 
 TIMEOUT = 10.0

@@ -18,7 +18,7 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from chat_tui.app import ChatApp
+from chat_tui.tui.app import ChatApp
 from tests.conftest import ChatServerUnderTest
 
 WAIT = 10.0

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from chat_server import protocol as p
 from chat_server.ratelimit import TokenBucket
-from chat_tui.errors import AuthError, ConnectError, ServerError
+from chat_tui.client.errors import AuthError, ConnectError, ServerError
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chat_server import protocol as p
-from chat_tui.errors import ClientError, ServerError
+from chat_tui.client.errors import ClientError, ServerError
 
 
 @dataclass

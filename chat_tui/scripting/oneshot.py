@@ -22,8 +22,8 @@ from websockets.sync.client import ClientConnection, connect
 
 from chat_server.ratelimit import TokenBucket
 from chat_tui import __version__
-from chat_tui.errors import AuthError, ConnectError, ServerError
-from chat_tui.sequencing import Backoff
+from chat_tui.client.errors import AuthError, ConnectError, ServerError
+from chat_tui.client.sequencing import Backoff
 
 Frame = dict[str, Any]
 

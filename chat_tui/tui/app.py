@@ -23,17 +23,18 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from chat_server import protocol as p
-from chat_tui import commands as cmd
-from chat_tui import credentials
-from chat_tui.actions import Commands
-from chat_tui.client import ChatClient, Closed, Connected, JoinResult, StatusChanged
-from chat_tui.errors import AuthError, ClientError, ConnectError
-from chat_tui.render import mentions, room_label
-from chat_tui.widgets.chat_screen import ChatScreen
-from chat_tui.widgets.composer import Composer
-from chat_tui.widgets.history import HistoryView
-from chat_tui.widgets.login import LoginScreen
-from chat_tui.widgets.rooms import RoomInfo, RoomList
+from chat_tui.client import credentials
+from chat_tui.client.client import ChatClient
+from chat_tui.client.errors import AuthError, ClientError, ConnectError
+from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
+from chat_tui.tui import commands as cmd
+from chat_tui.tui.actions import Commands
+from chat_tui.tui.render import mentions, room_label
+from chat_tui.tui.screens.chat_screen import ChatScreen
+from chat_tui.tui.screens.login import LoginScreen
+from chat_tui.tui.widgets.composer import Composer
+from chat_tui.tui.widgets.history import HistoryView
+from chat_tui.tui.widgets.rooms import RoomInfo, RoomList
 
 
 def _alt_digits_are_keys() -> None:

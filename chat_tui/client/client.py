@@ -23,26 +23,21 @@ from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
 from chat_tui import __version__
-from chat_tui.credentials import DEFAULT_URL
-from chat_tui.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
-from chat_tui.events import Closed, Connected, Event, JoinResult, State, Status, StatusChanged
-from chat_tui.handshake import Connection, open_connection
-from chat_tui.ids import new_id
-from chat_tui.outbox import Outbox
-from chat_tui.sequencing import Backoff, Sequencer
-
-# The client API: the events and new_id are re-exported from the modules that define them.
-__all__ = [
-    "ChatClient",
-    "Closed",
-    "Connected",
-    "Event",
-    "JoinResult",
-    "State",
-    "Status",
-    "StatusChanged",
-    "new_id",
-]
+from chat_tui.client.credentials import DEFAULT_URL
+from chat_tui.client.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
+from chat_tui.client.events import (
+    Closed,
+    Connected,
+    Event,
+    JoinResult,
+    State,
+    Status,
+    StatusChanged,
+)
+from chat_tui.client.handshake import Connection, open_connection
+from chat_tui.client.ids import new_id
+from chat_tui.client.outbox import Outbox
+from chat_tui.client.sequencing import Backoff, Sequencer
 
 log = logging.getLogger("chat_tui.client")
 
