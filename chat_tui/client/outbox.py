@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
 from chat_tui.client.errors import ClientError, ServerError
+
+if TYPE_CHECKING:
+    from chat_tui.client.handshake import Connection
 
 
 @dataclass
@@ -66,6 +74,27 @@ class Outbox:
         if entry is None or entry.future.done():
             return None
         return entry
+
+    async def write(self, conn: Connection, next_ref: Callable[[], str]) -> None:
+        """Be the connection's only writer of sends: in order, paced by the server's rate limit.
+
+        Starts once the connection is resumed; returns when it closes.
+        """
+        await conn.ready.wait()
+        rate = conn.welcome.limits.rate.per_second
+        while True:
+            await self.wait()
+            while not conn.bucket.take(time.monotonic()):  # noqa: ASYNC110 - pacing, not polling
+                await asyncio.sleep(1 / rate)
+            entry = self.take()
+            if entry is None:
+                continue
+            entry.ref = next_ref()
+            try:
+                frame = msgspec.json.encode({**entry.frame, "ref": entry.ref})
+                await conn.ws.send(frame, text=True)
+            except ConnectionClosed:
+                return
 
     def rewind(self) -> None:
         """The connection dropped: everything unacked goes out again, in order."""
