@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
+from msgspec.structs import replace
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -21,7 +21,7 @@ class Lost(Exception):
 @dataclass
 class Call:
     future: asyncio.Future[Any]
-    frame: dict[str, Any]
+    frame: p.AnyClientFrame
     joined: p.Joined | None = None  # a join's first reply, waiting for its history page
     auto: bool = False  # a re-join made by the client after a reconnect
 
@@ -37,13 +37,13 @@ class Calls:
         self._refs += 1
         return f"c{self._refs}"
 
-    async def call(self, ws: ClientConnection, frame: dict[str, Any], auto: bool = False) -> Any:
+    async def call(self, ws: ClientConnection, frame: p.AnyClientFrame, auto: bool = False) -> Any:
         """Send a request and wait for its reply; Lost if the connection drops first."""
         ref = self.next_ref()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._calls[ref] = Call(future, frame, auto=auto)
         try:
-            await ws.send(msgspec.json.encode({**frame, "ref": ref}), text=True)
+            await ws.send(p.encode(replace(frame, ref=ref)), text=True)
         except ConnectionClosed as exc:
             self._calls.pop(ref, None)
             raise Lost() from exc

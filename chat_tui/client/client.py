@@ -143,14 +143,11 @@ class ChatClient:
 
     async def join(self, room: str, since: int | None = None) -> JoinResult:
         """Join ``room`` (created if new); later messages arrive as events."""
-        frame: dict[str, Any] = {"type": "join", "room": room}
-        if since is not None:
-            frame["since"] = since
-        result: JoinResult = await self._request(frame)
+        result: JoinResult = await self._request(p.Join(room=room, since=since))
         return result
 
     async def leave(self, room: str) -> None:
-        await self._request({"type": "leave", "room": room})
+        await self._request(p.Leave(room=room))
         self._rooms.drop(room)
 
     async def send(
@@ -168,12 +165,7 @@ class ChatClient:
         pending = self._outbox.get(msg_id)
         if pending is not None:
             return await asyncio.shield(pending.future)
-        frame: dict[str, Any] = {"type": "send", "body": body, "id": msg_id}
-        if room is not None:
-            frame["room"] = room
-        else:
-            frame["to"] = to
-        future = self._outbox.add(msg_id, frame)
+        future = self._outbox.add(msg_id, p.Send(body=body, id=msg_id, room=room, to=to))
         self._queue_changed()
         try:
             return await asyncio.shield(future)
@@ -191,11 +183,7 @@ class ChatClient:
         limit: int = 100,
     ) -> p.HistoryPage:
         """One page of a room's history (ascending by seq)."""
-        frame: dict[str, Any] = {"type": "history", "room": room, "limit": limit}
-        if before is not None:
-            frame["before"] = before
-        if after is not None:
-            frame["after"] = after
+        frame = p.History(room=room, before=before, after=after, limit=limit)
         page: p.HistoryPage = await self._request(frame)
         return page
 
@@ -214,15 +202,12 @@ class ChatClient:
                 await conn.ws.send(p.encode(p.Typing(room=room)), text=True)
 
     async def search(self, q: str, *, room: str | None = None, limit: int = 50) -> p.Results:
-        frame: dict[str, Any] = {"type": "search", "q": q, "limit": limit}
-        if room is not None:
-            frame["room"] = room
-        results: p.Results = await self._request(frame)
+        results: p.Results = await self._request(p.Search(q=q, room=room, limit=limit))
         return results
 
     async def list_rooms(self) -> p.RoomList:
         """The public rooms, for discovery."""
-        rooms: p.RoomList = await self._request({"type": "rooms"})
+        rooms: p.RoomList = await self._request(p.Rooms())
         return rooms
 
     async def logout(self) -> None:
@@ -322,9 +307,7 @@ class ChatClient:
         """Re-join every room with ``since``; then the session is ready for requests."""
         rooms = list(self._rooms)
         rejoins = [
-            self._calls.call(
-                conn.ws, {"type": "join", "room": room.name, "since": room.seq.last}, auto=True
-            )
+            self._calls.call(conn.ws, p.Join(room=room.name, since=room.seq.last), auto=True)
             for room in rooms
         ]
         results = await asyncio.gather(*rejoins, return_exceptions=True)
@@ -361,7 +344,7 @@ class ChatClient:
             self._changed.clear()
             await self._changed.wait()
 
-    async def _request(self, frame: dict[str, Any]) -> Any:
+    async def _request(self, frame: p.AnyClientFrame) -> Any:
         """Send a request and wait for its reply, retrying on the next connection if one drops."""
         while True:
             conn = await self._ready()
@@ -403,10 +386,8 @@ class ChatClient:
                 call.future.set_result(frame)
 
     def _joined(self, call: Call, joined: p.Joined, page: p.HistoryPage) -> JoinResult:
-        since = call.frame.get("since")
-        room, events = self._rooms.joined(
-            joined, page, None if since is None else int(since), resumed=call.auto
-        )
+        since = call.frame.since if isinstance(call.frame, p.Join) else None
+        room, events = self._rooms.joined(joined, page, since, resumed=call.auto)
         for event in events:
             self._emit(event)
         self._maybe_fill(room)
@@ -430,7 +411,7 @@ class ChatClient:
         """Catch the room up on this connection (a drop stops it; the re-join takes over)."""
 
         async def fetch(name: str, after: int) -> p.HistoryPage:
-            frame = {"type": "history", "room": name, "after": after, "limit": CATCH_UP_PAGE}
+            frame = p.History(room=name, after=after, limit=CATCH_UP_PAGE)
             page: p.HistoryPage = await self._calls.call(conn.ws, frame)
             return page
 

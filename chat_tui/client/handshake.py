@@ -53,11 +53,10 @@ async def open_connection(
     except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
         reason = str(exc) or type(exc).__name__
         raise ConnectError(f"cannot connect to {url}: {reason}") from exc
-    hello: dict[str, Any] = {"type": "hello", "client": client_name}
     if token is not None:
-        hello["token"] = token
+        hello = p.Hello(token=token, client=client_name)
     else:
-        hello.update(nick=nick, password=password)
+        hello = p.Hello(nick=nick, password=password, client=client_name)
     try:
         welcome = await _hello(ws, hello, open_timeout)
     except BaseException:
@@ -68,9 +67,9 @@ async def open_connection(
     return Connection(ws, welcome, bucket)
 
 
-async def _hello(ws: ClientConnection, hello: dict[str, Any], timeout: float) -> p.Welcome:
+async def _hello(ws: ClientConnection, hello: p.Hello, timeout: float) -> p.Welcome:
     try:
-        await ws.send(msgspec.json.encode(hello), text=True)
+        await ws.send(p.encode(hello), text=True)
         async with asyncio.timeout(timeout):
             while True:
                 frame = p.decode_server_frame(await ws.recv())

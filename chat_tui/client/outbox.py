@@ -8,9 +8,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import msgspec
+from msgspec.structs import replace
 from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class Outgoing:
-    frame: dict[str, Any]
+    frame: p.Send
     future: asyncio.Future[p.Ack]
     ref: str | None = None  # the ref of the attempt in flight, which an error frame answers
 
@@ -45,7 +45,7 @@ class Outbox:
     def get(self, msg_id: str) -> Outgoing | None:
         return self._entries.get(msg_id)
 
-    def add(self, msg_id: str, frame: dict[str, Any]) -> asyncio.Future[p.Ack]:
+    def add(self, msg_id: str, frame: p.Send) -> asyncio.Future[p.Ack]:
         """Queue a send; the future resolves with its ack."""
         future: asyncio.Future[p.Ack] = asyncio.get_running_loop().create_future()
         self._entries[msg_id] = Outgoing(frame, future)
@@ -91,8 +91,7 @@ class Outbox:
                 continue
             entry.ref = next_ref()
             try:
-                frame = msgspec.json.encode({**entry.frame, "ref": entry.ref})
-                await conn.ws.send(frame, text=True)
+                await conn.ws.send(p.encode(replace(entry.frame, ref=entry.ref)), text=True)
             except ConnectionClosed:
                 return
 
