@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -131,8 +131,8 @@ class Logout(ClientFrame, tag="logout"):
 
 
 AnyClientFrame = Hello | Join | Leave | Send | History | Read | Typing | Search | Rooms | Logout
-CLIENT_TYPES: Final = frozenset(
-    {"hello", "join", "leave", "send", "history", "read", "typing", "search", "rooms", "logout"}
+CLIENT_TYPES: Final[frozenset[str]] = frozenset(
+    frame.__struct_config__.tag for frame in get_args(AnyClientFrame)
 )
 
 
