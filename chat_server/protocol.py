@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -72,8 +72,9 @@ SearchLimit = Annotated[int, Meta(ge=1, le=SEARCH_MAX)]
 # --- client -> server -------------------------------------------------------------------
 
 
-class ClientFrame(Struct, tag_field="type", kw_only=True):
-    """Base of every frame a client sends; ``ref`` is echoed by the direct reply."""
+class ClientFrame(Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """Base of every frame a client sends; ``ref`` is echoed by the direct reply. A client
+    encoding one leaves out the fields it did not set."""
 
     ref: Ref | None = None
 
@@ -132,8 +133,8 @@ class Logout(ClientFrame, tag="logout"):
 
 
 AnyClientFrame = Hello | Join | Leave | Send | History | Read | Typing | Search | Rooms | Logout
-CLIENT_TYPES: Final = frozenset(
-    {"hello", "join", "leave", "send", "history", "read", "typing", "search", "rooms", "logout"}
+CLIENT_TYPES: Final[frozenset[str]] = frozenset(
+    frame.__struct_config__.tag for frame in get_args(AnyClientFrame)
 )
 
 

@@ -1,8 +1,9 @@
 """The ``chat-tui`` command: connect (the TUI), and send, history, tail, login, logout for scripts.
 
-A thin shell: ``send`` runs the blocking one-shot path (``oneshot.py``, no asyncio), ``history``
-and ``tail`` run ChatClient (``reading.py``), ``connect`` the Textual app; each is imported only
-when its command runs, so a cron job's ``chat-tui send`` starts about as fast as Python does.
+A thin shell: ``send`` runs the blocking one-shot path (``scripting/oneshot.py``, no
+asyncio), ``history`` and ``tail`` run ChatClient (``scripting/reading.py``), ``connect`` the
+Textual app; each is imported only when its command runs, so a cron job's ``chat-tui send``
+starts about as fast as Python does.
 
 Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server.
 """
@@ -19,13 +20,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from chat_tui import __version__, credentials
-from chat_tui.credentials import DEFAULT_URL
-from chat_tui.errors import AuthError, ClientError, ConnectError, ServerError
+from chat_tui import __version__
+from chat_tui.client import credentials
+from chat_tui.client.credentials import DEFAULT_URL
+from chat_tui.client.errors import AuthError, ClientError, ConnectError, ServerError
 
 if TYPE_CHECKING:
     from chat_server import protocol as p
-    from chat_tui.client import ChatClient
+    from chat_tui.client.client import ChatClient
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -113,7 +115,7 @@ def _credentials(url: str, token: str | None, nick: str | None) -> Credentials:
 
 
 def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
-    from chat_tui.client import ChatClient
+    from chat_tui.client.client import ChatClient
 
     url = credentials.normalize_url(url)
     token, nick, password = _credentials(url, token, nick)
@@ -185,8 +187,8 @@ def send(
             raise click.UsageError(f"--id must leave room for the line number (at most {MAX_ID})")
     else:
         ids = [None] * len(bodies)
-    from chat_tui import oneshot
-    from chat_tui.ids import new_id
+    from chat_tui.client.ids import new_id
+    from chat_tui.scripting import oneshot
 
     server = credentials.normalize_url(url)
     login = oneshot.Login(*_credentials(server, token, nick))
@@ -231,8 +233,8 @@ def history(
       chat-tui history --room general --limit 20
       chat-tui history --room general --before 1200 --json | jq -r .body
     """
-    from chat_tui import reading
-    from chat_tui.output import human_line, json_line
+    from chat_tui.scripting import reading
+    from chat_tui.scripting.output import human_line, json_line
 
     client = make_client(url, token, nick, reconnect=False)
     messages = _run(reading.history(client, room, limit, before))
@@ -274,8 +276,8 @@ def tail(
       chat-tui tail --room alerts --json | jq -r '.nick + ": " + .body'
       chat-tui tail --room alerts --json --cursor ~/.alerts.seq | ./handler
     """
-    from chat_tui import reading
-    from chat_tui.output import CursorError, read_cursor
+    from chat_tui.scripting import reading
+    from chat_tui.scripting.output import CursorError, read_cursor
 
     if cursor is not None:
         try:
@@ -324,7 +326,7 @@ def login(url_arg: str | None, url: str, nick: str) -> None:
     """
     server = _server_url(url_arg, url)
     password = _password() or click.prompt("Password", hide_input=True)
-    from chat_tui.client import ChatClient
+    from chat_tui.client.client import ChatClient
 
     client = ChatClient(server, nick=nick, password=password, reconnect=False)
     welcome = _run(_login(client))
@@ -358,7 +360,7 @@ def logout(url_arg: str | None, url: str, token: str | None) -> None:
     if token is None:
         click.echo(f"Not logged in to {server}.")
         return
-    from chat_tui.client import ChatClient
+    from chat_tui.client.client import ChatClient
 
     try:
         _run(_logout(ChatClient(server, token=token, reconnect=False)))
@@ -400,7 +402,7 @@ def connect(
       chat-tui connect
       chat-tui connect ws://chat.example.org:8765/ws --nick alice --room general --room ops
     """
-    from chat_tui.app import run  # Textual is imported only here
+    from chat_tui.tui.app import run  # Textual is imported only here
 
     code = run(
         _server_url(url_arg, url),

@@ -15,7 +15,7 @@ import time
 from typing import cast
 
 from benchmarks.harness import wire
-from chat_tui.ids import new_id
+from chat_tui.client.ids import new_id
 
 
 class Tally:

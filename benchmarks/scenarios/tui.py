@@ -26,7 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from benchmarks.harness.stats import percentile
 from chat_server.config import Settings
 from chat_server.server import start
-from chat_tui.app import ChatApp, create_app
+from chat_tui.tui.app import ChatApp, create_app
 
 
 @dataclass

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from chat_tui.sequencing import Sequencer
+from chat_tui.client.sequencing import Sequencer
 from tests.browser.conftest import Pages
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess

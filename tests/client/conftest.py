@@ -18,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from chat_server.config import Settings
 from chat_server.server import Running, start
 from chat_tui.client import ChatClient
-from chat_tui.sequencing import Backoff
+from chat_tui.client.sequencing import Backoff
 
 FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.5)
 

@@ -11,8 +11,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from chat_server import protocol as p
-from chat_tui.client import ChatClient, Closed, Connected, Event, StatusChanged
-from chat_tui.errors import AuthError, ConnectError, ServerError
+from chat_tui.client import ChatClient
+from chat_tui.client.errors import AuthError, ConnectError, ServerError
+from chat_tui.client.events import Closed, Connected, Event, StatusChanged
 from tests.client.conftest import Relay, RestartableServer
 
 TIMEOUT = 10.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from chat_server.protocol import decode_client_frame
-from chat_tui.ids import new_id
+from chat_tui.client.ids import new_id
 
 
 def test_keys_are_unique_valid_and_sort_by_the_time_they_were_made() -> None:

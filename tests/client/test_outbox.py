@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from chat_tui.outbox import Outbox
+from chat_server import protocol as p
+from chat_tui.client.outbox import Outbox
 from tests.client.conftest import RestartableServer
 
 TIMEOUT = 10.0
@@ -42,17 +43,17 @@ async def test_a_send_given_up_during_the_rate_pause_does_not_stall_later_sends(
 
 async def test_take_from_an_emptied_queue_is_none_and_order_is_kept() -> None:
     outbox = Outbox()
-    dropped = outbox.add("k1", {"body": "dropped"})
+    dropped = outbox.add("k1", p.Send(body="dropped", id="k1", room="general"))
     outbox.drop("k1")
     assert outbox.take() is None  # nothing left to write: not an error
     assert not dropped.done()  # only dropping, no settling: the caller already gave up
-    outbox.add("k2", {"body": "two"})
-    outbox.add("k3", {"body": "three"})
+    outbox.add("k2", p.Send(body="two", id="k2", room="general"))
+    outbox.add("k3", p.Send(body="three", id="k3", room="general"))
     await asyncio.wait_for(outbox.wait(), TIMEOUT)
     taken = [outbox.take(), outbox.take(), outbox.take()]
-    assert [e.frame["body"] if e else None for e in taken] == ["two", "three", None]
+    assert [e.frame.body if e else None for e in taken] == ["two", "three", None]
     outbox.rewind()  # unacked sends go out again, same ids, same order
-    assert [e.frame["body"] if e else None for e in (outbox.take(), outbox.take())] == [
+    assert [e.frame.body if e else None for e in (outbox.take(), outbox.take())] == [
         "two",
         "three",
     ]

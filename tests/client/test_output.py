@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from chat_server import protocol as p
-from chat_tui import credentials
-from chat_tui.output import CursorError, human_line, json_line, read_cursor, write_cursor
+from chat_tui.client import credentials
+from chat_tui.scripting.output import CursorError, human_line, json_line, read_cursor, write_cursor
 
 
 @pytest.fixture

@@ -317,13 +317,27 @@ def test_tail_with_a_cursor_resumes_where_it_stopped(scene: Scene, tmp_path: Pat
     )
 
 
-def test_the_scripting_commands_do_not_import_the_tui() -> None:
+def _loaded_after(imports: str, roots: tuple[str, ...]) -> str:
+    """The modules under ``roots`` a fresh interpreter holds after running ``imports``."""
     probe = (
-        "import sys, chat_tui.cli, chat_tui.client; "
-        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('textual', 'rich')); "
-        "print(heavy)"
+        f"import sys; {imports}; "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {roots!r}))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
-    assert result.stdout.strip() == "[]"
+    return result.stdout.strip()
+
+
+def test_the_client_and_scripting_layers_do_not_import_the_tui() -> None:
+    imports = (
+        "import importlib, pkgutil, chat_tui.cli, chat_tui.client, chat_tui.scripting; "
+        "[importlib.import_module(m.name) for pkg in (chat_tui.client, chat_tui.scripting) "
+        "for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.')]"
+    )
+    assert _loaded_after(imports, ("textual", "rich")) == "[]"
+
+
+def test_the_one_shot_send_does_not_import_asyncio() -> None:
+    imports = "import chat_tui.cli, chat_tui.scripting.oneshot, chat_tui.client.ids"
+    assert _loaded_after(imports, ("asyncio",)) == "[]"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chat_tui.sequencing import Backoff, Sequencer
+from chat_tui.client.sequencing import Backoff, Sequencer
 
 
 @dataclass(frozen=True)

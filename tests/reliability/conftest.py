@@ -31,8 +31,9 @@ from chat_server import protocol as p
 from chat_server.auth import new_token, token_hash
 from chat_server.config import Settings
 from chat_server.store import create_store
-from chat_tui.client import ChatClient, StatusChanged
-from chat_tui.sequencing import Backoff
+from chat_tui.client import ChatClient
+from chat_tui.client.events import StatusChanged
+from chat_tui.client.sequencing import Backoff
 
 WAIT = 20.0  # generous: the machine is shared and loaded
 LISTENING = re.compile(r"listening on (wss?://\S+)")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chat_tui.client import ChatClient
-from chat_tui.errors import ServerError
+from chat_tui.client.errors import ServerError
 from tests.conftest import ServerFactory as InProcessFactory
 from tests.reliability.conftest import (
     FAST_BACKOFF,

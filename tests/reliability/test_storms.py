@@ -19,7 +19,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from chat_tui.sequencing import Backoff
+from chat_tui.client.sequencing import Backoff
 from tests.reliability.conftest import (
     WAIT,
     Member,

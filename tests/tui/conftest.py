@@ -18,8 +18,8 @@ from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.widget import Widget
 
-from chat_tui.app import ChatApp
-from chat_tui.widgets.login import LoginScreen
+from chat_tui.tui.app import ChatApp
+from chat_tui.tui.screens.login import LoginScreen
 from tests.conftest import ChatServerUnderTest
 
 WAIT = 10.0

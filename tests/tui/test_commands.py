@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chat_tui import commands as cmd
+from chat_tui.tui import commands as cmd
 
 
 @pytest.mark.parametrize(

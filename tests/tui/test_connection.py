@@ -8,9 +8,9 @@ from typing import Any
 from textual import events
 from textual.widgets import Input
 
-from chat_tui import credentials
-from chat_tui.app import create_app
-from chat_tui.widgets.login import LoginScreen
+from chat_tui.client import credentials
+from chat_tui.tui.app import create_app
+from chat_tui.tui.screens.login import LoginScreen
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import (
     enter,

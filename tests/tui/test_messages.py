@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual import events
 
-from chat_tui.app import create_app
+from chat_tui.tui.app import create_app
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import screen_text, seed, token_for, until, widget_text
 from tests.tui.test_render import CORPUS

@@ -6,7 +6,7 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from chat_tui.render import (
+from chat_tui.tui.render import (
     message_parts,
     nick_color,
     room_label,

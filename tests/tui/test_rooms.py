@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chat_tui.app import create_app
+from chat_tui.tui.app import create_app
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import enter, screen_text, seed, token_for, until, widget_text
 

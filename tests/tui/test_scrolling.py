@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from chat_tui.app import OLDER_PAGE, create_app
-from chat_tui.widgets.history import HistoryView
-from chat_tui.widgets.search import SearchScreen
+from chat_tui.tui.app import OLDER_PAGE, create_app
+from chat_tui.tui.screens.search import SearchScreen
+from chat_tui.tui.widgets.history import HistoryView
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import enter, screen_text, seed, token_for, until, widget_text
 

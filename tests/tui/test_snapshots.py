@@ -22,8 +22,8 @@ from textual.widgets import Input
 from chat_server.config import Settings
 from chat_server.protocol import format_ts
 from chat_server.server import Running, start
-from chat_tui.app import ChatApp, create_app
-from chat_tui.widgets.login import LoginScreen
+from chat_tui.tui.app import ChatApp, create_app
+from chat_tui.tui.screens.login import LoginScreen
 from tests.conftest import ChatServerUnderTest
 
 T = TypeVar("T")

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from chat_server.protocol import MessageRecord
-from chat_tui.render import parse_ts
-from chat_tui.widgets.timeline import DayItem, DividerItem, Notice, PendingSend, Timeline
+from chat_tui.tui.render import parse_ts
+from chat_tui.tui.timeline import DayItem, DividerItem, Notice, PendingSend, Timeline
 
 
 def msg(seq: int, nick: str = "bob", ts: str = "2026-11-26T09:00:00.000Z") -> MessageRecord:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chat_tui.errors import ClientError
+from chat_tui.client.errors import ClientError
 
 FILE_NAME = "credentials.json"
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"

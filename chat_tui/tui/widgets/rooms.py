@@ -9,7 +9,7 @@ from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from chat_server.protocol import dm_pair
-from chat_tui.render import room_label, safe_text
+from chat_tui.tui.render import room_label, safe_text
 
 
 @dataclass

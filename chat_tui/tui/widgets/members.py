@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from chat_server.protocol import nick_key
-from chat_tui.render import nick_text
+from chat_tui.tui.render import nick_text
 
 
 def members_text(members: list[str], online: set[str], me: str) -> Text:

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Input, Label
 
 from chat_server.protocol import is_valid_nick
-from chat_tui.render import safe_text
+from chat_tui.tui.render import safe_text
 
 
 class LoginField(Input):

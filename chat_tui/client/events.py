@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from chat_server import protocol as p
-from chat_tui.errors import ClientError
+from chat_tui.client.errors import ClientError
 
 State = Literal["connecting", "connected", "reconnecting", "closed"]
 

@@ -5,6 +5,9 @@ reconnect, fills gaps from ``history after`` before delivering what follows them
 duplicates, and keeps unacknowledged sends in an outbox that goes out again, with the same ``id``,
 on the next connection (the server's idempotency makes a resend harmless). It uses asyncio and
 websockets only, so scripts that import it start fast; the TUI is built on the same class.
+
+This module runs the connection and answers the API; ``rooms`` keeps each room's order and
+catch-up, ``calls`` matches replies to requests, ``outbox`` holds and writes the sends.
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ import asyncio
 import contextlib
 import logging
 import ssl as ssl_module
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -23,50 +25,25 @@ from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
 from chat_tui import __version__
-from chat_tui.credentials import DEFAULT_URL
-from chat_tui.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
-from chat_tui.events import Closed, Connected, Event, JoinResult, State, Status, StatusChanged
-from chat_tui.handshake import Connection, open_connection
-from chat_tui.ids import new_id
-from chat_tui.outbox import Outbox
-from chat_tui.sequencing import Backoff, Sequencer
-
-# The client API: the events and new_id are re-exported from the modules that define them.
-__all__ = [
-    "ChatClient",
-    "Closed",
-    "Connected",
-    "Event",
-    "JoinResult",
-    "State",
-    "Status",
-    "StatusChanged",
-    "new_id",
-]
+from chat_tui.client.calls import Call, Calls, Lost
+from chat_tui.client.credentials import DEFAULT_URL
+from chat_tui.client.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
+from chat_tui.client.events import (
+    Closed,
+    Connected,
+    Event,
+    JoinResult,
+    State,
+    Status,
+    StatusChanged,
+)
+from chat_tui.client.handshake import Connection, open_connection
+from chat_tui.client.ids import new_id
+from chat_tui.client.outbox import Outbox
+from chat_tui.client.rooms import CATCH_UP_PAGE, Room, Rooms, catch_up
+from chat_tui.client.sequencing import Backoff
 
 log = logging.getLogger("chat_tui.client")
-
-CATCH_UP_PAGE = p.HISTORY_MAX
-
-
-class _Lost(Exception):
-    """The connection dropped while a request was in flight; it is retried after reconnect."""
-
-
-@dataclass
-class _Room:
-    name: str
-    seq: Sequencer[p.MessageRecord]
-    target: int  # the highest seq the server is known to have
-    filling: bool = False
-
-
-@dataclass
-class _Call:
-    future: asyncio.Future[Any]
-    frame: dict[str, Any]
-    joined: p.Joined | None = None
-    auto: bool = False  # a re-join made by the client after a reconnect
 
 
 class ChatClient:
@@ -99,12 +76,11 @@ class ChatClient:
         self.welcome: p.Welcome | None = None
         self.status = Status("connecting")
         self._conn: Connection | None = None
-        self._rooms: dict[str, _Room] = {}
-        self._calls: dict[str, _Call] = {}
+        self._rooms = Rooms()
+        self._calls = Calls()
         self._outbox = Outbox()
         self._reads: dict[str, int] = {}
         self._events: asyncio.Queue[Event] = asyncio.Queue()
-        self._refs = 0
         self._runner: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -167,15 +143,12 @@ class ChatClient:
 
     async def join(self, room: str, since: int | None = None) -> JoinResult:
         """Join ``room`` (created if new); later messages arrive as events."""
-        frame: dict[str, Any] = {"type": "join", "room": room}
-        if since is not None:
-            frame["since"] = since
-        result: JoinResult = await self._request(frame)
+        result: JoinResult = await self._request(p.Join(room=room, since=since))
         return result
 
     async def leave(self, room: str) -> None:
-        await self._request({"type": "leave", "room": room})
-        self._rooms.pop(room, None)
+        await self._request(p.Leave(room=room))
+        self._rooms.drop(room)
 
     async def send(
         self, body: str, *, room: str | None = None, to: str | None = None, id: str | None = None
@@ -192,12 +165,7 @@ class ChatClient:
         pending = self._outbox.get(msg_id)
         if pending is not None:
             return await asyncio.shield(pending.future)
-        frame: dict[str, Any] = {"type": "send", "body": body, "id": msg_id}
-        if room is not None:
-            frame["room"] = room
-        else:
-            frame["to"] = to
-        future = self._outbox.add(msg_id, frame)
+        future = self._outbox.add(msg_id, p.Send(body=body, id=msg_id, room=room, to=to))
         self._queue_changed()
         try:
             return await asyncio.shield(future)
@@ -215,11 +183,7 @@ class ChatClient:
         limit: int = 100,
     ) -> p.HistoryPage:
         """One page of a room's history (ascending by seq)."""
-        frame: dict[str, Any] = {"type": "history", "room": room, "limit": limit}
-        if before is not None:
-            frame["before"] = before
-        if after is not None:
-            frame["after"] = after
+        frame = p.History(room=room, before=before, after=after, limit=limit)
         page: p.HistoryPage = await self._request(frame)
         return page
 
@@ -238,15 +202,12 @@ class ChatClient:
                 await conn.ws.send(p.encode(p.Typing(room=room)), text=True)
 
     async def search(self, q: str, *, room: str | None = None, limit: int = 50) -> p.Results:
-        frame: dict[str, Any] = {"type": "search", "q": q, "limit": limit}
-        if room is not None:
-            frame["room"] = room
-        results: p.Results = await self._request(frame)
+        results: p.Results = await self._request(p.Search(q=q, room=room, limit=limit))
         return results
 
     async def list_rooms(self) -> p.RoomList:
         """The public rooms, for discovery."""
-        rooms: p.RoomList = await self._request({"type": "rooms"})
+        rooms: p.RoomList = await self._request(p.Rooms())
         return rooms
 
     async def logout(self) -> None:
@@ -321,7 +282,7 @@ class ChatClient:
     async def _serve(self, conn: Connection) -> None:
         self._conn = conn
         resume = self._spawn(self._resume(conn))
-        writer = self._spawn(self._write_outbox(conn))
+        writer = self._spawn(self._outbox.write(conn, self._calls.next_ref))
         try:
             async for data in conn.ws:
                 try:
@@ -338,26 +299,22 @@ class ChatClient:
             self._changed.set()
             resume.cancel()
             writer.cancel()
-            for call in self._calls.values():
-                if not call.future.done():
-                    call.future.set_exception(_Lost())
-            self._calls.clear()
+            self._calls.lose_all()
             self._outbox.rewind()
-            for room in self._rooms.values():
-                room.filling = False
+            self._rooms.connection_lost()
 
     async def _resume(self, conn: Connection) -> None:
         """Re-join every room with ``since``; then the session is ready for requests."""
-        rooms = list(self._rooms.values())
+        rooms = list(self._rooms)
         rejoins = [
-            self._call(conn, {"type": "join", "room": room.name, "since": room.seq.last}, auto=True)
+            self._calls.call(conn.ws, p.Join(room=room.name, since=room.seq.last), auto=True)
             for room in rooms
         ]
         results = await asyncio.gather(*rejoins, return_exceptions=True)
         for room, result in zip(rooms, results, strict=True):
             if isinstance(result, ServerError):  # left or forbidden meanwhile
                 log.info("cannot re-join %s: %s", room.name, result)
-                self._rooms.pop(room.name, None)
+                self._rooms.drop(room.name)
             elif isinstance(result, BaseException):
                 return  # the connection dropped again
         conn.ready.set()
@@ -365,24 +322,6 @@ class ChatClient:
         await self._flush_reads(conn)
         self._set_status("connected")
         self._emit(Connected(conn.welcome))
-
-    async def _write_outbox(self, conn: Connection) -> None:
-        """The only writer of sends: in outbox order, paced by the server's rate limit."""
-        await conn.ready.wait()
-        rate = conn.welcome.limits.rate.per_second
-        while True:
-            await self._outbox.wait()
-            while not conn.bucket.take(time.monotonic()):  # noqa: ASYNC110 - pacing, not polling
-                await asyncio.sleep(1 / rate)
-            entry = self._outbox.take()
-            if entry is None:
-                continue
-            entry.ref = self._next_ref()
-            try:
-                frame = msgspec.json.encode({**entry.frame, "ref": entry.ref})
-                await conn.ws.send(frame, text=True)
-            except ConnectionClosed:
-                return
 
     async def _flush_reads(self, conn: Connection) -> None:
         reads, self._reads = self._reads, {}
@@ -405,25 +344,14 @@ class ChatClient:
             self._changed.clear()
             await self._changed.wait()
 
-    async def _request(self, frame: dict[str, Any]) -> Any:
+    async def _request(self, frame: p.AnyClientFrame) -> Any:
         """Send a request and wait for its reply, retrying on the next connection if one drops."""
         while True:
             conn = await self._ready()
             try:
-                return await self._call(conn, frame)
-            except _Lost:
+                return await self._calls.call(conn.ws, frame)
+            except Lost:
                 continue
-
-    async def _call(self, conn: Connection, frame: dict[str, Any], auto: bool = False) -> Any:
-        ref = self._next_ref()
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._calls[ref] = _Call(future, frame, auto=auto)
-        try:
-            await conn.ws.send(msgspec.json.encode({**frame, "ref": ref}), text=True)
-        except ConnectionClosed as exc:
-            self._calls.pop(ref, None)
-            raise _Lost() from exc
-        return await future
 
     def _on_frame(self, frame: p.AnyServerFrame) -> None:
         if isinstance(frame, p.Message):
@@ -444,91 +372,52 @@ class ChatClient:
         elif isinstance(frame, p.Presence | p.TypingEvent | p.ReadEvent):
             self._emit(frame)
         elif isinstance(frame, p.Joined):
-            call = self._calls.get(frame.ref or "")
-            if call is not None:
-                call.joined = frame
+            self._calls.joined(frame)
         elif isinstance(frame, p.HistoryPage):
-            call = self._calls.pop(frame.ref or "", None)
-            if call is not None and not call.future.done():
+            call = self._calls.take(frame.ref)
+            if call is not None:
                 if call.joined is not None:
                     call.future.set_result(self._joined(call, call.joined, frame))
                 else:
                     call.future.set_result(frame)
         else:
-            call = self._calls.pop(getattr(frame, "ref", None) or "", None)
-            if call is not None and not call.future.done():
+            call = self._calls.take(getattr(frame, "ref", None))
+            if call is not None:
                 call.future.set_result(frame)
 
-    def _joined(self, call: _Call, joined: p.Joined, page: p.HistoryPage) -> JoinResult:
-        """Set up (or advance) the room's ordering from a ``joined`` + first ``history``."""
-        name = joined.room
-        room = self._rooms.get(name)
-        since = call.frame.get("since")
-        result = JoinResult(
-            name, joined.last_seq, joined.members, joined.online, page.messages, page.more
-        )
-        if call.auto and room is not None:
-            for message in page.messages:
-                self._offer(room, message)
-            self._emit(joined)
-        else:
-            if since is None:
-                last = joined.last_seq
-            elif page.messages:
-                last = page.messages[-1].seq
-            else:
-                last = min(int(since), joined.last_seq)
-            if room is None:
-                room = self._rooms[name] = _Room(name, Sequencer(last), joined.last_seq)
-            else:
-                room.seq.advance(last)
-        room.target = max(room.target, joined.last_seq)
+    def _joined(self, call: Call, joined: p.Joined, page: p.HistoryPage) -> JoinResult:
+        since = call.frame.since if isinstance(call.frame, p.Join) else None
+        room, events = self._rooms.joined(joined, page, since, resumed=call.auto)
+        for event in events:
+            self._emit(event)
         self._maybe_fill(room)
-        return result
+        return JoinResult(
+            joined.room, joined.last_seq, joined.members, joined.online, page.messages, page.more
+        )
 
     def _deliver(self, message: p.MessageRecord) -> None:
-        room = self._rooms.get(message.room)
-        if room is None:  # a direct conversation someone else just opened with us
-            room = self._rooms[message.room] = _Room(
-                message.room, Sequencer(message.seq - 1), message.seq - 1
-            )
-        self._offer(room, message)
+        room, ready = self._rooms.message(message)
+        for event in ready:
+            self._emit(event)
         self._maybe_fill(room)
 
-    def _offer(self, room: _Room, message: p.MessageRecord) -> None:
-        room.target = max(room.target, message.seq)
-        for ready in room.seq.offer(message):
-            self._emit(ready)
-
-    def _maybe_fill(self, room: _Room) -> None:
-        if room.filling or self._conn is None:
+    def _maybe_fill(self, room: Room) -> None:
+        if room.filling or self._conn is None or not room.behind:
             return
-        if room.seq.gap or room.seq.last < room.target:
-            room.filling = True
-            self._spawn(self._fill(room, self._conn))
+        room.filling = True
+        self._spawn(self._fill(room, self._conn))
 
-    async def _fill(self, room: _Room, conn: Connection) -> None:
-        """Fetch ``history after=last`` until the room has no gap and is caught up."""
+    async def _fill(self, room: Room, conn: Connection) -> None:
+        """Catch the room up on this connection (a drop stops it; the re-join takes over)."""
+
+        async def fetch(name: str, after: int) -> p.HistoryPage:
+            frame = p.History(room=name, after=after, limit=CATCH_UP_PAGE)
+            page: p.HistoryPage = await self._calls.call(conn.ws, frame)
+            return page
+
         try:
-            while room.seq.gap or room.seq.last < room.target:
-                before = room.seq.last
-                frame = {
-                    "type": "history",
-                    "room": room.name,
-                    "after": room.seq.last,
-                    "limit": CATCH_UP_PAGE,
-                }
-                page: p.HistoryPage = await self._call(conn, frame)
-                for message in page.messages:
-                    self._offer(room, message)
-                if not page.more:
-                    for message in room.seq.skip_gap():
-                        self._emit(message)
-                    room.target = room.seq.last
-                    break
-                if room.seq.last == before:
-                    break
-        except (_Lost, ServerError) as exc:
+            await catch_up(room, fetch, self._emit)
+        except (Lost, ServerError) as exc:
             log.info("catching up %s stopped: %s", room.name, exc)
         finally:
             room.filling = False
@@ -538,11 +427,7 @@ class ChatClient:
         self._queue_changed()
 
     def _error(self, error: p.Error) -> None:
-        ref = error.ref or ""
-        call = self._calls.pop(ref, None)
-        if call is not None:
-            if not call.future.done():
-                call.future.set_exception(ServerError(error.code, error.message))
+        if self._calls.refused(error):
             return
         if self._outbox.refused(error):
             self._queue_changed()
@@ -550,10 +435,6 @@ class ChatClient:
         log.warning("server error: %s %s", error.code, error.message)
 
     # --- small helpers ------------------------------------------------------------------
-
-    def _next_ref(self) -> str:
-        self._refs += 1
-        return f"c{self._refs}"
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task: asyncio.Task[Any] = asyncio.create_task(coro)
@@ -588,10 +469,7 @@ class ChatClient:
         self._changed.set()
         failure = error or ClosedError("the client is closed")
         self._outbox.fail(failure)
-        for call in self._calls.values():
-            if not call.future.done():
-                call.future.set_exception(failure)
-        self._calls.clear()
+        self._calls.fail_all(failure)
         for task in list(self._tasks):
             task.cancel()
         self._set_status("closed")

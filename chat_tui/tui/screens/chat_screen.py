@@ -1,7 +1,7 @@
 """The main screen's layout and its keys: rooms left, history centre, members right, status below.
 
 The screen only arranges widgets and turns keys into app actions; the app
-(``chat_tui.app``) owns the client and decides what happens.
+(``chat_tui.tui.app``) owns the client and decides what happens.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Label
 
-from chat_tui.client import Status
-from chat_tui.render import nick_text, room_label, safe_text
-from chat_tui.widgets.composer import Composer
-from chat_tui.widgets.history import HistoryView
-from chat_tui.widgets.members import MemberList
-from chat_tui.widgets.rooms import RoomInfo, RoomList
-from chat_tui.widgets.status import StatusLine
+from chat_tui.client.events import Status
+from chat_tui.tui.render import nick_text, room_label, safe_text
+from chat_tui.tui.widgets.composer import Composer
+from chat_tui.tui.widgets.history import HistoryView
+from chat_tui.tui.widgets.members import MemberList
+from chat_tui.tui.widgets.rooms import RoomInfo, RoomList
+from chat_tui.tui.widgets.status import StatusLine
 
 TYPING_SHOWN_FOR = 5.0  # seconds a typing notification stays on screen
 

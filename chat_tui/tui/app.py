@@ -13,42 +13,30 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from textual._ansi_sequences import ANSI_SEQUENCES_KEYS
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Input
 
 from chat_server import protocol as p
-from chat_tui import commands as cmd
-from chat_tui import credentials
-from chat_tui.actions import Commands
-from chat_tui.client import ChatClient, Closed, Connected, JoinResult, StatusChanged
-from chat_tui.errors import AuthError, ClientError, ConnectError
-from chat_tui.render import mentions, room_label
-from chat_tui.widgets.chat_screen import ChatScreen
-from chat_tui.widgets.composer import Composer
-from chat_tui.widgets.history import HistoryView
-from chat_tui.widgets.login import LoginScreen
-from chat_tui.widgets.rooms import RoomInfo, RoomList
+from chat_tui.client import credentials
+from chat_tui.client.client import ChatClient
+from chat_tui.client.errors import AuthError, ClientError, ConnectError
+from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
+from chat_tui.tui import commands as cmd
+from chat_tui.tui.actions import Commands
+from chat_tui.tui.render import mentions, room_label
+from chat_tui.tui.screens.chat_screen import ChatScreen
+from chat_tui.tui.screens.login import LoginScreen
+from chat_tui.tui.textual_internals import alt_digits_are_keys
+from chat_tui.tui.widgets.composer import Composer
+from chat_tui.tui.widgets.history import HistoryView
+from chat_tui.tui.widgets.rooms import RoomInfo, RoomList
 
-
-def _alt_digits_are_keys() -> None:
-    """Let alt+1..9 reach the app as keys (they switch rooms, as in IRC clients).
-
-    xterm-like terminals (and tmux) send ESC followed by the digit; Textual's table maps
-    those sequences to the characters a macOS keyboard types with Option (¡ ™ £ ...), so
-    the bindings would never fire. Without the entry the parser reads ESC as alt.
-    """
-    table = cast(dict[str, object], ANSI_SEQUENCES_KEYS)  # a dict, typed as a Mapping
-    for digit in "123456789":
-        table.pop(f"\x1b{digit}", None)
-
-
-_alt_digits_are_keys()
+alt_digits_are_keys()  # before any app reads the terminal; see textual_internals
 
 TYPING_EVERY = 3.0  # seconds between typing notifications (the server relays one per 3 s)
 OLDER_PAGE = 200  # messages fetched per step of infinite scroll

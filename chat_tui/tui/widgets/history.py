@@ -21,7 +21,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from chat_server.protocol import MessageRecord, nick_key
-from chat_tui.render import (
+from chat_tui.tui.render import (
     TIME_STYLE,
     day_label,
     message_parts,
@@ -31,7 +31,7 @@ from chat_tui.render import (
     safe_text,
     wrap_lines,
 )
-from chat_tui.widgets.timeline import (
+from chat_tui.tui.timeline import (
     DayItem,
     DividerItem,
     Item,

@@ -6,8 +6,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from chat_tui.client import Status
-from chat_tui.render import safe_text
+from chat_tui.client.events import Status
+from chat_tui.tui.render import safe_text
 
 
 def status_text(status: Status, nick: str, url: str, queued: int) -> Text:

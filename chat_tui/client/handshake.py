@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from chat_server import protocol as p
 from chat_server.ratelimit import TokenBucket
-from chat_tui.errors import AuthError, ConnectError, ServerError
+from chat_tui.client.errors import AuthError, ConnectError, ServerError
 
 
 @dataclass
@@ -50,14 +50,15 @@ async def open_connection(
             user_agent_header=client_name,
             **kwargs,
         )
-    except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+    except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
+        # ConnectionClosed: the server dropped the connection while the handshake was
+        # being sent (a server out of file descriptors, or killed at that moment)
         reason = str(exc) or type(exc).__name__
         raise ConnectError(f"cannot connect to {url}: {reason}") from exc
-    hello: dict[str, Any] = {"type": "hello", "client": client_name}
     if token is not None:
-        hello["token"] = token
+        hello = p.Hello(token=token, client=client_name)
     else:
-        hello.update(nick=nick, password=password)
+        hello = p.Hello(nick=nick, password=password, client=client_name)
     try:
         welcome = await _hello(ws, hello, open_timeout)
     except BaseException:
@@ -68,9 +69,9 @@ async def open_connection(
     return Connection(ws, welcome, bucket)
 
 
-async def _hello(ws: ClientConnection, hello: dict[str, Any], timeout: float) -> p.Welcome:
+async def _hello(ws: ClientConnection, hello: p.Hello, timeout: float) -> p.Welcome:
     try:
-        await ws.send(msgspec.json.encode(hello), text=True)
+        await ws.send(p.encode(hello), text=True)
         async with asyncio.timeout(timeout):
             while True:
                 frame = p.decode_server_frame(await ws.recv())

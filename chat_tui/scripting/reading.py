@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from chat_server import protocol as p
-from chat_tui.client import ChatClient, Closed
-from chat_tui.errors import ServerError
-from chat_tui.output import human_line, json_line, write_cursor
+from chat_tui.client.client import ChatClient
+from chat_tui.client.errors import ServerError
+from chat_tui.client.events import Closed
+from chat_tui.scripting.output import human_line, json_line, write_cursor
 
 
 async def history(

@@ -9,20 +9,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chat_server import protocol as p
-from chat_tui import commands as cmd
-from chat_tui.client import new_id
-from chat_tui.errors import ClientError
-from chat_tui.render import room_label
-from chat_tui.widgets.search import SearchScreen
+from chat_tui.client.errors import ClientError
+from chat_tui.client.ids import new_id
+from chat_tui.tui import commands as cmd
+from chat_tui.tui.render import room_label
+from chat_tui.tui.screens.search import SearchScreen
 
 if TYPE_CHECKING:
-    from chat_tui.app import ChatApp
+    from chat_tui.tui.app import ChatApp
 
 JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
 
 
 class Commands:
-    """The app's answers to :mod:`chat_tui.commands` values."""
+    """The app's answers to :mod:`chat_tui.tui.commands` values."""
 
     def __init__(self, app: ChatApp) -> None:
         self.app = app

@@ -17,7 +17,7 @@ from itertools import count
 from typing import Literal
 
 from chat_server.protocol import MessageRecord, format_ts, nick_key
-from chat_tui.render import local_day
+from chat_tui.tui.render import local_day
 
 SendState = Literal["sending", "sent", "failed"]
 Added = Literal["duplicate", "appended", "inserted"]

@@ -13,7 +13,7 @@ from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from chat_server.protocol import SearchHit
-from chat_tui.render import nick_text, parse_ts, room_label, safe_text
+from chat_tui.tui.render import nick_text, parse_ts, room_label, safe_text
 
 
 def hit_text(hit: SearchHit, me: str) -> Text:

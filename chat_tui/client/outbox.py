@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+from msgspec.structs import replace
+from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
-from chat_tui.errors import ClientError, ServerError
+from chat_tui.client.errors import ClientError, ServerError
+
+if TYPE_CHECKING:
+    from chat_tui.client.handshake import Connection
 
 
 @dataclass
 class Outgoing:
-    frame: dict[str, Any]
+    frame: p.Send
     future: asyncio.Future[p.Ack]
     ref: str | None = None  # the ref of the attempt in flight, which an error frame answers
 
@@ -37,7 +45,7 @@ class Outbox:
     def get(self, msg_id: str) -> Outgoing | None:
         return self._entries.get(msg_id)
 
-    def add(self, msg_id: str, frame: dict[str, Any]) -> asyncio.Future[p.Ack]:
+    def add(self, msg_id: str, frame: p.Send) -> asyncio.Future[p.Ack]:
         """Queue a send; the future resolves with its ack."""
         future: asyncio.Future[p.Ack] = asyncio.get_running_loop().create_future()
         self._entries[msg_id] = Outgoing(frame, future)
@@ -66,6 +74,26 @@ class Outbox:
         if entry is None or entry.future.done():
             return None
         return entry
+
+    async def write(self, conn: Connection, next_ref: Callable[[], str]) -> None:
+        """Be the connection's only writer of sends: in order, paced by the server's rate limit.
+
+        Starts once the connection is resumed; returns when it closes.
+        """
+        await conn.ready.wait()
+        rate = conn.welcome.limits.rate.per_second
+        while True:
+            await self.wait()
+            while not conn.bucket.take(time.monotonic()):  # noqa: ASYNC110 - pacing, not polling
+                await asyncio.sleep(1 / rate)
+            entry = self.take()
+            if entry is None:
+                continue
+            entry.ref = next_ref()
+            try:
+                await conn.ws.send(p.encode(replace(entry.frame, ref=entry.ref)), text=True)
+            except ConnectionClosed:
+                return
 
     def rewind(self) -> None:
         """The connection dropped: everything unacked goes out again, in order."""

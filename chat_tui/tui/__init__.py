@@ -1,0 +1,1 @@
+"""The Textual app behind ``chat-tui connect``: app, screens, widgets and their pure models."""
