@@ -16,6 +16,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
+from chat_server.addresses import peer
 from chat_server.auth import new_token, token_hash
 from chat_server.context import Context
 from chat_server.errors import Conflict, ProtocolError, StoreError
@@ -24,14 +25,6 @@ from chat_server.ratelimit import TokenBucket
 from chat_server.store import User
 
 log = logging.getLogger("chat_server")
-
-
-def peer(ws: ServerConnection) -> str:
-    """The client's address as ``host:port``, for logs."""
-    address = ws.remote_address
-    if isinstance(address, tuple) and len(address) >= 2:
-        return f"{address[0]}:{address[1]}"
-    return str(address)
 
 
 async def login(ctx: Context, ws: ServerConnection) -> Session | None:

@@ -14,10 +14,11 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
+from chat_server.addresses import peer
 from chat_server.context import Context
 from chat_server.errors import ChatError, StoreError, wire_error
 from chat_server.hub import Session
-from chat_server.login import login, peer
+from chat_server.login import login
 from chat_server.presence import Presence
 from chat_server.requests import HANDLERS, Hangup
 
