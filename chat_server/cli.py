@@ -178,7 +178,17 @@ def main() -> None:
     default=4 * 1024 * 1024,
     show_default=True,
     envvar="CHAT_SERVER_MAX_BUFFER",
-    help="Bytes of unsent data after which a slow connection is closed (1013).",
+    help="Bytes of unsent data after which a slow connection is closed (1013); a history"
+    " page is cut to fit.",
+)
+@click.option(
+    "--max-pending-output",
+    type=click.IntRange(min=64 * 1024),
+    default=64 * 1024 * 1024,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_PENDING_OUTPUT",
+    help="Bytes of unsent data to all connections together past which big replies (history,"
+    " search) are cut, then refused with rate_limited.",
 )
 @click.option(
     "--ping-interval",
@@ -221,6 +231,7 @@ def serve(
     rate: float,
     burst: int,
     max_buffer: int,
+    max_pending_output: int,
     ping_interval: float,
     ping_timeout: float,
     log_level: str,
@@ -260,6 +271,7 @@ def serve(
         rate_per_second=rate,
         rate_burst=burst,
         max_buffer=max_buffer,
+        max_pending_output=max_pending_output,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
     )

@@ -39,6 +39,9 @@ class Settings:
     rate_per_second: float = 20.0
     rate_burst: int = 40
     max_buffer: int = 4 * 1024 * 1024
+    # unsent bytes to all connections together: big replies (history, search) are cut, then
+    # refused (rate_limited), past it
+    max_pending_output: int = 64 * 1024 * 1024
     hello_timeout: float = 10.0
     ping_interval: float = 20.0
     ping_timeout: float = 20.0

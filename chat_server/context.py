@@ -21,7 +21,7 @@ class Context:
         self.settings = settings
         self.store = store
         self.broker = broker
-        self.hub = Hub(settings.max_buffer)
+        self.hub = Hub(settings.max_buffer, settings.max_pending_output)
         self.passwords = Passwords(settings.hash_concurrency)
         self.throttle = LoginThrottle(settings.login_throttle_base, settings.login_throttle_max)
         self.started = time.monotonic()

@@ -162,6 +162,17 @@ class FrameWriter(Generic[B]):
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
 
+    @staticmethod
+    def pending(box: B) -> int:
+        """Bytes on their way to a connection: written and not yet taken by the peer (the
+        transport's buffer), and queued for the end of this tick."""
+        transport = box.transport
+        size = transport.get_write_buffer_size() if transport is not None else 0
+        frames = box.frames
+        if frames is not None:
+            size += len(frames) if isinstance(frames, bytes) else sum(map(len, frames))
+        return size
+
     def write_now(self, box: B, frame: bytes) -> None:
         """Write what is queued for ``box``, then ``frame``, now (keeps the order)."""
         frames = box.frames

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,8 +61,11 @@ class Session(Outbox):
 class Hub:
     """Rooms to local subscribed sessions, users to their sessions, and fan-out."""
 
-    def __init__(self, max_buffer: int) -> None:
+    def __init__(self, max_buffer: int, max_pending: int = 1 << 62) -> None:
         self.max_buffer = max_buffer
+        self.max_pending = max_pending  # bytes on their way to all connections together
+        self._pending_total = 0
+        self._pending_at = -1.0
         self.subscriptions: Subscriptions[Session] = Subscriptions()
         self._users: dict[int, dict[Session, None]] = {}
         self.writer: FrameWriter[Session] = FrameWriter(max_buffer, self._slow)
@@ -134,6 +138,36 @@ class Hub:
                 self.write(session, data)
 
     # --- writing --------------------------------------------------------------------------
+
+    # --- output budgets -------------------------------------------------------------------
+
+    def pending_total(self) -> int:
+        """Bytes on their way to every connection of this node (summed at most ten times a
+        second: a big reply asks, the fan-out's hot path does not)."""
+        now = time.monotonic()
+        if now - self._pending_at > 0.1:
+            pending = self.writer.pending
+            self._pending_total = sum(pending(s) for s in self.all_sessions())
+            self._pending_at = now
+        return self._pending_total
+
+    def room_for(self, session: Session) -> tuple[int, int]:
+        """How many more bytes a reply may add: within the connection's ``max_buffer``, and
+        within the server's ``max_pending`` (a big reply is fitted to the smaller)."""
+        pending = self.writer.pending(session)
+        own = self.max_buffer - pending
+        server = self.max_pending - self.pending_total()
+        return own, server
+
+    def account(self, data: bytes) -> None:
+        """Count a big reply just written in the cached total until the next sum."""
+        self._pending_total += len(data)
+
+    def close_slow(self, session: Session) -> None:
+        """Close a connection whose unread output leaves no room for its reply (1013)."""
+        if not session.closing:
+            session.closing = True
+            self._slow(session)
 
     def write(self, session: Session, data: bytes) -> None:
         """Write one frame to one session, now (after what is queued for it)."""

@@ -12,6 +12,7 @@ from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ChatError, ProtocolError, wire_error
 from chat_server.hub import Session
+from chat_server.requests.output import page_reply, write_big, write_results
 from chat_server.requests.registry import handles
 from chat_server.requests.rooms import check, member_room
 from chat_server.store import NewMessage, Stored, search_words
@@ -88,7 +89,10 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
         room = await member_room(ctx, session, frame.room, "history", frame.ref)
     page = await ctx.store.history(room, before=frame.before, after=frame.after, limit=frame.limit)
     reply = p.HistoryPage(room=room.name, messages=page.messages, more=page.more, ref=frame.ref)
-    ctx.hub.write(session, p.encode(reply))
+    # a page that must be cut keeps the end it was asked from: after a seq, the oldest
+    data = page_reply(ctx, session, reply, keep_newest=frame.after is None)
+    if data is not None:
+        write_big(ctx, session, data)
 
 
 @handles(p.Search)
@@ -97,4 +101,4 @@ async def search(ctx: Context, session: Session, frame: p.Search) -> None:
     if frame.room is not None:
         room_id = (await member_room(ctx, session, frame.room, "search", frame.ref)).id
     hits = await ctx.store.search(session.user_id, search_words(frame.q), room_id, frame.limit)
-    ctx.hub.write(session, p.encode(p.Results(messages=hits, ref=frame.ref)))
+    write_results(ctx, session, p.Results(messages=hits, ref=frame.ref))

@@ -7,6 +7,7 @@ from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ProtocolError
 from chat_server.hub import Session
+from chat_server.requests.output import page_reply, write_big
 from chat_server.requests.registry import handles
 from chat_server.store import Room
 
@@ -65,16 +66,29 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
     if new_member:
         event = p.Presence(room=name, nick=session.nick, status="joined")
         broker.publish_room(name, p.encode(event), exclude_user=session.user_id)
-    joined = p.Joined(
-        room=name,
-        last_seq=last,
-        members=[nick for _, nick in members],
-        online=[nick for user_id, nick in members if user_id in online],
-        ref=frame.ref,
+    joined = p.encode(
+        p.Joined(
+            room=name,
+            last_seq=last,
+            members=[nick for _, nick in members],
+            online=[nick for user_id, nick in members if user_id in online],
+            ref=frame.ref,
+        )
     )
-    hub.write(session, p.encode(joined))
     history = p.HistoryPage(room=name, messages=page.messages, more=page.more, ref=frame.ref)
-    hub.write(session, p.encode(history))
+    try:
+        # the backlog since a seq keeps its oldest messages when it must be cut, the
+        # newest 50 their newest; the client pages on for the rest (``more``)
+        backlog = page_reply(
+            ctx, session, history, keep_newest=frame.since is None, reserve=len(joined)
+        )
+    except BaseException:
+        hub.unsubscribe(session, name)
+        raise
+    if backlog is None:  # closing: a slow consumer
+        hub.unsubscribe(session, name)
+        return
+    write_big(ctx, session, joined, backlog)
     hub.go_live(session, name, last)
 
 

@@ -1,0 +1,62 @@
+"""Big replies within the output budgets: a page or a result list is cut to what the
+connection (``--max-buffer``) and the server (``--max-pending-output``) may still take.
+
+When not even one message fits: if the connection's own unread output is what leaves no
+room, it is a slow consumer and is closed 1013 (it reconnects and resumes); if the server
+as a whole is busy sending, the request is refused with ``rate_limited`` and a
+``retry_after``, and nothing else changes.
+"""
+
+from __future__ import annotations
+
+from chat_server import protocol as p
+from chat_server.context import Context
+from chat_server.errors import ProtocolError
+from chat_server.hub import Session
+from chat_server.replies import fit_page, fit_results
+
+BUSY_RETRY_S = 1.0
+
+
+def _budget(ctx: Context, session: Session, reserve: int) -> tuple[int, bool]:
+    """The bytes a reply may take, and whether the connection's own budget binds."""
+    own, server = ctx.hub.room_for(session)
+    return min(own, server) - reserve, own <= server
+
+
+def _refuse(ctx: Context, session: Session, own_binds: bool, ref: str | None) -> None:
+    if own_binds:
+        ctx.hub.close_slow(session)
+        return
+    raise ProtocolError(
+        "rate_limited", "the server is busy sending: try again", ref, retry_after=BUSY_RETRY_S
+    )
+
+
+def page_reply(
+    ctx: Context, session: Session, page: p.HistoryPage, *, keep_newest: bool, reserve: int = 0
+) -> bytes | None:
+    """The page as it may be written now (cut, with ``more``, when it must), or None when
+    the connection is being closed as a slow consumer. ``reserve``: bytes written with it."""
+    budget, own_binds = _budget(ctx, session, reserve)
+    data = fit_page(page, budget, keep_newest=keep_newest)
+    if data is None:
+        _refuse(ctx, session, own_binds, page.ref)
+    return data
+
+
+def write_big(ctx: Context, session: Session, *frames: bytes) -> None:
+    """Write replies that passed the budget check, and count them in the server's total."""
+    for data in frames:
+        ctx.hub.write(session, data)
+        ctx.hub.account(data)
+
+
+def write_results(ctx: Context, session: Session, results: p.Results) -> None:
+    """Search results, the newest hits that fit."""
+    budget, own_binds = _budget(ctx, session, 0)
+    data = fit_results(results, budget)
+    if data is None:
+        _refuse(ctx, session, own_binds, results.ref)
+        return
+    write_big(ctx, session, data)

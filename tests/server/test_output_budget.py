@@ -1,0 +1,158 @@
+"""Connections that ask for a lot and do not read cannot make the server hold a lot.
+
+The attack (reproduced on the old server): a user posts long messages, then connections
+`join since:0` and ask for 500-message pages three times without reading; one page was
+8 MB and the server's memory grew by gigabytes. Now a reply is counted against the
+connection's budget (``--max-buffer``) and the server's (``--max-pending-output``) before
+it is written: a page is cut to fit (``more``), a connection with no room left is closed
+1013, and when the server as a whole is busy sending, big replies are refused with
+``rate_limited`` and ``retry_after``. Meanwhile another user chats as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from chat_server import protocol as p
+from chat_server.hub import Hub
+from tests.conftest import ChatServerUnderTest, ServerFactory
+
+pytestmark = pytest.mark.slow
+
+BODY = "語" * p.MAX_BODY  # 12 KB of UTF-8 a message
+MESSAGES = 60  # ~720 KB in the room, far more than a connection's budget below
+MAX_BUFFER = 256 * 1024
+SLACK = 64 * 1024  # one small frame past a budget (a fan-out event, an ack, an error)
+FAST = {"rate_per_second": 1e6, "rate_burst": 10**6, "abuse_burst": 10**6}
+
+
+async def fill(server: ChatServerUnderTest) -> str:
+    """Alice's long messages in #general; returns mallory's token."""
+    async with server.login("alice") as alice:
+        await alice.join("general")
+        for i in range(MESSAGES):
+            await alice.say("general", BODY, f"long-{i}")
+    async with server.login("mallory") as mallory:
+        return mallory.token
+
+
+async def hostile(server: ChatServerUnderTest, token: str) -> ClientConnection:
+    """Logs in, stops reading (a tiny receive buffer, reading paused), then asks for the
+    whole room four times over: a join from seq 0 and three 500-message pages."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.running.port))
+    sock.setblocking(False)
+    ws = await connect(server.url, sock=sock, compression=None, max_size=None, close_timeout=2)
+    await ws.send(json.dumps({"type": "hello", "token": token}))
+    assert json.loads(await ws.recv())["type"] == "welcome"
+    ws.transport.pause_reading()
+    await ws.send(json.dumps({"type": "join", "room": "general", "since": 0, "ref": "j"}))
+    for n in range(3):
+        frame = {"type": "history", "room": "general", "after": 0, "limit": 500, "ref": f"h{n}"}
+        await ws.send(json.dumps(frame))
+    return ws
+
+
+async def outcome(ws: ClientConnection) -> list[dict[str, Any]]:
+    """Read again: every frame the hostile connection was sent, until it is closed."""
+    ws.transport.resume_reading()
+    frames: list[dict[str, Any]] = []
+    with contextlib.suppress(ConnectionClosed, TimeoutError):
+        async with asyncio.timeout(5):
+            async for data in ws:
+                frames.append(json.loads(data))
+    return frames
+
+
+@contextlib.asynccontextmanager
+async def peaks(hub: Hub) -> AsyncIterator[dict[str, int]]:
+    """The most any connection, and all of them together, had on its way, sampled."""
+    seen = {"connection": 0, "total": 0}
+
+    async def sample() -> None:
+        while True:
+            pending = [hub.writer.pending(s) for s in hub.all_sessions()]
+            seen["connection"] = max(seen["connection"], *pending, 0)
+            seen["total"] = max(seen["total"], sum(pending))
+            await asyncio.sleep(0.002)
+
+    task = asyncio.create_task(sample())
+    try:
+        yield seen
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def bystander_chats(server: ChatServerUnderTest) -> None:
+    """Bob logs in, joins, sends and pages back as usual, and gets every reply."""
+    async with server.login("bob") as bob:
+        joined, history = await bob.join("general")
+        assert joined["last_seq"] >= MESSAGES
+        assert history["messages"], history
+        ack = await bob.say("general", "still here", "bob-1")
+        assert ack["seq"] > MESSAGES
+        page = await bob.request({"type": "history", "room": "general", "limit": 5}, "history")
+        if page["type"] == "error":  # the server is busy sending: it says when to ask again
+            assert page["code"] == "rate_limited" and page["retry_after"] > 0, page
+        else:
+            assert [m["seq"] for m in page["messages"]][-1] == ack["seq"]
+
+
+async def test_a_connection_that_does_not_read_holds_no_more_than_its_budget(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(max_buffer=MAX_BUFFER, **FAST)
+    token = await fill(server)
+    hub = server.running.ctx.hub
+    async with peaks(hub) as seen:
+        attackers = [await hostile(server, token) for _ in range(4)]
+        await bystander_chats(server)
+        await asyncio.sleep(0.5)  # the attackers' requests are all answered by now
+    assert seen["connection"] <= MAX_BUFFER + SLACK, seen
+    for ws in attackers:
+        frames = await outcome(ws)
+        pages = [f for f in frames if f["type"] == "history"]
+        assert pages, frames
+        # what was sent was cut to fit and says so; whatever did not fit closed it 1013
+        assert all(page["more"] for page in pages), [len(pg["messages"]) for pg in pages]
+        assert sum(len(pg["messages"]) for pg in pages) < 4 * MESSAGES
+        assert ws.close_code in (None, p.CLOSE_TRY_AGAIN), ws.close_code
+        await ws.close()
+
+
+async def test_the_server_bounds_what_all_connections_have_on_their_way(
+    make_server: ServerFactory,
+) -> None:
+    total = 512 * 1024
+    server = await make_server(max_buffer=MAX_BUFFER, max_pending_output=total, **FAST)
+    token = await fill(server)
+    hub = server.running.ctx.hub
+    async with peaks(hub) as seen:
+        attackers = [await hostile(server, token) for _ in range(8)]
+        await bystander_chats(server)
+        await asyncio.sleep(0.5)
+    assert seen["total"] <= total + 2 * SLACK, seen
+    refused = 0
+    for ws in attackers:
+        frames = await outcome(ws)
+        busy = [f for f in frames if f["type"] == "error" and f["code"] == "rate_limited"]
+        assert all(0 < f["retry_after"] <= 5 for f in busy), busy
+        refused += len(busy)
+        await ws.close()
+    assert refused > 0, "8 x 256 KiB cannot fit in 512 KiB: some replies were refused"
+    # once the attackers are gone, a page is a page again
+    async with server.login("carol") as carol:
+        _, history = await carol.join("general")
+        assert history["messages"] and history["more"]  # the newest that fit, more before
