@@ -16,6 +16,7 @@ from chat_server import __version__
 from chat_server.auth import Passwords, new_token, token_hash
 from chat_server.config import Settings, default_db_path
 from chat_server.errors import ChatError
+from chat_server.logs import install_repeat_filter
 from chat_server.protocol import is_valid_nick
 from chat_server.runtime import run as _run
 from chat_server.store import Store, User, create_store, is_postgres_url
@@ -248,6 +249,7 @@ def serve(
         stream=sys.stderr,
     )
     logging.getLogger("websockets").setLevel(logging.WARNING)
+    repeats = [install_repeat_filter(handler) for handler in logging.getLogger().handlers]
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise click.BadParameter("use redis://HOST:PORT/DB", param_hint="--redis-url")
     db_path, postgres_url = _database(db, database_url)
@@ -287,6 +289,9 @@ def serve(
         _run(serve_forever(settings, ready))
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        for repeat in repeats:
+            repeat.flush()
 
 
 async def _with_store(

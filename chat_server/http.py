@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
-from websockets.datastructures import Headers
+from websockets.datastructures import Headers, MultipleValuesError
 from websockets.http11 import Request, Response
 
 WS_PATH = "/ws"
@@ -150,16 +150,41 @@ class RequestGate:
         self.web_files = load_web_files(web_dir)
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        headers = request.headers
+        # HTTP/1.1 needs exactly one Host (RFC 9112 3.2), and a browser sends one Origin: two
+        # are someone probing which one each layer reads
+        if not headers.get_all("Host"):
+            return connection.respond(HTTPStatus.BAD_REQUEST, "bad request: no Host header\n")
+        for name in ("Host", "Origin"):
+            if len(headers.get_all(name)) > 1:
+                return connection.respond(
+                    HTTPStatus.BAD_REQUEST, f"bad request: more than one {name} header\n"
+                )
+        try:
+            return self._answer(connection, request)
+        except MultipleValuesError as exc:  # any other header read as one value, sent twice
+            name = exc.args[0] if exc.args else "such"
+            return connection.respond(
+                HTTPStatus.BAD_REQUEST, f"bad request: more than one {name} header\n"
+            )
+
+    def _answer(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
         web = web_response(self.web_files, request, path)
         if web is not None:
             return web
         if path == "/healthz":
+            if request.method not in ("GET", "HEAD"):
+                response = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
+                response.headers["Allow"] = "GET, HEAD"
+                return response
             body = json.dumps(self.health()) + "\n"
             response = connection.respond(HTTPStatus.OK, body)
             del response.headers["Content-Type"]  # Headers is a multidict: replace, not add
             response.headers["Content-Type"] = "application/json"
             response.headers["Cache-Control"] = "no-store"
+            if request.method == "HEAD":
+                response.body = b""  # Content-Length stays the length of GET's body
             return response
         if path != WS_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found; the chat is at /\n")

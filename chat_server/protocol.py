@@ -442,8 +442,20 @@ def clean_body(body: str, ref: str | None = None) -> str:
     return cleaned
 
 
+def clean_query(q: str, ref: str | None = None) -> str:
+    """The search query cleaned as bodies are (what is searched is cleaned text), or
+    ProtocolError when it is empty or too long."""
+    cleaned = clean_text(q)
+    if not cleaned.strip():
+        raise ProtocolError("bad_request", "the search query is empty", ref)
+    if len(cleaned) > MAX_QUERY:
+        raise ProtocolError("too_large", f"queries are at most {MAX_QUERY} characters", ref)
+    return cleaned
+
+
 def _check(frame: AnyClientFrame) -> None:
-    """Checks a schema cannot express; may replace ``Send.body`` with its cleaned form."""
+    """Checks a schema cannot express; may replace ``Send.body`` and ``Search.q`` with their
+    cleaned forms."""
     ref = frame.ref
     match frame:
         case Hello():
@@ -469,16 +481,15 @@ def _check(frame: AnyClientFrame) -> None:
                 _check_room(frame.room, ref)
             if frame.to is not None:
                 _check_nick(frame.to, ref)
+            if _CONTROL.search(frame.id):  # stored as is: PostgreSQL refuses a NUL in text
+                raise ProtocolError("bad_request", "an id holds no control characters", ref)
             frame.body = clean_body(frame.body, ref)
         case History():
             _check_room(frame.room, ref)
             if frame.before is not None and frame.after is not None:
                 raise ProtocolError("bad_request", "use before or after, not both", ref)
         case Search():
-            if not frame.q.strip():
-                raise ProtocolError("bad_request", "the search query is empty", ref)
-            if len(frame.q) > MAX_QUERY:
-                raise ProtocolError("too_large", f"queries are at most {MAX_QUERY} characters", ref)
+            frame.q = clean_query(frame.q, ref)
             if frame.room is not None:
                 _check_room(frame.room, ref)
         case Rooms() | Logout():

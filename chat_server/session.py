@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from chat_server import protocol as p
 from chat_server.addresses import peer
 from chat_server.context import Context
-from chat_server.errors import ChatError, StoreError, wire_error
+from chat_server.errors import ChatError, ProtocolError, StoreError, wire_error
 from chat_server.hub import Session
 from chat_server.login import login
 from chat_server.presence import Presence
@@ -88,14 +88,16 @@ class Connections:
                 error = wire_error(exc, ref)
                 if error.code == "internal":
                     log.error("storage error for %s: %s", session.nick, exc)
-                ctx.hub.write(session, p.refusal_frame(error))
-                if error.code in ("rate_limited", "internal"):
-                    continue
-                if not session.abuse.take(time.monotonic()):
-                    await ws.close(p.CLOSE_POLICY, "too many bad frames")
-                    return
             except ConnectionClosed:
                 raise
-            except Exception:  # a bug must cost one request, never the connection
+            except Exception:  # a bug costs the request, and the connection only if repeated
                 log.exception("request from %s failed", session.nick)
-                ctx.hub.write(session, p.error_frame("internal", "the request failed", ref))
+                error = ProtocolError("internal", "the request failed", ref)
+            else:
+                continue
+            ctx.hub.write(session, p.refusal_frame(error))
+            # a request that keeps failing (``internal`` too: input we failed to refuse, or a
+            # broken disk) is a bad frame like any other; only slowing down is free
+            if error.code != "rate_limited" and not session.abuse.take(time.monotonic()):
+                await ws.close(p.CLOSE_POLICY, "too many bad frames")
+                return

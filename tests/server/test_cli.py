@@ -8,6 +8,7 @@ import re
 import selectors
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -360,6 +361,39 @@ async def test_backup_of_a_live_database(server_process: Spawn, tmp_path: Path) 
     restored = server_process(db=copy)
     assert await history(restored.url, hi["token"], "general") == original
     assert len(original) == 5
+
+
+# --- the log --------------------------------------------------------------------------------
+
+
+async def test_a_flood_of_alike_errors_is_logged_ten_times_and_counted(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    db = tmp_path / "chat.db"
+    server = serve("--port", "0", "--db", str(db))
+    hi = await welcome(server.url, nick="mallory", password="pw")
+    assert hi["type"] == "welcome", hi
+    with sqlite3.connect(db) as damage:  # every search now fails inside the store
+        damage.execute("DROP TABLE messages_fts")
+    failures = 0
+    for _ in range(3):  # each connection is closed 1008 once its budget of bad requests is spent
+        async with connect(server.url, open_timeout=TIMEOUT) as ws:
+            again = await request(ws, {"type": "hello", "token": hi["token"]}, "welcome")
+            assert again["type"] == "welcome", again
+            with pytest.raises(ConnectionClosed):
+                for _ in range(200):
+                    reply = await request(ws, {"type": "search", "q": "anything"}, "results")
+                    assert reply.get("code") == "internal", reply
+                    failures += 1
+    assert failures > 100
+    assert server.stop() == 0
+    lines = server.log.read_text().splitlines()
+    errors = [line for line in lines if " ERROR chat_server: storage error for mallory" in line]
+    summaries = [line for line in lines if "repeated" in line]
+    assert len(errors) == 10
+    assert len(summaries) == 1
+    summary = f"storage error for %s: %s ... repeated {failures - 10} more times in 60 s"
+    assert summaries[0].endswith(f" ERROR chat_server: {summary}"), summaries
 
 
 # --- environment ----------------------------------------------------------------------------

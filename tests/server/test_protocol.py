@@ -66,6 +66,9 @@ def test_defaults() -> None:
         ({"type": "send", "body": "x", "id": "1"}, "bad_request"),
         ({"type": "send", "room": "a", "body": "x", "id": ""}, "bad_request"),
         ({"type": "send", "room": "a", "body": "x", "id": "i" * 65}, "bad_request"),
+        # an id is stored as sent: a NUL in it failed a whole PostgreSQL batch, others' too
+        ({"type": "send", "room": "a", "body": "x", "id": "k\x00"}, "bad_request"),
+        ({"type": "send", "room": "a", "body": "x", "id": "\x1b[31mk"}, "bad_request"),
         ({"type": "send", "room": "a", "body": "", "id": "1"}, "bad_request"),
         ({"type": "send", "room": "a", "body": "\x1b[31m\x07", "id": "1"}, "bad_request"),
         ({"type": "send", "room": "a", "body": "  \n ", "id": "1"}, "bad_request"),
@@ -77,6 +80,9 @@ def test_defaults() -> None:
         ({"type": "history", "room": "a", "before": -1}, "bad_request"),
         ({"type": "search", "q": "x", "limit": 101}, "bad_request"),
         ({"type": "search", "q": "   "}, "bad_request"),
+        ({"type": "search", "q": "\x00"}, "bad_request"),
+        ({"type": "search", "q": "\x1b]0;title\x07 \x7f"}, "bad_request"),
+        ({"type": "search", "q": "x" * 257}, "too_large"),
         ({"type": "read", "room": "a"}, "bad_request"),
         ({"type": "read", "room": "a", "seq": True}, "bad_request"),
         ({"type": "read", "room": "a", "seq": 10.5}, "bad_request"),
@@ -97,6 +103,20 @@ def test_body_of_exactly_4000_characters_after_cleaning() -> None:
     body = "é" * 4000 + "\x1b[0m"
     frame = decode({"type": "send", "room": "a", "body": body, "id": "1"})
     assert isinstance(frame, p.Send) and frame.body == "é" * 4000
+
+
+@pytest.mark.parametrize(
+    ("q", "searched"),
+    [("nee\x00dle", "needle"), ("\x1b[1mbold\x1b[0m\r\n text", "bold\n text"), ("plain", "plain")],
+)
+def test_search_query_is_cleaned_as_bodies_are(q: str, searched: str) -> None:
+    frame = decode({"type": "search", "q": q})
+    assert isinstance(frame, p.Search) and frame.q == searched
+
+
+def test_search_query_of_256_characters_after_cleaning() -> None:
+    frame = decode({"type": "search", "q": "q" * 256 + "\x00" * 10})
+    assert isinstance(frame, p.Search) and frame.q == "q" * 256
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ from chat_server.store.sqlite.batch import (
     apply_batch,
     index_search,
 )
+from chat_server.store.sqlite.files import create_private, create_private_dir
 from chat_server.store.sqlite.schema import migrate
 from chat_server.store.writer import GroupCommitter
 
@@ -78,7 +79,8 @@ class SQLiteStore:
 
     async def open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_private_dir(self.path.parent)
+            create_private(self.path)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             self._writer = await self._in_writer(self._open_writer, self._sync_pragma())
             self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")

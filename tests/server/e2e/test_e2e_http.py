@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 
 import pytest
 from websockets.exceptions import InvalidStatus
@@ -89,6 +92,127 @@ def test_healthz_is_served_as_json(server: ServerProc) -> None:
     with urllib.request.urlopen(f"{server.http}/healthz", timeout=5) as resp:
         assert resp.status == 200
         assert resp.headers.get_content_type() == "application/json"
+
+
+# --- malformed HTTP: 400, never a traceback -------------------------------------------------
+
+UPGRADE = (
+    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+)
+
+
+@dataclass
+class Answer:
+    status: str  # the status line
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+def exchange(server: ServerProc, request: str) -> Answer:
+    """Send the bytes of one HTTP request on a plain socket; read the answer to its close."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(request.encode("latin-1"))
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.decode("latin-1").split("\r\n")
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in lines)
+    }
+    return Answer(status, headers, body)
+
+
+def two_hosts(server: ServerProc) -> str:
+    host = f"127.0.0.1:{server.port}"
+    return f"GET /ws HTTP/1.1\r\nHost: {host}\r\nHost: evil.example\r\n{UPGRADE}\r\n"
+
+
+@pytest.mark.parametrize(
+    ("request_head", "why"),
+    [
+        (
+            "GET /ws HTTP/1.1\r\nHost: {host}\r\nHost: evil.example\r\n{upgrade}",
+            "more than one Host header",
+        ),
+        ("GET / HTTP/1.1\r\nHost: evil.example\r\nHost: {host}\r\n", "more than one Host header"),
+        ("GET /healthz HTTP/1.1\r\nHost: {host}\r\nHost: {host}\r\n", "more than one Host header"),
+        (
+            "GET /ws HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n"
+            "Origin: http://evil.example\r\n{upgrade}",
+            "more than one Origin header",
+        ),
+        ("GET /ws HTTP/1.1\r\n{upgrade}", "no Host header"),
+        # a header the web client's files read once (they could read a list one day)
+        (
+            'GET /app.js HTTP/1.1\r\nHost: {host}\r\nIf-None-Match: "a"\r\nIf-None-Match: "b"\r\n',
+            "more than one If-None-Match header",
+        ),
+    ],
+    ids=[
+        "two-hosts-ws",
+        "two-hosts-page",
+        "two-hosts-healthz",
+        "two-origins",
+        "no-host",
+        "two-if-none-match",
+    ],
+)
+def test_a_malformed_request_gets_400_and_no_traceback(
+    chat: Chat, request_head: str, why: str
+) -> None:
+    server = chat.server
+    offset = server.log_offset()
+    head = request_head.format(host=f"127.0.0.1:{server.port}", upgrade=UPGRADE)
+    answer = exchange(server, head + "\r\n")
+    assert answer.status == "HTTP/1.1 400 Bad Request"
+    assert answer.body == f"bad request: {why}\n".encode()
+    assert "Traceback" not in server.log_since(offset)
+
+
+def test_a_flood_of_duplicate_hosts_leaves_others_chatting(chat: Chat) -> None:
+    server = chat.server
+    offset = server.log_offset()
+    statuses: list[str] = []
+
+    def attack() -> None:
+        for _ in range(200):
+            statuses.append(exchange(server, two_hosts(server)).status)
+
+    attacker = threading.Thread(target=attack)
+    attacker.start()
+    try:
+        bystander = chat.signup("Hb_")
+        room = uniq("r")
+        bystander.join(room)
+        ack, _ = bystander.say(room, "still here")
+        assert ack["seq"] == 1
+    finally:
+        attacker.join(60)
+    assert statuses == ["HTTP/1.1 400 Bad Request"] * 200
+    logged = server.log_since(offset)
+    assert "Traceback" not in logged and " ERROR " not in logged, logged[-2000:]
+
+
+def test_healthz_answers_head_without_a_body(server: ServerProc) -> None:
+    answer = exchange(server, f"HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n")
+    assert answer.status == "HTTP/1.1 200 OK"
+    assert answer.headers["content-type"] == "application/json"
+    assert int(answer.headers["content-length"]) > 0  # the length GET's body would have
+    assert answer.body == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS"])
+def test_healthz_refuses_other_methods_with_405(server: ServerProc, method: str) -> None:
+    host = f"127.0.0.1:{server.port}"
+    answer = exchange(
+        server, f"{method} /healthz HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert answer.status == "HTTP/1.1 405 Method Not Allowed"
+    assert answer.headers["allow"] == "GET, HEAD"
+    assert b"status" not in answer.body
 
 
 def test_sigterm_closes_connections_1001_and_exits_0(server_factory: ServerFactory) -> None:
