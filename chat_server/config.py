@@ -51,6 +51,9 @@ class Settings:
     login_throttle_base: float = 0.5
     login_throttle_max: float = 30.0
     hash_concurrency: int = 2
+    # a revoked token's connections close within revocation_poll (plus one query) on every
+    # node; expired tokens (--token-ttl) are checked every revocation_check
+    revocation_poll: float = 0.1
     revocation_check: float = 2.0
     batch_max: int = 512
 

@@ -34,7 +34,17 @@ log = logging.getLogger(__name__)
 class Session(Outbox):
     """One authenticated connection (and its outbox: see chat_server/framing.py)."""
 
-    __slots__ = ("abuse", "key", "nick", "rooms", "sends", "token_hash", "typing", "user_id")
+    __slots__ = (
+        "abuse",
+        "key",
+        "nick",
+        "password_tries",
+        "rooms",
+        "sends",
+        "token_hash",
+        "typing",
+        "user_id",
+    )
 
     def __init__(
         self,
@@ -56,6 +66,8 @@ class Session(Outbox):
         self.sends = sends  # the send rate limit
         self.abuse = abuse  # bad requests tolerated before the connection is closed
         self.typing = Cooldown(typing_interval)
+        # old-password checks: 3, then one every 5 s (a guess costs a hash, and guesses)
+        self.password_tries = TokenBucket(0.2, 3, time.monotonic())
 
 
 class Hub:

@@ -52,19 +52,38 @@ class Presence:
             self.ctx.throttle.succeeded(key)
 
     async def _sweep_revoked(self) -> None:
-        """Close connections whose token was revoked or expired (CLI, logout, removal)."""
+        """Close connections whose token was revoked (logout, a password change, the command
+        line, a removal: on any node, within ``revocation_poll`` plus one query) or expired
+        (checked every ``revocation_check``)."""
         ctx = self.ctx
+        settings = ctx.settings
+        seen: int | None = None
+        checked = time.monotonic()
         while True:
-            await asyncio.sleep(ctx.settings.revocation_check)
-            sessions = ctx.hub.all_sessions()
-            if not sessions:
-                continue
+            await asyncio.sleep(settings.revocation_poll)
             try:
-                live = await ctx.store.live_tokens({s.token_hash for s in sessions}, time.time())
+                version = await ctx.store.revocation_version()
             except StoreError as exc:
                 log.warning("revocation check failed: %s", exc)
                 continue
-            dead = [s for s in sessions if s.token_hash not in live and not s.closing]
-            if dead:
-                log.info("closing %d connection(s) with revoked tokens", len(dead))
-                ctx.hub.close_all(dead, p.CLOSE_POLICY, "token revoked")
+            now = time.monotonic()
+            if version == seen and now - checked < settings.revocation_check:
+                continue
+            seen, checked = version, now
+            await self.close_revoked()
+
+    async def close_revoked(self) -> None:
+        """Close this node's connections whose token is no longer valid."""
+        ctx = self.ctx
+        sessions = ctx.hub.all_sessions()
+        if not sessions:
+            return
+        try:
+            live = await ctx.store.live_tokens({s.token_hash for s in sessions}, time.time())
+        except StoreError as exc:
+            log.warning("revocation check failed: %s", exc)
+            return
+        dead = [s for s in sessions if s.token_hash not in live and not s.closing]
+        if dead:
+            log.info("closing %d connection(s) with revoked tokens", len(dead))
+            ctx.hub.close_all(dead, p.CLOSE_POLICY, "token revoked")

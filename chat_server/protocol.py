@@ -138,10 +138,17 @@ class Rooms(ClientFrame, tag="rooms"):
 
 
 class Logout(ClientFrame, tag="logout"):
-    pass
+    all: bool = False  # every token of the user, every connection on every server
 
 
-AnyClientFrame = Hello | Join | Leave | Send | History | Read | Typing | Search | Rooms | Logout
+class Password(ClientFrame, tag="password"):
+    old: str
+    new: str
+
+
+AnyClientFrame = (
+    Hello | Join | Leave | Send | History | Read | Typing | Search | Rooms | Logout | Password
+)
 CLIENT_TYPES: Final[frozenset[str]] = frozenset(
     frame.__struct_config__.tag for frame in get_args(AnyClientFrame)
 )
@@ -269,6 +276,10 @@ class RoomList(ServerFrame, tag="rooms"):
     rooms: list[RoomInfo]
 
 
+class PasswordChanged(ServerFrame, tag="password_changed"):
+    """The password is changed; the user's other tokens are revoked."""
+
+
 class Error(Struct, tag="error", tag_field="type", omit_defaults=True):
     """An error reply; ``ref`` is always present (null when the request had none), and
     ``retry_after`` (seconds) only on ``rate_limited``: when asking again may succeed."""
@@ -291,6 +302,7 @@ AnyServerFrame = (
     | ReadEvent
     | Results
     | RoomList
+    | PasswordChanged
     | Error
 )
 
@@ -424,6 +436,12 @@ def _check(frame: AnyClientFrame) -> None:
             frame.q = clean_query(frame.q, ref)
             if frame.room is not None:
                 _check_room(frame.room, ref)
+        case Password():
+            for value in (frame.old, frame.new):
+                if not 0 < len(value) <= MAX_PASSWORD:
+                    raise ProtocolError(
+                        "bad_request", f"passwords are 1-{MAX_PASSWORD} characters", ref
+                    )
         case Rooms() | Logout():
             pass
 

@@ -348,12 +348,16 @@ async def _login(client: ChatClient) -> p.Welcome:
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @click.option("--token", envvar="CHAT_TOKEN", default=None, help="Token to revoke [env CHAT_TOKEN]")
-def logout(url_arg: str | None, url: str, token: str | None) -> None:
+@click.option(
+    "--all", "everywhere", is_flag=True, help="Revoke every token of the account (everywhere)."
+)
+def logout(url_arg: str | None, url: str, token: str | None, everywhere: bool) -> None:
     """Revoke the stored token on the server at URL and forget it.
 
     \b
     Example:
       chat-tui logout ws://chat.example.org:8765/ws
+      chat-tui logout --all        # every device and bot of the account
     """
     server = _server_url(url_arg, url)
     token = token or credentials.load_token(server)
@@ -363,19 +367,55 @@ def logout(url_arg: str | None, url: str, token: str | None) -> None:
     from chat_tui.client.client import ChatClient
 
     try:
-        _run(_logout(ChatClient(server, token=token, reconnect=False)))
+        _run(_logout(ChatClient(server, token=token, reconnect=False), everywhere))
     except Fail as exc:
         if exc.exit_code != AuthError.exit_code:
             message = f"{exc.message} (the stored token is kept: try again)"
             raise Fail(message, exc.exit_code) from None
         click.echo("The server no longer knew the token.")
     credentials.remove_token(server)
-    click.echo(f"Logged out of {server}.")
+    click.echo(f"Logged out of {server}{' everywhere' if everywhere else ''}.")
 
 
-async def _logout(client: ChatClient) -> None:
+async def _logout(client: ChatClient, everywhere: bool) -> None:
     await client.connect()
-    await client.logout()
+    await client.logout(everywhere=everywhere)
+
+
+@main.command()
+@click.argument("url_arg", metavar="[URL]", required=False)
+@url_option
+@auth_options
+def passwd(url_arg: str | None, url: str, token: str | None, nick: str | None) -> None:
+    """Change your password on the server at URL; your other sessions are logged out.
+
+    Asks for the old password (or CHAT_PASSWORD) and the new one twice. Logged in with
+    the stored token unless --nick is given.
+
+    \b
+    Example:
+      chat-tui passwd ws://chat.example.org:8765/ws
+    """
+    server = _server_url(url_arg, url)
+    if nick is None:
+        token = token or credentials.load_token(server)
+        if token is None:
+            raise click.UsageError(f"not logged in to {server}: give --nick (or chat-tui login)")
+    old = _password() or click.prompt("Old password", hide_input=True)
+    new = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    from chat_tui.client.client import ChatClient
+
+    if nick is not None:  # a login with the old password
+        client = ChatClient(server, nick=nick, password=old, reconnect=False)
+    else:
+        client = ChatClient(server, token=token, reconnect=False)
+    _run(_passwd(client, old, new))
+    click.echo(f"Password changed on {server}; your other sessions are logged out.")
+
+
+async def _passwd(client: ChatClient, old: str, new: str) -> None:
+    async with client:
+        await client.change_password(old, new)
 
 
 # --- connect (the TUI) --------------------------------------------------------------------

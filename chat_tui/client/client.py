@@ -210,12 +210,17 @@ class ChatClient:
         rooms: p.RoomList = await self._request(p.Rooms())
         return rooms
 
-    async def logout(self) -> None:
-        """Revoke this session's token on the server and close."""
+    async def change_password(self, old: str, new: str) -> None:
+        """Change the account's password; the server revokes every other token of it."""
+        await self._request(p.Password(old=old, new=new))
+
+    async def logout(self, *, everywhere: bool = False) -> None:
+        """Revoke this session's token (``everywhere``: every token of the account, which
+        closes its other connections too) on the server, and close."""
         conn = await self._ready()
         self._closing = True
         with contextlib.suppress(ConnectionClosed):
-            await conn.ws.send(p.encode(p.Logout()), text=True)
+            await conn.ws.send(p.encode(p.Logout(all=everywhere)), text=True)
             async with asyncio.timeout(self.open_timeout):
                 await conn.ws.wait_closed()
         await self.close()

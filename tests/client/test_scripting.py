@@ -102,6 +102,37 @@ def test_logout_revokes_the_token_and_forgets_it(scene: Scene) -> None:
     assert "Not logged in" in ok(scene.run("logout"))
 
 
+def test_passwd_changes_the_password_and_logs_out_the_other_sessions(
+    scene: Scene, tmp_path: Path
+) -> None:
+    laptop = tui_env(tmp_path / "laptop", CHAT_URL=scene.server.url)
+    ok(run_tui({**laptop, "CHAT_PASSWORD": "alice-pw"}, "login", "--nick", "alice"))
+    changed = scene.run("passwd", stdin="alice-pw\nnew-alice-pw\nnew-alice-pw\n")
+    assert "Password changed" in ok(changed)
+    assert "alice-pw" not in changed.stdout + changed.stderr
+    # this shell's token still works; the laptop's was revoked; the new password logs in
+    ok(scene.run("send", "--room", "general", "after the change"))
+    assert "authentication failed" in failure(run_tui(laptop, "send", "--room", "general", "x"), 4)
+    old = run_tui({**laptop, "CHAT_PASSWORD": "alice-pw"}, "login", "--nick", "alice")
+    assert "authentication failed" in failure(old, 4)
+    ok(run_tui({**laptop, "CHAT_PASSWORD": "new-alice-pw"}, "login", "--nick", "alice"))
+
+
+def test_passwd_with_the_wrong_old_password_changes_nothing(scene: Scene) -> None:
+    refused = scene.run("passwd", stdin="not-it\nnew-pw-1\nnew-pw-1\n")
+    assert "old password is wrong" in failure(refused, 5)
+    ok(scene.run("send", "--room", "general", "still logged in"))
+    ok(run_tui({**scene.env, "CHAT_PASSWORD": "alice-pw"}, "login", "--nick", "alice"))
+
+
+def test_logout_all_revokes_every_token_of_the_account(scene: Scene, tmp_path: Path) -> None:
+    laptop = tui_env(tmp_path / "laptop", CHAT_URL=scene.server.url)
+    ok(run_tui({**laptop, "CHAT_PASSWORD": "alice-pw"}, "login", "--nick", "alice"))
+    assert "Logged out" in ok(scene.run("logout", "--all"))
+    assert "authentication failed" in failure(run_tui(laptop, "send", "--room", "general", "x"), 4)
+    ok(scene.as_bob("send", "--room", "general", "bob is still here"))
+
+
 # --- send -----------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 
+from chat_server import protocol as p
 from tests.conftest import ChatServerUnderTest, Client
 
 ERROR_CODES = frozenset(
@@ -53,18 +54,7 @@ REPLY_TYPES = frozenset(
 )
 # 1000 logout, 1003 binary, 1007 invalid UTF-8, 1008 abuse, 1009 too large. Never 1011.
 ALLOWED_CLOSE = frozenset({1000, 1003, 1007, 1008, 1009})
-CLIENT_TYPES = [
-    "hello",
-    "join",
-    "leave",
-    "send",
-    "history",
-    "read",
-    "typing",
-    "search",
-    "rooms",
-    "logout",
-]
+CLIENT_TYPES = sorted(p.CLIENT_TYPES)
 FIELDS = [
     "type",
     "room",

@@ -33,7 +33,8 @@ def test_every_client_type_decodes() -> None:
         "typing": {"room": "general"},
         "search": {"q": "hello world", "limit": 5},
         "rooms": {},
-        "logout": {},
+        "logout": {"all": True},
+        "password": {"old": "old-pw", "new": "new-pw"},
     }
     assert set(frames) == p.CLIENT_TYPES
     for kind, fields in frames.items():

@@ -304,6 +304,30 @@ async def test_tokens_and_removed_users(store: AnyStore, backend: Backend) -> No
         await store.create_user("alice", "hash")
 
 
+async def test_every_way_of_revoking_a_token_moves_the_revocation_version(
+    store: AnyStore,
+) -> None:
+    alice = await store.create_user("alice", "hash")
+    bob, room = await member(store, "bob", "general")
+    seen = [await store.revocation_version()]
+
+    async def moved() -> bool:
+        seen.append(await store.revocation_version())
+        return seen[-1] != seen[-2]
+
+    for name in ("t1", "t2", "t3"):
+        await store.add_token(alice.id, name.encode(), None)
+    await store.add_token(bob.id, b"b1", None)
+    await store.append(NewMessage(bob.id, "bob", room, "k", "hello"))
+    assert not await moved()  # logins and messages do not make servers sweep
+    await store.revoke_token(b"t1")
+    assert await moved()
+    await store.revoke_user_tokens(alice.id)
+    assert await moved()
+    await store.remove_user(bob.id)
+    assert await moved()
+
+
 async def test_data_and_migrations_survive_reopening(backend: Backend) -> None:
     first = backend.store()
     await first.open()

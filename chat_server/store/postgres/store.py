@@ -198,6 +198,10 @@ class PostgresStore:
         )
         return [user for row in rows if (user := self._user(row)) is not None]
 
+    async def revocation_version(self) -> int:
+        row = await self._one("SELECT version FROM revocations WHERE id = 1")
+        return int(row[0]) if row else 0
+
     async def live_tokens(self, token_hashes: Iterable[bytes], now: float) -> set[bytes]:
         rows = await self._all(
             "SELECT t.hash FROM tokens t JOIN users u ON u.id = t.user_id"
@@ -244,8 +248,10 @@ class PostgresStore:
     async def revoke_token(self, token_hash: bytes) -> None:
         await self._execute("DELETE FROM tokens WHERE hash = $1", token_hash)
 
-    async def revoke_user_tokens(self, user_id: int) -> int:
-        return await self._execute("DELETE FROM tokens WHERE user_id = $1", user_id)
+    async def revoke_user_tokens(self, user_id: int, keep: bytes | None = None) -> int:
+        return await self._execute(
+            "DELETE FROM tokens WHERE user_id = $1 AND hash IS DISTINCT FROM $2", user_id, keep
+        )
 
     # --- rooms and memberships ------------------------------------------------------------
 

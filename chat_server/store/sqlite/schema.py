@@ -95,6 +95,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "UPDATE search_indexed SET upto = 0",
     ),
+    # Revocation within 200 ms on every server: any deleted token (logout, a password
+    # change, `tokens revoke` or `users remove` from the command line) bumps one counter
+    # that the servers poll; a server sweeps its connections only when it moved.
+    (
+        """CREATE TABLE revocations (
+            id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL
+        )""",
+        "INSERT INTO revocations (id, version) VALUES (1, 0)",
+        """CREATE TRIGGER tokens_revoked AFTER DELETE ON tokens BEGIN
+            UPDATE revocations SET version = version + 1 WHERE id = 1;
+        END""",
+    ),
 )
 
 

@@ -229,6 +229,11 @@ class SQLiteStore:
         )
         return [user for row in rows if (user := self._user(row)) is not None]
 
+    async def revocation_version(self) -> int:
+        # polled ten times a second: one point read on the loop's thread
+        rows = self._now("SELECT version FROM revocations WHERE id = 1", ())
+        return int(rows[0][0]) if rows else 0
+
     async def live_tokens(self, token_hashes: Iterable[bytes], now: float) -> set[bytes]:
         hashes = list(token_hashes)
         live: set[bytes] = set()
@@ -389,8 +394,10 @@ class SQLiteStore:
     async def revoke_token(self, token_hash: bytes) -> None:
         await self._write(Sql("DELETE FROM tokens WHERE hash = ?", (token_hash,)))
 
-    async def revoke_user_tokens(self, user_id: int) -> int:
-        count: int = await self._write(Sql("DELETE FROM tokens WHERE user_id = ?", (user_id,)))
+    async def revoke_user_tokens(self, user_id: int, keep: bytes | None = None) -> int:
+        count: int = await self._write(
+            Sql("DELETE FROM tokens WHERE user_id = ? AND hash IS NOT ?", (user_id, keep))
+        )
         return count
 
     async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]:
