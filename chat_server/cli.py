@@ -133,6 +133,13 @@ def main() -> None:
     help="A browser origin allowed besides the server's own (repeatable).",
 )
 @click.option(
+    "--public-url",
+    envvar="CHAT_SERVER_PUBLIC_URL",
+    default=None,
+    help="The address people reach the server at (https://chat.example.com): browsers may"
+    " connect from it; without it, from loopback names and the listen address only.",
+)
+@click.option(
     "--no-signup", is_flag=True, envvar="CHAT_SERVER_NO_SIGNUP", help="Only existing accounts."
 )
 @click.option(
@@ -225,6 +232,7 @@ def serve(
     certfile: Path | None,
     keyfile: Path | None,
     allow_origins: tuple[str, ...],
+    public_url: str | None,
     no_signup: bool,
     token_ttl: float | None,
     synchronous: str,
@@ -253,6 +261,8 @@ def serve(
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise click.BadParameter("use redis://HOST:PORT/DB", param_hint="--redis-url")
     db_path, postgres_url = _database(db, database_url)
+    if public_url is not None and not re.fullmatch(r"(https?|wss?)://[^/\s]+/?", public_url):
+        raise click.BadParameter("use https://HOST[:PORT]", param_hint="--public-url")
     if (certfile is None) != (keyfile is None):
         raise click.UsageError("--certfile and --keyfile go together")
     settings = Settings(
@@ -267,6 +277,7 @@ def serve(
         certfile=certfile,
         keyfile=keyfile,
         allow_origins=tuple(o for value in allow_origins for o in value.split()),
+        public_url=public_url,
         signup=not no_signup,
         token_ttl=token_ttl,
         compression=None if compression == "none" else compression,

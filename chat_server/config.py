@@ -33,6 +33,8 @@ class Settings:
     certfile: Path | None = None
     keyfile: Path | None = None
     allow_origins: tuple[str, ...] = ()
+    # the address people reach the server at (http(s)://host[:port]): browsers' Origin
+    public_url: str | None = None
     signup: bool = True
     token_ttl: float | None = None
     compression: str | None = None

@@ -1,10 +1,11 @@
 """HTTP before the websocket handshake: the origin check, /healthz, the web client, 404.
 
-websockets' own ``origins`` list cannot name the request's own Host, so the check lives
-here: browsers may connect from the server's own origin and from ``--allow-origin``
-origins; clients that send no Origin (terminal clients, scripts) are let through and
-authenticate with ``hello``. The browser client (``chat_server/web/``) is served from
-memory: a fixed set of files, read once, so no request path ever reaches the filesystem.
+Browsers may open a websocket from the server's own origins (``--public-url``, or without
+it loopback names and the listen address: never whatever the Host header says, which a
+DNS-rebinding page controls) and from ``--allow-origin`` origins; clients that send no
+Origin (terminal clients, scripts) are let through and authenticate with ``hello``. The
+browser client (``chat_server/web/``) is served from memory: a fixed set of files, read
+once, so no request path ever reaches the filesystem.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers, MultipleValuesError
@@ -128,12 +130,36 @@ def web_response(files: dict[str, WebFile], request: Request, path: str) -> Resp
     return Response(HTTPStatus.OK, "OK", headers, body)
 
 
-def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...]) -> bool:
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin(scheme: str, host: str, port: int | None) -> str:
+    """A browser's ``Origin`` for a page at scheme://host:port (default ports left out)."""
+    scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
+    host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    if port is None or _DEFAULT_PORTS.get(scheme) == port:
+        return f"{scheme}://{host}".lower()
+    return f"{scheme}://{host}:{port}".lower()
+
+
+def own_origins(public_url: str | None, host: str, port: int) -> frozenset[str]:
+    """The origins of the server's own pages. With ``--public-url``, that address alone;
+    without it, loopback names and the listen address on the listening port: never the
+    request's Host header, which a DNS-rebinding page controls."""
+    if public_url is not None:
+        parts = urlsplit(public_url)
+        return frozenset({origin(parts.scheme, parts.hostname or "", parts.port)})
+    names = {*LOOPBACK_NAMES}
+    if host not in ("", "0.0.0.0", "::"):
+        names.add(host)
+    return frozenset(origin(scheme, name, port) for scheme in ("http", "https") for name in names)
+
+
+def origin_allowed(origin: str, own: frozenset[str], allowed: tuple[str, ...]) -> bool:
     """Whether a browser at ``origin`` may open a websocket to this server."""
     origin = origin.rstrip("/").lower()
-    if host and origin in (f"http://{host.lower()}", f"https://{host.lower()}"):
-        return True
-    return origin in {a.rstrip("/").lower() for a in allowed}
+    return origin in own or origin in {a.rstrip("/").lower() for a in allowed}
 
 
 class RequestGate:
@@ -144,8 +170,11 @@ class RequestGate:
         allowed_origins: tuple[str, ...],
         health: Callable[[], dict[str, Any]],
         web_dir: Path = WEB_DIR,
+        *,
+        own: frozenset[str] = frozenset(),
     ):
         self.allowed_origins = allowed_origins
+        self.own = own  # set by the server once it listens (own_origins: the port is known)
         self.health = health
         self.web_files = load_web_files(web_dir)
 
@@ -189,8 +218,6 @@ class RequestGate:
         if path != WS_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found; the chat is at /\n")
         origin = request.headers.get("Origin")
-        if origin is not None and not origin_allowed(
-            origin, request.headers.get("Host"), self.allowed_origins
-        ):
+        if origin is not None and not origin_allowed(origin, self.own, self.allowed_origins):
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
         return None

@@ -19,7 +19,7 @@ from chat_server.broker import Broker, create_broker
 from chat_server.config import Settings
 from chat_server.context import Context
 from chat_server.errors import ChatError
-from chat_server.http import WS_PATH, RequestGate
+from chat_server.http import LOOPBACK_NAMES, WS_PATH, RequestGate, own_origins
 from chat_server.presence import Presence
 from chat_server.runtime import quiet_gc
 from chat_server.session import Connections
@@ -95,12 +95,13 @@ async def start(settings: Settings) -> Running:
     # with the peer it gives up on: half each, so a dead peer (a sleeping laptop, a lost NAT)
     # is dropped and goes offline within ping_interval + ping_timeout of its last pong.
     half_timeout = settings.ping_timeout / 2
+    gate = RequestGate(settings.allow_origins, ctx.health)
     try:
         server = await serve(
             connections.handle,
             settings.host,
             settings.port,
-            process_request=RequestGate(settings.allow_origins, ctx.health),
+            process_request=gate,
             compression=settings.compression,
             max_size=p.MAX_FRAME,
             ping_interval=settings.ping_interval,
@@ -115,6 +116,14 @@ async def start(settings: Settings) -> Running:
         reason = exc.strerror or str(exc)
         raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {reason}") from exc
     port = int(server.sockets[0].getsockname()[1])
+    gate.own = own_origins(settings.public_url, settings.host, port)
+    if settings.public_url is None and settings.host not in LOOPBACK_NAMES:
+        log.warning(
+            "listening on %s: browsers may connect from %s only; set --public-url to the"
+            " address people use",
+            settings.host,
+            ", ".join(sorted(o for o in gate.own if o.startswith("http:"))),
+        )
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     scheme = "wss" if context else "ws"
     quiet_gc()

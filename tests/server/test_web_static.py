@@ -19,6 +19,8 @@ from chat_server.http import (
     WEB_MODULES,
     content_security_policy,
     load_web_files,
+    origin_allowed,
+    own_origins,
     web_response,
 )
 from tests.conftest import ChatServerUnderTest
@@ -194,7 +196,8 @@ async def test_the_page_origin_may_open_the_websocket_and_others_may_not(
     async with connect(server.url, origin=own) as ws:  # type: ignore[arg-type]
         await ws.send('{"type":"hello","nick":"pageuser","password":"pw-pw-pw"}')
         assert '"welcome"' in str(await asyncio.wait_for(ws.recv(), 10))
-    for origin in ("http://evil.example", f"http://localhost:{server.running.port}", "null"):
+    foreign = f"http://evil.example:{server.running.port}"  # the port alone does not make it ours
+    for origin in ("http://evil.example", foreign, "null"):
         with pytest.raises(InvalidStatus) as refused:
             async with connect(server.url, origin=origin):  # type: ignore[arg-type]
                 pass
@@ -215,3 +218,35 @@ def test_the_client_never_builds_markup_from_strings() -> None:
         assert sink not in script
     page = (WEB_DIR / "index.html").read_text() + (WEB_DIR / "style.css").read_text()
     assert not re.search(r"(?:https?:)?//[a-z]", page + script), "no external resources"
+
+
+# --- whose pages may open a websocket ------------------------------------------------------
+
+
+def test_own_origins_are_loopback_names_and_the_listen_address_on_the_port() -> None:
+    own = own_origins(None, "0.0.0.0", 8765)
+    assert "http://localhost:8765" in own and "https://127.0.0.1:8765" in own
+    assert "http://[::1]:8765" in own
+    assert not any("0.0.0.0" in o for o in own)  # a wildcard is no address a browser uses
+    assert "http://10.0.0.5:8765" in own_origins(None, "10.0.0.5", 8765)
+    assert own_origins(None, "::1", 80) >= {"http://[::1]", "https://[::1]:80"}
+
+
+@pytest.mark.parametrize(
+    ("public_url", "own"),
+    [
+        ("https://chat.example.com", "https://chat.example.com"),
+        ("https://Chat.Example.com:443/", "https://chat.example.com"),
+        ("http://chat.example.com:8080", "http://chat.example.com:8080"),
+        ("wss://chat.example.com", "https://chat.example.com"),
+    ],
+)
+def test_a_public_url_is_the_only_own_origin(public_url: str, own: str) -> None:
+    assert own_origins(public_url, "127.0.0.1", 8765) == {own}
+
+
+def test_the_host_header_never_makes_an_origin_its_own() -> None:
+    own = own_origins(None, "127.0.0.1", 8765)
+    assert origin_allowed("http://127.0.0.1:8765/", own, ())
+    assert not origin_allowed("http://evil.example:8765", own, ())
+    assert origin_allowed("http://app.example", own, ("http://app.example/",))

@@ -32,13 +32,32 @@ def assert_refused(server: ServerProc, origin: str) -> None:
 def test_foreign_origin_is_refused_with_403(server: ServerProc) -> None:
     assert_refused(server, "http://evil.example")
     assert_refused(server, f"http://evil.example:{server.port}")
-    assert_refused(server, f"http://localhost:{server.port}")  # not the request's Host
+    assert_refused(server, f"http://localhost:{server.port + 1}")  # another port: another app
     assert_refused(server, "null")
 
 
+def test_a_dns_rebinding_page_is_refused(server: ServerProc) -> None:
+    # evil.example resolved to 127.0.0.1 for the browser: its Host and Origin agree, and
+    # only the server's own list (loopback names, the listen address) can tell
+    host = f"evil.example:{server.port}"
+    head = f"GET /ws HTTP/1.1\r\nHost: {host}\r\nOrigin: http://{host}\r\n{UPGRADE}\r\n"
+    assert exchange(server, head).status == "HTTP/1.1 403 Forbidden"
+
+
+def test_public_url_names_the_only_own_origin(server_factory: ServerFactory) -> None:
+    public = server_factory("--public-url", "https://chat.example.com")
+    client = Client(public.url, origin="https://chat.example.com")
+    try:
+        assert client.hello(uniq("Pu_"), "pw-1234")["created"] is True
+    finally:
+        client.close()
+    assert_refused(public, f"http://127.0.0.1:{public.port}")
+
+
 @pytest.mark.parametrize("scheme", ["http", "https"])
-def test_own_origin_is_accepted(chat: Chat, scheme: str) -> None:
-    client = chat.connect(origin=f"{scheme}://127.0.0.1:{chat.server.port}")
+@pytest.mark.parametrize("name", ["127.0.0.1", "localhost", "[::1]"])
+def test_own_origin_is_accepted(chat: Chat, scheme: str, name: str) -> None:
+    client = chat.connect(origin=f"{scheme}://{name}:{chat.server.port}")
     assert client.hello(uniq("Or_"), "pw-1234")["created"] is True
 
 
