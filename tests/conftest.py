@@ -1,4 +1,6 @@
-"""Shared fixtures: a real server on port 0 over a real SQLite file, and a small client.
+"""Shared fixtures: a real server on port 0 over a real SQLite file (in this process, or the
+``chat-server serve`` command in a subprocess: ``tests/support/servers.py``), and a small client
+(``tests/support/raw.py``).
 
 PostgreSQL and Redis tests read ``CHAT_TEST_DATABASE_URL`` and ``CHAT_TEST_REDIS_URL``;
 without them they skip with a reason, unless ``CHAT_TEST_REQUIRE_SERVICES=1`` (CI), where
@@ -9,13 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
-import re
-import selectors
-import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -23,13 +19,17 @@ from typing import Any
 
 import pytest
 import uvloop
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 
 from chat_server.config import Settings
 from chat_server.server import Running, start
+from tests.support.raw import CLIENT_TIMEOUT
+from tests.support.raw import Client as Client
+from tests.support.servers import LISTENING as LISTENING
+from tests.support.servers import START_TIMEOUT, spawn, stop_all
+from tests.support.servers import ServerProcess as ServerProcess
 
-TIMEOUT = 5.0
-
+TIMEOUT = CLIENT_TIMEOUT  # how long a :class:`Client` waits for a frame
 
 SERVER_TESTS = Path(__file__).parent / "server"
 
@@ -63,57 +63,6 @@ def database_url() -> str:
 @pytest.fixture
 def redis_url() -> str:
     return _service_url("CHAT_TEST_REDIS_URL")
-
-
-class Client:
-    """A test client speaking protocol v1 over a real websocket."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.nick = ""
-        self.token = ""
-
-    async def send(self, frame: dict[str, Any]) -> None:
-        await self.ws.send(json.dumps(frame))
-
-    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
-            data = await self.ws.recv()
-        assert isinstance(data, str), "the server must send text frames"
-        frame: dict[str, Any] = json.loads(data)
-        return frame
-
-    async def recv_type(self, *types: str, timeout: float = TIMEOUT) -> dict[str, Any]:
-        """The next frame of one of ``types``, skipping events the test did not ask for."""
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.recv(timeout=timeout)
-                if frame["type"] in types:
-                    return frame
-                assert frame["type"] in ("presence", "typing", "read", "message"), frame
-
-    async def request(self, frame: dict[str, Any], *types: str) -> dict[str, Any]:
-        await self.send(frame)
-        return await self.recv_type(*types, "error")
-
-    async def no_frame(self, timeout: float = 0.3) -> None:
-        with pytest.raises(TimeoutError):
-            frame = await self.recv(timeout=timeout)
-            raise AssertionError(f"unexpected frame {frame}")
-
-    async def join(self, room: str, since: int | None = None) -> tuple[dict[str, Any], ...]:
-        frame: dict[str, Any] = {"type": "join", "room": room}
-        if since is not None:
-            frame["since"] = since
-        joined = await self.request(frame, "joined")
-        assert joined["type"] == "joined", joined
-        history = await self.recv_type("history")
-        return joined, history
-
-    async def say(self, room: str, body: str, msg_id: str) -> dict[str, Any]:
-        ack = await self.request({"type": "send", "room": room, "body": body, "id": msg_id}, "ack")
-        assert ack["type"] == "ack", ack
-        return ack
 
 
 @dataclasses.dataclass
@@ -156,21 +105,27 @@ class ChatServerUnderTest:
 ServerFactory = Callable[..., Any]
 
 
+def in_process_settings(**overrides: Any) -> Settings:
+    """An in-process server's settings: port 0, a quick login throttle and revocation check
+    (``db_path`` is the caller's to give)."""
+    fields: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "login_throttle_base": 0.05,
+        "revocation_check": 0.2,
+    }
+    fields.update(overrides)
+    return Settings(**fields)
+
+
 @pytest.fixture
 async def make_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
     """Start servers with chosen settings (all on port 0 and a tmp SQLite file)."""
     running: list[Running] = []
 
     async def factory(**overrides: Any) -> ChatServerUnderTest:
-        fields: dict[str, Any] = {
-            "host": "127.0.0.1",
-            "port": 0,
-            "db_path": tmp_path / "chat.db",
-            "login_throttle_base": 0.05,
-            "revocation_check": 0.2,
-        }
-        fields.update(overrides)
-        settings = Settings(**fields)
+        overrides.setdefault("db_path", tmp_path / "chat.db")
+        settings = in_process_settings(**overrides)
         server = await start(settings)
         running.append(server)
         return ChatServerUnderTest(server, settings)
@@ -188,49 +143,18 @@ async def server(make_server: ServerFactory) -> ChatServerUnderTest:
 
 # --- the real command in a subprocess ------------------------------------------------------
 
-LISTENING = re.compile(r"listening on (wss?://\S+)")
 
-
-@dataclasses.dataclass
-class ServerProcess:
-    proc: subprocess.Popen[str]
-    url: str
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait(timeout)
-
-
-def spawn_server(db: Path, *args: str, timeout: float = 20.0, port: int = 0) -> ServerProcess:
+def spawn_server(
+    db: Path, *args: str, timeout: float = START_TIMEOUT, port: int = 0
+) -> ServerProcess:
     """Run ``chat-server serve`` (on port 0 unless told) and wait for its ``listening on`` line."""
-    command = ["serve", "--port", str(port), "--db", str(db), *args]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "chat_server", *command],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert proc.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(proc.stdout, selectors.EVENT_READ)
-    if not selector.select(timeout):
-        proc.kill()
-        raise AssertionError("the server did not start in time")
-    line = proc.stdout.readline()
-    match = LISTENING.search(line)
-    if match is None:
-        proc.kill()
-        raise AssertionError(f"unexpected first line {line!r}")
-    return ServerProcess(proc, match[1])
+    return spawn(db, *args, port=port, timeout=timeout)
 
 
 @pytest.fixture
 def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start ``chat-server serve ARGS`` subprocesses (on ``tmp_path``'s chat.db unless told);
+    every one is stopped afterwards."""
     started: list[ServerProcess] = []
 
     def factory(*args: str, db: Path | None = None, port: int = 0) -> ServerProcess:
@@ -239,5 +163,4 @@ def server_process(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         return process
 
     yield factory
-    for process in started:
-        process.stop()
+    stop_all(started)

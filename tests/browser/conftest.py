@@ -25,10 +25,11 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.server.e2e.e2e_support import Chat, ServerProc, start_server
+from tests.server.e2e.e2e_support import Chat
 from tests.server.test_tls import (
     certificate as certificate,  # the fixture: a self-signed certificate
 )
+from tests.support.servers import ServerProcess, spawn
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -62,10 +63,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture(scope="module")
-def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
+def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A real ``chat-server serve`` for the module (the browser loads its page from it)."""
     tmp = tmp_path_factory.mktemp("web")
-    server = start_server(tmp / "chat.db", tmp / "server.log")
+    server = spawn(tmp / "chat.db", log=tmp / "server.log")
     try:
         yield server
     finally:
@@ -73,7 +74,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
 
 
 @pytest.fixture
-def chat(web: ServerProc) -> Iterator[Chat]:
+def chat(web: ServerProcess) -> Iterator[Chat]:
     """Terminal-side connections (bare websockets) to the module's server."""
     terminal = Chat(web)
     try:
@@ -87,7 +88,7 @@ class Pages:
     """Opens pages, each in its own context (its own storage: another person or device)."""
 
     browser: Browser
-    server: ServerProc
+    server: ServerProcess
     contexts: list[BrowserContext] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -97,7 +98,7 @@ class Pages:
         width: int = 1100,
         height: int = 700,
         *,
-        server: ServerProc | None = None,
+        server: ServerProcess | None = None,
         before: Callable[[Page], None] | None = None,
         **options: Any,
     ) -> Page:
@@ -112,7 +113,7 @@ class Pages:
     def tab(
         self,
         context: BrowserContext,
-        server: ServerProc | None = None,
+        server: ServerProcess | None = None,
         before: Callable[[Page], None] | None = None,
     ) -> Page:
         """Another tab of the same person (shares localStorage, not sessionStorage)."""
@@ -138,7 +139,7 @@ class Pages:
 
 
 @pytest.fixture
-def pages(browser: Browser, web: ServerProc) -> Iterator[Pages]:
+def pages(browser: Browser, web: ServerProcess) -> Iterator[Pages]:
     opened = Pages(browser, web)
     try:
         yield opened

@@ -15,17 +15,22 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from chat_server.config import Settings
 from chat_server.server import Running, start
 from chat_tui.client import ChatClient
 from chat_tui.client.sequencing import Backoff
+from tests.conftest import in_process_settings
+from tests.support.raw import request
 
 FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.5)
 
 
 @dataclasses.dataclass
 class RestartableServer:
-    """An in-process chat-server that can stop and come back on the same port and database."""
+    """An in-process chat-server that can stop and come back on the same port and database.
+
+    In this process, not a subprocess: the client library's tests start one each, in
+    milliseconds (``tests/support/servers.py`` is the ``chat-server serve`` subprocess).
+    """
 
     db_path: Path
     overrides: dict[str, Any]
@@ -33,14 +38,7 @@ class RestartableServer:
     running: Running | None = None
 
     async def start(self) -> None:
-        settings = Settings(
-            host="127.0.0.1",
-            port=self.port,
-            db_path=self.db_path,
-            login_throttle_base=0.05,
-            revocation_check=0.2,
-            **self.overrides,
-        )
+        settings = in_process_settings(db_path=self.db_path, port=self.port, **self.overrides)
         self.running = await start(settings)
         self.port = self.running.port
 
@@ -56,8 +54,8 @@ class RestartableServer:
     async def account(self, nick: str, password: str = "secret-pw") -> str:
         """Create (or log in) ``nick`` and return a token for it."""
         async with connect(self.url) as ws:
-            await ws.send(json.dumps({"type": "hello", "nick": nick, "password": password}))
-            welcome = json.loads(await ws.recv())
+            hello = {"type": "hello", "nick": nick, "password": password}
+            welcome = await request(ws, hello, "welcome")
         assert welcome["type"] == "welcome", welcome
         token: str = welcome["token"]
         return token

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -19,32 +18,11 @@ pytestmark = pytest.mark.slow
 Spawn = Callable[..., ServerProcess]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def restart(server_process: Spawn, old: ServerProcess, *args: str) -> ServerProcess:
-    """SIGKILL the server and start it again on the same port and database."""
-    old.stop(signal.SIGKILL)
-    port = int(old.url.rsplit(":", 1)[1].split("/")[0])
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            return server_process(*args, port=port)
-        except AssertionError:  # the port may linger for a moment
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def test_tail_survives_a_server_crash_without_gap_or_repeat(
     server_process: Spawn, tmp_path: Path
 ) -> None:
     args = ("--rate", "100000", "--burst", "100000")
-    server = server_process(*args, port=free_port())
+    server = server_process(*args)
     env = tui_env(tmp_path, CHAT_URL=server.url, CHAT_PASSWORD="pw")
     ok(run_tui(env, "login", "--nick", "alice"))
     ok(run_tui(env, "send", "--room", "feed", "--lines", "-", stdin="\n".join(["b1", "b2"])))
@@ -60,7 +38,7 @@ def test_tail_survives_a_server_crash_without_gap_or_repeat(
     try:
         seen = out.take(2)
         for round_ in range(3):
-            server = restart(server_process, server, *args)
+            server.restart(signal.SIGKILL)  # the same port and database
             lines = [f"r{round_}-{n}" for n in range(40)]
             ok(run_tui(env, "send", "--room", "feed", "--lines", "-", stdin="\n".join(lines)))
             seen += out.take(len(lines))
@@ -77,7 +55,7 @@ def test_send_in_flight_across_a_crash_stores_each_line_once(
     server_process: Spawn, tmp_path: Path
 ) -> None:
     args = ("--rate", "40", "--burst", "10")  # 200 lines take ~5 s: time to crash mid-way
-    server = server_process(*args, port=free_port())
+    server = server_process(*args)
     env = tui_env(tmp_path, CHAT_URL=server.url, CHAT_PASSWORD="pw")
     ok(run_tui(env, "login", "--nick", "alice"))
     ok(run_tui(env, "send", "--room", "batch", "start"))
@@ -100,7 +78,7 @@ def test_send_in_flight_across_a_crash_stores_each_line_once(
         if len(stored) > 20:
             break
         time.sleep(0.1)
-    server = restart(server_process, server, *args)
+    server.restart(signal.SIGKILL)  # the same port and database
     out, err = send.communicate(timeout=120)
     assert send.returncode == 0, err
     acks = json_lines(out)

@@ -199,6 +199,7 @@ async def test_a_direct_message_opened_by_someone_else_arrives_without_a_join(
         assert (message.nick, message.body, message.seq) == ("alice", "psst", 1)
 
 
+@pytest.mark.slow
 async def test_sends_are_paced_to_the_rate_limit_and_keep_their_order(
     make_chat: Any,
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from chat_server import protocol as p
 from chat_tui.client.outbox import Outbox
 from tests.client.conftest import RestartableServer
@@ -13,6 +15,7 @@ TIMEOUT = 10.0
 RATE = 2.0  # sends a second; the writer pauses 1 / RATE seconds when the bucket is empty
 
 
+@pytest.mark.slow
 async def test_a_send_given_up_during_the_rate_pause_does_not_stall_later_sends(
     make_chat: Any,
 ) -> None:

@@ -9,21 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import json
 import os
-import re
 import resource
-import selectors
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,22 +24,17 @@ from chat_server.store import create_store
 from chat_tui.client import ChatClient
 from chat_tui.client.events import StatusChanged
 from chat_tui.client.sequencing import Backoff
+from tests.support.servers import LISTENING as LISTENING
+from tests.support.servers import ServerProcess
+from tests.support.servers import free_port as free_port
 
 WAIT = 20.0  # generous: the machine is shared and loaded
-LISTENING = re.compile(r"listening on (wss?://\S+)")
 # Every reliability test runs its server with this: the faults, not the rate limit, are tested;
 # ``--synchronous normal`` is as safe against a killed process as ``full`` (the WAL is in the
 # OS cache), and makes the 50 crash cycles take a third of the time on this machine.
 FAST_FLAGS = ("--rate", "100000", "--burst", "100000", "--synchronous", "normal")
 # Quick retries, still jittered: a restart is over in well under a second here.
 FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.5)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def raise_fd_limit(wanted: int) -> int:
@@ -135,136 +120,23 @@ async def mint_tokens(db: Path, nicks: list[str]) -> dict[str, str]:
 
 # --- a restartable chat-server subprocess ----------------------------------------------------
 
-
-@dataclasses.dataclass
-class ServerProc:
-    """``chat-server serve`` on a fixed port and database, restartable after a kill.
-
-    Its stderr goes to ``log`` (appended across restarts) so a test can check that the server
-    never logged a traceback while it was being abused.
-    """
-
-    db: Path
-    log: Path
-    args: tuple[str, ...] = ()
-    port: int = dataclasses.field(default_factory=free_port)
-    proc: subprocess.Popen[str] | None = None
-    starts: int = 0
-    open_files: int | None = None  # the server's RLIMIT_NOFILE; None: this process's
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    @property
-    def health_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/healthz"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None, "the server is not running"
-        return self.proc.pid
-
-    @property
-    def running(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def start(self, timeout: float = WAIT) -> None:
-        """Start and wait for ``listening on``; retries while the port is still held."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self._start_once(max(1.0, deadline - time.monotonic())):
-                self.starts += 1
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the server did not start; log:\n{self.log_tail()}")
-            time.sleep(0.1)
-
-    def _start_once(self, timeout: float) -> bool:
-        command = [sys.executable, "-m", "chat_server", "serve", "--port", str(self.port)]
-        command += ["--db", str(self.db), *FAST_FLAGS, *self.args]
-        with self.log.open("a") as log:
-            proc = subprocess.Popen(
-                command,
-                stdout=subprocess.PIPE,
-                stderr=log,
-                text=True,
-                preexec_fn=None if self.open_files is None else self._limit_open_files,
-            )
-        assert proc.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(proc.stdout, selectors.EVENT_READ)
-            ready = selector.select(timeout)
-        line = proc.stdout.readline() if ready else ""
-        if LISTENING.search(line) is None:  # exited (port in use?) or too slow
-            proc.kill()
-            proc.wait()
-            proc.stdout.close()
-            return False
-        self.proc = proc
-        return True
-
-    def _limit_open_files(self) -> None:  # runs in the child, before exec
-        assert self.open_files is not None
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
-
-    def signal(self, sig: int) -> None:
-        if self.running:
-            assert self.proc is not None
-            self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = WAIT) -> int:
-        """Wait for the process to exit; its exit status."""
-        assert self.proc is not None
-        proc, self.proc = self.proc, None
-        try:
-            return proc.wait(timeout)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown at all, as a crash or the OOM killer would do it."""
-        self.signal(signal.SIGKILL)
-        if self.proc is not None:
-            self.wait()
-
-    def stop(self) -> int:
-        """SIGTERM and wait: the graceful shutdown an operator's restart does."""
-        if self.proc is None:
-            return 0
-        self.signal(signal.SIGTERM)
-        return self.wait()
-
-    def health(self, timeout: float = 10.0) -> dict[str, Any]:
-        with urllib.request.urlopen(self.health_url, timeout=timeout) as response:
-            body: dict[str, Any] = json.loads(response.read())
-        return body
-
-    def log_tail(self, lines: int = 40) -> str:
-        if not self.log.exists():
-            return ""
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-    def assert_no_traceback(self) -> None:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        assert "Traceback" not in text, f"the server logged a traceback:\n{text[-4000:]}"
-
-
-ServerFactory = Callable[..., ServerProc]
+# ``chat-server serve`` on a fixed port and database, restartable after a kill; its stderr goes
+# to ``log`` (appended across restarts) so a test can check that the server never logged a
+# traceback while it was being abused.
+ServerProc = ServerProcess
+ServerFactory = Callable[..., ServerProcess]
 
 
 @pytest.fixture
 def reliable_server(tmp_path: Path) -> Iterator[ServerFactory]:
-    """Make (not start) restartable servers; every one still running is stopped afterwards."""
-    made: list[ServerProc] = []
+    """Make (not start) restartable servers, each on a port of its own chosen now (its URL is
+    known before it starts) with :data:`FAST_FLAGS`; every one still running is killed
+    afterwards."""
+    made: list[ServerProcess] = []
 
-    def factory(*args: str, db: Path | None = None, name: str = "chat") -> ServerProc:
-        server = ServerProc(db or tmp_path / f"{name}.db", tmp_path / f"{name}.log", args)
+    def factory(*args: str, db: Path | None = None, name: str = "chat") -> ServerProcess:
+        db = db or tmp_path / f"{name}.db"
+        server = ServerProcess(db, tmp_path / f"{name}.log", (*FAST_FLAGS, *args), free_port())
         made.append(server)
         return server
 

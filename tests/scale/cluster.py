@@ -10,26 +10,23 @@ import collections
 import contextlib
 import itertools
 import json
-import selectors
-import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import LISTENING, ServerProcess
+from tests.support.raw import Frame, decode
+from tests.support.servers import ServerProcess, stop_all
+from tests.support.servers import free_port as free_port
 
 WAIT = 15.0  # generous: the machine is shared and busy
-Frame = dict[str, Any]
 
 
 # --- services -------------------------------------------------------------------------------
@@ -56,13 +53,6 @@ class PostgresSchema:
 
     async def drop(self) -> None:
         await self._run(f"DROP SCHEMA IF EXISTS {self.name} CASCADE")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PrivateRedis:
@@ -115,35 +105,21 @@ class Cluster:
         self, *extra: str, redis_url: str | None = None, presence_ttl: float = 10.0
     ) -> ServerProcess:
         """A node; a short ``presence_ttl`` makes a dead node's users go offline quickly."""
-        index = len(self.nodes)
-        log = (self.tmp_path / f"node{index}.log").open("w")
-        args = [
-            sys.executable, "-m", "chat_server", "serve", "--port", "0",
-            "--database-url", self.database_url, "--redis-url", redis_url or self.redis_url,
+        args = (
+            "--redis-url", redis_url or self.redis_url,
             "--redis-prefix", self.prefix, "--presence-ttl", str(presence_ttl),
             "--rate", "1000", "--burst", "1000", *extra,
-        ]  # fmt: skip
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
-        log.close()
-        assert proc.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        ready = selector.select(30.0)
-        line = proc.stdout.readline() if ready else ""
-        match = LISTENING.search(line)
-        if match is None:
-            proc.kill()
-            raise AssertionError(f"node {index} did not start: {line!r}\n{self.log(index)}")
-        node = ServerProcess(proc, match[1])
+        )  # fmt: skip
+        log = self.tmp_path / f"node{len(self.nodes)}.log"
+        node = ServerProcess(self.database_url, log, args).start()
         self.nodes.append(node)
         return node
 
     def log(self, index: int) -> str:
-        return (self.tmp_path / f"node{index}.log").read_text()
+        return self.nodes[index].log_text()
 
     def stop_all(self) -> None:
-        for node in self.nodes:
-            node.stop()
+        stop_all(self.nodes)
 
     async def publish_raw(self, *payloads: bytes) -> None:
         """Publish arbitrary bytes on the nodes' event channel."""
@@ -184,8 +160,7 @@ async def wait_health(url: str, status: str) -> None:
 
 
 def kill(node: ServerProcess) -> None:
-    node.proc.send_signal(signal.SIGKILL)
-    node.proc.wait(WAIT)
+    node.kill()
 
 
 # --- clients --------------------------------------------------------------------------------
@@ -251,7 +226,7 @@ class Member:
     async def _read(self) -> None:
         with contextlib.suppress(ConnectionClosed):
             async for data in self.ws:
-                frame: Frame = json.loads(data)
+                frame = decode(data)
                 self.frames.append(frame)
                 await self._file(frame)
                 async with self._changed:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory
@@ -47,6 +48,7 @@ async def test_sender_gets_each_ack_before_its_own_message(make_server: ServerFa
         assert order == list(range(1, 201))
 
 
+@pytest.mark.slow
 async def test_join_during_a_stream_has_no_gap_and_no_duplicate(
     make_server: ServerFactory,
 ) -> None:

@@ -13,11 +13,14 @@ import json
 import signal
 from collections.abc import Callable
 
+import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import ServerProcess
 from tests.raw import Frame, expect, recv, request
+
+pytestmark = pytest.mark.slow  # chat-server subprocesses, killed and started again
 
 ROOM = "durable"
 NICK = "writer"

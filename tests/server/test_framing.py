@@ -82,6 +82,7 @@ async def pinging(client: Client, stop: asyncio.Event) -> int:
     return pongs
 
 
+@pytest.mark.slow
 async def test_many_connections_get_every_frame_intact_and_in_order_among_pings(
     make_server: ServerFactory,
 ) -> None:
@@ -238,6 +239,7 @@ async def test_permessage_deflate_connections_use_the_library_send(
         assert len(recording.compressed) > total and all(recording.compressed)
 
 
+@pytest.mark.slow
 async def test_a_slow_deflate_consumer_is_still_closed_with_1013(
     make_server: ServerFactory,
 ) -> None:

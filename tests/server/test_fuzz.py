@@ -302,6 +302,7 @@ def dumps(value: Any) -> str:
 
 @FUZZ_SETTINGS
 @given(value=frames)
+@pytest.mark.slow
 async def test_arbitrary_json_values(session: Session, watcher: Watcher, value: Any) -> None:
     await session.exchange(dumps(value))
     await watcher.check()
@@ -342,6 +343,7 @@ async def test_any_integer_in_an_integer_field(
 
 @FUZZ_SETTINGS
 @given(text=st.text(st.characters(exclude_categories=["Cs"]), max_size=200))
+@pytest.mark.slow
 async def test_arbitrary_text_frames(session: Session, watcher: Watcher, text: str) -> None:
     await session.exchange(text)
     await watcher.check()

@@ -10,6 +10,8 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 from chat_server.store import NewMessage, SQLiteStore, search_words
 from chat_server.store.sqlite import MIGRATIONS, SEARCH_INDEX_BATCH
 from chat_server.store.sqlite.batch import SEARCH_SQL
@@ -107,6 +109,7 @@ async def test_a_search_sees_every_message_acked_before_it(tmp_path: Path) -> No
             assert [h.seq for h in hits] == list(range(i + 1, 0, -1))
 
 
+@pytest.mark.slow
 async def test_the_writer_indexes_new_messages_on_its_own(tmp_path: Path) -> None:
     """Without a search asking, a lone message reaches the index about a second later,
     and a burst larger than ``SEARCH_INDEX_BATCH`` as it is committed."""

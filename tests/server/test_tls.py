@@ -13,6 +13,8 @@ from websockets.asyncio.client import connect
 
 from tests.conftest import ServerFactory
 
+pytestmark = pytest.mark.slow  # openssl makes the certificate in a subprocess
+
 
 @pytest.fixture
 def certificate(tmp_path: Path) -> tuple[Path, Path]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from textual import events
 from textual.widgets import Input
 
@@ -27,6 +28,7 @@ def status(app: Any) -> str:
     return widget_text(app.chat.status_line)
 
 
+@pytest.mark.slow
 async def test_login_screen_creates_the_account_and_stores_the_token(
     server: ChatServerUnderTest,
 ) -> None:
@@ -48,6 +50,7 @@ async def test_login_screen_creates_the_account_and_stores_the_token(
         assert "dave" in status(again)
 
 
+@pytest.mark.slow
 async def test_login_screen_shows_auth_failure(server: ChatServerUnderTest) -> None:
     await token_for(server, "erin", "right-password")
     app = create_app(server.url, nick="erin")
@@ -71,6 +74,7 @@ async def test_a_revoked_stored_token_asks_to_log_in(server: ChatServerUnderTest
         await until(pilot, lambda: "refused" in login_error(app), "the login screen says why")
 
 
+@pytest.mark.slow
 async def test_lost_server_queues_and_sends_once_on_return(
     make_server: Callable[..., Any],
 ) -> None:
@@ -101,6 +105,7 @@ async def test_lost_server_queues_and_sends_once_on_return(
         assert [m["body"] for m in page["messages"]] == bodies, "stored once, in order"
 
 
+@pytest.mark.slow
 async def test_a_token_revoked_mid_session_brings_back_the_login(
     server: ChatServerUnderTest,
 ) -> None:

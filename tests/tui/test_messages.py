@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual import events
 
 from chat_tui.tui.app import create_app
@@ -10,6 +11,7 @@ from tests.tui.conftest import screen_text, seed, token_for, until, widget_text
 from tests.tui.test_render import CORPUS
 
 
+@pytest.mark.slow
 async def test_send_shows_pending_then_sent(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     app = create_app(server.url, token=token, rooms=["general"])
@@ -39,6 +41,7 @@ async def test_send_shows_pending_then_sent(server: ChatServerUnderTest) -> None
         assert app.chat.composer.value == ""
 
 
+@pytest.mark.slow
 async def test_markup_corpus_from_a_peer_shows_literally(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     app = create_app(server.url, token=token, rooms=["general"])
@@ -64,6 +67,7 @@ async def test_markup_corpus_from_a_peer_shows_literally(server: ChatServerUnder
         assert "mallory" in text
 
 
+@pytest.mark.slow
 async def test_messages_from_others_and_mentions(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     app = create_app(server.url, token=token, rooms=["general"], bell=True)
@@ -84,6 +88,7 @@ async def test_messages_from_others_and_mentions(server: ChatServerUnderTest) ->
         assert bells == [1], "one mention, one bell"
 
 
+@pytest.mark.slow
 async def test_members_presence_and_typing(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     await seed(server, "bob", "general", ["hi"])

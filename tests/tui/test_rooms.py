@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chat_tui.tui.app import create_app
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import enter, screen_text, seed, token_for, until, widget_text
@@ -12,6 +14,7 @@ def room_list(app: object) -> list[str]:
     return [str(rooms.get_option_at_index(i).prompt) for i in range(rooms.option_count)]
 
 
+@pytest.mark.slow
 async def test_switching_rooms_and_unread_counts(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     await seed(server, "carol", "general", ["general news"])
@@ -54,6 +57,7 @@ async def test_unread_from_read_markers_and_divider(server: ChatServerUnderTest)
         assert text.index("new messages") < text.index("while you were away")
 
 
+@pytest.mark.slow
 async def test_direct_messages_both_ways(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     await token_for(server, "bob")
@@ -82,6 +86,7 @@ async def test_direct_messages_both_ways(server: ChatServerUnderTest) -> None:
         )
 
 
+@pytest.mark.slow
 async def test_a_dm_from_someone_else_appears(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     app = create_app(server.url, token=token, rooms=["general"])
@@ -97,6 +102,7 @@ async def test_a_dm_from_someone_else_appears(server: ChatServerUnderTest) -> No
         assert "carol │ hi alice" in screen_text(app)
 
 
+@pytest.mark.slow
 async def test_join_leave_who_help_and_errors(server: ChatServerUnderTest) -> None:
     token = await token_for(server, "alice")
     app = create_app(server.url, token=token, rooms=["general"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.message import Message
 
 from chat_tui.tui.app import OLDER_PAGE, create_app
@@ -9,6 +10,8 @@ from chat_tui.tui.screens.search import SearchScreen
 from chat_tui.tui.widgets.history import HistoryView
 from tests.conftest import ChatServerUnderTest
 from tests.tui.conftest import enter, screen_text, seed, token_for, until, widget_text
+
+pytestmark = pytest.mark.slow  # every test here takes more than a second
 
 
 async def test_paging_at_the_top_keeps_the_view(fast_server: ChatServerUnderTest) -> None:

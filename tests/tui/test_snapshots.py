@@ -124,12 +124,14 @@ async def ready(pilot: Pilot[Any]) -> None:
     await pilot.pause()
 
 
+@pytest.mark.slow
 def test_main_screen_80x24(snap_compare: SnapCompare, chat_world: tuple[str, str]) -> None:
     url, token = chat_world
     app = create_app(url, token=token, rooms=["general"])
     assert snap_compare(app, terminal_size=(80, 24), run_before=ready)
 
 
+@pytest.mark.slow
 def test_main_screen_120x40(snap_compare: SnapCompare, chat_world: tuple[str, str]) -> None:
     url, token = chat_world
     app = create_app(url, token=token, rooms=["general"])

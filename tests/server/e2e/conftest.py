@@ -5,6 +5,9 @@ of each other's way with unique nicks and rooms. ``server_factory``: a test's ow
 with extra flags. ``chat``: connections to the shared server, closed after the test (which
 also fails if the server logged a traceback meanwhile). ``accounts``: shared accounts.
 The helpers (Client, Chat, ...) are in ``e2e_support.py``.
+
+Every test here talks to a ``chat-server serve`` subprocess, so every one is marked ``slow``
+(pyproject's marker): ``pytest -m "not slow"`` leaves the suite out, a new module included.
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ from pathlib import Path
 import pytest
 
 from tests.server.e2e.e2e_support import AccountPool, Chat, ServerFactory, ServerProc, start_server
+
+HERE = Path(__file__).parent
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,1 @@
+"""The test suite's shared support: server subprocesses (``servers``) and raw clients (``raw``)."""
