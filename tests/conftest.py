@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from chat_server.config import Settings
 from chat_server.server import Running, start
+from tests.limits import LENIENT_LOGIN_FLAGS, lenient_login_settings
 
 TIMEOUT = 5.0
 
@@ -166,7 +167,7 @@ async def make_server(tmp_path: Path) -> AsyncIterator[ServerFactory]:
             "host": "127.0.0.1",
             "port": 0,
             "db_path": tmp_path / "chat.db",
-            "login_throttle_base": 0.05,
+            **lenient_login_settings(),
             "revocation_check": 0.2,
         }
         fields.update(overrides)
@@ -208,7 +209,7 @@ class ServerProcess:
 
 def spawn_server(db: Path, *args: str, timeout: float = 20.0, port: int = 0) -> ServerProcess:
     """Run ``chat-server serve`` (on port 0 unless told) and wait for its ``listening on`` line."""
-    command = ["serve", "--port", str(port), "--db", str(db), *args]
+    command = ["serve", "--port", str(port), "--db", str(db), *LENIENT_LOGIN_FLAGS, *args]
     proc = subprocess.Popen(
         [sys.executable, "-m", "chat_server", *command],
         stdout=subprocess.PIPE,

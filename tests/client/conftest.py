@@ -19,6 +19,7 @@ from chat_server.config import Settings
 from chat_server.server import Running, start
 from chat_tui.client import ChatClient
 from chat_tui.client.sequencing import Backoff
+from tests.limits import lenient_login_settings
 
 FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.5)
 
@@ -37,7 +38,7 @@ class RestartableServer:
             host="127.0.0.1",
             port=self.port,
             db_path=self.db_path,
-            login_throttle_base=0.05,
+            **lenient_login_settings(),
             revocation_check=0.2,
             **self.overrides,
         )

@@ -27,6 +27,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import LISTENING, ServerProcess
+from tests.limits import LENIENT_LOGIN_FLAGS
 
 WAIT = 15.0  # generous: the machine is shared and busy
 Frame = dict[str, Any]
@@ -121,7 +122,7 @@ class Cluster:
             sys.executable, "-m", "chat_server", "serve", "--port", "0",
             "--database-url", self.database_url, "--redis-url", redis_url or self.redis_url,
             "--redis-prefix", self.prefix, "--presence-ttl", str(presence_ttl),
-            "--rate", "1000", "--burst", "1000", *extra,
+            "--rate", "1000", "--burst", "1000", *LENIENT_LOGIN_FLAGS, *extra,
         ]  # fmt: skip
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, text=True)
         log.close()

@@ -30,6 +30,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from tests.limits import LENIENT_LOGIN_FLAGS
+
 Frame = dict[str, Any]
 
 REPO = Path(__file__).resolve().parents[3]
@@ -192,7 +194,7 @@ class ServerProc:
 
 def start_server(db: Path, log: Path, extra: Iterable[str] = ()) -> ServerProc:
     cmd = [*server_command(), "serve", "--host", "127.0.0.1", "--port", "0", "--db", str(db)]
-    cmd += list(extra)
+    cmd += [*LENIENT_LOGIN_FLAGS, *extra]
     with log.open("ab") as err:
         proc = subprocess.Popen(
             cmd, cwd=REPO, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err
@@ -253,9 +255,12 @@ class Client:
         timeout: float = RECV_TIMEOUT,
         compression: str | None = None,
         max_queue: int | None = None,
+        source: str | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout
+        # source: a loopback address to connect from (127.0.0.2, ...), for per-address limits
+        extra: dict[str, Any] = {} if source is None else {"source_address": (source, 0)}
         self.ws: ClientConnection = connect(
             url,
             origin=Origin(origin) if origin is not None else None,
@@ -267,6 +272,7 @@ class Client:
             # a small number makes a slow consumer that stops reading when it lags.
             max_queue=max_queue,
             legacy=True,
+            **extra,
         )
         self.user: User | None = None
         self.welcome: Frame | None = None
@@ -488,8 +494,14 @@ class Chat:
         self.pool = pool or AccountPool(server)
         self.clients: list[Client] = []
 
-    def connect(self, *, origin: str | None = None, compression: str | None = None) -> Client:
-        client = Client(self.server.url, origin=origin, compression=compression)
+    def connect(
+        self,
+        *,
+        origin: str | None = None,
+        compression: str | None = None,
+        source: str | None = None,
+    ) -> Client:
+        client = Client(self.server.url, origin=origin, compression=compression, source=source)
         self.clients.append(client)
         return client
 
