@@ -38,9 +38,8 @@ class RestartableServer:
             host="127.0.0.1",
             port=self.port,
             db_path=self.db_path,
-            **lenient_login_settings(),
             revocation_check=0.2,
-            **self.overrides,
+            **{**lenient_login_settings(), **self.overrides},
         )
         self.running = await start(settings)
         self.port = self.running.port
