@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from chat_tui.client.errors import RateLimited
 from tests.browser.conftest import PASSWORD, Pages, bodies, join_room, login, say, seqs
 from tests.server.e2e.e2e_support import Chat, dm_room, start_server, uniq
 
@@ -207,6 +208,27 @@ def test_a_rate_limited_login_shows_the_wait(pages: Pages, tmp_path: Path) -> No
         owner.close()
     finally:
         strict.stop()
+
+
+def test_the_wait_reads_as_in_the_terminal(pages: Pages) -> None:
+    """login.js's waitLine says what chat_tui's RateLimited says, for the same refusals."""
+    cases = [
+        ("too many attempts", 41.2),
+        ("the server is busy", 0.3),
+        ("too many attempts", 119.0),
+        ("too many attempts", 161.5),
+        ("too many new accounts from this address", 1200.0),
+        ("too many attempts", None),
+    ]
+    page = pages.open()
+    lines = page.evaluate(
+        """async (cases) => {
+          const { waitLine } = await import("/login.js");
+          return cases.map(([message, retryAfter]) => waitLine(message, retryAfter));
+        }""",
+        cases,
+    )
+    assert lines == [str(RateLimited(message, wait)) for message, wait in cases]
 
 
 def test_phone_viewport_shows_one_column(pages: Pages) -> None:
