@@ -1,14 +1,24 @@
-"""Passwords (argon2id, hashed off the event loop), session tokens, and login throttling."""
+"""Passwords (argon2id, hashed off the event loop, a bounded line first) and session tokens."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
+import enum
 import hashlib
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import ARGON2_VERSION
+
+from chat_server.slots import PriorityGate
+
+T = TypeVar("T")
 
 
 def new_token() -> str:
@@ -21,27 +31,75 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
-class Passwords:
-    """argon2id hashing in worker threads, at most ``concurrency`` at a time.
+def dummy_hash(hasher: PasswordHasher) -> str:
+    """An argon2 hash in ``hasher``'s parameters of no password at all (random salt, random
+    digest): verifying against it costs what a real verify costs and never matches. Made
+    without hashing, so a server starts no slower for having one."""
 
-    Each hash takes tens of milliseconds and tens of MiB, so a login storm is queued
-    here rather than allowed to exhaust the event loop or memory.
+    def b64(size: int) -> str:
+        return base64.b64encode(secrets.token_bytes(size)).decode("ascii").rstrip("=")
+
+    variant = f"argon2{hasher.type.name.lower()}"
+    costs = f"m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}"
+    return f"${variant}$v={ARGON2_VERSION}${costs}${b64(hasher.salt_len)}${b64(hasher.hash_len)}"
+
+
+class Priority(enum.IntEnum):
+    """Who goes first in the password-hash queue (lower first)."""
+
+    LOGIN = 0  # a password login from an address with no recent failed login
+    SUSPECT = 1  # a password login from an address that failed recently
+    SIGNUP = 2  # a new account: it can wait, and refusing it locks nobody out
+
+
+class Passwords:
+    """argon2id hashing in worker threads, ``concurrency`` at a time, behind a bounded line.
+
+    Each hash takes tens of milliseconds and tens of MiB, so only a few run at once; the
+    others wait in a line of at most ``queue`` places, logins of existing accounts before
+    signups (:class:`~chat_server.slots.PriorityGate`). Past that the caller gets
+    :class:`~chat_server.errors.Busy` at once, never an unbounded wait.
+
+    A login for a nick that has no password (unknown, removed) is checked against a dummy
+    hash, so it costs what a wrong password costs and its timing tells nothing.
+    ``hashes`` and ``verifies`` count the argon2 calls made (tests and metrics read them).
     """
 
-    def __init__(self, concurrency: int = 2) -> None:
+    def __init__(self, concurrency: int = 2, queue: int = 32) -> None:
         self._hasher = PasswordHasher()
-        self._slots = asyncio.Semaphore(concurrency)
+        self.gate = PriorityGate(concurrency, queue)
+        self.dummy = dummy_hash(self._hasher)
+        self.hashes = 0
+        self.verifies = 0
 
-    async def hash(self, password: str) -> str:
-        async with self._slots:
-            return await asyncio.to_thread(self._hasher.hash, password)
+    async def hash(self, password: str, priority: Priority = Priority.SIGNUP) -> str:
+        async with self.gate.hold(priority):
+            self.hashes += 1
+            return await self._in_thread(self._hasher.hash, password)
 
-    async def verify(self, stored: str, password: str) -> tuple[bool, str | None]:
-        """Check a password; also return a new hash when the parameters have changed."""
-        async with self._slots:
-            return await asyncio.to_thread(self._verify, stored, password)
+    async def verify(
+        self, stored: str | None, password: str, priority: Priority = Priority.LOGIN
+    ) -> tuple[bool, str | None]:
+        """Check a password; also return a new hash when the parameters have changed.
 
-    def _verify(self, stored: str, password: str) -> tuple[bool, str | None]:
+        ``stored`` None (no such account): the same work against the dummy hash, never a match.
+        """
+        async with self.gate.hold(priority):
+            self.verifies += 1
+            return await self._in_thread(self._verify, stored, password)
+
+    async def _in_thread(self, work: Callable[..., T], *args: Any) -> T:
+        started = time.monotonic()
+        try:
+            return await asyncio.to_thread(work, *args)
+        finally:
+            self.gate.observe(time.monotonic() - started)
+
+    def _verify(self, stored: str | None, password: str) -> tuple[bool, str | None]:
+        if stored is None:
+            with contextlib.suppress(VerificationError, InvalidHashError):
+                self._hasher.verify(self.dummy, password)
+            return False, None
         try:
             self._hasher.verify(stored, password)
         except (VerificationError, InvalidHashError):
@@ -49,63 +107,3 @@ class Passwords:
         if self._hasher.check_needs_rehash(stored):
             return True, self._hasher.hash(password)
         return True, None
-
-
-class LoginThrottle:
-    """A growing delay per nick after failed logins, so guessing cannot run at line rate.
-
-    After ``n`` consecutive failures the next attempt for that nick waits until
-    ``base * 2**(n-1)`` seconds (capped at ``cap``) after the last failure. A success
-    clears the record. Entries idle for longer than the cap are forgotten.
-    """
-
-    def __init__(self, base: float = 0.5, cap: float = 30.0) -> None:
-        self.base = base
-        self.cap = cap
-        self._failures: dict[str, tuple[int, float]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    def delay(self, key: str, now: float) -> float:
-        """Seconds an attempt for ``key`` must still wait."""
-        record = self._failures.get(key)
-        if record is None:
-            return 0.0
-        count, last = record
-        wait = min(self.cap, self.base * 2.0 ** (count - 1))
-        return max(0.0, last + wait - now)
-
-    def failed(self, key: str, now: float) -> None:
-        count, _ = self._failures.get(key, (0, now))
-        self._failures[key] = (count + 1, now)
-        if len(self._locks) > 10_000:
-            self._forget_idle(now)
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-    def _forget_idle(self, now: float) -> None:
-        for key, (_, last) in list(self._failures.items()):
-            if now - last > self.cap:
-                del self._failures[key]
-        for key, lock in list(self._locks.items()):
-            if not lock.locked() and key not in self._failures:
-                del self._locks[key]
-
-    async def wait_turn(self, key: str) -> asyncio.Lock:
-        """Queue attempts for one nick one behind the other, each after its delay.
-
-        Returns the nick's lock, held; the caller releases it after recording the outcome.
-        """
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        await lock.acquire()
-        try:
-            wait = self.delay(key, time.monotonic())
-            if wait > 0:
-                await asyncio.sleep(wait)
-        except BaseException:
-            lock.release()
-            raise
-        return lock
-
-    def release(self, lock: asyncio.Lock) -> None:
-        lock.release()

@@ -14,10 +14,17 @@ import click
 
 from chat_server import __version__
 from chat_server.auth import Passwords, new_token, token_hash
-from chat_server.config import Settings, default_db_path
+from chat_server.config import (
+    LOGIN_FAILURES,
+    NICK_FAILURES,
+    SIGNUP_RATE,
+    Settings,
+    default_db_path,
+)
 from chat_server.errors import ChatError
 from chat_server.logs import install_repeat_filter
 from chat_server.protocol import is_valid_nick
+from chat_server.ratelimit import Allowance
 from chat_server.runtime import run as _run
 from chat_server.store import Store, User, create_store, is_postgres_url
 from chat_server.store.sqlite.backup import backup as sqlite_backup
@@ -77,6 +84,14 @@ def parse_duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
     if not match or float(match[1]) <= 0:
         raise click.BadParameter("use a number of seconds or e.g. 15m, 12h, 30d")
     return float(match[1]) * _UNITS[match[2]]
+
+
+def parse_allowance(_ctx: Any, _param: Any, value: str) -> Allowance:
+    """``5/h``, ``10/15m``: N per PERIOD, all at once if need be."""
+    try:
+        return Allowance.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -215,6 +230,51 @@ def main() -> None:
     help="A connection silent this long after a ping is dropped (1011), its user offline.",
 )
 @click.option(
+    "--login-failures",
+    callback=parse_allowance,
+    metavar="N/PERIOD",
+    default=str(LOGIN_FAILURES),
+    show_default=True,
+    envvar="CHAT_SERVER_LOGIN_FAILURES",
+    help="Failed password logins allowed per client address (N/PERIOD); past it the"
+    " address is refused (rate_limited) until one is forgiven.",
+)
+@click.option(
+    "--nick-failures",
+    callback=parse_allowance,
+    metavar="N/PERIOD",
+    default=str(NICK_FAILURES),
+    show_default=True,
+    envvar="CHAT_SERVER_NICK_FAILURES",
+    help="Failed logins of one nick (N/PERIOD) after which only addresses without a"
+    " failure in PERIOD may try it.",
+)
+@click.option(
+    "--signup-rate",
+    callback=parse_allowance,
+    metavar="N/PERIOD",
+    default=str(SIGNUP_RATE),
+    show_default=True,
+    envvar="CHAT_SERVER_SIGNUP_RATE",
+    help="New accounts allowed per client address (N/PERIOD).",
+)
+@click.option(
+    "--hash-concurrency",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    envvar="CHAT_SERVER_HASH_CONCURRENCY",
+    help="Password hashes (argon2, ~64 MiB each) computed at once.",
+)
+@click.option(
+    "--hash-queue",
+    type=click.IntRange(min=0),
+    default=32,
+    show_default=True,
+    envvar="CHAT_SERVER_HASH_QUEUE",
+    help="Logins waiting for a password hash (logins before signups); past it: rate_limited.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="info",
@@ -243,6 +303,11 @@ def serve(
     max_pending_output: int,
     ping_interval: float,
     ping_timeout: float,
+    login_failures: Allowance,
+    nick_failures: Allowance,
+    signup_rate: Allowance,
+    hash_concurrency: int,
+    hash_queue: int,
     log_level: str,
 ) -> None:
     """Run the chat server until SIGTERM or Ctrl-C.
@@ -287,6 +352,11 @@ def serve(
         max_pending_output=max_pending_output,
         ping_interval=ping_interval,
         ping_timeout=ping_timeout,
+        login_failures=login_failures,
+        nick_failures=nick_failures,
+        signup_rate=signup_rate,
+        hash_concurrency=hash_concurrency,
+        hash_queue=hash_queue,
     )
 
     def ready(url: str) -> None:

@@ -8,6 +8,12 @@ from pathlib import Path
 import platformdirs
 
 from chat_server import __version__
+from chat_server.ratelimit import Allowance
+
+# The defaults of the limits on logins (README, "Configuration", says why these numbers).
+LOGIN_FAILURES = Allowance(10, 15 * 60.0)  # per address: a forgetful person never meets it
+NICK_FAILURES = Allowance(5, 15 * 60.0)  # per nick, for addresses that failed recently
+SIGNUP_RATE = Allowance(5, 3600.0)  # per address: a household at once, not a bot farm
 
 
 def default_db_path() -> Path:
@@ -50,12 +56,17 @@ class Settings:
     typing_interval: float = 3.0
     abuse_burst: int = 50
     abuse_per_second: float = 5.0
-    login_throttle_base: float = 0.5
-    login_throttle_max: float = 30.0
+    # Failed password logins: per address, and per nick for addresses that failed recently
+    # (chat_server/attempts.py); signups per address. Over a limit: rate_limited, then 1008.
+    login_failures: Allowance = LOGIN_FAILURES
+    nick_failures: Allowance = NICK_FAILURES
+    signup_rate: Allowance = SIGNUP_RATE
+    # argon2 runs hash_concurrency at a time; at most hash_queue wait (logins before signups).
     hash_concurrency: int = 2
     # a revoked token's connections close within revocation_poll (plus one query) on every
     # node; expired tokens (--token-ttl) are checked every revocation_check
     revocation_poll: float = 0.1
+    hash_queue: int = 32
     revocation_check: float = 2.0
     batch_max: int = 512
 

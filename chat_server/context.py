@@ -1,5 +1,5 @@
 """What every part of a running server shares: settings, storage, fan-out, the hub, the
-password queue and login throttle, and a cache of rooms by name."""
+password queue, the login and signup limits, and a cache of rooms by name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 from typing import Any
 
 from chat_server import protocol as p
-from chat_server.auth import LoginThrottle, Passwords
+from chat_server.attempts import LoginAttempts, LoginPolicy, Signups
+from chat_server.auth import Passwords
 from chat_server.broker import Broker
 from chat_server.config import Settings
 from chat_server.hub import Hub
@@ -22,8 +23,9 @@ class Context:
         self.store = store
         self.broker = broker
         self.hub = Hub(settings.max_buffer, settings.max_pending_output)
-        self.passwords = Passwords(settings.hash_concurrency)
-        self.throttle = LoginThrottle(settings.login_throttle_base, settings.login_throttle_max)
+        self.passwords = Passwords(settings.hash_concurrency, settings.hash_queue)
+        self.logins = LoginAttempts(LoginPolicy(settings.login_failures, settings.nick_failures))
+        self.signups = Signups(settings.signup_rate)
         self.started = time.monotonic()
         self.limits = p.Limits(
             max_body=p.MAX_BODY,

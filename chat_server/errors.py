@@ -4,6 +4,8 @@
     ├── ProtocolError         a client's frame or request cannot be served; carries a
     │                         wire error code (``bad_request``, ``not_member``, ...) and
     │                         becomes an ``error`` frame in the handler
+    ├── Busy                  the server cannot take the request now (the password-hash
+    │                         queue is full): ``rate_limited`` with ``retry_after``
     └── StoreError            the storage backend failed (disk full, read-only, gone)
         ├── Conflict          a name or key that must be unique is taken (a nick)
         ├── NotMember         the user is not a member of the room written to
@@ -32,6 +34,14 @@ class ProtocolError(ChatError):
         self.message = message
         self.ref = ref
         self.retry_after = retry_after  # seconds, for ``rate_limited``
+
+
+class Busy(ChatError):
+    """No room for the request now; asking again after ``retry_after`` seconds may work."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"busy: retry after {retry_after:.1f} s")
+        self.retry_after = retry_after
 
 
 class StoreError(ChatError):
@@ -63,6 +73,8 @@ def wire_error(exc: ChatError, ref: str | None = None) -> ProtocolError:
     log."""
     if isinstance(exc, ProtocolError):
         return exc
+    if isinstance(exc, Busy):
+        return ProtocolError("rate_limited", "the server is busy", ref, retry_after=exc.retry_after)
     code = _STORE_CODES.get(type(exc))
     if code is None:
         return ProtocolError("internal", "storage unavailable", ref)

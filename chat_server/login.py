@@ -1,9 +1,12 @@
-"""From the handshake to ``welcome``: hello frames, passwords and tokens, the login throttle.
+"""From the handshake to ``welcome``: hello frames, passwords and tokens, the login limits.
 
 A connection that says anything but a valid ``hello`` gets an error frame and may try
 again until ``hello_timeout``; a failed login is answered ``auth_failed`` and closed 1008.
-Password guesses for one nick wait their turn behind a growing delay (``LoginThrottle``);
-hashing runs off the event loop, a few at a time (``Passwords``).
+A password hello over a limit (failed logins per address or per nick, signups per address:
+``attempts.py``; a full password-hash queue) is answered ``rate_limited`` with
+``retry_after`` at once and closed 1008: no hello waits for a limit, and a refused one costs
+no password hash. Hashing runs off the event loop, a few at a time, logins of existing
+accounts before signups (``auth.Passwords``).
 """
 
 from __future__ import annotations
@@ -16,15 +19,19 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
-from chat_server.addresses import peer
-from chat_server.auth import new_token, token_hash
+from chat_server.addresses import client_address, peer
+from chat_server.attempts import Attempt
+from chat_server.auth import Priority, new_token, token_hash
 from chat_server.context import Context
-from chat_server.errors import Conflict, ProtocolError, StoreError
+from chat_server.errors import ChatError, Conflict, ProtocolError, wire_error
 from chat_server.hub import Session
 from chat_server.ratelimit import TokenBucket
 from chat_server.store import User
 
 log = logging.getLogger("chat_server")
+
+# A refused hello ends the connection with 1008 and this reason.
+_CLOSING = {"auth_failed": "authentication failed", "rate_limited": "too many attempts"}
 
 
 async def login(ctx: Context, ws: ServerConnection) -> Session | None:
@@ -44,22 +51,24 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
             if isinstance(data, bytes):
                 await ws.close(p.CLOSE_UNSUPPORTED, "binary frames are not supported")
                 return None
+            ref: str | None = None
             try:
                 frame = p.decode_client_frame(data)
+                ref = frame.ref
                 if not isinstance(frame, p.Hello):
                     raise ProtocolError("auth_required", "say hello first", frame.ref)
                 return await _authenticate(ctx, ws, frame)
-            except ProtocolError as exc:
-                await ws.send(p.refusal_frame(exc), text=True)
-                if exc.code == "auth_failed":
-                    await ws.close(p.CLOSE_POLICY, "authentication failed")
+            except ChatError as exc:
+                error = wire_error(exc, ref)
+                if error.code == "internal":
+                    log.error("login failed on storage: %s", exc)
+                await ws.send(p.refusal_frame(error), text=True)
+                if error.code in _CLOSING:
+                    await ws.close(p.CLOSE_POLICY, _CLOSING[error.code])
                     return None
-                if not abuse.take(time.monotonic()):
+                if error.code != "internal" and not abuse.take(time.monotonic()):
                     await ws.close(p.CLOSE_POLICY, "too many bad frames")
                     return None
-            except StoreError as exc:
-                log.error("login failed on storage: %s", exc)
-                await ws.send(p.error_frame("internal", "storage unavailable"), text=True)
             except ConnectionClosed:
                 raise
             except Exception:  # a bug must cost one request, never the connection
@@ -114,56 +123,58 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
 async def _password_login(
     ctx: Context, ws: ServerConnection, nick: str, password: str, ref: str | None
 ) -> tuple[User, bool]:
-    key = p.nick_key(nick)
-    lock = await _wait_turn(ctx, ws, key)
+    key, address = p.nick_key(nick), client_address(ws)
+    attempt = ctx.logins.admit(key, address, time.monotonic())
+    if not isinstance(attempt, Attempt):
+        # debug, not info: refusals cost nothing, so they come as fast as a client can ask
+        log.debug("login refused from %s: too many failed logins", peer(ws))
+        raise ProtocolError("rate_limited", "too many attempts", ref, retry_after=attempt)
+    try:
+        return await _try_password(ctx, ws, attempt, nick, password, ref)
+    finally:
+        attempt.close()
+
+
+async def _try_password(
+    ctx: Context, ws: ServerConnection, attempt: Attempt, nick: str, password: str, ref: str | None
+) -> tuple[User, bool]:
     store = ctx.store
-    try:
-        user = await store.user_by_nick(nick)
-        if user is None and ctx.settings.signup:
-            digest = await ctx.passwords.hash(password)
-            try:
-                return await store.create_user(nick, digest), True
-            except Conflict:  # lost a race for the nick (on another node)
-                log.info("signup of %s lost a race for the nick", nick)
-                user = await store.user_by_nick(nick)
-        ok = False
-        if user is not None and user.password_hash is not None and not user.removed:
-            ok, rehashed = await ctx.passwords.verify(user.password_hash, password)
-            if ok and rehashed is not None:
-                await store.set_password_hash(user.id, rehashed)
-        if not ok or user is None:
-            ctx.throttle.failed(key, time.monotonic())
-            ctx.broker.share_login(key, failed=True)
-            reason = "unknown nick" if user is None else "wrong password"
-            log.info("auth failure from %s: %s for %s", peer(ws), reason, nick)
-            raise ProtocolError("auth_failed", "wrong nick or password", ref)
-        ctx.throttle.succeeded(key)
-        ctx.broker.share_login(key, failed=False)
-        return user, False
-    finally:
-        ctx.throttle.release(lock)
+    user = await store.user_by_nick(nick)
+    if user is None and ctx.settings.signup:
+        created = await _sign_up(ctx, ws, nick, password, ref)
+        if created is not None:
+            return created, True
+        user = await store.user_by_nick(nick)  # lost a race for the nick (on another node)
+    # No usable account: the same argon2 work against a dummy hash, so that an unknown nick
+    # answers as slowly as a wrong password (no nick enumeration by timing).
+    stored = None
+    if user is not None and user.password_hash is not None and not user.removed:
+        stored = user.password_hash
+    priority = Priority.LOGIN if attempt.clean else Priority.SUSPECT
+    ok, rehashed = await ctx.passwords.verify(stored, password, priority)
+    if not ok or user is None:
+        attempt.failed(time.monotonic())
+        ctx.broker.share_login(p.nick_key(nick), client_address(ws))
+        reason = "wrong password" if stored else "unknown nick" if user is None else "no password"
+        log.info("auth failure from %s: %s for %s", peer(ws), reason, nick)
+        raise ProtocolError("auth_failed", "wrong nick or password", ref)
+    if rehashed is not None:
+        await store.set_password_hash(user.id, rehashed)
+    return user, False
 
 
-async def _wait_turn(ctx: Context, ws: ServerConnection, key: str) -> asyncio.Lock:
-    """The nick's turn to try a password, or ConnectionClosed if the connection closes
-    first: a guess whose client left (or whose server is stopping) is not tried, and
-    does not keep a shutdown waiting for the delays of every guess queued behind it."""
-    throttle = ctx.throttle
-    turn = asyncio.ensure_future(throttle.wait_turn(key))
-    closed = asyncio.ensure_future(ws.wait_closed())
+async def _sign_up(
+    ctx: Context, ws: ServerConnection, nick: str, password: str, ref: str | None
+) -> User | None:
+    """The new account, or None when another node created the nick first."""
+    wait = ctx.signups.take(client_address(ws), time.monotonic())
+    if wait is not None:
+        log.debug("signup refused from %s: too many signups", peer(ws))
+        message = "too many new accounts from this address"
+        raise ProtocolError("rate_limited", message, ref, retry_after=wait)
+    digest = await ctx.passwords.hash(password, Priority.SIGNUP)
     try:
-        await asyncio.wait((turn, closed), return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:  # this handler was cancelled: never keep the nick locked
-        turn.cancel()
-        await asyncio.wait((turn,))
-        if not turn.cancelled():
-            throttle.release(turn.result())
-        raise
-    finally:
-        closed.cancel()
-    if not turn.done():
-        turn.cancel()
-        await asyncio.wait((turn,))  # wait_turn releases the lock when cancelled
-    if turn.cancelled():
-        raise ws.close_exc
-    return turn.result()
+        return await ctx.store.create_user(nick, digest)
+    except Conflict:
+        log.info("signup of %s lost a race for the nick", nick)
+        return None

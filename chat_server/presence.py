@@ -1,4 +1,4 @@
-"""Online and offline across nodes, login outcomes shared between nodes, and revocation:
+"""Online and offline across nodes, failed logins shared between nodes, and revocation:
 connections whose token was revoked or expired are closed."""
 
 from __future__ import annotations
@@ -44,12 +44,9 @@ class Presence:
             event = p.Presence(room=room, nick=nick, status=status)  # type: ignore[arg-type]
             broker.publish_room(room, p.encode(event), exclude_user=user_id)
 
-    def login_elsewhere(self, key: str, failed: bool) -> None:
-        """Another node's login outcome: failures are throttled across the whole chat."""
-        if failed:
-            self.ctx.throttle.failed(key, time.monotonic())
-        else:
-            self.ctx.throttle.succeeded(key)
+    def login_elsewhere(self, key: str, address: str | None) -> None:
+        """A failed login on another node: the limits hold for the whole chat."""
+        self.ctx.logins.failed(key, address, time.monotonic())
 
     async def _sweep_revoked(self) -> None:
         """Close connections whose token was revoked (logout, a password change, the command

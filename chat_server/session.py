@@ -35,8 +35,8 @@ class Connections:
         self._stopping = False
 
     def abandon_logins(self) -> None:
-        """At shutdown: stop the logins in progress (queued for a password hash, waiting for
-        their turn) rather than work through them for clients that are being disconnected."""
+        """At shutdown: stop the logins in progress (waiting in line for a password hash)
+        rather than work through them for clients that are being disconnected."""
         self._stopping = True
         for task in self._logins:
             task.cancel()
@@ -49,6 +49,9 @@ class Connections:
             session = await login(self.ctx, ws)
         except asyncio.CancelledError:
             if self._stopping:
+                # the server is closing the connection with 1001 (going away); returning
+                # now would race that and close it with 1000, as if all were done
+                await ws.wait_closed()
                 return
             raise
         finally:

@@ -23,7 +23,13 @@ import click
 from chat_tui import __version__
 from chat_tui.client import credentials
 from chat_tui.client.credentials import DEFAULT_URL
-from chat_tui.client.errors import AuthError, ClientError, ConnectError, ServerError
+from chat_tui.client.errors import (
+    AuthError,
+    ClientError,
+    ConnectError,
+    RateLimited,
+    ServerError,
+)
 
 if TYPE_CHECKING:
     from chat_server import protocol as p
@@ -45,6 +51,8 @@ class Fail(click.ClickException):
 
 
 def _fail(exc: ClientError) -> Fail:
+    if isinstance(exc, RateLimited):  # "Too many attempts; try again in 42 s"
+        return Fail(str(exc), exc.exit_code)
     if isinstance(exc, ServerError):
         return Fail(f"rejected by the server: {exc.code}: {exc.message}", exc.exit_code)
     if isinstance(exc, AuthError):

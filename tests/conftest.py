@@ -23,6 +23,7 @@ from websockets.asyncio.client import connect
 
 from chat_server.config import Settings
 from chat_server.server import Running, start
+from tests.limits import lenient_login_settings
 from tests.support.raw import CLIENT_TIMEOUT
 from tests.support.raw import Client as Client
 from tests.support.servers import LISTENING as LISTENING
@@ -106,12 +107,12 @@ ServerFactory = Callable[..., Any]
 
 
 def in_process_settings(**overrides: Any) -> Settings:
-    """An in-process server's settings: port 0, a quick login throttle and revocation check
-    (``db_path`` is the caller's to give)."""
+    """An in-process server's settings: port 0, lenient login limits (every test user comes
+    from 127.0.0.1), a quick revocation check (``db_path`` is the caller's to give)."""
     fields: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": 0,
-        "login_throttle_base": 0.05,
+        **lenient_login_settings(),
         "revocation_check": 0.2,
     }
     fields.update(overrides)

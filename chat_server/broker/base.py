@@ -18,8 +18,8 @@ from typing import Protocol
 PresenceHook = Callable[[int, str, str], Awaitable[None]]
 """Announce (user id, nick, ``online``/``offline``) to the user's rooms."""
 
-LoginHook = Callable[[str, bool], None]
-"""Record a login outcome (nick key, failed) from another node in the login throttle."""
+LoginHook = Callable[[str, str | None], None]
+"""Record a failed login (nick key, client address) from another node in the login limits."""
 
 
 class Receiver(Protocol):
@@ -62,8 +62,9 @@ class Broker(Protocol):
     def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
         """Unsubscribe a user's connections from a room they left, sending them ``data``."""
 
-    def share_login(self, key: str, failed: bool) -> None:
-        """Tell the other nodes a login outcome, so failures are throttled chat-wide."""
+    def share_login(self, key: str, address: str) -> None:
+        """Tell the other nodes of a failed login (nick key, client address), so the limits
+        on failed logins hold chat-wide. The publishing node is not told: it counted it."""
 
     async def user_online(self, user_id: int, nick: str) -> bool:
         """The user's first connection on this node: True when no node had the user."""

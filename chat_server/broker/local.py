@@ -43,8 +43,8 @@ class LocalBroker:
         if self._receiver is not None:
             self._receiver.leave_user(user_id, room, data, exclude)
 
-    def share_login(self, key: str, failed: bool) -> None:
-        pass  # one node: its throttle has seen it already
+    def share_login(self, key: str, address: str) -> None:
+        pass  # one node: its limits have counted it already
 
     async def user_online(self, user_id: int, nick: str) -> bool:
         self._online.add(user_id)

@@ -10,8 +10,8 @@ While Redis is unreachable the node keeps serving: events go straight to its own
 own clients stay live, other nodes' clients catch up by seq later), ``healthy`` is False
 (``/healthz`` says degraded), and the subscriber reconnects and resubscribes with backoff.
 
-Failed logins travel on the channel too, so the login throttle's growing delay holds for
-the whole chat, not per node.
+Failed logins travel on the channel too (nick key and client address), so the limits on
+failed logins hold for the whole chat, not per node.
 
 Presence: each node keeps a hash ``<prefix>:node:<id>`` (user id -> nick) of the users it
 serves, and its liveness deadline in the sorted set ``<prefix>:nodes``, refreshed by a
@@ -70,9 +70,13 @@ class LeaveUser(msgspec.Struct, tag="x", array_like=True):
 
 
 class LoginResult(msgspec.Struct, tag="l", array_like=True):
+    """A failed login. ``failed`` is always true now (older nodes also sent successes, which
+    are ignored); ``address`` came last, so an older node still reads the rest."""
+
     node: str
     key: str
     failed: bool
+    address: str | None = None
 
 
 Envelope = RoomEvent | UserEvent | SubscribeUser | LeaveUser | LoginResult
@@ -316,8 +320,8 @@ class RedisBroker:
     def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
         self._publish(LeaveUser(user_id, room, data, exclude))
 
-    def share_login(self, key: str, failed: bool) -> None:
-        self._publish(LoginResult(self.node, key, failed))
+    def share_login(self, key: str, address: str) -> None:
+        self._publish(LoginResult(self.node, key, True, address))
 
     def _publish(self, envelope: Envelope) -> None:
         if self._receiver is None:
@@ -392,8 +396,8 @@ class RedisBroker:
             log.warning("ignoring a malformed event on %s", self.channel)
             return
         if isinstance(envelope, LoginResult):
-            if envelope.node != self.node and self._logins is not None:
-                self._logins(envelope.key, envelope.failed)
+            if envelope.failed and envelope.node != self.node and self._logins is not None:
+                self._logins(envelope.key, envelope.address)
         elif self._receiver is not None:
             deliver(self._receiver, envelope)
 

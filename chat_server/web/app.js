@@ -8,7 +8,16 @@
 
 import { connect, on, retryNow, whenClosed } from "./connection.js";
 import { $, clean, notice, setStatus } from "./dom.js";
-import { authFailed, connectionClosed, login, logout, showChat, showLogin, welcome } from "./login.js";
+import {
+  authFailed,
+  connectionClosed,
+  login,
+  loginLimited,
+  logout,
+  showChat,
+  showLogin,
+  welcome,
+} from "./login.js";
 import { history, maybeLoadOlder, onMessage } from "./messages.js";
 import { joined, leaveCurrent, left, removeRoom, selectRoom } from "./nav.js";
 import { loadOutbox, onAck, refused, sendMessage } from "./outbox.js";
@@ -20,6 +29,7 @@ import { me, savedToken, tokenRemembered } from "./session.js";
 /** An error frame, to whatever it answers. */
 function failed(frame, pending) {
   if (frame.code === "auth_failed") return authFailed();
+  if (frame.code === "rate_limited" && pending && pending.kind === "hello") return loginLimited(frame);
   if (refused(frame)) return undefined; // one of our sends
   if (pending && pending.kind === "search") return searchFailed(frame);
   if (pending && pending.kind === "hello") return showLogin(clean(frame.message));

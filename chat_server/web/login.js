@@ -1,7 +1,7 @@
 // The login screen and the session's life: log in, the welcome, what a closed socket means, log out.
 
 import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
-import { $, setStatus } from "./dom.js";
+import { $, clean, setStatus } from "./dom.js";
 import { clearPending } from "./log.js";
 import { cancelReveal } from "./messages.js";
 import { firstRoom, selectRoom } from "./nav.js";
@@ -108,6 +108,22 @@ export function authFailed() {
   const withPassword = me.password !== null;
   forget();
   showLogin(withPassword ? "Wrong nick or password." : "Your session has expired; log in again.");
+}
+
+/** "Too many attempts; try again in 42 s": a refusal's text and its wait, for people. */
+export function waitLine(message, retryAfter) {
+  const text = String(message || "too many attempts").trim().replace(/\.$/, "");
+  const line = text.charAt(0).toUpperCase() + text.slice(1);
+  if (typeof retryAfter !== "number") return `${line}; try again later`;
+  const seconds = Math.max(1, Math.ceil(retryAfter));
+  const wait = seconds < 120 ? `${seconds} s` : `${Math.ceil(seconds / 60)} min`;
+  return `${line}; try again in ${wait}`;
+}
+
+/** The server refused the login for now (too many attempts, or busy); it closes the socket next. */
+export function loginLimited(frame) {
+  me.authFailed = true; // the close that follows is explained on the login screen
+  showLogin(waitLine(clean(frame.message), frame.retry_after));
 }
 
 /** The socket closed by itself: log in again, or reconnect after a backoff. */

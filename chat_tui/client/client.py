@@ -27,7 +27,14 @@ from chat_server import protocol as p
 from chat_tui import __version__
 from chat_tui.client.calls import Call, Calls, Lost
 from chat_tui.client.credentials import DEFAULT_URL
-from chat_tui.client.errors import AuthError, ClientError, ClosedError, ConnectError, ServerError
+from chat_tui.client.errors import (
+    AuthError,
+    ClientError,
+    ClosedError,
+    ConnectError,
+    RateLimited,
+    ServerError,
+)
 from chat_tui.client.events import (
     Closed,
     Connected,
@@ -264,14 +271,19 @@ class ChatClient:
 
     async def _reconnect(self) -> Connection | None:
         attempt = 0
+        told_to_wait = 0.0  # a rate-limited hello's retry_after: never ask again sooner
         while not self._closing:
-            delay = self.backoff.delay(attempt)
+            delay = max(self.backoff.delay(attempt), told_to_wait)
+            told_to_wait = 0.0
             attempt += 1
             self._set_status("reconnecting", retry_in=delay)
             await asyncio.sleep(delay)
             self._set_status("connecting")
             try:
                 return await self._open()
+            except RateLimited as exc:
+                log.info("reconnect refused for now: %s", exc)
+                told_to_wait = exc.retry_after or 0.0
             except ServerError as exc:
                 if exc.code != "internal":  # the protocol says: retry an internal error later
                     self._finish(exc)

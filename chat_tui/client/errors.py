@@ -4,12 +4,15 @@
     ├── ConnectError        the server cannot be reached (exit code 3)
     ├── AuthError           the server refused the credentials: ``auth_failed`` (exit code 4)
     ├── ServerError         the server answered a request with an ``error`` frame (exit code 5)
+    │   └── RateLimited     ``rate_limited``: ask again after ``retry_after`` seconds (exit code 5)
     └── ClosedError         the client was closed (or logged out) before the request finished
 
 Errors become ``click.ClickException`` (one line, the right exit code) only in ``cli.py``.
 """
 
 from __future__ import annotations
+
+import math
 
 
 class ClientError(Exception):
@@ -39,6 +42,35 @@ class ServerError(ClientError):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+class RateLimited(ServerError):
+    """The server refused for now (too many attempts, or busy); its text says how long to wait:
+    ``Too many attempts; try again in 42 s``."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__("rate_limited", message)
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        text = self.message.strip().rstrip(".") or "too many attempts"
+        return f"{text[0].upper()}{text[1:]}; try again {_in(self.retry_after)}"
+
+
+def _in(seconds: float | None) -> str:
+    if seconds is None:
+        return "later"
+    whole = max(1, math.ceil(seconds))
+    return f"in {whole} s" if whole < 120 else f"in {math.ceil(whole / 60)} min"
+
+
+def refusal(code: str, message: str, retry_after: float | None = None) -> ClientError:
+    """The error for an ``error`` frame answering a ``hello``."""
+    if code == "auth_failed":
+        return AuthError(message)
+    if code == "rate_limited":
+        return RateLimited(message, retry_after)
+    return ServerError(code, message)
 
 
 class ClosedError(ClientError):

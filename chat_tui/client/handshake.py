@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from chat_server import protocol as p
 from chat_server.ratelimit import TokenBucket
-from chat_tui.client.errors import AuthError, ConnectError, ServerError
+from chat_tui.client.errors import ConnectError, refusal
 
 
 @dataclass
@@ -37,7 +37,7 @@ async def open_connection(
     open_timeout: float,
     ssl: ssl_module.SSLContext | None,
 ) -> Connection:
-    """One connection attempt; raises ConnectError, AuthError or ServerError."""
+    """One connection attempt; raises ConnectError, AuthError or ServerError (RateLimited)."""
     kwargs: dict[str, Any] = {}
     if ssl is not None:
         kwargs["ssl"] = ssl
@@ -78,9 +78,7 @@ async def _hello(ws: ClientConnection, hello: p.Hello, timeout: float) -> p.Welc
                 if isinstance(frame, p.Welcome):
                     return frame
                 if isinstance(frame, p.Error):
-                    if frame.code == "auth_failed":
-                        raise AuthError(frame.message)
-                    raise ServerError(frame.code, frame.message)
+                    raise refusal(frame.code, frame.message, frame.retry_after)
     except ConnectionClosed as exc:
         raise ConnectError(f"the server closed the connection during login: {exc}") from exc
     except TimeoutError as exc:

@@ -23,7 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from chat_server.ratelimit import TokenBucket
 from chat_tui import __version__
-from chat_tui.client.errors import AuthError, ConnectError, ServerError
+from chat_tui.client.errors import ConnectError, ServerError, refusal
 from chat_tui.client.sequencing import Backoff
 
 Frame = dict[str, Any]
@@ -149,9 +149,7 @@ def _hello(ws: ClientConnection, login: Login, until: float) -> Frame:
             rate: Frame = frame["limits"]["rate"]
             return rate
         if frame.get("type") == "error":
-            if frame["code"] == "auth_failed":
-                raise AuthError(frame["message"])
-            raise ServerError(frame["code"], frame["message"])
+            raise refusal(frame["code"], frame["message"], frame.get("retry_after"))
 
 
 def _deliver(

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from chat_tui.client.errors import RateLimited
 from tests.browser.conftest import PASSWORD, Pages, bodies, join_room, login, say, seqs
-from tests.server.e2e.e2e_support import Chat, dm_room, uniq
+from tests.server.e2e.e2e_support import Chat, dm_room, start_server, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 
@@ -186,6 +187,48 @@ def test_wrong_password_shows_an_error(pages: Pages, chat: Chat) -> None:
     page.get_by_label("Password").fill("x")
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#login-error")).to_contain_text("1 to 32 letters")
+
+
+def test_a_rate_limited_login_shows_the_wait(pages: Pages, tmp_path: Path) -> None:
+    strict = start_server(
+        tmp_path / "chat.db", tmp_path / "server.log", ["--login-failures", "1/h"]
+    )
+    try:
+        owner = Chat(strict).signup("Owner_")
+        page = pages.open(server=strict)
+        for expected in ["Wrong nick or password.", "Too many attempts; try again in 60 min"]:
+            page.get_by_label("Nick").fill(owner.nick)
+            page.get_by_label("Password").fill("not-the-password")
+            page.get_by_role("button", name="Log in").click()
+            expect(page.locator("#login-error")).to_have_text(expected)
+        expect(page.locator("#chat-screen")).to_be_hidden()
+        expect(page.get_by_role("button", name="Log in")).to_be_enabled()
+        page.wait_for_timeout(500)  # the server's close (1008) that follows changes nothing
+        expect(page.locator("#login-error")).to_have_text("Too many attempts; try again in 60 min")
+        owner.close()
+    finally:
+        strict.stop()
+
+
+def test_the_wait_reads_as_in_the_terminal(pages: Pages) -> None:
+    """login.js's waitLine says what chat_tui's RateLimited says, for the same refusals."""
+    cases = [
+        ("too many attempts", 41.2),
+        ("the server is busy", 0.3),
+        ("too many attempts", 119.0),
+        ("too many attempts", 161.5),
+        ("too many new accounts from this address", 1200.0),
+        ("too many attempts", None),
+    ]
+    page = pages.open()
+    lines = page.evaluate(
+        """async (cases) => {
+          const { waitLine } = await import("/login.js");
+          return cases.map(([message, retryAfter]) => waitLine(message, retryAfter));
+        }""",
+        cases,
+    )
+    assert lines == [str(RateLimited(message, wait)) for message, wait in cases]
 
 
 def test_phone_viewport_shows_one_column(pages: Pages) -> None:

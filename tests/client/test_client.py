@@ -9,11 +9,14 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
+from websockets.asyncio.server import ServerConnection, serve
 
 from chat_server import protocol as p
+from chat_server.ratelimit import Allowance
 from chat_tui.client import ChatClient
-from chat_tui.client.errors import AuthError, ConnectError, ServerError
+from chat_tui.client.errors import AuthError, ConnectError, RateLimited, ServerError
 from chat_tui.client.events import Closed, Connected, Event, StatusChanged
+from chat_tui.client.sequencing import Backoff
 from tests.client.conftest import Relay, RestartableServer
 
 TIMEOUT = 10.0
@@ -232,6 +235,77 @@ async def test_wrong_password_and_unreachable_server(chat: RestartableServer) ->
         await ChatClient(chat.url, nick="alice", password="wrong-pw").connect()
     with pytest.raises(ConnectError):
         await ChatClient("ws://127.0.0.1:1/ws", token="x").connect()
+
+
+@pytest.mark.parametrize(
+    ("message", "retry_after", "line"),
+    [
+        ("too many attempts", 41.2, "Too many attempts; try again in 42 s"),
+        ("the server is busy", 0.3, "The server is busy; try again in 1 s"),
+        ("too many attempts", 119.0, "Too many attempts; try again in 119 s"),
+        ("too many attempts", 161.5, "Too many attempts; try again in 3 min"),
+        ("too many new accounts from this address", 1200.0,
+         "Too many new accounts from this address; try again in 20 min"),
+        ("too many attempts", None, "Too many attempts; try again later"),
+    ],
+)  # fmt: skip
+def test_a_rate_limited_login_is_one_line_with_the_wait(
+    message: str, retry_after: float | None, line: str
+) -> None:
+    refused = RateLimited(message, retry_after)
+    assert (str(refused), refused.code, refused.exit_code) == (line, "rate_limited", 5)
+
+
+async def test_a_rate_limited_login_says_how_long_to_wait(make_chat: Any) -> None:
+    chat: RestartableServer = await make_chat(login_failures=Allowance(1, 3600.0))
+    await chat.account("alice", "right-pw")
+    with pytest.raises(AuthError):
+        await ChatClient(chat.url, nick="alice", password="wrong-pw").connect()
+    with pytest.raises(RateLimited) as refused:
+        await ChatClient(chat.url, nick="alice", password="wrong-pw").connect()
+    assert refused.value.retry_after is not None and 3500 < refused.value.retry_after <= 3600
+    assert str(refused.value) == "Too many attempts; try again in 60 min"
+
+
+async def test_a_reconnect_told_to_wait_does_not_ask_sooner() -> None:
+    """A server (a stand-in: this one never limits token hellos) that answers the first
+    reconnect with rate_limited: the client waits retry_after, then gets back in."""
+    hellos: list[float] = []
+    wait = 0.5
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        hellos.append(asyncio.get_running_loop().time())
+        if len(hellos) == 2:
+            error = {"type": "error", "code": "rate_limited", "message": "the server is busy"}
+            await ws.send(json.dumps({**error, "ref": None, "retry_after": wait}))
+            await ws.close(1008)
+            return
+        welcome = p.Welcome(
+            nick="alice",
+            token="t",
+            created=False,
+            protocol=1,
+            server="stand-in",
+            limits=p.Limits(max_body=4000, max_frame=65536, history_max=500, rate=p.Rate(20, 40)),
+            rooms=[],
+        )
+        await ws.send(p.encode(welcome).decode())
+        if len(hellos) == 1:
+            await ws.close(1011)  # dropped: the client reconnects
+            return
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        client = ChatClient(f"ws://127.0.0.1:{port}/ws", token="t", backoff=Backoff(base=0.01))
+        watcher = Watcher(client)
+        await client.connect()
+        try:
+            await watcher.until(lambda _: len(hellos) == 3 and client.status.state == "connected")
+            assert hellos[2] - hellos[1] >= wait  # not the 10 ms its backoff would have waited
+        finally:
+            await client.close()
 
 
 async def test_a_revoked_token_ends_the_session_with_an_auth_error(

@@ -79,6 +79,26 @@ def test_login_says_when_it_created_the_account_and_stores_a_private_token(
     assert "authentication failed" in failure(wrong, 4)
 
 
+def test_a_rate_limited_login_is_one_line_with_the_wait(
+    server_process: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    server = server_process("--login-failures", "1/h")
+    env = tui_env(tmp_path, CHAT_PASSWORD="pw-1")
+    ok(run_tui(env, "login", server.url, "--nick", "carol"))
+    wrong = {**env, "CHAT_PASSWORD": "nope"}
+    assert "authentication failed" in failure(
+        run_tui(wrong, "login", server.url, "--nick", "carol"), 4
+    )
+    refused = run_tui(wrong, "login", server.url, "--nick", "carol")
+    assert failure(refused, 5) == "Error: Too many attempts; try again in 60 min"
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    # scripts logging in with CHAT_PASSWORD hear the same
+    send = run_tui(
+        {**wrong, "CHAT_NICK": "carol"}, "send", "--url", server.url, "--room", "general", "hi"
+    )
+    assert failure(send, 5) == "Error: Too many attempts; try again in 60 min"
+
+
 def test_login_reads_the_password_from_a_prompt(
     server_process: Callable[..., ServerProcess], tmp_path: Path
 ) -> None:

@@ -24,6 +24,7 @@ from chat_server.store import create_store
 from chat_tui.client import ChatClient
 from chat_tui.client.events import StatusChanged
 from chat_tui.client.sequencing import Backoff
+from tests.limits import LENIENT_LOGIN_FLAGS
 from tests.support.servers import LISTENING as LISTENING
 from tests.support.servers import ServerProcess
 from tests.support.servers import free_port as free_port
@@ -32,7 +33,10 @@ WAIT = 20.0  # generous: the machine is shared and loaded
 # Every reliability test runs its server with this: the faults, not the rate limit, are tested;
 # ``--synchronous normal`` is as safe against a killed process as ``full`` (the WAL is in the
 # OS cache), and makes the 50 crash cycles take a third of the time on this machine.
-FAST_FLAGS = ("--rate", "100000", "--burst", "100000", "--synchronous", "normal")
+FAST_FLAGS = (
+    *("--rate", "100000", "--burst", "100000", "--synchronous", "normal"),
+    *LENIENT_LOGIN_FLAGS,
+)
 # Quick retries, still jittered: a restart is over in well under a second here.
 FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.5)
 

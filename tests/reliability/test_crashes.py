@@ -265,8 +265,10 @@ async def test_sigterm_does_not_wait_for_throttled_password_guesses(
     """Found by SIGTERM under a password-guessing load: a login waiting for its turn (the
     growing delay after failed logins for a nick) kept its handler alive after the server
     closed the connection, and the shutdown waited for every queued guess, one delay after
-    the other (a minute here; hours with a determined guesser)."""
-    server = reliable_server("--no-signup")
+    the other (a minute here; hours with a determined guesser). Guesses no longer wait for a
+    turn (past the limits they are refused at once); those waiting in line for a password
+    hash must not hold the shutdown either."""
+    server = reliable_server("--no-signup", "--hash-concurrency", "1", "--hash-queue", "64")
     server.start()
     guess = json.dumps({"type": "hello", "nick": "alice", "password": "guess"})
 
@@ -275,17 +277,18 @@ async def test_sigterm_does_not_wait_for_throttled_password_guesses(
         await ws.send(guess)
         return ws
 
-    for _ in range(3):  # three failures: the next guess for alice waits 2 s, then 4, 8, ...
-        ws = await guess_once()
-        assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["code"] == "auth_failed"
-        await ws.wait_closed()
-    queued = [await guess_once() for _ in range(8)]
+    queued = [await guess_once() for _ in range(40)]  # one hashing at a time: seconds of work
     await asyncio.to_thread(server.health)  # answered after the guesses already sent are read
     server.signal(signal.SIGTERM)
     assert await asyncio.to_thread(server.wait, WAIT) == 0, "the shutdown waited for the guesses"
+    codes = []
     for ws in queued:
         await asyncio.wait_for(ws.wait_closed(), WAIT)
-        assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1001
+        assert ws.protocol.close_rcvd is not None
+        codes.append(ws.protocol.close_rcvd.code)
+    assert set(codes) <= {1001, 1008}  # dropped by the shutdown, or answered auth_failed
+    assert codes.count(1001) > 20, codes  # most were still in line: never worked through
+    server.assert_no_traceback()
 
 
 async def test_sigterm_during_a_signup_storm_stops_without_hashing_the_queue(

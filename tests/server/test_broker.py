@@ -1,7 +1,8 @@
 """The Broker contract, on every implementation: the in-process broker and Redis.
 
 What a node publishes reaches its own receiver (and, with Redis, every other node's), in
-the order it was published; presence says who is online anywhere.
+the order it was published; presence says who is online anywhere; a failed login reaches
+the other nodes' login limits (never the node's own: it counted it already).
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import msgspec
 import pytest
 import redis.asyncio
 
 from chat_server.broker import Broker, LocalBroker
-from chat_server.broker.redis import RedisBroker
+from chat_server.broker.redis import LoginResult, RedisBroker, decode_envelope, encode_envelope
 
 WAIT = 5.0
 
@@ -46,6 +48,10 @@ class Recorder:
     def leave_user(self, user_id: int, room: str, data: bytes, exclude: str | None = None) -> None:
         self._note("leave", user_id, room, data, exclude)
 
+    def failed_login(self, key: str, address: str | None) -> None:
+        """The LoginHook: what the node's login limits would count."""
+        self._note("failed login", key, address)
+
     async def until(self, count: int) -> list[tuple[Any, ...]]:
         async with asyncio.timeout(WAIT):
             while len(self.events) < count:
@@ -67,7 +73,7 @@ async def nodes(url: str | None) -> AsyncIterator[MakeNode]:
     async def make() -> Node:
         broker: Broker = LocalBroker() if url is None else RedisBroker(url, prefix=prefix)
         recorder = Recorder()
-        await broker.start(recorder)
+        await broker.start(recorder, logins=recorder.failed_login)
         started.append(broker)
         return broker, recorder
 
@@ -119,6 +125,28 @@ async def test_presence_says_who_is_online(make_node: MakeNode) -> None:
     assert await broker.online([1, 2]) == set()
 
 
+async def test_a_node_is_not_told_its_own_failed_logins(make_node: MakeNode) -> None:
+    broker, recorder = await make_node()
+    broker.share_login("alice", "192.0.2.7")
+    broker.publish_room("general", b"after", 1)
+    assert await recorder.until(1) == [("room", "general", b"after", 1, None)]
+
+
+def test_login_envelopes_read_across_versions() -> None:
+    """An older node's envelope (no address) reads as one without an address; an older
+    node reads a newer one as before (trailing fields are ignored)."""
+
+    class Older(msgspec.Struct, tag="l", array_like=True):
+        node: str
+        key: str
+        failed: bool
+
+    old = msgspec.msgpack.encode(Older("n1", "alice", True))
+    assert decode_envelope(old) == LoginResult("n1", "alice", True, None)
+    new = encode_envelope(LoginResult("n2", "alice", True, "192.0.2.7"))
+    assert msgspec.msgpack.decode(new, type=Older) == Older("n2", "alice", True)
+
+
 async def test_with_redis_every_node_hears_every_event_and_presence(redis_url: str) -> None:
     async with nodes(redis_url) as make_node:
         await two_nodes(make_node)
@@ -137,3 +165,11 @@ async def two_nodes(make_node: MakeNode) -> None:
     assert not await a.user_offline(1)  # still on node b
     assert await b.user_offline(1)
     assert await a.online([1]) == set()
+    # a failed login reaches the other node (before what was published after it), not its own
+    a.share_login("alice", "192.0.2.7")
+    a.publish_room("general", b"after", 21)
+    assert (await b_heard.until(22))[20:] == [
+        ("failed login", "alice", "192.0.2.7"),
+        ("room", "general", b"after", 21, None),
+    ]
+    assert (await a_heard.until(21))[20:] == [("room", "general", b"after", 21, None)]

@@ -413,6 +413,57 @@ async def test_environment_variables(serve: Callable[..., Served], tmp_path: Pat
     assert server.stop() == 0
 
 
+async def test_login_limits_from_the_environment(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    env = clean_env(
+        CHAT_SERVER_PORT="0",
+        CHAT_SERVER_DB=str(tmp_path / "chat.db"),
+        CHAT_SERVER_SIGNUP_RATE="1/h",
+        CHAT_SERVER_LOGIN_FAILURES="1/10m",
+    )
+    server = serve(env=env)
+    assert (await welcome(server.url, nick="first", password="pw"))["type"] == "welcome"
+    second = await welcome(server.url, nick="second", password="pw")
+    assert (second["code"], second["message"]) == (
+        "rate_limited",
+        "too many new accounts from this address",
+    )
+    assert 3500 < second["retry_after"] <= 3600
+    await refused(server.url, nick="first", password="wrong")
+    guess = await welcome(server.url, nick="first", password="wrong")
+    assert (guess["code"], guess["message"]) == ("rate_limited", "too many attempts")
+    assert 500 < guess["retry_after"] <= 600
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--signup-rate", "lots"), ("--login-failures", "0/h"), ("--nick-failures", "5")],
+)
+def test_a_malformed_limit_is_a_usage_error(flag: str, value: str, tmp_path: Path) -> None:
+    result = cli("serve", "--port", "0", "--db", str(tmp_path / "chat.db"), flag, value)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    error = result.stderr.splitlines()[-1]
+    assert error == (
+        f"Error: Invalid value for '{flag}': '{value}' is not N/PERIOD with N at least 1"
+        " (e.g. 5/h, 10/15m)"
+    )
+
+
+def test_every_serve_option_has_an_env_var_and_a_readme_row() -> None:
+    from chat_server.cli import serve as serve_command
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    rows = [line for line in readme.splitlines() if line.startswith("| `--")]
+    for param in serve_command.params:
+        if not param.opts[0].startswith("--") or param.name == "help":
+            continue
+        option, env = param.opts[0], param.envvar
+        assert env == "CHAT_SERVER_" + option[2:].upper().replace("-", "_"), option
+        assert any(f"`{option}`" in row and f"`{env}`" in row for row in rows), option
+
+
 # --- --no-signup ----------------------------------------------------------------------------
 
 

@@ -1,9 +1,12 @@
-"""Rate limiting and login throttling, on a clock the test controls."""
+"""Rate limiting and the limits on failed logins, on a clock the test controls."""
 
 from __future__ import annotations
 
-from chat_server.auth import LoginThrottle, token_hash
-from chat_server.ratelimit import Cooldown, TokenBucket
+import pytest
+
+from chat_server.attempts import Attempt, LoginAttempts, LoginPolicy
+from chat_server.auth import token_hash
+from chat_server.ratelimit import Allowance, Cooldown, TokenBucket
 
 
 def test_bucket_allows_burst_then_rate() -> None:
@@ -47,19 +50,94 @@ def test_cooldown_per_key() -> None:
     assert typing.allow("general", 3.0)
 
 
-def test_login_throttle_grows_and_resets() -> None:
-    throttle = LoginThrottle(base=0.5, cap=4.0)
-    assert throttle.delay("alice", 0.0) == 0.0
-    throttle.failed("alice", 0.0)
-    assert throttle.delay("alice", 0.0) == 0.5
-    throttle.failed("alice", 1.0)
-    assert throttle.delay("alice", 1.0) == 1.0
-    for _ in range(10):
-        throttle.failed("alice", 2.0)
-    assert throttle.delay("alice", 2.0) == 4.0  # capped
-    assert throttle.delay("bob", 2.0) == 0.0
-    throttle.succeeded("alice")
-    assert throttle.delay("alice", 2.0) == 0.0
+def test_bucket_says_when_it_is_as_good_as_new() -> None:
+    bucket = TokenBucket(rate=1, burst=2, now=0.0)
+    assert bucket.idle(0.0)
+    assert bucket.take(0.0)
+    assert not bucket.idle(0.5)
+    assert bucket.idle(1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "count", "period", "shown"),
+    [
+        ("5/h", 5, 3600.0, "5/h"),
+        ("10/15m", 10, 900.0, "10/15m"),
+        (" 100 / 30s ", 100, 30.0, "100/30s"),
+        ("3/86400", 3, 86400.0, "3/d"),
+        ("2/1.5s", 2, 1.5, "2/1.5s"),
+        ("1000000/s", 1_000_000, 1.0, "1000000/s"),
+    ],
+)
+def test_allowance_is_written_count_per_period(
+    text: str, count: int, period: float, shown: str
+) -> None:
+    allowance = Allowance.parse(text)
+    assert (allowance.count, allowance.period) == (count, period)
+    assert str(allowance) == shown
+    assert Allowance.parse(shown) == allowance
+
+
+@pytest.mark.parametrize("text", ["", "5", "5/", "/h", "0/h", "5/0s", "-1/h", "5/h/2", "5/y"])
+def test_allowance_refuses_what_is_not_count_per_period(text: str) -> None:
+    with pytest.raises(ValueError):
+        Allowance.parse(text)
+
+
+def test_failed_logins_are_refused_at_once_then_forgiven() -> None:
+    """Was the growing per-nick delay (LoginThrottle); now refusals with a time to wait:
+    3 failures per address (one forgiven every 100 s), and a nick closed after 2 failures
+    (one forgiven every 100 s) to addresses that failed within 200 s."""
+    policy = LoginPolicy(per_address=Allowance(3, 300.0), per_nick=Allowance(2, 200.0))
+    attempts = LoginAttempts(policy)
+
+    def fail(nick: str, address: str, now: float) -> None:
+        attempt = attempts.admit(nick, address, now)
+        assert isinstance(attempt, Attempt), f"{address} refused for {nick} at {now}"
+        attempt.failed(now)
+        attempt.close()
+
+    fail("alice", "10.0.0.1", 0.0)
+    fail("alice", "10.0.0.1", 0.0)
+    assert attempts.admit("alice", "10.0.0.1", 0.0) == pytest.approx(100.0)  # nick closed
+    fail("bob", "10.0.0.1", 0.0)
+    # the guesser's address is spent: refused for 100 s, on any nick
+    assert attempts.admit("bob", "10.0.0.1", 0.0) == pytest.approx(100.0)
+    assert attempts.admit("dave", "10.0.0.1", 0.0) == pytest.approx(100.0)
+    # alice, from an address without failures, may still try (the nick is closed to others)
+    mine = attempts.admit("alice", "10.0.0.2", 1.0)
+    assert isinstance(mine, Attempt) and mine.clean
+    mine.close()  # a success: gives its charge back, forgives nothing
+    assert attempts.clean("10.0.0.2", 1.0)
+    # an address that failed elsewhere recently may not try the closed nick
+    fail("bob", "10.0.0.3", 1.0)
+    assert attempts.admit("alice", "10.0.0.3", 1.0) == pytest.approx(99.0)  # the nick reopens
+    # a failed login heard from another node counts like one made here
+    attempts.failed("carol", "10.0.0.4", 1.0)
+    attempts.failed("carol", None, 1.0)  # an older node tells no address
+    assert attempts.admit("carol", "10.0.0.4", 1.0) == pytest.approx(100.0)
+    # forgiven with time: one failure per 100 s (a second more: no float on a boundary)
+    assert isinstance(attempts.admit("bob", "10.0.0.1", 101.0), Attempt)
+    assert isinstance(attempts.admit("alice", "10.0.0.3", 101.0), Attempt)
+
+
+def test_attempts_in_flight_count_until_settled() -> None:
+    """Concurrent guesses cannot slip past the limit together; a closed attempt gives its
+    place back, and a success never clears failures (it would buy more guesses)."""
+    attempts = LoginAttempts(LoginPolicy(Allowance(3, 300.0), Allowance(100, 100.0)))
+    flying = [attempts.admit("alice", "10.0.0.1", 0.0) for _ in range(3)]
+    assert all(isinstance(a, Attempt) for a in flying)
+    assert attempts.admit("alice", "10.0.0.1", 0.0) == pytest.approx(100.0)
+    first = flying[0]
+    assert isinstance(first, Attempt)
+    first.failed(0.0)
+    first.close()
+    first.close()  # idempotent
+    for attempt in flying[1:]:
+        assert isinstance(attempt, Attempt)
+        attempt.close()
+    assert all(isinstance(attempts.admit("x", "10.0.0.1", 0.0), Attempt) for _ in range(2))
+    assert attempts.admit("x", "10.0.0.1", 0.0) == pytest.approx(100.0)
 
 
 def test_token_hash_is_sha256_not_the_token() -> None:

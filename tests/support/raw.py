@@ -142,9 +142,12 @@ class SyncClient:
         timeout: float = RECV_TIMEOUT,
         compression: str | None = None,
         max_queue: int | None = None,
+        source: str | None = None,
     ) -> None:
         self.url = url
         self.timeout = timeout
+        # source: a loopback address to connect from (127.0.0.2, ...), for per-address limits
+        extra: dict[str, Any] = {} if source is None else {"source_address": (source, 0)}
         self.ws: SyncConnection = sync_connect(
             url,
             origin=Origin(origin) if origin is not None else None,
@@ -156,6 +159,7 @@ class SyncClient:
             # a small number makes a slow consumer that stops reading when it lags.
             max_queue=max_queue,
             legacy=True,
+            **extra,
         )
         self.user: User | None = None
         self.welcome: Frame | None = None

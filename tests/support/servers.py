@@ -26,6 +26,8 @@ from pathlib import Path
 from signal import SIGKILL, SIGTERM
 from typing import Any
 
+from tests.limits import LENIENT_LOGIN_FLAGS
+
 # The one line ``serve`` prints on stdout once it accepts connections.
 LISTENING = re.compile(r"listening on (wss?://\S+)")
 START_TIMEOUT = 30.0  # generous: the machine is shared and loaded
@@ -114,7 +116,9 @@ class ServerProcess:
             command += ["--db", str(self.store)]
         else:
             command += ["--database-url", self.store]
-        return [*command, *self.args]
+        # lenient login limits (every test user comes from 127.0.0.1); a test's own flags
+        # come after them, and the last one given wins
+        return [*command, *LENIENT_LOGIN_FLAGS, *self.args]
 
     def start(self, timeout: float = START_TIMEOUT) -> ServerProcess:
         """Start and wait for ``listening on``; on a fixed port, retry while it is still held."""

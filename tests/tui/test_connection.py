@@ -9,6 +9,7 @@ import pytest
 from textual import events
 from textual.widgets import Input
 
+from chat_server.ratelimit import Allowance
 from chat_tui.client import credentials
 from chat_tui.tui.app import create_app
 from chat_tui.tui.screens.login import LoginScreen
@@ -65,6 +66,23 @@ async def test_login_screen_shows_auth_failure(server: ChatServerUnderTest) -> N
         assert credentials.load(server.url) is None
         await pilot.press(*"right-password", "enter")
         await until(pilot, lambda: app.ready, "second try logs in")
+
+
+async def test_login_screen_shows_how_long_to_wait_when_rate_limited(
+    make_server: Callable[..., Any],
+) -> None:
+    server: ChatServerUnderTest = await make_server(login_failures=Allowance(1, 3600.0))
+    await token_for(server, "erin", "right-password")
+    app = create_app(server.url, nick="erin")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: on_login_screen(app), "the login screen")
+        screen = app.screen
+        await pilot.press(*"wrong-password", "enter")
+        await until(pilot, lambda: "refused" in login_error(app), "the failure is shown")
+        await pilot.press(*"wrong-again", "enter")
+        wait = "Too many attempts; try again in 60 min"
+        await until(pilot, lambda: login_error(app) == wait, "the wait is shown")
+        assert app.screen is screen and app.is_running
 
 
 async def test_a_revoked_stored_token_asks_to_log_in(server: ChatServerUnderTest) -> None:

@@ -25,6 +25,7 @@ from chat_server.server import Running, start
 from chat_tui.tui.app import ChatApp, create_app
 from chat_tui.tui.screens.login import LoginScreen
 from tests.conftest import ChatServerUnderTest
+from tests.limits import lenient_login_settings
 
 T = TypeVar("T")
 SnapCompare = Callable[..., bool]
@@ -37,7 +38,7 @@ class ThreadServer:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        settings = Settings(host="127.0.0.1", port=0, db_path=db, login_throttle_base=0.05)
+        settings = Settings(host="127.0.0.1", port=0, db_path=db, **lenient_login_settings())
         self.running: Running = self.call(start(settings))
         self.under_test = ChatServerUnderTest(self.running, settings)
         self.url = self.running.url

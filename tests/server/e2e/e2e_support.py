@@ -156,8 +156,14 @@ class Chat:
         self.pool = pool or AccountPool(server)
         self.clients: list[Client] = []
 
-    def connect(self, *, origin: str | None = None, compression: str | None = None) -> Client:
-        client = Client(self.server.url, origin=origin, compression=compression)
+    def connect(
+        self,
+        *,
+        origin: str | None = None,
+        compression: str | None = None,
+        source: str | None = None,
+    ) -> Client:
+        client = Client(self.server.url, origin=origin, compression=compression, source=source)
         self.clients.append(client)
         return client
 
