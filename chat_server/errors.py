@@ -2,8 +2,10 @@
 
     ChatError                 base of everything this package raises on purpose
     ├── ProtocolError         a client's frame or request cannot be served; carries a
-    │                         wire error code (``bad_request``, ``not_member``, ...) and
-    │                         becomes an ``error`` frame in the handler
+    │   │                     wire error code (``bad_request``, ``not_member``, ...) and
+    │   │                     becomes an ``error`` frame in the handler
+    │   └── TooManyConnections  a ``hello`` over ``--max-connections-per-user``: its
+    │                         ``rate_limited`` frame is followed by close 1013
     └── StoreError            the storage backend failed (disk full, read-only, gone)
         ├── Conflict          a name or key that must be unique is taken (a nick)
         ├── NotMember         the user is not a member of the room written to
@@ -32,6 +34,10 @@ class ProtocolError(ChatError):
         self.message = message
         self.ref = ref
         self.retry_after = retry_after  # seconds, for ``rate_limited``
+
+
+class TooManyConnections(ProtocolError):
+    """The user already holds as many connections as the server allows one user."""
 
 
 class StoreError(ChatError):

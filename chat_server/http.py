@@ -1,4 +1,5 @@
-"""HTTP before the websocket handshake: the origin check, /healthz, the web client, 404.
+"""HTTP before the websocket handshake: the origin check, /healthz, the web client, 404, and
+the 503 of a connection cap.
 
 websockets' own ``origins`` list cannot name the request's own Host, so the check lives
 here: browsers may connect from the server's own origin and from ``--allow-origin``
@@ -17,11 +18,13 @@ import re
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
+
+from chat_server.admission import Refusal
 
 WS_PATH = "/ws"
 WEB_DIR = Path(__file__).parent / "web"
@@ -136,20 +139,33 @@ def origin_allowed(origin: str, host: str | None, allowed: tuple[str, ...]) -> b
     return origin in {a.rstrip("/").lower() for a in allowed}
 
 
+class Admitter(Protocol):
+    """The connection caps, as the gate consults them (chat_server/doorman.py)."""
+
+    def spoke(self, ws: ServerConnection) -> None: ...
+
+    def admit(self, ws: ServerConnection) -> Refusal | None: ...
+
+
 class RequestGate:
-    """The ``process_request`` hook: answers plain HTTP, lets valid upgrades through."""
+    """The ``process_request`` hook: answers plain HTTP, lets valid upgrades through
+    (HTTP 503 when a connection cap refuses them; ``/healthz`` is answered before any)."""
 
     def __init__(
         self,
         allowed_origins: tuple[str, ...],
         health: Callable[[], dict[str, Any]],
         web_dir: Path = WEB_DIR,
+        admitter: Admitter | None = None,
     ):
         self.allowed_origins = allowed_origins
         self.health = health
         self.web_files = load_web_files(web_dir)
+        self.admitter = admitter
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.admitter is not None:
+            self.admitter.spoke(connection)
         path = request.path.split("?", 1)[0]
         web = web_response(self.web_files, request, path)
         if web is not None:
@@ -168,4 +184,8 @@ class RequestGate:
             origin, request.headers.get("Host"), self.allowed_origins
         ):
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        if self.admitter is not None:
+            refusal = self.admitter.admit(connection)
+            if refusal is not None:
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, refusal.value)
         return None

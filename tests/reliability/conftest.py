@@ -40,7 +40,12 @@ LISTENING = re.compile(r"listening on (wss?://\S+)")
 # Every reliability test runs its server with this: the faults, not the rate limit, are tested;
 # ``--synchronous normal`` is as safe against a killed process as ``full`` (the WAL is in the
 # OS cache), and makes the 50 crash cycles take a third of the time on this machine.
-FAST_FLAGS = ("--rate", "100000", "--burst", "100000", "--synchronous", "normal")
+# Every client of these tests comes from 127.0.0.1: the per-address caps would take a thousand
+# users for one attacker (tests/server/test_connection_caps.py tests those caps).
+FAST_FLAGS = (
+    *("--rate", "100000", "--burst", "100000", "--synchronous", "normal"),
+    *("--max-connections-per-address", "100000", "--max-pending-per-address", "100000"),
+)
 # Quick retries, still jittered: a restart is over in well under a second here.
 FAST_BACKOFF = Backoff(base=0.05, factor=2.0, cap=0.5)
 
@@ -206,8 +211,8 @@ class ServerProc:
 
     def _limit_open_files(self) -> None:  # runs in the child, before exec
         assert self.open_files is not None
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
+        # both limits, as ``ulimit -n`` sets them: the server raises its soft limit to the hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def signal(self, sig: int) -> None:
         if self.running:
