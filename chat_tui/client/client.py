@@ -268,7 +268,10 @@ class ChatClient:
             try:
                 return await self._open()
             except ServerError as exc:
-                if exc.code != "internal":  # the protocol says: retry an internal error later
+                # the protocol says to retry these later: a server failure, and a limit that
+                # frees by itself (the user's other connections, one of them perhaps this
+                # client's own, dead but not yet noticed by the server)
+                if exc.code not in ("internal", "rate_limited"):
                     self._finish(exc)
                     return None
                 log.info("reconnect refused for now: %s", exc)
