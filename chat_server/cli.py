@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from chat_server import __version__
+from chat_server.addresses import TrustedProxies
 from chat_server.auth import Passwords, new_token, token_hash
 from chat_server.config import (
     LOGIN_FAILURES,
@@ -92,6 +93,18 @@ def parse_allowance(_ctx: Any, _param: Any, value: str) -> Allowance:
         return Allowance.parse(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--trusted-proxy``: CIDR networks or addresses (space-separated in the environment)."""
+    networks = tuple(n for value in values for n in value.split())
+    try:
+        TrustedProxies(networks)
+    except ValueError as exc:
+        raise click.BadParameter(
+            f"{exc} (use a CIDR network such as 10.0.0.0/8, or an address)"
+        ) from None
+    return networks
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -275,6 +288,62 @@ def main() -> None:
     help="Logins waiting for a password hash (logins before signups); past it: rate_limited.",
 )
 @click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_CONNECTIONS",
+    help="Websocket connections at once; lowered at start to fit the open-file limit.",
+)
+@click.option(
+    "--max-connections-per-address",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_CONNECTIONS_PER_ADDRESS",
+    help="Websocket connections from one client address (an office behind one NAT is one).",
+)
+@click.option(
+    "--max-pending-per-address",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_PENDING_PER_ADDRESS",
+    help="Connections from one address that have not logged in yet (silent sockets included).",
+)
+@click.option(
+    "--max-connections-per-user",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_CONNECTIONS_PER_USER",
+    help="Connections one user may hold at once (devices, tabs, bots sharing the account).",
+)
+@click.option(
+    "--handshake-timeout",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    envvar="CHAT_SERVER_HANDSHAKE_TIMEOUT",
+    help="Seconds a new socket has to complete its TLS and websocket handshake.",
+)
+@click.option(
+    "--hello-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    envvar="CHAT_SERVER_HELLO_TIMEOUT",
+    help="Seconds a new websocket has to log in (hello) before it is closed (1008).",
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    callback=check_networks,
+    envvar="CHAT_SERVER_TRUSTED_PROXY",
+    help="A reverse proxy (CIDR or address) whose X-Forwarded-For names the client (repeatable).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="info",
@@ -308,6 +377,13 @@ def serve(
     signup_rate: Allowance,
     hash_concurrency: int,
     hash_queue: int,
+    max_connections: int,
+    max_connections_per_address: int,
+    max_pending_per_address: int,
+    max_connections_per_user: int,
+    handshake_timeout: float,
+    hello_timeout: float,
+    trusted_proxies: tuple[str, ...],
     log_level: str,
 ) -> None:
     """Run the chat server until SIGTERM or Ctrl-C.
@@ -357,6 +433,13 @@ def serve(
         signup_rate=signup_rate,
         hash_concurrency=hash_concurrency,
         hash_queue=hash_queue,
+        max_connections=max_connections,
+        max_connections_per_address=max_connections_per_address,
+        max_pending_per_address=max_pending_per_address,
+        max_connections_per_user=max_connections_per_user,
+        handshake_timeout=handshake_timeout,
+        hello_timeout=hello_timeout,
+        trusted_proxies=trusted_proxies,
     )
 
     def ready(url: str) -> None:

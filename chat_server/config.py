@@ -51,6 +51,15 @@ class Settings:
     # refused (rate_limited), past it
     max_pending_output: int = 64 * 1024 * 1024
     hello_timeout: float = 10.0
+    # Connection caps (chat_server/admission.py); max_connections is lowered at start to fit
+    # under the process's file-descriptor limit.
+    max_connections: int = 10_000
+    max_connections_per_address: int = 1000
+    max_pending_per_address: int = 64
+    max_connections_per_user: int = 32
+    handshake_timeout: float = 5.0
+    # proxies whose X-Forwarded-For names the client (CIDR networks or addresses)
+    trusted_proxies: tuple[str, ...] = ()
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
     typing_interval: float = 3.0

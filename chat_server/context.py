@@ -1,5 +1,5 @@
 """What every part of a running server shares: settings, storage, fan-out, the hub, the
-password queue, the login and signup limits, and a cache of rooms by name."""
+connection caps, the password queue, the login and signup limits, and a cache of rooms by name."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ import time
 from typing import Any
 
 from chat_server import protocol as p
+from chat_server.addresses import TrustedProxies
+from chat_server.admission import Caps
 from chat_server.attempts import LoginAttempts, LoginPolicy, Signups
 from chat_server.auth import Passwords
 from chat_server.broker import Broker
 from chat_server.config import Settings
+from chat_server.doorman import Doorman
 from chat_server.hub import Hub
 from chat_server.store import Room, Store
 
@@ -18,10 +21,14 @@ from chat_server.store import Room, Store
 class Context:
     """One per server process; handed to the login, the session loop and every request."""
 
-    def __init__(self, settings: Settings, store: Store, broker: Broker) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, broker: Broker, caps: Caps | None = None
+    ) -> None:
+        """``caps``: the connection caps in force (by default the settings', unfitted)."""
         self.settings = settings
         self.store = store
         self.broker = broker
+        self.doorman = Doorman(caps or Caps.of(settings), TrustedProxies(settings.trusted_proxies))
         self.hub = Hub(settings.max_buffer, settings.max_pending_output)
         self.passwords = Passwords(settings.hash_concurrency, settings.hash_queue)
         self.logins = LoginAttempts(LoginPolicy(settings.login_failures, settings.nick_failures))

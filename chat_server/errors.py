@@ -2,8 +2,10 @@
 
     ChatError                 base of everything this package raises on purpose
     ├── ProtocolError         a client's frame or request cannot be served; carries a
-    │                         wire error code (``bad_request``, ``not_member``, ...) and
-    │                         becomes an ``error`` frame in the handler
+    │   │                     wire error code (``bad_request``, ``not_member``, ...) and
+    │   │                     becomes an ``error`` frame in the handler
+    │   └── TooManyConnections  a ``hello`` over ``--max-connections-per-user``: its
+    │                         ``rate_limited`` frame is followed by close 1013
     ├── Busy                  the server cannot take the request now (the password-hash
     │                         queue is full): ``rate_limited`` with ``retry_after``
     └── StoreError            the storage backend failed (disk full, read-only, gone)
@@ -42,6 +44,10 @@ class Busy(ChatError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"busy: retry after {retry_after:.1f} s")
         self.retry_after = retry_after
+
+
+class TooManyConnections(ProtocolError):
+    """The user already holds as many connections as the server allows one user."""
 
 
 class StoreError(ChatError):

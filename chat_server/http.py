@@ -1,4 +1,5 @@
-"""HTTP before the websocket handshake: the origin check, /healthz, the web client, 404.
+"""HTTP before the websocket handshake: the origin check, /healthz, the web client, 404, and
+the 503 of a connection cap.
 
 Browsers may open a websocket from the server's own origins (``--public-url``, or without
 it loopback names and the listen address: never whatever the Host header says, which a
@@ -18,12 +19,14 @@ import re
 from collections.abc import Callable
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers, MultipleValuesError
 from websockets.http11 import Request, Response
+
+from chat_server.admission import Refusal
 
 WS_PATH = "/ws"
 WEB_DIR = Path(__file__).parent / "web"
@@ -162,14 +165,24 @@ def origin_allowed(origin: str, own: frozenset[str], allowed: tuple[str, ...]) -
     return origin in own or origin in {a.rstrip("/").lower() for a in allowed}
 
 
+class Admitter(Protocol):
+    """The connection caps, as the gate consults them (chat_server/doorman.py)."""
+
+    def spoke(self, ws: ServerConnection) -> None: ...
+
+    def admit(self, ws: ServerConnection) -> Refusal | None: ...
+
+
 class RequestGate:
-    """The ``process_request`` hook: answers plain HTTP, lets valid upgrades through."""
+    """The ``process_request`` hook: answers plain HTTP, lets valid upgrades through
+    (HTTP 503 when a connection cap refuses them; ``/healthz`` is answered before any)."""
 
     def __init__(
         self,
         allowed_origins: tuple[str, ...],
         health: Callable[[], dict[str, Any]],
         web_dir: Path = WEB_DIR,
+        admitter: Admitter | None = None,
         *,
         own: frozenset[str] = frozenset(),
     ):
@@ -177,8 +190,11 @@ class RequestGate:
         self.own = own  # set by the server once it listens (own_origins: the port is known)
         self.health = health
         self.web_files = load_web_files(web_dir)
+        self.admitter = admitter
 
     def __call__(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.admitter is not None:
+            self.admitter.spoke(connection)
         headers = request.headers
         # HTTP/1.1 needs exactly one Host (RFC 9112 3.2), and a browser sends one Origin: two
         # are someone probing which one each layer reads
@@ -220,4 +236,8 @@ class RequestGate:
         origin = request.headers.get("Origin")
         if origin is not None and not origin_allowed(origin, self.own, self.allowed_origins):
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        if self.admitter is not None:
+            refusal = self.admitter.admit(connection)
+            if refusal is not None:
+                return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, refusal.value)
         return None

@@ -6,7 +6,8 @@ A password hello over a limit (failed logins per address or per nick, signups pe
 ``attempts.py``; a full password-hash queue) is answered ``rate_limited`` with
 ``retry_after`` at once and closed 1008: no hello waits for a limit, and a refused one costs
 no password hash. Hashing runs off the event loop, a few at a time, logins of existing
-accounts before signups (``auth.Passwords``).
+accounts before signups (``auth.Passwords``). A user who already holds
+``--max-connections-per-user`` connections is refused with ``rate_limited`` and closed 1013.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from chat_server.addresses import client_address, peer
 from chat_server.attempts import Attempt
 from chat_server.auth import Priority, new_token, token_hash
 from chat_server.context import Context
-from chat_server.errors import ChatError, Conflict, ProtocolError, wire_error
+from chat_server.errors import ChatError, Conflict, ProtocolError, TooManyConnections, wire_error
 from chat_server.hub import Session
 from chat_server.ratelimit import TokenBucket
 from chat_server.store import User
@@ -58,6 +59,12 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
                 if not isinstance(frame, p.Hello):
                     raise ProtocolError("auth_required", "say hello first", frame.ref)
                 return await _authenticate(ctx, ws, frame)
+            except TooManyConnections as exc:
+                # not a failed login: the slot frees when one of the user's connections
+                # closes, so "try again later" (1013), and a token that stays good (not 1008)
+                await ws.send(p.refusal_frame(exc), text=True)
+                await ws.close(p.CLOSE_TRY_AGAIN, "too many connections for this user")
+                return None
             except ChatError as exc:
                 error = wire_error(exc, ref)
                 if error.code == "internal":
@@ -89,9 +96,11 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
             log.info("auth failure from %s: unknown token", peer(ws))
             raise ProtocolError("auth_failed", "unknown or revoked token", hello.ref)
         user = found
+        _take_user_slot(ctx, ws, user, hello.ref)
     else:
         assert hello.nick is not None and hello.password is not None
         user, created = await _password_login(ctx, ws, hello.nick, hello.password, hello.ref)
+        _take_user_slot(ctx, ws, user, hello.ref)  # before a token is made for nothing
         token = new_token()
         digest = token_hash(token)
         ttl = settings.token_ttl
@@ -117,6 +126,23 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         sends=TokenBucket(settings.rate_per_second, settings.rate_burst, now),
         abuse=TokenBucket(settings.abuse_per_second, settings.abuse_burst, now),
         typing_interval=settings.typing_interval,
+    )
+
+
+def _take_user_slot(ctx: Context, ws: ServerConnection, user: User, ref: str | None) -> None:
+    """Count the connection as one of the user's, or refuse it over the per-user cap."""
+    if ctx.doorman.logged_in(ws, user.id):
+        return
+    settings = ctx.settings
+    cap = ctx.doorman.caps.per_user
+    log.info("refused %s from %s: %d connections already", user.nick, peer(ws), cap)
+    raise TooManyConnections(
+        "rate_limited",
+        f"too many connections for {user.nick}: at most {cap} at once;"
+        " close one or try again later",
+        ref,
+        # by then a connection that died without closing (a laptop gone to sleep) is dropped
+        retry_after=settings.ping_interval + settings.ping_timeout,
     )
 
 

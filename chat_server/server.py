@@ -15,13 +15,15 @@ from collections.abc import Callable
 from websockets.asyncio.server import Server, serve
 
 from chat_server import protocol as p
+from chat_server.addresses import TrustedProxies
+from chat_server.admission import HTTP_RESERVE, RESERVED_FDS, Caps, other_fds
 from chat_server.broker import Broker, create_broker
 from chat_server.config import Settings
 from chat_server.context import Context
 from chat_server.errors import ChatError
 from chat_server.http import LOOPBACK_NAMES, WS_PATH, RequestGate, own_origins
 from chat_server.presence import Presence
-from chat_server.runtime import quiet_gc
+from chat_server.runtime import quiet_gc, raise_fd_limit
 from chat_server.session import Connections
 from chat_server.store import Store, create_store
 
@@ -74,9 +76,50 @@ class Running:
         await self.store.close()
 
 
+FdLimits = tuple[int | None, int | None]  # (soft, hard) open-file limits; None: unlimited
+
+
+def _connection_caps(settings: Settings) -> tuple[Caps, FdLimits]:
+    """Raise the open-file limit and fit ``--max-connections`` under it."""
+    try:
+        TrustedProxies(settings.trusted_proxies)
+    except ValueError as exc:
+        raise StartupError(f"--trusted-proxy: {exc}") from exc
+    soft, hard = raise_fd_limit()
+    return Caps.of(settings, soft), (soft, hard)
+
+
+def _log_caps(settings: Settings, caps: Caps, limits: FdLimits) -> None:
+    """The figures, once at start (after listening: a failed start says one line only)."""
+    soft, hard = ("unlimited" if n is None else str(n) for n in limits)
+    if caps.total < settings.max_connections:
+        log.warning(
+            "--max-connections %d lowered to %d: the open-file limit is %s"
+            " (%d kept for the database and logs, %d for /healthz and refusals);"
+            " %d would allow them all (ulimit -n, or LimitNOFILE= in a systemd unit)",
+            settings.max_connections,
+            caps.total,
+            soft,
+            RESERVED_FDS + other_fds(settings),
+            HTTP_RESERVE,
+            settings.max_connections + RESERVED_FDS + other_fds(settings) + HTTP_RESERVE,
+        )
+    log.info(
+        "open files: %s (hard limit %s); connections: %d, per address %d"
+        " (%d before hello), per user %d",
+        soft,
+        hard,
+        caps.total,
+        caps.per_address,
+        caps.pending_per_address,
+        caps.per_user,
+    )
+
+
 async def start(settings: Settings) -> Running:
     """Open storage and listen; raises StartupError with one clear line."""
     context = _ssl_context(settings)
+    caps, fd_limits = _connection_caps(settings)
     try:
         store = create_store(settings)
         await store.open()
@@ -87,7 +130,7 @@ async def start(settings: Settings) -> Running:
     except ValueError as exc:  # a malformed --redis-url
         await store.close()
         raise StartupError(f"cannot use the Redis URL: {exc}") from exc
-    ctx = Context(settings, store, broker)
+    ctx = Context(settings, store, broker, caps)
     presence = Presence(ctx)
     await presence.start()
     connections = Connections(ctx, presence)
@@ -95,13 +138,16 @@ async def start(settings: Settings) -> Running:
     # with the peer it gives up on: half each, so a dead peer (a sleeping laptop, a lost NAT)
     # is dropped and goes offline within ping_interval + ping_timeout of its last pong.
     half_timeout = settings.ping_timeout / 2
-    gate = RequestGate(settings.allow_origins, ctx.health)
+    gate = RequestGate(settings.allow_origins, ctx.health, admitter=ctx.doorman)
     try:
         server = await serve(
             connections.handle,
             settings.host,
             settings.port,
             process_request=gate,
+            create_connection=ctx.doorman.connection_class(),
+            # a socket that has not completed its handshake (TLS included) by then is closed
+            open_timeout=settings.handshake_timeout,
             compression=settings.compression,
             max_size=p.MAX_FRAME,
             ping_interval=settings.ping_interval,
@@ -126,6 +172,7 @@ async def start(settings: Settings) -> Running:
         )
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     scheme = "wss" if context else "ws"
+    _log_caps(settings, caps, fd_limits)
     quiet_gc()
     return Running(ctx, presence, connections, server, f"{scheme}://{host}:{port}{WS_PATH}")
 

@@ -31,7 +31,11 @@ LISTENING = re.compile(rb"listening on (wss?://\S+)")
 # chat's per-connection send rate limit is raised for the benchmark (default 20/s, burst 40)
 # another checkout's chat_server (before/after comparisons): its directory, put on PYTHONPATH
 CHAT_SRC = "CHAT_BENCH_SRC"
-CHAT_FLAGS = ("--rate", "1000000", "--burst", "1000000", "--log-level", "warning")
+# Every simulated user connects from 127.0.0.1: no per-address cap may count them as one.
+CHAT_FLAGS = (
+    *("--rate", "1000000", "--burst", "1000000", "--log-level", "warning"),
+    *("--max-connections-per-address", "1000000", "--max-pending-per-address", "1000000"),
+)
 # the checkout holding ``benchmarks/``: the working directory of every ``python -m benchmarks...``
 ROOT = Path(__file__).resolve().parents[2]
 

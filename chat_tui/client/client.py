@@ -285,7 +285,10 @@ class ChatClient:
                 log.info("reconnect refused for now: %s", exc)
                 told_to_wait = exc.retry_after or 0.0
             except ServerError as exc:
-                if exc.code != "internal":  # the protocol says: retry an internal error later
+                # the protocol says to retry these later: a server failure, and a limit that
+                # frees by itself (the user's other connections, one of them perhaps this
+                # client's own, dead but not yet noticed by the server)
+                if exc.code not in ("internal", "rate_limited"):
                     self._finish(exc)
                     return None
                 log.info("reconnect refused for now: %s", exc)

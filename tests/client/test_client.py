@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from chat_tui.client import ChatClient
 from chat_tui.client.errors import AuthError, ConnectError, RateLimited, ServerError
 from chat_tui.client.events import Closed, Connected, Event, StatusChanged
 from chat_tui.client.sequencing import Backoff
-from tests.client.conftest import Relay, RestartableServer
+from tests.client.conftest import Relay, RestartableServer, ServerMaker
 
 TIMEOUT = 10.0
 
@@ -335,3 +337,40 @@ async def test_logout_revokes_the_token(chat: RestartableServer) -> None:
     assert alice.closed
     with pytest.raises(AuthError):
         await ChatClient(chat.url, token=token).connect()
+
+
+@pytest.mark.slow
+async def test_a_reconnect_over_the_per_user_cap_waits_for_a_free_place(
+    make_chat: ServerMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A laptop's connection dies and, before it comes back, another device of the same user
+    takes the last place: the laptop keeps retrying (``rate_limited`` frees by itself)
+    instead of giving up, and gets in once the other device leaves."""
+    caplog.set_level(logging.INFO, logger="chat_server")
+    chat = await make_chat(max_connections_per_user=1)
+    token = await chat.account("alice")
+    # every retry 1.5-3 s after the last: time for the other device to get in first
+    alice = chat.client(token, backoff=Backoff(base=3.0, factor=1.0, cap=3.0))
+    watcher = Watcher(alice)
+    await alice.connect()
+    assert chat.running is not None
+    for session in chat.running.ctx.hub.all_sessions():
+        await session.ws.close(1011)
+    async with AsyncExitStack() as stack:
+        phone = None
+        async with asyncio.timeout(TIMEOUT):
+            while phone is None:  # refused until the server has seen the laptop go
+                ws = await stack.enter_async_context(connect(chat.url))
+                await ws.send(json.dumps({"type": "hello", "token": token}))
+                if json.loads(await ws.recv())["type"] == "welcome":
+                    phone = ws
+        async with asyncio.timeout(TIMEOUT):
+            while "refused alice" not in caplog.text:
+                await watcher.until(lambda seen: len(seen) > 0)
+                watcher.seen.clear()
+        assert not alice.closed
+        assert alice.status.state in ("reconnecting", "connecting")
+        await phone.close()
+    await watcher.until(lambda seen: any(isinstance(e, Connected) for e in seen), 3 * TIMEOUT)
+    assert alice.status.state == "connected"
+    await alice.close()

@@ -33,8 +33,11 @@ WAIT = 20.0  # generous: the machine is shared and loaded
 # Every reliability test runs its server with this: the faults, not the rate limit, are tested;
 # ``--synchronous normal`` is as safe against a killed process as ``full`` (the WAL is in the
 # OS cache), and makes the 50 crash cycles take a third of the time on this machine.
+# Every client of these tests comes from 127.0.0.1: the per-address caps would take a thousand
+# users for one attacker (tests/server/test_connection_caps.py tests those caps).
 FAST_FLAGS = (
     *("--rate", "100000", "--burst", "100000", "--synchronous", "normal"),
+    *("--max-connections-per-address", "100000", "--max-pending-per-address", "100000"),
     *LENIENT_LOGIN_FLAGS,
 )
 # Quick retries, still jittered: a restart is over in well under a second here.

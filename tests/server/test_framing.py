@@ -88,7 +88,10 @@ async def test_many_connections_get_every_frame_intact_and_in_order_among_pings(
 ) -> None:
     # the server's keepalive pings every 20 ms, and the clients ping it: the library's
     # own control frames interleave with the prepared frames on every connection
-    server: ChatServerUnderTest = await make_server(ping_interval=0.02, **FAST)
+    # 40 connections of one user: past the default per-user cap, which is not tested here
+    server: ChatServerUnderTest = await make_server(
+        ping_interval=0.02, max_connections_per_user=40, **FAST
+    )
     total = 300
     async with AsyncExitStack() as stack, server.login("alice") as alice:
         reader = await stack.enter_async_context(server.login("reader"))

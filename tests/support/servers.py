@@ -167,8 +167,8 @@ class ServerProcess:
 
     def _limit_open_files(self) -> None:  # runs in the child, before exec
         assert self.open_files is not None
-        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, hard))
+        # both limits, as `ulimit -n` does: the server raises its soft limit to the hard one
+        resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
 
     def signal(self, sig: int) -> None:
         if self.running:
