@@ -33,7 +33,18 @@ log = logging.getLogger(__name__)
 class Session(Outbox):
     """One authenticated connection (and its outbox: see chat_server/framing.py)."""
 
-    __slots__ = ("abuse", "key", "nick", "rooms", "sends", "token_hash", "typing", "user_id")
+    __slots__ = (
+        "abuse",
+        "key",
+        "nick",
+        "reads",
+        "rooms",
+        "searches",
+        "sends",
+        "token_hash",
+        "typing",
+        "user_id",
+    )
 
     def __init__(
         self,
@@ -43,6 +54,8 @@ class Session(Outbox):
         token_hash: bytes,
         *,
         sends: TokenBucket,
+        reads: TokenBucket,
+        searches: TokenBucket,
         abuse: TokenBucket,
         typing_interval: float = 3.0,
     ) -> None:
@@ -52,7 +65,9 @@ class Session(Outbox):
         self.nick = nick
         self.token_hash = token_hash
         self.rooms: set[str] = set()  # subscribed rooms, live or held
-        self.sends = sends  # the send rate limit
+        self.sends = sends  # the send rate limit: the user's, shared by their connections
+        self.reads = reads  # history, search, rooms and join
+        self.searches = searches  # search, besides reads
         self.abuse = abuse  # bad requests tolerated before the connection is closed
         self.typing = Cooldown(typing_interval)
 

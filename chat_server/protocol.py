@@ -28,6 +28,9 @@ HISTORY_DEFAULT: Final = 100
 JOIN_BACKLOG: Final = 50
 SEARCH_MAX: Final = 100
 SEARCH_DEFAULT: Final = 50
+ROOMS_MAX: Final = 100
+ROOMS_DEFAULT: Final = 50
+MAX_CURSOR: Final = 96
 MAX_REF: Final = 64
 MAX_ID: Final = 64
 MAX_PASSWORD: Final = 1024
@@ -67,6 +70,8 @@ Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 ClientId = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 HistoryLimit = Annotated[int, Meta(ge=1, le=HISTORY_MAX)]
 SearchLimit = Annotated[int, Meta(ge=1, le=SEARCH_MAX)]
+RoomsLimit = Annotated[int, Meta(ge=1, le=ROOMS_MAX)]
+Cursor = Annotated[str, Meta(max_length=MAX_CURSOR)]
 
 
 # --- client -> server -------------------------------------------------------------------
@@ -125,7 +130,10 @@ class Search(ClientFrame, tag="search"):
 
 
 class Rooms(ClientFrame, tag="rooms"):
-    pass
+    """A page of the public rooms, biggest first; ``cursor`` from the previous page's reply."""
+
+    limit: RoomsLimit = ROOMS_DEFAULT
+    cursor: Cursor | None = None
 
 
 class Logout(ClientFrame, tag="logout"):
@@ -153,10 +161,17 @@ class Rate(Struct):
 
 
 class Limits(Struct):
+    """What a client should respect: ``rate`` is the user's sends (all connections together),
+    ``reads`` a connection's ``history``, ``search``, ``rooms`` and ``join`` requests,
+    ``search`` its searches besides, ``max_rooms`` the user's memberships."""
+
     max_body: int
     max_frame: int
     history_max: int
     rate: Rate
+    reads: Rate
+    search: Rate
+    max_rooms: int
 
 
 class RoomState(Struct):
@@ -257,7 +272,11 @@ class RoomInfo(Struct):
 
 
 class RoomList(ServerFrame, tag="rooms"):
+    """A page of public rooms, by members (most first) then name; ``cursor`` asks for the
+    next page, null on the last."""
+
     rooms: list[RoomInfo]
+    cursor: str | None
 
 
 class Error(Struct, tag="error", tag_field="type", omit_defaults=True):
@@ -319,6 +338,24 @@ def is_valid_room(room: str) -> bool:
         return True
     pair = dm_pair(room)
     return pair is not None and pair[0] < pair[1]
+
+
+# --- the rooms list's cursor ------------------------------------------------------------
+
+_CURSOR = re.compile(r"([0-9]{1,18})/([a-z0-9_-]{1,64})")
+
+
+def rooms_cursor(room: RoomInfo) -> str:
+    """The cursor of the page after ``room`` (opaque to clients)."""
+    return f"{room.members}/{room.room}"
+
+
+def rooms_after(cursor: str, ref: str | None = None) -> tuple[int, str]:
+    """Where a ``rooms`` cursor points: the (members, name) of the last room listed."""
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
+        raise ProtocolError("bad_request", "malformed cursor: use one from a rooms reply", ref)
+    return int(match[1]), match[2]
 
 
 # --- text cleaning ----------------------------------------------------------------------
@@ -481,7 +518,10 @@ def _check(frame: AnyClientFrame) -> None:
                 raise ProtocolError("too_large", f"queries are at most {MAX_QUERY} characters", ref)
             if frame.room is not None:
                 _check_room(frame.room, ref)
-        case Rooms() | Logout():
+        case Rooms():
+            if frame.cursor is not None:
+                rooms_after(frame.cursor, ref)
+        case Logout():
             pass
 
 

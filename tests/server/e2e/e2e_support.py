@@ -51,7 +51,7 @@ ACK_KEYS = {"type", "id", "room", "seq", "ts"}
 LEFT_KEYS = {"type", "room"}
 RESULTS_KEYS = {"type", "messages"}
 RESULT_KEYS = {"room", "seq", "nick", "body", "ts"}
-ROOMS_KEYS = {"type", "rooms"}
+ROOMS_KEYS = {"type", "rooms", "cursor"}
 ROOM_ENTRY_KEYS = {"room", "members", "last_seq"}
 READ_KEYS = {"type", "room", "seq"}
 TYPING_KEYS = {"type", "room", "nick"}
@@ -63,6 +63,9 @@ DEFAULT_LIMITS: Frame = {
     "max_frame": 65536,
     "history_max": 500,
     "rate": {"per_second": 20, "burst": 40},
+    "reads": {"per_second": 10, "burst": 200},
+    "search": {"per_second": 1, "burst": 10},
+    "max_rooms": 100,
 }
 
 
@@ -457,6 +460,22 @@ class Client:
     def history(self, room: str, **params: Any) -> Frame:
         return self.request({"type": "history", "room": room, **params}, "history")
 
+    def all_rooms(self, limit: int = 100) -> list[Frame]:
+        """Every public room, page by page along the cursors (each page checked)."""
+        listed: list[Frame] = []
+        cursor: str | None = None
+        while True:
+            frame: Frame = {"type": "rooms", "limit": limit}
+            if cursor is not None:
+                frame["cursor"] = cursor
+            page = self.request(frame, "rooms")
+            assert_keys(page, ROOMS_KEYS)
+            assert len(page["rooms"]) <= limit, page
+            listed += page["rooms"]
+            cursor = page["cursor"]
+            if cursor is None:
+                return listed
+
 
 class AccountPool:
     """Accounts created once per session (a password hello costs ~0.2 s of argon2id).
@@ -518,16 +537,23 @@ class Chat:
         return client
 
     def fill(self, user: User, room: str, count: int, prefix: str = "m") -> dict[int, str]:
-        """Send ``count`` messages (bodies ``prefix<n>``) staying under the rate limit.
+        """Send ``count`` messages (bodies ``prefix<n>``, in order) staying under the rate limit.
 
-        Each connection pipelines at most 30 sends (the burst is 40); returns seq -> body.
+        The limit is the user's, whatever the connection: the first window of sends spends
+        part of the burst, and each later one waits for as many tokens as it spends (the
+        rate the welcome announces). Returns seq -> body.
         """
+        client = self.login(user)
+        client.join(room)
+        assert client.welcome is not None
+        rate = client.welcome["limits"]["rate"]
+        window = max(1, min(30, rate["burst"] * 3 // 4))
         stored: dict[int, str] = {}
         sent = 0
         while sent < count:
-            client = self.login(user)
-            client.join(room)
-            batch = range(sent, min(sent + 30, count))
+            if sent:
+                time.sleep(window / rate["per_second"])
+            batch = range(sent, min(sent + window, count))
             bodies = {f"{prefix}-{uuid.uuid4().hex[:8]}-{i}": f"{prefix}{i}" for i in batch}
             for msg_id, body in bodies.items():
                 client.send({"type": "send", "room": room, "id": msg_id, "body": body})
@@ -536,8 +562,8 @@ class Chat:
                 ack = client.recv_until("ack")
                 pending.discard(ack["id"])
                 stored[ack["seq"]] = bodies[ack["id"]]
-            client.close()
             sent += len(batch)
+        client.close()
         return stored
 
     def close_all(self) -> None:
