@@ -73,6 +73,10 @@ def _database(db: Path | None, database_url: str | None) -> tuple[Path, str | No
     )
 
 
+# a rate limit's refill (per second) and its burst or count
+_RATE = click.FloatRange(min=0, min_open=True)
+_BURST = click.IntRange(min=1)
+
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -194,19 +198,68 @@ def main() -> None:
 )
 @click.option(
     "--rate",
-    type=float,
+    type=_RATE,
     default=20.0,
     show_default=True,
     envvar="CHAT_SERVER_RATE",
-    help="Sends per second allowed per connection.",
+    help="Sends per second allowed per user (all of the user's connections together).",
 )
 @click.option(
     "--burst",
-    type=int,
+    type=_BURST,
     default=40,
     show_default=True,
     envvar="CHAT_SERVER_BURST",
-    help="Sends allowed in a burst per connection.",
+    help="Sends allowed in a burst per user.",
+)
+@click.option(
+    "--read-rate",
+    type=_RATE,
+    default=10.0,
+    show_default=True,
+    envvar="CHAT_SERVER_READ_RATE",
+    help="history, search, rooms and join requests per second per connection.",
+)
+@click.option(
+    "--read-burst",
+    type=_BURST,
+    default=200,
+    show_default=True,
+    envvar="CHAT_SERVER_READ_BURST",
+    help="Read requests allowed in a burst per connection: a reconnect re-joins every room"
+    " and asks a history page of each room far behind, at once.",
+)
+@click.option(
+    "--search-rate",
+    type=_RATE,
+    default=1.0,
+    show_default=True,
+    envvar="CHAT_SERVER_SEARCH_RATE",
+    help="Searches per second per connection (besides the read budget).",
+)
+@click.option(
+    "--search-burst",
+    type=_BURST,
+    default=10,
+    show_default=True,
+    envvar="CHAT_SERVER_SEARCH_BURST",
+    help="Searches allowed in a burst per connection.",
+)
+@click.option(
+    "--room-create-rate",
+    type=_BURST,
+    default=20,
+    show_default=True,
+    envvar="CHAT_SERVER_ROOM_CREATE_RATE",
+    help="New rooms a user may create (by joining them) in any hour.",
+)
+@click.option(
+    "--max-rooms-per-user",
+    type=_BURST,
+    default=100,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_ROOMS_PER_USER",
+    help="Rooms a user may be a member of, direct conversations included.",
 )
 @click.option(
     "--max-buffer",
@@ -368,6 +421,12 @@ def serve(
     compression: str,
     rate: float,
     burst: int,
+    read_rate: float,
+    read_burst: int,
+    search_rate: float,
+    search_burst: int,
+    room_create_rate: int,
+    max_rooms_per_user: int,
     max_buffer: int,
     max_pending_output: int,
     ping_interval: float,
@@ -424,6 +483,12 @@ def serve(
         compression=None if compression == "none" else compression,
         rate_per_second=rate,
         rate_burst=burst,
+        read_rate=read_rate,
+        read_burst=read_burst,
+        search_rate=search_rate,
+        search_burst=search_burst,
+        room_create_rate=room_create_rate,
+        max_rooms_per_user=max_rooms_per_user,
         max_buffer=max_buffer,
         max_pending_output=max_pending_output,
         ping_interval=ping_interval,

@@ -44,8 +44,17 @@ class Settings:
     signup: bool = True
     token_ttl: float | None = None
     compression: str | None = None
+    # sends per user (all of a user's connections on this node share one bucket)
     rate_per_second: float = 20.0
     rate_burst: int = 40
+    # history, search, rooms and join per connection; search its own bucket besides
+    read_rate: float = 10.0
+    read_burst: int = 200
+    search_rate: float = 1.0
+    search_burst: int = 10
+    # rooms a user may create by joining, in any hour; rooms a user may be a member of
+    room_create_rate: int = 20
+    max_rooms_per_user: int = 100
     max_buffer: int = 4 * 1024 * 1024
     # unsent bytes to all connections together: big replies (history, search) are cut, then
     # refused (rate_limited), past it

@@ -1,5 +1,6 @@
 """What every part of a running server shares: settings, storage, fan-out, the hub, the
-connection caps, the password queue, the login and signup limits, and a cache of rooms by name."""
+connection caps, the password queue, the login and signup limits, the per-user limits, and a cache
+of rooms by name."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from chat_server.broker import Broker
 from chat_server.config import Settings
 from chat_server.doorman import Doorman
 from chat_server.hub import Hub
-from chat_server.store import Room, Store
+from chat_server.ratelimit import SharedBuckets
+from chat_server.store import Room, RoomQuota, Store
 
 
 class Context:
@@ -39,7 +41,15 @@ class Context:
             max_frame=p.MAX_FRAME,
             history_max=p.HISTORY_MAX,
             rate=p.Rate(per_second=settings.rate_per_second, burst=settings.rate_burst),
+            reads=p.Rate(per_second=settings.read_rate, burst=settings.read_burst),
+            search=p.Rate(per_second=settings.search_rate, burst=settings.search_burst),
+            max_rooms=settings.max_rooms_per_user,
         )
+        # one send bucket per user, shared by the user's connections on this node
+        self.sends: SharedBuckets[int] = SharedBuckets(
+            settings.rate_per_second, settings.rate_burst
+        )
+        self.room_quota = RoomQuota(settings.max_rooms_per_user, settings.room_create_rate)
         # rooms never change name or kind, so a room read once is good for the process
         self.rooms: dict[str, Room] = {}
 

@@ -11,7 +11,9 @@
     └── StoreError            the storage backend failed (disk full, read-only, gone)
         ├── Conflict          a name or key that must be unique is taken (a nick)
         ├── NotMember         the user is not a member of the room written to
-        └── NotFound          what the operation names does not exist
+        ├── NotFound          what the operation names does not exist
+        └── OverLimit         the write would pass a per-user limit (rooms joined, rooms
+                              created in the last hour); ``retry_after`` when waiting helps
 
 A store raises only StoreError and its subclasses, never a driver's exception nor a
 ProtocolError: ``chat_server/session.py`` maps them to wire error codes in one place.
@@ -66,6 +68,18 @@ class NotFound(StoreError):
     """What the operation names (a user, a room, a message) does not exist."""
 
 
+class OverLimit(StoreError):
+    """The write would pass a per-user limit kept in the database.
+
+    ``retry_after`` (seconds) says when the same write may succeed (a rate over a window);
+    None when only another change helps (a cap: leave a room first).
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 _STORE_CODES: dict[type[ChatError], str] = {
     NotMember: "not_member",
     NotFound: "not_found",
@@ -81,6 +95,11 @@ def wire_error(exc: ChatError, ref: str | None = None) -> ProtocolError:
         return exc
     if isinstance(exc, Busy):
         return ProtocolError("rate_limited", "the server is busy", ref, retry_after=exc.retry_after)
+    if isinstance(exc, OverLimit):
+        # a cap is a size limit of the user's room list: waiting does not help, leaving does
+        if exc.retry_after is None:
+            return ProtocolError("too_large", str(exc), ref)
+        return ProtocolError("rate_limited", str(exc), ref, retry_after=exc.retry_after)
     code = _STORE_CODES.get(type(exc))
     if code is None:
         return ProtocolError("internal", "storage unavailable", ref)

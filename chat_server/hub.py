@@ -39,7 +39,9 @@ class Session(Outbox):
         "key",
         "nick",
         "password_tries",
+        "reads",
         "rooms",
+        "searches",
         "sends",
         "token_hash",
         "typing",
@@ -54,6 +56,8 @@ class Session(Outbox):
         token_hash: bytes,
         *,
         sends: TokenBucket,
+        reads: TokenBucket,
+        searches: TokenBucket,
         abuse: TokenBucket,
         typing_interval: float = 3.0,
     ) -> None:
@@ -63,7 +67,9 @@ class Session(Outbox):
         self.nick = nick
         self.token_hash = token_hash
         self.rooms: set[str] = set()  # subscribed rooms, live or held
-        self.sends = sends  # the send rate limit
+        self.sends = sends  # the send rate limit: the user's, shared by their connections
+        self.reads = reads  # history, search, rooms and join
+        self.searches = searches  # search, besides reads
         self.abuse = abuse  # bad requests tolerated before the connection is closed
         self.typing = Cooldown(typing_interval)
         # old-password checks: 3, then one every 5 s (a guess costs a hash, and guesses)

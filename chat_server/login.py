@@ -123,7 +123,9 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         user.id,
         user.nick,
         digest,
-        sends=TokenBucket(settings.rate_per_second, settings.rate_burst, now),
+        sends=ctx.sends.hold(user.id, now),  # let go when the connection ends (session.py)
+        reads=TokenBucket(settings.read_rate, settings.read_burst, now),
+        searches=TokenBucket(settings.search_rate, settings.search_burst, now),
         abuse=TokenBucket(settings.abuse_per_second, settings.abuse_burst, now),
         typing_interval=settings.typing_interval,
     )

@@ -11,6 +11,7 @@ whole frame into a tagged union of msgspec Structs, then checks what types canno
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
@@ -37,6 +38,9 @@ HISTORY_DEFAULT: Final = 100
 JOIN_BACKLOG: Final = 50
 SEARCH_MAX: Final = 100
 SEARCH_DEFAULT: Final = 50
+ROOMS_MAX: Final = 100
+ROOMS_DEFAULT: Final = 50
+MAX_CURSOR: Final = 96
 MAX_REF: Final = 64
 MAX_ID: Final = 64
 MAX_PASSWORD: Final = 1024
@@ -76,6 +80,8 @@ Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 ClientId = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 HistoryLimit = Annotated[int, Meta(ge=1, le=HISTORY_MAX)]
 SearchLimit = Annotated[int, Meta(ge=1, le=SEARCH_MAX)]
+RoomsLimit = Annotated[int, Meta(ge=1, le=ROOMS_MAX)]
+Cursor = Annotated[str, Meta(max_length=MAX_CURSOR)]
 
 
 # --- client -> server -------------------------------------------------------------------
@@ -134,7 +140,10 @@ class Search(ClientFrame, tag="search"):
 
 
 class Rooms(ClientFrame, tag="rooms"):
-    pass
+    """A page of the public rooms, biggest first; ``cursor`` from the previous page's reply."""
+
+    limit: RoomsLimit = ROOMS_DEFAULT
+    cursor: Cursor | None = None
 
 
 class Logout(ClientFrame, tag="logout"):
@@ -169,10 +178,18 @@ class Rate(Struct):
 
 
 class Limits(Struct):
+    """What a client should respect: ``rate`` is the user's sends (all connections together),
+    ``reads`` a connection's ``history``, ``search``, ``rooms`` and ``join`` requests,
+    ``search`` its searches besides, ``max_rooms`` the user's memberships."""
+
     max_body: int
     max_frame: int
     history_max: int
     rate: Rate
+    # null from a server older than these limits: a client reads that as "not said"
+    reads: Rate | None = None
+    search: Rate | None = None
+    max_rooms: int | None = None
 
 
 class RoomState(Struct):
@@ -273,7 +290,11 @@ class RoomInfo(Struct):
 
 
 class RoomList(ServerFrame, tag="rooms"):
+    """A page of public rooms, by members (most first) then name; ``cursor`` asks for the
+    next page, null on the last."""
+
     rooms: list[RoomInfo]
+    cursor: str | None
 
 
 class PasswordChanged(ServerFrame, tag="password_changed"):
@@ -305,6 +326,24 @@ AnyServerFrame = (
     | PasswordChanged
     | Error
 )
+
+# --- the rooms list's cursor ------------------------------------------------------------
+
+_CURSOR = re.compile(r"([0-9]{1,18})/([a-z0-9_-]{1,64})")
+
+
+def rooms_cursor(room: RoomInfo) -> str:
+    """The cursor of the page after ``room`` (opaque to clients)."""
+    return f"{room.members}/{room.room}"
+
+
+def rooms_after(cursor: str, ref: str | None = None) -> tuple[int, str]:
+    """Where a ``rooms`` cursor points: the (members, name) of the last room listed."""
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
+        raise ProtocolError("bad_request", "malformed cursor: use one from a rooms reply", ref)
+    return int(match[1]), match[2]
+
 
 # --- decoding ---------------------------------------------------------------------------
 
@@ -442,7 +481,10 @@ def _check(frame: AnyClientFrame) -> None:
                     raise ProtocolError(
                         "bad_request", f"passwords are 1-{MAX_PASSWORD} characters", ref
                     )
-        case Rooms() | Logout():
+        case Rooms():
+            if frame.cursor is not None:
+                rooms_after(frame.cursor, ref)
+        case Logout():
             pass
 
 

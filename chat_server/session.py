@@ -68,6 +68,7 @@ class Connections:
         except ConnectionClosed:
             pass
         finally:
+            self.ctx.sends.release(session.user_id, time.monotonic())
             last = hub.detach(session)
             log.info("disconnect %s (%s)", session.nick, ws.close_code)
             if last and await broker.user_offline(session.user_id):

@@ -28,7 +28,7 @@ from chat_server.store.sqlite.batch import WriterCache, index_search
 SERVER_CORE = 0
 LOAD_CORE = 1
 LISTENING = re.compile(rb"listening on (wss?://\S+)")
-# chat's per-connection send rate limit is raised for the benchmark (default 20/s, burst 40)
+# chat's per-user send rate limit is raised for the benchmark (default 20/s, burst 40)
 # another checkout's chat_server (before/after comparisons): its directory, put on PYTHONPATH
 CHAT_SRC = "CHAT_BENCH_SRC"
 # Every simulated user connects from 127.0.0.1: no per-address cap may count them as one.
@@ -36,6 +36,17 @@ CHAT_FLAGS = (
     *("--rate", "1000000", "--burst", "1000000", "--log-level", "warning"),
     *("--max-connections-per-address", "1000000", "--max-pending-per-address", "1000000"),
 )
+# and so are the read budgets and the rooms a user may create or join: the benchmark measures
+# capacity, not the limiters. Set in the environment, which a checkout from before these
+# limits (CHAT_BENCH_SRC) ignores, where it would refuse an unknown option.
+CHAT_ENV = {
+    "CHAT_SERVER_READ_RATE": "1000000",
+    "CHAT_SERVER_READ_BURST": "1000000",
+    "CHAT_SERVER_SEARCH_RATE": "1000000",
+    "CHAT_SERVER_SEARCH_BURST": "1000000",
+    "CHAT_SERVER_ROOM_CREATE_RATE": "1000000",
+    "CHAT_SERVER_MAX_ROOMS_PER_USER": "1000000",
+}
 # the checkout holding ``benchmarks/``: the working directory of every ``python -m benchmarks...``
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -143,6 +154,8 @@ class Server:
         cmd = self.command()
         env = dict(os.environ)
         cwd = ROOT
+        if self.system in ("chat", "chat-pg"):
+            env.update(CHAT_ENV)
         if self.system in ("chat", "chat-pg") and env.get(CHAT_SRC):
             cwd = Path(env[CHAT_SRC])  # ``python -m`` puts the working directory first
             env["PYTHONPATH"] = env[CHAT_SRC]

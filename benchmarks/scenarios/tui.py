@@ -141,6 +141,8 @@ async def run(messages: int, rate: float, keys: int, paging: bool = True) -> lis
             db_path=Path(tmp) / "bench.db",
             rate_per_second=1e9,
             rate_burst=10**9,
+            read_rate=1e9,  # the TUI's paging, measured, not limited
+            read_burst=10**9,
             synchronous="normal",
         )
         server = await start(settings)

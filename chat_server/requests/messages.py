@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from typing import Any
 
 from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ChatError, ProtocolError, wire_error
 from chat_server.hub import Session
+from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big, write_results
 from chat_server.requests.registry import handles
 from chat_server.requests.rooms import check, member_room
@@ -23,9 +23,7 @@ log = logging.getLogger("chat_server")
 @handles(p.Send)
 async def send(ctx: Context, session: Session, frame: p.Send) -> None:
     """Queue the message for the next group commit; :func:`_committed` answers."""
-    if not session.sends.take(time.monotonic()):
-        wait = session.sends.retry_after()
-        raise ProtocolError("rate_limited", "slow down", frame.ref, retry_after=wait)
+    spend(frame.ref, session.sends)
     store = ctx.store
     if frame.to is not None:
         target = await store.user_by_nick(frame.to)
@@ -82,6 +80,7 @@ def _committed(
 
 @handles(p.History)
 async def history(ctx: Context, session: Session, frame: p.History) -> None:
+    spend(frame.ref, session.reads)
     # a room this connection has joined needs no membership lookup: leaving it (here or
     # on any node) takes it out of session.rooms first
     room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
@@ -97,6 +96,7 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
 
 @handles(p.Search)
 async def search(ctx: Context, session: Session, frame: p.Search) -> None:
+    spend(frame.ref, session.reads, session.searches)
     room_id = None
     if frame.room is not None:
         room_id = (await member_room(ctx, session, frame.room, "search", frame.ref)).id

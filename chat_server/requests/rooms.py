@@ -1,4 +1,4 @@
-"""Rooms: join (with its backlog), leave, and the list of public rooms."""
+"""Rooms: join (with its backlog), leave, and the list of public rooms, a page at a time."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ProtocolError
 from chat_server.hub import Session
+from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big
 from chat_server.requests.registry import handles
 from chat_server.store import Room
@@ -35,7 +36,13 @@ async def member_room(
 
 @handles(p.Join)
 async def join(ctx: Context, session: Session, frame: p.Join) -> None:
-    """Membership, then ``joined`` and the backlog, then live events from the next seq."""
+    """Membership, then ``joined`` and the backlog, then live events from the next seq.
+
+    A new membership counts toward the user's ``max_rooms``, a new room toward the rooms
+    they may create an hour (``ctx.room_quota``, checked in the store's transaction); a
+    direct conversation is not created by a join and is never refused by either.
+    """
+    spend(frame.ref, session.reads)
     name = frame.room
     store, broker, hub = ctx.store, ctx.broker, ctx.hub
     check(session, name, frame.ref)
@@ -49,7 +56,7 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         if new_member:
             broker.subscribe_user(other.id, name)
     else:
-        room, new_member = await store.join(session.user_id, name, False)
+        room, new_member = await store.join(session.user_id, name, False, ctx.room_quota)
     ctx.rooms[name] = room
     hub.subscribe(session, name)
     try:
@@ -106,5 +113,9 @@ async def leave(ctx: Context, session: Session, frame: p.Leave) -> None:
 
 @handles(p.Rooms)
 async def rooms(ctx: Context, session: Session, frame: p.Rooms) -> None:
-    listed = await ctx.store.public_rooms()
-    ctx.hub.write(session, p.encode(p.RoomList(rooms=listed, ref=frame.ref)))
+    """One page of public rooms, biggest first (a flood of empty rooms sits at the end)."""
+    spend(frame.ref, session.reads)
+    after = None if frame.cursor is None else p.rooms_after(frame.cursor, frame.ref)
+    page = await ctx.store.public_rooms(frame.limit, after)
+    cursor = p.rooms_cursor(page.rooms[-1]) if page.more else None
+    ctx.hub.write(session, p.encode(p.RoomList(rooms=page.rooms, cursor=cursor, ref=frame.ref)))

@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chat_server.errors import StoreError
-from chat_server.store.base import NewMessage, Page, Room, Store, Stored, User, search_words
+from chat_server.store.base import (
+    NewMessage,
+    Page,
+    Room,
+    RoomQuota,
+    RoomsPage,
+    Store,
+    Stored,
+    User,
+    search_words,
+)
 from chat_server.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
@@ -15,6 +25,8 @@ __all__ = [
     "NewMessage",
     "Page",
     "Room",
+    "RoomQuota",
+    "RoomsPage",
     "SQLiteStore",
     "Store",
     "Stored",

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from chat_server.errors import OverLimit
 from chat_server.protocol import MessageRecord, RoomInfo, RoomState, SearchHit
 
 
@@ -63,6 +64,41 @@ class Page:
     more: bool
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoomsPage:
+    """Public rooms by members (most first), then name; ``more``: another page follows."""
+
+    rooms: list[RoomInfo]
+    more: bool
+
+
+# The window of ``RoomQuota.created_per_hour``, in seconds.
+CREATION_WINDOW = 3600.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoomQuota:
+    """What one user may do by joining: be a member of at most ``max_rooms`` rooms (direct
+    conversations included), and create at most ``created_per_hour`` rooms in any hour.
+
+    Kept in the database, so it holds across connections, reconnects and nodes.
+    """
+
+    max_rooms: int
+    created_per_hour: int
+
+    def full(self) -> OverLimit:
+        return OverLimit(
+            f"you are in as many rooms as allowed ({self.max_rooms}): leave one to join another"
+        )
+
+    def too_fast(self, wait: float) -> OverLimit:
+        return OverLimit(
+            f"you may create {self.created_per_hour} rooms an hour: try again later",
+            retry_after=wait,
+        )
+
+
 class Store(Protocol):
     """A chat database. Every method may raise StoreError when the backend fails."""
 
@@ -103,7 +139,16 @@ class Store(Protocol):
     # rooms and memberships
     async def room_by_name(self, name: str) -> Room | None: ...
 
-    async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]: ...
+    async def join(
+        self, user_id: int, name: str, is_dm: bool, quota: RoomQuota | None = None
+    ) -> tuple[Room, bool]:
+        """Make the user a member (creating the room); True when the membership is new.
+
+        With ``quota``, a new membership past ``max_rooms`` or a new room past
+        ``created_per_hour`` raises OverLimit and changes nothing; a join of a room the
+        user is already in always succeeds.
+        """
+        ...
 
     async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]: ...
 
@@ -117,7 +162,10 @@ class Store(Protocol):
 
     async def room_names(self, user_id: int) -> list[str]: ...
 
-    async def public_rooms(self) -> list[RoomInfo]: ...
+    async def public_rooms(self, limit: int, after: tuple[int, str] | None = None) -> RoomsPage:
+        """A page of at most ``limit`` public rooms, by members (most first) then name,
+        starting after the room at (members, name) ``after``."""
+        ...
 
     async def last_seq(self, room_id: int) -> int: ...
 
@@ -162,3 +210,10 @@ def history_page(room: str, rows: Sequence[Any], limit: int, *, newest_first: bo
 def search_words(query: str) -> list[str]:
     """The plain words of a search query; a word without letters or digits is dropped."""
     return [word for word in query.split() if any(ch.isalnum() for ch in word)]
+
+
+def rooms_page(rows: Sequence[Any], limit: int) -> RoomsPage:
+    """A page of the rooms list from the rows (name, members, last seq) of a query that
+    asked for ``limit + 1`` rows: the extra one only says that there is more."""
+    rooms = [RoomInfo(room=r[0], members=r[1], last_seq=r[2]) for r in rows[:limit]]
+    return RoomsPage(rooms=rooms, more=len(rows) > limit)

@@ -6,7 +6,7 @@
 // (the room on screen), messages (the log in order, history pages), log (its items, pending
 // sends), outbox (sends never lost nor doubled), people (members, typing), search, dom (text only).
 
-import { connect, on, retryNow, whenClosed } from "./connection.js";
+import { connect, isConnected, on, retryNow, whenClosed } from "./connection.js";
 import { $, clean, notice, setStatus } from "./dom.js";
 import {
   authFailed,
@@ -18,7 +18,7 @@ import {
   showLogin,
   welcome,
 } from "./login.js";
-import { history, maybeLoadOlder, onMessage } from "./messages.js";
+import { fillGap, history, maybeLoadOlder, onMessage } from "./messages.js";
 import { joined, leaveCurrent, left, removeRoom, selectRoom } from "./nav.js";
 import { loadOutbox, onAck, refused, sendMessage } from "./outbox.js";
 import { presence, typed, typing } from "./people.js";
@@ -26,11 +26,35 @@ import { dmRoom, join, readMoved, renderRoomButton, roomOf, rooms, scheduleRead 
 import { closeSearch, search, searchFailed, searchResults } from "./search.js";
 import { me, savedToken, tokenRemembered } from "./session.js";
 
+const RETRY_MIN_MS = 50;
+const RETRY_MAX_S = 5; // a longer retry_after (rooms created an hour) is shown, not waited out
+
+/** A read of a room over the connection's budget (a reconnect re-joins every room at once):
+ * ask again when the server says it will answer. */
+function askAgainLater(frame, pending) {
+  const room = rooms.get(pending.room);
+  if (!room) return;
+  if (pending.kind === "join") room.joining = false;
+  else if (pending.kind === "older") room.loadingOlder = false;
+  else room.gapFilling = false; // "after"
+  const wait = Math.max(RETRY_MIN_MS, (frame.retry_after || 1) * 1000);
+  setTimeout(() => {
+    if (!isConnected() || rooms.get(room.name) !== room) return; // the next welcome re-joins
+    if (pending.kind === "join") join(room);
+    else if (pending.kind === "older") maybeLoadOlder();
+    else fillGap(room);
+  }, wait);
+}
+
 /** An error frame, to whatever it answers. */
 function failed(frame, pending) {
   if (frame.code === "auth_failed") return authFailed();
   if (frame.code === "rate_limited" && pending && pending.kind === "hello") return loginLimited(frame);
   if (refused(frame)) return undefined; // one of our sends
+  const soon = frame.code === "rate_limited" && (frame.retry_after || 0) <= RETRY_MAX_S;
+  if (soon && pending && pending.room && pending.kind !== "leave") {
+    return askAgainLater(frame, pending);
+  }
   if (pending && pending.kind === "search") return searchFailed(frame);
   if (pending && pending.kind === "hello") return showLogin(clean(frame.message));
   if (pending && pending.kind === "join") {

@@ -52,7 +52,7 @@ function accept(room, m, live) {
   if (room.order.gap) fillGap(room);
 }
 
-function fillGap(room) {
+export function fillGap(room) {
   if (room.gapFilling || !isConnected() || room.last === null) return;
   room.gapFilling = true;
   request({ type: "history", room: room.name, after: room.last, limit: 500 }, "after", room);

@@ -68,7 +68,7 @@ class Calls:
         if call is None:
             return False
         if not call.future.done():
-            call.future.set_exception(ServerError(error.code, error.message))
+            call.future.set_exception(ServerError(error.code, error.message, error.retry_after))
         return True
 
     def lose_all(self) -> None:

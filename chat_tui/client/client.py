@@ -3,7 +3,8 @@
 The client owns the websocket in a background task. It re-joins every room with ``since`` after a
 reconnect, fills gaps from ``history after`` before delivering what follows them, drops
 duplicates, and keeps unacknowledged sends in an outbox that goes out again, with the same ``id``,
-on the next connection (the server's idempotency makes a resend harmless). It uses asyncio and
+on the next connection (the server's idempotency makes a resend harmless). A request the server
+answers ``rate_limited`` is made again after its ``retry_after``. It uses asyncio and
 websockets only, so scripts that import it start fast; the TUI is built on the same class.
 
 This module runs the connection and answers the API; ``rooms`` keeps each room's order and
@@ -51,6 +52,12 @@ from chat_tui.client.rooms import CATCH_UP_PAGE, Room, Rooms, catch_up
 from chat_tui.client.sequencing import Backoff
 
 log = logging.getLogger("chat_tui.client")
+
+# A rate_limited request is made again after its retry_after when that is at most
+# MAX_RETRY seconds (a read budget refills in a fraction of a second), and waits at least
+# MIN_RETRY; a longer wait (the rooms a user may create an hour) is the caller's error.
+MIN_RETRY = 0.05
+MAX_RETRY = 5.0
 
 
 class ChatClient:
@@ -212,10 +219,24 @@ class ChatClient:
         results: p.Results = await self._request(p.Search(q=q, room=room, limit=limit))
         return results
 
-    async def list_rooms(self) -> p.RoomList:
-        """The public rooms, for discovery."""
-        rooms: p.RoomList = await self._request(p.Rooms())
+    async def list_rooms(
+        self, *, limit: int = p.ROOMS_DEFAULT, cursor: str | None = None
+    ) -> p.RoomList:
+        """A page of the public rooms, biggest first; the reply's ``cursor`` asks for the next
+        page (None after the last)."""
+        rooms: p.RoomList = await self._request(p.Rooms(limit=limit, cursor=cursor))
         return rooms
+
+    async def all_rooms(self) -> AsyncIterator[p.RoomInfo]:
+        """Every public room, biggest first, a page at a time."""
+        cursor: str | None = None
+        while True:
+            page = await self.list_rooms(limit=p.ROOMS_MAX, cursor=cursor)
+            for room in page.rooms:
+                yield room
+            if page.cursor is None:
+                return
+            cursor = page.cursor
 
     async def change_password(self, old: str, new: str) -> None:
         """Change the account's password; the server revokes every other token of it."""
@@ -327,7 +348,7 @@ class ChatClient:
         """Re-join every room with ``since``; then the session is ready for requests."""
         rooms = list(self._rooms)
         rejoins = [
-            self._calls.call(conn.ws, p.Join(room=room.name, since=room.seq.last), auto=True)
+            self._call(conn, p.Join(room=room.name, since=room.seq.last), auto=True)
             for room in rooms
         ]
         results = await asyncio.gather(*rejoins, return_exceptions=True)
@@ -369,9 +390,24 @@ class ChatClient:
         while True:
             conn = await self._ready()
             try:
-                return await self._calls.call(conn.ws, frame)
+                return await self._call(conn, frame)
             except Lost:
                 continue
+
+    async def _call(self, conn: Connection, frame: p.AnyClientFrame, auto: bool = False) -> Any:
+        """One request on this connection; made again after ``retry_after`` when the server
+        says ``rate_limited`` for a moment (a re-join of many rooms can pass the read budget)."""
+        while True:
+            try:
+                return await self._calls.call(conn.ws, frame, auto=auto)
+            except ServerError as exc:
+                wait = exc.retry_after
+                if exc.code != "rate_limited" or wait is None or wait > MAX_RETRY:
+                    raise
+                log.debug(
+                    "%s over the server's budget: again in %.3f s", type(frame).__name__, wait
+                )
+                await asyncio.sleep(max(MIN_RETRY, wait))
 
     def _on_frame(self, frame: p.AnyServerFrame) -> None:
         if isinstance(frame, p.Message):
@@ -432,7 +468,7 @@ class ChatClient:
 
         async def fetch(name: str, after: int) -> p.HistoryPage:
             frame = p.History(room=name, after=after, limit=CATCH_UP_PAGE)
-            page: p.HistoryPage = await self._calls.call(conn.ws, frame)
+            page: p.HistoryPage = await self._call(conn, frame)
             return page
 
         try:

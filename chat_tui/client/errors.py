@@ -34,14 +34,16 @@ class AuthError(ClientError):
 
 
 class ServerError(ClientError):
-    """The server rejected a request; ``code`` is the wire error code."""
+    """The server rejected a request; ``code`` is the wire error code, ``retry_after`` (seconds)
+    says when a ``rate_limited`` request may be made again."""
 
     exit_code = 5
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 class RateLimited(ServerError):

@@ -32,11 +32,18 @@ async def history(
         except ServerError as exc:
             # A public room that exists is joined, as a person would to read it; a name
             # that matches no room stays an error (a typo must not create a room).
-            public = await client.list_rooms()
-            if exc.code != "not_member" or room not in {r.room for r in public.rooms}:
+            if exc.code != "not_member" or not await is_public_room(client, room):
                 raise
         await client.join(room)
         return await history_pages(client, room, limit, before)
+
+
+async def is_public_room(client: ChatClient, room: str) -> bool:
+    """Whether ``room`` is a public room that exists (without creating it)."""
+    async for info in client.all_rooms():
+        if info.room == room:
+            return True
+    return False
 
 
 async def history_pages(

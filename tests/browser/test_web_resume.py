@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import WebSocketRoute, expect
 
-from tests.browser.conftest import Pages, bodies, faulty_network, join_room, login, say, seqs, write
+from tests.browser.conftest import (
+    PASSWORD,
+    Pages,
+    bodies,
+    faulty_network,
+    join_room,
+    login,
+    say,
+    seqs,
+    write,
+)
 from tests.server.e2e.e2e_support import Chat, ServerProc, start_server, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -146,3 +156,38 @@ def test_reconnect_resumes_and_resends_the_outbox(
         assert stored == shown
     finally:
         terminal.close_all()
+
+
+def test_joins_over_the_read_budget_are_asked_again_not_dropped(
+    pages: Pages, tmp_path: Path
+) -> None:
+    """A welcome listing more rooms than the server's read burst: every room is joined in the
+    end (the refused joins are made again after their retry_after), none disappears."""
+    server = start_server(
+        tmp_path / "chat.db", tmp_path / "server.log", ["--read-burst", "4", "--read-rate", "20"]
+    )
+    terminal = Chat(server)
+    try:
+        alice = uniq("Alice_")
+        rooms = sorted(uniq("many-") for _ in range(10))
+        page = pages.open(server=server)
+        login(page, alice)  # a new account: the browser joins #general
+        own = terminal.connect()
+        own.hello(alice, PASSWORD)
+        bob = terminal.signup("Bob_")
+        assert own.user is not None and bob.user is not None
+        for room in rooms:  # alice is in 11 rooms, bob says hello in each
+            terminal.login(own.user).join(room)  # a connection each: a budget each
+            said = terminal.login(bob.user)
+            said.join(room)
+            said.say(room, f"hello {room}")
+        page.reload()  # the welcome lists 11 rooms: 11 joins at once, 4 in the burst
+        expect(page.locator("#room-list button.room")).to_have_count(11)
+        for room in rooms:
+            page.locator("#room-list button.room", has_text=room).click()
+            expect(page.locator("#room-title")).to_have_text(f"#{room}")
+            expect(page.locator("#log .msg .body")).to_have_text([f"hello {room}"])
+        expect(page.locator("#notice")).not_to_contain_text("slow down")
+    finally:
+        terminal.close_all()
+        server.stop()

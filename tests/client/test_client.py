@@ -231,6 +231,27 @@ async def test_rejected_requests_raise_server_error(chat: RestartableServer) -> 
         assert alice.queued == 0
 
 
+async def test_the_rooms_list_comes_a_page_at_a_time_biggest_first(make_chat: Any) -> None:
+    chat: RestartableServer = await make_chat(room_create_rate=125, max_rooms_per_user=200)
+    bob = await chat.account("bob")
+    await post(chat, bob, "popular", ["hi"])
+    async with chat.client(await chat.account("alice")) as alice:
+        names = [f"r{n:03d}" for n in range(120)]
+        await asyncio.gather(*(alice.join(name) for name in [*names, "popular"]))
+        first = await alice.list_rooms(limit=10)
+        assert [r.room for r in first.rooms] == ["popular", *names[:9]]  # 2 members, then 1
+        assert first.cursor is not None
+        second = await alice.list_rooms(limit=10, cursor=first.cursor)
+        assert [r.room for r in second.rooms] == names[9:19]
+        assert [r.room async for r in alice.all_rooms()] == ["popular", *names]
+        # a room that ends up past the creation limit is an error at once, not a long wait
+        with pytest.raises(ServerError) as refused:
+            for n in range(100):
+                await alice.join(f"more{n}")
+        assert refused.value.code == "rate_limited"
+        assert refused.value.retry_after is not None and refused.value.retry_after > 60
+
+
 async def test_wrong_password_and_unreachable_server(chat: RestartableServer) -> None:
     await chat.account("alice", "right-pw")
     with pytest.raises(AuthError):

@@ -32,7 +32,7 @@ def test_every_client_type_decodes() -> None:
         "read": {"room": "general", "seq": 4},
         "typing": {"room": "general"},
         "search": {"q": "hello world", "limit": 5},
-        "rooms": {},
+        "rooms": {"limit": 10, "cursor": "3/general"},
         "logout": {"all": True},
         "password": {"old": "old-pw", "new": "new-pw"},
     }
@@ -50,6 +50,40 @@ def test_defaults() -> None:
     assert (history.limit, history.before, history.after) == (100, None, None)
     search = decode({"type": "search", "q": "x"})
     assert isinstance(search, p.Search) and search.limit == 50
+    rooms = decode({"type": "rooms"})
+    assert isinstance(rooms, p.Rooms) and (rooms.limit, rooms.cursor) == (50, None)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"limit": 0},
+        {"limit": 101},
+        {"limit": "5"},
+        {"cursor": 5},
+        {"cursor": ""},
+        {"cursor": "general"},
+        {"cursor": "-1/general"},
+        {"cursor": "3/General"},
+        {"cursor": "3/dm:a:b"},
+        {"cursor": "1" * 19 + "/a"},
+        {"cursor": "3/" + "a" * 65},
+        {"cursor": "3/a\u0000"},
+        {"cursor": "x" * 97},
+    ],
+)
+def test_a_rooms_page_needs_a_limit_in_range_and_a_cursor_from_a_reply(
+    fields: dict[str, object],
+) -> None:
+    error = error_of(json.dumps({"type": "rooms", "ref": "p2", **fields}))
+    assert (error.code, error.ref) == ("bad_request", "p2")
+
+
+def test_a_rooms_cursor_names_the_last_room_listed() -> None:
+    last = p.RoomInfo(room="general", members=12, last_seq=40)
+    assert p.rooms_after(p.rooms_cursor(last)) == (12, "general")
+    page = p.RoomList(rooms=[last], cursor=None, ref="r")
+    assert json.loads(p.encode(page))["cursor"] is None  # null on the last page, never absent
 
 
 @pytest.mark.parametrize(

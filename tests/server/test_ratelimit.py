@@ -6,7 +6,7 @@ import pytest
 
 from chat_server.attempts import Attempt, LoginAttempts, LoginPolicy
 from chat_server.auth import token_hash
-from chat_server.ratelimit import Allowance, Cooldown, TokenBucket
+from chat_server.ratelimit import Allowance, Cooldown, SharedBuckets, TokenBucket, take_all
 
 
 def test_bucket_allows_burst_then_rate() -> None:
@@ -40,6 +40,76 @@ def test_bucket_ignores_a_clock_going_backwards() -> None:
     bucket = TokenBucket(rate=1, burst=1, now=10.0)
     assert bucket.take(10.0)
     assert not bucket.take(5.0)
+
+
+def test_take_all_spends_every_bucket_or_none() -> None:
+    reads = TokenBucket(rate=10, burst=3, now=0.0)
+    searches = TokenBucket(rate=1, burst=2, now=0.0)
+    assert take_all((reads, searches), 0.0) is None
+    assert take_all((reads, searches), 0.0) is None
+    # the search bucket is empty: the read bucket keeps its token, and the wait is the longer
+    assert take_all((reads, searches), 0.0) == pytest.approx(1.0)
+    assert reads.tokens(0.0) == 1.0
+    assert take_all((reads,), 0.0) is None  # a history spends the read bucket alone
+    assert take_all((reads, searches), 0.5) == pytest.approx(0.5)
+    assert take_all((reads, searches), 1.0) is None
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # (action, key, time) -> tokens user "a" has after them; burst 4, 2 per second
+        ([("hold", "a", 0.0), ("take", "a", 0.0)], 3.0),
+        # two connections of one user draw on one bucket
+        ([("hold", "a", 0.0), ("hold", "a", 0.0), ("take", "a", 0.0), ("take", "a", 0.0)], 2.0),
+        # another user's bucket is their own
+        ([("hold", "b", 0.0), ("hold", "a", 0.0), ("take", "b", 0.0)], 4.0),
+        # reconnecting at once finds the spent bucket, not a fresh burst
+        ([("hold", "a", 0.0), ("take", "a", 0.0), ("release", "a", 0.1), ("hold", "a", 0.2)], 3.4),
+        # ... and so does a connection that stays while the other goes
+        ([("hold", "a", 0.0), ("hold", "a", 0.0), ("take", "a", 0.0), ("release", "a", 0.0)], 3.0),
+        # back after the refill time (burst / rate = 2 s): a full bucket, as it would be
+        ([("hold", "a", 0.0), ("take", "a", 0.0), ("release", "a", 0.0), ("hold", "a", 2.0)], 4.0),
+    ],
+)
+def test_shared_buckets_are_one_per_user(
+    steps: list[tuple[str, str, float]], expected: float
+) -> None:
+    buckets: SharedBuckets[str] = SharedBuckets(rate=2, burst=4)
+    held = {}
+    for action, key, now in steps:
+        if action == "hold":
+            held[key] = buckets.hold(key, now)
+        elif action == "take":
+            assert held[key].take(now)
+        else:
+            buckets.release(key, now)
+    assert held["a"].tokens(steps[-1][2]) == pytest.approx(expected)
+
+
+def test_shared_buckets_forget_users_gone_for_the_refill_time() -> None:
+    buckets: SharedBuckets[int] = SharedBuckets(rate=20, burst=40)  # full again after 2 s
+    for user in range(1000):
+        buckets.hold(user, 0.0)
+        buckets.hold(user, 0.0)
+    assert len(buckets) == 1000
+    for user in range(1000):
+        buckets.release(user, 1.0)
+    assert len(buckets) == 1000  # every user still has a connection
+    for user in range(1000):
+        buckets.release(user, 1.0 + user / 1000)
+    assert len(buckets) == 1000  # gone, but their buckets are not full yet
+    buckets.hold(5000, 3.5)  # any later use prunes those full by now
+    assert len(buckets) == 1 + sum(1 for user in range(1000) if 3.5 - (1.0 + user / 1000) < 2)
+    buckets.release(5000, 10.0)
+    assert len(buckets) == 1  # its own, resting
+    buckets.hold(6000, 12.0)
+    assert len(buckets) == 1
+
+
+def test_a_shared_bucket_needs_a_rate() -> None:
+    with pytest.raises(ValueError):
+        SharedBuckets(rate=0, burst=1)
 
 
 def test_cooldown_per_key() -> None:

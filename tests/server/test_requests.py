@@ -11,6 +11,7 @@ from chat_server.errors import (
     Conflict,
     NotFound,
     NotMember,
+    OverLimit,
     ProtocolError,
     StoreError,
     wire_error,
@@ -55,3 +56,11 @@ def test_store_errors_become_wire_codes(error: StoreError, code: str, message: s
 def test_a_protocol_error_passes_through_with_its_own_ref() -> None:
     refused = ProtocolError("forbidden", "not yours", "mine")
     assert wire_error(refused, "other") is refused
+
+
+def test_a_per_user_limit_is_rate_limited_when_waiting_helps_too_large_when_not() -> None:
+    later = wire_error(OverLimit("you may create 20 rooms an hour", retry_after=12.5), "j1")
+    assert (later.code, later.retry_after, later.ref) == ("rate_limited", 12.5, "j1")
+    full = wire_error(OverLimit("you are in as many rooms as allowed (100)"), "j2")
+    assert (full.code, full.retry_after, full.ref) == ("too_large", None, "j2")
+    assert "(100)" in full.message

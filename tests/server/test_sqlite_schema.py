@@ -70,6 +70,9 @@ async def test_a_version_1_database_is_upgraded_with_history_keys_and_search(
         assert (new.seq, new.new) == (301, True)
         hits = await store.search(1, search_words("lanterns"), None, 2)
         assert [h.body for h in hits] == ["fresh lanterns", "old message 299 about lanterns"]
+        # the rooms list counts the members the old database had
+        listed = await store.public_rooms(10)
+        assert [(r.room, r.members) for r in listed.rooms] == [("general", 1)]
     finally:
         await store.close()
     with sqlite3.connect(path) as db:

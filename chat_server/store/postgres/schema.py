@@ -78,13 +78,39 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE revocations (id INT PRIMARY KEY CHECK (id = 1), version BIGINT NOT NULL)",
         "INSERT INTO revocations (id, version) VALUES (1, 0)",
-        """CREATE FUNCTION tokens_revoked() RETURNS trigger LANGUAGE plpgsql AS $$
+        """CREATE FUNCTION tokens_revoked() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
         BEGIN
             UPDATE revocations SET version = version + 1 WHERE id = 1;
             RETURN NULL;
         END $$""",
         """CREATE TRIGGER tokens_revoked AFTER DELETE ON tokens
             FOR EACH STATEMENT EXECUTE FUNCTION tokens_revoked()""",
+    ),
+    # Limits per user and the rooms list by size: who created a room by joining it (the
+    # creation rate counts those), and each room's member count, kept by a trigger on every
+    # change of memberships, so a page of the list is a walk along an index. Names sort
+    # bytewise (COLLATE "C"), as in SQLite, whatever the database's collation.
+    (
+        "ALTER TABLE rooms ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE rooms ADD COLUMN created_by BIGINT REFERENCES users(id)",
+        "UPDATE rooms r SET member_count ="
+        " (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id)",
+        """CREATE FUNCTION count_members() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            IF TG_OP = 'INSERT' THEN
+                UPDATE rooms SET member_count = member_count + 1 WHERE id = NEW.room_id;
+            ELSE
+                UPDATE rooms SET member_count = member_count - 1 WHERE id = OLD.room_id;
+            END IF;
+            RETURN NULL;
+        END $$""",
+        "CREATE TRIGGER memberships_count AFTER INSERT OR DELETE ON memberships"
+        " FOR EACH ROW EXECUTE FUNCTION count_members()",
+        'CREATE INDEX rooms_by_size ON rooms (member_count DESC, name COLLATE "C") WHERE NOT is_dm',
+        "CREATE INDEX rooms_created_by ON rooms (created_by, created_at)"
+        " WHERE created_by IS NOT NULL",
     ),
 )
 

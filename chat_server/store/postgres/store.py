@@ -5,7 +5,9 @@ Messages go through the node's GroupCommitter, one transaction per batch. Severa
 write at once, so nothing about a room is cached between batches: a batch first locks the
 counter rows of its rooms (``SELECT ... FOR UPDATE`` in id order, so two nodes never
 deadlock on them) and takes the room's next seqs from that row while holding the lock.
-That makes seqs contiguous per room whatever the number of nodes.
+That makes seqs contiguous per room whatever the number of nodes. Searches, the slow
+reads, take at most a quarter of the pool at a time, so logins and joins always find a
+connection.
 """
 
 from __future__ import annotations
@@ -23,12 +25,22 @@ import asyncpg  # type: ignore[import-untyped]
 from chat_server.errors import Conflict, StoreError
 from chat_server.protocol import (
     MAX_SEQ,
-    RoomInfo,
     RoomState,
     SearchHit,
     nick_key,
 )
-from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
+from chat_server.store.base import (
+    CREATION_WINDOW,
+    NewMessage,
+    Page,
+    Room,
+    RoomQuota,
+    RoomsPage,
+    Stored,
+    User,
+    history_page,
+    rooms_page,
+)
 from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
@@ -36,6 +48,9 @@ from chat_server.store.writer import GroupCommitter
 log = logging.getLogger(__name__)
 
 _MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
+# the rooms list sorts names bytewise (the ``rooms_by_size`` index), as SQLite does
+_ROOM_COLUMNS = 'name COLLATE "C" AS name, member_count, last_seq'
+_BY_SIZE = "member_count DESC, name"
 
 # A whole batch is retried after these: another node's transaction got in the way
 # (a deadlock, or the same idempotency key stored by another node meanwhile).
@@ -83,6 +98,37 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}@{netloc[-1]}"))
 
 
+async def _check_quota(conn: Conn, user_id: int, name: str, quota: RoomQuota) -> None:
+    """Raise OverLimit when the user joining ``name`` would pass ``quota``; a room the user is
+    in already passes. The user's row stays locked until the transaction ends, so the joins of
+    one user, on any node, are counted one at a time."""
+    await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
+    room = await conn.fetchrow(
+        "SELECT EXISTS (SELECT 1 FROM memberships m WHERE m.room_id = r.id AND m.user_id = $2)"
+        " FROM rooms r WHERE r.name = $1",
+        name,
+        user_id,
+    )
+    if room is not None and room[0]:
+        return
+    count = await conn.fetchval("SELECT COUNT(*) FROM memberships WHERE user_id = $1", user_id)
+    if count >= quota.max_rooms:
+        raise quota.full()
+    if room is not None:
+        return
+    # the oldest of the user's last ``created_per_hour`` rooms: in the window, it is one too many
+    wait = await conn.fetchval(
+        "SELECT EXTRACT(EPOCH FROM created_at - now())::float8 + $3::float8 FROM rooms"
+        " WHERE created_by = $1"
+        " ORDER BY created_at DESC OFFSET $2 LIMIT 1",
+        user_id,
+        quota.created_per_hour - 1,
+        CREATION_WINDOW,
+    )
+    if wait is not None and wait > 0:
+        raise quota.too_fast(float(wait))
+
+
 def _count(status: str) -> int:
     """The row count of a command status such as ``INSERT 0 1`` or ``DELETE 3``."""
     last = status.rsplit(" ", 1)[-1]
@@ -97,6 +143,7 @@ class PostgresStore:
         self.pool_size = pool_size
         self._pool: _Pool | None = None
         self._committer = GroupCommitter(self._apply_batch, batch_max)
+        self._searches = asyncio.Semaphore(max(1, pool_size // 4))
         self.applied: list[int] = []
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -230,6 +277,13 @@ class PostgresStore:
 
     async def remove_user(self, user_id: int) -> None:
         async with self._tx() as conn:
+            # the memberships' trigger updates their rooms: lock those in id order first, as
+            # a write batch does, so the two never deadlock
+            await conn.execute(
+                "SELECT 1 FROM rooms WHERE id IN"
+                " (SELECT room_id FROM memberships WHERE user_id = $1) ORDER BY id FOR UPDATE",
+                user_id,
+            )
             await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
             await conn.execute(
@@ -259,19 +313,27 @@ class PostgresStore:
         row = await self._one("SELECT id, name, is_dm FROM rooms WHERE name = $1", name)
         return Room(id=row[0], name=row[1], is_dm=row[2]) if row else None
 
-    async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]:
-        return await self._join((user_id,), name, is_dm)
+    async def join(
+        self, user_id: int, name: str, is_dm: bool, quota: RoomQuota | None = None
+    ) -> tuple[Room, bool]:
+        return await self._join((user_id,), name, is_dm, quota)
 
     async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
         return await self._join(tuple(user_ids), name, True)
 
-    async def _join(self, user_ids: tuple[int, ...], name: str, is_dm: bool) -> tuple[Room, bool]:
+    async def _join(
+        self, user_ids: tuple[int, ...], name: str, is_dm: bool, quota: RoomQuota | None = None
+    ) -> tuple[Room, bool]:
         """Create the room when missing and add the members; True when one was new."""
         async with self._tx() as conn:
+            if quota is not None:
+                await _check_quota(conn, user_ids[0], name, quota)
             await conn.execute(
-                "INSERT INTO rooms (name, is_dm) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                "INSERT INTO rooms (name, is_dm, created_by) VALUES ($1, $2, $3)"
+                " ON CONFLICT (name) DO NOTHING",
                 name,
                 is_dm,
+                None if is_dm else user_ids[0],
             )
             row = await conn.fetchrow("SELECT id, is_dm FROM rooms WHERE name = $1", name)
             assert row is not None
@@ -323,12 +385,26 @@ class PostgresStore:
         )
         return [row[0] for row in rows]
 
-    async def public_rooms(self) -> list[RoomInfo]:
-        rows = await self._all(
-            "SELECT r.name, (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id),"
-            " r.last_seq FROM rooms r WHERE NOT r.is_dm ORDER BY r.name"
-        )
-        return [RoomInfo(room=r[0], members=r[1], last_seq=r[2]) for r in rows]
+    async def public_rooms(self, limit: int, after: tuple[int, str] | None = None) -> RoomsPage:
+        """A keyset page along the ``rooms_by_size`` index; see ``SQLiteStore.public_rooms``."""
+        if after is None:
+            rows = await self._all(
+                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT is_dm ORDER BY {_BY_SIZE} LIMIT $1",
+                limit + 1,
+            )
+        else:
+            members, name = after
+            rows = await self._all(
+                f"(SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT is_dm AND member_count = $1"
+                f'  AND name COLLATE "C" > $2 ORDER BY {_BY_SIZE} LIMIT $3)'
+                f" UNION ALL (SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT is_dm"
+                f"  AND member_count < $1 ORDER BY {_BY_SIZE} LIMIT $3)"
+                f" ORDER BY {_BY_SIZE} LIMIT $3",
+                members,
+                name,
+                limit + 1,
+            )
+        return rooms_page(rows, limit)
 
     async def last_seq(self, room_id: int) -> int:
         row = await self._one("SELECT last_seq FROM rooms WHERE id = $1", room_id)
@@ -398,7 +474,8 @@ class PostgresStore:
             args.append(room_id)
         sql += f" ORDER BY m.id DESC LIMIT ${len(args) + 1}"
         args.append(limit)
-        rows = await self._all(sql, *args)
+        async with self._searches:
+            rows = await self._all(sql, *args)
         return [SearchHit(room=r[0], seq=r[1], nick=r[2], body=r[3], ts=r[4]) for r in rows]
 
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from chat_server.errors import Conflict, NotMember, StoreError
+from chat_server.errors import Conflict, NotMember, OverLimit, StoreError
 from chat_server.protocol import nick_key, now_ts
-from chat_server.store.base import NewMessage, Room, Stored, User
+from chat_server.store.base import CREATION_WINDOW, NewMessage, Room, RoomQuota, Stored, User
 
 # Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
 _CHUNK = 256
@@ -53,6 +55,7 @@ class Join:
     user_ids: tuple[int, ...]
     name: str
     is_dm: bool
+    quota: RoomQuota | None = None  # checked for the first user (the one joining)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -190,7 +193,7 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
             conn.execute("SAVEPOINT op")
             try:
                 results.append(_apply_one(conn, ops[i], known))
-            except NotMember as exc:
+            except (NotMember, OverLimit) as exc:
                 conn.execute("ROLLBACK TO op")
                 results.append(exc)
             except sqlite3.IntegrityError as exc:
@@ -253,13 +256,17 @@ def _apply_one(conn: sqlite3.Connection, op: Any, known: WriterCache) -> Any:
                 (now_ts(), user_id),
             )
             return None
-        case Join(user_ids, name, is_dm):
-            conn.execute(
-                "INSERT OR IGNORE INTO rooms (name, is_dm, created_at) VALUES (?, ?, ?)",
-                (name, int(is_dm), now_ts()),
-            )
+        case Join(user_ids, name, is_dm, quota):
+            created_at = now_ts()
             row = conn.execute("SELECT id, is_dm FROM rooms WHERE name = ?", (name,)).fetchone()
-            assert row is not None
+            if quota is not None:
+                check_quota(conn, user_ids[0], None if row is None else row[0], quota)
+            if row is None:
+                cur = conn.execute(
+                    "INSERT INTO rooms (name, is_dm, created_at, created_by) VALUES (?, ?, ?, ?)",
+                    (name, int(is_dm), created_at, None if is_dm else user_ids[0]),
+                )
+                row = (cur.lastrowid, int(is_dm))
             room = Room(id=row[0], name=name, is_dm=bool(row[1]))
             created = False
             for user_id in user_ids:
@@ -286,6 +293,35 @@ def _apply_one(conn: sqlite3.Connection, op: Any, known: WriterCache) -> Any:
             ).fetchone()
             return int(row[0]) if row else None
     raise TypeError(f"unknown write {op!r}")
+
+
+def check_quota(
+    conn: sqlite3.Connection, user_id: int, room_id: int | None, quota: RoomQuota
+) -> None:
+    """Raise OverLimit when the user joining the room (``room_id`` None: a new one) would
+    pass ``quota``; a room the user is in already passes."""
+    if (
+        room_id is not None
+        and conn.execute(
+            "SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id)
+        ).fetchone()
+    ):
+        return
+    count = conn.execute("SELECT COUNT(*) FROM memberships WHERE user_id = ?", (user_id,))
+    if count.fetchone()[0] >= quota.max_rooms:
+        raise quota.full()
+    if room_id is not None:
+        return
+    # the oldest of the user's last ``created_per_hour`` rooms: in the window, it is one too many
+    row = conn.execute(
+        "SELECT created_at FROM rooms WHERE created_by = ?"
+        " ORDER BY created_at DESC LIMIT 1 OFFSET ?",
+        (user_id, quota.created_per_hour - 1),
+    ).fetchone()
+    if row is not None:
+        wait = datetime.fromisoformat(row[0]).timestamp() + CREATION_WINDOW - time.time()
+        if wait > 0:
+            raise quota.too_fast(wait)
 
 
 def _append_run(

@@ -107,6 +107,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UPDATE revocations SET version = version + 1 WHERE id = 1;
         END""",
     ),
+    # Limits per user and the rooms list by size: who created a room by joining it (the
+    # creation rate counts those), and each room's member count, kept by triggers on every
+    # change of memberships, so a page of the list is a walk along an index.
+    (
+        "ALTER TABLE rooms ADD COLUMN member_count INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE rooms ADD COLUMN created_by INTEGER REFERENCES users(id)",
+        "UPDATE rooms SET member_count ="
+        " (SELECT COUNT(*) FROM memberships m WHERE m.room_id = rooms.id)",
+        """CREATE TRIGGER memberships_count_insert AFTER INSERT ON memberships BEGIN
+            UPDATE rooms SET member_count = member_count + 1 WHERE id = new.room_id;
+        END""",
+        """CREATE TRIGGER memberships_count_delete AFTER DELETE ON memberships BEGIN
+            UPDATE rooms SET member_count = member_count - 1 WHERE id = old.room_id;
+        END""",
+        "CREATE INDEX rooms_by_size ON rooms(member_count DESC, name) WHERE is_dm = 0",
+        "CREATE INDEX rooms_created_by ON rooms(created_by, created_at)"
+        " WHERE created_by IS NOT NULL",
+    ),
 )
 
 

@@ -1,12 +1,14 @@
-"""SQLite storage: WAL, one writer connection driven by group commit, two read connections.
+"""SQLite storage: WAL, one writer connection driven by group commit, three read connections.
 
 The writer connection is a plain ``sqlite3`` connection living on a thread of its own:
 the single writer task (``GroupCommitter``) hands it each batch whole, and the batch's
 transaction runs there in one call (``batch.py``). Reads go through separate read
 connections, so they never see an uncommitted batch and never queue behind one: the short
 indexed reads of a history page run on the event loop's thread (a thread trip costs more
-than they do), every other read in one trip to a reader thread. The search index is
-filled by the writer in bulk, behind the messages, and brought up to date before a search.
+than they do), searches on a thread of their own (a slow one must not hold up logins and
+joins), every other read in one trip to the reader thread (``readers.py``). The search
+index is filled by the writer in bulk, behind the messages, and brought up to date before
+a search.
 """
 
 from __future__ import annotations
@@ -23,13 +25,22 @@ from typing import Any, TypeVar
 from chat_server.errors import StoreError
 from chat_server.protocol import (
     MAX_SEQ,
-    RoomInfo,
     RoomState,
     SearchHit,
     nick_key,
     now_ts,
 )
-from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
+from chat_server.store.base import (
+    NewMessage,
+    Page,
+    Room,
+    RoomQuota,
+    RoomsPage,
+    Stored,
+    User,
+    history_page,
+    rooms_page,
+)
 from chat_server.store.sqlite.batch import (
     STATEMENT_CACHE,
     CreateUser,
@@ -43,6 +54,7 @@ from chat_server.store.sqlite.batch import (
     index_search,
 )
 from chat_server.store.sqlite.files import create_private, create_private_dir
+from chat_server.store.sqlite.readers import ReaderThread, open_reader
 from chat_server.store.sqlite.schema import migrate
 from chat_server.store.writer import GroupCommitter
 
@@ -51,6 +63,7 @@ _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 _MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
+_ROOM_COLUMNS = "name, member_count, last_seq"
 
 # The writer adds new messages to the search index in bulk: once this many wait, or this
 # many seconds after the first of them, or before a search (which must see every message
@@ -67,8 +80,8 @@ class SQLiteStore:
         self.synchronous = synchronous
         self._pool: ThreadPoolExecutor | None = None
         self._writer: sqlite3.Connection | None = None
-        self._read_pool: ThreadPoolExecutor | None = None
-        self._reader: sqlite3.Connection | None = None
+        self._reader = ReaderThread(path, "sqlite-reader")
+        self._searcher = ReaderThread(path, "sqlite-search")
         self._inline: sqlite3.Connection | None = None
         self._committer = GroupCommitter(self._apply_batch, batch_max)
         self._cache = WriterCache()
@@ -83,12 +96,10 @@ class SQLiteStore:
             create_private(self.path)
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
             self._writer = await self._in_writer(self._open_writer, self._sync_pragma())
-            self._read_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
-            self._reader = await asyncio.get_running_loop().run_in_executor(
-                self._read_pool, self._open_reader
-            )
+            await self._reader.open()
+            await self._searcher.open()
             # on the loop's thread a busy wait stalls every connection: fail fast instead
-            self._inline = self._open_reader(busy_ms=200)
+            self._inline = open_reader(self.path, busy_ms=200)
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             raise StoreError(f"cannot open database {self.path}: {exc}") from exc
@@ -121,17 +132,6 @@ class SQLiteStore:
             raise
         return conn
 
-    def _open_reader(self, busy_ms: int = 5000) -> sqlite3.Connection:
-        """A read-only connection (after the writer has migrated), for the thread that opens it."""
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
-            conn.execute("PRAGMA query_only=ON")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
     def _sync_pragma(self) -> str:
         if self.synchronous not in ("full", "normal"):
             raise StoreError(f"synchronous must be full or normal, not {self.synchronous!r}")
@@ -147,12 +147,9 @@ class SQLiteStore:
         await self._committer.stop()
         if self._inline is not None:
             self._inline.close()
-        reader, read_pool = self._reader, self._read_pool
-        self._inline = self._reader = self._read_pool = None
-        if read_pool is not None:
-            if reader is not None:
-                await asyncio.get_running_loop().run_in_executor(read_pool, reader.close)
-            read_pool.shutdown(wait=False)
+            self._inline = None
+        await self._reader.close()
+        await self._searcher.close()
         writer, pool = self._writer, self._pool
         self._writer = self._pool = None
         if pool is not None:
@@ -167,17 +164,8 @@ class SQLiteStore:
     # --- reads ----------------------------------------------------------------------------
 
     async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """All rows of one query, in one trip to the reader's thread (execute and fetch there:
-        a thread hop per query, not one per cursor call as through aiosqlite)."""
-        reader, pool = self._reader, self._read_pool
-        if reader is None or pool is None:
-            raise StoreError("the database is closed")
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                pool, _fetch, reader, sql, params
-            )
-        except sqlite3.Error as exc:
-            raise StoreError(str(exc)) from exc
+        """All rows of one query, in one trip to the reader's thread."""
+        return await self._reader.all(sql, params)
 
     def _now(self, sql: str, params: Sequence[Any]) -> list[Any]:
         """All rows of a short indexed query, run right here on the event loop's thread.
@@ -286,12 +274,27 @@ class SQLiteStore:
         )
         return [row[0] for row in rows]
 
-    async def public_rooms(self) -> list[RoomInfo]:
-        rows = await self._all(
-            "SELECT r.name, (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id),"
-            " r.last_seq FROM rooms r WHERE r.is_dm = 0 ORDER BY r.name"
-        )
-        return [RoomInfo(room=r[0], members=r[1], last_seq=r[2]) for r in rows]
+    async def public_rooms(self, limit: int, after: tuple[int, str] | None = None) -> RoomsPage:
+        """A keyset page along the ``rooms_by_size`` index (members descending, then name):
+        the rest of the cursor's member count, then the smaller rooms; each part is a range
+        of the index, whatever the number of rooms."""
+        if after is None:
+            rows = await self._all(
+                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE is_dm = 0"
+                " ORDER BY member_count DESC, name LIMIT ?",
+                (limit + 1,),
+            )
+        else:
+            members, name = after
+            rows = await self._all(
+                f"SELECT {_ROOM_COLUMNS} FROM (SELECT {_ROOM_COLUMNS} FROM rooms"
+                "  WHERE is_dm = 0 AND member_count = ? AND name > ? ORDER BY name LIMIT ?)"
+                f" UNION ALL SELECT {_ROOM_COLUMNS} FROM (SELECT {_ROOM_COLUMNS} FROM rooms"
+                "  WHERE is_dm = 0 AND member_count < ? ORDER BY member_count DESC, name LIMIT ?)"
+                " ORDER BY member_count DESC, name LIMIT ?",
+                (members, name, limit + 1, members, limit + 1, limit + 1),
+            )
+        return rooms_page(rows, limit)
 
     async def last_seq(self, room_id: int) -> int:
         row = await self._one("SELECT last_seq FROM rooms WHERE id = ?", (room_id,))
@@ -363,7 +366,7 @@ class SQLiteStore:
             params.append(room_id)
         sql += " ORDER BY m.id DESC LIMIT ?"
         params.append(limit)
-        rows = await self._all(sql, params)
+        rows = await self._searcher.all(sql, params)
         return [SearchHit(room=r[0], seq=r[1], nick=r[2], body=r[3], ts=r[4]) for r in rows]
 
     # --- writes ---------------------------------------------------------------------------
@@ -400,8 +403,10 @@ class SQLiteStore:
         )
         return count
 
-    async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]:
-        result: tuple[Room, bool] = await self._write(Join((user_id,), name, is_dm))
+    async def join(
+        self, user_id: int, name: str, is_dm: bool, quota: RoomQuota | None = None
+    ) -> tuple[Room, bool]:
+        result: tuple[Room, bool] = await self._write(Join((user_id,), name, is_dm, quota))
         return result
 
     async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
@@ -495,8 +500,3 @@ def _catch_up_search(conn: sqlite3.Connection, cache: WriterCache) -> None:
             conn.execute("ROLLBACK")
         raise
     cache.indexed_upto = staged.indexed_upto
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
-    """On the reader thread: run one query and fetch all its rows."""
-    return conn.execute(sql, params).fetchall()

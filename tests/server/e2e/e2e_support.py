@@ -9,6 +9,7 @@ import it without clashing with other ``conftest`` modules of the project.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,7 @@ ACK_KEYS = {"type", "id", "room", "seq", "ts"}
 LEFT_KEYS = {"type", "room"}
 RESULTS_KEYS = {"type", "messages"}
 RESULT_KEYS = {"room", "seq", "nick", "body", "ts"}
-ROOMS_KEYS = {"type", "rooms"}
+ROOMS_KEYS = {"type", "rooms", "cursor"}
 ROOM_ENTRY_KEYS = {"room", "members", "last_seq"}
 READ_KEYS = {"type", "room", "seq"}
 TYPING_KEYS = {"type", "room", "nick"}
@@ -54,6 +55,9 @@ DEFAULT_LIMITS: Frame = {
     "max_frame": 65536,
     "history_max": 500,
     "rate": {"per_second": 20, "burst": 40},
+    "reads": {"per_second": 10, "burst": 200},
+    "search": {"per_second": 1, "burst": 10},
+    "max_rooms": 100,
 }
 
 
@@ -123,7 +127,25 @@ def start_server(db: Path, log: Path, extra: Iterable[str] = ()) -> ServerProces
 
 # --------------------------------------------------------------------------- client
 
-Client = SyncClient
+
+class Client(SyncClient):
+    """The raw client, and the rooms list walked along its cursors."""
+
+    def all_rooms(self, limit: int = 100) -> list[Frame]:
+        """Every public room, page by page along the cursors (each page checked)."""
+        listed: list[Frame] = []
+        cursor: str | None = None
+        while True:
+            frame: Frame = {"type": "rooms", "limit": limit}
+            if cursor is not None:
+                frame["cursor"] = cursor
+            page = self.request(frame, "rooms")
+            assert_keys(page, ROOMS_KEYS)
+            assert len(page["rooms"]) <= limit, page
+            listed += page["rooms"]
+            cursor = page["cursor"]
+            if cursor is None:
+                return listed
 
 
 class AccountPool:
@@ -192,16 +214,23 @@ class Chat:
         return client
 
     def fill(self, user: User, room: str, count: int, prefix: str = "m") -> dict[int, str]:
-        """Send ``count`` messages (bodies ``prefix<n>``) staying under the rate limit.
+        """Send ``count`` messages (bodies ``prefix<n>``, in order) staying under the rate limit.
 
-        Each connection pipelines at most 30 sends (the burst is 40); returns seq -> body.
+        The limit is the user's, whatever the connection: the first window of sends spends
+        part of the burst, and each later one waits for as many tokens as it spends (the
+        rate the welcome announces). Returns seq -> body.
         """
+        client = self.login(user)
+        client.join(room)
+        assert client.welcome is not None
+        rate = client.welcome["limits"]["rate"]
+        window = max(1, min(30, rate["burst"] * 3 // 4))
         stored: dict[int, str] = {}
         sent = 0
         while sent < count:
-            client = self.login(user)
-            client.join(room)
-            batch = range(sent, min(sent + 30, count))
+            if sent:
+                time.sleep(window / rate["per_second"])
+            batch = range(sent, min(sent + window, count))
             bodies = {f"{prefix}-{uuid.uuid4().hex[:8]}-{i}": f"{prefix}{i}" for i in batch}
             for msg_id, body in bodies.items():
                 client.send({"type": "send", "room": room, "id": msg_id, "body": body})
@@ -210,8 +239,8 @@ class Chat:
                 ack = client.recv_until("ack")
                 pending.discard(ack["id"])
                 stored[ack["seq"]] = bodies[ack["id"]]
-            client.close()
             sent += len(batch)
+        client.close()
         return stored
 
     def close_all(self) -> None:

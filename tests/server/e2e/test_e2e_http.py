@@ -284,7 +284,8 @@ def test_acked_messages_survive_sigkill(server_factory: ServerFactory) -> None:
 
 
 def test_slow_consumer_is_closed_1013(server_factory: ServerFactory) -> None:
-    own = server_factory("--max-buffer", "65536")
+    # a send limit that lets 1520 messages of one user in at once: the test is about the reader
+    own = server_factory("--max-buffer", "65536", "--rate", "100000", "--burst", "2000")
     chat = Chat(own)
     try:
         alice = chat.signup("Sc_")

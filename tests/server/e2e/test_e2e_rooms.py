@@ -23,9 +23,9 @@ from tests.server.e2e.e2e_support import (
 )
 
 
-def rooms_entry(frame: Frame, room: str) -> Frame | None:
-    found = [entry for entry in frame["rooms"] if entry["room"] == room]
-    assert len(found) <= 1, frame
+def rooms_entry(listed: list[Frame], room: str) -> Frame | None:
+    found = [entry for entry in listed if entry["room"] == room]
+    assert len(found) <= 1, listed
     return found[0] if found else None
 
 
@@ -46,8 +46,7 @@ def test_join_creates_the_room(chat: Chat) -> None:
         "messages": [],
         "more": False,
     }
-    listing = alice.request({"type": "rooms"}, "rooms")
-    assert rooms_entry(listing, room) == {"room": room, "members": 1, "last_seq": 0}
+    assert rooms_entry(alice.all_rooms(), room) == {"room": room, "members": 1, "last_seq": 0}
     # Membership persists across sessions: the next welcome lists the room.
     assert alice.user is not None
     welcome = chat.connect().hello(token=alice.user.token)
@@ -127,8 +126,7 @@ def test_leave(chat: Chat) -> None:
     # No more live events from the room for bob.
     alice.say(room, "after bob left")
     bob.expect_no_frame(0.4, ignore={"presence"})
-    listing = alice.request({"type": "rooms"}, "rooms")
-    assert rooms_entry(listing, room) == {"room": room, "members": 1, "last_seq": 1}
+    assert rooms_entry(alice.all_rooms(), room) == {"room": room, "members": 1, "last_seq": 1}
     assert bob.user is not None
     welcome = chat.connect().hello(token=bob.user.token)
     assert all(entry["room"] != room for entry in welcome["rooms"])
@@ -147,7 +145,7 @@ def test_send_to_a_room_without_membership_is_not_member(chat: Chat) -> None:
     assert_error(err, "not_member")
     # Nothing was stored, and sending did not create the missing room.
     assert alice.history(room)["messages"] == []
-    listing = bob.request({"type": "rooms"}, "rooms")
+    listing = bob.all_rooms()
     assert rooms_entry(listing, missing) is None
     assert rooms_entry(listing, room) == {"room": room, "members": 1, "last_seq": 0}
 
@@ -160,12 +158,18 @@ def test_rooms_lists_public_rooms_not_dms(chat: Chat) -> None:
     alice.send_msg(room, "one")
     alice.send_msg(None, "private", to=bob.nick)
     alice.send({"type": "rooms", "ref": "list"})
-    listing = alice.recv_until("rooms")
-    assert_keys(listing, ROOMS_KEYS, ref="list")
-    for entry in listing["rooms"]:
+    first = alice.recv_until("rooms")
+    assert_keys(first, ROOMS_KEYS, ref="list")
+    assert len(first["rooms"]) <= 50  # the default page
+    listing = alice.all_rooms()
+    assert listing[: len(first["rooms"])] == first["rooms"]
+    for entry in listing:
         assert_keys(entry, ROOM_ENTRY_KEYS)
         assert not entry["room"].startswith("dm:"), entry
     assert rooms_entry(listing, room) == {"room": room, "members": 2, "last_seq": 1}
+    # biggest first, then by name; every room once
+    order = [(-entry["members"], entry["room"]) for entry in listing]
+    assert order == sorted(order) and len(set(order)) == len(order)
     plain = bob.request({"type": "rooms"}, "rooms")
     assert_keys(plain, ROOMS_KEYS)
 
