@@ -5,13 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chat_server.errors import StoreError
-from chat_server.store.base import NewMessage, Page, Room, Store, Stored, User, search_words
+from chat_server.store.base import (
+    Blocks,
+    NewMessage,
+    Page,
+    Room,
+    Store,
+    Stored,
+    User,
+    search_words,
+)
 from chat_server.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from chat_server.config import Settings
 
 __all__ = [
+    "Blocks",
     "NewMessage",
     "Page",
     "Room",

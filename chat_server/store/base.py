@@ -58,6 +58,14 @@ class Stored(msgspec.Struct, frozen=True):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Blocks:
+    """A user's blocks: whom they blocked, and who blocked them (user ids)."""
+
+    blocked: frozenset[int] = frozenset()
+    blocked_by: frozenset[int] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Page:
     messages: list[MessageRecord]
     more: bool
@@ -96,9 +104,17 @@ class Store(Protocol):
     # rooms and memberships
     async def room_by_name(self, name: str) -> Room | None: ...
 
-    async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]: ...
+    async def join(
+        self, user_id: int, name: str, is_dm: bool, *, create: bool = True
+    ) -> tuple[Room, bool]:
+        """Make the user a member (True when they were not); the room is created when
+        missing, unless ``create`` is False: then NotFound."""
+        ...
 
-    async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]: ...
+    async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
+        """Create a direct conversation when missing and make both people members (a
+        message is about to be sent in it); True when one of them was not."""
+        ...
 
     async def leave(self, user_id: int, room_id: int) -> bool: ...
 
@@ -110,11 +126,35 @@ class Store(Protocol):
 
     async def room_names(self, user_id: int) -> list[str]: ...
 
+    async def presence_rooms(self, user_id: int) -> list[str]:
+        """The rooms where the user's presence is announced: their public rooms, and the
+        direct conversations they have written in (since they last joined it)."""
+        ...
+
+    async def has_written(self, user_id: int, room_id: int) -> bool:
+        """Whether the user has sent a message in the room since they last joined it."""
+        ...
+
     async def public_rooms(self) -> list[RoomInfo]: ...
 
     async def last_seq(self, room_id: int) -> int: ...
 
     async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None: ...
+
+    # blocks
+    async def block(self, user_id: int, blocked_id: int) -> bool:
+        """The user blocks another; True when they had not already."""
+        ...
+
+    async def unblock(self, user_id: int, blocked_id: int) -> bool:
+        """Undo a block; True when there was one."""
+        ...
+
+    async def blocks(self, user_id: int) -> Blocks: ...
+
+    async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
+        """(the user blocked ``other_nick``, ``other_nick`` blocked the user)."""
+        ...
 
     # messages
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:

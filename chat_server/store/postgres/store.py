@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chat_server.errors import Conflict, StoreError
+from chat_server.errors import Conflict, NotFound, StoreError
 from chat_server.protocol import (
     MAX_SEQ,
     RoomInfo,
@@ -28,7 +28,7 @@ from chat_server.protocol import (
     SearchHit,
     nick_key,
 )
-from chat_server.store.base import NewMessage, Page, Room, Stored, User, history_page
+from chat_server.store.base import Blocks, NewMessage, Page, Room, Stored, User, history_page
 from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
@@ -228,6 +228,7 @@ class PostgresStore:
         async with self._tx() as conn:
             await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
+            await conn.execute("DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1", user_id)
             await conn.execute(
                 "UPDATE users SET removed_at = now(), password_hash = NULL WHERE id = $1",
                 user_id,
@@ -253,22 +254,29 @@ class PostgresStore:
         row = await self._one("SELECT id, name, is_dm FROM rooms WHERE name = $1", name)
         return Room(id=row[0], name=row[1], is_dm=row[2]) if row else None
 
-    async def join(self, user_id: int, name: str, is_dm: bool) -> tuple[Room, bool]:
-        return await self._join((user_id,), name, is_dm)
+    async def join(
+        self, user_id: int, name: str, is_dm: bool, *, create: bool = True
+    ) -> tuple[Room, bool]:
+        return await self._join((user_id,), name, is_dm, create)
 
     async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
         return await self._join(tuple(user_ids), name, True)
 
-    async def _join(self, user_ids: tuple[int, ...], name: str, is_dm: bool) -> tuple[Room, bool]:
-        """Create the room when missing and add the members; True when one was new."""
+    async def _join(
+        self, user_ids: tuple[int, ...], name: str, is_dm: bool, create: bool = True
+    ) -> tuple[Room, bool]:
+        """Create the room when missing (or NotFound, unless ``create``) and add the
+        members; True when one was new."""
         async with self._tx() as conn:
-            await conn.execute(
-                "INSERT INTO rooms (name, is_dm) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                name,
-                is_dm,
-            )
+            if create:
+                await conn.execute(
+                    "INSERT INTO rooms (name, is_dm) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                    name,
+                    is_dm,
+                )
             row = await conn.fetchrow("SELECT id, is_dm FROM rooms WHERE name = $1", name)
-            assert row is not None
+            if row is None:
+                raise NotFound(f"no room {name}")
             room = Room(id=row[0], name=name, is_dm=row[1])
             status = await conn.execute(
                 "INSERT INTO memberships (user_id, room_id)"
@@ -317,6 +325,20 @@ class PostgresStore:
         )
         return [row[0] for row in rows]
 
+    async def presence_rooms(self, user_id: int) -> list[str]:
+        rows = await self._all(
+            "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
+            " WHERE m.user_id = $1 AND (NOT r.is_dm OR m.wrote) ORDER BY r.name",
+            user_id,
+        )
+        return [row[0] for row in rows]
+
+    async def has_written(self, user_id: int, room_id: int) -> bool:
+        row = await self._one(
+            "SELECT wrote FROM memberships WHERE user_id = $1 AND room_id = $2", user_id, room_id
+        )
+        return bool(row is not None and row[0])
+
     async def public_rooms(self) -> list[RoomInfo]:
         rows = await self._all(
             "SELECT r.name, (SELECT COUNT(*) FROM memberships m WHERE m.room_id = r.id),"
@@ -340,6 +362,43 @@ class PostgresStore:
                 seq,
             )
         return None if moved is None else int(moved)
+
+    # --- blocks ---------------------------------------------------------------------------
+
+    async def block(self, user_id: int, blocked_id: int) -> bool:
+        count = await self._execute(
+            "INSERT INTO blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            user_id,
+            blocked_id,
+        )
+        return count > 0
+
+    async def unblock(self, user_id: int, blocked_id: int) -> bool:
+        count = await self._execute(
+            "DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2", user_id, blocked_id
+        )
+        return count > 0
+
+    async def blocks(self, user_id: int) -> Blocks:
+        rows = await self._all(
+            "SELECT blocked_id, FALSE FROM blocks WHERE user_id = $1"
+            " UNION ALL SELECT user_id, TRUE FROM blocks WHERE blocked_id = $1",
+            user_id,
+        )
+        return Blocks(
+            blocked=frozenset(row[0] for row in rows if not row[1]),
+            blocked_by=frozenset(row[0] for row in rows if row[1]),
+        )
+
+    async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
+        row = await self._one(
+            "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = u.id),"
+            " EXISTS (SELECT 1 FROM blocks WHERE user_id = u.id AND blocked_id = $1)"
+            " FROM users u WHERE u.nick_key = $2",
+            user_id,
+            nick_key(other_nick),
+        )
+        return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
     # --- messages -------------------------------------------------------------------------
 

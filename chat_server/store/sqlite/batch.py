@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from chat_server.errors import Conflict, NotMember, StoreError
+from chat_server.errors import Conflict, NotFound, NotMember, StoreError
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import NewMessage, Room, Stored, User
 
@@ -53,6 +53,7 @@ class Join:
     user_ids: tuple[int, ...]
     name: str
     is_dm: bool
+    create: bool = True  # False: a missing room is NotFound
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -117,9 +118,11 @@ LAST_SEQ_SQL = (
     "WITH v(id, seq) AS (VALUES {values})"
     " UPDATE rooms SET last_seq = v.seq FROM v WHERE rooms.id = v.id"
 )
+# A sender's marker moves to their message, and their membership notes that they wrote
+# (``wrote``: their presence shows in a direct conversation from then on).
 READ_SEQ_SQL = (
     "WITH v(u, r, seq) AS (VALUES {values})"
-    " UPDATE memberships SET read_seq = MAX(read_seq, v.seq) FROM v"
+    " UPDATE memberships SET read_seq = MAX(read_seq, v.seq), wrote = 1 FROM v"
     " WHERE memberships.user_id = v.u AND memberships.room_id = v.r"
 )
 
@@ -190,7 +193,7 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
             conn.execute("SAVEPOINT op")
             try:
                 results.append(_apply_one(conn, ops[i], known))
-            except NotMember as exc:
+            except (NotMember, NotFound) as exc:
                 conn.execute("ROLLBACK TO op")
                 results.append(exc)
             except sqlite3.IntegrityError as exc:
@@ -248,18 +251,21 @@ def _apply_one(conn: sqlite3.Connection, op: Any, known: WriterCache) -> Any:
         case RemoveUser(user_id):
             conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM memberships WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?", (user_id,) * 2)
             conn.execute(
                 "UPDATE users SET removed_at = ?, password_hash = NULL WHERE id = ?",
                 (now_ts(), user_id),
             )
             return None
-        case Join(user_ids, name, is_dm):
-            conn.execute(
-                "INSERT OR IGNORE INTO rooms (name, is_dm, created_at) VALUES (?, ?, ?)",
-                (name, int(is_dm), now_ts()),
-            )
+        case Join(user_ids, name, is_dm, create):
+            if create:
+                conn.execute(
+                    "INSERT OR IGNORE INTO rooms (name, is_dm, created_at) VALUES (?, ?, ?)",
+                    (name, int(is_dm), now_ts()),
+                )
             row = conn.execute("SELECT id, is_dm FROM rooms WHERE name = ?", (name,)).fetchone()
-            assert row is not None
+            if row is None:
+                raise NotFound(f"no room {name}")
             room = Room(id=row[0], name=name, is_dm=bool(row[1]))
             created = False
             for user_id in user_ids:
