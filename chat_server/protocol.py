@@ -141,7 +141,30 @@ class Logout(ClientFrame, tag="logout"):
     pass
 
 
-AnyClientFrame = Hello | Join | Leave | Send | History | Read | Typing | Search | Rooms | Logout
+class Block(ClientFrame, tag="block"):
+    """Refuse someone's direct messages and hide your presence from them."""
+
+    nick: str
+
+
+class Unblock(ClientFrame, tag="unblock"):
+    nick: str
+
+
+AnyClientFrame = (
+    Hello
+    | Join
+    | Leave
+    | Send
+    | History
+    | Read
+    | Typing
+    | Search
+    | Rooms
+    | Logout
+    | Block
+    | Unblock
+)
 CLIENT_TYPES: Final[frozenset[str]] = frozenset(
     frame.__struct_config__.tag for frame in get_args(AnyClientFrame)
 )
@@ -269,6 +292,16 @@ class RoomList(ServerFrame, tag="rooms"):
     rooms: list[RoomInfo]
 
 
+class Blocked(ServerFrame, tag="blocked"):
+    """The answer to ``block``: ``nick`` as the account spells it."""
+
+    nick: str
+
+
+class Unblocked(ServerFrame, tag="unblocked"):
+    nick: str
+
+
 class Error(Struct, tag="error", tag_field="type", omit_defaults=True):
     """An error reply; ``ref`` is always present (null when the request had none), and
     ``retry_after`` (seconds) only on ``rate_limited``: when asking again may succeed."""
@@ -291,6 +324,8 @@ AnyServerFrame = (
     | ReadEvent
     | Results
     | RoomList
+    | Blocked
+    | Unblocked
     | Error
 )
 
@@ -424,6 +459,8 @@ def _check(frame: AnyClientFrame) -> None:
             frame.q = clean_query(frame.q, ref)
             if frame.room is not None:
                 _check_room(frame.room, ref)
+        case Block() | Unblock():
+            _check_nick(frame.nick, ref)
         case Rooms() | Logout():
             pass
 
