@@ -210,6 +210,17 @@ class ChatClient:
         rooms: p.RoomList = await self._request(p.Rooms())
         return rooms
 
+    async def block(self, nick: str) -> str:
+        """Refuse ``nick``'s direct messages and hide your presence from them (blocking
+        again does no harm); returns the nick as the account spells it."""
+        blocked: p.Blocked = await self._request(p.Block(nick=nick))
+        return blocked.nick
+
+    async def unblock(self, nick: str) -> str:
+        """Undo :meth:`block`; returns the nick as the account spells it."""
+        unblocked: p.Unblocked = await self._request(p.Unblock(nick=nick))
+        return unblocked.nick
+
     async def logout(self) -> None:
         """Revoke this session's token on the server and close."""
         conn = await self._ready()

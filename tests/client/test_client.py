@@ -260,3 +260,19 @@ async def test_logout_revokes_the_token(chat: RestartableServer) -> None:
     assert alice.closed
     with pytest.raises(AuthError):
         await ChatClient(chat.url, token=token).connect()
+
+
+async def test_block_and_unblock(chat: RestartableServer) -> None:
+    alice_token, bob_token = await chat.account("alice"), await chat.account("bob")
+    async with chat.client(alice_token) as alice, chat.client(bob_token) as bob:
+        await bob.send("hi alice", to="alice")
+        assert await alice.block("BOB") == "bob"
+        with pytest.raises(ServerError) as refused:
+            await bob.send("hello?", to="alice")
+        assert refused.value.code == "forbidden"
+        with pytest.raises(ServerError) as unknown:
+            await alice.block("nobody")
+        assert unknown.value.code == "not_found"
+        assert await alice.unblock("bob") == "bob"
+        ack = await bob.send("hello again", to="alice")
+        assert (ack.room, ack.seq) == ("dm:alice:bob", 2)
