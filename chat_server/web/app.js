@@ -4,8 +4,10 @@
 // One job per module: ordering (the pure seq rule), connection (the socket), session (who is
 // logged in), login (screens and the session's life), rooms (records, sidebar, read markers), nav
 // (the room on screen), messages (the log in order, history pages), log (its items, pending
-// sends), outbox (sends never lost nor doubled), people (members, typing), search, dom (text only).
+// sends), outbox (sends never lost nor doubled), people (members, typing), blocks (blocking
+// people), search, dom (text only).
 
+import { blockCommand, blocked, setBlocked, unblocked } from "./blocks.js";
 import { connect, on, retryNow, whenClosed } from "./connection.js";
 import { $, clean, notice, setStatus } from "./dom.js";
 import { authFailed, connectionClosed, login, logout, showChat, showLogin, welcome } from "./login.js";
@@ -47,6 +49,8 @@ const FRAMES = {
   read: readMoved,
   left,
   results: searchResults,
+  blocked,
+  unblocked,
   error: failed,
 };
 
@@ -89,7 +93,7 @@ function wireForms() {
     const body = $("input").value;
     if (!body.trim()) return;
     $("input").value = "";
-    sendMessage(body);
+    if (!blockCommand(body)) sendMessage(body);
   });
   $("input").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -105,6 +109,10 @@ function wireForms() {
     if (q) search(q);
   });
   $("search-close").addEventListener("click", closeSearch);
+  $("member-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-block]");
+    if (button) setBlocked(button.closest("li").dataset.nick, button.dataset.block === "block");
+  });
 }
 
 function wireKeys() {
