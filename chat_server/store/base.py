@@ -124,8 +124,6 @@ class Store(Protocol):
 
     async def user_rooms(self, user_id: int) -> list[RoomState]: ...
 
-    async def room_names(self, user_id: int) -> list[str]: ...
-
     async def presence_rooms(self, user_id: int) -> list[str]:
         """The rooms where the user's presence is announced: their public rooms, and the
         direct conversations they have written in (since they last joined it)."""

@@ -109,8 +109,9 @@ async def test_a_first_message_opens_the_conversation_but_not_the_victims_presen
             joined = (await stranger.join(dm))[0]
             assert sorted(joined["members"]) == ["stranger", "victim"]
             assert joined["online"] == ["stranger"]  # the victim is online, and not shown
-            await victim.join(dm)  # reading is not writing
+            await victim.join(dm)  # reading is not writing, nor is typing
             await victim.send({"type": "read", "room": dm, "seq": 1})
+            await victim.send({"type": "typing", "room": dm})
             assert about(await events(stranger), "victim") == []
         # the victim goes and comes back: the bystander sees it, the stranger does not
         seen = await bystander.recv_type("presence")
@@ -129,6 +130,8 @@ async def test_a_first_message_opens_the_conversation_but_not_the_victims_presen
             seen = await stranger.recv_type("presence")
             assert (message["nick"], message["body"]) == ("victim", "who are you?")
             assert (seen["room"], seen["nick"], seen["status"]) == (dm, "victim", "online")
+            await victim.send({"type": "typing", "room": dm})
+            assert (await stranger.recv_type("typing"))["nick"] == "victim"
             joined = (await stranger.join(dm))[0]
             assert sorted(joined["online"]) == ["stranger", "victim"]
         seen = await stranger.recv_type("presence")

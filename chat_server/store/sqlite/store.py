@@ -273,14 +273,6 @@ class SQLiteStore:
         )
         return [RoomState(room=r[0], last_seq=r[1], read_seq=r[2], unread=r[3]) for r in rows]
 
-    async def room_names(self, user_id: int) -> list[str]:
-        rows = await self._all(
-            "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
-            " WHERE m.user_id = ? ORDER BY r.name",
-            (user_id,),
-        )
-        return [row[0] for row in rows]
-
     async def presence_rooms(self, user_id: int) -> list[str]:
         rows = await self._all(
             "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
