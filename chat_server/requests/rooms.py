@@ -69,7 +69,7 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         # blocked; in a direct conversation not at all (presence waits for a message)
         announce = new_member and not room.is_dm
         blocks = await store.blocks(session.user_id) if others or announce else Blocks()
-        hidden = await _hidden_presence(ctx, room, others, blocks)
+        visible = online - await _hidden_presence(ctx, room, others, blocks)
         if frame.since is None:
             page = await store.history(room, limit=p.JOIN_BACKLOG, upto=last)
         else:
@@ -88,7 +88,7 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
             room=name,
             last_seq=last,
             members=[nick for _, nick in members],
-            online=[nick for user_id, nick in members if user_id in online - hidden],
+            online=[nick for user_id, nick in members if user_id in visible],
             ref=frame.ref,
         )
     )
@@ -114,7 +114,9 @@ async def _hidden_presence(ctx: Context, room: Room, others: set[int], blocks: B
     (``access.shows_presence``); in a direct conversation, one lookup of whether the
     other person has written in it."""
     hidden = set()
-    for user_id in others:
+    # in a public room only those who blocked the user can be hidden: ask about them alone
+    candidates = others if room.is_dm else others & blocks.blocked_by
+    for user_id in candidates:
         wrote = room.is_dm and await ctx.store.has_written(user_id, room.id)
         if not access.shows_presence(
             dm=room.is_dm,
