@@ -1,15 +1,20 @@
 """Who may do what: pure rules of (user, room kind, action), no I/O.
 
-A handler gathers the facts (is the user a member?) and asks; the answer is None (go on)
-or the refusal to report. Rooms are public or direct conversations (``dm:a:b``); roles
-come with protocol 2.
+A handler gathers the facts (is the user a member? did either person block the other?)
+and asks; the answer is None (go on) or the refusal to report. Rooms are public or direct
+conversations (``dm:a:b``); roles come with protocol 2.
+
+Direct conversations are by consent: one exists once a message was sent in it (a
+``join`` cannot create one, so nobody is made a member of a conversation they were never
+written to), a block either way stops its messages, and a person's presence shows in it
+only once they have written there.
 """
 
 from __future__ import annotations
 
 from typing import Final, Literal, NamedTuple
 
-from chat_server.protocol import dm_pair
+from chat_server.protocol import dm_pair, nick_key
 
 Action = Literal["join", "leave", "send", "history", "read", "typing", "search"]
 
@@ -42,3 +47,60 @@ def refusal(user_key: str, room: str, action: Action, *, member: bool) -> Refusa
     if action in MEMBERS_ONLY and not member:
         return Refusal("not_member", f"you are not a member of {room}")
     return None
+
+
+def dm_refusal(
+    other: str,
+    action: Literal["join", "send"],
+    *,
+    exists: bool,
+    blocked: bool = False,
+    blocked_by: bool = False,
+) -> Refusal | None:
+    """Whether the user may join, or send to, the direct conversation with ``other``.
+
+    ``exists``: a message was sent in it already; ``blocked``: the user blocked ``other``;
+    ``blocked_by``: ``other`` blocked the user. A block stops messages, never the reading
+    of what was said before it.
+    """
+    if action == "join":
+        if exists:
+            return None
+        return Refusal("not_found", f"no conversation with {other} yet: send them a message")
+    if blocked_by:
+        return Refusal("forbidden", f"{other} does not accept messages from you")
+    if blocked:
+        return Refusal("forbidden", f"you blocked {other}: unblock them to write to them")
+    return None
+
+
+def block_refusal(user_key: str, target: str, *, exists: bool) -> Refusal | None:
+    """Whether the user may block (or unblock) the nick ``target``."""
+    if nick_key(target) == user_key:
+        return Refusal("bad_request", "you cannot block yourself")
+    if not exists:
+        return Refusal("not_found", f"no user {target}")
+    return None
+
+
+def shows_presence(*, dm: bool, wrote: bool, blocks_viewer: bool, blocked_by_viewer: bool) -> bool:
+    """Whether a viewer sees a person's presence (online, offline) in a room.
+
+    Never when the person blocked the viewer. In a direct conversation only once the
+    person wrote in it (so opening one to someone does not reveal them before they
+    answer), and not while either of the two blocks the other. ``wrote`` is whether the
+    person has written in the room, ``blocks_viewer`` whether the person blocked the
+    viewer, ``blocked_by_viewer`` whether the viewer blocked the person.
+    """
+    if blocks_viewer:
+        return False
+    if dm:
+        return wrote and not blocked_by_viewer
+    return True
+
+
+def hidden_from(*, dm: bool, blocked: frozenset[int], blocked_by: frozenset[int]) -> frozenset[int]:
+    """Who must not get a person's presence event in a room where it is announced (one
+    they may be seen in, ``wrote``): :func:`shows_presence` for every viewer at once,
+    given whom the person blocked and who blocked them."""
+    return blocked | blocked_by if dm else blocked

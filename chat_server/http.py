@@ -34,6 +34,7 @@ WEB_DIR = Path(__file__).parent / "web"
 # The page's ES modules (no build step): app.js is the entry point, it imports the others.
 WEB_MODULES = (
     "app.js",
+    "blocks.js",
     "connection.js",
     "dom.js",
     "log.js",

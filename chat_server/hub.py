@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -221,6 +221,20 @@ class Hub:
                 else:
                     session.frames = [frames, frame]
         writer.schedule()
+
+    def deliver_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
+        """A room event (no seq) for every subscribed session but those of ``exclude_users``
+        (presence hidden from people someone blocked): rare, so a set lookup per session."""
+        subscriptions = self.subscriptions
+        subscriptions.hold(room, data, exclude_users=exclude_users)
+        live = subscriptions.live.get(room)
+        if not live:
+            return
+        frame = text_frame(data)
+        for session in live:
+            if session.user_id not in exclude_users:
+                self.writer.queue(session, frame)
+        self.writer.schedule()
 
     def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
         """Write an event to every session of one user but ``exclude`` (read markers)."""

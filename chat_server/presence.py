@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 
+from chat_server import access
 from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import StoreError
@@ -37,12 +38,26 @@ class Presence:
         await self.ctx.broker.close()
 
     async def announce(self, user_id: int, nick: str, status: str) -> None:
-        """Tell the user's rooms that the user came online or went offline (on any node)."""
+        """Tell the user's rooms that the user came online or went offline (on any node).
+
+        Only where others may see it (``access.shows_presence``): the user's public rooms
+        and the direct conversations they have written in, never to someone they blocked,
+        and in a direct conversation not while either of the two blocks the other.
+        """
         assert status in ("online", "offline")
-        broker = self.ctx.broker
-        for room in await self.ctx.store.room_names(user_id):
-            event = p.Presence(room=room, nick=nick, status=status)  # type: ignore[arg-type]
-            broker.publish_room(room, p.encode(event), exclude_user=user_id)
+        store, broker = self.ctx.store, self.ctx.broker
+        rooms = await store.presence_rooms(user_id)
+        if not rooms:
+            return
+        blocks = await store.blocks(user_id)
+        for room in rooms:
+            event = p.encode(p.Presence(room=room, nick=nick, status=status))  # type: ignore[arg-type]
+            dm = p.dm_pair(room) is not None
+            hidden = access.hidden_from(dm=dm, blocked=blocks.blocked, blocked_by=blocks.blocked_by)
+            if hidden:
+                broker.publish_room_except(room, event, hidden | {user_id})
+            else:
+                broker.publish_room(room, event, exclude_user=user_id)
 
     def login_elsewhere(self, key: str, address: str | None) -> None:
         """A failed login on another node: the limits hold for the whole chat."""

@@ -155,8 +155,30 @@ class Password(ClientFrame, tag="password"):
     new: str
 
 
+class Block(ClientFrame, tag="block"):
+    """Refuse someone's direct messages and hide your presence from them."""
+
+    nick: str
+
+
+class Unblock(ClientFrame, tag="unblock"):
+    nick: str
+
+
 AnyClientFrame = (
-    Hello | Join | Leave | Send | History | Read | Typing | Search | Rooms | Logout | Password
+    Hello
+    | Join
+    | Leave
+    | Send
+    | History
+    | Read
+    | Typing
+    | Search
+    | Rooms
+    | Logout
+    | Block
+    | Unblock
+    | Password
 )
 CLIENT_TYPES: Final[frozenset[str]] = frozenset(
     frame.__struct_config__.tag for frame in get_args(AnyClientFrame)
@@ -301,6 +323,16 @@ class PasswordChanged(ServerFrame, tag="password_changed"):
     """The password is changed; the user's other tokens are revoked."""
 
 
+class Blocked(ServerFrame, tag="blocked"):
+    """The answer to ``block``: ``nick`` as the account spells it."""
+
+    nick: str
+
+
+class Unblocked(ServerFrame, tag="unblocked"):
+    nick: str
+
+
 class Error(Struct, tag="error", tag_field="type", omit_defaults=True):
     """An error reply; ``ref`` is always present (null when the request had none), and
     ``retry_after`` (seconds) only on ``rate_limited``: when asking again may succeed."""
@@ -324,6 +356,8 @@ AnyServerFrame = (
     | Results
     | RoomList
     | PasswordChanged
+    | Blocked
+    | Unblocked
     | Error
 )
 
@@ -481,6 +515,8 @@ def _check(frame: AnyClientFrame) -> None:
                     raise ProtocolError(
                         "bad_request", f"passwords are 1-{MAX_PASSWORD} characters", ref
                     )
+        case Block() | Unblock():
+            _check_nick(frame.nick, ref)
         case Rooms():
             if frame.cursor is not None:
                 rooms_after(frame.cursor, ref)

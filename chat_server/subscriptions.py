@@ -10,7 +10,7 @@ held it) is dropped: the client sees no gap and no duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
+from collections.abc import Collection, Hashable, Iterator
 from typing import Final, Generic, Protocol, TypeVar
 
 # the "seq" of an event without one (presence, typing): newer than any backlog
@@ -69,13 +69,21 @@ class Subscriptions(Generic[S]):
             del self.held[room]
 
     def hold(
-        self, room: str, data: bytes, seq: int | None = None, exclude_user: int | None = None
+        self,
+        room: str,
+        data: bytes,
+        seq: int | None = None,
+        exclude_user: int | None = None,
+        exclude_users: Collection[int] = (),
     ) -> None:
         """Keep an event back for the room's held subscribers (live ones get it now)."""
         held = self.held.get(room)
         if held:
             for subscriber, events in held.items():
-                if not subscriber.closing and subscriber.user_id != exclude_user:
+                user_id = subscriber.user_id
+                if subscriber.closing or user_id == exclude_user:
+                    continue
+                if not exclude_users or user_id not in exclude_users:
                     events.append((data, seq))
 
     def recipients(

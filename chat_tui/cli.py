@@ -1,4 +1,5 @@
-"""The ``chat-tui`` command: connect (the TUI), and send, history, tail, login, logout for scripts.
+"""The ``chat-tui`` command: connect (the TUI), and send, history, tail, login, logout, block and
+unblock for scripts.
 
 A thin shell: ``send`` runs the blocking one-shot path (``scripting/oneshot.py``, no
 asyncio), ``history`` and ``tail`` run ChatClient (``scripting/reading.py``), ``connect`` the
@@ -424,6 +425,49 @@ def passwd(url_arg: str | None, url: str, token: str | None, nick: str | None) -
 async def _passwd(client: ChatClient, old: str, new: str) -> None:
     async with client:
         await client.change_password(old, new)
+
+
+# --- block / unblock ----------------------------------------------------------------------
+
+
+@main.command()
+@url_option
+@auth_options
+@click.argument("who", metavar="NICK")
+def block(url: str, token: str | None, nick: str | None, who: str) -> None:
+    """Refuse NICK's direct messages and hide from them when you are online.
+
+    They can still read your old conversation with them and see you in public rooms.
+    Blocking again does no harm; `chat-tui unblock NICK` undoes it.
+
+    \b
+    Example:
+      chat-tui block mallory
+    """
+    client = make_client(url, token, nick, reconnect=False)
+    spelled = _run(_blocking(client, who, block=True))
+    click.echo(f"Blocked {spelled}: they cannot message you or see when you are online.")
+
+
+@main.command()
+@url_option
+@auth_options
+@click.argument("who", metavar="NICK")
+def unblock(url: str, token: str | None, nick: str | None, who: str) -> None:
+    """Undo `chat-tui block NICK`.
+
+    \b
+    Example:
+      chat-tui unblock mallory
+    """
+    client = make_client(url, token, nick, reconnect=False)
+    spelled = _run(_blocking(client, who, block=False))
+    click.echo(f"Unblocked {spelled}.")
+
+
+async def _blocking(client: ChatClient, who: str, *, block: bool) -> str:
+    async with client:
+        return await (client.block(who) if block else client.unblock(who))
 
 
 # --- connect (the TUI) --------------------------------------------------------------------

@@ -31,6 +31,10 @@ class Receiver(Protocol):
 
     def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None: ...
 
+    def deliver_room_except(
+        self, room: str, data: bytes, exclude_users: Collection[int]
+    ) -> None: ...
+
     def subscribe_user(self, user_id: int, room: str) -> None: ...
 
     def leave_user(
@@ -55,6 +59,11 @@ class Broker(Protocol):
 
     def publish_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
         """An event for every connection of one user, but the session ``exclude``."""
+
+    def publish_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
+        """A room event (no seq) for every subscribed connection but those of
+        ``exclude_users``: presence that people someone blocked must not see. Rare, so
+        the fan-out may check each recipient; messages take ``publish_room``."""
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         """Subscribe a user's open connections to a room (a new direct conversation)."""

@@ -35,6 +35,10 @@ class LocalBroker:
         if self._receiver is not None:
             self._receiver.deliver_user(user_id, data, exclude)
 
+    def publish_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
+        if self._receiver is not None:
+            self._receiver.deliver_room_except(room, data, frozenset(exclude_users))
+
     def subscribe_user(self, user_id: int, room: str) -> None:
         if self._receiver is not None:
             self._receiver.subscribe_user(user_id, room)

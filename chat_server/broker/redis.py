@@ -57,6 +57,12 @@ class UserEvent(msgspec.Struct, tag="u", array_like=True):
     exclude: str | None = None
 
 
+class RoomEventExcept(msgspec.Struct, tag="e", array_like=True):
+    room: str
+    data: bytes
+    exclude_users: list[int]
+
+
 class SubscribeUser(msgspec.Struct, tag="s", array_like=True):
     user_id: int
     room: str
@@ -79,7 +85,7 @@ class LoginResult(msgspec.Struct, tag="l", array_like=True):
     address: str | None = None
 
 
-Envelope = RoomEvent | UserEvent | SubscribeUser | LeaveUser | LoginResult
+Envelope = RoomEvent | UserEvent | RoomEventExcept | SubscribeUser | LeaveUser | LoginResult
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Envelope] = msgspec.msgpack.Decoder(Envelope)
@@ -104,6 +110,8 @@ def deliver(receiver: Receiver, envelope: Envelope) -> None:
             receiver.deliver_room(room, data, seq, exclude_user)
         case UserEvent(user_id, data, exclude):
             receiver.deliver_user(user_id, data, exclude)
+        case RoomEventExcept(room, data, exclude_users):
+            receiver.deliver_room_except(room, data, frozenset(exclude_users))
         case SubscribeUser(user_id, room):
             receiver.subscribe_user(user_id, room)
         case LeaveUser(user_id, room, data, exclude):
@@ -313,6 +321,9 @@ class RedisBroker:
 
     def publish_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
         self._publish(UserEvent(user_id, data, exclude))
+
+    def publish_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
+        self._publish(RoomEventExcept(room, data, sorted(exclude_users)))
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         self._publish(SubscribeUser(user_id, room))

@@ -1,6 +1,15 @@
 """Request handlers, one module per family; importing this package fills the table."""
 
-from chat_server.requests import account, markers, messages, rooms
+from chat_server.requests import account, blocking, markers, messages, rooms
 from chat_server.requests.registry import HANDLERS, Hangup, handles
 
-__all__ = ["HANDLERS", "Hangup", "account", "handles", "markers", "messages", "rooms"]
+__all__ = [
+    "HANDLERS",
+    "Hangup",
+    "account",
+    "blocking",
+    "handles",
+    "markers",
+    "messages",
+    "rooms",
+]

@@ -7,6 +7,7 @@ import functools
 import logging
 from typing import Any
 
+from chat_server import access
 from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ChatError, ProtocolError, wire_error
@@ -14,7 +15,7 @@ from chat_server.hub import Session
 from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big, write_results
 from chat_server.requests.registry import handles
-from chat_server.requests.rooms import check, member_room
+from chat_server.requests.rooms import check, member_room, other_key
 from chat_server.store import NewMessage, Stored, search_words
 
 log = logging.getLogger("chat_server")
@@ -31,6 +32,7 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
             raise ProtocolError("not_found", f"no user {frame.to}", frame.ref)
         if target.id == session.user_id:
             raise ProtocolError("bad_request", "you cannot message yourself", frame.ref)
+        await _consent(ctx, session, target.nick, frame.ref)  # before the room is opened
         name = p.dm_room(session.nick, target.nick)
         room, new_member = await store.open_dm(name, (session.user_id, target.id))
         ctx.rooms[name] = room
@@ -44,13 +46,26 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
         if found is None:
             raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
         room = found  # membership is checked in the commit, with the seq
+        other = other_key(room.name, p.nick_key(session.nick))
+        if other is not None:
+            await _consent(ctx, session, other, frame.ref)
+    # a first message in a direct conversation shows the sender's presence there from now
+    first = room.is_dm and not await store.has_written(session.user_id, room.id)
     message = NewMessage(session.user_id, session.nick, room.id, frame.id, frame.body)
     future = store.submit(message)
-    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, first))
+
+
+async def _consent(ctx: Context, session: Session, other: str, ref: str | None) -> None:
+    """Refuse a direct message when either person blocked the other."""
+    blocked, blocked_by = await ctx.store.blocks_between(session.user_id, other)
+    refused = access.dm_refusal(other, "send", exists=True, blocked=blocked, blocked_by=blocked_by)
+    if refused is not None:
+        raise ProtocolError(refused.code, refused.message, ref)
 
 
 def _committed(
-    ctx: Context, session: Session, ref: str | None, future: asyncio.Future[Any]
+    ctx: Context, session: Session, ref: str | None, first: bool, future: asyncio.Future[Any]
 ) -> None:
     """After the commit: the ack to the sender, then the message to the room."""
     if future.cancelled():
@@ -76,6 +91,9 @@ def _committed(
             id=stored.client_id,
         )
         ctx.broker.publish_room(stored.room, p.encode(event), stored.seq)
+        if first:
+            online = p.Presence(room=stored.room, nick=stored.nick, status="online")
+            ctx.broker.publish_room(stored.room, p.encode(online), exclude_user=session.user_id)
 
 
 @handles(p.History)

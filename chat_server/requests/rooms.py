@@ -10,7 +10,7 @@ from chat_server.hub import Session
 from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big
 from chat_server.requests.registry import handles
-from chat_server.store import Room
+from chat_server.store import Blocks, Room
 
 
 def check(session: Session, room: str, ref: str | None) -> None:
@@ -34,6 +34,14 @@ async def member_room(
     return room
 
 
+def other_key(room: str, user_key: str) -> str | None:
+    """In a direct conversation, the other person's nick key; None in a public room."""
+    pair = p.dm_pair(room)
+    if pair is None:
+        return None
+    return pair[1] if pair[0] == user_key else pair[0]
+
+
 @handles(p.Join)
 async def join(ctx: Context, session: Session, frame: p.Join) -> None:
     """Membership, then ``joined`` and the backlog, then live events from the next seq.
@@ -46,15 +54,15 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
     name = frame.room
     store, broker, hub = ctx.store, ctx.broker, ctx.hub
     check(session, name, frame.ref)
-    pair = p.dm_pair(name)
-    if pair is not None:
-        other_key = pair[1] if pair[0] == p.nick_key(session.nick) else pair[0]
-        other = await store.user_by_nick(other_key)
-        if other is None:
-            raise ProtocolError("not_found", f"no user {other_key}", frame.ref)
-        room, new_member = await store.open_dm(name, (session.user_id, other.id))
-        if new_member:
-            broker.subscribe_user(other.id, name)
+    other = other_key(name, p.nick_key(session.nick))
+    if other is not None:
+        # a direct conversation is joined, never created: a message starts one (``send``)
+        exists = await ctx.room(name) is not None
+        refused = access.dm_refusal(other, "join", exists=exists)
+        if refused is not None:
+            raise ProtocolError(refused.code, refused.message, frame.ref)
+        # (a room removed since it was cached is the store's NotFound: not_found too)
+        room, new_member = await store.join(session.user_id, name, True, create=False)
     else:
         room, new_member = await store.join(session.user_id, name, False, ctx.room_quota)
     ctx.rooms[name] = room
@@ -63,6 +71,12 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         last = await store.last_seq(room.id)
         members = await store.members(room.id)
         online = await broker.online([user_id for user_id, _ in members])
+        others = online - {session.user_id}
+        # joining shows you online (clients take it so): in a public room, not to whom you
+        # blocked; in a direct conversation not at all (presence waits for a message)
+        announce = new_member and not room.is_dm
+        blocks = await store.blocks(session.user_id) if others or announce else Blocks()
+        visible = online - await _hidden_presence(ctx, room, others, blocks)
         if frame.since is None:
             page = await store.history(room, limit=p.JOIN_BACKLOG, upto=last)
         else:
@@ -70,15 +84,18 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
     except BaseException:
         hub.unsubscribe(session, name)
         raise
-    if new_member:
-        event = p.Presence(room=name, nick=session.nick, status="joined")
-        broker.publish_room(name, p.encode(event), exclude_user=session.user_id)
+    if announce:
+        event = p.encode(p.Presence(room=name, nick=session.nick, status="joined"))
+        if blocks.blocked:
+            broker.publish_room_except(name, event, blocks.blocked | {session.user_id})
+        else:
+            broker.publish_room(name, event, exclude_user=session.user_id)
     joined = p.encode(
         p.Joined(
             room=name,
             last_seq=last,
             members=[nick for _, nick in members],
-            online=[nick for user_id, nick in members if user_id in online],
+            online=[nick for user_id, nick in members if user_id in visible],
             ref=frame.ref,
         )
     )
@@ -97,6 +114,25 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         return
     write_big(ctx, session, joined, backlog)
     hub.go_live(session, name, last)
+
+
+async def _hidden_presence(ctx: Context, room: Room, others: set[int], blocks: Blocks) -> set[int]:
+    """Those of the other online members whose presence the user may not see in ``room``
+    (``access.shows_presence``); in a direct conversation, one lookup of whether the
+    other person has written in it."""
+    hidden = set()
+    # in a public room only those who blocked the user can be hidden: ask about them alone
+    candidates = others if room.is_dm else others & blocks.blocked_by
+    for user_id in candidates:
+        wrote = room.is_dm and await ctx.store.has_written(user_id, room.id)
+        if not access.shows_presence(
+            dm=room.is_dm,
+            wrote=wrote,
+            blocks_viewer=user_id in blocks.blocked_by,
+            blocked_by_viewer=user_id in blocks.blocked,
+        ):
+            hidden.add(user_id)
+    return hidden
 
 
 @handles(p.Leave)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from chat_server.errors import StoreError
 from chat_server.store.base import (
+    Blocks,
     NewMessage,
     Page,
     Room,
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from chat_server.config import Settings
 
 __all__ = [
+    "Blocks",
     "NewMessage",
     "Page",
     "Room",

@@ -59,6 +59,14 @@ class Stored(msgspec.Struct, frozen=True):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Blocks:
+    """A user's blocks: whom they blocked, and who blocked them (user ids)."""
+
+    blocked: frozenset[int] = frozenset()
+    blocked_by: frozenset[int] = frozenset()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Page:
     messages: list[MessageRecord]
     more: bool
@@ -140,9 +148,16 @@ class Store(Protocol):
     async def room_by_name(self, name: str) -> Room | None: ...
 
     async def join(
-        self, user_id: int, name: str, is_dm: bool, quota: RoomQuota | None = None
+        self,
+        user_id: int,
+        name: str,
+        is_dm: bool,
+        quota: RoomQuota | None = None,
+        *,
+        create: bool = True,
     ) -> tuple[Room, bool]:
-        """Make the user a member (creating the room); True when the membership is new.
+        """Make the user a member (True when they were not); the room is created when
+        missing, unless ``create`` is False: then NotFound.
 
         With ``quota``, a new membership past ``max_rooms`` or a new room past
         ``created_per_hour`` raises OverLimit and changes nothing; a join of a room the
@@ -150,7 +165,10 @@ class Store(Protocol):
         """
         ...
 
-    async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]: ...
+    async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
+        """Create a direct conversation when missing and make both people members (a
+        message is about to be sent in it); True when one of them was not."""
+        ...
 
     async def leave(self, user_id: int, room_id: int) -> bool: ...
 
@@ -160,7 +178,14 @@ class Store(Protocol):
 
     async def user_rooms(self, user_id: int) -> list[RoomState]: ...
 
-    async def room_names(self, user_id: int) -> list[str]: ...
+    async def presence_rooms(self, user_id: int) -> list[str]:
+        """The rooms where the user's presence is announced: their public rooms, and the
+        direct conversations they have written in (since they last joined it)."""
+        ...
+
+    async def has_written(self, user_id: int, room_id: int) -> bool:
+        """Whether the user has sent a message in the room since they last joined it."""
+        ...
 
     async def public_rooms(self, limit: int, after: tuple[int, str] | None = None) -> RoomsPage:
         """A page of at most ``limit`` public rooms, by members (most first) then name,
@@ -170,6 +195,21 @@ class Store(Protocol):
     async def last_seq(self, room_id: int) -> int: ...
 
     async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None: ...
+
+    # blocks
+    async def block(self, user_id: int, blocked_id: int) -> bool:
+        """The user blocks another; True when they had not already."""
+        ...
+
+    async def unblock(self, user_id: int, blocked_id: int) -> bool:
+        """Undo a block; True when there was one."""
+        ...
+
+    async def blocks(self, user_id: int) -> Blocks: ...
+
+    async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
+        """(the user blocked ``other_nick``, ``other_nick`` blocked the user)."""
+        ...
 
     # messages
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:

@@ -4,8 +4,10 @@
 // One job per module: ordering (the pure seq rule), connection (the socket), session (who is
 // logged in), login (screens and the session's life), rooms (records, sidebar, read markers), nav
 // (the room on screen), messages (the log in order, history pages), log (its items, pending
-// sends), outbox (sends never lost nor doubled), people (members, typing), search, dom (text only).
+// sends), outbox (sends never lost nor doubled), people (members, typing), blocks (blocking
+// people), search, dom (text only).
 
+import { blockCommand, blocked, setBlocked, unblocked } from "./blocks.js";
 import { connect, isConnected, on, retryNow, whenClosed } from "./connection.js";
 import { $, clean, notice, setStatus } from "./dom.js";
 import {
@@ -81,6 +83,8 @@ const FRAMES = {
   read: readMoved,
   left,
   results: searchResults,
+  blocked,
+  unblocked,
   error: failed,
 };
 
@@ -123,7 +127,7 @@ function wireForms() {
     const body = $("input").value;
     if (!body.trim()) return;
     $("input").value = "";
-    sendMessage(body);
+    if (!blockCommand(body)) sendMessage(body);
   });
   $("input").addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -139,6 +143,10 @@ function wireForms() {
     if (q) search(q);
   });
   $("search-close").addEventListener("click", closeSearch);
+  $("member-list").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-block]");
+    if (button) setBlocked(button.closest("li").dataset.nick, button.dataset.block === "block");
+  });
 }
 
 function wireKeys() {

@@ -44,6 +44,7 @@ function reset() {
   closeSearch();
   $("search-q").value = "";
   me.authFailed = false;
+  me.blocked.clear();
   resetBackoff();
 }
 

@@ -28,15 +28,29 @@ export function presence(frame) {
 
 export function renderMembers(room) {
   const items = room.members.map((nick) => {
-    const on = room.online.has(nick) || nick.toLowerCase() === me.nick.toLowerCase();
+    const self = nick.toLowerCase() === me.nick.toLowerCase();
+    const on = room.online.has(nick) || self;
     const item = el("li", on ? "member online" : "member offline");
     item.dataset.nick = nick;
     item.dataset.status = on ? "online" : "offline";
-    item.append(el("span", "dot"), el("span", "nick", clean(nick)), " ");
+    const name = el("span", "nick", clean(nick));
+    name.title = clean(nick); // in full, where a long one is cut short
+    item.append(el("span", "dot"), name, " ");
     item.append(el("span", "presence", on ? "online" : "offline"));
+    if (!self) item.append(blockButton(nick));
     return item;
   });
   $("member-list").replaceChildren(...items);
+}
+
+/** Block or unblock a member (app.js acts on the click: data-block is "block" or "unblock"). */
+function blockButton(nick) {
+  const blocked = me.blocked.has(nick.toLowerCase());
+  const button = el("button", "link block", blocked ? "Unblock" : "Block");
+  button.type = "button";
+  button.dataset.block = blocked ? "unblock" : "block"; // the nick is its item's data-nick
+  button.setAttribute("aria-label", `${blocked ? "Unblock" : "Block"} ${clean(nick)}`);
+  return button;
 }
 
 export function typing(frame) {

@@ -11,6 +11,7 @@ export const me = {
   password: null, // only until the first welcome
   remember: false,
   authFailed: false,
+  blocked: new Set(), // lower-cased nicks this tab blocked (blocks.js)
 };
 
 export function isMe(nick) {

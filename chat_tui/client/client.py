@@ -238,6 +238,17 @@ class ChatClient:
                 return
             cursor = page.cursor
 
+    async def block(self, nick: str) -> str:
+        """Refuse ``nick``'s direct messages and hide your presence from them (blocking
+        again does no harm); returns the nick as the account spells it."""
+        blocked: p.Blocked = await self._request(p.Block(nick=nick))
+        return blocked.nick
+
+    async def unblock(self, nick: str) -> str:
+        """Undo :meth:`block`; returns the nick as the account spells it."""
+        unblocked: p.Unblocked = await self._request(p.Unblock(nick=nick))
+        return unblocked.nick
+
     async def change_password(self, old: str, new: str) -> None:
         """Change the account's password; the server revokes every other token of it."""
         await self._request(p.Password(old=old, new=new))

@@ -56,6 +56,12 @@ class Commands:
                     self._who(room)
             case cmd.SearchFor(query=query):
                 self.app.run_worker(self._search(query), exit_on_error=False)
+            case cmd.Block(nick=nick) | cmd.Unblock(nick=nick):
+                if p.nick_key(nick) == p.nick_key(self.app.nick):
+                    self.app.notice(room, "that is you: name someone else", "error")
+                    return
+                block = isinstance(command, cmd.Block)
+                self.app.run_worker(self._block(room, nick, block=block), exit_on_error=False)
             case cmd.ShowHelp():
                 self._help(room)
             case cmd.Quit():
@@ -114,6 +120,21 @@ class Commands:
         else:
             chat.rooms.refresh_rooms()
             chat.title_line.update("no room: /join #room")
+
+    async def _block(self, room: str | None, nick: str, *, block: bool) -> None:
+        assert self.app.client is not None
+        client = self.app.client
+        try:
+            spelled = await (client.block(nick) if block else client.unblock(nick))
+        except ClientError as exc:
+            verb = "block" if block else "unblock"
+            self.app.notice(room, f"cannot {verb} {nick}: {exc}", "error")
+            return
+        if block:
+            text = f"blocked {spelled}: they cannot message you or see when you are online"
+        else:
+            text = f"unblocked {spelled}"
+        self.app.notice(room, text)
 
     def _who(self, room: str) -> None:
         info = self.app.room_info(room)

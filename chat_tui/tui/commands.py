@@ -18,6 +18,8 @@ HELP: Final = (
     ("/me action", "say what you are doing: * alice waves"),
     ("/who", "list the room's members, online first"),
     ("/search words", "search your rooms; Enter on a result jumps to it"),
+    ("/block nick", "refuse nick's direct messages, hide when you are online"),
+    ("/unblock nick", "undo /block"),
     ("/help", "this list"),
     ("/quit", "leave the chat (also ctrl+q)"),
     ("//text", "send a line that starts with /"),
@@ -63,6 +65,16 @@ class SearchFor:
 
 
 @dataclass(frozen=True)
+class Block:
+    nick: str
+
+
+@dataclass(frozen=True)
+class Unblock:
+    nick: str
+
+
+@dataclass(frozen=True)
 class ShowHelp:
     pass
 
@@ -72,7 +84,19 @@ class Quit:
     pass
 
 
-Command = Say | Me | JoinRoom | LeaveRoom | DirectMessage | Who | SearchFor | ShowHelp | Quit
+Command = (
+    Say
+    | Me
+    | JoinRoom
+    | LeaveRoom
+    | DirectMessage
+    | Who
+    | SearchFor
+    | Block
+    | Unblock
+    | ShowHelp
+    | Quit
+)
 
 
 class CommandError(ValueError):
@@ -86,6 +110,15 @@ def _room_arg(arg: str, usage: str) -> str:
     if not is_valid_room(room):
         raise CommandError(f"{arg!r} is not a room name: 1-64 of a-z, 0-9, _ and -")
     return room
+
+
+def _nick_arg(arg: str, usage: str) -> str:
+    nick = arg.removeprefix("@")
+    if not nick or " " in nick:
+        raise CommandError(f"usage: {usage}")
+    if not is_valid_nick(nick):
+        raise CommandError(f"{nick!r} is not a nick: 1-32 of A-Z, a-z, 0-9, _ and -")
+    return nick
 
 
 def parse(line: str) -> Command | None:
@@ -122,6 +155,10 @@ def parse(line: str) -> Command | None:
             if not arg:
                 raise CommandError("usage: /search words")
             return SearchFor(arg)
+        case "block":
+            return Block(_nick_arg(arg, "/block nick"))
+        case "unblock":
+            return Unblock(_nick_arg(arg, "/unblock nick"))
         case "help" | "h" | "?":
             return ShowHelp()
         case "quit" | "exit" | "q":

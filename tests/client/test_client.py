@@ -395,3 +395,19 @@ async def test_a_reconnect_over_the_per_user_cap_waits_for_a_free_place(
     await watcher.until(lambda seen: any(isinstance(e, Connected) for e in seen), 3 * TIMEOUT)
     assert alice.status.state == "connected"
     await alice.close()
+
+
+async def test_block_and_unblock(chat: RestartableServer) -> None:
+    alice_token, bob_token = await chat.account("alice"), await chat.account("bob")
+    async with chat.client(alice_token) as alice, chat.client(bob_token) as bob:
+        await bob.send("hi alice", to="alice")
+        assert await alice.block("BOB") == "bob"
+        with pytest.raises(ServerError) as refused:
+            await bob.send("hello?", to="alice")
+        assert refused.value.code == "forbidden"
+        with pytest.raises(ServerError) as unknown:
+            await alice.block("nobody")
+        assert unknown.value.code == "not_found"
+        assert await alice.unblock("bob") == "bob"
+        ack = await bob.send("hello again", to="alice")
+        assert (ack.room, ack.seq) == ("dm:alice:bob", 2)

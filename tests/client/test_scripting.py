@@ -211,6 +211,18 @@ def test_send_to_a_person_opens_the_direct_conversation(scene: Scene) -> None:
     assert [(m["nick"], m["body"]) for m in seen] == [("alice", "psst")]
 
 
+def test_block_refuses_direct_messages_until_unblock(scene: Scene) -> None:
+    assert ok(scene.as_bob("block", "ALICE")).startswith("Blocked alice: ")
+    refused = failure(scene.run("send", "--to", "bob", "hello?"), 5)
+    assert "forbidden" in refused and "bob" in refused
+    assert "not_found" in failure(scene.as_bob("block", "nobody"), 5)
+    assert "bad_request" in failure(scene.as_bob("block", "bob"), 5)
+    assert ok(scene.as_bob("unblock", "alice")) == "Unblocked alice.\n"
+    [ack] = json_lines(ok(scene.run("send", "--to", "bob", "--json", "hello")))
+    seen = json_lines(ok(scene.as_bob("history", "--room", ack["room"], "--json")))
+    assert [m["body"] for m in seen] == ["hello"]
+
+
 def test_exit_codes(scene: Scene) -> None:
     assert "--room" in failure(scene.run("send", "hi"), 2)
     assert "--room" in failure(scene.run("send", "--room", "a", "--to", "bob", "hi"), 2)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import pytest
 
-from chat_server.access import Action, Refusal, conversation_refusal, refusal
+from chat_server.access import (
+    Action,
+    Refusal,
+    block_refusal,
+    conversation_refusal,
+    dm_refusal,
+    hidden_from,
+    refusal,
+    shows_presence,
+)
 
 ALL: tuple[Action, ...] = ("join", "leave", "send", "history", "read", "typing", "search")
 
@@ -42,3 +53,102 @@ def test_only_direct_conversations_have_owners() -> None:
     assert conversation_refusal("mallory", "general") is None
     assert conversation_refusal("mallory", "dm:alice:bob") is not None
     assert conversation_refusal("alice", "dm:alice:bob") is None
+
+
+# (action, exists, the user blocked the other, the other blocked the user) -> refusal code
+DM_CASES: list[tuple[Literal["join", "send"], bool, bool, bool, str | None]] = [
+    # a conversation exists once a message was sent in it: a join never creates one
+    ("join", False, False, False, "not_found"),
+    ("join", True, False, False, None),
+    # a block stops messages, not the reading of what was said before it
+    ("join", True, True, False, None),
+    ("join", True, False, True, None),
+    ("join", False, True, True, "not_found"),
+    # a send creates the conversation, unless either person blocked the other
+    ("send", False, False, False, None),
+    ("send", True, False, False, None),
+    ("send", True, False, True, "forbidden"),
+    ("send", False, False, True, "forbidden"),
+    ("send", True, True, False, "forbidden"),
+    ("send", True, True, True, "forbidden"),
+]
+
+
+@pytest.mark.parametrize(("action", "exists", "blocked", "blocked_by", "code"), DM_CASES)
+def test_direct_conversations_by_consent(
+    action: Literal["join", "send"], exists: bool, blocked: bool, blocked_by: bool, code: str | None
+) -> None:
+    decided = dm_refusal("bob", action, exists=exists, blocked=blocked, blocked_by=blocked_by)
+    assert (decided.code if decided else None) == code
+    if decided is not None:
+        assert "bob" in decided.message
+
+
+def test_a_blocked_sender_is_told_so_and_a_blocker_why() -> None:
+    assert dm_refusal("bob", "send", exists=True, blocked_by=True) == Refusal(
+        "forbidden", "bob does not accept messages from you"
+    )
+    refused = dm_refusal("bob", "send", exists=True, blocked=True)
+    assert refused is not None and "unblock" in refused.message
+
+
+# (user key, target nick, the target exists) -> refusal code
+BLOCK_CASES: list[tuple[str, str, bool, str | None]] = [
+    ("alice", "bob", True, None),
+    ("alice", "Bob", True, None),
+    ("alice", "bob", False, "not_found"),
+    ("alice", "alice", True, "bad_request"),
+    ("alice", "ALICE", True, "bad_request"),  # nicks ignore case
+    ("alice", "alice", False, "bad_request"),
+]
+
+
+@pytest.mark.parametrize(("user", "target", "exists", "code"), BLOCK_CASES)
+def test_who_may_be_blocked(user: str, target: str, exists: bool, code: str | None) -> None:
+    decided = block_refusal(user, target, exists=exists)
+    assert (decided.code if decided else None) == code
+
+
+# (dm, the person wrote there, the person blocked the viewer, the viewer blocked the person)
+PRESENCE_CASES: list[tuple[bool, bool, bool, bool, bool]] = [
+    # public rooms: everyone sees everyone, but never someone who blocked them
+    (False, False, False, False, True),
+    (False, True, False, False, True),
+    (False, False, True, False, False),
+    (False, False, False, True, True),  # blocking someone does not hide them from you
+    # direct conversations: only once the person wrote, and while no block stands
+    (True, False, False, False, False),
+    (True, True, False, False, True),
+    (True, True, True, False, False),
+    (True, True, False, True, False),
+    (True, False, True, True, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("dm", "wrote", "blocks_viewer", "blocked_by_viewer", "shown"), PRESENCE_CASES
+)
+def test_whose_presence_shows(
+    dm: bool, wrote: bool, blocks_viewer: bool, blocked_by_viewer: bool, shown: bool
+) -> None:
+    assert (
+        shows_presence(
+            dm=dm, wrote=wrote, blocks_viewer=blocks_viewer, blocked_by_viewer=blocked_by_viewer
+        )
+        is shown
+    )
+
+
+@pytest.mark.parametrize("dm", [False, True])
+def test_presence_events_skip_whom_the_rule_hides(dm: bool) -> None:
+    """``hidden_from`` is ``shows_presence`` for every viewer of an announcement at once."""
+    blocked, blocked_by = frozenset({1, 2}), frozenset({2, 3})
+    hidden = hidden_from(dm=dm, blocked=blocked, blocked_by=blocked_by)
+    for viewer in range(1, 6):
+        shown = shows_presence(
+            dm=dm,
+            wrote=True,
+            blocks_viewer=viewer in blocked,
+            blocked_by_viewer=viewer in blocked_by,
+        )
+        assert (viewer not in hidden) is shown, viewer

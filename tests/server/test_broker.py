@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from typing import Any
 
 import msgspec
@@ -41,6 +41,9 @@ class Recorder:
 
     def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
         self._note("user", user_id, data, exclude)
+
+    def deliver_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
+        self._note("except", room, data, sorted(exclude_users))
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         self._note("subscribe", user_id, room)
@@ -106,13 +109,15 @@ async def test_events_reach_the_publishing_node_in_order(make_node: MakeNode) ->
     broker.publish_user(7, b"read", exclude="conn-1")
     broker.subscribe_user(8, "dm:a:b")
     broker.leave_user(7, "general", b"left", exclude="conn-1")
-    events = await recorder.until(54)
+    broker.publish_room_except("general", b"online", {9, 7})
+    events = await recorder.until(55)
     assert events[:50] == [("room", "general", f"m{s}".encode(), s, None) for s in range(1, 51)]
     assert events[50:] == [
         ("room", "general", b"typing", None, 7),
         ("user", 7, b"read", "conn-1"),
         ("subscribe", 8, "dm:a:b"),
         ("leave", 7, "general", b"left", "conn-1"),
+        ("except", "general", b"online", [7, 9]),
     ]
 
 
@@ -156,9 +161,13 @@ async def two_nodes(make_node: MakeNode) -> None:
     (a, a_heard), (b, b_heard) = await make_node(), await make_node()
     for seq in range(1, 21):
         a.publish_room("general", f"m{seq}".encode(), seq)
-    expected = [("room", "general", f"m{s}".encode(), s, None) for s in range(1, 21)]
-    assert await a_heard.until(20) == expected
-    assert await b_heard.until(20) == expected
+    a.publish_room_except("general", b"online", [5, 3])  # presence some must not see
+    expected: list[tuple[Any, ...]] = [
+        ("room", "general", f"m{s}".encode(), s, None) for s in range(1, 21)
+    ]
+    expected.append(("except", "general", b"online", [3, 5]))
+    assert await a_heard.until(21) == expected
+    assert await b_heard.until(21) == expected
     assert await a.user_online(1, "alice")
     assert not await b.user_online(1, "alice")  # online already, through node a
     assert await a.online([1]) == await b.online([1]) == {1}
@@ -168,8 +177,8 @@ async def two_nodes(make_node: MakeNode) -> None:
     # a failed login reaches the other node (before what was published after it), not its own
     a.share_login("alice", "192.0.2.7")
     a.publish_room("general", b"after", 21)
-    assert (await b_heard.until(22))[20:] == [
+    assert (await b_heard.until(23))[21:] == [
         ("failed login", "alice", "192.0.2.7"),
         ("room", "general", b"after", 21, None),
     ]
-    assert (await a_heard.until(21))[20:] == [("room", "general", b"after", 21, None)]
+    assert (await a_heard.until(22))[21:] == [("room", "general", b"after", 21, None)]

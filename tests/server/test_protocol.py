@@ -35,6 +35,8 @@ def test_every_client_type_decodes() -> None:
         "rooms": {"limit": 10, "cursor": "3/general"},
         "logout": {"all": True},
         "password": {"old": "old-pw", "new": "new-pw"},
+        "block": {"nick": "Mallory"},
+        "unblock": {"nick": "Mallory"},
     }
     assert set(frames) == p.CLIENT_TYPES
     for kind, fields in frames.items():
@@ -122,6 +124,10 @@ def test_a_rooms_cursor_names_the_last_room_listed() -> None:
         ({"type": "read", "room": "a", "seq": True}, "bad_request"),
         ({"type": "read", "room": "a", "seq": 10.5}, "bad_request"),
         ({"type": "join", "room": 5}, "bad_request"),
+        ({"type": "block", "nick": "bad nick!"}, "invalid_name"),
+        ({"type": "block", "nick": ""}, "invalid_name"),
+        ({"type": "block"}, "bad_request"),
+        ({"type": "unblock", "nick": "a" * 33}, "invalid_name"),
         ({"type": "frobnicate"}, "unknown_type"),
         ({"room": "a"}, "bad_request"),
         ({"type": 7}, "bad_request"),
@@ -241,6 +247,13 @@ def test_encoded_frames() -> None:
 def test_server_frames_round_trip() -> None:
     message = p.Message(room="a", seq=3, nick="bob", body="hi", ts="t", id="k")
     assert p.decode_server_frame(p.encode(message)) == message
+    for answer in (p.Blocked(nick="Mallory", ref="b1"), p.Unblocked(nick="Mallory")):
+        assert p.decode_server_frame(p.encode(answer)) == answer
+    assert json.loads(p.encode(p.Blocked(nick="Mallory", ref="b1"))) == {
+        "type": "blocked",
+        "nick": "Mallory",
+        "ref": "b1",
+    }
     with pytest.raises(msgspec.ValidationError):
         p.decode_server_frame(b'{"type":"nonsense"}')
 

@@ -19,7 +19,8 @@ from chat_server.store.sqlite.batch import SEARCH_SQL
 
 def _version_1_database(path: Path, messages: int) -> None:
     """A database as the first release left it: migration 1 only, the search index filled
-    by its trigger, alice in general with ``messages`` messages keyed k0, k1, ..."""
+    by its trigger, alice in general with ``messages`` messages keyed k0, k1, ..., and bob
+    there too, silent."""
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute(
@@ -36,7 +37,12 @@ def _version_1_database(path: Path, messages: int) -> None:
             "INSERT INTO rooms (id, name, last_seq, created_at) VALUES (1, 'general', ?, 'then')",
             (messages,),
         )
+        db.execute(
+            "INSERT INTO users (id, nick, nick_key, password_hash, created_at)"
+            " VALUES (2, 'bob', 'bob', 'hash', 'then')"
+        )
         db.execute("INSERT INTO memberships (user_id, room_id, joined_at) VALUES (1, 1, 'then')")
+        db.execute("INSERT INTO memberships (user_id, room_id, joined_at) VALUES (2, 1, 'then')")
         db.executemany(
             "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts)"
             " VALUES (1, ?, 1, 'alice', ?, ?, 'then')",
@@ -72,7 +78,9 @@ async def test_a_version_1_database_is_upgraded_with_history_keys_and_search(
         assert [h.body for h in hits] == ["fresh lanterns", "old message 299 about lanterns"]
         # the rooms list counts the members the old database had
         listed = await store.public_rooms(10)
-        assert [(r.room, r.members) for r in listed.rooms] == [("general", 1)]
+        assert [(r.room, r.members) for r in listed.rooms] == [("general", 2)]
+        # who has written where is read from the messages already there
+        assert await store.has_written(1, room.id) and not await store.has_written(2, room.id)
     finally:
         await store.close()
     with sqlite3.connect(path) as db:

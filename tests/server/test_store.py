@@ -14,8 +14,8 @@ from pathlib import Path
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from chat_server.errors import Conflict, NotMember, StoreError
-from chat_server.store import NewMessage, SQLiteStore, User, search_words
+from chat_server.errors import Conflict, NotFound, NotMember, StoreError
+from chat_server.store import Blocks, NewMessage, SQLiteStore, User, search_words
 from chat_server.store.postgres.schema import MIGRATIONS as POSTGRES_MIGRATIONS
 from chat_server.store.postgres.store import PostgresStore
 from chat_server.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
@@ -284,6 +284,65 @@ async def test_unread_counts_other_peoples_messages(store: AnyStore) -> None:
     assert (state.read_seq, state.unread) == (3, 0)  # sending moves your marker
     [bobs] = await store.user_rooms(bob.id)
     assert (bobs.read_seq, bobs.unread) == (2, 1)
+
+
+async def test_a_join_without_create_finds_or_refuses(store: AnyStore) -> None:
+    alice = await store.create_user("alice", "hash")
+    bob = await store.create_user("bob", "hash")
+    with pytest.raises(NotFound):
+        await store.join(alice.id, "dm:alice:bob", True, create=False)
+    assert await store.room_by_name("dm:alice:bob") is None  # nothing was created
+    room, new = await store.open_dm("dm:alice:bob", (alice.id, bob.id))
+    assert (room.is_dm, new) == (True, True)
+    assert await store.leave(bob.id, room.id)
+    again, new = await store.join(bob.id, "dm:alice:bob", True, create=False)
+    assert (again, new) == (room, True)
+    assert [nick for _, nick in await store.members(room.id)] == ["alice", "bob"]
+
+
+async def test_writing_is_noted_per_membership(store: AnyStore) -> None:
+    alice = await store.create_user("alice", "hash")
+    bob = await store.create_user("bob", "hash")
+    dm, _ = await store.open_dm("dm:alice:bob", (alice.id, bob.id))
+    _, general = await member(store, "alice", "general")
+    assert await store.presence_rooms(alice.id) == ["general"]  # not the DM: no word yet
+    await store.append(NewMessage(alice.id, "alice", dm.id, "a1", "hi bob"))
+    assert (await store.has_written(alice.id, dm.id), await store.has_written(bob.id, dm.id)) == (
+        True,
+        False,
+    )
+    assert await store.mark_read(bob.id, dm.id, 1) == 1  # reading is not writing
+    assert not await store.has_written(bob.id, dm.id)
+    assert await store.presence_rooms(alice.id) == ["dm:alice:bob", "general"]
+    assert await store.presence_rooms(bob.id) == []
+    await store.append(NewMessage(bob.id, "bob", dm.id, "b1", "hi alice"))
+    assert await store.presence_rooms(bob.id) == ["dm:alice:bob"]
+    assert not await store.has_written(alice.id, general)  # public rooms: ask and it says
+    await store.leave(alice.id, dm.id)  # a new membership starts silent
+    await store.join(alice.id, "dm:alice:bob", True, create=False)
+    assert not await store.has_written(alice.id, dm.id)
+
+
+async def test_blocks_both_ways(store: AnyStore) -> None:
+    alice = await store.create_user("alice", "hash")
+    bob = await store.create_user("Bob", "hash")
+    carol = await store.create_user("carol", "hash")
+    assert await store.blocks(alice.id) == Blocks()
+    assert await store.blocks_between(alice.id, "bob") == (False, False)
+    assert await store.block(alice.id, bob.id)
+    assert not await store.block(alice.id, bob.id)  # again: nothing new
+    assert await store.block(carol.id, alice.id)
+    assert await store.blocks(alice.id) == Blocks(frozenset({bob.id}), frozenset({carol.id}))
+    assert await store.blocks(bob.id) == Blocks(blocked_by=frozenset({alice.id}))
+    assert await store.blocks_between(alice.id, "BOB") == (True, False)
+    assert await store.blocks_between(bob.id, "alice") == (False, True)
+    assert await store.blocks_between(alice.id, "carol") == (False, True)
+    assert await store.blocks_between(alice.id, "nobody") == (False, False)
+    assert await store.unblock(alice.id, bob.id)
+    assert not await store.unblock(alice.id, bob.id)
+    assert await store.blocks_between(alice.id, "bob") == (False, False)
+    await store.remove_user(carol.id)  # a removed account's blocks go with it
+    assert await store.blocks(alice.id) == Blocks()
 
 
 async def test_tokens_and_removed_users(store: AnyStore, backend: Backend) -> None:

@@ -66,3 +66,12 @@ def test_a_live_subscription_starts_from_the_next_event() -> None:
     subs.subscribe(alice, "dm:alice:bob")  # a join again: held anew, not twice
     assert list(subs.recipients("dm:alice:bob", 2)) == []
     assert subs.room_count == 1
+
+
+def test_presence_some_must_not_see_is_not_held_for_them() -> None:
+    subs: Subscriptions[Conn] = Subscriptions()
+    alice, bob, carol = Conn(1), Conn(2), Conn(3)
+    for conn in (alice, bob, carol):
+        subs.subscribe(conn, "general")
+    subs.hold("general", b"online", exclude_users=frozenset({1, 3}))
+    assert [subs.go_live(c, "general", 0) for c in (alice, bob, carol)] == [[], [b"online"], []]

@@ -23,6 +23,9 @@ from chat_tui.tui import commands as cmd
         ("/me waves", cmd.Me("waves")),
         ("/who", cmd.Who()),
         ("/search deploy friday", cmd.SearchFor("deploy friday")),
+        ("/block mallory", cmd.Block("mallory")),
+        ("/block @Mallory ", cmd.Block("Mallory")),
+        ("/unblock mallory", cmd.Unblock("mallory")),
         ("/help", cmd.ShowHelp()),
         ("/quit", cmd.Quit()),
     ],
@@ -41,6 +44,10 @@ def test_parse(line: str, command: cmd.Command) -> None:
         ("/msg b@d hi", "not a nick"),
         ("/me", "usage: /me action"),
         ("/search   ", "usage: /search words"),
+        ("/block", "usage: /block nick"),
+        ("/block two nicks", "usage: /block nick"),
+        ("/unblock", "usage: /unblock nick"),
+        ("/block b@d", "not a nick"),
     ],
 )
 def test_errors(line: str, message: str) -> None:

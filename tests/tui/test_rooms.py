@@ -140,3 +140,33 @@ async def test_rooms_from_the_command_line(server: ChatServerUnderTest) -> None:
         assert room_list(app) == ["#dev"], "a leading # is fine, a bad name is left out"
         assert app.chat.history.room == "dev"
         assert "cannot join #No-Such: invalid_name" in screen_text(app)
+
+
+async def test_block_refuses_a_strangers_messages_until_unblock(
+    server: ChatServerUnderTest,
+) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(120, 30)) as pilot, server.login("mallory") as mallory:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        dm = {"type": "send", "to": "alice", "body": "buy my stuff", "id": "m1"}
+        assert (await mallory.request(dm, "ack"))["type"] == "ack"
+        await until(pilot, lambda: "@mallory 1" in room_list(app), "the stranger's DM shows")
+        await enter(pilot, app, "/block Mallory")
+        await until(
+            pilot,
+            lambda: "blocked mallory: they cannot message you" in screen_text(app),
+            "the block is confirmed",
+        )
+        refused = await mallory.request({**dm, "body": "hello?", "id": "m2"}, "ack")
+        assert (refused["type"], refused["code"]) == ("error", "forbidden")
+        await enter(pilot, app, "/block alice")
+        await until(pilot, lambda: "that is you" in screen_text(app), "not yourself")
+        await enter(pilot, app, "/block nobody-here")
+        await until(pilot, lambda: "cannot block nobody-here" in screen_text(app), "unknown")
+        await pilot.press("alt+2")
+        assert "buy my stuff" in screen_text(app) and "hello?" not in screen_text(app)
+        await enter(pilot, app, "/unblock mallory")
+        await until(pilot, lambda: "unblocked mallory" in screen_text(app), "unblocked")
+        assert (await mallory.request({**dm, "body": "sorry", "id": "m3"}, "ack"))["seq"] == 2
+        await until(pilot, lambda: "mallory │ sorry" in screen_text(app), "messages come again")

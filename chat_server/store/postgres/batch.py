@@ -95,8 +95,10 @@ async def append_run(conn: Conn, run: Sequence[NewMessage]) -> list[Any]:
             list(seqs),
             list(seqs.values()),
         )
+        # the senders' markers move to their messages, and their memberships note that
+        # they wrote (their presence shows in a direct conversation from then on)
         await conn.execute(
-            "UPDATE memberships m SET read_seq = GREATEST(m.read_seq, c.seq)"
+            "UPDATE memberships m SET read_seq = GREATEST(m.read_seq, c.seq), wrote = TRUE"
             " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) AS c(user_id, room_id, seq)"
             " WHERE m.user_id = c.user_id AND m.room_id = c.room_id",
             [user_id for user_id, _ in reads],

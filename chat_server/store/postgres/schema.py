@@ -112,6 +112,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX rooms_created_by ON rooms (created_by, created_at)"
         " WHERE created_by IS NOT NULL",
     ),
+    # Direct conversations by consent: see the SQLite schema's migration 4.
+    (
+        "ALTER TABLE memberships ADD COLUMN wrote BOOLEAN NOT NULL DEFAULT FALSE",
+        "UPDATE memberships m SET wrote = TRUE FROM"
+        " (SELECT DISTINCT author_id, room_id FROM messages) w"
+        " WHERE m.user_id = w.author_id AND m.room_id = w.room_id",
+        """CREATE TABLE blocks (
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            blocked_id BIGINT NOT NULL REFERENCES users(id),
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (user_id, blocked_id)
+        )""",
+        "CREATE INDEX blocks_blocked ON blocks(blocked_id, user_id)",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

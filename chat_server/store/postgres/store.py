@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chat_server.errors import Conflict, StoreError
+from chat_server.errors import Conflict, NotFound, StoreError
 from chat_server.protocol import (
     MAX_SEQ,
     RoomState,
@@ -31,6 +31,7 @@ from chat_server.protocol import (
 )
 from chat_server.store.base import (
     CREATION_WINDOW,
+    Blocks,
     NewMessage,
     Page,
     Room,
@@ -286,6 +287,7 @@ class PostgresStore:
             )
             await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
+            await conn.execute("DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1", user_id)
             await conn.execute(
                 "UPDATE users SET removed_at = now(), password_hash = NULL WHERE id = $1",
                 user_id,
@@ -314,29 +316,43 @@ class PostgresStore:
         return Room(id=row[0], name=row[1], is_dm=row[2]) if row else None
 
     async def join(
-        self, user_id: int, name: str, is_dm: bool, quota: RoomQuota | None = None
+        self,
+        user_id: int,
+        name: str,
+        is_dm: bool,
+        quota: RoomQuota | None = None,
+        *,
+        create: bool = True,
     ) -> tuple[Room, bool]:
-        return await self._join((user_id,), name, is_dm, quota)
+        return await self._join((user_id,), name, is_dm, quota, create)
 
     async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
         return await self._join(tuple(user_ids), name, True)
 
     async def _join(
-        self, user_ids: tuple[int, ...], name: str, is_dm: bool, quota: RoomQuota | None = None
+        self,
+        user_ids: tuple[int, ...],
+        name: str,
+        is_dm: bool,
+        quota: RoomQuota | None = None,
+        create: bool = True,
     ) -> tuple[Room, bool]:
-        """Create the room when missing and add the members; True when one was new."""
+        """Create the room when missing (or NotFound, unless ``create``) and add the
+        members; True when one was new."""
         async with self._tx() as conn:
             if quota is not None:
                 await _check_quota(conn, user_ids[0], name, quota)
-            await conn.execute(
-                "INSERT INTO rooms (name, is_dm, created_by) VALUES ($1, $2, $3)"
-                " ON CONFLICT (name) DO NOTHING",
-                name,
-                is_dm,
-                None if is_dm else user_ids[0],
-            )
+            if create:
+                await conn.execute(
+                    "INSERT INTO rooms (name, is_dm, created_by) VALUES ($1, $2, $3)"
+                    " ON CONFLICT (name) DO NOTHING",
+                    name,
+                    is_dm,
+                    None if is_dm else user_ids[0],
+                )
             row = await conn.fetchrow("SELECT id, is_dm FROM rooms WHERE name = $1", name)
-            assert row is not None
+            if row is None:
+                raise NotFound(f"no room {name}")
             room = Room(id=row[0], name=name, is_dm=row[1])
             status = await conn.execute(
                 "INSERT INTO memberships (user_id, room_id)"
@@ -377,13 +393,19 @@ class PostgresStore:
         )
         return [RoomState(room=r[0], last_seq=r[1], read_seq=r[2], unread=r[3]) for r in rows]
 
-    async def room_names(self, user_id: int) -> list[str]:
+    async def presence_rooms(self, user_id: int) -> list[str]:
         rows = await self._all(
             "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
-            " WHERE m.user_id = $1 ORDER BY r.name",
+            " WHERE m.user_id = $1 AND (NOT r.is_dm OR m.wrote) ORDER BY r.name",
             user_id,
         )
         return [row[0] for row in rows]
+
+    async def has_written(self, user_id: int, room_id: int) -> bool:
+        row = await self._one(
+            "SELECT wrote FROM memberships WHERE user_id = $1 AND room_id = $2", user_id, room_id
+        )
+        return bool(row is not None and row[0])
 
     async def public_rooms(self, limit: int, after: tuple[int, str] | None = None) -> RoomsPage:
         """A keyset page along the ``rooms_by_size`` index; see ``SQLiteStore.public_rooms``."""
@@ -422,6 +444,43 @@ class PostgresStore:
                 seq,
             )
         return None if moved is None else int(moved)
+
+    # --- blocks ---------------------------------------------------------------------------
+
+    async def block(self, user_id: int, blocked_id: int) -> bool:
+        count = await self._execute(
+            "INSERT INTO blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            user_id,
+            blocked_id,
+        )
+        return count > 0
+
+    async def unblock(self, user_id: int, blocked_id: int) -> bool:
+        count = await self._execute(
+            "DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2", user_id, blocked_id
+        )
+        return count > 0
+
+    async def blocks(self, user_id: int) -> Blocks:
+        rows = await self._all(
+            "SELECT blocked_id, FALSE FROM blocks WHERE user_id = $1"
+            " UNION ALL SELECT user_id, TRUE FROM blocks WHERE blocked_id = $1",
+            user_id,
+        )
+        return Blocks(
+            blocked=frozenset(row[0] for row in rows if not row[1]),
+            blocked_by=frozenset(row[0] for row in rows if row[1]),
+        )
+
+    async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
+        row = await self._one(
+            "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = u.id),"
+            " EXISTS (SELECT 1 FROM blocks WHERE user_id = u.id AND blocked_id = $1)"
+            " FROM users u WHERE u.nick_key = $2",
+            user_id,
+            nick_key(other_nick),
+        )
+        return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
     # --- messages -------------------------------------------------------------------------
 

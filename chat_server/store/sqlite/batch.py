@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from chat_server.errors import Conflict, NotMember, OverLimit, StoreError
+from chat_server.errors import Conflict, NotFound, NotMember, OverLimit, StoreError
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import CREATION_WINDOW, NewMessage, Room, RoomQuota, Stored, User
 
@@ -56,6 +56,7 @@ class Join:
     name: str
     is_dm: bool
     quota: RoomQuota | None = None  # checked for the first user (the one joining)
+    create: bool = True  # False: a missing room is NotFound
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -120,9 +121,11 @@ LAST_SEQ_SQL = (
     "WITH v(id, seq) AS (VALUES {values})"
     " UPDATE rooms SET last_seq = v.seq FROM v WHERE rooms.id = v.id"
 )
+# A sender's marker moves to their message, and their membership notes that they wrote
+# (``wrote``: their presence shows in a direct conversation from then on).
 READ_SEQ_SQL = (
     "WITH v(u, r, seq) AS (VALUES {values})"
-    " UPDATE memberships SET read_seq = MAX(read_seq, v.seq) FROM v"
+    " UPDATE memberships SET read_seq = MAX(read_seq, v.seq), wrote = 1 FROM v"
     " WHERE memberships.user_id = v.u AND memberships.room_id = v.r"
 )
 
@@ -193,7 +196,7 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
             conn.execute("SAVEPOINT op")
             try:
                 results.append(_apply_one(conn, ops[i], known))
-            except (NotMember, OverLimit) as exc:
+            except (NotMember, NotFound, OverLimit) as exc:
                 conn.execute("ROLLBACK TO op")
                 results.append(exc)
             except sqlite3.IntegrityError as exc:
@@ -251,17 +254,20 @@ def _apply_one(conn: sqlite3.Connection, op: Any, known: WriterCache) -> Any:
         case RemoveUser(user_id):
             conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM memberships WHERE user_id = ?", (user_id,))
+            conn.execute("DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?", (user_id,) * 2)
             conn.execute(
                 "UPDATE users SET removed_at = ?, password_hash = NULL WHERE id = ?",
                 (now_ts(), user_id),
             )
             return None
-        case Join(user_ids, name, is_dm, quota):
+        case Join(user_ids, name, is_dm, quota, create):
             created_at = now_ts()
             row = conn.execute("SELECT id, is_dm FROM rooms WHERE name = ?", (name,)).fetchone()
             if quota is not None:
                 check_quota(conn, user_ids[0], None if row is None else row[0], quota)
             if row is None:
+                if not create:
+                    raise NotFound(f"no room {name}")
                 cur = conn.execute(
                     "INSERT INTO rooms (name, is_dm, created_at, created_by) VALUES (?, ?, ?, ?)",
                     (name, int(is_dm), created_at, None if is_dm else user_ids[0]),

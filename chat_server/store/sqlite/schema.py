@@ -125,6 +125,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX rooms_created_by ON rooms(created_by, created_at)"
         " WHERE created_by IS NOT NULL",
     ),
+    # Direct conversations by consent. ``wrote``: the member has sent a message in the
+    # room since joining it (a person's presence shows in a DM only then); it is set by
+    # the statement that already moves the sender's read marker, so it costs a send
+    # nothing (``read_seq`` itself cannot say it: reading moves it too). ``blocks``: who
+    # refuses whose direct messages; looked up both ways.
+    (
+        "ALTER TABLE memberships ADD COLUMN wrote INTEGER NOT NULL DEFAULT 0",
+        "UPDATE memberships SET wrote = 1 WHERE (user_id, room_id) IN"
+        " (SELECT DISTINCT author_id, room_id FROM messages)",
+        """CREATE TABLE blocks (
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            blocked_id INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (user_id, blocked_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX blocks_blocked ON blocks(blocked_id, user_id)",
+    ),
 )
 
 

@@ -31,6 +31,7 @@ from chat_server.protocol import (
     now_ts,
 )
 from chat_server.store.base import (
+    Blocks,
     NewMessage,
     Page,
     Room,
@@ -266,13 +267,42 @@ class SQLiteStore:
         )
         return [RoomState(room=r[0], last_seq=r[1], read_seq=r[2], unread=r[3]) for r in rows]
 
-    async def room_names(self, user_id: int) -> list[str]:
+    async def presence_rooms(self, user_id: int) -> list[str]:
         rows = await self._all(
             "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
-            " WHERE m.user_id = ? ORDER BY r.name",
+            " WHERE m.user_id = ? AND (r.is_dm = 0 OR m.wrote = 1) ORDER BY r.name",
             (user_id,),
         )
         return [row[0] for row in rows]
+
+    # The block and consent reads below are point lookups by primary key or index, asked
+    # on a join, a direct message or a typing notice: run inline like a history page's.
+
+    async def has_written(self, user_id: int, room_id: int) -> bool:
+        rows = self._now(
+            "SELECT wrote FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id)
+        )
+        return bool(rows and rows[0][0])
+
+    async def blocks(self, user_id: int) -> Blocks:
+        rows = self._now(
+            "SELECT blocked_id, 0 FROM blocks WHERE user_id = ?"
+            " UNION ALL SELECT user_id, 1 FROM blocks WHERE blocked_id = ?",
+            (user_id, user_id),
+        )
+        return Blocks(
+            blocked=frozenset(row[0] for row in rows if not row[1]),
+            blocked_by=frozenset(row[0] for row in rows if row[1]),
+        )
+
+    async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
+        rows = self._now(
+            "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = ? AND blocked_id = u.id),"
+            " EXISTS (SELECT 1 FROM blocks WHERE user_id = u.id AND blocked_id = ?)"
+            " FROM users u WHERE u.nick_key = ?",
+            (user_id, user_id, nick_key(other_nick)),
+        )
+        return (bool(rows[0][0]), bool(rows[0][1])) if rows else (False, False)
 
     async def public_rooms(self, limit: int, after: tuple[int, str] | None = None) -> RoomsPage:
         """A keyset page along the ``rooms_by_size`` index (members descending, then name):
@@ -404,9 +434,15 @@ class SQLiteStore:
         return count
 
     async def join(
-        self, user_id: int, name: str, is_dm: bool, quota: RoomQuota | None = None
+        self,
+        user_id: int,
+        name: str,
+        is_dm: bool,
+        quota: RoomQuota | None = None,
+        *,
+        create: bool = True,
     ) -> tuple[Room, bool]:
-        result: tuple[Room, bool] = await self._write(Join((user_id,), name, is_dm, quota))
+        result: tuple[Room, bool] = await self._write(Join((user_id,), name, is_dm, quota, create))
         return result
 
     async def open_dm(self, name: str, user_ids: Sequence[int]) -> tuple[Room, bool]:
@@ -422,6 +458,21 @@ class SQLiteStore:
     async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None:
         moved: int | None = await self._write(MarkRead(user_id, room_id, seq))
         return moved
+
+    async def block(self, user_id: int, blocked_id: int) -> bool:
+        count: int = await self._write(
+            Sql(
+                "INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)",
+                (user_id, blocked_id, now_ts()),
+            )
+        )
+        return count > 0
+
+    async def unblock(self, user_id: int, blocked_id: int) -> bool:
+        count: int = await self._write(
+            Sql("DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?", (user_id, blocked_id))
+        )
+        return count > 0
 
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:
         """Queue a message for the next batch; returns the future of its ``Stored``."""
