@@ -208,34 +208,38 @@ class Bystander:
         return (time.perf_counter() - start) * 1000, outcome
 
     async def run(self, count: int, seconds: float, grace: float) -> dict[str, Any]:
-        """Up to ``count`` rounds (a login, a history page) for ``seconds``; the operation
-        under way at the end gets ``grace`` more. A timed-out operation is kept as a sample
-        (its time is a lower bound); a failed one (refused, dropped, an error) is not."""
+        """Logins back to back, and history pages one every ``seconds / count`` (spread over
+        the phase), side by side, each up to ``count`` for ``seconds``: a login stuck behind
+        an attack does not stop the pages being measured. The request under way at the end
+        gets ``grace`` more; a timed-out one is kept as a sample (its time is a lower
+        bound), a failed one (refused, dropped, an error) is not."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         times: dict[str, list[float]] = {"login": [], "history": []}
-        failed = timeouts = rounds = 0
-        for _ in range(count):
-            rounds += 1
-            for name, op in (("login", self.login), ("history", self.history)):
+        tally = {"failed": 0, "timeouts": 0}
+
+        async def repeat(
+            name: str, op: Callable[[float], Awaitable[tuple[float, str]]], every: float
+        ) -> None:
+            due = loop.time()
+            for _ in range(count):
                 left = deadline - loop.time()
                 if left <= 0:
-                    break
+                    return
                 ms, outcome = await op(left + grace)
                 if outcome == "failed":
-                    failed += 1
+                    tally["failed"] += 1
                 else:
                     times[name].append(ms)
-                    timeouts += outcome == "timeout"
-            if loop.time() >= deadline:
-                break
-        return {
-            "login_ms": times["login"],
-            "history_ms": times["history"],
-            "failed": failed,
-            "timeouts": timeouts,
-            "rounds": rounds,
-        }
+                    tally["timeouts"] += outcome == "timeout"
+                due += every
+                if due > loop.time():
+                    await asyncio.sleep(min(due, deadline) - loop.time())
+
+        await asyncio.gather(
+            repeat("login", self.login, 0.0), repeat("history", self.history, seconds / count)
+        )
+        return {"login_ms": times["login"], "history_ms": times["history"], **tally}
 
     async def close(self) -> None:
         discard(self.conn)

@@ -3,8 +3,9 @@ idle server (issue 15's figures).
 
 Every phase starts its own server on a copy of one database (the bystander's room of 100
 messages, the attacker's room of long messages, a big room of common words), so the attacks
-do not add up. The bystander (one load-generator process) logs in with its password on a
-new connection and asks a 100-message history page on a joined one, in turns; the attack
+do not add up. The bystander (one load-generator process) logs in with its password on
+new connections, back to back, and meanwhile asks 100-message history pages on a joined
+one, spread over the phase; the attack
 runs in another load-generator process on the same core, at a lower priority, from another
 loopback address (127.0.0.2). The orchestrator samples the server's RSS meanwhile.
 """
@@ -38,8 +39,8 @@ QUERY = (  # 128 letters: 16 words of 8
 
 @dataclass(frozen=True)
 class Sizes:
-    rounds: int  # bystander rounds (a login and a history page each) at most
-    seconds: float  # the bystander's time at most; the operation under way gets `grace` more
+    rounds: int  # bystander logins, and history pages, at most
+    seconds: float  # the bystander's time at most; a request under way gets `grace` more
     grace: float
     hostile: int  # connections of the memory attack
     silent: int  # connections of the connections attack
@@ -177,7 +178,7 @@ def record(
         )
     login = got["login_ms"]
     ctx.log(
-        f"{SCENARIO}: {phase}: {got['rounds']} rounds, login max"
+        f"{SCENARIO}: {phase}: {len(login)} logins, {len(got['history_ms'])} pages, login max"
         f" {max(login) if login else float('nan'):.0f} ms, {got['failed']} failed,"
         f" {got['timeouts']} timed out, RSS +{(rss.peak - rss.base) / 1024:.0f} MB{summary}"
     )
