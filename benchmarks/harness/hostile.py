@@ -53,6 +53,15 @@ def head(data: bytes) -> tuple[str, str | None, str | None]:
     )
 
 
+def why(exc: BaseException) -> str:
+    """A dropped connection in a few words: ``HTTP 503``, ``close 1013``, ``OSError``."""
+    if isinstance(exc, InvalidStatus):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, ConnectionClosed):
+        return f"close {exc.rcvd.code}" if exc.rcvd is not None else "dropped"
+    return type(exc).__name__
+
+
 def refused(exc: BaseException) -> bool:
     """Whether a client error is the server refusing (HTTP status, a 1008/1013 close)."""
     if isinstance(exc, InvalidStatus):
@@ -161,19 +170,18 @@ class Bystander:
         return ws
 
     async def login(self, budget: float) -> tuple[float, str]:
-        """One password login on a new connection: (ms, "ok" | "timeout" | "failed")."""
+        """One password login on a new connection: (ms, "ok", "timeout" or why it failed)."""
         start = time.perf_counter()
         ws: ClientConnection | None = None
-        outcome = "failed"
         try:
             async with asyncio.timeout(budget):
                 ws = await open_ws(self.url)
-                kind, _ = await login(ws, self.hello)
-            outcome = "ok" if kind == "welcome" else "failed"
+                kind, code = await login(ws, self.hello)
+            outcome = "ok" if kind == "welcome" else f"{kind} {code}"
         except TimeoutError:
             outcome = "timeout"
-        except DROPPED:
-            outcome = "failed"
+        except DROPPED as exc:
+            outcome = why(exc)
         elapsed = (time.perf_counter() - start) * 1000
         if ws is not None:  # closed as a client does, off the clock
             task = asyncio.create_task(self._close(ws))
@@ -188,7 +196,6 @@ class Bystander:
     async def history(self, budget: float) -> tuple[float, str]:
         """One ``history`` page of 100 on the joined connection (rejoined if it was lost)."""
         start = time.perf_counter()
-        outcome = "failed"
         try:
             async with asyncio.timeout(budget):
                 if self.conn is None:
@@ -198,11 +205,12 @@ class Bystander:
                 await self.conn.send(
                     f'{{"type":"history","room":"{self.room}","limit":100,"ref":"{ref}"}}'
                 )
-                kind, _ = await reply(self.conn, ref)
-            outcome = "ok" if kind == "history" else "failed"
+                kind, code = await reply(self.conn, ref)
+            outcome = "ok" if kind == "history" else f"{kind} {code}"
         except TimeoutError:
             outcome = "timeout"
-        except DROPPED:
+        except DROPPED as exc:
+            outcome = why(exc)
             discard(self.conn)
             self.conn = None
         return (time.perf_counter() - start) * 1000, outcome
@@ -217,6 +225,7 @@ class Bystander:
         deadline = loop.time() + seconds
         times: dict[str, list[float]] = {"login": [], "history": []}
         tally = {"failed": 0, "timeouts": 0}
+        reasons: dict[str, int] = {}  # of the failures: "history error rate_limited": 3
 
         async def repeat(
             name: str, op: Callable[[float], Awaitable[tuple[float, str]]], every: float
@@ -227,11 +236,12 @@ class Bystander:
                 if left <= 0:
                     return
                 ms, outcome = await op(left + grace)
-                if outcome == "failed":
-                    tally["failed"] += 1
-                else:
+                if outcome in ("ok", "timeout"):
                     times[name].append(ms)
                     tally["timeouts"] += outcome == "timeout"
+                else:
+                    tally["failed"] += 1
+                    reasons[f"{name} {outcome}"] = reasons.get(f"{name} {outcome}", 0) + 1
                 due += every
                 if due > loop.time():
                     await asyncio.sleep(min(due, deadline) - loop.time())
@@ -239,7 +249,12 @@ class Bystander:
         await asyncio.gather(
             repeat("login", self.login, 0.0), repeat("history", self.history, seconds / count)
         )
-        return {"login_ms": times["login"], "history_ms": times["history"], **tally}
+        return {
+            "login_ms": times["login"],
+            "history_ms": times["history"],
+            "reasons": reasons,
+            **tally,
+        }
 
     async def close(self) -> None:
         discard(self.conn)

@@ -177,6 +177,9 @@ def record(
             f" errors {attacked['failed']}"
         )
     login = got["login_ms"]
+    if got["reasons"]:
+        failures = ", ".join(f"{reason} x{n}" for reason, n in sorted(got["reasons"].items()))
+        summary += f"; the bystander's failures: {failures}"
     ctx.log(
         f"{SCENARIO}: {phase}: {len(login)} logins, {len(got['history_ms'])} pages, login max"
         f" {max(login) if login else float('nan'):.0f} ms, {got['failed']} failed,"
