@@ -14,6 +14,7 @@ from pathlib import Path
 from benchmarks.harness import procs
 from benchmarks.harness.context import Context, machine
 from benchmarks.scenarios import scenario_nodes, soak
+from benchmarks.scenarios.abuse import abuse
 from benchmarks.scenarios.resources import cli_send, history, idle_conns
 from benchmarks.scenarios.terminal import tui_10k, tui_start
 from benchmarks.scenarios.traffic import fanout, persist, rooms50
@@ -29,6 +30,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "tui-start": tui_start,
     "tui-10k": tui_10k,
     "fanout-2nodes": scenario_nodes.scenario,
+    "abuse": abuse,
 }
 
 

@@ -9,11 +9,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pytest
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.frames import Close
+from websockets.http11 import Response
 
-from benchmarks.harness import wire
+from benchmarks.harness import hostile, wire
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
-from benchmarks.scenarios import scenario_nodes
+from benchmarks.scenarios import abuse, scenario_nodes
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
 from benchmarks.scenarios.traffic import fanout
@@ -216,3 +220,88 @@ def test_two_nodes_scenario_is_skipped_with_the_reason_without_postgresql(
     log = capsys.readouterr().err
     assert "fanout-2nodes: SKIPPED: no PostgreSQL at postgresql://postgres@127.0.0.1:1/test" in log
     assert scenario_nodes.DATABASE_ENV in log
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected"),
+    [
+        (b'{"type":"welcome","nick":"a","ref":"login"}', ("welcome", "login", None)),
+        (
+            b'{"type":"error","code":"rate_limited","message":"m","ref":"j1","retry_after":2.5}',
+            ("error", "j1", "rate_limited"),
+        ),
+        (
+            b'{"type":"error","code":"auth_failed","message":"m","ref":null}',
+            ("error", None, "auth_failed"),
+        ),
+        # a big reply is read from its ends only; a body quoting a ref is escaped JSON
+        (
+            b'{"type":"rooms","rooms":['
+            + b'{"room":"\\"ref\\":\\"x\\"}","members":1},' * 3000
+            + b'{"room":"z","members":1}],"ref":"l0-7"}',
+            ("rooms", "l0-7", None),
+        ),
+    ],
+)
+def test_hostile_head_reads_type_ref_and_code(
+    frame: bytes, expected: tuple[str, str | None, str | None]
+) -> None:
+    assert hostile.head(frame) == expected
+
+
+@pytest.mark.parametrize(
+    ("exc", "is_refusal"),
+    [
+        (InvalidStatus(Response(503, "Service Unavailable", Headers())), True),
+        (ConnectionClosed(Close(1008, "too many"), None), True),
+        (ConnectionClosed(Close(1013, "slow"), None), True),
+        (ConnectionClosed(Close(1000, ""), None), False),
+        (ConnectionClosed(None, None), False),  # dropped without a close frame
+        (ConnectionResetError(), False),
+    ],
+)
+def test_hostile_refusals_are_told_from_other_failures(
+    exc: BaseException, is_refusal: bool
+) -> None:
+    assert hostile.refused(exc) is is_refusal
+
+
+@pytest.mark.slow
+def test_tiny_abuse_runs_every_phase_and_counts_refusals(tmp_path: Path) -> None:
+    """Every attack against its own server, a few bystander rounds each: the records say
+    how the bystander fared and what the attacker got, the ratios are against idle, and the
+    memory attack's room (6 MB, past a connection's 4 MiB budget) gets it refused (1013 or
+    rate_limited) without failing the run."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=1)
+    size = abuse.Sizes(rounds=3, seconds=1.0, grace=1.0, hostile=5, silent=20,
+                       long_messages=500, haystack=200, engage_s=3.0)  # fmt: skip
+    abuse.abuse(ctx, size=size)
+    records = ctx.results.records()
+    assert all(set(r) == {"scenario", "system", "metric", "value", "unit"} for r in records)
+    assert {r["scenario"] for r in records} == {"abuse"}
+    assert {r["system"] for r in records} == set(abuse.PHASES)
+    got = measured(records)
+    every = {"bystander_failed", "bystander_timeouts", "rss_mb", "rss_growth_mb"}
+    attack = {"served", "refused", "attacker_errors"}
+    for phase in abuse.PHASES:
+        metrics = {metric for system, metric in got if system == phase}
+        assert every <= metrics, phase
+        assert (attack <= metrics) is (phase != "idle"), phase
+        assert not attack & metrics or phase != "idle"
+        assert got[(phase, "rss_mb")] > 0
+        # samples, unless every one failed or one took the whole phase (a lock-out)
+        for name in ("login", "history"):
+            if (phase, f"{name}_p99_ms") in got:
+                assert 0 < got[(phase, f"{name}_p50_ms")] <= got[(phase, f"{name}_p99_ms")]
+            else:
+                lost = got[(phase, "bystander_failed")] + got[(phase, "bystander_timeouts")]
+                assert lost > 0, (phase, name)
+    # an idle server answers every request of the bystander
+    assert got[("idle", "bystander_failed")] == got[("idle", "bystander_timeouts")] == 0
+    assert ("idle", "login_p99_ms") in got and ("idle", "history_p99_ms") in got
+    for phase in abuse.PHASES[1:]:  # each attack did something, or was refused
+        assert got[(phase, "served")] + got[(phase, "refused")] > 0, phase
+    assert got[("memory", "refused")] > 0
+    table = ctx.results.table()
+    assert "x idle" in table
+    assert not [line for line in table.splitlines() if " served " in line and "x idle" in line]

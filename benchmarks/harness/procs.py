@@ -19,6 +19,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from chat_server.auth import new_token, token_hash
@@ -255,8 +256,16 @@ def chat_template(path: Path, users: int) -> list[str]:
     return tokens
 
 
-def fill_room(path: Path, room: str, messages: int, member_ids: list[int]) -> None:
-    """Add ``room`` with ``messages`` messages (in the server's schema) and its members."""
+def fill_room(
+    path: Path,
+    room: str,
+    messages: int,
+    member_ids: list[int],
+    body: Callable[[int], str] | None = None,
+) -> None:
+    """Add ``room`` with ``messages`` messages (in the server's schema) and its members;
+    ``body(seq)`` is a message's text. The first member (bench0) wrote them all."""
+    text = body or (lambda seq: f"history message {seq} " + "y" * 60)
     ts = now_ts()
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA journal_mode=WAL")
@@ -282,8 +291,8 @@ def fill_room(path: Path, room: str, messages: int, member_ids: list[int]) -> No
                         seq,
                         author,
                         "bench0",
-                        f"h{seq}",
-                        f"history message {seq} " + "y" * 60,
+                        f"h{room_id}-{seq}",
+                        text(seq),
                         ts,
                     )
                     for seq in range(first, min(first + step, messages + 1))

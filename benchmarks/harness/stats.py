@@ -23,7 +23,23 @@ UNITS = {
     "server_cpu_pct": "%",
     "loadgen_cpu_pct": "%",
     "sqlite_thread_cpu_share_pct": "%",
+    "login_p50_ms": "ms",
+    "login_p99_ms": "ms",
+    "history_p50_ms": "ms",
+    "history_p99_ms": "ms",
+    "rss_mb": "MB",
+    "rss_growth_mb": "MB",
+    "bystander_failed": "requests",
+    "bystander_timeouts": "requests",
+    "served": "requests",
+    "refused": "requests",
+    "attacker_errors": "requests",
 }
+# counts and growths from about zero: a ratio of them says nothing
+NO_RATIO = frozenset(
+    {"bystander_failed", "bystander_timeouts", "served", "refused",
+     "attacker_errors"}
+)  # fmt: skip
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -69,6 +85,7 @@ REFERENCE = {
     "tui-start": "textual-import",
     "tui-10k": "empty-room",
     "fanout-2nodes": "chat-1node",
+    "abuse": "idle",
 }
 
 
@@ -90,7 +107,7 @@ class Results:
     def ratio(self, series: Series) -> float | None:
         """This median over the reference system's median of the same metric."""
         ref_system = REFERENCE.get(series.scenario)
-        if ref_system is None or ref_system == series.system:
+        if ref_system is None or ref_system == series.system or series.metric in NO_RATIO:
             return None
         ref = self.get(series.scenario, ref_system, series.metric)
         if ref is None or ref.median == 0:

@@ -18,7 +18,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from benchmarks.harness import wire
+from benchmarks.harness import hostile, wire
 from benchmarks.harness.client import RawClient, Tally, open_client
 
 Spec = dict[str, Any]
@@ -39,6 +39,8 @@ class _Process:
         self.port = port
         self.tally = Tally()
         self.clients: list[RawClient] = []
+        self.bystander: hostile.Bystander | None = None  # the abuse scenario's
+        self.attack: hostile.Attack | None = None
 
     async def connect(self, clients: list[Spec], concurrency: int = 100) -> dict[str, Any]:
         start = time.monotonic()
@@ -127,7 +129,34 @@ class _Process:
             times.append(await client.request(frame, b'{"type":"history"') / 1e6)
         return {"ms": times}
 
+    async def bystander_setup(self, nick: str, password: str, room: str) -> dict[str, Any]:
+        """Log the abuse scenario's bystander in (it joins ``room``) and warm it up."""
+        self.bystander = hostile.Bystander(self.host, self.port, nick, password, room)
+        return await self.bystander.setup()
+
+    async def bystander_run(self, count: int, seconds: float, grace: float) -> dict[str, Any]:
+        assert self.bystander is not None
+        return await self.bystander.run(count, seconds, grace)
+
+    async def attack_start(
+        self, kind: str, seconds: float, engage_s: float, **args: Any
+    ) -> dict[str, Any]:
+        """Start an attack (``hostile.start``), at a lower priority than the bystander on
+        the same core; returns once it is under way (or after ``engage_s``)."""
+        os.nice(10)
+        self.attack = hostile.start(kind, self.host, self.port, seconds, **args)
+        return await self.attack.wait_engaged(engage_s)
+
+    async def attack_stop(self) -> dict[str, Any]:
+        assert self.attack is not None
+        attack, self.attack = self.attack, None
+        return await attack.stop()
+
     async def close(self) -> None:
+        if self.attack is not None:
+            await self.attack.stop(drain=0)
+        if self.bystander is not None:
+            await self.bystander.close()
         for client in self.clients:
             client.close()
         with contextlib.suppress(TimeoutError):
