@@ -128,10 +128,13 @@ class Server:
 
     def command(self) -> list[str]:
         py = [sys.executable, "-m"]
-        if self.system == "chat":
+        if self.system in ("chat", "chat-defended"):
             assert self.db is not None
             chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
-            return [*chat, "serve", "--port", "0", "--db", str(self.db), *CHAT_FLAGS]
+            command = [*chat, "serve", "--port", "0", "--db", str(self.db)]
+            if self.system == "chat-defended":  # every limit at its default (the abuse scenario)
+                return [*command, "--log-level", "warning"]
+            return [*command, *CHAT_FLAGS]
         if self.system == "chat-pg":
             assert self.database_url and self.redis_url and self.redis_prefix
             chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
@@ -157,7 +160,7 @@ class Server:
         cwd = ROOT
         if self.system in ("chat", "chat-pg"):
             env.update(CHAT_ENV)
-        if self.system in ("chat", "chat-pg") and env.get(CHAT_SRC):
+        if self.system in ("chat", "chat-pg", "chat-defended") and env.get(CHAT_SRC):
             cwd = Path(env[CHAT_SRC])  # ``python -m`` puts the working directory first
             env["PYTHONPATH"] = env[CHAT_SRC]
         with open(self.log, "wb") as log:

@@ -122,7 +122,8 @@ def run_phase(ctx: Context, template: Path, phase: str, token: str, size: Sizes)
     db = procs.fresh_copy(template, ctx.workdir / f"chat-abuse-{phase}-{time.monotonic_ns()}.db")
     roles = ("bystander",) if phase == "idle" else ("bystander", "attacker")
     with (
-        ctx.server(SCENARIO, "chat", db) as server,
+        # every limit at its default: the abuse scenario measures the server's defenses
+        ctx.server(SCENARIO, "chat-defended", db) as server,
         ctx.workers(SCENARIO, phase, server.port, *roles, dialect="chat") as workers,
     ):
         bystander = workers[0]
