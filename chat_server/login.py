@@ -143,8 +143,10 @@ def _take_user_slot(ctx: Context, ws: ServerConnection, user: User, ref: str | N
         f"too many connections for {user.nick}: at most {cap} at once;"
         " close one or try again later",
         ref,
-        # by then a connection that died without closing (a laptop gone to sleep) is dropped
-        retry_after=settings.ping_interval + settings.ping_timeout,
+        # a place frees whenever one of the user's connections closes (and one that died
+        # without closing is dropped within ping_interval + ping_timeout): a token hello
+        # costs one read, so a client may ask again soon; clients wait this long
+        retry_after=min(5.0, settings.ping_interval + settings.ping_timeout),
     )
 
 
