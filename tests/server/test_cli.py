@@ -370,7 +370,10 @@ async def test_a_flood_of_alike_errors_is_logged_ten_times_and_counted(
     serve: Callable[..., Served], tmp_path: Path
 ) -> None:
     db = tmp_path / "chat.db"
-    server = serve("--port", "0", "--db", str(db))
+    # searches unlimited: the failures, not the search budget, are what this is about
+    server = serve(
+        "--port", "0", "--db", str(db), "--search-burst", "100000", "--read-burst", "100000"
+    )
     hi = await welcome(server.url, nick="mallory", password="pw")
     assert hi["type"] == "welcome", hi
     with sqlite3.connect(db) as damage:  # every search now fails inside the store

@@ -7,11 +7,13 @@ your presence from them. Each test asserts what the victim and the people around
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ChatServerUnderTest, Client, ServerFactory
+from chat_server.server import start
+from tests.conftest import ChatServerUnderTest, Client, ServerFactory, in_process_settings
 from tests.scale.cluster import PostgresSchema
 
 Frame = dict[str, Any]
@@ -26,10 +28,17 @@ async def server(
         return
     schema = PostgresSchema(request.getfixturevalue("database_url"))
     await schema.create()
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    # started here, not by make_server (whose teardown comes after this one's): the server
+    # must be stopped before its schema is dropped, or the drop deadlocks with its queries
+    running = await start(
+        in_process_settings(db_path=tmp_path / "unused.db", database_url=schema.url)
+    )
     try:
-        yield await make_server(database_url=schema.url)
+        yield ChatServerUnderTest(running, running.ctx.settings)
     finally:
-        await schema.drop()  # after the server: make_server stops it first
+        await running.stop()
+        await schema.drop()
 
 
 async def ask(client: Client, frame: Frame, *types: str) -> Frame:

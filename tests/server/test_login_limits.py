@@ -180,7 +180,9 @@ async def test_guessing_a_nick_does_not_lock_its_owner_out(make_server: ServerFa
     assert len(refused) == 100 - NICK_FAILURES.count
     waits = [assert_rate_limited(reply, "too many attempts") for reply in refused]
     assert min(waits) >= 1.0  # 1 s while the address's first guesses were in flight
-    assert waits[-1] > 60  # then till the nick forgives a failure (3 min by default)
+    # how long a closed nick stays closed (till it forgives a failure) is the pure rule's, in
+    # tests/server/test_attempts.py: here six guessers race, and which refusals come while
+    # their attempts are still in flight (1 s) depends on the machine's load
     assert all(r.close_code == 1008 for r in failed)
     assert count.verifies - verifies == NICK_FAILURES.count + 1  # the guesses allowed, alice
 
