@@ -30,6 +30,10 @@ from chat_server.subscriptions import ALWAYS, Subscriptions
 
 log = logging.getLogger(__name__)
 
+# what any connection may have on its way even when the server is over --max-pending-output:
+# a page of a hundred ordinary messages
+RESERVE = 64 * 1024
+
 
 class Session(Outbox):
     """One authenticated connection (and its outbox: see chat_server/framing.py)."""
@@ -88,6 +92,9 @@ class Hub:
         self._users: dict[int, dict[Session, None]] = {}
         self.writer: FrameWriter[Session] = FrameWriter(max_buffer, self._slow)
         self.slow_closed = 0
+        # closed as slow and not gone yet: their unread output still takes memory (until
+        # the peer reads it or the close times out), so it still counts in the total
+        self._shedding: dict[Session, None] = {}
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -165,16 +172,21 @@ class Hub:
         now = time.monotonic()
         if now - self._pending_at > 0.1:
             pending = self.writer.pending
-            self._pending_total = sum(pending(s) for s in self.all_sessions())
+            sessions = dict.fromkeys(self.all_sessions()) | self._shedding
+            self._pending_total = sum(pending(s) for s in sessions)
             self._pending_at = now
         return self._pending_total
 
     def room_for(self, session: Session) -> tuple[int, int]:
         """How many more bytes a reply may add: within the connection's ``max_buffer``, and
-        within the server's ``max_pending`` (a big reply is fitted to the smaller)."""
+        within the server's ``max_pending`` (a big reply is fitted to the smaller).
+
+        Every connection may have ``RESERVE`` on its way even when the server is over its
+        total: someone else's flood never refuses a bystander's page, and the overshoot is
+        at most ``RESERVE`` a connection."""
         pending = self.writer.pending(session)
         own = self.max_buffer - pending
-        server = self.max_pending - self.pending_total()
+        server = max(self.max_pending - self.pending_total(), RESERVE - pending)
         return own, server
 
     def account(self, data: bytes) -> None:
@@ -251,9 +263,11 @@ class Hub:
         """
         self.slow_closed += 1
         log.info("closing slow consumer %s (%s)", session.nick, session.ws.remote_address)
-        asyncio.get_running_loop().create_task(
+        self._shedding[session] = None
+        closing = asyncio.get_running_loop().create_task(
             session.ws.close(CLOSE_TRY_AGAIN, "slow consumer: reconnect and resume with since")
         )
+        closing.add_done_callback(lambda _: self._shedding.pop(session, None))
 
     def close_all(self, sessions: Iterable[Session], code: int, reason: str) -> list[Any]:
         """Start closing sessions; return the close tasks to await."""
