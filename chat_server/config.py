@@ -1,4 +1,4 @@
-"""The server's settings: one frozen object built from flags and environment by cli.py."""
+"""The server's settings: one frozen object built from flags and environment by cli_serve.py."""
 
 from __future__ import annotations
 

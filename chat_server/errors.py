@@ -17,7 +17,8 @@
 
 A store raises only StoreError and its subclasses, never a driver's exception nor a
 ProtocolError: ``chat_server/session.py`` maps them to wire error codes in one place.
-Errors become ``error`` frames only there and ``click.ClickException`` only in ``cli.py``.
+Errors become ``error`` frames only there and ``click.ClickException`` only in the ``cli*.py``
+modules.
 """
 
 from __future__ import annotations

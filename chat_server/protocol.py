@@ -6,18 +6,43 @@ Pure: no sockets, no database, no clock except in ``now_ts``. The server and eve
 whole frame into a tagged union of msgspec Structs, then checks what types cannot say
 (names, body length after cleaning, mutually exclusive fields) and raises
 :class:`~chat_server.errors.ProtocolError` with the wire error code and the request's
-``ref``.
+``ref``. The frames a server sends are defined in ``server_frames.py`` and re-exported here.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final, Literal, get_args
+from typing import Annotated, Any, Final, get_args
 
 import msgspec
 from msgspec import Meta, Struct
 
 from chat_server.errors import ProtocolError
+
+# the server's frames live in chat_server/server_frames.py; re-exported for every user of p.
+from chat_server.server_frames import Ack as Ack
+from chat_server.server_frames import AnyServerFrame as AnyServerFrame
+from chat_server.server_frames import Blocked as Blocked
+from chat_server.server_frames import Error as Error
+from chat_server.server_frames import HistoryPage as HistoryPage
+from chat_server.server_frames import Joined as Joined
+from chat_server.server_frames import Left as Left
+from chat_server.server_frames import Limits as Limits
+from chat_server.server_frames import Message as Message
+from chat_server.server_frames import MessageRecord as MessageRecord
+from chat_server.server_frames import PasswordChanged as PasswordChanged
+from chat_server.server_frames import Presence as Presence
+from chat_server.server_frames import Rate as Rate
+from chat_server.server_frames import ReadEvent as ReadEvent
+from chat_server.server_frames import Results as Results
+from chat_server.server_frames import RoomInfo as RoomInfo
+from chat_server.server_frames import RoomList as RoomList
+from chat_server.server_frames import RoomState as RoomState
+from chat_server.server_frames import SearchHit as SearchHit
+from chat_server.server_frames import ServerFrame as ServerFrame
+from chat_server.server_frames import TypingEvent as TypingEvent
+from chat_server.server_frames import Unblocked as Unblocked
+from chat_server.server_frames import Welcome as Welcome
 
 # names, cleaning and time live in chat_server/text.py; re-exported for every user of p.
 from chat_server.text import clean_text as clean_text
@@ -184,182 +209,6 @@ CLIENT_TYPES: Final[frozenset[str]] = frozenset(
     frame.__struct_config__.tag for frame in get_args(AnyClientFrame)
 )
 
-
-# --- server -> client -------------------------------------------------------------------
-
-
-class ServerFrame(Struct, tag_field="type", kw_only=True, omit_defaults=True):
-    """Base of every server frame; ``ref`` appears only when the request carried one."""
-
-    ref: str | None = None
-
-
-class Rate(Struct):
-    per_second: float
-    burst: int
-
-
-class Limits(Struct):
-    """What a client should respect: ``rate`` is the user's sends (all connections together),
-    ``reads`` a connection's ``history``, ``search``, ``rooms`` and ``join`` requests,
-    ``search`` its searches besides, ``max_rooms`` the user's memberships."""
-
-    max_body: int
-    max_frame: int
-    history_max: int
-    rate: Rate
-    # null from a server older than these limits: a client reads that as "not said"
-    reads: Rate | None = None
-    search: Rate | None = None
-    max_rooms: int | None = None
-
-
-class RoomState(Struct):
-    """A room in ``welcome``: where the user's read marker stands."""
-
-    room: str
-    last_seq: int
-    read_seq: int
-    unread: int
-
-
-class Welcome(ServerFrame, tag="welcome"):
-    nick: str
-    token: str
-    created: bool
-    protocol: int
-    server: str
-    limits: Limits
-    rooms: list[RoomState]
-
-
-class Joined(ServerFrame, tag="joined"):
-    room: str
-    last_seq: int
-    members: list[str]
-    online: list[str]
-
-
-class Left(ServerFrame, tag="left"):
-    room: str
-
-
-class MessageRecord(Struct):
-    """A stored message as ``history`` lists it."""
-
-    room: str
-    seq: int
-    nick: str
-    body: str
-    ts: str
-    id: str
-
-
-class HistoryPage(ServerFrame, tag="history"):
-    room: str
-    messages: list[MessageRecord]
-    more: bool
-
-
-class Ack(ServerFrame, tag="ack"):
-    id: str
-    room: str
-    seq: int
-    ts: str
-
-
-class Message(ServerFrame, tag="message"):
-    room: str
-    seq: int
-    nick: str
-    body: str
-    ts: str
-    id: str
-
-
-class Presence(ServerFrame, tag="presence"):
-    room: str
-    nick: str
-    status: Literal["online", "offline", "joined", "left"]
-
-
-class TypingEvent(ServerFrame, tag="typing"):
-    room: str
-    nick: str
-
-
-class ReadEvent(ServerFrame, tag="read"):
-    room: str
-    seq: int
-
-
-class SearchHit(Struct):
-    room: str
-    seq: int
-    nick: str
-    body: str
-    ts: str
-
-
-class Results(ServerFrame, tag="results"):
-    messages: list[SearchHit]
-
-
-class RoomInfo(Struct):
-    room: str
-    members: int
-    last_seq: int
-
-
-class RoomList(ServerFrame, tag="rooms"):
-    """A page of public rooms, by members (most first) then name; ``cursor`` asks for the
-    next page, null on the last."""
-
-    rooms: list[RoomInfo]
-    cursor: str | None
-
-
-class PasswordChanged(ServerFrame, tag="password_changed"):
-    """The password is changed; the user's other tokens are revoked."""
-
-
-class Blocked(ServerFrame, tag="blocked"):
-    """The answer to ``block``: ``nick`` as the account spells it."""
-
-    nick: str
-
-
-class Unblocked(ServerFrame, tag="unblocked"):
-    nick: str
-
-
-class Error(Struct, tag="error", tag_field="type", omit_defaults=True):
-    """An error reply; ``ref`` is always present (null when the request had none), and
-    ``retry_after`` (seconds) only on ``rate_limited``: when asking again may succeed."""
-
-    code: str
-    message: str
-    ref: str | None
-    retry_after: float | None = None
-
-
-AnyServerFrame = (
-    Welcome
-    | Joined
-    | Left
-    | HistoryPage
-    | Ack
-    | Message
-    | Presence
-    | TypingEvent
-    | ReadEvent
-    | Results
-    | RoomList
-    | PasswordChanged
-    | Blocked
-    | Unblocked
-    | Error
-)
 
 # --- the rooms list's cursor ------------------------------------------------------------
 

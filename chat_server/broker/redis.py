@@ -17,8 +17,9 @@ Presence: each node keeps a hash ``<prefix>:node:<id>`` (user id -> nick) of the
 serves, and its liveness deadline in the sorted set ``<prefix>:nodes``, refreshed by a
 heartbeat every third of ``presence_ttl``. A node whose deadline passed is dead: the first
 node whose heartbeat sees it removes it and announces its users offline (those no live
-node has). The checks run as Lua scripts, so two nodes never both decide the same change.
-The scripts name keys built from the prefix, which suits one Redis server (not a cluster).
+node has). The checks run as Lua scripts (``presence_scripts.py``), so two nodes never both
+decide the same change. The scripts name keys built from the prefix, which suits one Redis
+server (not a cluster); the events' wire form is in ``envelope.py``.
 """
 
 from __future__ import annotations
@@ -31,189 +32,27 @@ import uuid
 from collections.abc import Collection
 from typing import Any
 
-import msgspec
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from chat_server.broker.base import LoginHook, PresenceHook, Receiver
+from chat_server.broker.envelope import (
+    Envelope,
+    LeaveUser,
+    LoginResult,
+    RoomEvent,
+    RoomEventExcept,
+    SubscribeUser,
+    UserEvent,
+    decode_envelope,
+    deliver,
+    encode_envelope,
+)
+from chat_server.broker.presence_scripts import HEARTBEAT, LEAVE, OFFLINE, ONLINE, ONLINE_SET
 
 log = logging.getLogger(__name__)
-
-# --- the envelope on the channel (pure) ---------------------------------------------------
-
-
-class RoomEvent(msgspec.Struct, tag="r", array_like=True):
-    room: str
-    data: bytes
-    seq: int | None = None
-    exclude_user: int | None = None
-
-
-class UserEvent(msgspec.Struct, tag="u", array_like=True):
-    user_id: int
-    data: bytes
-    exclude: str | None = None
-
-
-class RoomEventExcept(msgspec.Struct, tag="e", array_like=True):
-    room: str
-    data: bytes
-    exclude_users: list[int]
-
-
-class SubscribeUser(msgspec.Struct, tag="s", array_like=True):
-    user_id: int
-    room: str
-
-
-class LeaveUser(msgspec.Struct, tag="x", array_like=True):
-    user_id: int
-    room: str
-    data: bytes
-    exclude: str | None = None
-
-
-class LoginResult(msgspec.Struct, tag="l", array_like=True):
-    """A failed login. ``failed`` is always true now (older nodes also sent successes, which
-    are ignored); ``address`` came last, so an older node still reads the rest."""
-
-    node: str
-    key: str
-    failed: bool
-    address: str | None = None
-
-
-Envelope = RoomEvent | UserEvent | RoomEventExcept | SubscribeUser | LeaveUser | LoginResult
-
-_encoder = msgspec.msgpack.Encoder()
-_decoder: msgspec.msgpack.Decoder[Envelope] = msgspec.msgpack.Decoder(Envelope)
-
-
-def encode_envelope(envelope: Envelope) -> bytes:
-    return _encoder.encode(envelope)
-
-
-def decode_envelope(data: bytes) -> Envelope | None:
-    """The envelope, or None for anything else published on the channel."""
-    try:
-        return _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None
-
-
-def deliver(receiver: Receiver, envelope: Envelope) -> None:
-    """Hand one event to the local hub (login outcomes are not the hub's)."""
-    match envelope:
-        case RoomEvent(room, data, seq, exclude_user):
-            receiver.deliver_room(room, data, seq, exclude_user)
-        case UserEvent(user_id, data, exclude):
-            receiver.deliver_user(user_id, data, exclude)
-        case RoomEventExcept(room, data, exclude_users):
-            receiver.deliver_room_except(room, data, frozenset(exclude_users))
-        case SubscribeUser(user_id, room):
-            receiver.subscribe_user(user_id, room)
-        case LeaveUser(user_id, room, data, exclude):
-            receiver.leave_user(user_id, room, data, exclude)
-
-
-# --- presence scripts (run atomically in Redis; ARGV[1] is the key prefix) ----------------
-
-_LUA_COMMON = """
-local prefix = ARGV[1]
-local nodes_key = prefix .. ':nodes'
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function live_nodes()
-  return redis.call('ZRANGEBYSCORE', nodes_key, '(' .. now, '+inf')
-end
-local function held_by(nodes, uid, skip)
-  for _, node in ipairs(nodes) do
-    if node ~= skip and redis.call('HEXISTS', prefix .. ':node:' .. node, uid) == 1 then
-      return true
-    end
-  end
-  return false
-end
-"""
-
-# ARGV: prefix, node, ttl_ms, uid, nick -> 1 when no other live node has the user
-_ONLINE = (
-    _LUA_COMMON
-    + """
-local node, ttl = ARGV[2], tonumber(ARGV[3])
-redis.call('HSET', prefix .. ':node:' .. node, ARGV[4], ARGV[5])
-redis.call('PEXPIRE', prefix .. ':node:' .. node, ttl * 3)
-redis.call('ZADD', nodes_key, now + ttl, node)
-redis.call('PEXPIRE', nodes_key, 86400000)  -- only so an abandoned prefix goes away
-if held_by(live_nodes(), ARGV[4], node) then return 0 end
-return 1
-"""
-)
-
-# ARGV: prefix, node, uid -> 1 when no other live node has the user
-_OFFLINE = (
-    _LUA_COMMON
-    + """
-redis.call('HDEL', prefix .. ':node:' .. ARGV[2], ARGV[3])
-if held_by(live_nodes(), ARGV[3], ARGV[2]) then return 0 end
-return 1
-"""
-)
-
-# ARGV: prefix, uid... -> the uids some live node has
-_ONLINE_SET = (
-    _LUA_COMMON
-    + """
-local nodes = live_nodes()
-local found = {}
-for i = 2, #ARGV do
-  if held_by(nodes, ARGV[i], nil) then table.insert(found, ARGV[i]) end
-end
-return found
-"""
-)
-
-# ARGV: prefix, node, ttl_ms, uid1, nick1, ... -> {1 if the node was missing, gone uid/nick...}
-_HEARTBEAT = (
-    _LUA_COMMON
-    + """
-local node, ttl = ARGV[2], tonumber(ARGV[3])
-local key = prefix .. ':node:' .. node
-redis.call('DEL', key)
-for i = 4, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
-if #ARGV >= 4 then redis.call('PEXPIRE', key, ttl * 3) end
-local added = redis.call('ZADD', nodes_key, now + ttl, node)
-redis.call('PEXPIRE', nodes_key, 86400000)  -- only so an abandoned prefix goes away
-local gone, seen = {}, {}
-for _, dead in ipairs(redis.call('ZRANGEBYSCORE', nodes_key, '-inf', now)) do
-  redis.call('ZREM', nodes_key, dead)
-  local dead_key = prefix .. ':node:' .. dead
-  local users = redis.call('HGETALL', dead_key)
-  redis.call('DEL', dead_key)
-  local nodes = live_nodes()
-  for i = 1, #users, 2 do
-    if not seen[users[i]] and not held_by(nodes, users[i], nil) then
-      seen[users[i]] = true
-      table.insert(gone, users[i])
-      table.insert(gone, users[i + 1])
-    end
-  end
-end
-return {added, gone}
-"""
-)
-
-# ARGV: prefix, node: a node leaving cleanly
-_LEAVE = (
-    _LUA_COMMON
-    + """
-redis.call('ZREM', nodes_key, ARGV[2])
-redis.call('DEL', prefix .. ':node:' .. ARGV[2])
-return 1
-"""
-)
 
 _REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError)
 _SUBSCRIBE_ERRORS: tuple[type[Exception], ...] = (*_REDIS_ERRORS, TimeoutError)
@@ -296,7 +135,7 @@ class RedisBroker:
         self._tasks = []
         if self._up:
             with contextlib.suppress(*_REDIS_ERRORS):
-                await self._script(_LEAVE, self.node)
+                await self._script(LEAVE, self.node)
         self._up = False
         for client in (self._redis, self._sub_redis):
             with contextlib.suppress(*_REDIS_ERRORS):
@@ -426,7 +265,7 @@ class RedisBroker:
         if self._up:
             async with self._presence_lock:
                 try:
-                    first = await self._script(_ONLINE, self.node, self._ttl_ms, user_id, nick)
+                    first = await self._script(ONLINE, self.node, self._ttl_ms, user_id, nick)
                     return bool(first)
                 except _REDIS_ERRORS as exc:
                     self._down("presence", exc)
@@ -438,7 +277,7 @@ class RedisBroker:
         if self._up:
             async with self._presence_lock:
                 try:
-                    return bool(await self._script(_OFFLINE, self.node, user_id))
+                    return bool(await self._script(OFFLINE, self.node, user_id))
                 except _REDIS_ERRORS as exc:
                     self._down("presence", exc)
         if nick is not None:
@@ -451,7 +290,7 @@ class RedisBroker:
         if not rest or not self._up:
             return local
         try:
-            found = await self._script(_ONLINE_SET, *rest)
+            found = await self._script(ONLINE_SET, *rest)
         except _REDIS_ERRORS as exc:
             self._down("presence", exc)
             return local
@@ -473,7 +312,7 @@ class RedisBroker:
                 args += [user_id, nick]
             try:
                 async with self._presence_lock:
-                    added, gone = await self._script(_HEARTBEAT, *args)
+                    added, gone = await self._script(HEARTBEAT, *args)
             except _REDIS_ERRORS as exc:
                 self._down("heartbeat", exc)
                 continue

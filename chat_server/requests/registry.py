@@ -1,7 +1,8 @@
 """The request table: each request family registers its handlers for its frame types.
 
 The session loop looks a decoded frame's type up here: adding a request is one frame in
-``protocol.py``, one handler here, and what the store needs for it.
+``protocol.py`` (its reply in ``server_frames.py``), one handler here, and what the store
+needs for it.
 """
 
 from __future__ import annotations

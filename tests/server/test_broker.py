@@ -18,7 +18,8 @@ import pytest
 import redis.asyncio
 
 from chat_server.broker import Broker, LocalBroker
-from chat_server.broker.redis import LoginResult, RedisBroker, decode_envelope, encode_envelope
+from chat_server.broker.envelope import LoginResult, decode_envelope, encode_envelope
+from chat_server.broker.redis import RedisBroker
 
 WAIT = 5.0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -27,21 +27,19 @@ from chat_server.protocol import (
     MAX_SEQ,
     RoomState,
     SearchHit,
-    nick_key,
 )
 from chat_server.store.base import (
     CREATION_WINDOW,
-    Blocks,
     NewMessage,
     Page,
     Room,
     RoomQuota,
     RoomsPage,
     Stored,
-    User,
     history_page,
     rooms_page,
 )
+from chat_server.store.postgres.accounts import PostgresAccounts
 from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
@@ -136,7 +134,7 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-class PostgresStore:
+class PostgresStore(PostgresAccounts):
     """The Store protocol on a PostgreSQL database (``postgresql://`` URL)."""
 
     def __init__(self, url: str, *, pool_size: int = 10, batch_max: int = 512) -> None:
@@ -211,103 +209,6 @@ class PostgresStore:
     async def _execute(self, sql: str, *args: object) -> int:
         async with self._tx() as conn:
             return _count(await conn.execute(sql, *args))
-
-    # --- users and tokens -----------------------------------------------------------------
-
-    @staticmethod
-    def _user(row: Row | None) -> User | None:
-        if row is None:
-            return None
-        return User(id=row[0], nick=row[1], password_hash=row[2], removed=row[3] is not None)
-
-    async def user_by_nick(self, nick: str) -> User | None:
-        return self._user(
-            await self._one(
-                "SELECT id, nick, password_hash, removed_at FROM users WHERE nick_key = $1",
-                nick_key(nick),
-            )
-        )
-
-    async def user_by_token(self, token_hash: bytes, now: float) -> User | None:
-        return self._user(
-            await self._one(
-                "SELECT u.id, u.nick, u.password_hash, u.removed_at FROM tokens t"
-                " JOIN users u ON u.id = t.user_id"
-                " WHERE t.hash = $1 AND u.removed_at IS NULL"
-                " AND (t.expires_at IS NULL OR t.expires_at > $2)",
-                token_hash,
-                now,
-            )
-        )
-
-    async def list_users(self) -> list[User]:
-        rows = await self._all(
-            "SELECT id, nick, password_hash, removed_at FROM users ORDER BY nick_key"
-        )
-        return [user for row in rows if (user := self._user(row)) is not None]
-
-    async def revocation_version(self) -> int:
-        row = await self._one("SELECT version FROM revocations WHERE id = 1")
-        return int(row[0]) if row else 0
-
-    async def live_tokens(self, token_hashes: Iterable[bytes], now: float) -> set[bytes]:
-        rows = await self._all(
-            "SELECT t.hash FROM tokens t JOIN users u ON u.id = t.user_id"
-            " WHERE t.hash = ANY($1::bytea[]) AND u.removed_at IS NULL"
-            " AND (t.expires_at IS NULL OR t.expires_at > $2)",
-            list(token_hashes),
-            now,
-        )
-        return {bytes(row[0]) for row in rows}
-
-    async def create_user(self, nick: str, password_hash: str) -> User:
-        async with self._tx() as conn:
-            user_id = await conn.fetchval(
-                "INSERT INTO users (nick, nick_key, password_hash) VALUES ($1, $2, $3)"
-                " RETURNING id",
-                nick,
-                nick_key(nick),
-                password_hash,
-            )
-        return User(id=int(user_id), nick=nick, password_hash=password_hash)
-
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        await self._execute(
-            "UPDATE users SET password_hash = $1 WHERE id = $2", password_hash, user_id
-        )
-
-    async def remove_user(self, user_id: int) -> None:
-        async with self._tx() as conn:
-            # the memberships' trigger updates their rooms: lock those in id order first, as
-            # a write batch does, so the two never deadlock
-            await conn.execute(
-                "SELECT 1 FROM rooms WHERE id IN"
-                " (SELECT room_id FROM memberships WHERE user_id = $1) ORDER BY id FOR UPDATE",
-                user_id,
-            )
-            await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
-            await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
-            await conn.execute("DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1", user_id)
-            await conn.execute(
-                "UPDATE users SET removed_at = now(), password_hash = NULL WHERE id = $1",
-                user_id,
-            )
-
-    async def add_token(self, user_id: int, token_hash: bytes, expires_at: float | None) -> None:
-        await self._execute(
-            "INSERT INTO tokens (hash, user_id, expires_at) VALUES ($1, $2, $3)",
-            token_hash,
-            user_id,
-            expires_at,
-        )
-
-    async def revoke_token(self, token_hash: bytes) -> None:
-        await self._execute("DELETE FROM tokens WHERE hash = $1", token_hash)
-
-    async def revoke_user_tokens(self, user_id: int, keep: bytes | None = None) -> int:
-        return await self._execute(
-            "DELETE FROM tokens WHERE user_id = $1 AND hash IS DISTINCT FROM $2", user_id, keep
-        )
 
     # --- rooms and memberships ------------------------------------------------------------
 
@@ -444,43 +345,6 @@ class PostgresStore:
                 seq,
             )
         return None if moved is None else int(moved)
-
-    # --- blocks ---------------------------------------------------------------------------
-
-    async def block(self, user_id: int, blocked_id: int) -> bool:
-        count = await self._execute(
-            "INSERT INTO blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            user_id,
-            blocked_id,
-        )
-        return count > 0
-
-    async def unblock(self, user_id: int, blocked_id: int) -> bool:
-        count = await self._execute(
-            "DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2", user_id, blocked_id
-        )
-        return count > 0
-
-    async def blocks(self, user_id: int) -> Blocks:
-        rows = await self._all(
-            "SELECT blocked_id, FALSE FROM blocks WHERE user_id = $1"
-            " UNION ALL SELECT user_id, TRUE FROM blocks WHERE blocked_id = $1",
-            user_id,
-        )
-        return Blocks(
-            blocked=frozenset(row[0] for row in rows if not row[1]),
-            blocked_by=frozenset(row[0] for row in rows if row[1]),
-        )
-
-    async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
-        row = await self._one(
-            "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = u.id),"
-            " EXISTS (SELECT 1 FROM blocks WHERE user_id = u.id AND blocked_id = $1)"
-            " FROM users u WHERE u.nick_key = $2",
-            user_id,
-            nick_key(other_nick),
-        )
-        return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
 
     # --- messages -------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,28 +27,23 @@ from chat_server.protocol import (
     MAX_SEQ,
     RoomState,
     SearchHit,
-    nick_key,
-    now_ts,
 )
 from chat_server.store.base import (
-    Blocks,
     NewMessage,
     Page,
     Room,
     RoomQuota,
     RoomsPage,
     Stored,
-    User,
     history_page,
     rooms_page,
 )
+from chat_server.store.sqlite.accounts import SQLiteAccounts
 from chat_server.store.sqlite.batch import (
     STATEMENT_CACHE,
-    CreateUser,
     IndexSearch,
     Join,
     MarkRead,
-    RemoveUser,
     Sql,
     WriterCache,
     apply_batch,
@@ -73,7 +68,7 @@ SEARCH_INDEX_BATCH = 4096
 SEARCH_INDEX_DELAY = 1.0
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteAccounts):
     """The Store protocol on one SQLite file."""
 
     def __init__(self, path: Path, *, synchronous: str = "full", batch_max: int = 512) -> None:
@@ -187,57 +182,6 @@ class SQLiteStore:
         rows = await self._all(sql, params)
         return rows[0] if rows else None
 
-    @staticmethod
-    def _user(row: Any) -> User | None:
-        if row is None:
-            return None
-        return User(id=row[0], nick=row[1], password_hash=row[2], removed=row[3] is not None)
-
-    async def user_by_nick(self, nick: str) -> User | None:
-        return self._user(
-            await self._one(
-                "SELECT id, nick, password_hash, removed_at FROM users WHERE nick_key = ?",
-                (nick_key(nick),),
-            )
-        )
-
-    async def user_by_token(self, token_hash: bytes, now: float) -> User | None:
-        return self._user(
-            await self._one(
-                "SELECT u.id, u.nick, u.password_hash, u.removed_at FROM tokens t"
-                " JOIN users u ON u.id = t.user_id"
-                " WHERE t.hash = ? AND u.removed_at IS NULL"
-                " AND (t.expires_at IS NULL OR t.expires_at > ?)",
-                (token_hash, now),
-            )
-        )
-
-    async def list_users(self) -> list[User]:
-        rows = await self._all(
-            "SELECT id, nick, password_hash, removed_at FROM users ORDER BY nick_key"
-        )
-        return [user for row in rows if (user := self._user(row)) is not None]
-
-    async def revocation_version(self) -> int:
-        # polled ten times a second: one point read on the loop's thread
-        rows = self._now("SELECT version FROM revocations WHERE id = 1", ())
-        return int(rows[0][0]) if rows else 0
-
-    async def live_tokens(self, token_hashes: Iterable[bytes], now: float) -> set[bytes]:
-        hashes = list(token_hashes)
-        live: set[bytes] = set()
-        for start in range(0, len(hashes), 500):
-            chunk = hashes[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            rows = await self._all(
-                f"SELECT t.hash FROM tokens t JOIN users u ON u.id = t.user_id"
-                f" WHERE t.hash IN ({marks}) AND u.removed_at IS NULL"
-                f" AND (t.expires_at IS NULL OR t.expires_at > ?)",
-                (*chunk, now),
-            )
-            live.update(bytes(row[0]) for row in rows)
-        return live
-
     async def room_by_name(self, name: str) -> Room | None:
         row = await self._one("SELECT id, name, is_dm FROM rooms WHERE name = ?", (name,))
         return Room(id=row[0], name=row[1], is_dm=bool(row[2])) if row else None
@@ -275,34 +219,15 @@ class SQLiteStore:
         )
         return [row[0] for row in rows]
 
-    # The block and consent reads below are point lookups by primary key or index, asked
-    # on a join, a direct message or a typing notice: run inline like a history page's.
+    # The consent read below, like the block reads in accounts.py, is a point lookup by
+    # primary key, asked on a join, a direct message or a typing notice: run inline like a
+    # history page's.
 
     async def has_written(self, user_id: int, room_id: int) -> bool:
         rows = self._now(
             "SELECT wrote FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id)
         )
         return bool(rows and rows[0][0])
-
-    async def blocks(self, user_id: int) -> Blocks:
-        rows = self._now(
-            "SELECT blocked_id, 0 FROM blocks WHERE user_id = ?"
-            " UNION ALL SELECT user_id, 1 FROM blocks WHERE blocked_id = ?",
-            (user_id, user_id),
-        )
-        return Blocks(
-            blocked=frozenset(row[0] for row in rows if not row[1]),
-            blocked_by=frozenset(row[0] for row in rows if row[1]),
-        )
-
-    async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
-        rows = self._now(
-            "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = ? AND blocked_id = u.id),"
-            " EXISTS (SELECT 1 FROM blocks WHERE user_id = u.id AND blocked_id = ?)"
-            " FROM users u WHERE u.nick_key = ?",
-            (user_id, user_id, nick_key(other_nick)),
-        )
-        return (bool(rows[0][0]), bool(rows[0][1])) if rows else (False, False)
 
     async def public_rooms(self, limit: int, after: tuple[int, str] | None = None) -> RoomsPage:
         """A keyset page along the ``rooms_by_size`` index (members descending, then name):
@@ -404,35 +329,6 @@ class SQLiteStore:
     async def _write(self, op: Any) -> Any:
         return await self._committer.submit(op)
 
-    async def create_user(self, nick: str, password_hash: str) -> User:
-        user: User = await self._write(CreateUser(nick, password_hash))
-        return user
-
-    async def set_password_hash(self, user_id: int, password_hash: str) -> None:
-        await self._write(
-            Sql("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user_id))
-        )
-
-    async def remove_user(self, user_id: int) -> None:
-        await self._write(RemoveUser(user_id))
-
-    async def add_token(self, user_id: int, token_hash: bytes, expires_at: float | None) -> None:
-        await self._write(
-            Sql(
-                "INSERT INTO tokens (hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
-                (token_hash, user_id, now_ts(), expires_at),
-            )
-        )
-
-    async def revoke_token(self, token_hash: bytes) -> None:
-        await self._write(Sql("DELETE FROM tokens WHERE hash = ?", (token_hash,)))
-
-    async def revoke_user_tokens(self, user_id: int, keep: bytes | None = None) -> int:
-        count: int = await self._write(
-            Sql("DELETE FROM tokens WHERE user_id = ? AND hash IS NOT ?", (user_id, keep))
-        )
-        return count
-
     async def join(
         self,
         user_id: int,
@@ -458,21 +354,6 @@ class SQLiteStore:
     async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None:
         moved: int | None = await self._write(MarkRead(user_id, room_id, seq))
         return moved
-
-    async def block(self, user_id: int, blocked_id: int) -> bool:
-        count: int = await self._write(
-            Sql(
-                "INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)",
-                (user_id, blocked_id, now_ts()),
-            )
-        )
-        return count > 0
-
-    async def unblock(self, user_id: int, blocked_id: int) -> bool:
-        count: int = await self._write(
-            Sql("DELETE FROM blocks WHERE user_id = ? AND blocked_id = ?", (user_id, blocked_id))
-        )
-        return count > 0
 
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:
         """Queue a message for the next batch; returns the future of its ``Stored``."""
