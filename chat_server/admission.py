@@ -43,6 +43,7 @@ class Refusal(enum.Enum):
     FULL = "the server is full; try again later\n"
     ADDRESS = "too many connections from your address; try again later\n"
     PENDING = "too many connections from your address are logging in; try again later\n"
+    WAIT = "your address was told to wait before logging in again; wait, then try again\n"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

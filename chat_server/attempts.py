@@ -5,6 +5,9 @@ to wait, given at once: nothing here queues, and a refused attempt costs no pass
 
 The rule (:meth:`LoginPolicy.verdict`):
 
+- An **address** has at most ``concurrent`` attempts in flight (one by default): argon2
+  takes a core for a fifth of a second, and one client must not take every core at once.
+  Another is told to ask again in a second.
 - An **address** may fail ``per_address.count`` times in a row, then once more every
   ``per_address.period / count`` seconds. This stops one client spraying guesses across
   many nicks.
@@ -29,7 +32,7 @@ from typing import TypeVar
 from chat_server.ratelimit import Allowance, TokenBucket
 
 NEVER = float("-inf")
-IN_FLIGHT_WAIT = 1.0  # refused only because this address has an attempt in flight
+IN_FLIGHT_WAIT = 1.0  # refused only because this address has attempts in flight
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -58,10 +61,13 @@ class Failures:
 class LoginPolicy:
     per_address: Allowance
     per_nick: Allowance
+    concurrent: int = 1  # attempts in flight per address
 
     def verdict(self, nick: Failures, address: Failures, now: float) -> float | None:
         """None when a password attempt for ``nick`` from ``address`` may go ahead; else
         the seconds to wait before asking again."""
+        if address.pending >= self.concurrent:
+            return IN_FLIGHT_WAIT
         limit, rate = self.per_address.count, self.per_address.rate
         held = address.level_at(now, rate) + address.pending
         if held + 1 > limit:

@@ -255,6 +255,25 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="Password hashes (argon2, ~64 MiB each) computed at once.",
 )
 @click.option(
+    "--hashes-per-address",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    envvar="CHAT_SERVER_HASHES_PER_ADDRESS",
+    help="Password checks (logins and signups) in progress at once from one address;"
+    " another is refused with rate_limited and retry_after 1 s.",
+)
+@click.option(
+    "--max-early-returns",
+    type=click.IntRange(min=0),
+    default=10,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_EARLY_RETURNS",
+    help="Connections an address may open before the retry_after its refused hello was"
+    " told is over; past it, its sockets are closed at accept until then (60 s at most)."
+    " 0: never.",
+)
+@click.option(
     "--hash-queue",
     type=click.IntRange(min=0),
     default=32,
@@ -357,6 +376,8 @@ def serve(
     nick_failures: Allowance,
     signup_rate: Allowance,
     hash_concurrency: int,
+    hashes_per_address: int,
+    max_early_returns: int,
     hash_queue: int,
     max_connections: int,
     max_connections_per_address: int,
@@ -419,6 +440,8 @@ def serve(
         nick_failures=nick_failures,
         signup_rate=signup_rate,
         hash_concurrency=hash_concurrency,
+        hashes_per_address=hashes_per_address,
+        max_early_returns=max_early_returns,
         hash_queue=hash_queue,
         max_connections=max_connections,
         max_connections_per_address=max_connections_per_address,

@@ -80,7 +80,13 @@ class Settings:
     nick_failures: Allowance = NICK_FAILURES
     signup_rate: Allowance = SIGNUP_RATE
     # argon2 runs hash_concurrency at a time; at most hash_queue wait (logins before signups).
+    # One slot is kept for logins from addresses with no recent failure (chat_server/slots.py).
     hash_concurrency: int = 2
+    # password checks (logins and signups) in flight at once from one address
+    hashes_per_address: int = 1
+    # sockets an address may open before the wait its refused hello was told is over; past
+    # it they are closed at accept until then (chat_server/penalties.py; 0: never)
+    max_early_returns: int = 10
     # a revoked token's connections close within revocation_poll (plus one query) on every
     # node; expired tokens (--token-ttl) are checked every revocation_check
     revocation_poll: float = 0.1

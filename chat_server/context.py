@@ -30,10 +30,17 @@ class Context:
         self.settings = settings
         self.store = store
         self.broker = broker
-        self.doorman = Doorman(caps or Caps.of(settings), TrustedProxies(settings.trusted_proxies))
+        self.doorman = Doorman(
+            caps or Caps.of(settings),
+            TrustedProxies(settings.trusted_proxies),
+            settings.max_early_returns,
+        )
         self.hub = Hub(settings.max_buffer, settings.max_pending_output)
         self.passwords = Passwords(settings.hash_concurrency, settings.hash_queue)
-        self.logins = LoginAttempts(LoginPolicy(settings.login_failures, settings.nick_failures))
+        policy = LoginPolicy(
+            settings.login_failures, settings.nick_failures, settings.hashes_per_address
+        )
+        self.logins = LoginAttempts(policy)
         self.signups = Signups(settings.signup_rate)
         self.started = time.monotonic()
         self.limits = p.Limits(

@@ -7,7 +7,8 @@ for no longer than it takes to refuse them, and the others for ``--handshake-tim
 at most. A websocket handshake over a cap is answered HTTP 503 (chat_server/http.py asks
 :meth:`Doorman.admit`); ``/healthz`` is answered without counting. A ``hello`` over the
 per-user cap is refused by chat_server/login.py. Each socket leaves every count in
-``connection_lost``, however it ends.
+``connection_lost``, however it ends. An address that keeps coming back before the wait its
+refused ``hello`` was told is over has its sockets closed at accept (chat_server/penalties.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from websockets.asyncio.server import ServerConnection
 
 from chat_server.addresses import ProxiedConnection, TrustedProxies, client_address, peer_ip
 from chat_server.admission import Admission, Caps, Refusal
+from chat_server.penalties import Penalties
 from chat_server.ratelimit import Cooldown
 
 log = logging.getLogger("chat_server")
@@ -31,10 +33,12 @@ WARN_INTERVAL = 60.0
 class Doorman:
     """Counts a server's connections and turns away those over a cap."""
 
-    def __init__(self, caps: Caps, trusted: TrustedProxies) -> None:
+    def __init__(self, caps: Caps, trusted: TrustedProxies, strikes: int = 0) -> None:
         self.caps = caps
         self.trusted = trusted
         self.admission: Admission[ServerConnection] = Admission(caps)
+        self.penalties = Penalties(strikes)
+        self.shut = 0  # sockets closed at accept for coming back too soon
         self._warned = Cooldown(WARN_INTERVAL)
 
     def connection_class(self) -> type[ServerConnection]:
@@ -59,6 +63,15 @@ class Doorman:
         """A socket was accepted: count it, or close it at once."""
         # behind a trusted proxy the client is named by the request, not the peer
         address = None if self.trusted.trusts(peer_ip(ws)) else client_address(ws)
+        if address is not None and self.penalties.shut(address, time.monotonic()):
+            self.shut += 1
+            ws.transport.abort()
+            self._warn(
+                "early",
+                "%s keeps coming back before its wait is over: closing its sockets at once",
+                address,
+            )
+            return
         verdict = self.admission.accept(ws, address)
         if verdict.evicted is not None:
             verdict.evicted.transport.abort()
@@ -89,9 +102,16 @@ class Doorman:
         """The socket sent an HTTP request (any path): it is no longer silent."""
         self.admission.spoke(ws)
 
+    def told_to_wait(self, ws: ServerConnection, wait: float) -> None:
+        """A ``hello`` on ``ws`` was refused with ``retry_after`` ``wait``."""
+        self.penalties.told(client_address(ws), wait, time.monotonic())
+
     def admit(self, ws: ServerConnection) -> Refusal | None:
         """A websocket handshake: None to let it proceed, or why it gets HTTP 503."""
         address = client_address(ws)
+        if self.trusted.trusts(peer_ip(ws)) and self.penalties.shut(address, time.monotonic()):
+            self.shut += 1  # behind a proxy: the address is known from the request only
+            return Refusal.WAIT
         refusal = self.admission.handshake(ws, address)
         if refusal is Refusal.FULL:
             self._warn(

@@ -239,6 +239,8 @@ class RequestGate:
             return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
         if self.admitter is not None:
             refusal = self.admitter.admit(connection)
+            if refusal is Refusal.WAIT:
+                return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, refusal.value)
             if refusal is not None:
                 return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, refusal.value)
         return None

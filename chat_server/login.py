@@ -69,6 +69,8 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
                 error = wire_error(exc, ref)
                 if error.code == "internal":
                     log.error("login failed on storage: %s", exc)
+                elif error.code == "rate_limited" and error.retry_after:
+                    ctx.doorman.told_to_wait(ws, error.retry_after)
                 await ws.send(p.refusal_frame(error), text=True)
                 if error.code in _CLOSING:
                     await ws.close(p.CLOSE_POLICY, _CLOSING[error.code])

@@ -7,6 +7,10 @@ never grows: an arrival that ranks above the worst waiter takes that waiter's pl
 waiter is told :class:`~chat_server.errors.Busy`), any other arrival is told Busy at once.
 Nobody waits behind a line that cannot move, and a flood of low-priority work (signups)
 never keeps high-priority work (logins of existing accounts) out.
+
+``reserved`` slots (one, when there are two or more) are only ever given to the best
+priority (0): suspect logins and signups never take the last of them, so a clean login
+finds a slot at once, whatever else is hashing.
 """
 
 from __future__ import annotations
@@ -30,11 +34,14 @@ class _Waiter:
 class PriorityGate:
     """``slots`` holders at once; a line of at most ``bound`` waiters, best priority first."""
 
-    def __init__(self, slots: int, bound: int) -> None:
+    def __init__(self, slots: int, bound: int, reserved: int | None = None) -> None:
         if slots < 1 or bound < 0:
             raise ValueError("a gate has at least one slot and a line of zero or more")
         self.slots = slots
         self.bound = bound
+        self.reserved = min(1, slots - 1) if reserved is None else reserved
+        if not 0 <= self.reserved < slots:
+            raise ValueError("a gate keeps fewer slots for its best priority than it has")
         self._free = slots
         self._line: list[_Waiter] = []
         self._order = itertools.count()
@@ -60,7 +67,7 @@ class PriorityGate:
 
     async def acquire(self, priority: int) -> None:
         """A slot, now or after those ranked before; raises Busy when there is no place."""
-        if self._free > 0 and not self._line:
+        if self._may_take(priority) and not any(w.priority <= priority for w in self._line):
             self._free -= 1
             return
         if len(self._line) >= self.bound:
@@ -82,14 +89,20 @@ class PriorityGate:
             raise
 
     def release(self) -> None:
-        """Give a held slot back: to the best waiter, or to the free pool."""
+        """Give a held slot back: to the best waiter that may take it, or to the free pool."""
+        self._free += 1
         while self._line:
             best = min(self._line, key=_rank)
+            if not self._may_take(best.priority):
+                return  # what is free is kept for the best priority
             self._line.remove(best)
             if not best.future.done():  # not cancelled a moment ago
+                self._free -= 1
                 best.future.set_result(None)
                 return
-        self._free += 1
+
+    def _may_take(self, priority: int) -> bool:
+        return self._free > (0 if priority == 0 else self.reserved)
 
     @contextlib.asynccontextmanager
     async def hold(self, priority: int) -> AsyncIterator[None]:

@@ -15,6 +15,8 @@ LENIENT_LOGIN_FLAGS: tuple[str, ...] = (
     "--nick-failures", "1000000/s",
     "--signup-rate", "1000000/s",
     "--hash-queue", "100000",
+    "--hashes-per-address", "100000",
+    "--max-early-returns", "0",
 )  # fmt: skip
 
 
@@ -29,4 +31,6 @@ def lenient_login_settings() -> dict[str, Any]:
         "nick_failures": plenty,
         "signup_rate": plenty,
         "hash_queue": 100_000,
+        "hashes_per_address": 100_000,
+        "max_early_returns": 0,
     }

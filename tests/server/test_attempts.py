@@ -8,10 +8,19 @@ from __future__ import annotations
 
 import pytest
 
-from chat_server.attempts import NEVER, Attempt, Failures, LoginAttempts, LoginPolicy, Signups
+from chat_server.attempts import (
+    IN_FLIGHT_WAIT,
+    NEVER,
+    Attempt,
+    Failures,
+    LoginAttempts,
+    LoginPolicy,
+    Signups,
+)
 from chat_server.ratelimit import Allowance
 
-POLICY = LoginPolicy(per_address=Allowance(4, 400.0), per_nick=Allowance(3, 300.0))
+# several attempts in flight from one address allowed here: the table is about failures
+POLICY = LoginPolicy(per_address=Allowance(4, 400.0), per_nick=Allowance(3, 300.0), concurrent=10)
 
 
 def failures(level: float = 0.0, last: float = NEVER, pending: int = 0) -> Failures:
@@ -118,3 +127,16 @@ def test_signup_records_are_bounded() -> None:
         assert signups.take(f"10.0.0.{n}", float(n)) is None
     assert len(signups) <= 10
     assert signups.take("10.0.0.99", 99.0) is not None  # the newest are remembered
+
+
+def test_one_address_has_one_attempt_in_flight_by_default() -> None:
+    policy = LoginPolicy(per_address=Allowance(4, 400.0), per_nick=Allowance(3, 300.0))
+    assert policy.verdict(CLEAN, failures(pending=1), 0.0) == IN_FLIGHT_WAIT
+    assert policy.verdict(CLEAN, CLEAN, 0.0) is None
+    attempts = LoginAttempts(policy)
+    first = attempts.admit("alice", "10.0.0.1", 0.0)
+    assert isinstance(first, Attempt)
+    assert attempts.admit("bob", "10.0.0.1", 0.0) == IN_FLIGHT_WAIT  # another nick: still one
+    assert isinstance(attempts.admit("bob", "10.0.0.2", 0.0), Attempt)  # another address
+    first.close()  # a success: nothing failed, and the address may try again at once
+    assert isinstance(attempts.admit("bob", "10.0.0.1", 0.0), Attempt)

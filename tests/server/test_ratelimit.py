@@ -194,7 +194,8 @@ def test_failed_logins_are_refused_at_once_then_forgiven() -> None:
 def test_attempts_in_flight_count_until_settled() -> None:
     """Concurrent guesses cannot slip past the limit together; a closed attempt gives its
     place back, and a success never clears failures (it would buy more guesses)."""
-    attempts = LoginAttempts(LoginPolicy(Allowance(3, 300.0), Allowance(100, 100.0)))
+    policy = LoginPolicy(Allowance(3, 300.0), Allowance(100, 100.0), concurrent=10)
+    attempts = LoginAttempts(policy)
     flying = [attempts.admit("alice", "10.0.0.1", 0.0) for _ in range(3)]
     assert all(isinstance(a, Attempt) for a in flying)
     assert attempts.admit("alice", "10.0.0.1", 0.0) == pytest.approx(100.0)

@@ -96,7 +96,7 @@ async def test_a_zero_line_serves_only_free_slots() -> None:
 
 
 async def test_the_wait_said_grows_with_the_line() -> None:
-    gate = PriorityGate(slots=2, bound=10)
+    gate = PriorityGate(slots=2, bound=10, reserved=0)  # both slots for signups here
     for _ in range(10):
         gate.observe(0.5)  # hashes have been taking about half a second
     assert gate.service_time == pytest.approx(0.5, abs=0.05)
@@ -150,3 +150,33 @@ async def test_an_unknown_nick_costs_one_verify_against_the_dummy_hash() -> None
     assert await passwords.verify(real, "wrong") == (False, None)
     assert await passwords.verify(None, "right") == (False, None)  # no account: no match
     assert (passwords.hashes, passwords.verifies) == (1, 2)
+
+
+async def test_the_last_slot_is_kept_for_clean_logins() -> None:
+    holders = Holders(PriorityGate(slots=2, bound=10))
+    await holders.arrive("guess-0", SUSPECT)  # takes the first slot
+    await holders.arrive("guess-1", SUSPECT)  # the other is kept: it waits
+    await holders.arrive("signup", SIGNUP)
+    assert holders.served == ["guess-0"]
+    await holders.arrive("login", LOGIN)  # the kept slot, at once
+    assert holders.served == ["guess-0", "login"]
+    await holders.finish("login")  # the kept slot stays free: the waiters may not have it
+    assert (holders.served, holders.gate.busy) == (["guess-0", "login"], 1)
+    await holders.finish("guess-0")  # the first slot is the waiters' again, best first
+    assert holders.served == ["guess-0", "login", "guess-1"]
+    await holders.finish("guess-1")
+    await holders.finish("signup")
+    assert holders.served == ["guess-0", "login", "guess-1", "signup"]
+    assert (holders.gate.waiting, holders.gate.busy) == (0, 0)
+
+
+async def test_one_slot_is_anyones() -> None:
+    holders = Holders(PriorityGate(slots=1, bound=10))
+    await holders.arrive("signup", SIGNUP)
+    assert holders.served == ["signup"]
+    await holders.finish("signup")
+
+
+def test_a_gate_cannot_keep_all_its_slots() -> None:
+    with pytest.raises(ValueError):
+        PriorityGate(slots=2, bound=1, reserved=2)
