@@ -6,134 +6,41 @@ asyncio), ``history`` and ``tail`` run ChatClient (``scripting/reading.py``), ``
 Textual app; each is imported only when its command runs, so a cron job's ``chat-tui send``
 starts about as fast as Python does.
 
-Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server.
+Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server. The
+option decorators, credentials and error handling every command shares are in ``cli_shared.py``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 from chat_tui import __version__
-from chat_tui.client import credentials
-from chat_tui.client.credentials import DEFAULT_URL
-from chat_tui.client.errors import (
-    AuthError,
-    ClientError,
-    ConnectError,
-    RateLimited,
-    ServerError,
+from chat_tui.cli_shared import (
+    Fail,
+    auth_options,
+    client_failure,
+    env_password,
+    make_client,
+    pick_credentials,
+    room_or_to,
+    run_command,
+    server_url,
+    stdout_guard,
+    url_option,
 )
+from chat_tui.client import credentials
+from chat_tui.client.errors import AuthError, ClientError, ConnectError
 
 if TYPE_CHECKING:
     from chat_server import protocol as p
     from chat_tui.client.client import ChatClient
 
-T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., Any])
-
 MAX_ID = 64
-
-
-class Fail(click.ClickException):
-    """A runtime error: one line on stderr and the exit code that says what went wrong."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        # click declares exit_code on the class; this error's code is per instance
-        vars(self)["exit_code"] = exit_code
-
-
-def _fail(exc: ClientError) -> Fail:
-    if isinstance(exc, RateLimited):  # "Too many attempts; try again in 42 s"
-        return Fail(str(exc), exc.exit_code)
-    if isinstance(exc, ServerError):
-        return Fail(f"rejected by the server: {exc.code}: {exc.message}", exc.exit_code)
-    if isinstance(exc, AuthError):
-        return Fail(f"authentication failed: {exc}", exc.exit_code)
-    return Fail(str(exc), exc.exit_code)
-
-
-def _run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a command's coroutine; client errors become one line and their exit code."""
-    import asyncio
-
-    try:
-        return asyncio.run(coro)
-    except ClientError as exc:
-        raise _fail(exc) from None
-    except credentials.CredentialsError as exc:  # pragma: no cover - a ClientError already
-        raise Fail(str(exc), 1) from None
-
-
-def url_option(func: F) -> F:
-    return click.option(
-        "--url",
-        envvar="CHAT_URL",
-        default=DEFAULT_URL,
-        show_default=True,
-        help="Server websocket URL (host:port works too) [env CHAT_URL].",
-    )(func)
-
-
-def auth_options(func: F) -> F:
-    func = click.option(
-        "--token",
-        envvar="CHAT_TOKEN",
-        default=None,
-        help="Session or bot token [env CHAT_TOKEN; default: the one `login` stored].",
-    )(func)
-    return click.option(
-        "--nick",
-        envvar="CHAT_NICK",
-        default=None,
-        help="Log in with this nick and the password in CHAT_PASSWORD [env CHAT_NICK].",
-    )(func)
-
-
-def _password() -> str | None:
-    return os.environ.get("CHAT_PASSWORD") or None
-
-
-Credentials = tuple[str | None, str | None, str | None]  # token, nick, password
-
-
-def _credentials(url: str, token: str | None, nick: str | None) -> Credentials:
-    """The best credentials at hand: --token, then --nick with CHAT_PASSWORD, then the token
-    `chat-tui login` stored for this server."""
-    if token:
-        return token, None, None
-    password = _password()
-    if nick and password:
-        return None, nick, password
-    stored = credentials.load(url)
-    if stored is not None:
-        return stored[1], None, None
-    raise Fail(
-        f"not logged in to {url}: run `chat-tui login {url} --nick NICK`, "
-        "or set CHAT_TOKEN (or --nick with CHAT_PASSWORD)",
-        AuthError.exit_code,
-    )
-
-
-def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
-    from chat_tui.client.client import ChatClient
-
-    url = credentials.normalize_url(url)
-    token, nick, password = _credentials(url, token, nick)
-    return ChatClient(url, token=token, nick=nick, password=password, **kwargs)
-
-
-def _room_or_to(room: str | None, to: str | None) -> None:
-    if (room is None) == (to is None):
-        raise click.UsageError("give exactly one of --room and --to")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -176,7 +83,7 @@ def send(
       tail -n 20 app.log | chat-tui send --room ops --lines -
       chat-tui send --to alice --id nightly-2026-11-26 "backup done"
     """
-    _room_or_to(room, to)
+    room_or_to(room, to)
     from_stdin = message == "-"
     text = sys.stdin.read() if from_stdin else message
     if lines:
@@ -200,12 +107,12 @@ def send(
     from chat_tui.scripting import oneshot
 
     server = credentials.normalize_url(url)
-    login = oneshot.Login(*_credentials(server, token, nick))
+    login = oneshot.Login(*pick_credentials(server, token, nick))
     items = [oneshot.Outgoing(body, key or new_id()) for body, key in zip(bodies, ids, strict=True)]
     try:
         acks = oneshot.send_all(server, login, oneshot.Target(room, to), items, timeout)
     except ClientError as exc:
-        raise _fail(exc) from None
+        raise client_failure(exc) from None
     except oneshot.Deadline:
         message = f"no ack within {timeout:g} s from {server} (a retry with the same --id is safe)"
         raise Fail(message, ConnectError.exit_code) from None
@@ -246,8 +153,8 @@ def history(
     from chat_tui.scripting.output import human_line, json_line
 
     client = make_client(url, token, nick, reconnect=False)
-    messages = _run(reading.history(client, room, limit, before))
-    with _stdout_guard():
+    messages = run_command(reading.history(client, room, limit, before))
+    with stdout_guard():
         for message in messages:
             click.echo(json_line(message) if as_json else human_line(message))
 
@@ -297,26 +204,11 @@ def tail(
             since = stored
     client = make_client(url, token, nick, reconnect=True)
     printer = reading.Printer(as_json, cursor)
-    with _stdout_guard():
-        _run(reading.until_signal(reading.tail(client, room, since, printer)))
-
-
-@contextlib.contextmanager
-def _stdout_guard() -> Iterator[None]:
-    """A closed stdout (``| head``) ends the command quietly with 0, like cat does."""
-    try:
-        yield
-    except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+    with stdout_guard():
+        run_command(reading.until_signal(reading.tail(client, room, since, printer)))
 
 
 # --- login / logout -----------------------------------------------------------------------
-
-
-def _server_url(url_arg: str | None, url: str) -> str:
-    return credentials.normalize_url(url_arg or url)
 
 
 @main.command()
@@ -333,12 +225,12 @@ def login(url_arg: str | None, url: str, nick: str) -> None:
     Example:
       chat-tui login ws://chat.example.org:8765/ws --nick alice
     """
-    server = _server_url(url_arg, url)
-    password = _password() or click.prompt("Password", hide_input=True)
+    server = server_url(url_arg, url)
+    password = env_password() or click.prompt("Password", hide_input=True)
     from chat_tui.client.client import ChatClient
 
     client = ChatClient(server, nick=nick, password=password, reconnect=False)
-    welcome = _run(_login(client))
+    welcome = run_command(_login(client))
     credentials.save_token(server, welcome.nick, welcome.token)
     if welcome.created:
         click.echo(f"Created the account {welcome.nick} on {server} (a new nick: check it).")
@@ -368,7 +260,7 @@ def logout(url_arg: str | None, url: str, token: str | None, everywhere: bool) -
       chat-tui logout ws://chat.example.org:8765/ws
       chat-tui logout --all        # every device and bot of the account
     """
-    server = _server_url(url_arg, url)
+    server = server_url(url_arg, url)
     token = token or credentials.load_token(server)
     if token is None:
         click.echo(f"Not logged in to {server}.")
@@ -376,7 +268,7 @@ def logout(url_arg: str | None, url: str, token: str | None, everywhere: bool) -
     from chat_tui.client.client import ChatClient
 
     try:
-        _run(_logout(ChatClient(server, token=token, reconnect=False), everywhere))
+        run_command(_logout(ChatClient(server, token=token, reconnect=False), everywhere))
     except Fail as exc:
         if exc.exit_code != AuthError.exit_code:
             message = f"{exc.message} (the stored token is kept: try again)"
@@ -405,12 +297,12 @@ def passwd(url_arg: str | None, url: str, token: str | None, nick: str | None) -
     Example:
       chat-tui passwd ws://chat.example.org:8765/ws
     """
-    server = _server_url(url_arg, url)
+    server = server_url(url_arg, url)
     if nick is None:
         token = token or credentials.load_token(server)
         if token is None:
             raise click.UsageError(f"not logged in to {server}: give --nick (or chat-tui login)")
-    old = _password() or click.prompt("Old password", hide_input=True)
+    old = env_password() or click.prompt("Old password", hide_input=True)
     new = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     from chat_tui.client.client import ChatClient
 
@@ -418,7 +310,7 @@ def passwd(url_arg: str | None, url: str, token: str | None, nick: str | None) -
         client = ChatClient(server, nick=nick, password=old, reconnect=False)
     else:
         client = ChatClient(server, token=token, reconnect=False)
-    _run(_passwd(client, old, new))
+    run_command(_passwd(client, old, new))
     click.echo(f"Password changed on {server}; your other sessions are logged out.")
 
 
@@ -445,7 +337,7 @@ def block(url: str, token: str | None, nick: str | None, who: str) -> None:
       chat-tui block mallory
     """
     client = make_client(url, token, nick, reconnect=False)
-    spelled = _run(_blocking(client, who, block=True))
+    spelled = run_command(_blocking(client, who, block=True))
     click.echo(f"Blocked {spelled}: they cannot message you or see when you are online.")
 
 
@@ -461,7 +353,7 @@ def unblock(url: str, token: str | None, nick: str | None, who: str) -> None:
       chat-tui unblock mallory
     """
     client = make_client(url, token, nick, reconnect=False)
-    spelled = _run(_blocking(client, who, block=False))
+    spelled = run_command(_blocking(client, who, block=False))
     click.echo(f"Unblocked {spelled}.")
 
 
@@ -497,11 +389,11 @@ def connect(
     from chat_tui.tui.app import run  # Textual is imported only here
 
     code = run(
-        _server_url(url_arg, url),
+        server_url(url_arg, url),
         nick=nick,
         rooms=list(rooms),
         token=token,
-        password=_password(),
+        password=env_password(),
         bell=not no_bell,
     )
     sys.exit(code)

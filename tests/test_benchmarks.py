@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
-from benchmarks.harness import hostile, wire
+from benchmarks.harness import wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
 from benchmarks.scenarios import abuse, scenario_nodes
@@ -246,7 +246,7 @@ def test_two_nodes_scenario_is_skipped_with_the_reason_without_postgresql(
 def test_hostile_head_reads_type_ref_and_code(
     frame: bytes, expected: tuple[str, str | None, str | None]
 ) -> None:
-    assert hostile.head(frame) == expected
+    assert wsclient.head(frame) == expected
 
 
 @pytest.mark.parametrize(
@@ -263,7 +263,7 @@ def test_hostile_head_reads_type_ref_and_code(
 def test_hostile_refusals_are_told_from_other_failures(
     exc: BaseException, is_refusal: bool
 ) -> None:
-    assert hostile.refused(exc) is is_refusal
+    assert wsclient.refused(exc) is is_refusal
 
 
 @pytest.mark.slow

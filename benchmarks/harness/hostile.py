@@ -1,9 +1,10 @@
-"""The ``abuse`` scenario's clients: a bystander who times its requests, and the attacks.
+"""The ``abuse`` scenario's attacks: each a set of loops against the server, and their tallies.
 
-Both run in load-generator processes (``worker.py``), on websockets' own client (the attacks
+They run in a load-generator process (``worker.py``), on websockets' own client (the attacks
 need its close codes and HTTP refusals; their rates are the server's, not the client's). The
 attackers connect from :data:`ATTACKER`, another loopback address than the bystander's
-127.0.0.1, as they would from another machine: per-address limits can tell them apart.
+127.0.0.1 (``bystander.py``), as they would from another machine: per-address limits can tell
+them apart.
 
 Every loop is bounded in time (the attack's deadline, or :meth:`Attack.stop`) and every wait
 has a timeout. A defense that refuses the attacker (``rate_limited``, a 1008 or 1013 close, an
@@ -14,256 +15,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import re
 import resource
-import socket
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
-ATTACKER = "127.0.0.2"
-REFUSING_CLOSES = (1008, 1013)  # policy (abuse, failed login, over a cap), try again later
-# what a client library raises when the server refuses or drops a connection
-DROPPED = (ConnectionClosed, InvalidHandshake, OSError)
-_TYPE = re.compile(rb'^\{"type":"(\w+)"')
-_REF = re.compile(rb'"ref":(?:"([^"]*)"|null)\}$')
-
-
-def ws_url(host: str, port: int) -> str:
-    return f"ws://{host}:{port}/ws"
-
-
-def head(data: bytes) -> tuple[str, str | None, str | None]:
-    """(type, ref, error code) of a server frame. A big one (a 9 MB room list, a history
-    page) is read from its ends only: msgspec writes ``type`` first and ``ref`` last."""
-    if len(data) < 65536:
-        frame = json.loads(data)
-        return frame.get("type", ""), frame.get("ref"), frame.get("code")
-    kind = _TYPE.match(data)
-    ref = _REF.search(data[-300:])
-    return (
-        kind[1].decode() if kind else "",
-        ref[1].decode() if ref and ref[1] is not None else None,
-        None,
-    )
-
-
-def why(exc: BaseException) -> str:
-    """A dropped connection in a few words: ``HTTP 503``, ``close 1013``, ``OSError``."""
-    if isinstance(exc, InvalidStatus):
-        return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, ConnectionClosed):
-        return f"close {exc.rcvd.code}" if exc.rcvd is not None else "dropped"
-    return type(exc).__name__
-
-
-def refused(exc: BaseException) -> bool:
-    """Whether a client error is the server refusing (HTTP status, a 1008/1013 close)."""
-    if isinstance(exc, InvalidStatus):
-        return True
-    if isinstance(exc, ConnectionClosed):
-        return exc.rcvd is not None and exc.rcvd.code in REFUSING_CLOSES
-    return False
-
-
-async def open_ws(
-    url: str, *, source: str | None = None, rcvbuf: int | None = None
-) -> ClientConnection:
-    """A websocket connection (no compression, no keepalive, frames of any size), from the
-    ``source`` address, with a small receive buffer when ``rcvbuf`` is given."""
-    options: dict[str, Any] = {}
-    if rcvbuf is not None:
-        host, port = url.split("/")[2].rsplit(":", 1)
-        sock = socket.socket()
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            sock.bind((source or "127.0.0.1", 0))
-            sock.setblocking(False)
-            await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
-        except BaseException:
-            sock.close()
-            raise
-        options["sock"] = sock
-    elif source is not None:
-        options["local_addr"] = (source, 0)
-    return await connect(
-        url,
-        compression=None,
-        open_timeout=None,  # the caller's timeout governs
-        ping_interval=None,
-        close_timeout=1,
-        max_size=None,
-        **options,
-    )
-
-
-async def reply(ws: ClientConnection, ref: str) -> tuple[str, str | None]:
-    """Frames until the one answering ``ref``: its (type, error code)."""
-    while True:
-        data = await ws.recv(decode=False)
-        kind, got, code = head(data if isinstance(data, bytes) else data.encode())
-        if got == ref:
-            return kind, code
-
-
-async def login(ws: ClientConnection, hello: str) -> tuple[str, str | None]:
-    """Send a hello (its ref is ``login``) and return the answer's (type, error code)."""
-    await ws.send(hello)
-    return await reply(ws, "login")
-
-
-def hello(*, token: str = "", nick: str = "", password: str = "") -> str:
-    if token:
-        return f'{{"type":"hello","token":"{token}","client":"bench","ref":"login"}}'
-    return (
-        f'{{"type":"hello","nick":"{nick}","password":"{password}","client":"bench","ref":"login"}}'
-    )
-
-
-def discard(ws: ClientConnection | None) -> None:
-    """Drop a connection at once (no closing handshake to wait for)."""
-    if ws is not None:
-        ws.transport.abort()
-
-
-# --- the bystander ---------------------------------------------------------------------
-
-
-class Bystander:
-    """One user: password logins on fresh connections, history pages on a joined one."""
-
-    def __init__(self, host: str, port: int, nick: str, password: str, room: str) -> None:
-        self.url = ws_url(host, port)
-        self.hello = hello(nick=nick, password=password)
-        self.room = room
-        self.conn: ClientConnection | None = None
-        self.closing: set[asyncio.Task[None]] = set()
-        self.pages = 0
-
-    async def setup(self, warmup: int = 2, timeout: float = 60.0) -> dict[str, Any]:
-        """Log in and join the room (it must work: the server is idle), then warm up."""
-        async with asyncio.timeout(timeout):
-            self.conn = await self._joined()
-            for _ in range(warmup):
-                await self.login(timeout)
-                await self.history(timeout)
-        return {}
-
-    async def _joined(self) -> ClientConnection:
-        ws = await open_ws(self.url)
-        try:
-            kind, code = await login(ws, self.hello)
-            if kind != "welcome":
-                raise ConnectionError(f"bystander login refused: {code}")
-            await ws.send(f'{{"type":"join","room":"{self.room}","ref":"join"}}')
-            # the backlog (type history) is the join's last reply
-            while (await reply(ws, "join"))[0] == "joined":
-                pass
-        except BaseException:
-            discard(ws)
-            raise
-        return ws
-
-    async def login(self, budget: float) -> tuple[float, str]:
-        """One password login on a new connection: (ms, "ok", "timeout" or why it failed)."""
-        start = time.perf_counter()
-        ws: ClientConnection | None = None
-        try:
-            async with asyncio.timeout(budget):
-                ws = await open_ws(self.url)
-                kind, code = await login(ws, self.hello)
-            outcome = "ok" if kind == "welcome" else f"{kind} {code}"
-        except TimeoutError:
-            outcome = "timeout"
-        except DROPPED as exc:
-            outcome = why(exc)
-        elapsed = (time.perf_counter() - start) * 1000
-        if ws is not None:  # closed as a client does, off the clock
-            task = asyncio.create_task(self._close(ws))
-            self.closing.add(task)
-            task.add_done_callback(self.closing.discard)
-        return elapsed, outcome
-
-    async def _close(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(Exception):
-            await ws.close()
-
-    async def history(self, budget: float) -> tuple[float, str]:
-        """One ``history`` page of 100 on the joined connection (rejoined if it was lost)."""
-        start = time.perf_counter()
-        try:
-            async with asyncio.timeout(budget):
-                if self.conn is None:
-                    self.conn = await self._joined()
-                self.pages += 1
-                ref = f"h{self.pages}"
-                await self.conn.send(
-                    f'{{"type":"history","room":"{self.room}","limit":100,"ref":"{ref}"}}'
-                )
-                kind, code = await reply(self.conn, ref)
-            outcome = "ok" if kind == "history" else f"{kind} {code}"
-        except TimeoutError:
-            outcome = "timeout"
-        except DROPPED as exc:
-            outcome = why(exc)
-            discard(self.conn)
-            self.conn = None
-        return (time.perf_counter() - start) * 1000, outcome
-
-    async def run(self, count: int, seconds: float, grace: float) -> dict[str, Any]:
-        """Logins back to back, and history pages one every ``seconds / count`` (spread over
-        the phase), side by side, each up to ``count`` for ``seconds``: a login stuck behind
-        an attack does not stop the pages being measured. The request under way at the end
-        gets ``grace`` more; a timed-out one is kept as a sample (its time is a lower
-        bound), a failed one (refused, dropped, an error) is not."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + seconds
-        times: dict[str, list[float]] = {"login": [], "history": []}
-        tally = {"failed": 0, "timeouts": 0}
-        reasons: dict[str, int] = {}  # of the failures: "history error rate_limited": 3
-
-        async def repeat(
-            name: str, op: Callable[[float], Awaitable[tuple[float, str]]], every: float
-        ) -> None:
-            due = loop.time()
-            for _ in range(count):
-                left = deadline - loop.time()
-                if left <= 0:
-                    return
-                ms, outcome = await op(left + grace)
-                if outcome in ("ok", "timeout"):
-                    times[name].append(ms)
-                    tally["timeouts"] += outcome == "timeout"
-                else:
-                    tally["failed"] += 1
-                    reasons[f"{name} {outcome}"] = reasons.get(f"{name} {outcome}", 0) + 1
-                due += every
-                if due > loop.time():
-                    await asyncio.sleep(min(due, deadline) - loop.time())
-
-        await asyncio.gather(
-            repeat("login", self.login, 0.0), repeat("history", self.history, seconds / count)
-        )
-        return {
-            "login_ms": times["login"],
-            "history_ms": times["history"],
-            "reasons": reasons,
-            **tally,
-        }
-
-    async def close(self) -> None:
-        discard(self.conn)
-        self.conn = None
-        if self.closing:
-            await asyncio.wait(self.closing, timeout=3)
-
-
-# --- the attacks -----------------------------------------------------------------------
+from benchmarks.harness.wsclient import (
+    ATTACKER,
+    DROPPED,
+    discard,
+    head,
+    hello,
+    login,
+    open_ws,
+    refused,
+    reply,
+    ws_url,
+)
 
 
 class Attack:

@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from benchmarks.harness import hostile, wire
+from benchmarks.harness.bystander import Bystander
 from benchmarks.harness.client import RawClient, Tally, open_client
 
 Spec = dict[str, Any]
@@ -39,7 +40,7 @@ class _Process:
         self.port = port
         self.tally = Tally()
         self.clients: list[RawClient] = []
-        self.bystander: hostile.Bystander | None = None  # the abuse scenario's
+        self.bystander: Bystander | None = None  # the abuse scenario's
         self.attack: hostile.Attack | None = None
 
     async def connect(self, clients: list[Spec], concurrency: int = 100) -> dict[str, Any]:
@@ -131,7 +132,7 @@ class _Process:
 
     async def bystander_setup(self, nick: str, password: str, room: str) -> dict[str, Any]:
         """Log the abuse scenario's bystander in (it joins ``room``) and warm it up."""
-        self.bystander = hostile.Bystander(self.host, self.port, nick, password, room)
+        self.bystander = Bystander(self.host, self.port, nick, password, room)
         return await self.bystander.setup()
 
     async def bystander_run(self, count: int, seconds: float, grace: float) -> dict[str, Any]:

@@ -7,7 +7,8 @@
     │   └── RateLimited     ``rate_limited``: ask again after ``retry_after`` seconds (exit code 5)
     └── ClosedError         the client was closed (or logged out) before the request finished
 
-Errors become ``click.ClickException`` (one line, the right exit code) only in ``cli.py``.
+Errors become ``click.ClickException`` (one line, the right exit code) only in the command
+line (``cli_shared.py``, for ``cli.py``'s commands).
 """
 
 from __future__ import annotations

@@ -1,9 +1,12 @@
-"""The ``chat-server`` command as an operator uses it: real subprocesses, real websockets."""
+"""``chat-server serve`` as an operator uses it: real subprocesses, real websockets.
+
+Starting, stopping, its log, its environment and flags; the administration commands (users,
+tokens, backup) are in test_cli_admin.py.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import selectors
 import signal
@@ -16,54 +19,28 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.conftest import ServerProcess
-from tests.raw import Frame, expect, recv, request
+from tests.raw import recv, request
+from tests.server.cli_support import (
+    FAST,
+    TIMEOUT,
+    Spawn,
+    assert_ok,
+    assert_one_line_failure,
+    clean_env,
+    cli,
+    close_code,
+    history,
+    join,
+    refused,
+    welcome,
+)
 
 pytestmark = pytest.mark.slow
 
-TIMEOUT = 10.0
 LISTENING_LINE = re.compile(r"listening on ws://127\.0\.0\.1:(\d+)/ws")
-FAST = ("--rate", "100000", "--burst", "100000")
-
-Spawn = Callable[..., ServerProcess]
-
-
-# --- running the command ------------------------------------------------------------------
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without any CHAT_* setting leaking in, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHAT_")}
-    env.update(extra)
-    return env
-
-
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "chat_server", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=env if env is not None else clean_env(),
-        timeout=60,
-        check=False,
-    )
-
-
-def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr}"
-
-
-def assert_one_line_failure(result: subprocess.CompletedProcess[str]) -> str:
-    """Non-zero exit, exactly one line on stderr, no traceback; returns the line."""
-    assert result.returncode != 0, f"expected a failure, got exit 0: {result.stdout}"
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got {lines}"
-    return lines[0]
 
 
 class Served:
@@ -121,58 +98,6 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
         if served.proc.poll() is None:
             served.proc.kill()
             served.proc.wait(TIMEOUT)
-
-
-# --- talking to the server ----------------------------------------------------------------
-
-
-async def close_code(ws: ClientConnection, timeout: float = TIMEOUT) -> int | None:
-    """Wait for the server to close the connection; the code it sent."""
-    try:
-        while True:
-            await recv(ws, timeout)
-    except ConnectionClosed as exc:
-        return exc.rcvd.code if exc.rcvd is not None else None
-
-
-async def welcome(url: str, **hello: str) -> Frame:
-    """One hello on a fresh connection; returns the welcome (or the error)."""
-    async with connect(url, open_timeout=TIMEOUT) as ws:
-        return await request(ws, {"type": "hello", **hello}, "welcome")
-
-
-async def refused(url: str, **hello: str) -> None:
-    """The hello gets auth_failed, then the connection is closed with 1008."""
-    async with connect(url, open_timeout=TIMEOUT) as ws:
-        reply = await request(ws, {"type": "hello", **hello}, "welcome")
-        assert reply["type"] == "error" and reply["code"] == "auth_failed", reply
-        assert await close_code(ws) == 1008
-
-
-async def join(ws: ClientConnection, room: str) -> Frame:
-    joined = await request(ws, {"type": "join", "room": room}, "joined")
-    assert joined["type"] == "joined", joined
-    history = await expect(ws, "history")
-    assert history["type"] == "history", history
-    return history
-
-
-async def history(url: str, token: str, room: str) -> list[Frame]:
-    """Every message of ``room``, read with a token hello and forward paging."""
-    async with connect(url, open_timeout=TIMEOUT) as ws:
-        hi = await request(ws, {"type": "hello", "token": token}, "welcome")
-        assert hi["type"] == "welcome", hi
-        messages: list[Frame] = []
-        after = 0
-        while True:
-            page = await request(
-                ws, {"type": "history", "room": room, "after": after, "limit": 100}, "history"
-            )
-            assert page["type"] == "history", page
-            messages.extend(page["messages"])
-            if not page["more"]:
-                return messages
-            after = page["messages"][-1]["seq"]
 
 
 # --- serve --------------------------------------------------------------------------------
@@ -267,100 +192,6 @@ async def test_sigterm_after_pipelined_sends_keeps_every_acked_message(
         assert msg_id in stored, f"acked {msg_id} (seq {seq}) is not in the database"
         assert stored[msg_id]["seq"] == seq
         assert stored[msg_id]["body"] == "b" + msg_id.removeprefix("i")
-
-
-# --- users ----------------------------------------------------------------------------------
-
-
-async def test_users_add_list_remove(server_process: Spawn, tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
-    server = server_process()
-    added = cli("users", "add", "Alice", "--db", str(db), env=clean_env(CHAT_PASSWORD="pw-1"))
-    assert_ok(added)
-
-    reply = await welcome(server.url, nick="Alice", password="pw-1")
-    assert reply["type"] == "welcome", reply
-    assert reply["created"] is False and reply["nick"] == "Alice", reply
-    await refused(server.url, nick="Alice", password="wrong")
-
-    listed = cli("users", "list", "--db", str(db))
-    assert_ok(listed)
-    assert any(line.split()[0] == "Alice" for line in listed.stdout.splitlines()), listed.stdout
-
-    again = cli("users", "add", "alice", "--db", str(db), env=clean_env(CHAT_PASSWORD="x"))
-    assert again.returncode != 0, "a nick is unique case-insensitively"
-
-    removed = cli("users", "remove", "Alice", "--db", str(db))
-    assert_ok(removed)
-    await refused(server.url, nick="Alice", password="pw-1")
-    # the nick stays reserved: a new password does not sign up a new account
-    await refused(server.url, nick="Alice", password="another-pw")
-    await refused(server.url, nick="alice", password="another-pw")
-
-
-# --- tokens ---------------------------------------------------------------------------------
-
-
-async def test_tokens_create_then_revoke(server_process: Spawn, tmp_path: Path) -> None:
-    db = tmp_path / "chat.db"
-    server = server_process()
-    assert_ok(cli("users", "add", "deploy-bot", "--db", str(db), env=clean_env(CHAT_PASSWORD="p")))
-
-    created = cli("tokens", "create", "deploy-bot", "--db", str(db))
-    assert_ok(created)
-    lines = created.stdout.split()
-    assert len(lines) == 1, f"expected the token alone, got {created.stdout!r}"
-    token = lines[0]
-
-    async with connect(server.url, open_timeout=TIMEOUT) as ws:
-        hi = await request(ws, {"type": "hello", "token": token}, "welcome")
-        assert hi["type"] == "welcome" and hi["nick"] == "deploy-bot", hi
-        assert hi["token"] == token
-        await join(ws, "deploys")
-
-        revoked = cli("tokens", "revoke", "deploy-bot", "--db", str(db))
-        assert_ok(revoked)
-        # the server checks revocations every 2 s
-        assert await close_code(ws, timeout=6.0) == 1008
-
-    await refused(server.url, token=token)
-
-
-def test_tokens_create_for_unknown_nick_fails(server_process: Spawn, tmp_path: Path) -> None:
-    server_process()
-    result = cli("tokens", "create", "nobody", "--db", str(tmp_path / "chat.db"))
-    assert_one_line_failure(result)
-
-
-# --- backup ---------------------------------------------------------------------------------
-
-
-async def test_backup_of_a_live_database(server_process: Spawn, tmp_path: Path) -> None:
-    server = server_process()
-    async with connect(server.url, open_timeout=TIMEOUT) as ws:
-        hi = await request(ws, {"type": "hello", "nick": "alice", "password": "pw"}, "welcome")
-        assert hi["type"] == "welcome", hi
-        await join(ws, "general")
-        for i in range(5):
-            frame = {"type": "send", "room": "general", "body": f"before backup {i}", "id": f"b{i}"}
-            ack = await request(ws, frame, "ack")
-            assert ack["type"] == "ack" and ack["seq"] == i + 1, ack
-        original = await history(server.url, hi["token"], "general")
-
-        copy = tmp_path / "backups" / "copy.db"
-        copy.parent.mkdir()
-        result = cli("backup", str(copy), "--db", str(tmp_path / "chat.db"))
-        assert_ok(result)
-        assert copy.exists()
-        # the live server keeps serving after the backup
-        ack = await request(
-            ws, {"type": "send", "room": "general", "body": "after", "id": "b-after"}, "ack"
-        )
-        assert ack["type"] == "ack" and ack["seq"] == 6, ack
-
-    restored = server_process(db=copy)
-    assert await history(restored.url, hi["token"], "general") == original
-    assert len(original) == 5
 
 
 # --- the log --------------------------------------------------------------------------------
@@ -485,18 +316,3 @@ async def test_no_signup(server_process: Spawn, tmp_path: Path) -> None:
     )
     reply = await welcome(server.url, nick="member", password="pw")
     assert reply["type"] == "welcome" and reply["created"] is False, reply
-
-
-def test_users_add_before_the_first_start_creates_the_database(tmp_path: Path) -> None:
-    db = tmp_path / "fresh" / "chat.db"
-    env = {**os.environ, "CHAT_PASSWORD": "pw-123456"}
-    added = subprocess.run(
-        [sys.executable, "-m", "chat_server", "users", "add", "admin", "--db", str(db)],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert added.returncode == 0, added.stderr
-    listed = subprocess.run(
-        [sys.executable, "-m", "chat_server", "users", "list", "--db", str(db)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert listed.stdout.split() == ["admin", "active"]

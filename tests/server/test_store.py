@@ -1,24 +1,19 @@
-"""The Store contract, on a real database (every backend runs this suite).
+"""The Store contract for messages: group commit, idempotency, history pages, search, markers.
 
-The ``backend`` fixture runs each test on SQLite (a file in tmp_path) and on PostgreSQL
-(a fresh schema of ``CHAT_TEST_DATABASE_URL``; skipped without it).
+Runs on a real database, on every backend (``store_backends.py``: SQLite, and PostgreSQL when
+``CHAT_TEST_DATABASE_URL`` is set); accounts and rooms are in test_store_accounts.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
 import pytest
 
-from chat_server.errors import Conflict, NotFound, NotMember, StoreError
-from chat_server.store import Blocks, NewMessage, SQLiteStore, User, search_words
-from chat_server.store.postgres.schema import MIGRATIONS as POSTGRES_MIGRATIONS
-from chat_server.store.postgres.store import PostgresStore
-from chat_server.store.sqlite import MIGRATIONS as SQLITE_MIGRATIONS
+from chat_server.errors import NotMember, StoreError
+from chat_server.store import NewMessage, SQLiteStore, search_words
 from chat_server.store.sqlite.batch import (
     CHECK_SQL,
     LAST_SEQ_SQL,
@@ -28,121 +23,9 @@ from chat_server.store.sqlite.batch import (
     chunk_sizes,
     values_sql,
 )
-from tests.scale.cluster import PostgresSchema
-
-AnyStore = SQLiteStore | PostgresStore
-
-
-class Backend:
-    """One database of one backend: new stores on it, and ways to reach behind them."""
-
-    name = ""
-    all_migrations: range = range(0)
-
-    def store(self) -> AnyStore:
-        raise NotImplementedError
-
-    async def sabotage(self, body: str) -> None:
-        """Make every later insert of a message with ``body`` fail in the database."""
-        raise NotImplementedError
-
-    async def migrations(self) -> list[int]:
-        raise NotImplementedError
-
-    def unreachable(self, tmp_path: Path) -> AnyStore:
-        raise NotImplementedError
-
-
-class SQLiteBackend(Backend):
-    name = "sqlite"
-    all_migrations = range(1, len(SQLITE_MIGRATIONS) + 1)
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def store(self) -> SQLiteStore:
-        return SQLiteStore(self.path)
-
-    async def sabotage(self, body: str) -> None:
-        with sqlite3.connect(self.path) as db:
-            db.execute(
-                "CREATE TRIGGER boom BEFORE INSERT ON messages WHEN new.body = ?"
-                " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END".replace("?", repr(body))
-            )
-
-    async def migrations(self) -> list[int]:
-        with sqlite3.connect(self.path) as db:
-            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-            return [row[0] for row in db.execute("SELECT version FROM schema_migrations")]
-
-    def unreachable(self, tmp_path: Path) -> SQLiteStore:
-        blocker = tmp_path / "file"
-        blocker.write_text("not a directory")
-        return SQLiteStore(blocker / "chat.db")
-
-
-class PostgresBackend(Backend):
-    name = "postgres"
-    all_migrations = range(1, len(POSTGRES_MIGRATIONS) + 1)
-
-    def __init__(self, database_url: str) -> None:
-        self.schema = PostgresSchema(database_url)
-        self.url = self.schema.url
-
-    async def _admin(self, *statements: str) -> list[list[asyncpg.Record]]:
-        conn = await asyncpg.connect(self.url)
-        try:
-            return [await conn.fetch(statement) for statement in statements]
-        finally:
-            await conn.close()
-
-    async def drop(self) -> None:
-        await self.schema.drop()
-
-    def store(self) -> PostgresStore:
-        return PostgresStore(self.url, pool_size=4)
-
-    async def sabotage(self, body: str) -> None:
-        await self._admin(
-            "CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$",
-            "CREATE TRIGGER boom BEFORE INSERT ON messages FOR EACH ROW"
-            f" WHEN (new.body = '{body}') EXECUTE FUNCTION boom()",
-        )
-
-    async def migrations(self) -> list[int]:
-        [rows] = await self._admin("SELECT version FROM schema_migrations ORDER BY version")
-        return [row[0] for row in rows]
-
-    def unreachable(self, tmp_path: Path) -> PostgresStore:
-        return PostgresStore("postgresql://postgres@127.0.0.1:1/test")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    if request.param == "sqlite":
-        yield SQLiteBackend(tmp_path / "chat.db")
-        return
-    postgres = PostgresBackend(request.getfixturevalue("database_url"))
-    await postgres.schema.create()
-    try:
-        yield postgres
-    finally:
-        await postgres.drop()
-
-
-@pytest.fixture
-async def store(backend: Backend) -> AsyncIterator[AnyStore]:
-    db = backend.store()
-    await db.open()
-    yield db
-    await db.close()
-
-
-async def member(store: AnyStore, nick: str, room: str) -> tuple[User, int]:
-    user = await store.user_by_nick(nick) or await store.create_user(nick, "hash")
-    joined, _ = await store.join(user.id, room, False)
-    return user, joined.id
+from tests.server.store_backends import AnyStore, Backend, member
+from tests.server.store_backends import backend as backend  # the fixtures, for this module
+from tests.server.store_backends import store as store
 
 
 async def test_group_commit_assigns_contiguous_seqs_in_submission_order(
@@ -284,134 +167,6 @@ async def test_unread_counts_other_peoples_messages(store: AnyStore) -> None:
     assert (state.read_seq, state.unread) == (3, 0)  # sending moves your marker
     [bobs] = await store.user_rooms(bob.id)
     assert (bobs.read_seq, bobs.unread) == (2, 1)
-
-
-async def test_a_join_without_create_finds_or_refuses(store: AnyStore) -> None:
-    alice = await store.create_user("alice", "hash")
-    bob = await store.create_user("bob", "hash")
-    with pytest.raises(NotFound):
-        await store.join(alice.id, "dm:alice:bob", True, create=False)
-    assert await store.room_by_name("dm:alice:bob") is None  # nothing was created
-    room, new = await store.open_dm("dm:alice:bob", (alice.id, bob.id))
-    assert (room.is_dm, new) == (True, True)
-    assert await store.leave(bob.id, room.id)
-    again, new = await store.join(bob.id, "dm:alice:bob", True, create=False)
-    assert (again, new) == (room, True)
-    assert [nick for _, nick in await store.members(room.id)] == ["alice", "bob"]
-
-
-async def test_writing_is_noted_per_membership(store: AnyStore) -> None:
-    alice = await store.create_user("alice", "hash")
-    bob = await store.create_user("bob", "hash")
-    dm, _ = await store.open_dm("dm:alice:bob", (alice.id, bob.id))
-    _, general = await member(store, "alice", "general")
-    assert await store.presence_rooms(alice.id) == ["general"]  # not the DM: no word yet
-    await store.append(NewMessage(alice.id, "alice", dm.id, "a1", "hi bob"))
-    assert (await store.has_written(alice.id, dm.id), await store.has_written(bob.id, dm.id)) == (
-        True,
-        False,
-    )
-    assert await store.mark_read(bob.id, dm.id, 1) == 1  # reading is not writing
-    assert not await store.has_written(bob.id, dm.id)
-    assert await store.presence_rooms(alice.id) == ["dm:alice:bob", "general"]
-    assert await store.presence_rooms(bob.id) == []
-    await store.append(NewMessage(bob.id, "bob", dm.id, "b1", "hi alice"))
-    assert await store.presence_rooms(bob.id) == ["dm:alice:bob"]
-    assert not await store.has_written(alice.id, general)  # public rooms: ask and it says
-    await store.leave(alice.id, dm.id)  # a new membership starts silent
-    await store.join(alice.id, "dm:alice:bob", True, create=False)
-    assert not await store.has_written(alice.id, dm.id)
-
-
-async def test_blocks_both_ways(store: AnyStore) -> None:
-    alice = await store.create_user("alice", "hash")
-    bob = await store.create_user("Bob", "hash")
-    carol = await store.create_user("carol", "hash")
-    assert await store.blocks(alice.id) == Blocks()
-    assert await store.blocks_between(alice.id, "bob") == (False, False)
-    assert await store.block(alice.id, bob.id)
-    assert not await store.block(alice.id, bob.id)  # again: nothing new
-    assert await store.block(carol.id, alice.id)
-    assert await store.blocks(alice.id) == Blocks(frozenset({bob.id}), frozenset({carol.id}))
-    assert await store.blocks(bob.id) == Blocks(blocked_by=frozenset({alice.id}))
-    assert await store.blocks_between(alice.id, "BOB") == (True, False)
-    assert await store.blocks_between(bob.id, "alice") == (False, True)
-    assert await store.blocks_between(alice.id, "carol") == (False, True)
-    assert await store.blocks_between(alice.id, "nobody") == (False, False)
-    assert await store.unblock(alice.id, bob.id)
-    assert not await store.unblock(alice.id, bob.id)
-    assert await store.blocks_between(alice.id, "bob") == (False, False)
-    await store.remove_user(carol.id)  # a removed account's blocks go with it
-    assert await store.blocks(alice.id) == Blocks()
-
-
-async def test_tokens_and_removed_users(store: AnyStore, backend: Backend) -> None:
-    alice = await store.create_user("Alice", "hash")
-    await store.add_token(alice.id, b"t1", None)
-    await store.add_token(alice.id, b"t2", expires_at=100.0)
-    found = await store.user_by_token(b"t1", 0.0)
-    assert found is not None and found.nick == "Alice"
-    assert await store.user_by_token(b"t2", 50.0) is not None
-    assert await store.user_by_token(b"t2", 150.0) is None  # expired
-    assert await store.live_tokens([b"t1", b"t2", b"nope"], 150.0) == {b"t1"}
-    assert (await store.user_by_nick("ALICE")) == found  # case-insensitive
-    await store.remove_user(alice.id)
-    assert await store.user_by_token(b"t1", 0.0) is None
-    removed = await store.user_by_nick("alice")
-    assert removed is not None and removed.removed  # the nick stays reserved
-    with pytest.raises(Conflict):  # the store's own error, whatever the driver raised
-        await store.create_user("alice", "hash")
-
-
-async def test_every_way_of_revoking_a_token_moves_the_revocation_version(
-    store: AnyStore,
-) -> None:
-    alice = await store.create_user("alice", "hash")
-    bob, room = await member(store, "bob", "general")
-    seen = [await store.revocation_version()]
-
-    async def moved() -> bool:
-        seen.append(await store.revocation_version())
-        return seen[-1] != seen[-2]
-
-    for name in ("t1", "t2", "t3"):
-        await store.add_token(alice.id, name.encode(), None)
-    await store.add_token(bob.id, b"b1", None)
-    await store.append(NewMessage(bob.id, "bob", room, "k", "hello"))
-    assert not await moved()  # logins and messages do not make servers sweep
-    await store.revoke_token(b"t1")
-    assert await moved()
-    await store.revoke_user_tokens(alice.id)
-    assert await moved()
-    await store.remove_user(bob.id)
-    assert await moved()
-
-
-async def test_data_and_migrations_survive_reopening(backend: Backend) -> None:
-    first = backend.store()
-    await first.open()
-    try:
-        alice, room = await member(first, "alice", "general")
-        await first.append(NewMessage(alice.id, "alice", room, "k", "persisted"))
-    finally:
-        await first.close()
-    second = backend.store()
-    await second.open()
-    try:
-        room_obj = await second.room_by_name("general")
-        assert room_obj is not None
-        page = await second.history(room_obj, limit=10)
-        assert [m.body for m in page.messages] == ["persisted"]
-        later = await second.append(NewMessage(alice.id, "alice", room, "k2", "next"))
-        assert later.seq == 2
-    finally:
-        await second.close()
-    assert await backend.migrations() == list(backend.all_migrations)
-
-
-async def test_unopenable_database_is_a_clear_error(backend: Backend, tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="cannot open database"):
-        await backend.unreachable(tmp_path).open()
 
 
 async def test_several_nodes_writing_one_room_get_contiguous_seqs(backend: Backend) -> None:

@@ -1,6 +1,6 @@
 """The Store contract for what keeps one user from exhausting the others: the rooms list a
 page at a time (by size), and the quota of rooms a user may join and create. Runs on every
-backend, like test_store.py (whose fixtures it uses)."""
+backend (the fixtures of store_backends.py), like test_store.py."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from chat_server import protocol as p
 from chat_server.errors import OverLimit
 from chat_server.store import RoomQuota, RoomsPage
 from chat_server.store.base import CREATION_WINDOW
-from tests.server.test_store import AnyStore
-from tests.server.test_store import backend as backend  # the fixtures, for this module
-from tests.server.test_store import store as store
+from tests.server.store_backends import AnyStore
+from tests.server.store_backends import backend as backend  # the fixtures, for this module
+from tests.server.store_backends import store as store
 
 
 async def walk(store: AnyStore, limit: int) -> tuple[list[tuple[str, int]], list[RoomsPage]]:

@@ -1,0 +1,134 @@
+"""What every ``chat-tui`` command shares: option decorators, credentials and exit codes.
+
+A client error becomes one line on stderr and the exit code that says what went wrong:
+0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Coroutine, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from chat_tui.client import credentials
+from chat_tui.client.credentials import DEFAULT_URL
+from chat_tui.client.errors import AuthError, ClientError, RateLimited, ServerError
+
+if TYPE_CHECKING:
+    from chat_tui.client.client import ChatClient
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Fail(click.ClickException):
+    """A runtime error: one line on stderr and the exit code that says what went wrong."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        # click declares exit_code on the class; this error's code is per instance
+        vars(self)["exit_code"] = exit_code
+
+
+def client_failure(exc: ClientError) -> Fail:
+    if isinstance(exc, RateLimited):  # "Too many attempts; try again in 42 s"
+        return Fail(str(exc), exc.exit_code)
+    if isinstance(exc, ServerError):
+        return Fail(f"rejected by the server: {exc.code}: {exc.message}", exc.exit_code)
+    if isinstance(exc, AuthError):
+        return Fail(f"authentication failed: {exc}", exc.exit_code)
+    return Fail(str(exc), exc.exit_code)
+
+
+def run_command(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; client errors become one line and their exit code."""
+    import asyncio
+
+    try:
+        return asyncio.run(coro)
+    except ClientError as exc:
+        raise client_failure(exc) from None
+    except credentials.CredentialsError as exc:  # pragma: no cover - a ClientError already
+        raise Fail(str(exc), 1) from None
+
+
+def url_option(func: F) -> F:
+    return click.option(
+        "--url",
+        envvar="CHAT_URL",
+        default=DEFAULT_URL,
+        show_default=True,
+        help="Server websocket URL (host:port works too) [env CHAT_URL].",
+    )(func)
+
+
+def auth_options(func: F) -> F:
+    func = click.option(
+        "--token",
+        envvar="CHAT_TOKEN",
+        default=None,
+        help="Session or bot token [env CHAT_TOKEN; default: the one `login` stored].",
+    )(func)
+    return click.option(
+        "--nick",
+        envvar="CHAT_NICK",
+        default=None,
+        help="Log in with this nick and the password in CHAT_PASSWORD [env CHAT_NICK].",
+    )(func)
+
+
+def env_password() -> str | None:
+    return os.environ.get("CHAT_PASSWORD") or None
+
+
+Credentials = tuple[str | None, str | None, str | None]  # token, nick, password
+
+
+def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentials:
+    """The best credentials at hand: --token, then --nick with CHAT_PASSWORD, then the token
+    `chat-tui login` stored for this server."""
+    if token:
+        return token, None, None
+    password = env_password()
+    if nick and password:
+        return None, nick, password
+    stored = credentials.load(url)
+    if stored is not None:
+        return stored[1], None, None
+    raise Fail(
+        f"not logged in to {url}: run `chat-tui login {url} --nick NICK`, "
+        "or set CHAT_TOKEN (or --nick with CHAT_PASSWORD)",
+        AuthError.exit_code,
+    )
+
+
+def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
+    from chat_tui.client.client import ChatClient
+
+    url = credentials.normalize_url(url)
+    token, nick, password = pick_credentials(url, token, nick)
+    return ChatClient(url, token=token, nick=nick, password=password, **kwargs)
+
+
+def room_or_to(room: str | None, to: str | None) -> None:
+    if (room is None) == (to is None):
+        raise click.UsageError("give exactly one of --room and --to")
+
+
+@contextlib.contextmanager
+def stdout_guard() -> Iterator[None]:
+    """A closed stdout (``| head``) ends the command quietly with 0, like cat does."""
+    try:
+        yield
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+
+
+def server_url(url_arg: str | None, url: str) -> str:
+    return credentials.normalize_url(url_arg or url)
