@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 from websockets.frames import Close
 from websockets.http11 import Response
 
@@ -255,6 +255,7 @@ def test_hostile_head_reads_type_ref_and_code(
         (InvalidStatus(Response(503, "Service Unavailable", Headers())), True),
         (ConnectionClosed(Close(1008, "too many"), None), True),
         (ConnectionClosed(Close(1013, "slow"), None), True),
+        (InvalidMessage("did not receive a valid HTTP response"), True),  # closed at accept
         (ConnectionClosed(Close(1000, ""), None), False),
         (ConnectionClosed(None, None), False),  # dropped without a close frame
         (ConnectionResetError(), False),

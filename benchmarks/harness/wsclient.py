@@ -15,7 +15,7 @@ import socket
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidMessage, InvalidStatus
 
 ATTACKER = "127.0.0.2"
 REFUSING_CLOSES = (1008, 1013)  # policy (abuse, failed login, over a cap), try again later
@@ -54,8 +54,9 @@ def why(exc: BaseException) -> str:
 
 
 def refused(exc: BaseException) -> bool:
-    """Whether a client error is the server refusing (HTTP status, a 1008/1013 close)."""
-    if isinstance(exc, InvalidStatus):
+    """Whether a client error is the server refusing (HTTP status, a 1008/1013 close, or a
+    socket closed before any HTTP answer: an address told to wait that came back early)."""
+    if isinstance(exc, (InvalidStatus, InvalidMessage)):
         return True
     if isinstance(exc, ConnectionClosed):
         return exc.rcvd is not None and exc.rcvd.code in REFUSING_CLOSES
