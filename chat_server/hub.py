@@ -63,6 +63,7 @@ class Session(Outbox):
         reads: TokenBucket,
         searches: TokenBucket,
         abuse: TokenBucket,
+        password_tries: TokenBucket,
         typing_interval: float = 3.0,
     ) -> None:
         super().__init__(ws)
@@ -76,8 +77,8 @@ class Session(Outbox):
         self.searches = searches  # search, besides reads
         self.abuse = abuse  # bad requests tolerated before the connection is closed
         self.typing = Cooldown(typing_interval)
-        # old-password checks: 3, then one every 5 s (a guess costs a hash, and guesses)
-        self.password_tries = TokenBucket(0.2, 3, time.monotonic())
+        # old-password checks, the user's across their connections (ctx.password_tries)
+        self.password_tries = password_tries
 
 
 class Hub:

@@ -129,6 +129,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         reads=TokenBucket(settings.read_rate, settings.read_burst, now),
         searches=TokenBucket(settings.search_rate, settings.search_burst, now),
         abuse=TokenBucket(settings.abuse_per_second, settings.abuse_burst, now),
+        password_tries=ctx.password_tries.hold(user.id, now),  # let go with sends
         typing_interval=settings.typing_interval,
     )
 

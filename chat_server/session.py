@@ -68,7 +68,9 @@ class Connections:
         except ConnectionClosed:
             pass
         finally:
-            self.ctx.sends.release(session.user_id, time.monotonic())
+            now = time.monotonic()
+            self.ctx.sends.release(session.user_id, now)
+            self.ctx.password_tries.release(session.user_id, now)
             last = hub.detach(session)
             log.info("disconnect %s (%s)", session.nick, ws.close_code)
             if last and await broker.user_offline(session.user_id):

@@ -63,8 +63,11 @@ async def test_a_wrong_old_password_is_refused_and_guessing_is_slowed(
             if reply["code"] == "rate_limited":
                 assert reply["retry_after"] > 0
         assert codes == ["forbidden", "forbidden", "forbidden", "rate_limited"]
-    async with server.login("alice", "right-pw"):  # unchanged
-        pass
+    async with server.login("alice", "right-pw") as again:  # unchanged
+        # the tries are the user's, not the connection's: a new one brings no more
+        guess = {"type": "password", "old": "guess-4", "new": "x-pw", "ref": "g4"}
+        reply = await again.request(guess, "password_changed")
+        assert reply["code"] == "rate_limited" and reply["retry_after"] > 0, reply
 
 
 async def test_logout_everywhere_closes_every_connection_and_revokes_every_token(
