@@ -282,7 +282,7 @@ def test_tiny_abuse_runs_every_phase_and_counts_refusals(tmp_path: Path) -> None
     assert {r["scenario"] for r in records} == {"abuse"}
     assert {r["system"] for r in records} == set(abuse.PHASES)
     got = measured(records)
-    every = {"bystander_failed", "bystander_timeouts", "rss_mb", "rss_growth_mb"}
+    every = {"bystander_failed", "bystander_timeouts", "rss_mb", "rss_growth_mb", "log_errors"}
     attack = {"served", "refused", "attacker_errors"}
     for phase in abuse.PHASES:
         metrics = {metric for system, metric in got if system == phase}
@@ -303,6 +303,8 @@ def test_tiny_abuse_runs_every_phase_and_counts_refusals(tmp_path: Path) -> None
     for phase in abuse.PHASES[1:]:  # each attack did something, or was refused
         assert got[(phase, "served")] + got[(phase, "refused")] > 0, phase
     assert got[("memory", "refused")] > 0
+    # no attack leaves an ERROR or a traceback in the server's log
+    assert all(got[(phase, "log_errors")] == 0 for phase in abuse.PHASES), got
     table = ctx.results.table()
     assert "x idle" in table
     assert not [line for line in table.splitlines() if " served " in line and "x idle" in line]

@@ -34,11 +34,12 @@ UNITS = {
     "served": "requests",
     "refused": "requests",
     "attacker_errors": "requests",
+    "log_errors": "lines",
 }
 # counts and growths from about zero: a ratio of them says nothing
 NO_RATIO = frozenset(
     {"bystander_failed", "bystander_timeouts", "served", "refused",
-     "attacker_errors"}
+     "attacker_errors", "log_errors"}
 )  # fmt: skip
 
 

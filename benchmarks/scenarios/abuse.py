@@ -152,7 +152,18 @@ def run_phase(ctx: Context, template: Path, phase: str, token: str, size: Sizes)
             )
             if phase != "idle":
                 attacked = workers[1].call("attack_stop", timeout=60)
-        record(ctx, phase, got, rss, attacked)
+    record(ctx, phase, got, rss, attacked)
+    errors = log_errors(server.log)
+    ctx.results.add(SCENARIO, phase, "log_errors", errors)
+    if errors:
+        ctx.log(f"{SCENARIO}: {phase}: {errors} ERROR or traceback lines in {server.log}")
+
+
+def log_errors(log: Path) -> int:
+    """Lines of the server's log (at ``warning``) that say ERROR or start a traceback:
+    an attack must leave none (issue 15: no traceback in the log)."""
+    with open(log, encoding="utf-8", errors="replace") as lines:
+        return sum(" ERROR " in line or line.startswith("Traceback") for line in lines)
 
 
 def record(
