@@ -170,7 +170,11 @@ class LoginAttempts:
 
 
 class Signups:
-    """New accounts per address: a bucket of ``allowance.count``, refilled over its period."""
+    """New accounts per address: a bucket of ``allowance.count``, refilled over its period.
+
+    With several nodes each keeps its own buckets and is told of the others' signups
+    (:meth:`spend`), so one address gets one allowance for the whole chat.
+    """
 
     def __init__(self, allowance: Allowance, max_keys: int = 100_000) -> None:
         self.allowance = allowance
@@ -180,17 +184,27 @@ class Signups:
     def take(self, address: str, now: float) -> float | None:
         """None when ``address`` may create an account now (and counts it); else the seconds
         to wait."""
+        bucket = self._bucket(address, now)
+        if bucket.take(now):
+            return None
+        return bucket.retry_after()
+
+    def spend(self, address: str, now: float) -> None:
+        """A signup from ``address`` that another node let through: counted even past an
+        empty bucket (two nodes may both have let the last one through), so the address
+        waits until the chat as a whole is back within its allowance."""
+        self._bucket(address, now).spend(now)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _bucket(self, address: str, now: float) -> TokenBucket:
         bucket = self._buckets.get(address)
         if bucket is None:
             if len(self._buckets) >= self.max_keys:
                 _make_room(self._buckets, self.max_keys, lambda b: b.idle(now))
             bucket = self._buckets[address] = self.allowance.bucket(now)
-        if bucket.take(now):
-            return None
-        return bucket.retry_after()
-
-    def __len__(self) -> int:
-        return len(self._buckets)
+        return bucket
 
 
 def _make_room(table: dict[K, V], max_keys: int, forgettable: Callable[[V], bool]) -> None:

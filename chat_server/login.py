@@ -200,11 +200,15 @@ async def _sign_up(
     ctx: Context, ws: ServerConnection, nick: str, password: str, ref: str | None
 ) -> User | None:
     """The new account, or None when another node created the nick first."""
-    wait = ctx.signups.take(client_address(ws), time.monotonic())
+    address = client_address(ws)
+    wait = ctx.signups.take(address, time.monotonic())
     if wait is not None:
         log.debug("signup refused from %s: too many signups", peer(ws))
         message = "too many new accounts from this address"
         raise ProtocolError("rate_limited", message, ref, retry_after=wait)
+    # the other nodes count it as this one did: at once, before the hash, whatever follows
+    # (a full hash queue, a lost race for the nick), so they hear of it as soon as they can
+    ctx.broker.share_signup(address)
     digest = await ctx.passwords.hash(password, Priority.SIGNUP)
     try:
         return await ctx.store.create_user(nick, digest)

@@ -1,5 +1,5 @@
-"""Online and offline across nodes, failed logins shared between nodes, and revocation:
-connections whose token was revoked or expired are closed."""
+"""Online and offline across nodes, failed logins and signups shared between nodes, and
+revocation: connections whose token was revoked or expired are closed."""
 
 from __future__ import annotations
 
@@ -23,7 +23,9 @@ class Presence:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.ctx.broker.start(self.ctx.hub, self.announce, self.login_elsewhere)
+        await self.ctx.broker.start(
+            self.ctx.hub, self.announce, self.login_elsewhere, self.signup_elsewhere
+        )
         self._sweeper = asyncio.create_task(self._sweep_revoked(), name="revocation-sweep")
 
     async def close(self) -> None:
@@ -62,6 +64,10 @@ class Presence:
     def login_elsewhere(self, key: str, address: str | None) -> None:
         """A failed login on another node: the limits hold for the whole chat."""
         self.ctx.logins.failed(key, address, time.monotonic())
+
+    def signup_elsewhere(self, address: str) -> None:
+        """A signup let through on another node: one allowance per address for the chat."""
+        self.ctx.signups.spend(address, time.monotonic())
 
     async def _sweep_revoked(self) -> None:
         """Close connections whose token was revoked (logout, a password change, the command

@@ -39,6 +39,12 @@ class TokenBucket:
             return True
         return False
 
+    def spend(self, now: float, cost: float = 1.0) -> None:
+        """Spend ``cost`` tokens whether or not the bucket holds them: below empty, the debt
+        is repaid by the refill before :meth:`take` succeeds again (an action already taken
+        elsewhere, which this bucket must count but cannot refuse)."""
+        self._tokens = self.tokens(now) - cost
+
     def retry_after(self, cost: float = 1.0) -> float:
         """Seconds until ``cost`` tokens are there (as of the last reading)."""
         missing = cost - self._tokens

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chat_server.broker.base import Broker, LoginHook, PresenceHook, Receiver
+from chat_server.broker.base import Broker, LoginHook, PresenceHook, Receiver, SignupHook
 from chat_server.broker.local import LocalBroker
 
 if TYPE_CHECKING:
     from chat_server.config import Settings
 
-__all__ = ["Broker", "LocalBroker", "LoginHook", "PresenceHook", "Receiver", "create_broker"]
+__all__ = [
+    "Broker",
+    "LocalBroker",
+    "LoginHook",
+    "PresenceHook",
+    "Receiver",
+    "SignupHook",
+    "create_broker",
+]
 
 
 def create_broker(settings: Settings) -> Broker:

@@ -8,6 +8,10 @@ Presence spans nodes: the handler tells the broker when a user's first connectio
 node comes and the last one goes, and the broker says whether that changes the user's
 presence for the whole chat. Presence decided elsewhere (a node died, so its users went
 offline) comes back through the PresenceHook.
+
+The per-address limits on failed logins and on signups span nodes the same way: each node
+keeps its own count and shares what it let through (``share_login``, ``share_signup``); the
+others' count it through the LoginHook and the SignupHook.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ PresenceHook = Callable[[int, str, str], Awaitable[None]]
 
 LoginHook = Callable[[str, str | None], None]
 """Record a failed login (nick key, client address) from another node in the login limits."""
+
+SignupHook = Callable[[str], None]
+"""Record a signup (client address) let through by another node in the signup limits."""
 
 
 class Receiver(Protocol):
@@ -48,6 +55,7 @@ class Broker(Protocol):
         receiver: Receiver,
         presence: PresenceHook | None = None,
         logins: LoginHook | None = None,
+        signups: SignupHook | None = None,
     ) -> None: ...
 
     async def close(self) -> None: ...
@@ -74,6 +82,10 @@ class Broker(Protocol):
     def share_login(self, key: str, address: str) -> None:
         """Tell the other nodes of a failed login (nick key, client address), so the limits
         on failed logins hold chat-wide. The publishing node is not told: it counted it."""
+
+    def share_signup(self, address: str) -> None:
+        """Tell the other nodes that ``address`` was let create an account, so the signup
+        limit holds chat-wide. The publishing node is not told: it counted it."""
 
     async def user_online(self, user_id: int, nick: str) -> bool:
         """The user's first connection on this node: True when no node had the user."""

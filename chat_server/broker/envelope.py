@@ -49,7 +49,17 @@ class LoginResult(msgspec.Struct, tag="l", array_like=True):
     address: str | None = None
 
 
-Envelope = RoomEvent | UserEvent | RoomEventExcept | SubscribeUser | LeaveUser | LoginResult
+class Signup(msgspec.Struct, tag="a", array_like=True):
+    """An account created from ``address`` (or about to be: the node counted it). Nodes
+    from before this kind read it as an unknown envelope, which they log and ignore."""
+
+    node: str
+    address: str
+
+
+Envelope = (
+    RoomEvent | UserEvent | RoomEventExcept | SubscribeUser | LeaveUser | LoginResult | Signup
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder: msgspec.msgpack.Decoder[Envelope] = msgspec.msgpack.Decoder(Envelope)
@@ -60,7 +70,8 @@ def encode_envelope(envelope: Envelope) -> bytes:
 
 
 def decode_envelope(data: bytes) -> Envelope | None:
-    """The envelope, or None for anything else published on the channel."""
+    """The envelope, or None for anything else published on the channel (a kind from a
+    newer node included: a tag not in :data:`Envelope` fails validation)."""
     try:
         return _decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError):
@@ -68,7 +79,7 @@ def decode_envelope(data: bytes) -> Envelope | None:
 
 
 def deliver(receiver: Receiver, envelope: Envelope) -> None:
-    """Hand one event to the local hub (login outcomes are not the hub's)."""
+    """Hand one event to the local hub (failed logins and signups are not the hub's)."""
     match envelope:
         case RoomEvent(room, data, seq, exclude_user):
             receiver.deliver_room(room, data, seq, exclude_user)

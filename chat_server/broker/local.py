@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from chat_server.broker.base import LoginHook, PresenceHook, Receiver
+from chat_server.broker.base import LoginHook, PresenceHook, Receiver, SignupHook
 
 
 class LocalBroker:
@@ -19,6 +19,7 @@ class LocalBroker:
         receiver: Receiver,
         presence: PresenceHook | None = None,
         logins: LoginHook | None = None,
+        signups: SignupHook | None = None,
     ) -> None:
         self._receiver = receiver
 
@@ -48,6 +49,9 @@ class LocalBroker:
             self._receiver.leave_user(user_id, room, data, exclude)
 
     def share_login(self, key: str, address: str) -> None:
+        pass  # one node: its limits have counted it already
+
+    def share_signup(self, address: str) -> None:
         pass  # one node: its limits have counted it already
 
     async def user_online(self, user_id: int, nick: str) -> bool:

@@ -10,8 +10,9 @@ While Redis is unreachable the node keeps serving: events go straight to its own
 own clients stay live, other nodes' clients catch up by seq later), ``healthy`` is False
 (``/healthz`` says degraded), and the subscriber reconnects and resubscribes with backoff.
 
-Failed logins travel on the channel too (nick key and client address), so the limits on
-failed logins hold for the whole chat, not per node.
+Failed logins (nick key and client address) and signups (client address) travel on the
+channel too, so the limits on failed logins and on signups per address hold for the whole
+chat, not per node.
 
 Presence: each node keeps a hash ``<prefix>:node:<id>`` (user id -> nick) of the users it
 serves, and its liveness deadline in the sorted set ``<prefix>:nodes``, refreshed by a
@@ -37,13 +38,14 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from chat_server.broker.base import LoginHook, PresenceHook, Receiver
+from chat_server.broker.base import LoginHook, PresenceHook, Receiver, SignupHook
 from chat_server.broker.envelope import (
     Envelope,
     LeaveUser,
     LoginResult,
     RoomEvent,
     RoomEventExcept,
+    Signup,
     SubscribeUser,
     UserEvent,
     decode_envelope,
@@ -81,6 +83,7 @@ class RedisBroker:
         self._receiver: Receiver | None = None
         self._presence: PresenceHook | None = None
         self._logins: LoginHook | None = None
+        self._signups: SignupHook | None = None
         self._up = False
         self._outbox: collections.deque[Envelope] = collections.deque()
         self._wake = asyncio.Event()
@@ -105,11 +108,13 @@ class RedisBroker:
         receiver: Receiver,
         presence: PresenceHook | None = None,
         logins: LoginHook | None = None,
+        signups: SignupHook | None = None,
     ) -> None:
         """Start the publisher, the subscriber and the heartbeat; Redis may be down."""
         self._receiver = receiver
         self._presence = presence
         self._logins = logins
+        self._signups = signups
         subscribed = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._subscriber(subscribed), name="redis-subscriber"),
@@ -172,6 +177,9 @@ class RedisBroker:
 
     def share_login(self, key: str, address: str) -> None:
         self._publish(LoginResult(self.node, key, True, address))
+
+    def share_signup(self, address: str) -> None:
+        self._publish(Signup(self.node, address))
 
     def _publish(self, envelope: Envelope) -> None:
         if self._receiver is None:
@@ -248,6 +256,9 @@ class RedisBroker:
         if isinstance(envelope, LoginResult):
             if envelope.failed and envelope.node != self.node and self._logins is not None:
                 self._logins(envelope.key, envelope.address)
+        elif isinstance(envelope, Signup):
+            if envelope.node != self.node and self._signups is not None:
+                self._signups(envelope.address)
         elif self._receiver is not None:
             deliver(self._receiver, envelope)
 

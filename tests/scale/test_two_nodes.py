@@ -121,6 +121,34 @@ async def test_direct_messages_read_markers_and_presence_across_nodes(cluster: C
             await alice_on_b.close()
 
 
+class Synced:
+    """Password hellos on either of two nodes, each followed by a wait until the other node
+    has heard what the hello made the first one publish (a failed login, a signup).
+
+    That travels on the node's Redis channel before the marker message sent after it, and
+    Redis keeps one publisher's order: once the marker arrives on the other node, so has it.
+    Both watchers (one per node) must have joined the room ``sync``.
+    """
+
+    def __init__(self, urls: tuple[str, str], watchers: tuple[Member, Member]) -> None:
+        self.urls = urls
+        self.watchers = watchers
+        self.markers = 0
+
+    async def log_in(self, node: int, source: str, nick: str, password: str) -> str:
+        """A password hello on node A (0) or B (1) from ``source``: the reply's type or error
+        code, once the other node has heard whatever came of it."""
+        here, there = self.watchers[node], self.watchers[1 - node]
+        async with connect(self.urls[node], local_addr=(source, 0)) as ws:
+            hello = {"type": "hello", "nick": nick, "password": password}
+            reply = await request(ws, hello, "welcome")
+        self.markers += 1
+        marker = self.markers
+        await here.send(f"marker {marker}", f"m{marker}", room="sync")
+        await there.wait_for(lambda: marker in there.view("sync").live, "the marker")
+        return str(reply.get("code", reply["type"]))
+
+
 async def test_failed_logins_are_throttled_across_nodes(cluster: Cluster) -> None:
     """Failed logins made on node B count on node A, for the address and for the nick: the
     limits (2 failures per address, a nick closed after 2) hold for the chat, not per node;
@@ -129,28 +157,9 @@ async def test_failed_logins_are_throttled_across_nodes(cluster: Cluster) -> Non
     node_a, node_b = cluster.start_node(*limits), cluster.start_node(*limits)
     carol = await Member.connect(node_a.url, "carol")
     await carol.close()
-    # One watcher per node, so a test can tell when what one node published reached the other.
     on_a = await Member.connect(node_a.url, "watcher_a")
     on_b = await Member.connect(node_b.url, "watcher_b")
-    markers = 0
-
-    async def log_in(node: int, source: str, nick: str, password: str) -> str:
-        """A password hello on node A (0) or B (1) from ``source``, then wait until the other
-        node has heard any failure: the reply's type or error code.
-
-        A failure travels on the node's Redis channel before the marker message sent after
-        it, and Redis keeps one publisher's order: once the marker arrives, so has the failure.
-        """
-        nonlocal markers
-        url, here, there = (node_a.url, on_a, on_b) if node == 0 else (node_b.url, on_b, on_a)
-        async with connect(url, local_addr=(source, 0)) as ws:
-            hello = {"type": "hello", "nick": nick, "password": password}
-            reply = await request(ws, hello, "welcome")
-        markers += 1
-        await here.send(f"marker {markers}", f"m{markers}", room="sync")
-        await there.wait_for(lambda: markers in there.view("sync").live, "the marker")
-        return str(reply.get("code", reply["type"]))
-
+    log_in = Synced((node_a.url, node_b.url), (on_a, on_b)).log_in
     try:
         for member in (on_a, on_b):
             await member.join("sync")
@@ -166,6 +175,29 @@ async def test_failed_logins_are_throttled_across_nodes(cluster: Cluster) -> Non
         # the owners, from addresses without failures, get in on either node
         assert await log_in(0, "127.0.0.6", "carol", "secret-pw") == "welcome"
         assert await log_in(0, "127.0.0.3", "erin", "guess") == "welcome"
+    finally:
+        await on_a.close()
+        await on_b.close()
+
+
+async def test_signups_per_address_are_limited_across_nodes(cluster: Cluster) -> None:
+    """Accounts made from an address on node A count on node B: the allowance (2 an hour) is
+    the address's for the chat, not per node; another address still signs up on B."""
+    limits = ("--signup-rate", "2/h")
+    node_a, node_b = cluster.start_node(*limits), cluster.start_node(*limits)
+    on_a = await Member.connect(node_a.url, "watcher_a")  # from 127.0.0.1, as ever
+    on_b = await Member.connect(node_b.url, "watcher_b")
+    log_in = Synced((node_a.url, node_b.url), (on_a, on_b)).log_in
+    try:
+        for member in (on_a, on_b):
+            await member.join("sync")
+        assert await log_in(0, "127.0.0.2", "ann", "ann-secret") == "welcome"
+        assert await log_in(0, "127.0.0.2", "amy", "amy-secret") == "welcome"
+        # node B has let 127.0.0.2 make no account itself, and still refuses it one
+        assert await log_in(1, "127.0.0.2", "abe", "abe-secret") == "rate_limited"
+        assert await log_in(1, "127.0.0.3", "bea", "bea-secret") == "welcome"
+        # a login to an account is no signup: the address may still use the ones it made
+        assert await log_in(1, "127.0.0.2", "ann", "ann-secret") == "welcome"
     finally:
         await on_a.close()
         await on_b.close()

@@ -121,6 +121,28 @@ def test_signups_per_address() -> None:
     assert signups.take("10.0.0.1", 1800.0) == pytest.approx(1800.0)
 
 
+def test_signups_on_other_nodes_spend_the_allowance_without_refusing() -> None:
+    signups = Signups(Allowance(2, 3600.0))
+    signups.spend("10.0.0.1", 0.0)  # one account made on another node
+    assert signups.take("10.0.0.1", 0.0) is None
+    assert signups.take("10.0.0.1", 0.0) == pytest.approx(1800.0)
+    # two nodes let the last one through at once: the other one's is counted past empty,
+    # and the address waits until the chat as a whole is back within its allowance
+    signups.spend("10.0.0.1", 0.0)
+    assert signups.take("10.0.0.1", 0.0) == pytest.approx(3600.0)
+    assert signups.take("10.0.0.1", 1800.0) == pytest.approx(1800.0)
+    assert signups.take("10.0.0.1", 3600.0) is None
+    assert signups.take("10.0.0.2", 0.0) is None  # another address: untouched
+
+
+def test_signups_heard_from_other_nodes_are_bounded_too() -> None:
+    signups = Signups(Allowance(1, 3600.0), max_keys=10)
+    for n in range(100):
+        signups.spend(f"10.0.0.{n}", float(n))
+    assert len(signups) <= 10
+    assert signups.take("10.0.0.99", 99.0) is not None  # the newest are remembered
+
+
 def test_signup_records_are_bounded() -> None:
     signups = Signups(Allowance(1, 3600.0), max_keys=10)
     for n in range(100):

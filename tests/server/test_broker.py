@@ -2,7 +2,8 @@
 
 What a node publishes reaches its own receiver (and, with Redis, every other node's), in
 the order it was published; presence says who is online anywhere; a failed login reaches
-the other nodes' login limits (never the node's own: it counted it already).
+the other nodes' login limits, and a signup their signup limits (never the node's own: it
+counted it already).
 """
 
 from __future__ import annotations
@@ -18,7 +19,18 @@ import pytest
 import redis.asyncio
 
 from chat_server.broker import Broker, LocalBroker
-from chat_server.broker.envelope import LoginResult, decode_envelope, encode_envelope
+from chat_server.broker.envelope import (
+    Envelope,
+    LeaveUser,
+    LoginResult,
+    RoomEvent,
+    RoomEventExcept,
+    Signup,
+    SubscribeUser,
+    UserEvent,
+    decode_envelope,
+    encode_envelope,
+)
 from chat_server.broker.redis import RedisBroker
 
 WAIT = 5.0
@@ -56,6 +68,10 @@ class Recorder:
         """The LoginHook: what the node's login limits would count."""
         self._note("failed login", key, address)
 
+    def signup(self, address: str) -> None:
+        """The SignupHook: what the node's signup limits would count."""
+        self._note("signup", address)
+
     async def until(self, count: int) -> list[tuple[Any, ...]]:
         async with asyncio.timeout(WAIT):
             while len(self.events) < count:
@@ -77,7 +93,7 @@ async def nodes(url: str | None) -> AsyncIterator[MakeNode]:
     async def make() -> Node:
         broker: Broker = LocalBroker() if url is None else RedisBroker(url, prefix=prefix)
         recorder = Recorder()
-        await broker.start(recorder, logins=recorder.failed_login)
+        await broker.start(recorder, logins=recorder.failed_login, signups=recorder.signup)
         started.append(broker)
         return broker, recorder
 
@@ -138,6 +154,26 @@ async def test_a_node_is_not_told_its_own_failed_logins(make_node: MakeNode) -> 
     assert await recorder.until(1) == [("room", "general", b"after", 1, None)]
 
 
+async def test_a_node_is_not_told_its_own_signups(make_node: MakeNode) -> None:
+    broker, recorder = await make_node()
+    broker.share_signup("192.0.2.8")
+    broker.publish_room("general", b"after", 1)
+    assert await recorder.until(1) == [("room", "general", b"after", 1, None)]
+
+
+def test_an_envelope_of_an_unknown_kind_reads_as_none() -> None:
+    """A node before signups were shared decodes a Signup as it decodes any kind it does not
+    know (one from a newer node): None, which the subscriber logs and skips."""
+    older: msgspec.msgpack.Decoder[Envelope] = msgspec.msgpack.Decoder(
+        RoomEvent | UserEvent | RoomEventExcept | SubscribeUser | LeaveUser | LoginResult
+    )
+    signup = encode_envelope(Signup("n1", "192.0.2.8"))
+    with pytest.raises(msgspec.ValidationError):  # what decode_envelope turns into None
+        older.decode(signup)
+    assert decode_envelope(signup) == Signup("n1", "192.0.2.8")
+    assert decode_envelope(msgspec.msgpack.encode(["?", "n1", "from a newer node"])) is None
+
+
 def test_login_envelopes_read_across_versions() -> None:
     """An older node's envelope (no address) reads as one without an address; an older
     node reads a newer one as before (trailing fields are ignored)."""
@@ -183,3 +219,11 @@ async def two_nodes(make_node: MakeNode) -> None:
         ("room", "general", b"after", 21, None),
     ]
     assert (await a_heard.until(22))[21:] == [("room", "general", b"after", 21, None)]
+    # so does a signup
+    b.share_signup("192.0.2.8")
+    b.publish_room("general", b"later", 22)
+    assert (await a_heard.until(24))[22:] == [
+        ("signup", "192.0.2.8"),
+        ("room", "general", b"later", 22, None),
+    ]
+    assert (await b_heard.until(24))[23:] == [("room", "general", b"later", 22, None)]

@@ -42,6 +42,18 @@ def test_bucket_ignores_a_clock_going_backwards() -> None:
     assert not bucket.take(5.0)
 
 
+def test_spending_past_empty_is_a_debt_the_refill_repays() -> None:
+    bucket = TokenBucket(rate=1, burst=2, now=0.0)
+    bucket.spend(0.0)
+    bucket.spend(0.0)
+    bucket.spend(0.0)  # nothing left, counted all the same
+    assert bucket.tokens(0.0) == -1.0
+    assert not bucket.take(1.0)  # the first second only repays the debt
+    assert bucket.retry_after() == pytest.approx(1.0)
+    assert bucket.take(2.0)
+    assert not bucket.idle(2.0) and bucket.idle(4.0)
+
+
 def test_take_all_spends_every_bucket_or_none() -> None:
     reads = TokenBucket(rate=10, burst=3, now=0.0)
     searches = TokenBucket(rate=1, burst=2, now=0.0)
