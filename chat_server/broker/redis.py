@@ -29,7 +29,7 @@ import collections
 import contextlib
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -46,6 +46,7 @@ from chat_server.broker.envelope import (
     RoomEventExcept,
     SubscribeUser,
     UserEvent,
+    UserRoomEvents,
     decode_envelope,
     deliver,
     encode_envelope,
@@ -163,6 +164,9 @@ class RedisBroker:
 
     def publish_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
         self._publish(RoomEventExcept(room, data, sorted(exclude_users)))
+
+    def publish_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None:
+        self._publish(UserRoomEvents(user_id, list(events)))
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         self._publish(SubscribeUser(user_id, room))
