@@ -12,6 +12,7 @@ only once they have written there.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final, Literal, NamedTuple
 
 from chat_server.protocol import dm_pair, nick_key
@@ -97,6 +98,21 @@ def shows_presence(*, dm: bool, wrote: bool, blocks_viewer: bool, blocked_by_vie
     if dm:
         return wrote and not blocked_by_viewer
     return True
+
+
+def seen_by(rooms: Iterable[str], viewer_key: str, *, viewer_blocks: bool) -> list[str]:
+    """Of the rooms a person's presence is announced in (public ones, and the direct
+    conversations they wrote in), those where one viewer (by nick key) sees it as long as
+    the person does not block them (:func:`shows_presence`): every public room, and the
+    person's direct conversation with the viewer unless ``viewer_blocks`` the person. The
+    rooms a block or an unblock changes for the viewer; those the viewer is not in reach
+    nobody."""
+    seen = []
+    for room in rooms:
+        pair = dm_pair(room)
+        if pair is None or (viewer_key in pair and not viewer_blocks):
+            seen.append(room)
+    return seen
 
 
 def hidden_from(*, dm: bool, blocked: frozenset[int], blocked_by: frozenset[int]) -> frozenset[int]:

@@ -184,6 +184,14 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="Rooms a user may be a member of, direct conversations included.",
 )
 @click.option(
+    "--max-blocks-per-user",
+    type=_BURST,
+    default=1000,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_BLOCKS_PER_USER",
+    help="People a user may block (welcome lists them).",
+)
+@click.option(
     "--max-buffer",
     type=int,
     default=4 * 1024 * 1024,
@@ -368,6 +376,7 @@ def serve(
     search_burst: int,
     room_create_rate: int,
     max_rooms_per_user: int,
+    max_blocks_per_user: int,
     max_buffer: int,
     max_pending_output: int,
     ping_interval: float,
@@ -432,6 +441,7 @@ def serve(
         search_burst=search_burst,
         room_create_rate=room_create_rate,
         max_rooms_per_user=max_rooms_per_user,
+        max_blocks_per_user=max_blocks_per_user,
         max_buffer=max_buffer,
         max_pending_output=max_pending_output,
         ping_interval=ping_interval,

@@ -55,6 +55,8 @@ class Settings:
     # rooms a user may create by joining, in any hour; rooms a user may be a member of
     room_create_rate: int = 20
     max_rooms_per_user: int = 100
+    # people a user may block; welcome lists them, so this also bounds the welcome
+    max_blocks_per_user: int = 1000
     max_buffer: int = 4 * 1024 * 1024
     # unsent bytes to all connections together: big replies (history, search) are cut, then
     # refused (rate_limited), past it

@@ -51,6 +51,7 @@ class Context:
             reads=p.Rate(per_second=settings.read_rate, burst=settings.read_burst),
             search=p.Rate(per_second=settings.search_rate, burst=settings.search_burst),
             max_rooms=settings.max_rooms_per_user,
+            max_blocks=settings.max_blocks_per_user,
         )
         # one send bucket per user, shared by the user's connections on this node
         self.sends: SharedBuckets[int] = SharedBuckets(

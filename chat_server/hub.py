@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
@@ -247,6 +247,18 @@ class Hub:
         for session in live:
             if session.user_id not in exclude_users:
                 self.writer.queue(session, frame)
+        self.writer.schedule()
+
+    def deliver_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None:
+        """Room events (no seq) for one user's sessions subscribed to each room: live ones
+        get them now, held ones (a ``join`` reading its backlog) after the backlog."""
+        subscriptions = self.subscriptions
+        for session in self.sessions_of(user_id):
+            if session.closing:
+                continue
+            for room, data in events:
+                if room in session.rooms and not subscriptions.hold_for(session, room, data):
+                    self.writer.queue(session, text_frame(data))
         self.writer.schedule()
 
     def deliver_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:

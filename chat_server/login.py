@@ -108,6 +108,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         ttl = settings.token_ttl
         await store.add_token(user.id, digest, time.time() + ttl if ttl else None)
     rooms = await store.user_rooms(user.id)
+    blocked = await store.blocked_nicks(user.id, settings.max_blocks_per_user)
     welcome = p.Welcome(
         nick=user.nick,
         token=token,
@@ -116,6 +117,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         server=settings.server_name,
         limits=ctx.limits,
         rooms=rooms,
+        blocked=blocked,
         ref=hello.ref,
     )
     await ws.send(p.encode(welcome), text=True)

@@ -21,7 +21,8 @@ class Rate(Struct):
 class Limits(Struct):
     """What a client should respect: ``rate`` is the user's sends (all connections together),
     ``reads`` a connection's ``history``, ``search``, ``rooms`` and ``join`` requests,
-    ``search`` its searches besides, ``max_rooms`` the user's memberships."""
+    ``search`` its searches besides, ``max_rooms`` the user's memberships, ``max_blocks``
+    the people the user may block."""
 
     max_body: int
     max_frame: int
@@ -31,6 +32,7 @@ class Limits(Struct):
     reads: Rate | None = None
     search: Rate | None = None
     max_rooms: int | None = None
+    max_blocks: int | None = None
 
 
 class RoomState(Struct):
@@ -43,6 +45,9 @@ class RoomState(Struct):
 
 
 class Welcome(ServerFrame, tag="welcome"):
+    """``blocked``: the nicks the user blocked, sorted case-insensitively (at most
+    ``limits.max_blocks``); None from a server older than it: "not said", not "nobody"."""
+
     nick: str
     token: str
     created: bool
@@ -50,6 +55,7 @@ class Welcome(ServerFrame, tag="welcome"):
     server: str
     limits: Limits
     rooms: list[RoomState]
+    blocked: list[str] | None = None
 
 
 class Joined(ServerFrame, tag="joined"):

@@ -86,6 +86,16 @@ class Subscriptions(Generic[S]):
                 if not exclude_users or user_id not in exclude_users:
                     events.append((data, seq))
 
+    def hold_for(self, subscriber: S, room: str, data: bytes) -> bool:
+        """Keep an event (no seq) back for one held subscriber; False when it is not held
+        in ``room`` (live, or not subscribed)."""
+        held = self.held.get(room)
+        events = held.get(subscriber) if held is not None else None
+        if events is None:
+            return False
+        events.append((data, None))
+        return True
+
     def recipients(
         self, room: str, seq: int | None = None, exclude_user: int | None = None
     ) -> Iterator[S]:

@@ -16,7 +16,7 @@ others' count it through the LoginHook and the SignupHook.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Protocol
 
 PresenceHook = Callable[[int, str, str], Awaitable[None]]
@@ -41,6 +41,8 @@ class Receiver(Protocol):
     def deliver_room_except(
         self, room: str, data: bytes, exclude_users: Collection[int]
     ) -> None: ...
+
+    def deliver_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None: ...
 
     def subscribe_user(self, user_id: int, room: str) -> None: ...
 
@@ -72,6 +74,10 @@ class Broker(Protocol):
         """A room event (no seq) for every subscribed connection but those of
         ``exclude_users``: presence that people someone blocked must not see. Rare, so
         the fan-out may check each recipient; messages take ``publish_room``."""
+
+    def publish_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None:
+        """Room events (room, data; no seq) for one user's connections subscribed to each
+        room: someone's presence as that user alone should now see it (after a block)."""
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         """Subscribe a user's open connections to a room (a new direct conversation)."""

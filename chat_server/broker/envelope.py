@@ -27,6 +27,13 @@ class RoomEventExcept(msgspec.Struct, tag="e", array_like=True):
     exclude_users: list[int]
 
 
+class UserRoomEvents(msgspec.Struct, tag="p", array_like=True):
+    """Room events for one user's subscribed connections (an older node ignores the tag)."""
+
+    user_id: int
+    events: list[tuple[str, bytes]]
+
+
 class SubscribeUser(msgspec.Struct, tag="s", array_like=True):
     user_id: int
     room: str
@@ -58,7 +65,14 @@ class Signup(msgspec.Struct, tag="a", array_like=True):
 
 
 Envelope = (
-    RoomEvent | UserEvent | RoomEventExcept | SubscribeUser | LeaveUser | LoginResult | Signup
+    RoomEvent
+    | UserEvent
+    | RoomEventExcept
+    | UserRoomEvents
+    | SubscribeUser
+    | LeaveUser
+    | LoginResult
+    | Signup
 )
 
 _encoder = msgspec.msgpack.Encoder()
@@ -87,6 +101,8 @@ def deliver(receiver: Receiver, envelope: Envelope) -> None:
             receiver.deliver_user(user_id, data, exclude)
         case RoomEventExcept(room, data, exclude_users):
             receiver.deliver_room_except(room, data, frozenset(exclude_users))
+        case UserRoomEvents(user_id, events):
+            receiver.deliver_user_rooms(user_id, events)
         case SubscribeUser(user_id, room):
             receiver.subscribe_user(user_id, room)
         case LeaveUser(user_id, room, data, exclude):

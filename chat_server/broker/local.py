@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from chat_server.broker.base import LoginHook, PresenceHook, Receiver, SignupHook
 
@@ -39,6 +39,10 @@ class LocalBroker:
     def publish_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
         if self._receiver is not None:
             self._receiver.deliver_room_except(room, data, frozenset(exclude_users))
+
+    def publish_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None:
+        if self._receiver is not None:
+            self._receiver.deliver_user_rooms(user_id, events)
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         if self._receiver is not None:

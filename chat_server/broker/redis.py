@@ -30,7 +30,7 @@ import collections
 import contextlib
 import logging
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -48,6 +48,7 @@ from chat_server.broker.envelope import (
     Signup,
     SubscribeUser,
     UserEvent,
+    UserRoomEvents,
     decode_envelope,
     deliver,
     encode_envelope,
@@ -168,6 +169,9 @@ class RedisBroker:
 
     def publish_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
         self._publish(RoomEventExcept(room, data, sorted(exclude_users)))
+
+    def publish_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None:
+        self._publish(UserRoomEvents(user_id, list(events)))
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         self._publish(SubscribeUser(user_id, room))

@@ -66,6 +66,11 @@ class Blocks:
     blocked_by: frozenset[int] = frozenset()
 
 
+def too_many_blocks(max_blocks: int) -> OverLimit:
+    """What ``block`` past ``max_blocks`` raises: only an unblock helps."""
+    return OverLimit(f"you blocked as many people as allowed ({max_blocks}): unblock someone first")
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Page:
     messages: list[MessageRecord]
@@ -197,8 +202,9 @@ class Store(Protocol):
     async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None: ...
 
     # blocks
-    async def block(self, user_id: int, blocked_id: int) -> bool:
-        """The user blocks another; True when they had not already."""
+    async def block(self, user_id: int, blocked_id: int, max_blocks: int | None = None) -> bool:
+        """The user blocks another; True when they had not already. With ``max_blocks``, a
+        new block past that many of the user's raises OverLimit (an old one answers False)."""
         ...
 
     async def unblock(self, user_id: int, blocked_id: int) -> bool:
@@ -206,6 +212,10 @@ class Store(Protocol):
         ...
 
     async def blocks(self, user_id: int) -> Blocks: ...
+
+    async def blocked_nicks(self, user_id: int, limit: int) -> list[str]:
+        """The nicks the user blocked, sorted case-insensitively, at most ``limit``."""
+        ...
 
     async def blocks_between(self, user_id: int, other_nick: str) -> tuple[bool, bool]:
         """(the user blocked ``other_nick``, ``other_nick`` blocked the user)."""

@@ -2,8 +2,9 @@
 // the composer, and what this tab knows of whom the user blocked.
 //
 // A blocked person's direct messages are refused by the server and they stop seeing when the
-// user is online. The server does not list blocks at login, so the people list's buttons say
-// "Unblock" only for blocks made in this tab (blocking again does no harm).
+// user is online. The welcome lists whom the user blocked (`blocked`), so the people list's
+// buttons say "Unblock" for blocks made anywhere, before this tab too; a server older than that
+// list leaves only the blocks made in this tab known (blocking again does no harm).
 
 import { request } from "./connection.js";
 import { clean, notice } from "./dom.js";
@@ -25,6 +26,15 @@ export function blockCommand(text) {
   if (match[2].toLowerCase() === me.nick.toLowerCase()) notice("That is you: name someone else.");
   else setBlocked(match[2], match[1] === "block");
   return true;
+}
+
+/** The welcome's list of blocked nicks (absent from older servers: keep what this tab knows). */
+export function knownBlocks(nicks) {
+  if (!Array.isArray(nicks)) return;
+  me.blocked.clear();
+  for (const nick of nicks) if (typeof nick === "string") me.blocked.add(nick.toLowerCase());
+  const room = rooms.get(current);
+  if (room) renderMembers(room);
 }
 
 function changed(nick, block) {

@@ -1,5 +1,6 @@
 // The login screen and the session's life: log in, the welcome, what a closed socket means, log out.
 
+import { knownBlocks } from "./blocks.js";
 import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
 import { $, clean, setStatus } from "./dom.js";
 import { clearPending } from "./log.js";
@@ -89,6 +90,7 @@ export function welcome(frame) {
   }
   setStatus("");
   $("me-nick").textContent = frame.nick;
+  knownBlocks(frame.blocked);
   for (const info of frame.rooms) {
     const room = roomOf(info.room);
     room.lastSeq = info.last_seq;

@@ -117,12 +117,25 @@ class ChatClient(Session):
         """Refuse ``nick``'s direct messages and hide your presence from them (blocking
         again does no harm); returns the nick as the account spells it."""
         blocked: p.Blocked = await self._request(p.Block(nick=nick))
+        if self._blocked is not None:
+            self._blocked[p.nick_key(blocked.nick)] = blocked.nick
         return blocked.nick
 
     async def unblock(self, nick: str) -> str:
         """Undo :meth:`block`; returns the nick as the account spells it."""
         unblocked: p.Unblocked = await self._request(p.Unblock(nick=nick))
+        if self._blocked is not None:
+            self._blocked.pop(p.nick_key(unblocked.nick), None)
         return unblocked.nick
+
+    @property
+    def blocked(self) -> list[str] | None:
+        """Whom the user blocked, sorted case-insensitively: what the last ``welcome`` said,
+        with the blocks and unblocks made through this client since. None when the server
+        does not say (a server older than ``welcome.blocked``)."""
+        if self._blocked is None:
+            return None
+        return sorted(self._blocked.values(), key=str.lower)
 
     async def change_password(self, old: str, new: str) -> None:
         """Change the account's password; the server revokes every other token of it."""

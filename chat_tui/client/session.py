@@ -83,6 +83,9 @@ class Session:
         self._ssl = ssl
         self._client_name = client_name
         self.welcome: p.Welcome | None = None
+        # whom the user blocked, by nick key (as the server spells them): the welcome's list
+        # and the blocks since; None while the server has not said (an older one never does)
+        self._blocked: dict[str, str] | None = None
         self.status = Status("connecting")
         self._conn: Connection | None = None
         self._rooms = Rooms()
@@ -162,6 +165,8 @@ class Session:
             ssl=self._ssl,
         )
         self.welcome = conn.welcome
+        if conn.welcome.blocked is not None:
+            self._blocked = {p.nick_key(nick): nick for nick in conn.welcome.blocked}
         self.token = conn.welcome.token
         self.nick = conn.welcome.nick
         return conn

@@ -62,6 +62,8 @@ class Commands:
                     return
                 block = isinstance(command, cmd.Block)
                 self.app.run_worker(self._block(room, nick, block=block), exit_on_error=False)
+            case cmd.ShowBlocks():
+                self._blocks(room)
             case cmd.ShowHelp():
                 self._help(room)
             case cmd.Quit():
@@ -147,6 +149,17 @@ class Commands:
         text += ", ".join(here) or "nobody"
         if away:
             text += f"; offline: {', '.join(away)}"
+        self.app.notice(room, text)
+
+    def _blocks(self, room: str | None) -> None:
+        assert self.app.client is not None
+        blocked = self.app.client.blocked
+        if blocked is None:
+            text = "this server does not list your blocks: /unblock nick works all the same"
+        elif not blocked:
+            text = "you have blocked nobody"
+        else:
+            text = f"blocked ({len(blocked)}): {', '.join(blocked)}; /unblock nick undoes one"
         self.app.notice(room, text)
 
     def _help(self, room: str | None) -> None:

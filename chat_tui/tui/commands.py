@@ -20,6 +20,7 @@ HELP: Final = (
     ("/search words", "search your rooms; Enter on a result jumps to it"),
     ("/block nick", "refuse nick's direct messages, hide when you are online"),
     ("/unblock nick", "undo /block"),
+    ("/blocks", "list whom you blocked"),
     ("/help", "this list"),
     ("/quit", "leave the chat (also ctrl+q)"),
     ("//text", "send a line that starts with /"),
@@ -75,6 +76,11 @@ class Unblock:
 
 
 @dataclass(frozen=True)
+class ShowBlocks:
+    pass
+
+
+@dataclass(frozen=True)
 class ShowHelp:
     pass
 
@@ -94,6 +100,7 @@ Command = (
     | SearchFor
     | Block
     | Unblock
+    | ShowBlocks
     | ShowHelp
     | Quit
 )
@@ -159,6 +166,8 @@ def parse(line: str) -> Command | None:
             return Block(_nick_arg(arg, "/block nick"))
         case "unblock":
             return Unblock(_nick_arg(arg, "/unblock nick"))
+        case "blocks" | "blocked":
+            return ShowBlocks()
         case "help" | "h" | "?":
             return ShowHelp()
         case "quit" | "exit" | "q":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Pages, bodies, login
+from tests.browser.conftest import Pages, bodies, join_room, login
 from tests.server.e2e.e2e_support import Chat, dm_room, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -58,3 +58,29 @@ def test_blocking_a_stranger_from_the_people_list(pages: Pages, chat: Chat) -> N
     page.locator("#input").fill(f"/block {victim}")
     page.locator("#input").press("Enter")
     expect(page.locator("#notice")).to_have_text("That is you: name someone else.")
+
+
+def test_the_people_list_knows_earlier_blocks_after_a_reload(pages: Pages, chat: Chat) -> None:
+    victim, room = uniq("Victim_"), uniq("blocks-")
+    page = pages.open()
+    login(page, victim)
+    join_room(page, room)
+    pest, friend = chat.signup("Pest_"), chat.signup("Friend_")
+    for client in (pest, friend):
+        client.join(room)
+    expect(page.get_by_role("button", name=f"Block {friend.nick}", exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Block {pest.nick}", exact=True).click()
+    expect(page.get_by_role("button", name=f"Unblock {pest.nick}")).to_be_visible()
+    # the pest sees the victim go offline at once
+    gone = pest.recv_until("presence", room=room, nick=victim)
+    assert gone["status"] == "offline"
+
+    page.reload()  # a new page: only the server's welcome can say whom the victim blocked
+    expect(page.locator("#chat-screen")).to_be_visible()
+    expect(page.locator("#room-title")).to_have_text(f"#{room}")
+    expect(page.get_by_role("button", name=f"Unblock {pest.nick}")).to_be_visible()
+    expect(page.get_by_role("button", name=f"Block {friend.nick}", exact=True)).to_be_visible()
+    page.get_by_role("button", name=f"Unblock {pest.nick}").click()
+    expect(page.get_by_role("button", name=f"Block {pest.nick}", exact=True)).to_be_visible()
+    back = pest.recv_until("presence", room=room, nick=victim, status="online")
+    assert back["type"] == "presence"

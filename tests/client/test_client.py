@@ -401,13 +401,40 @@ async def test_block_and_unblock(chat: RestartableServer) -> None:
     alice_token, bob_token = await chat.account("alice"), await chat.account("bob")
     async with chat.client(alice_token) as alice, chat.client(bob_token) as bob:
         await bob.send("hi alice", to="alice")
+        assert alice.blocked == []
         assert await alice.block("BOB") == "bob"
+        assert alice.blocked == ["bob"]
         with pytest.raises(ServerError) as refused:
             await bob.send("hello?", to="alice")
         assert refused.value.code == "forbidden"
         with pytest.raises(ServerError) as unknown:
             await alice.block("nobody")
         assert unknown.value.code == "not_found"
-        assert await alice.unblock("bob") == "bob"
+        async with chat.client(alice_token) as elsewhere:  # a new login: from the welcome
+            assert elsewhere.blocked == ["bob"]
+            assert await elsewhere.unblock("bob") == "bob"
+            assert elsewhere.blocked == []
+        assert alice.blocked == ["bob"]  # what this client knows until its next welcome
         ack = await bob.send("hello again", to="alice")
         assert (ack.room, ack.seq) == ("dm:alice:bob", 2)
+
+
+def test_a_welcome_with_or_without_blocks_decodes() -> None:
+    """A server older than ``welcome.blocked`` sends none (None: "not said"); unknown fields
+    from a newer one are ignored."""
+    limits = {"max_body": 4000, "max_frame": 65536, "history_max": 500}
+    older: dict[str, object] = {
+        "type": "welcome",
+        "nick": "alice",
+        "token": "t",
+        "created": False,
+        "protocol": 1,
+        "server": "chat-server/0.0.1",
+        "limits": {**limits, "rate": {"per_second": 20, "burst": 40}},
+        "rooms": [],
+    }
+    frame = p.decode_server_frame(json.dumps(older))
+    assert isinstance(frame, p.Welcome) and frame.blocked is None
+    newer = {**older, "blocked": ["bob", "Carol"], "someday": {"x": 1}}
+    frame = p.decode_server_frame(json.dumps(newer))
+    assert isinstance(frame, p.Welcome) and frame.blocked == ["bob", "Carol"]

@@ -14,8 +14,10 @@ from chat_server.access import (
     dm_refusal,
     hidden_from,
     refusal,
+    seen_by,
     shows_presence,
 )
+from chat_server.protocol import dm_pair
 
 ALL: tuple[Action, ...] = ("join", "leave", "send", "history", "read", "typing", "search")
 
@@ -152,3 +154,26 @@ def test_presence_events_skip_whom_the_rule_hides(dm: bool) -> None:
             blocked_by_viewer=viewer in blocked_by,
         )
         assert (viewer not in hidden) is shown, viewer
+
+
+@pytest.mark.parametrize("viewer_blocks", [False, True])
+def test_a_block_changes_the_rooms_where_the_viewer_saw_the_person(viewer_blocks: bool) -> None:
+    """``seen_by`` is ``shows_presence`` for one viewer, in the rooms the person is announced
+    in, with and without the person's block; other people's conversations are left out."""
+    rooms = ["dm:alice:bob", "dm:alice:carol", "general", "random"]
+    seen = seen_by(rooms, "bob", viewer_blocks=viewer_blocks)
+    for room in rooms:
+        pair = dm_pair(room)
+        if pair is not None and "bob" not in pair:
+            assert room not in seen
+            continue
+        unblocked, blocked = (
+            shows_presence(
+                dm=pair is not None,
+                wrote=True,
+                blocks_viewer=blocks,
+                blocked_by_viewer=viewer_blocks,
+            )
+            for blocks in (False, True)
+        )
+        assert (room in seen) is (unblocked and not blocked), room

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 import msgspec
@@ -57,6 +57,9 @@ class Recorder:
 
     def deliver_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
         self._note("except", room, data, sorted(exclude_users))
+
+    def deliver_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None:
+        self._note("user rooms", user_id, [tuple(event) for event in events])
 
     def subscribe_user(self, user_id: int, room: str) -> None:
         self._note("subscribe", user_id, room)
@@ -127,7 +130,8 @@ async def test_events_reach_the_publishing_node_in_order(make_node: MakeNode) ->
     broker.subscribe_user(8, "dm:a:b")
     broker.leave_user(7, "general", b"left", exclude="conn-1")
     broker.publish_room_except("general", b"online", {9, 7})
-    events = await recorder.until(55)
+    broker.publish_user_rooms(9, [("general", b"offline"), ("dm:a:b", b"offline")])
+    events = await recorder.until(56)
     assert events[:50] == [("room", "general", f"m{s}".encode(), s, None) for s in range(1, 51)]
     assert events[50:] == [
         ("room", "general", b"typing", None, 7),
@@ -135,6 +139,7 @@ async def test_events_reach_the_publishing_node_in_order(make_node: MakeNode) ->
         ("subscribe", 8, "dm:a:b"),
         ("leave", 7, "general", b"left", "conn-1"),
         ("except", "general", b"online", [7, 9]),
+        ("user rooms", 9, [("general", b"offline"), ("dm:a:b", b"offline")]),
     ]
 
 
@@ -199,12 +204,14 @@ async def two_nodes(make_node: MakeNode) -> None:
     for seq in range(1, 21):
         a.publish_room("general", f"m{seq}".encode(), seq)
     a.publish_room_except("general", b"online", [5, 3])  # presence some must not see
+    a.publish_user_rooms(5, [("general", b"offline")])  # ...and what one of them sees now
     expected: list[tuple[Any, ...]] = [
         ("room", "general", f"m{s}".encode(), s, None) for s in range(1, 21)
     ]
     expected.append(("except", "general", b"online", [3, 5]))
-    assert await a_heard.until(21) == expected
-    assert await b_heard.until(21) == expected
+    expected.append(("user rooms", 5, [("general", b"offline")]))
+    assert await a_heard.until(22) == expected
+    assert await b_heard.until(22) == expected
     assert await a.user_online(1, "alice")
     assert not await b.user_online(1, "alice")  # online already, through node a
     assert await a.online([1]) == await b.online([1]) == {1}
@@ -214,16 +221,16 @@ async def two_nodes(make_node: MakeNode) -> None:
     # a failed login reaches the other node (before what was published after it), not its own
     a.share_login("alice", "192.0.2.7")
     a.publish_room("general", b"after", 21)
-    assert (await b_heard.until(23))[21:] == [
+    assert (await b_heard.until(24))[22:] == [
         ("failed login", "alice", "192.0.2.7"),
         ("room", "general", b"after", 21, None),
     ]
-    assert (await a_heard.until(22))[21:] == [("room", "general", b"after", 21, None)]
+    assert (await a_heard.until(23))[22:] == [("room", "general", b"after", 21, None)]
     # so does a signup
     b.share_signup("192.0.2.8")
     b.publish_room("general", b"later", 22)
-    assert (await a_heard.until(24))[22:] == [
+    assert (await a_heard.until(25))[23:] == [
         ("signup", "192.0.2.8"),
         ("room", "general", b"later", 22, None),
     ]
-    assert (await b_heard.until(24))[23:] == [("room", "general", b"later", 22, None)]
+    assert (await b_heard.until(25))[24:] == [("room", "general", b"later", 22, None)]

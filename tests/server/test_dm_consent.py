@@ -6,11 +6,13 @@ your presence from them. Each test asserts what the victim and the people around
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio
 
 from chat_server.server import start
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory, in_process_settings
@@ -67,12 +69,16 @@ def about(frames: list[Frame], nick: str) -> list[Frame]:
     return [f for f in frames if f["type"] in ("presence", "typing") and f["nick"] == nick]
 
 
-async def welcome_rooms(server: ChatServerUnderTest, token: str) -> list[str]:
-    """The rooms a new login with ``token`` is told it is a member of."""
+async def welcome(server: ChatServerUnderTest, token: str) -> Frame:
+    """The welcome a new login with ``token`` gets."""
     async with server.client() as raw:
         await raw.send({"type": "hello", "token": token})
-        welcome = await raw.recv_type("welcome")
-    return [entry["room"] for entry in welcome["rooms"]]
+        return await raw.recv_type("welcome")
+
+
+async def welcome_rooms(server: ChatServerUnderTest, token: str) -> list[str]:
+    """The rooms a new login with ``token`` is told it is a member of."""
+    return [entry["room"] for entry in (await welcome(server, token))["rooms"]]
 
 
 async def test_a_join_cannot_open_a_conversation_nor_make_anyone_a_member(
@@ -236,3 +242,141 @@ async def test_block_answers_and_errors(server: ChatServerUnderTest) -> None:
             assert (refused["type"], refused["code"]) == ("error", code), frame
         answer = (await alice.join("general"))[0]
         assert answer["members"] == ["alice"]  # still connected and served
+
+
+async def test_welcome_lists_the_blocks_after_a_reconnect(server: ChatServerUnderTest) -> None:
+    async with (
+        server.login("alice") as alice,
+        server.login("Zed"),
+        server.login("bob"),
+        server.login("Carol"),
+    ):
+        assert (await welcome(server, alice.token))["blocked"] == []
+        for nick in ("zed", "BOB", "carol"):
+            await ask(alice, {"type": "block", "nick": nick}, "blocked")
+        first = await welcome(server, alice.token)
+        assert first["blocked"] == ["bob", "Carol", "Zed"]  # as spelled, case-insensitive order
+        assert first["limits"]["max_blocks"] == server.settings.max_blocks_per_user
+        await ask(alice, {"type": "unblock", "nick": "carol"}, "unblocked")
+        assert (await welcome(server, alice.token))["blocked"] == ["bob", "Zed"]
+    async with server.login("bob") as bob:  # the blocked person is told nothing of it
+        assert (await welcome(server, bob.token))["blocked"] == []
+
+
+async def test_blocking_hides_the_blocker_at_once_and_unblocking_shows_them(
+    server: ChatServerUnderTest,
+) -> None:
+    dm = "dm:alice:bob"
+    async with (
+        server.login("alice") as alice,
+        server.login("bob") as bob,
+        server.resume(bob.token) as bob_too,
+        server.login("carol") as carol,
+    ):
+        for client in (alice, bob, bob_too, carol):
+            await client.join("general")
+        await ask(alice, {"type": "send", "to": "bob", "body": "hi", "id": "a1"}, "ack")
+        await bob.join(dm)
+        async with server.resume(bob.token) as bob_idle:  # in no room yet
+            for client in (alice, bob, bob_too, carol):
+                await events(client)
+
+            await ask(alice, {"type": "block", "nick": "bob"}, "blocked")
+            # bob's connections see alice go, in the rooms they are in; carol sees nothing
+            for client in (bob, bob_too):
+                gone = about(await events(client), "alice")
+                assert {(f["room"], f["status"]) for f in gone} == {
+                    ("general", "offline"),
+                    (dm, "offline"),
+                }
+            assert await events(bob_idle) == []
+            assert await events(carol) == []
+            joined = (await bob.join("general"))[0]
+            assert sorted(joined["online"]) == ["bob", "carol"]  # as a new join says too
+
+            # blocking again changes nothing for anyone
+            await ask(alice, {"type": "block", "nick": "bob"}, "blocked")
+            assert about(await events(bob), "alice") == []
+
+            await ask(alice, {"type": "unblock", "nick": "bob"}, "unblocked")
+            for client in (bob, bob_too):
+                back = about(await events(client), "alice")
+                assert {(f["room"], f["status"]) for f in back} == {
+                    ("general", "online"),
+                    (dm, "online"),
+                }
+            assert await events(bob_idle) == []
+            assert await events(carol) == []
+
+        # bob blocked alice himself: her block and unblock change general only, never
+        # the conversation where his own block hides her
+        await ask(bob, {"type": "block", "nick": "alice"}, "blocked")
+        await ask(alice, {"type": "block", "nick": "bob"}, "blocked")
+        gone = about(await events(bob), "alice")
+        assert [(f["room"], f["status"]) for f in gone] == [("general", "offline")]
+        await ask(alice, {"type": "unblock", "nick": "bob"}, "unblocked")
+        back = about(await events(bob), "alice")
+        assert [(f["room"], f["status"]) for f in back] == [("general", "online")]
+        assert await events(carol) == []
+
+
+async def test_blocks_are_capped(make_server: ServerFactory) -> None:
+    server: ChatServerUnderTest = await make_server(max_blocks_per_user=2)
+    async with server.login("alice") as alice:
+        for nick in ("bob", "carol", "dave"):
+            async with server.login(nick):
+                pass
+        for nick in ("bob", "carol", "bob"):  # blocking again is not one more
+            await ask(alice, {"type": "block", "nick": nick}, "blocked")
+        refused = await ask(alice, {"type": "block", "nick": "dave"}, "blocked")
+        assert (refused["type"], refused["code"]) == ("error", "too_large")
+        assert "unblock" in refused["message"]
+        await ask(alice, {"type": "unblock", "nick": "bob"}, "unblocked")
+        await ask(alice, {"type": "block", "nick": "dave"}, "blocked")
+        first = await welcome(server, alice.token)
+        assert (first["blocked"], first["limits"]["max_blocks"]) == (["carol", "dave"], 2)
+
+
+async def test_a_block_reaches_the_blocked_person_on_another_node(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    schema = PostgresSchema(database_url)
+    await schema.create()
+    prefix = f"test-block-{uuid.uuid4().hex[:8]}"
+    nodes = []
+    try:
+        for name in ("a", "b"):
+            settings = in_process_settings(
+                db_path=tmp_path / f"{name}.db",
+                database_url=schema.url,
+                redis_url=redis_url,
+                redis_prefix=prefix,
+            )
+            running = await start(settings)
+            nodes.append(ChatServerUnderTest(running, running.ctx.settings))
+        node_a, node_b = nodes
+        async with (
+            node_a.login("alice") as alice,
+            node_b.login("bob") as bob,
+            node_b.login("carol") as carol,
+        ):
+            for client in (alice, bob, carol):
+                await client.join("general")
+            for client in (alice, bob, carol):
+                await events(client)
+            await ask(alice, {"type": "block", "nick": "bob"}, "blocked")
+            gone = await bob.recv_type("presence")
+            assert (gone["room"], gone["nick"], gone["status"]) == ("general", "alice", "offline")
+            await ask(alice, {"type": "unblock", "nick": "bob"}, "unblocked")
+            back = await bob.recv_type("presence")
+            assert (back["room"], back["nick"], back["status"]) == ("general", "alice", "online")
+            assert await events(carol) == []
+    finally:
+        for node in reversed(nodes):
+            await node.running.stop()
+        await schema.drop()
+        shared = redis.asyncio.Redis.from_url(redis_url)
+        keys = [key async for key in shared.scan_iter(f"{prefix}:*")]
+        if keys:
+            await shared.delete(*keys)
+        await shared.aclose()

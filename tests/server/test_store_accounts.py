@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_server.errors import Conflict, NotFound, StoreError
+from chat_server.errors import Conflict, NotFound, OverLimit, StoreError
 from chat_server.store import Blocks, NewMessage
 from tests.server.store_backends import AnyStore, Backend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
@@ -73,6 +73,24 @@ async def test_blocks_both_ways(store: AnyStore) -> None:
     assert await store.blocks_between(alice.id, "bob") == (False, False)
     await store.remove_user(carol.id)  # a removed account's blocks go with it
     assert await store.blocks(alice.id) == Blocks()
+
+
+async def test_blocked_nicks_are_listed_in_order_and_capped(store: AnyStore) -> None:
+    alice = await store.create_user("alice", "hash")
+    zed, bob, carol = [await store.create_user(nick, "hash") for nick in ("zed", "Bob", "carol")]
+    assert await store.blocked_nicks(alice.id, 10) == []
+    assert await store.block(alice.id, zed.id, max_blocks=2)
+    assert await store.block(alice.id, bob.id, max_blocks=2)
+    assert not await store.block(alice.id, bob.id, max_blocks=2)  # again: not one more
+    with pytest.raises(OverLimit):
+        await store.block(alice.id, carol.id, max_blocks=2)
+    assert await store.blocked_nicks(alice.id, 10) == ["Bob", "zed"]
+    assert await store.blocked_nicks(alice.id, 1) == ["Bob"]
+    assert await store.block(alice.id, carol.id)  # no cap given: none applies
+    assert await store.blocked_nicks(alice.id, 10) == ["Bob", "carol", "zed"]
+    assert await store.blocked_nicks(bob.id, 10) == []  # being blocked is not blocking
+    await store.remove_user(zed.id)
+    assert await store.blocked_nicks(alice.id, 10) == ["Bob", "carol"]
 
 
 async def test_tokens_and_removed_users(store: AnyStore, backend: Backend) -> None:

@@ -26,6 +26,7 @@ from chat_tui.tui import commands as cmd
         ("/block mallory", cmd.Block("mallory")),
         ("/block @Mallory ", cmd.Block("Mallory")),
         ("/unblock mallory", cmd.Unblock("mallory")),
+        ("/blocks", cmd.ShowBlocks()),
         ("/help", cmd.ShowHelp()),
         ("/quit", cmd.Quit()),
     ],

@@ -160,6 +160,8 @@ async def test_block_refuses_a_strangers_messages_until_unblock(
         )
         refused = await mallory.request({**dm, "body": "hello?", "id": "m2"}, "ack")
         assert (refused["type"], refused["code"]) == ("error", "forbidden")
+        await enter(pilot, app, "/blocks")
+        await until(pilot, lambda: "blocked (1): mallory;" in screen_text(app), "the list")
         await enter(pilot, app, "/block alice")
         await until(pilot, lambda: "that is you" in screen_text(app), "not yourself")
         await enter(pilot, app, "/block nobody-here")

@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 from chat_server.protocol import nick_key
-from chat_server.store.base import Blocks, User
+from chat_server.store.base import Blocks, User, too_many_blocks
 from chat_server.store.postgres.schema import Conn, Row
 
 
@@ -123,13 +123,38 @@ class PostgresAccounts:
 
     # --- blocks ---------------------------------------------------------------------------
 
-    async def block(self, user_id: int, blocked_id: int) -> bool:
-        count = await self._execute(
-            "INSERT INTO blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    async def block(self, user_id: int, blocked_id: int, max_blocks: int | None = None) -> bool:
+        """The user's row stays locked until the transaction ends, so the blocks of one user,
+        on any node, are counted one at a time."""
+        async with self._tx() as conn:
+            await conn.execute("SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE", user_id)
+            if await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2)",
+                user_id,
+                blocked_id,
+            ):
+                return False
+            if max_blocks is not None:
+                count = await conn.fetchval(
+                    "SELECT COUNT(*) FROM blocks WHERE user_id = $1", user_id
+                )
+                if count >= max_blocks:
+                    raise too_many_blocks(max_blocks)
+            await conn.execute(
+                "INSERT INTO blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                user_id,
+                blocked_id,
+            )
+            return True
+
+    async def blocked_nicks(self, user_id: int, limit: int) -> list[str]:
+        rows = await self._all(
+            "SELECT u.nick FROM blocks b JOIN users u ON u.id = b.blocked_id"
+            " WHERE b.user_id = $1 ORDER BY u.nick_key LIMIT $2",
             user_id,
-            blocked_id,
+            limit,
         )
-        return count > 0
+        return [row[0] for row in rows]
 
     async def unblock(self, user_id: int, blocked_id: int) -> bool:
         count = await self._execute(

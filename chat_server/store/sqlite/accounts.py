@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import Blocks, User
-from chat_server.store.sqlite.batch import CreateUser, RemoveUser, Sql
+from chat_server.store.sqlite.batch import Block, CreateUser, RemoveUser, Sql
 
 
 class SQLiteAccounts:
@@ -130,14 +130,17 @@ class SQLiteAccounts:
         )
         return (bool(rows[0][0]), bool(rows[0][1])) if rows else (False, False)
 
-    async def block(self, user_id: int, blocked_id: int) -> bool:
-        count: int = await self._write(
-            Sql(
-                "INSERT OR IGNORE INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)",
-                (user_id, blocked_id, now_ts()),
-            )
+    async def block(self, user_id: int, blocked_id: int, max_blocks: int | None = None) -> bool:
+        new: bool = await self._write(Block(user_id, blocked_id, max_blocks))
+        return new
+
+    async def blocked_nicks(self, user_id: int, limit: int) -> list[str]:
+        rows = await self._all(
+            "SELECT u.nick FROM blocks b JOIN users u ON u.id = b.blocked_id"
+            " WHERE b.user_id = ? ORDER BY u.nick_key LIMIT ?",
+            (user_id, limit),
         )
-        return count > 0
+        return [row[0] for row in rows]
 
     async def unblock(self, user_id: int, blocked_id: int) -> bool:
         count: int = await self._write(

@@ -20,7 +20,15 @@ import msgspec
 
 from chat_server.errors import Conflict, NotFound, NotMember, OverLimit, StoreError
 from chat_server.protocol import nick_key, now_ts
-from chat_server.store.base import CREATION_WINDOW, NewMessage, Room, RoomQuota, Stored, User
+from chat_server.store.base import (
+    CREATION_WINDOW,
+    NewMessage,
+    Room,
+    RoomQuota,
+    Stored,
+    User,
+    too_many_blocks,
+)
 
 # Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
 _CHUNK = 256
@@ -57,6 +65,15 @@ class Join:
     is_dm: bool
     quota: RoomQuota | None = None  # checked for the first user (the one joining)
     create: bool = True  # False: a missing room is NotFound
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Block:
+    """A block, refused (OverLimit) when it would be one past ``max_blocks`` of the user's."""
+
+    user_id: int
+    blocked_id: int
+    max_blocks: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -283,6 +300,21 @@ def _apply_one(conn: sqlite3.Connection, op: Any, known: WriterCache) -> Any:
                 )
                 created = created or cur.rowcount > 0
             return room, created
+        case Block(user_id, blocked_id, max_blocks):
+            pair = (user_id, blocked_id)
+            if conn.execute(
+                "SELECT 1 FROM blocks WHERE user_id = ? AND blocked_id = ?", pair
+            ).fetchone():
+                return False
+            if max_blocks is not None:
+                count = conn.execute("SELECT COUNT(*) FROM blocks WHERE user_id = ?", (user_id,))
+                if count.fetchone()[0] >= max_blocks:
+                    raise too_many_blocks(max_blocks)
+            conn.execute(
+                "INSERT INTO blocks (user_id, blocked_id, created_at) VALUES (?, ?, ?)",
+                (*pair, now_ts()),
+            )
+            return True
         case MarkRead(user_id, room_id, seq):
             cur = conn.execute(
                 "UPDATE memberships SET read_seq ="

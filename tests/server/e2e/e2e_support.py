@@ -33,7 +33,17 @@ REPO = Path(__file__).resolve().parents[3]
 TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 
 # Exact shapes (DESIGN.md "Wire protocol v1" plus the implementation notes).
-WELCOME_KEYS = {"type", "nick", "token", "created", "protocol", "server", "limits", "rooms"}
+WELCOME_KEYS = {
+    "type",
+    "nick",
+    "token",
+    "created",
+    "protocol",
+    "server",
+    "limits",
+    "rooms",
+    "blocked",
+}
 WELCOME_ROOM_KEYS = {"room", "last_seq", "read_seq", "unread"}
 JOINED_KEYS = {"type", "room", "last_seq", "members", "online"}
 HISTORY_KEYS = {"type", "room", "messages", "more"}
@@ -58,6 +68,7 @@ DEFAULT_LIMITS: Frame = {
     "reads": {"per_second": 10, "burst": 200},
     "search": {"per_second": 1, "burst": 10},
     "max_rooms": 100,
+    "max_blocks": 1000,
 }
 
 
