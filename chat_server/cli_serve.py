@@ -12,7 +12,14 @@ import click
 
 from chat_server.addresses import TrustedProxies
 from chat_server.cli_options import database_url_option, db_option, parse_duration, resolve_database
-from chat_server.config import LOGIN_FAILURES, NICK_FAILURES, SIGNUP_RATE, Settings
+from chat_server.config import (
+    BAD_FRAMES,
+    LOGIN_FAILURES,
+    NICK_FAILURES,
+    PASSWORD_TRIES,
+    SIGNUP_RATE,
+    Settings,
+)
 from chat_server.logs import install_repeat_filter
 from chat_server.ratelimit import Allowance
 from chat_server.runtime import run as _run
@@ -255,6 +262,25 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="New accounts allowed per client address (N/PERIOD).",
 )
 @click.option(
+    "--password-tries",
+    callback=parse_allowance,
+    metavar="N/PERIOD",
+    default=str(PASSWORD_TRIES),
+    show_default=True,
+    envvar="CHAT_SERVER_PASSWORD_TRIES",
+    help="Old-password checks of a password change per user (N/PERIOD), all of the user's"
+    " connections together; past it: rate_limited.",
+)
+@click.option(
+    "--bad-frames",
+    callback=parse_allowance,
+    metavar="N/PERIOD",
+    default=str(BAD_FRAMES),
+    show_default=True,
+    envvar="CHAT_SERVER_BAD_FRAMES",
+    help="Errors (rate_limited aside) a connection may earn (N/PERIOD) before it is closed (1008).",
+)
+@click.option(
     "--hash-concurrency",
     type=click.IntRange(min=1),
     default=2,
@@ -384,6 +410,8 @@ def serve(
     login_failures: Allowance,
     nick_failures: Allowance,
     signup_rate: Allowance,
+    password_tries: Allowance,
+    bad_frames: Allowance,
     hash_concurrency: int,
     hashes_per_address: int,
     max_early_returns: int,
@@ -449,6 +477,8 @@ def serve(
         login_failures=login_failures,
         nick_failures=nick_failures,
         signup_rate=signup_rate,
+        password_tries=password_tries,
+        bad_frames=bad_frames,
         hash_concurrency=hash_concurrency,
         hashes_per_address=hashes_per_address,
         max_early_returns=max_early_returns,

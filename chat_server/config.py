@@ -14,6 +14,11 @@ from chat_server.ratelimit import Allowance
 LOGIN_FAILURES = Allowance(10, 15 * 60.0)  # per address: a forgetful person never meets it
 NICK_FAILURES = Allowance(5, 15 * 60.0)  # per nick, for addresses that failed recently
 SIGNUP_RATE = Allowance(5, 3600.0)  # per address: a household at once, not a bot farm
+# per connection: errors tolerated before it is closed 1008 (50 at once, then 5 a second)
+BAD_FRAMES = Allowance(50, 10.0)
+# per user: old-password checks of ``password`` (3 at once, then one every 5 s); each costs
+# a hash, and a stolen session could guess the password with them
+PASSWORD_TRIES = Allowance(3, 15.0)
 
 
 def default_db_path() -> Path:
@@ -74,8 +79,10 @@ class Settings:
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
     typing_interval: float = 3.0
-    abuse_burst: int = 50
-    abuse_per_second: float = 5.0
+    # errors (``rate_limited`` aside) a connection may earn before it is closed 1008
+    bad_frames: Allowance = BAD_FRAMES
+    # old-password checks of ``password``, the user's across their connections on this node
+    password_tries: Allowance = PASSWORD_TRIES
     # Failed password logins: per address, and per nick for addresses that failed recently
     # (chat_server/attempts.py); signups per address. Over a limit: rate_limited, then 1008.
     login_failures: Allowance = LOGIN_FAILURES

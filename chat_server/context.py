@@ -57,9 +57,10 @@ class Context:
         self.sends: SharedBuckets[int] = SharedBuckets(
             settings.rate_per_second, settings.rate_burst
         )
-        # old-password checks of ``password``: 3, then one every 5 s, per user (each costs
-        # a hash, and a stolen session could guess the password with them)
-        self.password_tries: SharedBuckets[int] = SharedBuckets(0.2, 3)
+        # old-password checks of ``password``, per user (each costs a hash, and a stolen
+        # session could guess the password with them)
+        tries = settings.password_tries
+        self.password_tries: SharedBuckets[int] = SharedBuckets(tries.rate, tries.count)
         self.room_quota = RoomQuota(settings.max_rooms_per_user, settings.room_create_rate)
         # rooms never change name or kind, so a room read once is good for the process
         self.rooms: dict[str, Room] = {}

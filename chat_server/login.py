@@ -39,7 +39,7 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
     """Read frames until a valid hello; None when the connection was closed instead."""
     settings = ctx.settings
     deadline = asyncio.get_running_loop().time() + settings.hello_timeout
-    abuse = TokenBucket(settings.abuse_per_second, settings.abuse_burst, 0.0)
+    abuse = settings.bad_frames.bucket(0.0)
     try:
         while True:
             try:
@@ -130,7 +130,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         sends=ctx.sends.hold(user.id, now),  # let go when the connection ends (session.py)
         reads=TokenBucket(settings.read_rate, settings.read_burst, now),
         searches=TokenBucket(settings.search_rate, settings.search_burst, now),
-        abuse=TokenBucket(settings.abuse_per_second, settings.abuse_burst, now),
+        abuse=settings.bad_frames.bucket(now),
         password_tries=ctx.password_tries.hold(user.id, now),  # let go with sends
         typing_interval=settings.typing_interval,
     )

@@ -64,3 +64,36 @@ async def test_migrate_then_manage_accounts_for_a_no_signup_cluster(
     assert both.exit_code == 2 and "give one" in both.output
     wrong = await chat_server("db", "migrate", "--database-url", "mysql://localhost/chat")
     assert wrong.exit_code == 2 and "postgresql://" in wrong.output
+
+
+async def test_users_remove_closes_the_user_on_another_node_and_the_room_carries_on(
+    schema: PostgresSchema, cluster: Cluster
+) -> None:
+    node_a, node_b = cluster.start_node(), cluster.start_node()
+    alice = await Member.connect(node_a.url, "alice")
+    bob = await Member.connect(node_b.url, "bob")
+    carol = await Member.connect(node_b.url, "carol")  # a bystander on bob's node
+    try:
+        for member in (alice, bob, carol):
+            await member.join("lobby")
+        removed = await chat_server("users", "remove", "bob", "--database-url", schema.url)
+        assert removed.exit_code == 0 and "removed bob" in removed.output, removed.output
+        first = await alice.send("right after the removal", "a1", room="lobby")
+        await bob.closed()
+        assert (bob.ws.close_code, bob.ws.close_reason) == (1008, "token revoked")
+        second = await alice.send("once bob is gone", "a2", room="lobby")
+        await carol.wait_for(lambda: second["seq"] in carol.view("lobby").live, "a2")
+        lobby = carol.view("lobby")
+        assert lobby.live_order == [first["seq"], second["seq"]]
+        assert [m["body"] for m in lobby.ordered()] == [
+            "right after the removal",
+            "once bob is gone",
+        ]
+        assert second["seq"] not in bob.view("lobby").messages
+        for node in (node_a, node_b):  # nor can bob come back for it, on either node
+            async with connect(node.url) as ws:
+                refused = await request(ws, {"type": "hello", "token": bob.token}, "welcome")
+                assert (refused["type"], refused["code"]) == ("error", "auth_failed")
+    finally:
+        for member in (alice, bob, carol):
+            await member.close()

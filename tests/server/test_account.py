@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from chat_server.ratelimit import Allowance
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory
 
 
@@ -53,7 +54,7 @@ async def test_a_password_change_keeps_this_session_and_ends_the_others(
 async def test_a_wrong_old_password_is_refused_and_guessing_is_slowed(
     make_server: ServerFactory,
 ) -> None:
-    server = await make_server(abuse_burst=100)
+    server = await make_server(bad_frames=Allowance(100, 20.0))
     async with server.login("alice", "right-pw") as alice:
         codes = []
         for n in range(4):

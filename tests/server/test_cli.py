@@ -271,9 +271,47 @@ async def test_login_limits_from_the_environment(
     assert server.stop() == 0
 
 
+async def test_password_tries_and_bad_frames_from_the_environment(
+    serve: Callable[..., Served], tmp_path: Path
+) -> None:
+    env = clean_env(
+        CHAT_SERVER_PORT="0",
+        CHAT_SERVER_DB=str(tmp_path / "chat.db"),
+        CHAT_SERVER_PASSWORD_TRIES="1/h",
+        CHAT_SERVER_BAD_FRAMES="2/h",
+    )
+    server = serve(env=env)
+    async with connect(server.url) as mallory, connect(server.url) as bob:
+        for ws, nick in ((mallory, "mallory"), (bob, "bob")):
+            hi = await request(ws, {"type": "hello", "nick": nick, "password": "pw"}, "welcome")
+            assert hi["type"] == "welcome", hi
+        guess = {"type": "password", "old": "guess", "new": "new-pw"}
+        first = await request(mallory, {**guess, "ref": "g1"}, "password_changed")
+        assert first["code"] == "forbidden", first  # a bad frame: 1 of 2
+        second = await request(mallory, {**guess, "ref": "g2"}, "password_changed")
+        assert second["code"] == "rate_limited", second  # free
+        assert 3500 < second["retry_after"] <= 3600
+        nonsense = await request(mallory, {"type": "nonsense", "ref": "n1"}, "never")
+        assert nonsense["code"] == "unknown_type", nonsense  # 2 of 2
+        await mallory.send(json.dumps({"type": "nonsense", "ref": "n2"}))
+        assert await close_code(mallory) == 1008
+        # the tries are each user's: bob changes his password, and stays connected
+        change = {"type": "password", "old": "pw", "new": "new-pw", "ref": "c1"}
+        changed = await request(bob, change, "password_changed")
+        assert changed["type"] == "password_changed", changed
+        assert (await join(bob, "general"))["messages"] == []
+    assert server.stop() == 0
+
+
 @pytest.mark.parametrize(
     ("flag", "value"),
-    [("--signup-rate", "lots"), ("--login-failures", "0/h"), ("--nick-failures", "5")],
+    [
+        ("--signup-rate", "lots"),
+        ("--login-failures", "0/h"),
+        ("--nick-failures", "5"),
+        ("--password-tries", "3"),
+        ("--bad-frames", "0/10s"),
+    ],
 )
 def test_a_malformed_limit_is_a_usage_error(flag: str, value: str, tmp_path: Path) -> None:
     result = cli("serve", "--port", "0", "--db", str(tmp_path / "chat.db"), flag, value)

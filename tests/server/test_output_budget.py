@@ -24,6 +24,7 @@ from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
 from chat_server.hub import RESERVE, Hub
+from chat_server.ratelimit import Allowance
 from tests.conftest import ChatServerUnderTest, ServerFactory
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ BODY = "語" * p.MAX_BODY  # 12 KB of UTF-8 a message
 MESSAGES = 60  # ~720 KB in the room, far more than a connection's budget below
 MAX_BUFFER = 256 * 1024
 SLACK = 64 * 1024  # one small frame past a budget (a fan-out event, an ack, an error)
-FAST = {"rate_per_second": 1e6, "rate_burst": 10**6, "abuse_burst": 10**6}
+FAST = {"rate_per_second": 1e6, "rate_burst": 10**6, "bad_frames": Allowance(10**6, 1.0)}
 
 
 async def fill(server: ChatServerUnderTest) -> str:

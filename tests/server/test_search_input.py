@@ -9,6 +9,7 @@ import sqlite3
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from chat_server.ratelimit import Allowance
 from tests.conftest import Client, ServerFactory
 
 
@@ -25,7 +26,7 @@ async def test_nul_searches_are_bad_requests_and_log_nothing(
     make_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     # a budget that lets all 200 through, to see every answer (the default closes at ~50)
-    server = await make_server(abuse_burst=1000)
+    server = await make_server(bad_frames=Allowance(1000, 200.0))
     async with server.login("mallory") as mallory, server.login("bob") as bob:
         await bob.join("general")
         await bob.say("general", "a needle in the haystack", "m1")
@@ -55,7 +56,7 @@ async def test_a_request_that_keeps_failing_closes_the_connection_1008(
     make_server: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     # reads unlimited here: the budget of bad requests, not of searches, is what closes it
-    server = await make_server(abuse_burst=10, search_burst=1000, read_burst=1000)
+    server = await make_server(bad_frames=Allowance(10, 2.0), search_burst=1000, read_burst=1000)
     async with server.login("mallory") as mallory, server.login("bob") as bob:
         await bob.join("general")
         # the search index is damaged: every search now fails inside the store

@@ -136,6 +136,78 @@ async def all_rooms(client: Client) -> list[Frame]:
             return listed
 
 
+@pytest.mark.slow
+async def test_room_lists_in_a_loop_and_pipelined_new_rooms_leave_a_bystander_served(
+    make_server: ServerFactory,
+) -> None:
+    # the benchmark's rooms attack: 3 connections looping ``rooms``, one with 64 joins of new
+    # rooms in flight, all of one account, with every limit at its default
+    server = await make_server()
+    settings = server.settings
+    per_hour, read_burst = settings.room_create_rate, settings.read_burst
+    async with server.login("alice") as alice:
+        await alice.join("general")
+        await alice.say("general", "welcome, all", "a1")
+    bystander_done = asyncio.Event()
+    async with server.login("mallory") as mallory, connections(server, mallory.token, 3) as loopers:
+
+        async def list_rooms(n: int, client: Client) -> dict[str, Frame]:
+            # until the bystander is through and the budget ran out, within a bound
+            got: dict[str, Frame] = {}
+            for i in range(4 * read_burst):
+                if bystander_done.is_set() and any(f["type"] == "error" for f in got.values()):
+                    break
+                ref = f"l{n}-{i}"
+                got[ref] = await client.request({"type": "rooms", "limit": 50, "ref": ref}, "rooms")
+            return got
+
+        async def create_rooms() -> dict[str, Frame]:
+            refs = {f"j{i:02d}" for i in range(64)}
+            for ref in sorted(refs):  # new rooms, pipelined
+                await mallory.send({"type": "join", "room": f"flood-{ref}", "ref": ref})
+            return await replies(mallory, refs, "joined")
+
+        async def bystander() -> list[str]:
+            seen = []
+            try:
+                async with server.login("newcomer") as newcomer:
+                    seen.append("welcome")
+                    joined, history = await newcomer.join("general")
+                    seen += [joined["type"], history["type"]]
+                    ack = await newcomer.say("general", "did I miss anything?", "n1")
+                    seen.append(ack["type"])
+                    page = await newcomer.request(
+                        {"type": "history", "room": "general", "limit": 5}, "history"
+                    )
+                    seen.append(page["type"])
+                    assert [m["body"] for m in page["messages"]] == [
+                        "welcome, all",
+                        "did I miss anything?",
+                    ], page
+                    listed = await newcomer.request({"type": "rooms", "limit": 5}, "rooms")
+                    seen.append(listed["type"])
+            finally:
+                bystander_done.set()
+            return seen
+
+        lists, joins, seen = await asyncio.gather(
+            asyncio.gather(*(list_rooms(n, c) for n, c in enumerate(loopers))),
+            create_rooms(),
+            bystander(),
+        )
+    assert seen == ["welcome", "joined", "history", "ack", "history", "rooms"]
+    for frames in lists:
+        served, refused = outcome(frames)
+        assert len(served) >= read_burst and refused  # served its burst, then refused
+        assert all(page["type"] == "rooms" for page in served)
+    joined, refused = outcome(joins)
+    assert len(joined) == per_hour and len(refused) == 64 - per_hour
+    async with server.login("auditor") as auditor:
+        listed = await all_rooms(auditor)
+    flood = [room for room in listed if room["room"].startswith("flood-")]
+    assert len(flood) == per_hour and all(room["members"] == 1 for room in flood)
+
+
 async def test_a_user_in_as_many_rooms_as_allowed_leaves_one_to_join_another(
     make_server: ServerFactory,
 ) -> None:
