@@ -62,9 +62,8 @@ def fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
         return format_ts(start_at + timedelta(minutes=next(ticks)))
 
     # The writer's batches (accounts, joins, messages) tick the clock; the rest of the store
-    # (the schema migrations it records) reads a fixed time, so adding a migration moves
-    # no message.
-    monkeypatch.setattr("chat_server.store.sqlite.store.now_ts", lambda: format_ts(start_at))
+    # (the tokens it records) reads a fixed time, so a login more or less moves no message.
+    monkeypatch.setattr("chat_server.store.sqlite.accounts.now_ts", lambda: format_ts(start_at))
     monkeypatch.setattr("chat_server.store.sqlite.batch.now_ts", clock)
 
 
