@@ -13,10 +13,10 @@ risk), so this module, and only this one, reaches under its connection objects
 ``protocol.expect_continuation_frame``). :func:`supports_prepared_frames` checks on the
 first connection that they are all there, with the expected types; if a release renamed
 one, every frame goes through the library's public ``broadcast()`` instead (one warning in
-the log, fan-out slower, nothing broken), and ``tests/test_framing.py``, run in CI against
-the newest websockets release too, fails. :func:`abort`, which drops a socket the connection
-caps refuse (chat_server/doorman.py), uses ``transport`` too, with the public ``close()`` as
-its fallback. A connection is written to only when it is OPEN
+the log, fan-out slower, nothing broken), and ``tests/server/test_framing.py``, run in CI
+against the newest websockets release too, fails. :func:`abort`, which drops a socket the
+connection caps refuse (chat_server/doorman.py), uses ``transport`` too, with the public
+``close()`` as its fallback. A connection is written to only when it is OPEN
 and the library is not in the middle of a fragmented send (so a frame never lands between
 the library's fragments or after its close frame); with an extension such as
 permessage-deflate the frame goes through ``broadcast()`` as well. Frames the library
