@@ -21,6 +21,7 @@ from websockets.asyncio.server import ServerConnection
 
 from chat_server.addresses import ProxiedConnection, TrustedProxies, client_address, peer_ip
 from chat_server.admission import Admission, Caps, Refusal
+from chat_server.framing import abort
 from chat_server.penalties import Penalties
 from chat_server.ratelimit import Cooldown
 
@@ -65,7 +66,7 @@ class Doorman:
         address = None if self.trusted.trusts(peer_ip(ws)) else client_address(ws)
         if address is not None and self.penalties.shut(address, time.monotonic()):
             self.shut += 1
-            ws.transport.abort()
+            abort(ws)
             self._warn(
                 "early",
                 "%s keeps coming back before its wait is over: closing its sockets at once",
@@ -74,7 +75,7 @@ class Doorman:
             return
         verdict = self.admission.accept(ws, address)
         if verdict.evicted is not None:
-            verdict.evicted.transport.abort()
+            abort(verdict.evicted)
             self._warn(
                 "silent",
                 "%d sockets open: each new one closes the oldest that has sent nothing",
@@ -82,7 +83,7 @@ class Doorman:
             )
         if verdict.admitted:
             return
-        ws.transport.abort()
+        abort(ws)
         if address is not None and self.admission.pending(address) >= self.caps.pending_per_address:
             self._warn(
                 "pending",

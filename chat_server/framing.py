@@ -13,8 +13,10 @@ risk), so this module, and only this one, reaches under its connection objects
 ``protocol.expect_continuation_frame``). :func:`supports_prepared_frames` checks on the
 first connection that they are all there, with the expected types; if a release renamed
 one, every frame goes through the library's public ``broadcast()`` instead (one warning in
-the log, fan-out slower, nothing broken), and ``tests/test_framing.py``, run in CI against
-the newest websockets release too, fails. A connection is written to only when it is OPEN
+the log, fan-out slower, nothing broken), and ``tests/server/test_framing.py``, run in CI
+against the newest websockets release too, fails. :func:`abort`, which drops a socket the
+connection caps refuse (chat_server/doorman.py), uses ``transport`` too, with the public
+``close()`` as its fallback. A connection is written to only when it is OPEN
 and the library is not in the middle of a fragmented send (so a frame never lands between
 the library's fragments or after its close frame); with an extension such as
 permessage-deflate the frame goes through ``broadcast()`` as well. Frames the library
@@ -31,11 +33,13 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.frames import CloseCode
 from websockets.protocol import State
 
 __all__ = [
     "FrameWriter",
     "Outbox",
+    "abort",
     "broadcast",
     "frame_payload",
     "probe",
@@ -96,6 +100,26 @@ def supports_prepared_frames(ws: ServerConnection) -> bool:
                 " every frame goes through websockets.broadcast() (slower fan-out)"
             )
     return _capable and not ws.protocol.extensions
+
+
+_closing: set[asyncio.Task[None]] = set()  # fallback closes under way (tasks need a reference)
+
+
+def abort(ws: ServerConnection) -> None:
+    """Drop a connection's socket now, with no closing handshake: for a socket refused at
+    accept, before websockets has read a byte of it, so that it holds a descriptor no longer.
+
+    Without the transport (a websockets release renamed it), the connection is closed with
+    the public ``close()`` instead: code 1013 once it is open, else, since there is no
+    handshake to close, when the library gives up on it (``close_timeout``) at the latest.
+    """
+    transport = getattr(ws, "transport", None)
+    if callable(getattr(transport, "abort", None)):
+        transport.abort()  # type: ignore[union-attr]
+        return
+    task = asyncio.get_running_loop().create_task(ws.close(CloseCode.TRY_AGAIN_LATER))
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 def frame_payload(frame: bytes) -> bytes:

@@ -20,11 +20,14 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
+    WebSocket,
     WebSocketRoute,
     expect,
     sync_playwright,
 )
 
+from chat_server.errors import ProtocolError
+from chat_server.protocol import decode_client_frame
 from tests.server.e2e.e2e_support import Chat
 from tests.server.test_tls import (
     certificate as certificate,  # the fixture: a self-signed certificate
@@ -147,6 +150,30 @@ def pages(browser: Browser, web: ServerProcess) -> Iterator[Pages]:
         opened.close()
     assert opened.dialogs == [], f"a dialog opened: untrusted text ran as code: {opened.dialogs}"
     assert opened.errors == [], f"uncaught script errors in the page: {opened.errors}"
+
+
+@dataclass
+class SentFrames:
+    """Every frame the watched pages send, decoded as the server decodes it: the types seen,
+    and what failed to decode (the page built a frame the server would refuse)."""
+
+    types: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        """Watch ``page``'s websockets (pass as ``before=`` to catch the first frame)."""
+        page.on("websocket", self._socket)
+
+    def _socket(self, ws: WebSocket) -> None:
+        ws.on("framesent", self._check)
+
+    def _check(self, payload: str | bytes) -> None:
+        try:
+            decode_client_frame(payload)
+        except ProtocolError as exc:
+            self.failures.append(f"{exc.code} ({exc}): {payload!r}")
+        else:
+            self.types.append(json.loads(payload)["type"])
 
 
 def login(page: Page, nick: str, password: str = PASSWORD, *, remember: bool = False) -> None:

@@ -11,7 +11,16 @@ import pytest
 from playwright.sync_api import expect
 
 from chat_tui.client.errors import RateLimited
-from tests.browser.conftest import PASSWORD, Pages, bodies, join_room, login, say, seqs
+from tests.browser.conftest import (
+    PASSWORD,
+    Pages,
+    SentFrames,
+    bodies,
+    join_room,
+    login,
+    say,
+    seqs,
+)
 from tests.server.e2e.e2e_support import Chat, dm_room, start_server, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -58,10 +67,11 @@ def test_two_browser_users_chat(pages: Pages) -> None:
 def test_direct_messages_and_unread_counts(pages: Pages, chat: Chat) -> None:
     alice, bob = uniq("Alice_"), uniq("Bob_")
     room = uniq("web-")
-    a = pages.open()
+    sent = SentFrames()  # every frame both pages send must decode on the server
+    a = pages.open(before=sent.watch)
     login(a, alice)
     join_room(a, room)
-    b = pages.open()
+    b = pages.open(before=sent.watch)
     login(b, bob)
     join_room(b, room)
 
@@ -104,6 +114,8 @@ def test_direct_messages_and_unread_counts(pages: Pages, chat: Chat) -> None:
         if unread[room] == 0 or time.monotonic() > deadline:
             break
         time.sleep(0.2)
+    assert sent.failures == []
+    assert {"hello", "join", "send", "read"} <= set(sent.types), sent.types
     assert unread == {room: 0, dm_room(alice, bob): 0, "general": unread["general"]}
 
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-import selectors
 import signal
 import socket
 import sqlite3
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,89 +34,52 @@ from tests.server.cli_support import (
     refused,
     welcome,
 )
+from tests.support.servers import ServerProcess, stop_all
 
 pytestmark = pytest.mark.slow
+
+Serve = Callable[..., ServerProcess]
 
 LISTENING_LINE = re.compile(r"listening on ws://127\.0\.0\.1:(\d+)/ws")
 
 
-class Served:
-    """A ``serve`` process started by a test, with its stderr kept in a file."""
-
-    def __init__(self, proc: subprocess.Popen[str], line: str, log: Path) -> None:
-        self.proc = proc
-        self.line = line
-        self.log = log
-        match = LISTENING_LINE.fullmatch(line)
-        self.url = f"ws://127.0.0.1:{match[1]}/ws" if match else ""
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(TIMEOUT)
-            raise AssertionError(f"the server ignored signal {sig}") from None
-
-
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., Served]]:
-    """Start ``python -m chat_server serve ARGS`` and read its first stdout line."""
-    started: list[Served] = []
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    """Start ``chat-server serve ARGS`` as an operator would, with no flags of the tests' own
+    and an environment without CHAT_* settings unless ``env`` is given; its stderr is kept in
+    a file."""
+    started: list[ServerProcess] = []
 
-    def factory(*args: str, env: dict[str, str] | None = None) -> Served:
+    def factory(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
         log = tmp_path / f"serve-{len(started)}.log"
-        with log.open("w") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "chat_server", "serve", *args],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=err,
-                text=True,
-                env=env if env is not None else clean_env(),
-            )
-        assert proc.stdout is not None
-        selector = selectors.DefaultSelector()
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        ready = selector.select(20.0)
-        selector.close()
-        line = proc.stdout.readline().rstrip("\n") if ready else ""
-        served = Served(proc, line, log)
-        started.append(served)
-        if not line:
-            proc.kill()
-            raise AssertionError(f"the server printed nothing: {log.read_text()}")
-        return served
+        server = ServerProcess(
+            None, log, args, env=env if env is not None else clean_env(), bare=True
+        )
+        started.append(server)
+        return server.start()
 
     yield factory
-    for served in started:
-        if served.proc.poll() is None:
-            served.proc.kill()
-            served.proc.wait(TIMEOUT)
+    stop_all(started)
 
 
 # --- serve --------------------------------------------------------------------------------
 
 
-async def test_serve_prints_listening_line(serve: Callable[..., Served], tmp_path: Path) -> None:
+async def test_serve_prints_listening_line(serve: Serve, tmp_path: Path) -> None:
     server = serve("--port", "0", "--db", str(tmp_path / "chat.db"))
-    match = LISTENING_LINE.fullmatch(server.line)
-    assert match, f"first line {server.line!r}"
+    match = LISTENING_LINE.fullmatch(server.stdout_line(0))
+    assert match, f"first line {server.stdout_line(0)!r}"
     assert int(match[1]) > 0
     reply = await welcome(server.url, nick="alice", password="pw-alice")
     assert reply["type"] == "welcome" and reply["created"] is True, reply
     assert server.stop() == 0
 
 
-def test_serve_prints_where_to_point_a_browser(
-    serve: Callable[..., Served], tmp_path: Path
-) -> None:
+def test_serve_prints_where_to_point_a_browser(serve: Serve, tmp_path: Path) -> None:
     server = serve("--port", "0", "--db", str(tmp_path / "chat.db"))
-    match = LISTENING_LINE.fullmatch(server.line)
-    assert match and server.proc.stdout is not None
-    page = server.proc.stdout.readline().strip()
+    match = LISTENING_LINE.fullmatch(server.stdout_line(0))
+    assert match
+    page = server.stdout_line(1).strip()
     assert page == f"browser client at http://127.0.0.1:{match[1]}/", page
     with urllib.request.urlopen(page.removeprefix("browser client at "), timeout=TIMEOUT) as got:
         assert got.status == 200 and b"<title>chat</title>" in got.read()
@@ -198,7 +158,7 @@ async def test_sigterm_after_pipelined_sends_keeps_every_acked_message(
 
 
 async def test_a_flood_of_alike_errors_is_logged_ten_times_and_counted(
-    serve: Callable[..., Served], tmp_path: Path
+    serve: Serve, tmp_path: Path
 ) -> None:
     db = tmp_path / "chat.db"
     # searches unlimited: the failures, not the search budget, are what this is about
@@ -233,11 +193,11 @@ async def test_a_flood_of_alike_errors_is_logged_ten_times_and_counted(
 # --- environment ----------------------------------------------------------------------------
 
 
-async def test_environment_variables(serve: Callable[..., Served], tmp_path: Path) -> None:
+async def test_environment_variables(serve: Serve, tmp_path: Path) -> None:
     db = tmp_path / "from-env.db"
     env = clean_env(CHAT_SERVER_PORT="0", CHAT_SERVER_DB=str(db))
     server = serve(env=env)
-    assert LISTENING_LINE.fullmatch(server.line), server.line
+    assert LISTENING_LINE.fullmatch(server.stdout_line(0)), server.stdout_line(0)
     reply = await welcome(server.url, nick="envuser", password="pw")
     assert reply["type"] == "welcome" and reply["created"] is True, reply
     assert db.exists(), "CHAT_SERVER_DB was not used"
@@ -247,9 +207,7 @@ async def test_environment_variables(serve: Callable[..., Served], tmp_path: Pat
     assert server.stop() == 0
 
 
-async def test_login_limits_from_the_environment(
-    serve: Callable[..., Served], tmp_path: Path
-) -> None:
+async def test_login_limits_from_the_environment(serve: Serve, tmp_path: Path) -> None:
     env = clean_env(
         CHAT_SERVER_PORT="0",
         CHAT_SERVER_DB=str(tmp_path / "chat.db"),

@@ -358,3 +358,44 @@ def test_a_connection_missing_an_internal_fails_the_probe() -> None:
         transport = asyncio.Transport()
 
     assert not framing.probe(Renamed())  # type: ignore[arg-type]
+
+
+# --- abort: dropping a refused socket ------------------------------------------------------
+
+
+@pytest.mark.private_api
+async def test_abort_drops_the_socket_without_a_closing_handshake(
+    server: ChatServerUnderTest,
+) -> None:
+    async with server.login("alice") as alice:
+        [session] = server.running.ctx.hub.all_sessions()
+        framing.abort(session.ws)
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await alice.recv()
+        assert closed.value.rcvd is None  # no close frame: the socket was just dropped
+
+
+class WithoutTransport:
+    """A server connection as a websockets release that renamed ``transport`` would hand
+    it to us: everything else is the real connection's."""
+
+    def __init__(self, ws: Any) -> None:
+        self._ws = ws
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "transport":
+            raise AttributeError(name)
+        return getattr(self._ws, name)
+
+
+async def test_without_the_transport_abort_closes_with_the_public_api(
+    server: ChatServerUnderTest,
+) -> None:
+    async with server.login("alice") as alice:
+        [session] = server.running.ctx.hub.all_sessions()
+        framing.abort(WithoutTransport(session.ws))  # type: ignore[arg-type]
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await alice.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013

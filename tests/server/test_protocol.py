@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -263,3 +264,10 @@ def test_duplicate_type_last_wins() -> None:
     assert isinstance(p.decode_client_frame(b'{"type":"rooms","type":"logout"}'), p.Logout)
     frame = p.decode_client_frame('{"type":"send","room":"a","body":"type","id":"type"}')
     assert isinstance(frame, p.Send) and frame.body == "type"
+
+
+def test_every_error_code_has_a_row_in_the_protocol_document() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "protocol.md").read_text()
+    table = doc.split("### Error codes", 1)[1].split("###", 1)[0]
+    rows = {line.split("|")[1].strip(" `") for line in table.splitlines() if line.startswith("| `")}
+    assert rows == p.ERROR_CODES

@@ -3,7 +3,8 @@
 One :class:`ServerProcess` starts on port 0 (or a given port), is ready at its ``listening on``
 line, knows its URL, port, pid and stderr log, and can be stopped (SIGTERM), killed (SIGKILL)
 and started again on the same port and database. The suites' own launchers (``spawn_server``,
-``start_server``, ``reliable_server``, ``Cluster``) are thin uses of it.
+``start_server``, ``reliable_server``, ``Cluster``, the CLI tests' ``serve``) are thin uses of
+it.
 """
 
 from __future__ import annotations
@@ -54,21 +55,25 @@ def server_command() -> list[str]:
 @dataclasses.dataclass(eq=False)
 class ServerProcess:
     """``chat-server serve --host 127.0.0.1 --port PORT --db DB ARGS`` in a subprocess (with
-    ``--database-url URL`` instead of ``--db`` when ``store`` is a URL).
+    ``--database-url URL`` instead of ``--db`` when ``store`` is a URL); ``bare``: exactly
+    ``chat-server serve ARGS``, for tests of the command's own defaults and environment.
 
     ``port`` 0 lets the system choose at the first start; every later start reuses the port
     (retrying while the dead process's socket lingers), so clients reconnect to the same URL.
     stderr is appended to ``log`` across restarts (discarded by default: /dev/null); stdout is
-    read by a thread into ``stdout_lines`` so the server never blocks on a full pipe.
+    read by a thread into ``stdout_lines`` so the server never blocks on a full pipe. ``env``
+    is the server's whole environment (None: this process's).
     """
 
-    store: Path | str  # a SQLite file, or a database URL (PostgreSQL)
+    store: Path | str | None  # a SQLite file, or a database URL (PostgreSQL); None if bare
     log: Path = NULL
     args: tuple[str, ...] = ()
     port: int = 0
     open_files: int | None = None  # the server's RLIMIT_NOFILE; None: this process's
     starts: int = 0
     stdout_lines: list[str] = dataclasses.field(default_factory=list)
+    env: dict[str, str] | None = dataclasses.field(default=None, kw_only=True)
+    bare: bool = dataclasses.field(default=False, kw_only=True)
     _proc: subprocess.Popen[str] | None = dataclasses.field(default=None, init=False, repr=False)
     _url: str = dataclasses.field(default="", init=False, repr=False)
 
@@ -111,10 +116,13 @@ class ServerProcess:
     # --- life cycle --------------------------------------------------------------------------
 
     def command(self) -> list[str]:
+        if self.bare:
+            return [*server_command(), "serve", *self.args]
         command = [*server_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         if isinstance(self.store, Path):
             command += ["--db", str(self.store)]
         else:
+            assert self.store is not None, "only a bare server runs without a store"
             command += ["--database-url", self.store]
         # lenient login limits (every test user comes from 127.0.0.1); a test's own flags
         # come after them, and the last one given wins
@@ -144,6 +152,7 @@ class ServerProcess:
                 stderr=stderr,
                 encoding="utf-8",
                 errors="replace",
+                env=self.env,
                 preexec_fn=None if self.open_files is None else self._limit_open_files,
             )
         lines: list[str] = []
@@ -206,6 +215,15 @@ class ServerProcess:
         return self.start(timeout)
 
     # --- what it says ------------------------------------------------------------------------
+
+    def stdout_line(self, index: int, timeout: float = 10.0) -> str:
+        """Line ``index`` of what it printed on stdout (0: the ``listening on`` line), waited
+        for up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.stdout_lines) <= index:
+            assert time.monotonic() < deadline, f"no stdout line {index}: {self.stdout_lines}"
+            time.sleep(0.01)
+        return self.stdout_lines[index]
 
     def health(self, timeout: float = 10.0) -> dict[str, Any]:
         with urllib.request.urlopen(self.health_url, timeout=timeout) as response:
