@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from chat_server.config import default_db_path
+from chat_server.ratelimit import Allowance
 from chat_server.store import is_postgres_url
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -66,3 +67,11 @@ def parse_duration(_ctx: Any, _param: Any, value: str | None) -> float | None:
     if not match or float(match[1]) <= 0:
         raise click.BadParameter("use a number of seconds or e.g. 15m, 12h, 30d")
     return float(match[1]) * _UNITS[match[2]]
+
+
+def parse_allowance(_ctx: Any, _param: Any, value: str) -> Allowance:
+    """``5/h``, ``10/15m``: N per PERIOD, all at once if need be."""
+    try:
+        return Allowance.parse(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

@@ -11,13 +11,9 @@ from typing import Any
 import click
 
 from chat_server.addresses import TrustedProxies
+from chat_server.cli_login_options import login_limit_options
 from chat_server.cli_options import database_url_option, db_option, parse_duration, resolve_database
 from chat_server.config import (
-    BAD_FRAMES,
-    LOGIN_FAILURES,
-    NICK_FAILURES,
-    PASSWORD_TRIES,
-    SIGNUP_RATE,
     Settings,
 )
 from chat_server.logs import install_repeat_filter
@@ -27,14 +23,6 @@ from chat_server.runtime import run as _run
 # a rate limit's refill (per second) and its burst or count
 _RATE = click.FloatRange(min=0, min_open=True)
 _BURST = click.IntRange(min=1)
-
-
-def parse_allowance(_ctx: Any, _param: Any, value: str) -> Allowance:
-    """``5/h``, ``10/15m``: N per PERIOD, all at once if need be."""
-    try:
-        return Allowance.parse(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str, ...]:
@@ -232,89 +220,7 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     envvar="CHAT_SERVER_PING_TIMEOUT",
     help="A connection silent this long after a ping is dropped (1011), its user offline.",
 )
-@click.option(
-    "--login-failures",
-    callback=parse_allowance,
-    metavar="N/PERIOD",
-    default=str(LOGIN_FAILURES),
-    show_default=True,
-    envvar="CHAT_SERVER_LOGIN_FAILURES",
-    help="Failed password logins allowed per client address (N/PERIOD); past it the"
-    " address is refused (rate_limited) until one is forgiven.",
-)
-@click.option(
-    "--nick-failures",
-    callback=parse_allowance,
-    metavar="N/PERIOD",
-    default=str(NICK_FAILURES),
-    show_default=True,
-    envvar="CHAT_SERVER_NICK_FAILURES",
-    help="Failed logins of one nick (N/PERIOD) after which only addresses without a"
-    " failure in PERIOD may try it.",
-)
-@click.option(
-    "--signup-rate",
-    callback=parse_allowance,
-    metavar="N/PERIOD",
-    default=str(SIGNUP_RATE),
-    show_default=True,
-    envvar="CHAT_SERVER_SIGNUP_RATE",
-    help="New accounts allowed per client address (N/PERIOD).",
-)
-@click.option(
-    "--password-tries",
-    callback=parse_allowance,
-    metavar="N/PERIOD",
-    default=str(PASSWORD_TRIES),
-    show_default=True,
-    envvar="CHAT_SERVER_PASSWORD_TRIES",
-    help="Old-password checks of a password change per user (N/PERIOD), all of the user's"
-    " connections together; past it: rate_limited.",
-)
-@click.option(
-    "--bad-frames",
-    callback=parse_allowance,
-    metavar="N/PERIOD",
-    default=str(BAD_FRAMES),
-    show_default=True,
-    envvar="CHAT_SERVER_BAD_FRAMES",
-    help="Errors (rate_limited aside) a connection may earn (N/PERIOD) before it is closed (1008).",
-)
-@click.option(
-    "--hash-concurrency",
-    type=click.IntRange(min=1),
-    default=2,
-    show_default=True,
-    envvar="CHAT_SERVER_HASH_CONCURRENCY",
-    help="Password hashes (argon2, ~64 MiB each) computed at once.",
-)
-@click.option(
-    "--hashes-per-address",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    envvar="CHAT_SERVER_HASHES_PER_ADDRESS",
-    help="Password checks (logins and signups) in progress at once from one address;"
-    " another is refused with rate_limited and retry_after 1 s.",
-)
-@click.option(
-    "--max-early-returns",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    envvar="CHAT_SERVER_MAX_EARLY_RETURNS",
-    help="Connections an address may open before the retry_after its refused hello was"
-    " told is over; past it, its sockets are closed at accept until then (60 s at most)."
-    " 0: never.",
-)
-@click.option(
-    "--hash-queue",
-    type=click.IntRange(min=0),
-    default=32,
-    show_default=True,
-    envvar="CHAT_SERVER_HASH_QUEUE",
-    help="Logins waiting for a password hash (logins before signups); past it: rate_limited.",
-)
+@login_limit_options
 @click.option(
     "--max-connections",
     type=click.IntRange(min=1),

@@ -230,7 +230,7 @@ async def test_login_limits_from_the_environment(serve: Serve, tmp_path: Path) -
 
 
 async def test_password_tries_and_bad_frames_from_the_environment(
-    serve: Callable[..., Served], tmp_path: Path
+    serve: Serve, tmp_path: Path
 ) -> None:
     env = clean_env(
         CHAT_SERVER_PORT="0",
