@@ -74,6 +74,7 @@ class Running:
         await self.server.wait_closed()
         await self.presence.close()
         await self.store.close()
+        self.ctx.passwords.close()
 
 
 FdLimits = tuple[int | None, int | None]  # (soft, hard) open-file limits; None: unlimited

@@ -258,7 +258,8 @@ def test_hostile_head_reads_type_ref_and_code(
         (InvalidMessage("did not receive a valid HTTP response"), True),  # closed at accept
         (ConnectionClosed(Close(1000, ""), None), False),
         (ConnectionClosed(None, None), False),  # dropped without a close frame
-        (ConnectionResetError(), False),
+        (ConnectionResetError(), True),  # reset at accept
+        (ConnectionRefusedError(), False),
     ],
 )
 def test_hostile_refusals_are_told_from_other_failures(

@@ -55,8 +55,9 @@ def why(exc: BaseException) -> str:
 
 def refused(exc: BaseException) -> bool:
     """Whether a client error is the server refusing (HTTP status, a 1008/1013 close, or a
-    socket closed before any HTTP answer: an address told to wait that came back early)."""
-    if isinstance(exc, (InvalidStatus, InvalidMessage)):
+    socket closed or reset before any HTTP answer: an address told to wait that came back
+    early has its sockets closed at accept)."""
+    if isinstance(exc, (InvalidStatus, InvalidMessage, ConnectionResetError)):
         return True
     if isinstance(exc, ConnectionClosed):
         return exc.rcvd is not None and exc.rcvd.code in REFUSING_CLOSES

@@ -4,11 +4,14 @@ and the hasher behind it (auth.Passwords), driven by tasks the test controls."""
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 
 import pytest
 from argon2 import extract_parameters
 
-from chat_server.auth import Passwords, Priority
+from chat_server.auth import LOW_PRIORITY_NICE, Passwords, Priority
 from chat_server.errors import Busy
 from chat_server.slots import PriorityGate
 
@@ -180,3 +183,19 @@ async def test_one_slot_is_anyones() -> None:
 def test_a_gate_cannot_keep_all_its_slots() -> None:
     with pytest.raises(ValueError):
         PriorityGate(slots=2, bound=1, reserved=2)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+async def test_suspect_logins_and_signups_hash_at_a_lower_cpu_priority() -> None:
+    passwords = Passwords(concurrency=1, queue=1)
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    try:
+        clean = await passwords._in_thread(Priority.LOGIN, niceness)
+        for priority in (Priority.SUSPECT, Priority.SIGNUP):
+            lowered = await passwords._in_thread(priority, niceness)
+            assert lowered == min(19, clean + LOW_PRIORITY_NICE), priority
+    finally:
+        passwords.close()
