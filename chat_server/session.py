@@ -1,6 +1,7 @@
 """One connection from handshake to close: login, then the receive loop that dispatches
 each frame to its handler (``chat_server/requests/``) and turns errors into ``error``
-frames, closing a connection that keeps sending bad ones."""
+frames, closing a connection that keeps sending bad ones, and slowing down one that keeps
+asking while it is told to wait."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from chat_server import protocol as p
 from chat_server.addresses import peer
@@ -23,6 +25,13 @@ from chat_server.presence import Presence
 from chat_server.requests import HANDLERS, Hangup
 
 log = logging.getLogger("chat_server")
+
+# Refusals (``rate_limited``) in a row a connection may earn at full speed: a client that
+# pipelines past its budget gets them all answered at once. Past it, the connection's next
+# request is read only after the wait it was told (at most MAX_PAUSE): asking again and
+# again without waiting costs the server one refusal a second, not thousands.
+TOLERATED_REFUSALS = 20
+MAX_PAUSE = 1.0
 
 
 class Connections:
@@ -79,6 +88,7 @@ class Connections:
 
     async def _serve(self, session: Session) -> None:
         ctx, ws = self.ctx, session.ws
+        refused = 0  # requests refused rate_limited in a row
         async for data in ws:
             if isinstance(data, bytes):
                 await ws.close(p.CLOSE_UNSUPPORTED, "binary frames are not supported")
@@ -100,10 +110,28 @@ class Connections:
                 log.exception("request from %s failed", session.nick)
                 error = ProtocolError("internal", "the request failed", ref)
             else:
+                refused = 0
                 continue
             ctx.hub.write(session, p.refusal_frame(error))
+            if error.code == "rate_limited":
+                refused += 1
+                if refused > TOLERATED_REFUSALS and not await _paused(
+                    ws, min(error.retry_after or 1.0, MAX_PAUSE)
+                ):
+                    return  # closed meanwhile: what it queued is not worth answering
+                continue
+            refused = 0
             # a request that keeps failing (``internal`` too: input we failed to refuse, or a
             # broken disk) is a bad frame like any other; only slowing down is free
-            if error.code != "rate_limited" and not session.abuse.take(time.monotonic()):
+            if not session.abuse.take(time.monotonic()):
                 await ws.close(p.CLOSE_POLICY, "too many bad frames")
                 return
+
+
+async def _paused(ws: ServerConnection, seconds: float) -> bool:
+    """Wait ``seconds`` before reading ``ws``'s next request (asking on and on without waiting
+    as told: what it sends meanwhile waits in its socket); False when it closed meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await ws.wait_closed()
+    return ws.state is State.OPEN

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from chat_server.session import MAX_PAUSE, TOLERATED_REFUSALS
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory
 
 Frame = dict[str, Any]
@@ -313,3 +314,35 @@ async def test_searches_in_a_loop_do_not_hold_up_logins_and_joins(
         results, refused = outcome(frames)
         assert len(results) >= search_burst and refused  # served its burst, then refused
         assert all(r["type"] == "results" for r in results)
+
+
+# slow: the server's stop waits its close timeout for mallory, whose unread flood keeps it from
+# reading her closing handshake (as it would for any client that stops reading)
+@pytest.mark.slow
+async def test_asking_on_while_told_to_wait_is_slowed_down_not_closed(
+    make_server: ServerFactory,
+) -> None:
+    """Past TOLERATED_REFUSALS refusals in a row, a connection's next request is read only
+    after the wait it was told (at most MAX_PAUSE): a flood of 200 pipelined requests is not
+    answered at once, the connection stays open, and bob is served meanwhile."""
+    server = await make_server(read_burst=5, read_rate=0.01)
+    async with server.login("mallory") as mallory, server.login("bob") as bob:
+        refs = [f"r{n}" for n in range(200)]
+        for ref in refs:
+            await mallory.send({"type": "rooms", "ref": ref})
+        started = time.monotonic()
+        # bob's requests are answered while mallory's flood waits in her socket
+        await bob.join("general")
+        assert (await bob.say("general", "hello", "b1"))["seq"] == 1
+        answered: list[Frame] = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(3.0):  # a few pauses' worth, then stop looking
+                while True:
+                    answered.append(await mallory.recv(timeout=10))
+        elapsed = time.monotonic() - started
+        # at full speed: the 5 of the burst and the tolerated refusals; then one a MAX_PAUSE
+        paused = 1 + int(elapsed / MAX_PAUSE)
+        assert 5 + TOLERATED_REFUSALS < len(answered) <= 5 + TOLERATED_REFUSALS + paused
+        served, refused = outcome({f["ref"]: f for f in answered})
+        assert len(served) == 5 and len(refused) == len(answered) - 5
+        assert mallory.ws.close_code is None  # slowed down, not closed
