@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,7 +132,7 @@ async def test_a_delete_leaves_tombstones_and_only_messages_count_as_unread(
 async def test_changes_and_sends_in_one_batch_keep_seqs_contiguous(store: AnyStore) -> None:
     alice, room = await member(store, "alice", "general")
     await store.append(NewMessage(alice.id, "alice", room, "m0", "first"))
-    futures = []
+    futures: list[asyncio.Future[Any]] = []
     for i in range(1, 31):
         futures.append(store.submit(NewMessage(alice.id, "alice", room, f"m{i}", f"n{i}")))
         futures.append(store.submit_change(edit(alice.id, "alice", room, f"e{i}", 1, f"v{i}")))
