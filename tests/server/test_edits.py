@@ -182,3 +182,16 @@ async def test_a_live_delete_and_protocol_1_pages_of_unchanged_rooms(
             welcome = await again.recv_type("welcome")
         [state] = welcome["rooms"]
         assert (state["last_seq"], state["unread"]) == (2, 1)  # changes are not unread
+
+
+async def test_edits_and_deletes_spend_the_send_budget(make_server: ServerFactory) -> None:
+    server = await make_server(rate_per_second=0.01, rate_burst=3)
+    async with server.login("alice") as alice:
+        await alice.join("general")
+        await alice.say("general", "one", "m1")
+        assert (await edit(alice, "general", 1, "two", "e1"))["type"] == "ack"
+        assert (await delete(alice, "general", 1, "d1"))["type"] == "ack"
+        refused = await edit(alice, "general", 1, "four", "e2")
+        assert (refused["code"], refused["retry_after"] > 0) == ("rate_limited", True)
+        refused = await delete(alice, "general", 1, "d2")
+        assert refused["code"] == "rate_limited"
