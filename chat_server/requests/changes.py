@@ -8,13 +8,14 @@ import functools
 import logging
 from typing import Any
 
+from chat_server import access
 from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ChatError, ProtocolError, wire_error
 from chat_server.hub import Session
 from chat_server.requests.budget import spend
 from chat_server.requests.registry import handles
-from chat_server.requests.rooms import check
+from chat_server.requests.rooms import check, other_key
 from chat_server.store import NewChange, StoredChange
 
 log = logging.getLogger("chat_server")
@@ -45,6 +46,16 @@ async def _submit(
     room = await ctx.room(frame.room)
     if room is None:
         raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
+    other = other_key(room.name, p.nick_key(session.nick))
+    if kind == "edit" and other is not None:
+        # new text is a new message to the other person: a block stops it (a delete,
+        # which only takes text away, is always allowed)
+        blocked, blocked_by = await ctx.store.blocks_between(session.user_id, other)
+        refused = access.dm_refusal(
+            other, "send", exists=True, blocked=blocked, blocked_by=blocked_by
+        )
+        if refused is not None:
+            raise ProtocolError(refused.code, refused.message, frame.ref)
     change = NewChange(
         session.user_id, session.nick, room.id, frame.id, kind,  # type: ignore[arg-type]
         frame.target, body, reason,

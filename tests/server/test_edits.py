@@ -195,3 +195,15 @@ async def test_edits_and_deletes_spend_the_send_budget(make_server: ServerFactor
         assert (refused["code"], refused["retry_after"] > 0) == ("rate_limited", True)
         refused = await delete(alice, "general", 1, "d2")
         assert refused["code"] == "rate_limited"
+
+
+async def test_a_block_stops_edits_in_a_direct_conversation_but_not_deletes(
+    server: ChatServerUnderTest,
+) -> None:
+    async with server.login("alice") as alice, server.login("bob") as bob:
+        ack = await ask(alice, {"type": "send", "to": "bob", "body": "hi", "id": "m1"}, "ack")
+        room = ack["room"]
+        await ask(bob, {"type": "block", "nick": "alice"}, "blocked")
+        refused = await edit(alice, room, 1, "hi again", "e1")
+        assert (refused["type"], refused["code"]) == ("error", "forbidden")
+        assert (await delete(alice, room, 1, "d1"))["type"] == "ack"
