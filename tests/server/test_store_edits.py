@@ -239,3 +239,24 @@ async def test_a_purge_left_undone_is_done_when_the_database_opens(tmp_path: Pat
         assert conn.execute("SELECT purge FROM search_indexed").fetchone() == (0,)
     finally:
         conn.close()
+
+
+async def test_purges_of_the_search_index_are_spaced_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chat_server.store.sqlite.store.SEARCH_PURGE_INTERVAL", 1.5)
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room = await member(db, "alice", "general")
+        for i in (1, 2):
+            await db.append(NewMessage(alice.id, "alice", room, f"m{i}", f"text {i}"))
+        await db.search(alice.id, search_words("text"), None, 5)  # both indexed
+        await db.submit_change(delete(alice.id, "alice", room, "d1", 1))
+        await _wait_purged(db)  # the first soon after the change
+        await db.submit_change(delete(alice.id, "alice", room, "d2", 2))
+        await asyncio.sleep(0.8)
+        assert db._cache.purge  # the next one waits out the interval
+        await _wait_purged(db)
+    finally:
+        await db.close()

@@ -11,8 +11,10 @@ indexed it (``id <= search_indexed.upto``): a change takes the old words out wit
 'delete' command and the message's old text, and an edit puts the new words in. FTS5 (before
 SQLite 3.42's 'secure-delete') only marks words deleted, in a new segment, until its
 segments are merged: ``purge`` notes that, and :func:`purge_search` merges them all, soon
-after (the store schedules it) or when the database opens next. The writer's connection runs
-with ``secure_delete``, so the pages that held the text are zeroed, not just freed.
+after (the store schedules it, spaced out: the merge rewrites the whole index) or when the
+database opens next (SQLite 3.42's FTS5 'secure-delete' option would make the merge
+needless). The writer's connection runs with ``secure_delete``, so the pages that held the
+text are zeroed, not just freed.
 """
 
 from __future__ import annotations

@@ -72,8 +72,10 @@ _ROOM_COLUMNS = "name, member_count, last_seq"
 SEARCH_INDEX_BATCH = 4096
 SEARCH_INDEX_DELAY = 1.0
 # The words an edit or a delete took out of the search index leave its segments this many
-# seconds after the first such change (``changes.purge_search``), or when the store closes.
+# seconds after the first such change (``changes.purge_search``), or when the store closes;
+# a purge rewrites the whole index, so one follows another no sooner than the interval.
 SEARCH_PURGE_DELAY = 0.5
+SEARCH_PURGE_INTERVAL = 10.0
 
 
 class SQLiteStore(SQLiteAccounts):
@@ -92,6 +94,7 @@ class SQLiteStore(SQLiteAccounts):
         self._indexing: asyncio.Future[Any] | None = None
         self._index_timer: asyncio.TimerHandle | None = None
         self._purge_timer: asyncio.TimerHandle | None = None
+        self._purged_at = -SEARCH_PURGE_INTERVAL  # the loop's time of the last purge
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -401,13 +404,14 @@ class SQLiteStore(SQLiteAccounts):
         results = await self._in_writer(apply_batch, conn, ops, self._cache)
         self._schedule_indexing()
         if self._cache.purge and self._purge_timer is None:
-            self._purge_timer = asyncio.get_running_loop().call_later(
-                SEARCH_PURGE_DELAY, self._purge_now
-            )
+            loop = asyncio.get_running_loop()
+            wait = max(SEARCH_PURGE_DELAY, self._purged_at + SEARCH_PURGE_INTERVAL - loop.time())
+            self._purge_timer = loop.call_later(wait, self._purge_now)
         return results
 
     def _purge_now(self) -> None:
         self._purge_timer = None
+        self._purged_at = asyncio.get_running_loop().time()
         with contextlib.suppress(StoreError):  # closing: close (or the next open) purges
             self._committer.submit(PurgeSearch()).add_done_callback(_log_failure)
 
