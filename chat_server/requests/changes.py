@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from chat_server import access
 from chat_server import protocol as p
@@ -37,7 +37,7 @@ async def _submit(
     ctx: Context,
     session: Session,
     frame: p.Edit | p.Delete,
-    kind: str,
+    kind: Literal["edit", "delete"],
     body: str,
     reason: str | None,
 ) -> None:
@@ -57,8 +57,7 @@ async def _submit(
         if refused is not None:
             raise ProtocolError(refused.code, refused.message, frame.ref)
     change = NewChange(
-        session.user_id, session.nick, room.id, frame.id, kind,  # type: ignore[arg-type]
-        frame.target, body, reason,
+        session.user_id, session.nick, room.id, frame.id, kind, frame.target, body, reason,
     )  # fmt: skip
     future = ctx.store.submit_change(change)
     future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
