@@ -8,6 +8,10 @@ Direct conversations are by consent: one exists once a message was sent in it (a
 ``join`` cannot create one, so nobody is made a member of a conversation they were never
 written to), a block either way stops its messages, and a person's presence shows in it
 only once they have written there.
+
+Messages change (protocol 2): their author edits them, and deletes them; the people who
+may delete anyone's message (server admins, a room's owner and ops) come in later, through
+``change_refusal``'s ``moderator``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ Action = Literal["join", "leave", "send", "history", "read", "typing", "search"]
 MEMBERS_ONLY: Final[frozenset[Action]] = frozenset(
     {"leave", "send", "history", "read", "typing", "search"}
 )
+
+
+ChangeAction = Literal["edit", "delete"]
 
 
 class Refusal(NamedTuple):
@@ -81,6 +88,36 @@ def block_refusal(user_key: str, target: str, *, exists: bool) -> Refusal | None
         return Refusal("bad_request", "you cannot block yourself")
     if not exists:
         return Refusal("not_found", f"no user {target}")
+    return None
+
+
+def change_refusal(
+    action: ChangeAction,
+    target: int,
+    target_kind: str | None,
+    *,
+    author: bool,
+    deleted: bool,
+    moderator: bool = False,
+) -> Refusal | None:
+    """Whether the user may edit or delete the entry ``target`` (a seq) of a room.
+
+    ``target_kind``: the kind of the entry at that seq ("message", "edit", "delete"), None
+    when there is none; ``author``: the user wrote it; ``deleted``: it is deleted;
+    ``moderator``: the user may delete anyone's messages there (a server admin, the room's
+    owner or an op, once those exist). Only a message can change. A deleted message cannot
+    be edited; deleting it again is allowed (the store answers with the first delete's ack).
+    """
+    if target_kind != "message":
+        return Refusal("not_found", f"no message {target} in this room")
+    if action == "edit":
+        if not author:
+            return Refusal("forbidden", "you can edit only your own messages")
+        if deleted:
+            return Refusal("not_found", f"message {target} was deleted")
+        return None
+    if not (author or moderator):
+        return Refusal("forbidden", "you can delete only your own messages")
     return None
 
 

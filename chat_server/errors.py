@@ -12,6 +12,8 @@
         ├── Conflict          a name or key that must be unique is taken (a nick)
         ├── NotMember         the user is not a member of the room written to
         ├── NotFound          what the operation names does not exist
+        ├── Forbidden         the user may not do this to what it names (edit someone
+        │                     else's message)
         └── OverLimit         the write would pass a per-user limit (rooms joined, rooms
                               created in the last hour); ``retry_after`` when waiting helps
 
@@ -69,6 +71,10 @@ class NotFound(StoreError):
     """What the operation names (a user, a room, a message) does not exist."""
 
 
+class Forbidden(StoreError):
+    """The user may not do this to what the operation names (someone else's message)."""
+
+
 class OverLimit(StoreError):
     """The write would pass a per-user limit kept in the database.
 
@@ -84,6 +90,7 @@ class OverLimit(StoreError):
 _STORE_CODES: dict[type[ChatError], str] = {
     NotMember: "not_member",
     NotFound: "not_found",
+    Forbidden: "forbidden",
     Conflict: "conflict",
 }
 

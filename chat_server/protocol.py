@@ -23,6 +23,8 @@ from chat_server.errors import ProtocolError
 from chat_server.server_frames import Ack as Ack
 from chat_server.server_frames import AnyServerFrame as AnyServerFrame
 from chat_server.server_frames import Blocked as Blocked
+from chat_server.server_frames import DeleteEvent as DeleteEvent
+from chat_server.server_frames import EditEvent as EditEvent
 from chat_server.server_frames import Error as Error
 from chat_server.server_frames import HistoryPage as HistoryPage
 from chat_server.server_frames import Joined as Joined
@@ -57,6 +59,7 @@ from chat_server.text import now_ts as now_ts
 
 PROTOCOL_VERSION: Final = 1
 MAX_BODY: Final = 4000
+MAX_REASON: Final = 500
 MAX_FRAME: Final = 64 * 1024
 HISTORY_MAX: Final = 500
 HISTORY_DEFAULT: Final = 100
@@ -142,6 +145,24 @@ class Send(ClientFrame, tag="send"):
     to: str | None = None
 
 
+class Edit(ClientFrame, tag="edit"):
+    """Protocol 2: replace the text of one's own message ``target`` (a seq of ``room``)."""
+
+    room: str
+    target: Seq
+    body: str
+    id: ClientId
+
+
+class Delete(ClientFrame, tag="delete"):
+    """Protocol 2: delete the message ``target`` of ``room``; its text is erased."""
+
+    room: str
+    target: Seq
+    id: ClientId
+    reason: str | None = None
+
+
 class History(ClientFrame, tag="history"):
     room: str
     before: Seq | None = None
@@ -195,6 +216,8 @@ AnyClientFrame = (
     | Join
     | Leave
     | Send
+    | Edit
+    | Delete
     | History
     | Read
     | Typing
@@ -298,6 +321,20 @@ def _check_nick(nick: str, ref: str | None) -> None:
         raise ProtocolError("invalid_name", "nicks are 1-32 of A-Z, a-z, 0-9, _ and -", ref)
 
 
+def _check_id(key: str, ref: str | None) -> None:
+    if has_control(key):  # stored as is: PostgreSQL refuses a NUL in text
+        raise ProtocolError("bad_request", "an id holds no control characters", ref)
+
+
+def clean_reason(reason: str, ref: str | None = None) -> str | None:
+    """A delete's reason as it will be stored (one line; None when blank), or ProtocolError
+    when it is too long."""
+    cleaned = " ".join(clean_text(reason).split())
+    if len(cleaned) > MAX_REASON:
+        raise ProtocolError("too_large", f"a reason is at most {MAX_REASON} characters", ref)
+    return cleaned or None
+
+
 def clean_body(body: str, ref: str | None = None) -> str:
     """The body as it will be stored, or ProtocolError when it is empty or too long."""
     cleaned = clean_text(body)
@@ -320,8 +357,8 @@ def clean_query(q: str, ref: str | None = None) -> str:
 
 
 def _check(frame: AnyClientFrame) -> None:
-    """Checks a schema cannot express; may replace ``Send.body`` and ``Search.q`` with their
-    cleaned forms."""
+    """Checks a schema cannot express; may replace ``Send.body``, ``Edit.body``,
+    ``Delete.reason`` and ``Search.q`` with their cleaned forms."""
     ref = frame.ref
     match frame:
         case Hello():
@@ -347,9 +384,17 @@ def _check(frame: AnyClientFrame) -> None:
                 _check_room(frame.room, ref)
             if frame.to is not None:
                 _check_nick(frame.to, ref)
-            if has_control(frame.id):  # stored as is: PostgreSQL refuses a NUL in text
-                raise ProtocolError("bad_request", "an id holds no control characters", ref)
+            _check_id(frame.id, ref)
             frame.body = clean_body(frame.body, ref)
+        case Edit():
+            _check_room(frame.room, ref)
+            _check_id(frame.id, ref)
+            frame.body = clean_body(frame.body, ref)
+        case Delete():
+            _check_room(frame.room, ref)
+            _check_id(frame.id, ref)
+            if frame.reason is not None:
+                frame.reason = clean_reason(frame.reason, ref)
         case History():
             _check_room(frame.room, ref)
             if frame.before is not None and frame.after is not None:

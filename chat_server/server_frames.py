@@ -1,4 +1,5 @@
-"""The frames a server sends in protocol v1, as msgspec Structs; ``protocol`` re-exports them."""
+"""The frames a server sends in protocol v1 (and what protocol 2 adds so far: the ``edit``
+and ``delete`` entries), as msgspec Structs; ``protocol`` re-exports them."""
 
 from __future__ import annotations
 
@@ -69,8 +70,17 @@ class Left(ServerFrame, tag="left"):
     room: str
 
 
-class MessageRecord(Struct):
-    """A stored message as ``history`` lists it."""
+class MessageRecord(Struct, omit_defaults=True):
+    """An entry of a room's log as ``history`` lists it.
+
+    A message (``kind`` absent) comes as it is now: ``edited`` (ts of its last edit),
+    ``deleted`` (true, ``body`` then ""), ``version`` (seq of the last entry applied to it;
+    absent while it has none, then it is ``seq``). A change entry (protocol 2) has ``kind``
+    "edit" or "delete" and ``target`` (the message's seq); an edit's ``body`` is the
+    message's current text ("" and ``deleted`` once the message is deleted), a delete's
+    ``reason`` is optional. The fields a message without changes lacks are left out, so its
+    record is protocol 1's byte for byte.
+    """
 
     room: str
     seq: int
@@ -78,6 +88,12 @@ class MessageRecord(Struct):
     body: str
     ts: str
     id: str
+    kind: Literal["edit", "delete"] | None = None
+    target: int | None = None
+    edited: str | None = None
+    deleted: bool = False
+    version: int | None = None
+    reason: str | None = None
 
 
 class HistoryPage(ServerFrame, tag="history"):
@@ -102,6 +118,30 @@ class Message(ServerFrame, tag="message"):
     id: str
 
 
+class EditEvent(ServerFrame, tag="edit"):
+    """Live: the message ``target`` of ``room`` now reads ``body`` (entry ``seq``)."""
+
+    room: str
+    seq: int
+    nick: str
+    ts: str
+    id: str
+    target: int
+    body: str
+
+
+class DeleteEvent(ServerFrame, tag="delete"):
+    """Live: the message ``target`` of ``room`` is deleted, its text erased (entry ``seq``)."""
+
+    room: str
+    seq: int
+    nick: str
+    ts: str
+    id: str
+    target: int
+    reason: str | None = None
+
+
 class Presence(ServerFrame, tag="presence"):
     room: str
     nick: str
@@ -118,12 +158,17 @@ class ReadEvent(ServerFrame, tag="read"):
     seq: int
 
 
-class SearchHit(Struct):
+class SearchHit(Struct, omit_defaults=True):
+    """A message matching a search, as it is now (``edited``, ``version``: as in
+    :class:`MessageRecord`; a deleted message is never a hit)."""
+
     room: str
     seq: int
     nick: str
     body: str
     ts: str
+    edited: str | None = None
+    version: int | None = None
 
 
 class Results(ServerFrame, tag="results"):
@@ -175,6 +220,8 @@ AnyServerFrame = (
     | HistoryPage
     | Ack
     | Message
+    | EditEvent
+    | DeleteEvent
     | Presence
     | TypingEvent
     | ReadEvent

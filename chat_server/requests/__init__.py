@@ -1,6 +1,6 @@
 """Request handlers, one module per family; importing this package fills the table."""
 
-from chat_server.requests import account, blocking, markers, messages, rooms
+from chat_server.requests import account, blocking, changes, markers, messages, rooms
 from chat_server.requests.registry import HANDLERS, Hangup, handles
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "Hangup",
     "account",
     "blocking",
+    "changes",
     "handles",
     "markers",
     "messages",

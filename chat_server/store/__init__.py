@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from chat_server.errors import StoreError
 from chat_server.store.base import (
     Blocks,
+    NewChange,
     NewMessage,
     Page,
     Room,
@@ -14,6 +15,7 @@ from chat_server.store.base import (
     RoomsPage,
     Store,
     Stored,
+    StoredChange,
     User,
     search_words,
 )
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Blocks",
+    "NewChange",
     "NewMessage",
     "Page",
     "Room",
@@ -32,6 +35,7 @@ __all__ = [
     "SQLiteStore",
     "Store",
     "Stored",
+    "StoredChange",
     "User",
     "create_store",
     "is_postgres_url",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
@@ -55,6 +55,47 @@ class Stored(msgspec.Struct, frozen=True):
     client_id: str
     nick: str
     body: str
+    new: bool
+
+
+# The kinds of a room's entries, by the number a database stores (messages are 0, the
+# column's default, so a send writes nothing more than before).
+KINDS: Final = ("message", "edit", "delete")
+EDIT: Final = 1
+DELETE: Final = 2
+
+
+class NewChange(msgspec.Struct, frozen=True):
+    """An edit or a delete of the message at seq ``target`` of a room, to store.
+
+    ``moderator``: the user may delete anyone's message there (see
+    ``access.change_refusal``); nobody is yet.
+    """
+
+    user_id: int
+    nick: str
+    room_id: int
+    client_id: str
+    kind: Literal["edit", "delete"]
+    target: int
+    body: str = ""
+    reason: str | None = None
+    moderator: bool = False
+
+
+class StoredChange(msgspec.Struct, frozen=True):
+    """A committed change (``new``), or the entry a repeated key (or a second delete of a
+    message) stands for: its ``kind`` may then be any entry's."""
+
+    room: str
+    seq: int
+    ts: str
+    client_id: str
+    nick: str
+    kind: str
+    target: int | None
+    body: str
+    reason: str | None
     new: bool
 
 
@@ -228,6 +269,12 @@ class Store(Protocol):
 
     async def append(self, message: NewMessage) -> Stored: ...
 
+    def submit_change(self, change: NewChange) -> asyncio.Future[StoredChange]:
+        """Queue an edit or a delete for the next group commit (in one transaction with its
+        erasures); the future resolves after it, or fails with NotMember, NotFound or
+        Forbidden (``access.change_refusal``)."""
+        ...
+
     async def history(
         self,
         room: Room,
@@ -243,18 +290,46 @@ class Store(Protocol):
     ) -> list[SearchHit]: ...
 
 
+# What a page reads of an entry, in the order ``history_page`` takes it.
+ENTRY_COLUMNS: Final = (
+    "seq, nick, body, ts, client_id, kind, target, edited, deleted, version, reason"
+)
+
+
 def history_page(room: str, rows: Sequence[Any], limit: int, *, newest_first: bool) -> Page:
     """A page from the rows of a keyset query that asked for ``limit + 1`` rows.
 
-    Rows are (seq, nick, body, ts, client id) in query order; the extra row only says
-    that there is more. ``newest_first`` rows (paging back) are turned to ascending order.
+    Rows are ``ENTRY_COLUMNS`` in query order; the extra row only says that there is more.
+    ``newest_first`` rows (paging back) are turned to ascending order.
     """
     kept = rows[:limit]
     if newest_first:
         kept = kept[::-1]
-    # positional: MessageRecord's fields are (room, seq, nick, body, ts, id)
-    messages = [MessageRecord(room, r[0], r[1], r[2], r[3], r[4]) for r in kept]
+    # positional: MessageRecord's fields are (room, seq, nick, body, ts, id, ...); a message
+    # that never changed (kind 0, no version) has protocol 1's fields alone, built inline
+    # (a call per row costs a page of 100 several microseconds)
+    messages = [
+        MessageRecord(room, r[0], r[1], r[2], r[3], r[4])
+        if not r[5] and r[9] is None
+        else _changed(room, r)
+        for r in kept
+    ]
     return Page(messages=messages, more=len(rows) > limit)
+
+
+def _changed(room: str, r: Any) -> MessageRecord:
+    """A changed message, or a change entry, from a row of ``ENTRY_COLUMNS``."""
+    kind = KINDS[r[5]]
+    return MessageRecord(
+        room, r[0], r[1], r[2], r[3], r[4],
+        kind=None if kind == "message" else kind,  # type: ignore[arg-type]
+        target=r[6], edited=r[7], deleted=bool(r[8]), version=r[9], reason=r[10],
+    )  # fmt: skip
+
+
+def search_hit(r: Any) -> SearchHit:
+    """A hit from a row (room name, seq, nick, body, ts, edited, version)."""
+    return SearchHit(room=r[0], seq=r[1], nick=r[2], body=r[3], ts=r[4], edited=r[5], version=r[6])
 
 
 def search_words(query: str) -> list[str]:

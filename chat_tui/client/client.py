@@ -71,7 +71,9 @@ class ChatClient(Session):
         after: int | None = None,
         limit: int = 100,
     ) -> p.HistoryPage:
-        """One page of a room's history (ascending by seq)."""
+        """One page of a room's history (ascending by seq), as the server sent it: with
+        protocol 2 a page may hold change entries (``kind`` "edit" or "delete") beside the
+        messages, which already read as they are now."""
         frame = p.History(room=room, before=before, after=after, limit=limit)
         page: p.HistoryPage = await self._request(frame)
         return page

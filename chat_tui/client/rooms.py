@@ -14,6 +14,20 @@ from chat_tui.client.sequencing import Sequencer
 
 CATCH_UP_PAGE = p.HISTORY_MAX
 
+
+def change_record(frame: p.EditEvent | p.DeleteEvent) -> p.MessageRecord:
+    """A live change (protocol 2) as the entry of the room's log that ``history`` lists."""
+    if isinstance(frame, p.EditEvent):
+        return p.MessageRecord(
+            frame.room, frame.seq, frame.nick, frame.body, frame.ts, frame.id,
+            kind="edit", target=frame.target,
+        )  # fmt: skip
+    return p.MessageRecord(
+        frame.room, frame.seq, frame.nick, "", frame.ts, frame.id,
+        kind="delete", target=frame.target, reason=frame.reason,
+    )  # fmt: skip
+
+
 Fetch = Callable[[str, int], Awaitable[p.HistoryPage]]
 """Ask the server for ``history`` of a room (first argument) after a seq (second)."""
 

@@ -43,7 +43,7 @@ from chat_tui.client.events import (
 )
 from chat_tui.client.handshake import Connection, open_connection
 from chat_tui.client.outbox import Outbox
-from chat_tui.client.rooms import CATCH_UP_PAGE, Room, Rooms, catch_up
+from chat_tui.client.rooms import CATCH_UP_PAGE, Room, Rooms, catch_up, change_record
 from chat_tui.client.sequencing import Backoff
 
 log = logging.getLogger("chat_tui.client")
@@ -321,6 +321,8 @@ class Session:
                     id=frame.id,
                 )
             )
+        elif isinstance(frame, p.EditEvent | p.DeleteEvent):
+            self._deliver(change_record(frame))
         elif isinstance(frame, p.Ack):
             self._acked(frame)
         elif isinstance(frame, p.Error):
@@ -347,8 +349,9 @@ class Session:
         for event in events:
             self._emit(event)
         self._maybe_fill(room)
+        messages = [m for m in page.messages if m.kind is None]
         return JoinResult(
-            joined.room, joined.last_seq, joined.members, joined.online, page.messages, page.more
+            joined.room, joined.last_seq, joined.members, joined.online, messages, page.more
         )
 
     def _deliver(self, message: p.MessageRecord) -> None:
@@ -399,6 +402,10 @@ class Session:
         return task
 
     def _emit(self, event: Event) -> None:
+        # A change entry (protocol 2's edit, delete) keeps the room's seq without a gap, but
+        # is not an event yet: applying it to what is shown comes with the clients' slice.
+        if isinstance(event, p.MessageRecord) and event.kind is not None:
+            return
         self._events.put_nowait(event)
 
     def _set_status(self, state: State, retry_in: float | None = None) -> None:

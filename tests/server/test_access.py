@@ -8,8 +8,10 @@ import pytest
 
 from chat_server.access import (
     Action,
+    ChangeAction,
     Refusal,
     block_refusal,
+    change_refusal,
     conversation_refusal,
     dm_refusal,
     hidden_from,
@@ -177,3 +179,48 @@ def test_a_block_changes_the_rooms_where_the_viewer_saw_the_person(viewer_blocks
             for blocks in (False, True)
         )
         assert (room in seen) is (unblocked and not blocked), room
+
+
+# (action, the target's kind, the user wrote it, it is deleted, a moderator) -> refusal code
+CHANGES: list[tuple[ChangeAction, str | None, bool, bool, bool, str | None]] = [
+    # the author edits and deletes a live message
+    ("edit", "message", True, False, False, None),
+    ("delete", "message", True, False, False, None),
+    # someone else's: forbidden, unless a moderator deletes it (the hook for admins and ops)
+    ("edit", "message", False, False, False, "forbidden"),
+    ("delete", "message", False, False, False, "forbidden"),
+    ("delete", "message", False, False, True, None),
+    ("edit", "message", False, False, True, "forbidden"),  # nobody edits another's words
+    # a deleted message cannot be edited; deleting it again answers the first delete's ack
+    ("edit", "message", True, True, False, "not_found"),
+    ("delete", "message", True, True, False, None),
+    ("delete", "message", False, True, False, "forbidden"),
+    # a seq that is no message: nothing there, or a change entry
+    *[(a, None, True, False, m, "not_found") for a in ("edit", "delete") for m in (True, False)],
+    *[
+        (a, k, True, False, True, "not_found")
+        for a in ("edit", "delete")
+        for k in ("edit", "delete")
+    ],
+]
+
+
+@pytest.mark.parametrize(("action", "kind", "author", "deleted", "moderator", "code"), CHANGES)
+def test_who_may_change_a_message(
+    action: ChangeAction,
+    kind: str | None,
+    author: bool,
+    deleted: bool,
+    moderator: bool,
+    code: str | None,
+) -> None:
+    decided = change_refusal(action, 7, kind, author=author, deleted=deleted, moderator=moderator)
+    assert (decided.code if decided else None) == code
+    if decided is not None:
+        assert decided.message
+
+
+def test_a_change_refusal_names_the_seq() -> None:
+    assert change_refusal("edit", 7, None, author=True, deleted=False) == Refusal(
+        "not_found", "no message 7 in this room"
+    )

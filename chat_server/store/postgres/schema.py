@@ -126,6 +126,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX blocks_blocked ON blocks(blocked_id, user_id)",
     ),
+    # Protocol 2, a room is a log: edits and deletes are rows of ``messages`` (see the
+    # SQLite schema's migration 7). Only messages (kind 0) are searched: the full-text
+    # index leaves the change rows out (partial), and a deleted message's body is "".
+    (
+        "ALTER TABLE messages ADD COLUMN kind SMALLINT NOT NULL DEFAULT 0,"
+        " ADD COLUMN target BIGINT, ADD COLUMN edited TEXT,"
+        " ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT FALSE, ADD COLUMN version BIGINT,"
+        " ADD COLUMN reason TEXT",
+        "CREATE INDEX messages_changes ON messages(room_id, target, kind) WHERE target IS NOT NULL",
+        "DROP INDEX messages_search",
+        "CREATE INDEX messages_search ON messages USING GIN (to_tsvector('simple', body))"
+        " WHERE kind = 0",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

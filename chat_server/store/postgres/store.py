@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chat_server.errors import Conflict, NotFound, StoreError
+from chat_server.errors import Conflict, Forbidden, NotFound, NotMember, StoreError
 from chat_server.protocol import (
     MAX_SEQ,
     RoomState,
@@ -30,23 +30,27 @@ from chat_server.protocol import (
 )
 from chat_server.store.base import (
     CREATION_WINDOW,
+    ENTRY_COLUMNS,
+    NewChange,
     NewMessage,
     Page,
     Room,
     RoomQuota,
     RoomsPage,
     Stored,
+    StoredChange,
     history_page,
     rooms_page,
+    search_hit,
 )
 from chat_server.store.postgres.accounts import PostgresAccounts
 from chat_server.store.postgres.batch import append_run
+from chat_server.store.postgres.changes import apply_change
 from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.writer import GroupCommitter
 
 log = logging.getLogger(__name__)
 
-_MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
 # the rooms list sorts names bytewise (the ``rooms_by_size`` index), as SQLite does
 _ROOM_COLUMNS = 'name COLLATE "C" AS name, member_count, last_seq'
 _BY_SIZE = "member_count DESC, name"
@@ -287,7 +291,7 @@ class PostgresStore(PostgresAccounts):
         rows = await self._all(
             "SELECT r.name, r.last_seq, m.read_seq,"
             " (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.read_seq"
-            "  AND x.author_id <> m.user_id)"
+            "  AND x.author_id <> m.user_id AND x.kind = 0)"
             " FROM memberships m JOIN rooms r ON r.id = m.room_id"
             " WHERE m.user_id = $1 ORDER BY r.name",
             user_id,
@@ -361,7 +365,7 @@ class PostgresStore(PostgresAccounts):
         ceiling = upto if upto is not None else MAX_SEQ
         if after is not None:
             rows = await self._all(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq > $2"
+                f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = $1 AND seq > $2"
                 " AND seq <= $3 ORDER BY seq LIMIT $4",
                 room.id,
                 after,
@@ -371,7 +375,7 @@ class PostgresStore(PostgresAccounts):
             return history_page(room.name, rows, limit, newest_first=False)
         top = ceiling if before is None else min(before - 1, ceiling)
         rows = await self._all(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = $1 AND seq <= $2"
+            f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = $1 AND seq <= $2"
             " ORDER BY seq DESC LIMIT $3",
             room.id,
             top,
@@ -386,10 +390,11 @@ class PostgresStore(PostgresAccounts):
         if not words:
             return []
         sql = (
-            "SELECT r.name, m.seq, m.nick, m.body, m.ts FROM messages m"
+            "SELECT r.name, m.seq, m.nick, m.body, m.ts, m.edited, m.version FROM messages m"
             " JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = $1"
             " JOIN rooms r ON r.id = m.room_id"
             " WHERE to_tsvector('simple', m.body) @@ plainto_tsquery('simple', $2)"
+            " AND m.kind = 0"  # the index's predicate: change rows are not searched
         )
         args: list[object] = [user_id, " ".join(words)]
         if room_id is not None:
@@ -399,7 +404,7 @@ class PostgresStore(PostgresAccounts):
         args.append(limit)
         async with self._searches:
             rows = await self._all(sql, *args)
-        return [SearchHit(room=r[0], seq=r[1], nick=r[2], body=r[3], ts=r[4]) for r in rows]
+        return [search_hit(r) for r in rows]
 
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:
         """Queue a message for the next batch; returns the future of its ``Stored``."""
@@ -410,14 +415,19 @@ class PostgresStore(PostgresAccounts):
         stored: Stored = await self._committer.submit(message)
         return stored
 
+    def submit_change(self, change: NewChange) -> asyncio.Future[StoredChange]:
+        future: asyncio.Future[StoredChange] = self._committer.submit(change)
+        return future
+
     # --- the writer task's side -----------------------------------------------------------
 
     async def _apply_batch(self, ops: Sequence[Any]) -> list[Any]:
-        """Store a batch of messages in one transaction, retried when another node raced."""
+        """Store a batch of messages and changes in one transaction, retried when another
+        node raced."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 async with self._p.acquire() as conn, conn.transaction():
-                    return await append_run(conn, ops)
+                    return await _apply_ops(conn, ops)
             except _RETRYABLE as exc:
                 if attempt == _ATTEMPTS:
                     raise StoreError(f"database write failed: {exc}") from exc
@@ -425,3 +435,25 @@ class PostgresStore(PostgresAccounts):
             except _DRIVER_ERRORS as exc:
                 raise StoreError(f"database write failed: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _apply_ops(conn: Conn, ops: Sequence[Any]) -> list[Any]:
+    """Each run of messages in one go, each change in a savepoint of its own (a refused
+    one leaves no trace); one result (or refusal) per op."""
+    results: list[Any] = []
+    i = 0
+    while i < len(ops):
+        if isinstance(ops[i], NewChange):
+            try:
+                async with conn.transaction():
+                    results.append(await apply_change(conn, ops[i]))
+            except (NotMember, NotFound, Forbidden) as exc:
+                results.append(exc)
+            i += 1
+            continue
+        j = i
+        while j < len(ops) and not isinstance(ops[j], NewChange):
+            j += 1
+        results.extend(await append_run(conn, ops[i:j]))
+        i = j
+    return results

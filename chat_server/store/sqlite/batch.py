@@ -18,10 +18,11 @@ from typing import Any
 
 import msgspec
 
-from chat_server.errors import Conflict, NotFound, NotMember, OverLimit, StoreError
+from chat_server.errors import Conflict, Forbidden, NotFound, NotMember, OverLimit, StoreError
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import (
     CREATION_WINDOW,
+    NewChange,
     NewMessage,
     Room,
     RoomQuota,
@@ -29,6 +30,7 @@ from chat_server.store.base import (
     User,
     too_many_blocks,
 )
+from chat_server.store.sqlite.changes import apply_change, purge_search
 
 # Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
 _CHUNK = 256
@@ -88,6 +90,11 @@ class IndexSearch:
     """Add to the search index every message it lacks (those after ``search_indexed``)."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class PurgeSearch:
+    """Merge the search index, so that the words changes took out leave its segments."""
+
+
 @dataclasses.dataclass(slots=True)
 class WriterCache:
     """What the writer knows between batches: each room's last seq and name, the newest
@@ -101,6 +108,7 @@ class WriterCache:
     names: dict[int, str] = dataclasses.field(default_factory=dict)
     last_id: int = 0
     indexed_upto: int = 0
+    purge: bool = False  # the search index holds words a change took out (changes.py)
 
     @property
     def unindexed(self) -> int:
@@ -110,7 +118,8 @@ class WriterCache:
     def load(self, conn: sqlite3.Connection) -> None:
         """Read the newest message id and the search index's mark from the database."""
         self.last_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()[0]
-        self.indexed_upto = conn.execute("SELECT upto FROM search_indexed").fetchone()[0]
+        self.indexed_upto, purge = conn.execute("SELECT upto, purge FROM search_indexed").fetchone()
+        self.purge = bool(purge)
 
 
 # Every statement of a run of messages takes all its rows at once, as a VALUES table: one
@@ -130,6 +139,7 @@ CHECK_SQL = (
 )
 SEARCH_SQL = (
     "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?"
+    " AND kind = 0 AND deleted = 0"
 )
 INSERT_SQL = (
     "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts) VALUES {values}"
@@ -197,7 +207,7 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
     Raises StoreError when the transaction as a whole failed (then nothing was written).
     """
     seqs: dict[int, int] = {}
-    known = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto)
+    known = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto, purge=cache.purge)
     results: list[Any] = []
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -212,8 +222,8 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
                 continue
             conn.execute("SAVEPOINT op")
             try:
-                results.append(_apply_one(conn, ops[i], known))
-            except (NotMember, NotFound, OverLimit) as exc:
+                results.append(_apply_one(conn, ops[i], seqs, known))
+            except (NotMember, NotFound, Forbidden, OverLimit) as exc:
                 conn.execute("ROLLBACK TO op")
                 results.append(exc)
             except sqlite3.IntegrityError as exc:
@@ -236,6 +246,7 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
     cache.last_seq.update(seqs)
     cache.last_id = known.last_id
     cache.indexed_upto = known.indexed_upto
+    cache.purge = known.purge
     return results
 
 
@@ -255,10 +266,14 @@ def index_search(conn: sqlite3.Connection, known: WriterCache) -> int:
     return top - upto
 
 
-def _apply_one(conn: sqlite3.Connection, op: Any, known: WriterCache) -> Any:
+def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: WriterCache) -> Any:
     match op:
+        case NewChange():
+            return apply_change(conn, op, seqs, known)
         case IndexSearch():
             return index_search(conn, known)
+        case PurgeSearch():
+            return purge_search(conn, known)
         case Sql(sql, params):
             return conn.execute(sql, params).rowcount
         case CreateUser(nick, password_hash):

@@ -142,6 +142,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX blocks_blocked ON blocks(blocked_id, user_id)",
     ),
+    # Protocol 2: a room is a log. Edits and deletes are rows of ``messages`` too (``kind``
+    # 1 and 2, ``target`` the seq of the message they change), so they take the room's
+    # next seq and ``history after`` returns them. A message row holds its current state
+    # (``body``, ``edited``, ``deleted``, ``version``: the seq of the last change). A send
+    # sets none of the new columns (defaults), and the index of a message's changes holds
+    # change rows alone (partial), so it costs a send nothing. ``purge``: the search index
+    # holds removed text in its segments until they are merged (see ``changes.py``).
+    (
+        "ALTER TABLE messages ADD COLUMN kind INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN target INTEGER",
+        "ALTER TABLE messages ADD COLUMN edited TEXT",
+        "ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN version INTEGER",
+        "ALTER TABLE messages ADD COLUMN reason TEXT",
+        "CREATE INDEX messages_changes ON messages(room_id, target, kind) WHERE target IS NOT NULL",
+        "ALTER TABLE search_indexed ADD COLUMN purge INTEGER NOT NULL DEFAULT 0",
+    ),
 )
 
 

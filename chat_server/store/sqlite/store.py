@@ -29,14 +29,18 @@ from chat_server.protocol import (
     SearchHit,
 )
 from chat_server.store.base import (
+    ENTRY_COLUMNS,
+    NewChange,
     NewMessage,
     Page,
     Room,
     RoomQuota,
     RoomsPage,
     Stored,
+    StoredChange,
     history_page,
     rooms_page,
+    search_hit,
 )
 from chat_server.store.sqlite.accounts import SQLiteAccounts
 from chat_server.store.sqlite.batch import (
@@ -44,11 +48,13 @@ from chat_server.store.sqlite.batch import (
     IndexSearch,
     Join,
     MarkRead,
+    PurgeSearch,
     Sql,
     WriterCache,
     apply_batch,
     index_search,
 )
+from chat_server.store.sqlite.changes import purge_search
 from chat_server.store.sqlite.files import create_private, create_private_dir
 from chat_server.store.sqlite.readers import ReaderThread, open_reader
 from chat_server.store.sqlite.schema import migrate
@@ -58,7 +64,6 @@ _T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
-_MESSAGE_COLUMNS = "seq, nick, body, ts, client_id"
 _ROOM_COLUMNS = "name, member_count, last_seq"
 
 # The writer adds new messages to the search index in bulk: once this many wait, or this
@@ -66,6 +71,11 @@ _ROOM_COLUMNS = "name, member_count, last_seq"
 # acked before it).
 SEARCH_INDEX_BATCH = 4096
 SEARCH_INDEX_DELAY = 1.0
+# The words an edit or a delete took out of the search index leave its segments this many
+# seconds after the first such change (``changes.purge_search``), or when the store closes;
+# a purge rewrites the whole index, so one follows another no sooner than the interval.
+SEARCH_PURGE_DELAY = 0.5
+SEARCH_PURGE_INTERVAL = 10.0
 
 
 class SQLiteStore(SQLiteAccounts):
@@ -83,6 +93,8 @@ class SQLiteStore(SQLiteAccounts):
         self._cache = WriterCache()
         self._indexing: asyncio.Future[Any] | None = None
         self._index_timer: asyncio.TimerHandle | None = None
+        self._purge_timer: asyncio.TimerHandle | None = None
+        self._purged_at = -SEARCH_PURGE_INTERVAL  # the loop's time of the last purge
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -116,6 +128,8 @@ class SQLiteStore(SQLiteAccounts):
             conn.execute("PRAGMA busy_timeout=5000")
             # statement journals and the like in memory, not a temporary file per batch
             conn.execute("PRAGMA temp_store=MEMORY")
+            # a delete erases: the bytes of what a change removes are zeroed, not just freed
+            conn.execute("PRAGMA secure_delete=ON")
             # a checkpoint every 4000 WAL pages (16 MiB) rather than 1000: a page that many
             # commits touch (a room's newest index leaf) is copied back to the database
             # once per checkpoint, so fewer checkpoints copy fewer pages per message
@@ -137,9 +151,15 @@ class SQLiteStore(SQLiteAccounts):
         if self._index_timer is not None:
             self._index_timer.cancel()
             self._index_timer = None
+        if self._purge_timer is not None:
+            self._purge_timer.cancel()
+            self._purge_timer = None
         if self._cache.unindexed and self._writer is not None:
             with contextlib.suppress(StoreError):  # a failing disk: the next open catches up
                 await self._write(IndexSearch())
+        if self._cache.purge and self._writer is not None:
+            with contextlib.suppress(StoreError):
+                await self._write(PurgeSearch())
         await self._committer.stop()
         if self._inline is not None:
             self._inline.close()
@@ -204,7 +224,7 @@ class SQLiteStore(SQLiteAccounts):
         rows = await self._all(
             "SELECT r.name, r.last_seq, m.read_seq,"
             " (SELECT COUNT(*) FROM messages x WHERE x.room_id = r.id AND x.seq > m.read_seq"
-            "  AND x.author_id != m.user_id)"
+            "  AND x.author_id != m.user_id AND x.kind = 0)"
             " FROM memberships m JOIN rooms r ON r.id = m.room_id"
             " WHERE m.user_id = ? ORDER BY r.name",
             (user_id,),
@@ -273,7 +293,7 @@ class SQLiteStore(SQLiteAccounts):
         ceiling = upto if upto is not None else MAX_SEQ
         if after is not None:
             rows = self._now(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ?"
+                f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = ? AND seq > ?"
                 " AND seq <= ? ORDER BY seq LIMIT ?",
                 (room.id, after, ceiling, limit + 1),
             )
@@ -286,7 +306,7 @@ class SQLiteStore(SQLiteAccounts):
             # holds means a ``before`` past the room's end: the general query below.
             low = max(1, top - limit)
             rows = self._now(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq >= ?"
+                f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = ? AND seq >= ?"
                 " AND seq <= ? ORDER BY seq",
                 (room.id, low, top),
             )
@@ -294,7 +314,7 @@ class SQLiteStore(SQLiteAccounts):
                 rows.reverse()
                 return history_page(room.name, rows, limit, newest_first=True)
         rows = self._now(
-            f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq <= ?"
+            f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = ? AND seq <= ?"
             " ORDER BY seq DESC LIMIT ?",
             (room.id, top, limit + 1),
         )
@@ -309,11 +329,11 @@ class SQLiteStore(SQLiteAccounts):
             await self._write(IndexSearch())
         query = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
         sql = (
-            "SELECT r.name, m.seq, m.nick, m.body, m.ts FROM messages_fts f"
-            " JOIN messages m ON m.id = f.rowid"
+            "SELECT r.name, m.seq, m.nick, m.body, m.ts, m.edited, m.version"
+            " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
             " JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = ?"
             " JOIN rooms r ON r.id = m.room_id"
-            " WHERE messages_fts MATCH ?"
+            " WHERE messages_fts MATCH ? AND m.kind = 0 AND m.deleted = 0"
         )
         params: list[Any] = [user_id, query]
         if room_id is not None:
@@ -322,7 +342,7 @@ class SQLiteStore(SQLiteAccounts):
         sql += " ORDER BY m.id DESC LIMIT ?"
         params.append(limit)
         rows = await self._searcher.all(sql, params)
-        return [SearchHit(room=r[0], seq=r[1], nick=r[2], body=r[3], ts=r[4]) for r in rows]
+        return [search_hit(r) for r in rows]
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -364,6 +384,10 @@ class SQLiteStore(SQLiteAccounts):
         stored: Stored = await self._committer.submit(message)
         return stored
 
+    def submit_change(self, change: NewChange) -> asyncio.Future[StoredChange]:
+        future: asyncio.Future[StoredChange] = self._committer.submit(change)
+        return future
+
     # --- the writer thread's side --------------------------------------------------------
 
     async def _in_writer(self, fn: Callable[..., _T], *args: Any) -> _T:
@@ -379,7 +403,17 @@ class SQLiteStore(SQLiteAccounts):
             raise StoreError("the database is closed")
         results = await self._in_writer(apply_batch, conn, ops, self._cache)
         self._schedule_indexing()
+        if self._cache.purge and self._purge_timer is None:
+            loop = asyncio.get_running_loop()
+            wait = max(SEARCH_PURGE_DELAY, self._purged_at + SEARCH_PURGE_INTERVAL - loop.time())
+            self._purge_timer = loop.call_later(wait, self._purge_now)
         return results
+
+    def _purge_now(self) -> None:
+        self._purge_timer = None
+        self._purged_at = asyncio.get_running_loop().time()
+        with contextlib.suppress(StoreError):  # closing: close (or the next open) purges
+            self._committer.submit(PurgeSearch()).add_done_callback(_log_failure)
 
     def _schedule_indexing(self) -> None:
         """Queue a search-index pass when enough messages wait, or arm the timer for one."""
@@ -418,17 +452,27 @@ class SQLiteStore(SQLiteAccounts):
         self._schedule_indexing()  # messages committed after the pass
 
 
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    """A purge that failed is tried after the next change, or at the next open: the mark
+    stays in the database until one works."""
+    if not future.cancelled() and (exc := future.exception()) is not None:
+        log.warning("search index purge failed: %s", exc)
+
+
 def _catch_up_search(conn: sqlite3.Connection, cache: WriterCache) -> None:
-    """Index what a stopped server left out of the search index, in one transaction."""
-    if not cache.unindexed:
+    """Index what a stopped server left out of the search index, and purge what changes
+    took out of it, in one transaction."""
+    if not cache.unindexed and not cache.purge:
         return
-    staged = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto)
+    staged = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto, purge=cache.purge)
     conn.execute("BEGIN IMMEDIATE")
     try:
         index_search(conn, staged)
+        purge_search(conn, staged)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
     cache.indexed_upto = staged.indexed_upto
+    cache.purge = staged.purge

@@ -1,0 +1,97 @@
+"""Messages that change (protocol 2): edit and delete, acked after the group commit and
+fanned out to the room as ``edit`` and ``delete`` entries of its log."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from typing import Any, Literal
+
+from chat_server import access
+from chat_server import protocol as p
+from chat_server.context import Context
+from chat_server.errors import ChatError, ProtocolError, wire_error
+from chat_server.hub import Session
+from chat_server.requests.budget import spend
+from chat_server.requests.registry import handles
+from chat_server.requests.rooms import check, other_key
+from chat_server.store import NewChange, StoredChange
+
+log = logging.getLogger("chat_server")
+
+
+@handles(p.Edit)
+async def edit(ctx: Context, session: Session, frame: p.Edit) -> None:
+    """Queue the edit; who may make it is checked in the commit (``access.change_refusal``)."""
+    await _submit(ctx, session, frame, "edit", frame.body, None)
+
+
+@handles(p.Delete)
+async def delete(ctx: Context, session: Session, frame: p.Delete) -> None:
+    """Queue the delete, which erases the message's text in the same commit."""
+    await _submit(ctx, session, frame, "delete", "", frame.reason)
+
+
+async def _submit(
+    ctx: Context,
+    session: Session,
+    frame: p.Edit | p.Delete,
+    kind: Literal["edit", "delete"],
+    body: str,
+    reason: str | None,
+) -> None:
+    spend(frame.ref, session.sends)  # a change fans out like a message: the same budget
+    check(session, frame.room, frame.ref)
+    room = await ctx.room(frame.room)
+    if room is None:
+        raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
+    other = other_key(room.name, p.nick_key(session.nick))
+    if kind == "edit" and other is not None:
+        # new text is a new message to the other person: a block stops it (a delete,
+        # which only takes text away, is always allowed)
+        blocked, blocked_by = await ctx.store.blocks_between(session.user_id, other)
+        refused = access.dm_refusal(
+            other, "send", exists=True, blocked=blocked, blocked_by=blocked_by
+        )
+        if refused is not None:
+            raise ProtocolError(refused.code, refused.message, frame.ref)
+    change = NewChange(
+        session.user_id, session.nick, room.id, frame.id, kind, frame.target, body, reason,
+    )  # fmt: skip
+    future = ctx.store.submit_change(change)
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
+
+
+def _committed(
+    ctx: Context, session: Session, ref: str | None, future: asyncio.Future[Any]
+) -> None:
+    """After the commit: the ack to its author, then the entry to the room."""
+    if future.cancelled():
+        return
+    exc = future.exception()
+    if exc is not None:
+        error = wire_error(exc, ref) if isinstance(exc, ChatError) else None
+        if error is None or error.code == "internal":
+            log.error("a change by %s failed: %s", session.nick, exc)
+            error = ProtocolError("internal", "the change was not stored", ref)
+        ctx.hub.write(session, p.refusal_frame(error))
+        return
+    stored: StoredChange = future.result()
+    ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)
+    ctx.hub.write(session, p.encode(ack))
+    if not stored.new:
+        return
+    assert stored.target is not None
+    event: p.EditEvent | p.DeleteEvent
+    if stored.kind == "edit":
+        event = p.EditEvent(
+            room=stored.room, seq=stored.seq, nick=stored.nick, ts=stored.ts,
+            id=stored.client_id, target=stored.target, body=stored.body,
+        )  # fmt: skip
+    else:
+        event = p.DeleteEvent(
+            room=stored.room, seq=stored.seq, nick=stored.nick, ts=stored.ts,
+            id=stored.client_id, target=stored.target, reason=stored.reason,
+        )  # fmt: skip
+    ctx.broker.publish_room(stored.room, p.encode(event), stored.seq)

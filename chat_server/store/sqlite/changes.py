@@ -1,0 +1,156 @@
+"""Edits and deletes on the SQLite writer: one change, its rules and its erasures, inside
+the batch's transaction.
+
+A change is a row of ``messages`` of its own (the room's next seq) and rewrites the rows it
+changes: the message (``body``, ``edited``, ``deleted``, ``version``) and its earlier edits,
+which always carry the message's current text, so no earlier version survives an edit and
+nothing survives a delete.
+
+The search index (FTS5, external content) holds a message's words once the writer has
+indexed it (``id <= search_indexed.upto``): a change takes the old words out with FTS5's
+'delete' command and the message's old text, and an edit puts the new words in. FTS5 (before
+SQLite 3.42's 'secure-delete') only marks words deleted, in a new segment, until its
+segments are merged: ``purge`` notes that, and :func:`purge_search` merges them all, soon
+after (the store schedules it, spaced out: the merge rewrites the whole index) or when the
+database opens next (SQLite 3.42's FTS5 'secure-delete' option would make the merge
+needless). The writer's connection runs with ``secure_delete``, so the pages that held the
+text are zeroed, not just freed.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from chat_server import access
+from chat_server.errors import Forbidden, NotFound, NotMember
+from chat_server.protocol import now_ts
+from chat_server.store.base import DELETE, EDIT, KINDS, NewChange, StoredChange
+
+if TYPE_CHECKING:
+    from chat_server.store.sqlite.batch import WriterCache
+
+_BY_KEY = (
+    "SELECT r.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body, m.reason"
+    " FROM messages m JOIN rooms r ON r.id = m.room_id"
+    " WHERE m.client_id = ? AND m.author_id = ?"
+)
+_FIRST_DELETE = (
+    "SELECT r.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body, m.reason, m.client_id"
+    " FROM messages m JOIN rooms r ON r.id = m.room_id"
+    " WHERE m.room_id = ? AND m.target = ? AND m.kind = 2 ORDER BY m.seq LIMIT 1"
+)
+_INSERT = (
+    "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts, kind, target,"
+    " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def apply_change(
+    conn: sqlite3.Connection, change: NewChange, seqs: dict[int, int], known: WriterCache
+) -> StoredChange:
+    """Store one edit or delete (or find the entry its key, or a first delete, stands for).
+
+    Raises NotMember, NotFound or Forbidden before it writes anything; ``seqs`` and
+    ``known`` learn the room's new seq and the new row only once everything is written.
+    """
+    row = conn.execute(_BY_KEY, (change.client_id, change.user_id)).fetchone()
+    if row is not None:
+        return _stored(row, change.client_id)
+    if not conn.execute(
+        "SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?",
+        (change.user_id, change.room_id),
+    ).fetchone():
+        raise NotMember("you are not a member of this room")
+    target = conn.execute(
+        "SELECT id, author_id, kind, deleted, body FROM messages WHERE room_id = ? AND seq = ?",
+        (change.room_id, change.target),
+    ).fetchone()
+    refused = access.change_refusal(
+        change.kind,
+        change.target,
+        None if target is None else KINDS[target[2]],
+        author=target is not None and target[1] == change.user_id,
+        deleted=target is not None and bool(target[3]),
+        moderator=change.moderator,
+    )
+    if refused is not None:
+        raise (Forbidden if refused.code == "forbidden" else NotFound)(refused.message)
+    message_id, _, _, deleted, old_body = target
+    if deleted:  # a delete of a deleted message: the first delete's ack
+        first = conn.execute(_FIRST_DELETE, (change.room_id, change.target)).fetchone()
+        return _stored(first[:8], first[8])
+
+    name, last_seq = conn.execute(
+        "SELECT name, last_seq FROM rooms WHERE id = ?", (change.room_id,)
+    ).fetchone()
+    seq, ts = last_seq + 1, now_ts()
+    edit = change.kind == "edit"
+    body = change.body if edit else ""
+    cur = conn.execute(
+        _INSERT,
+        (
+            change.room_id, seq, change.user_id, change.nick, change.client_id, body, ts,
+            EDIT if edit else DELETE, change.target, change.reason,
+        ),
+    )  # fmt: skip
+    indexed = message_id <= known.indexed_upto
+    if indexed:
+        conn.execute(
+            "INSERT INTO messages_fts (messages_fts, rowid, body) VALUES ('delete', ?, ?)",
+            (message_id, old_body),
+        )
+    if edit:
+        conn.execute(
+            "UPDATE messages SET body = ?, edited = ?, version = ? WHERE id = ?",
+            (body, ts, seq, message_id),
+        )
+        if indexed:
+            conn.execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (message_id, body))
+    else:
+        conn.execute(
+            "UPDATE messages SET body = '', deleted = 1, version = ? WHERE id = ?",
+            (seq, message_id),
+        )
+    # the message's other edits carry its current text: none once it is deleted
+    conn.execute(
+        "UPDATE messages SET body = ?, deleted = ? WHERE room_id = ? AND target = ?"
+        " AND kind = 1 AND id != ?",
+        (body, int(not edit), change.room_id, change.target, cur.lastrowid),
+    )
+    if indexed:
+        conn.execute("UPDATE search_indexed SET purge = 1")
+    conn.execute("UPDATE rooms SET last_seq = ? WHERE id = ?", (seq, change.room_id))
+    conn.execute(
+        "UPDATE memberships SET read_seq = MAX(read_seq, ?) WHERE user_id = ? AND room_id = ?",
+        (seq, change.user_id, change.room_id),
+    )
+    assert cur.lastrowid is not None
+    seqs[change.room_id] = seq
+    known.names[change.room_id] = name
+    known.last_id = max(known.last_id, cur.lastrowid)
+    known.purge = known.purge or indexed
+    return StoredChange(
+        room=name, seq=seq, ts=ts, client_id=change.client_id, nick=change.nick,
+        kind=change.kind, target=change.target, body=body, reason=change.reason, new=True,
+    )  # fmt: skip
+
+
+def _stored(row: Any, client_id: str) -> StoredChange:
+    """The entry (room name, seq, ts, nick, kind, target, body, reason) a key stands for."""
+    name, seq, ts, nick, kind, target, body, reason = row
+    return StoredChange(
+        room=name, seq=seq, ts=ts, client_id=client_id, nick=nick, kind=KINDS[kind],
+        target=target, body=body, reason=reason, new=False,
+    )  # fmt: skip
+
+
+def purge_search(conn: sqlite3.Connection, known: WriterCache) -> bool:
+    """Merge the search index's segments into one, leaving out every word a change took out
+    of it; False when there was nothing to purge. Its cost grows with the whole index."""
+    if not known.purge:
+        return False
+    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+    conn.execute("UPDATE search_indexed SET purge = 0")
+    known.purge = False
+    return True
