@@ -8,12 +8,12 @@ import functools
 import logging
 from typing import Any, Literal
 
-from chat_server import access
 from chat_server import protocol as p
 from chat_server.context import Context
-from chat_server.errors import ChatError, ProtocolError, wire_error
+from chat_server.errors import ProtocolError
 from chat_server.hub import Session
 from chat_server.requests.budget import spend
+from chat_server.requests.messages import consent, refused_commit
 from chat_server.requests.registry import handles
 from chat_server.requests.rooms import check, other_key
 from chat_server.store import NewChange, StoredChange
@@ -50,12 +50,7 @@ async def _submit(
     if kind == "edit" and other is not None:
         # new text is a new message to the other person: a block stops it (a delete,
         # which only takes text away, is always allowed)
-        blocked, blocked_by = await ctx.store.blocks_between(session.user_id, other)
-        refused = access.dm_refusal(
-            other, "send", exists=True, blocked=blocked, blocked_by=blocked_by
-        )
-        if refused is not None:
-            raise ProtocolError(refused.code, refused.message, frame.ref)
+        await consent(ctx, session, other, frame.ref)
     change = NewChange(
         session.user_id, session.nick, room.id, frame.id, kind, frame.target, body, reason,
     )  # fmt: skip
@@ -67,15 +62,7 @@ def _committed(
     ctx: Context, session: Session, ref: str | None, future: asyncio.Future[Any]
 ) -> None:
     """After the commit: the ack to its author, then the entry to the room."""
-    if future.cancelled():
-        return
-    exc = future.exception()
-    if exc is not None:
-        error = wire_error(exc, ref) if isinstance(exc, ChatError) else None
-        if error is None or error.code == "internal":
-            log.error("a change by %s failed: %s", session.nick, exc)
-            error = ProtocolError("internal", "the change was not stored", ref)
-        ctx.hub.write(session, p.refusal_frame(error))
+    if refused_commit(ctx, session, ref, future, "change"):
         return
     stored: StoredChange = future.result()
     ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)

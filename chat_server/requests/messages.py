@@ -32,7 +32,7 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
             raise ProtocolError("not_found", f"no user {frame.to}", frame.ref)
         if target.id == session.user_id:
             raise ProtocolError("bad_request", "you cannot message yourself", frame.ref)
-        await _consent(ctx, session, target.nick, frame.ref)  # before the room is opened
+        await consent(ctx, session, target.nick, frame.ref)  # before the room is opened
         name = p.dm_room(session.nick, target.nick)
         room, new_member = await store.open_dm(name, (session.user_id, target.id))
         ctx.rooms[name] = room
@@ -48,7 +48,7 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
         room = found  # membership is checked in the commit, with the seq
         other = other_key(room.name, p.nick_key(session.nick))
         if other is not None:
-            await _consent(ctx, session, other, frame.ref)
+            await consent(ctx, session, other, frame.ref)
     # a first message in a direct conversation shows the sender's presence there from now
     first = room.is_dm and not await store.has_written(session.user_id, room.id)
     message = NewMessage(session.user_id, session.nick, room.id, frame.id, frame.body)
@@ -56,27 +56,37 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
     future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, first))
 
 
-async def _consent(ctx: Context, session: Session, other: str, ref: str | None) -> None:
-    """Refuse a direct message when either person blocked the other."""
+async def consent(ctx: Context, session: Session, other: str, ref: str | None) -> None:
+    """Refuse a direct message (or an edit in one) when either person blocked the other."""
     blocked, blocked_by = await ctx.store.blocks_between(session.user_id, other)
     refused = access.dm_refusal(other, "send", exists=True, blocked=blocked, blocked_by=blocked_by)
     if refused is not None:
         raise ProtocolError(refused.code, refused.message, ref)
 
 
+def refused_commit(
+    ctx: Context, session: Session, ref: str | None, future: asyncio.Future[Any], what: str
+) -> bool:
+    """True when a queued write did not commit: its refusal (or ``internal``, logged) is
+    written to the author; False when its result is there to acknowledge."""
+    if future.cancelled():
+        return True
+    exc = future.exception()
+    if exc is None:
+        return False
+    error = wire_error(exc, ref) if isinstance(exc, ChatError) else None
+    if error is None or error.code == "internal":
+        log.error("storing the %s of %s failed: %s", what, session.nick, exc)
+        error = ProtocolError("internal", f"the {what} was not stored", ref)
+    ctx.hub.write(session, p.refusal_frame(error))
+    return True
+
+
 def _committed(
     ctx: Context, session: Session, ref: str | None, first: bool, future: asyncio.Future[Any]
 ) -> None:
     """After the commit: the ack to the sender, then the message to the room."""
-    if future.cancelled():
-        return
-    exc = future.exception()
-    if exc is not None:
-        error = wire_error(exc, ref) if isinstance(exc, ChatError) else None
-        if error is None or error.code == "internal":
-            log.error("send by %s failed: %s", session.nick, exc)
-            error = ProtocolError("internal", "the message was not stored", ref)
-        ctx.hub.write(session, p.refusal_frame(error))
+    if refused_commit(ctx, session, ref, future, "message"):
         return
     stored: Stored = future.result()
     ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)

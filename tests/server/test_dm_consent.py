@@ -17,30 +17,17 @@ import redis.asyncio
 from chat_server.server import start
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory, in_process_settings
 from tests.scale.cluster import PostgresSchema
+from tests.server.each_store import STORES, on_store
 
 Frame = dict[str, Any]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=STORES)
 async def server(
     request: pytest.FixtureRequest, make_server: ServerFactory
 ) -> AsyncIterator[ChatServerUnderTest]:
-    if request.param == "sqlite":
-        yield await make_server()
-        return
-    schema = PostgresSchema(request.getfixturevalue("database_url"))
-    await schema.create()
-    tmp_path: Path = request.getfixturevalue("tmp_path")
-    # started here, not by make_server (whose teardown comes after this one's): the server
-    # must be stopped before its schema is dropped, or the drop deadlocks with its queries
-    running = await start(
-        in_process_settings(db_path=tmp_path / "unused.db", database_url=schema.url)
-    )
-    try:
-        yield ChatServerUnderTest(running, running.ctx.settings)
-    finally:
-        await running.stop()
-        await schema.drop()
+    async with on_store(request, make_server) as running:
+        yield running
 
 
 async def ask(client: Client, frame: Frame, *types: str) -> Frame:

@@ -6,38 +6,24 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chat_server.server import start
 from chat_server.store import SQLiteStore
-from tests.conftest import ChatServerUnderTest, Client, ServerFactory, in_process_settings
-from tests.scale.cluster import PostgresSchema
+from tests.conftest import ChatServerUnderTest, Client, ServerFactory
+from tests.server.each_store import STORES, on_store
 
 Frame = dict[str, Any]
 SECRET = "hunter2zqxj"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=STORES)
 async def server(
     request: pytest.FixtureRequest, make_server: ServerFactory
 ) -> AsyncIterator[ChatServerUnderTest]:
-    if request.param == "sqlite":
-        yield await make_server()
-        return
-    schema = PostgresSchema(request.getfixturevalue("database_url"))
-    await schema.create()
-    tmp_path: Path = request.getfixturevalue("tmp_path")
-    running = await start(
-        in_process_settings(db_path=tmp_path / "unused.db", database_url=schema.url)
-    )
-    try:
-        yield ChatServerUnderTest(running, running.ctx.settings)
-    finally:
-        await running.stop()  # before the schema is dropped (see test_dm_consent.py)
-        await schema.drop()
+    async with on_store(request, make_server) as running:
+        yield running
 
 
 async def ask(client: Client, frame: Frame, *types: str) -> Frame:
