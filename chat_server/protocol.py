@@ -33,6 +33,8 @@ from chat_server.server_frames import Limits as Limits
 from chat_server.server_frames import Message as Message
 from chat_server.server_frames import MessageRecord as MessageRecord
 from chat_server.server_frames import PasswordChanged as PasswordChanged
+from chat_server.server_frames import Reaction as Reaction
+from chat_server.server_frames import ReactEvent as ReactEvent
 from chat_server.server_frames import Presence as Presence
 from chat_server.server_frames import Rate as Rate
 from chat_server.server_frames import ReadEvent as ReadEvent
@@ -57,9 +59,11 @@ from chat_server.text import is_valid_room as is_valid_room
 from chat_server.text import nick_key as nick_key
 from chat_server.text import now_ts as now_ts
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 MAX_BODY: Final = 4000
 MAX_REASON: Final = 500
+MAX_EMOJI: Final = 32
+MAX_REACTIONS: Final = 20  # distinct emoji on one message
 MAX_FRAME: Final = 64 * 1024
 HISTORY_MAX: Final = 500
 HISTORY_DEFAULT: Final = 100
@@ -139,10 +143,13 @@ class Leave(ClientFrame, tag="leave"):
 
 
 class Send(ClientFrame, tag="send"):
+    """``reply_to`` (protocol 2): the seq of the message of the same room this answers."""
+
     body: str
     id: ClientId
     room: str | None = None
     to: str | None = None
+    reply_to: Seq | None = None
 
 
 class Edit(ClientFrame, tag="edit"):
@@ -163,11 +170,26 @@ class Delete(ClientFrame, tag="delete"):
     reason: str | None = None
 
 
+class React(ClientFrame, tag="react"):
+    """Protocol 2: add (or, with ``remove``, take back) one's ``emoji`` on message ``target``."""
+
+    room: str
+    target: Seq
+    emoji: str
+    id: ClientId
+    remove: bool = False
+
+
 class History(ClientFrame, tag="history"):
+    """A page of ``room``: the newest (``before``), from a seq on (``after``), the thread
+    of a message (``thread``, paged on with ``after``), or centred on a seq (``around``)."""
+
     room: str
     before: Seq | None = None
     after: Seq | None = None
     limit: HistoryLimit = HISTORY_DEFAULT
+    thread: Seq | None = None
+    around: Seq | None = None
 
 
 class Read(ClientFrame, tag="read"):
@@ -218,6 +240,7 @@ AnyClientFrame = (
     | Send
     | Edit
     | Delete
+    | React
     | History
     | Read
     | Typing
@@ -335,6 +358,17 @@ def clean_reason(reason: str, ref: str | None = None) -> str | None:
     return cleaned or None
 
 
+def clean_emoji(emoji: str, ref: str | None = None) -> str:
+    """A reaction's emoji as it will be stored, or ProtocolError: 1-32 characters after
+    cleaning, no whitespace."""
+    cleaned = clean_text(emoji)
+    if not cleaned or len(cleaned) > MAX_EMOJI or any(ch.isspace() for ch in cleaned):
+        raise ProtocolError(
+            "bad_request", f"an emoji is 1-{MAX_EMOJI} characters without spaces", ref
+        )
+    return cleaned
+
+
 def clean_body(body: str, ref: str | None = None) -> str:
     """The body as it will be stored, or ProtocolError when it is empty or too long."""
     cleaned = clean_text(body)
@@ -358,7 +392,7 @@ def clean_query(q: str, ref: str | None = None) -> str:
 
 def _check(frame: AnyClientFrame) -> None:
     """Checks a schema cannot express; may replace ``Send.body``, ``Edit.body``,
-    ``Delete.reason`` and ``Search.q`` with their cleaned forms."""
+    ``Delete.reason``, ``React.emoji`` and ``Search.q`` with their cleaned forms."""
     ref = frame.ref
     match frame:
         case Hello():
@@ -395,10 +429,18 @@ def _check(frame: AnyClientFrame) -> None:
             _check_id(frame.id, ref)
             if frame.reason is not None:
                 frame.reason = clean_reason(frame.reason, ref)
+        case React():
+            _check_room(frame.room, ref)
+            _check_id(frame.id, ref)
+            frame.emoji = clean_emoji(frame.emoji, ref)
         case History():
             _check_room(frame.room, ref)
-            if frame.before is not None and frame.after is not None:
-                raise ProtocolError("bad_request", "use before or after, not both", ref)
+            given = (frame.before, frame.after, frame.thread, frame.around)
+            thread_page = frame.thread is not None and frame.before is frame.around is None
+            if sum(value is not None for value in given) > 1 and not thread_page:
+                raise ProtocolError(
+                    "bad_request", "use one of before, after, thread and around", ref
+                )
         case Search():
             frame.q = clean_query(frame.q, ref)
             if frame.room is not None:

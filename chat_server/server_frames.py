@@ -1,5 +1,5 @@
-"""The frames a server sends in protocol v1 (and what protocol 2 adds so far: the ``edit``
-and ``delete`` entries), as msgspec Structs; ``protocol`` re-exports them."""
+"""The frames a server sends in protocol 1 and 2, as msgspec Structs; ``protocol``
+re-exports them."""
 
 from __future__ import annotations
 
@@ -34,6 +34,8 @@ class Limits(Struct):
     search: Rate | None = None
     max_rooms: int | None = None
     max_blocks: int | None = None
+    # protocol 2: how long after sending its author may edit a message; null: no limit
+    edit_window_s: float | None = None
 
 
 class RoomState(Struct):
@@ -57,6 +59,7 @@ class Welcome(ServerFrame, tag="welcome"):
     limits: Limits
     rooms: list[RoomState]
     blocked: list[str] | None = None
+    admin: bool = False  # protocol 2: a server admin (absent otherwise)
 
 
 class Joined(ServerFrame, tag="joined"):
@@ -70,16 +73,26 @@ class Left(ServerFrame, tag="left"):
     room: str
 
 
+class Reaction(Struct):
+    """One emoji on a message and who reacted with it, in the order they did."""
+
+    emoji: str
+    nicks: list[str]
+
+
 class MessageRecord(Struct, omit_defaults=True):
     """An entry of a room's log as ``history`` lists it.
 
     A message (``kind`` absent) comes as it is now: ``edited`` (ts of its last edit),
-    ``deleted`` (true, ``body`` then ""), ``version`` (seq of the last entry applied to it;
-    absent while it has none, then it is ``seq``). A change entry (protocol 2) has ``kind``
-    "edit" or "delete" and ``target`` (the message's seq); an edit's ``body`` is the
-    message's current text ("" and ``deleted`` once the message is deleted), a delete's
-    ``reason`` is optional. The fields a message without changes lacks are left out, so its
-    record is protocol 1's byte for byte.
+    ``deleted`` (true, ``body`` then ""), ``reactions``, ``replies`` (on a thread's root),
+    ``reply_to`` and ``thread`` (when it answers a message), ``version`` (seq of the last
+    entry applied to it; absent while it has none, then it is ``seq``). A change entry
+    (protocol 2) has ``kind`` "edit", "delete" or "react" and ``target`` (the message's
+    seq); an edit's ``body`` is the message's current text ("" and ``deleted`` once the
+    message is deleted), a delete's ``reason`` is optional, a react's ``emoji`` and
+    ``remove`` say what it did ("" and ``deleted`` once the message is deleted). The fields
+    a message without changes lacks are left out, so its record is protocol 1's byte for
+    byte.
     """
 
     room: str
@@ -88,12 +101,18 @@ class MessageRecord(Struct, omit_defaults=True):
     body: str
     ts: str
     id: str
-    kind: Literal["edit", "delete"] | None = None
+    kind: Literal["edit", "delete", "react"] | None = None
     target: int | None = None
     edited: str | None = None
     deleted: bool = False
     version: int | None = None
     reason: str | None = None
+    reply_to: int | None = None
+    thread: int | None = None
+    replies: int = 0
+    reactions: list[Reaction] = []
+    emoji: str | None = None
+    remove: bool = False
 
 
 class HistoryPage(ServerFrame, tag="history"):
@@ -110,12 +129,16 @@ class Ack(ServerFrame, tag="ack"):
 
 
 class Message(ServerFrame, tag="message"):
+    """Live: a new message; ``reply_to`` and ``thread`` (protocol 2) when it answers one."""
+
     room: str
     seq: int
     nick: str
     body: str
     ts: str
     id: str
+    reply_to: int | None = None
+    thread: int | None = None
 
 
 class EditEvent(ServerFrame, tag="edit"):
@@ -140,6 +163,20 @@ class DeleteEvent(ServerFrame, tag="delete"):
     id: str
     target: int
     reason: str | None = None
+
+
+class ReactEvent(ServerFrame, tag="react"):
+    """Live: ``nick`` added ``emoji`` to the message ``target`` of ``room`` (took it back
+    when ``remove``) (entry ``seq``)."""
+
+    room: str
+    seq: int
+    nick: str
+    ts: str
+    id: str
+    target: int
+    emoji: str
+    remove: bool = False
 
 
 class Presence(ServerFrame, tag="presence"):
@@ -222,6 +259,7 @@ AnyServerFrame = (
     | Message
     | EditEvent
     | DeleteEvent
+    | ReactEvent
     | Presence
     | TypingEvent
     | ReadEvent

@@ -60,7 +60,7 @@ class Stored(msgspec.Struct, frozen=True):
 
 # The kinds of a room's entries, by the number a database stores (messages are 0, the
 # column's default, so a send writes nothing more than before).
-KINDS: Final = ("message", "edit", "delete")
+KINDS: Final = ("message", "edit", "delete", "react", "react")
 EDIT: Final = 1
 DELETE: Final = 2
 

@@ -31,6 +31,7 @@ def test_every_client_type_decodes() -> None:
         "send": {"room": "general", "body": "hi", "id": "k1"},
         "edit": {"room": "general", "target": 3, "body": "hi!", "id": "k2"},
         "delete": {"room": "general", "target": 3, "id": "k3", "reason": "oops"},
+        "react": {"room": "general", "target": 3, "emoji": "👍", "id": "k4", "remove": True},
         "history": {"room": "general", "before": 10, "limit": 20},
         "read": {"room": "general", "seq": 4},
         "typing": {"room": "general"},
