@@ -33,10 +33,10 @@ from chat_server.server_frames import Limits as Limits
 from chat_server.server_frames import Message as Message
 from chat_server.server_frames import MessageRecord as MessageRecord
 from chat_server.server_frames import PasswordChanged as PasswordChanged
-from chat_server.server_frames import Reaction as Reaction
-from chat_server.server_frames import ReactEvent as ReactEvent
 from chat_server.server_frames import Presence as Presence
 from chat_server.server_frames import Rate as Rate
+from chat_server.server_frames import ReactEvent as ReactEvent
+from chat_server.server_frames import Reaction as Reaction
 from chat_server.server_frames import ReadEvent as ReadEvent
 from chat_server.server_frames import Results as Results
 from chat_server.server_frames import RoomInfo as RoomInfo
