@@ -64,6 +64,7 @@ MAX_BODY: Final = 4000
 MAX_REASON: Final = 500
 MAX_EMOJI: Final = 32
 MAX_REACTIONS: Final = 20  # distinct emoji on one message
+MAX_REACTION_NICKS: Final = 50  # the nicks a page lists per emoji (a record stays small)
 MAX_FRAME: Final = 64 * 1024
 HISTORY_MAX: Final = 500
 HISTORY_DEFAULT: Final = 100

@@ -17,7 +17,14 @@ from typing import Any, Final, Literal, Protocol
 import msgspec
 
 from chat_server.errors import OverLimit
-from chat_server.protocol import MessageRecord, Reaction, RoomInfo, RoomState, SearchHit
+from chat_server.protocol import (
+    MAX_REACTION_NICKS,
+    MessageRecord,
+    Reaction,
+    RoomInfo,
+    RoomState,
+    SearchHit,
+)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -361,8 +368,15 @@ class Store(Protocol):
 # ``DETAIL_COLUMNS`` from a second one (``details_span``).
 PAGE_COLUMNS: Final = "seq, nick, body, ts, client_id, version"
 DETAIL_COLUMNS: Final = "seq, kind, target, edited, deleted, reason, reply_to, thread, replies, id"
-# The reactions of some messages, by message id, oldest first (rows: message id, emoji, nick).
-REACTIONS_SQL: Final = "SELECT message_id, emoji, nick FROM reactions WHERE message_id IN ({ids})"
+# The reactions of some messages: the first MAX_REACTION_NICKS of each emoji (rank), with
+# how many there are, in the order they were made (rows: message id, emoji, nick, count).
+REACTIONS_SQL: Final = (
+    "SELECT message_id, emoji, nick, n FROM (SELECT message_id, emoji, nick, seq,"
+    " ROW_NUMBER() OVER (PARTITION BY message_id, emoji ORDER BY seq) AS rank,"
+    " COUNT(*) OVER (PARTITION BY message_id, emoji) AS n"
+    " FROM reactions WHERE message_id IN ({ids})) AS r"
+    f" WHERE rank <= {MAX_REACTION_NICKS} ORDER BY seq"
+)
 
 
 def details_span(rows: Sequence[Any]) -> tuple[int, int] | None:
@@ -379,15 +393,18 @@ def reacted_ids(details: Iterable[Any]) -> list[int]:
 
 
 def reactions_by_id(rows: Iterable[Any]) -> dict[int, list[Reaction]]:
-    """Each message's reactions from rows (message id, emoji, nick) in the order they were
-    made: emoji in order of first use, nicks in the order they reacted."""
-    found: dict[int, dict[str, list[str]]] = {}
-    for message_id, emoji, nick in rows:
-        found.setdefault(message_id, {}).setdefault(emoji, []).append(nick)
-    return {
-        message_id: [Reaction(emoji=emoji, nicks=nicks) for emoji, nicks in by_emoji.items()]
-        for message_id, by_emoji in found.items()
-    }
+    """Each message's reactions from rows (message id, emoji, nick, count) in the order they
+    were made: emoji in order of first use, nicks in the order they reacted, ``count`` when
+    the nicks are cut."""
+    found: dict[int, dict[str, Reaction]] = {}
+    for message_id, emoji, nick, count in rows:
+        by_emoji = found.setdefault(message_id, {})
+        reaction = by_emoji.get(emoji)
+        if reaction is None:
+            cut = count if count > MAX_REACTION_NICKS else None
+            reaction = by_emoji[emoji] = Reaction(emoji=emoji, nicks=[], count=cut)
+        reaction.nicks.append(nick)
+    return {message_id: list(by_emoji.values()) for message_id, by_emoji in found.items()}
 
 
 def history_page(

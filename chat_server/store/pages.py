@@ -55,7 +55,7 @@ async def page(
     ids = reacted_ids(details.values())
     reactions = {}
     if ids:
-        sql = REACTIONS_SQL.format(ids=",".join("?" * len(ids))) + " ORDER BY seq"
+        sql = REACTIONS_SQL.format(ids=",".join("?" * len(ids)))
         reactions = reactions_by_id(await query(sql, ids))
     return history_page(
         room.name, rows, limit, newest_first=newest_first, details=details, reactions=reactions

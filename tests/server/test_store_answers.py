@@ -194,3 +194,17 @@ async def test_an_edit_window_closes_editing_not_deleting(store: AnyStore) -> No
     assert (await store.submit_change(ok)).new
     gone = NewChange(alice.id, "alice", room, "d1", "delete", 1, edit_window=0.0)
     assert (await store.submit_change(gone)).new
+
+
+async def test_a_page_lists_50_nicks_an_emoji_and_counts_them_all(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    for i in range(53):
+        user, _ = await member(store, f"fan{i}", "general")
+        await store.submit_change(react(user.id, f"fan{i}", room, f"k{i}", 1, "👍"))
+    await store.submit_change(react(alice.id, "alice", room, "a1", 1, "🎉"))
+    page = await store.history(await room_of(store, "general"), limit=1, before=2)
+    assert page.messages[0].reactions == [
+        Reaction(emoji="👍", nicks=[f"fan{i}" for i in range(50)], count=53),
+        Reaction(emoji="🎉", nicks=["alice"]),
+    ]
