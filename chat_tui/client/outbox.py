@@ -107,7 +107,14 @@ class Outbox:
         self._unsent = deque(self._entries)
 
     def acked(self, ack: p.Ack) -> None:
+        """Settle the request an ack answers: by its id, or by its ref (a delete of a deleted
+        message is answered with the first delete's ack, whose id is another's)."""
         entry = self._entries.pop(ack.id, None)
+        if entry is None and ack.ref is not None:
+            for msg_id, waiting in self._entries.items():
+                if waiting.ref == ack.ref:
+                    entry = self._entries.pop(msg_id)
+                    break
         if entry is not None and not entry.future.done():
             entry.future.set_result(ack)
 

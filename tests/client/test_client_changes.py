@@ -259,3 +259,15 @@ async def test_replies_form_a_thread_and_around_centres_on_a_seq(
         ]
         around = await alice.history("general", around=reply.seq, limit=2)
         assert [m.seq for m in around.messages] == [reply.seq - 1, reply.seq]
+
+
+async def test_deleting_a_deleted_message_answers_with_the_first_delete(
+    chat: RestartableServer,
+) -> None:
+    async with chat.client(await chat.account("alice")) as alice:
+        await alice.join("general")
+        sent = await alice.send("twice", room="general")
+        first = await alice.delete("general", sent.seq, id="d1")
+        again = await asyncio.wait_for(alice.delete("general", sent.seq, id="d2"), TIMEOUT)
+        assert (again.id, again.seq) == ("d1", first.seq)
+        assert alice.queued == 0
