@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chat_server import protocol as p
-from chat_tui.client.entries import Entry, RoomLog, record_of
+from chat_tui.client.entries import ORPHANS_MAX, Entry, RoomLog, record_of
 
 ROOM = "general"
 
@@ -206,6 +206,17 @@ def test_live_changes_that_overtake_their_message_wait_for_it() -> None:
     held = log.get(1)
     assert held is not None
     assert (held.body, held.replies, held.version) == ("later", 1, 6)
+
+
+def test_waiting_changes_are_bounded_and_the_oldest_messages_lose_theirs() -> None:
+    log = RoomLog()
+    for target in range(1, ORPHANS_MAX + 11):
+        log.apply(edit(100_000 + target, target, f"edit of {target}"))
+    for target in (1, ORPHANS_MAX + 10):
+        log.apply(p.MessageRecord(room=ROOM, seq=target, nick="alice", body="x", ts="t", id="m"))
+    first, last = log.get(1), log.get(ORPHANS_MAX + 10)
+    assert first is not None and first.body == "x"  # its edit was dropped to make room
+    assert last is not None and last.body == f"edit of {ORPHANS_MAX + 10}"
 
 
 # --- the reference model: a server's log of one room, materialised at any seq -----------------
