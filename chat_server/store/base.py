@@ -369,13 +369,14 @@ class Store(Protocol):
 PAGE_COLUMNS: Final = "seq, nick, body, ts, client_id, version"
 DETAIL_COLUMNS: Final = "seq, kind, target, edited, deleted, reason, reply_to, thread, replies, id"
 # The reactions of some messages: the first MAX_REACTION_NICKS of each emoji (rank), with
-# how many there are, in the order they were made (rows: message id, emoji, nick, count).
+# how many there are, emoji by ``since`` (first use, unbroken since), nicks in the order
+# they reacted (rows: message id, emoji, nick, count).
 REACTIONS_SQL: Final = (
-    "SELECT message_id, emoji, nick, n FROM (SELECT message_id, emoji, nick, seq,"
+    "SELECT message_id, emoji, nick, n FROM (SELECT message_id, emoji, nick, seq, since,"
     " ROW_NUMBER() OVER (PARTITION BY message_id, emoji ORDER BY seq) AS rank,"
     " COUNT(*) OVER (PARTITION BY message_id, emoji) AS n"
     " FROM reactions WHERE message_id IN ({ids})) AS r"
-    f" WHERE rank <= {MAX_REACTION_NICKS} ORDER BY seq"
+    f" WHERE rank <= {MAX_REACTION_NICKS} ORDER BY since, seq"
 )
 
 

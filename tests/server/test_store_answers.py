@@ -208,3 +208,18 @@ async def test_a_page_lists_50_nicks_an_emoji_and_counts_them_all(store: AnyStor
         Reaction(emoji="👍", nicks=[f"fan{i}" for i in range(50)], count=53),
         Reaction(emoji="🎉", nicks=["alice"]),
     ]
+
+
+async def test_an_emoji_keeps_its_place_while_anyone_still_uses_it(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    await store.submit_change(react(bob.id, "bob", room, "k1", 1, "👍"))
+    await store.submit_change(react(alice.id, "alice", room, "k2", 1, "🎉"))
+    await store.submit_change(react(alice.id, "alice", room, "k3", 1, "👍"))
+    await store.submit_change(react(bob.id, "bob", room, "k4", 1, "👍", remove=True))
+    page = await store.history(await room_of(store, "general"), limit=1, before=2)
+    assert page.messages[0].reactions == [
+        Reaction(emoji="👍", nicks=["alice"]),  # first used by bob, and never gone since
+        Reaction(emoji="🎉", nicks=["alice"]),
+    ]

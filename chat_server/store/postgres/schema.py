@@ -151,6 +151,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             user_id BIGINT NOT NULL REFERENCES users(id),
             nick TEXT NOT NULL,
             seq BIGINT NOT NULL,
+            since BIGINT NOT NULL,
             PRIMARY KEY (message_id, emoji, user_id)
         )""",
     ),
