@@ -201,8 +201,6 @@ async def test_a_lost_ack_of_a_delete_is_recovered_with_the_same_id(
     assert [(m.seq, m.kind) for m in page.messages] == [(1, None), (2, "delete")]
 
 
-
-
 async def test_reactions_come_live_and_in_pages(chat: RestartableServer) -> None:
     async with (
         chat.client(await chat.account("alice")) as alice,

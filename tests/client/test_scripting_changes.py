@@ -15,7 +15,6 @@ __all__ = ["scene"]  # the fixture, shared with test_scripting
 pytestmark = pytest.mark.slow
 
 
-
 def send(scene: Scene, body: str, *extra: str) -> int:
     [ack] = json_lines(ok(scene.run("send", "--room", "ops", "--json", *extra, body)))
     seq = ack["seq"]
