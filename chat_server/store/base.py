@@ -24,6 +24,7 @@ class User:
     nick: str
     password_hash: str | None
     removed: bool = False
+    admin: bool = False  # a server admin (``chat-server users admin``)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,8 +69,8 @@ DELETE: Final = 2
 class NewChange(msgspec.Struct, frozen=True):
     """An edit or a delete of the message at seq ``target`` of a room, to store.
 
-    ``moderator``: the user may delete anyone's message there (see
-    ``access.change_refusal``); nobody is yet.
+    Who may make it is decided in the writer's transaction (``access.change_refusal``),
+    with the user's admin flag as it is then.
     """
 
     user_id: int
@@ -80,12 +81,12 @@ class NewChange(msgspec.Struct, frozen=True):
     target: int
     body: str = ""
     reason: str | None = None
-    moderator: bool = False
 
 
 class StoredChange(msgspec.Struct, frozen=True):
     """A committed change (``new``), or the entry a repeated key (or a second delete of a
-    message) stands for: its ``kind`` may then be any entry's."""
+    message) stands for: its ``kind`` may then be any entry's. ``moderated``: the nick of
+    the message's author, when a server admin deleted someone else's message (new only)."""
 
     room: str
     seq: int
@@ -97,6 +98,7 @@ class StoredChange(msgspec.Struct, frozen=True):
     body: str
     reason: str | None
     new: bool
+    moderated: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -172,6 +174,11 @@ class Store(Protocol):
     async def remove_user(self, user_id: int) -> None: ...
 
     async def list_users(self) -> list[User]: ...
+
+    async def set_admin(self, user_id: int, admin: bool) -> bool:
+        """Make the user a server admin, or (``admin`` False) no longer one; True when that
+        changed the flag. A change's writer reads it, so it holds from the next delete."""
+        ...
 
     async def add_token(
         self, user_id: int, token_hash: bytes, expires_at: float | None
@@ -272,7 +279,7 @@ class Store(Protocol):
     def submit_change(self, change: NewChange) -> asyncio.Future[StoredChange]:
         """Queue an edit or a delete for the next group commit (in one transaction with its
         erasures); the future resolves after it, or fails with NotMember, NotFound or
-        Forbidden (``access.change_refusal``)."""
+        Forbidden (``access.change_refusal``; a server admin may delete anyone's message)."""
         ...
 
     async def history(

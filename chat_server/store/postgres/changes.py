@@ -46,13 +46,21 @@ async def apply_change(conn: Conn, change: NewChange) -> StoredChange:
         change.room_id,
         change.target,
     )
+    author = target is not None and target[1] == change.user_id
+    # a server admin may delete anyone's message: the flag as it is in this transaction
+    moderator = (
+        change.kind == "delete"
+        and target is not None
+        and not author
+        and bool(await conn.fetchval("SELECT admin FROM users WHERE id = $1", change.user_id))
+    )
     refused = access.change_refusal(
         change.kind,
         change.target,
         None if target is None else KINDS[target[2]],
-        author=target is not None and target[1] == change.user_id,
+        author=author,
         deleted=target is not None and target[3],
-        moderator=change.moderator,
+        moderator=moderator,
     )
     if refused is not None:
         raise (Forbidden if refused.code == "forbidden" else NotFound)(refused.message)
@@ -108,9 +116,13 @@ async def apply_change(conn: Conn, change: NewChange) -> StoredChange:
         change.user_id,
         change.room_id,
     )
+    whose = None
+    if moderator:
+        whose = await conn.fetchval("SELECT nick FROM users WHERE id = $1", target[1])
     return StoredChange(
         room=room[0], seq=seq, ts=ts, client_id=change.client_id, nick=change.nick,
         kind=change.kind, target=change.target, body=body, reason=change.reason, new=True,
+        moderated=whose,
     )  # fmt: skip
 
 

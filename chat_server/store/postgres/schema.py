@@ -139,6 +139,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX messages_search ON messages USING GIN (to_tsvector('simple', body))"
         " WHERE kind = 0",
     ),
+    # Server admins: a flag on the account (see the SQLite schema's ``users.admin``).
+    ("ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE",),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

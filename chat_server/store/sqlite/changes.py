@@ -66,17 +66,22 @@ def apply_change(
         "SELECT id, author_id, kind, deleted, body FROM messages WHERE room_id = ? AND seq = ?",
         (change.room_id, change.target),
     ).fetchone()
+    author = target is not None and target[1] == change.user_id
+    # a server admin may delete anyone's message: the flag as it is in this transaction
+    moderator = (
+        change.kind == "delete" and target is not None and not author and _is_admin(conn, change)
+    )
     refused = access.change_refusal(
         change.kind,
         change.target,
         None if target is None else KINDS[target[2]],
-        author=target is not None and target[1] == change.user_id,
+        author=author,
         deleted=target is not None and bool(target[3]),
-        moderator=change.moderator,
+        moderator=moderator,
     )
     if refused is not None:
         raise (Forbidden if refused.code == "forbidden" else NotFound)(refused.message)
-    message_id, _, _, deleted, old_body = target
+    message_id, author_id, _, deleted, old_body = target
     if deleted:  # a delete of a deleted message: the first delete's ack
         first = conn.execute(_FIRST_DELETE, (change.room_id, change.target)).fetchone()
         return _stored(first[:8], first[8])
@@ -125,6 +130,9 @@ def apply_change(
         "UPDATE memberships SET read_seq = MAX(read_seq, ?) WHERE user_id = ? AND room_id = ?",
         (seq, change.user_id, change.room_id),
     )
+    whose = None
+    if moderator:
+        (whose,) = conn.execute("SELECT nick FROM users WHERE id = ?", (author_id,)).fetchone()
     assert cur.lastrowid is not None
     seqs[change.room_id] = seq
     known.names[change.room_id] = name
@@ -133,7 +141,14 @@ def apply_change(
     return StoredChange(
         room=name, seq=seq, ts=ts, client_id=change.client_id, nick=change.nick,
         kind=change.kind, target=change.target, body=body, reason=change.reason, new=True,
+        moderated=whose,
     )  # fmt: skip
+
+
+def _is_admin(conn: sqlite3.Connection, change: NewChange) -> bool:
+    """Whether the change's user is a server admin now (one may delete anyone's message)."""
+    row = conn.execute("SELECT admin FROM users WHERE id = ?", (change.user_id,)).fetchone()
+    return row is not None and bool(row[0])
 
 
 def _stored(row: Any, client_id: str) -> StoredChange:

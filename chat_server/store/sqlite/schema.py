@@ -159,6 +159,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX messages_changes ON messages(room_id, target, kind) WHERE target IS NOT NULL",
         "ALTER TABLE search_indexed ADD COLUMN purge INTEGER NOT NULL DEFAULT 0",
     ),
+    # Server admins: a flag on the account (``chat-server users admin NICK [--revoke]``).
+    # An admin may delete anyone's message in a room they are a member of; the writer reads
+    # the flag in the change's transaction, so a revocation holds from the next delete on.
+    ("ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",),
 )
 
 
