@@ -120,8 +120,10 @@ def users_list(db: Path | None, database_url: str | None) -> None:
         return await store.list_users()
 
     for user in _run(_with_store(db, database_url, action)):
-        state = "removed" if user.removed else "active"
-        click.echo(f"{user.nick}\t{state}\tadmin" if user.admin else f"{user.nick}\t{state}")
+        if user.removed:
+            click.echo(f"{user.nick}\tremoved")
+        else:
+            click.echo(f"{user.nick}\tactive\tadmin" if user.admin else f"{user.nick}\tactive")
 
 
 @users.command("admin")

@@ -106,8 +106,12 @@ async def test_users_admin_grants_and_revokes_at_once(
         assert (refusal["type"], refusal["code"]) == ("error", "forbidden"), refusal
     again = cli("users", "admin", "bob", "--revoke", "--db", str(db))
     assert again.stdout == "bob was no admin\n"
+    assert_ok(cli("users", "remove", "root", "--db", str(db)))
     listed = cli("users", "list", "--db", str(db))
-    assert listed.stdout.splitlines()[0].split() == ["bob", "active"]
+    assert [line.split() for line in listed.stdout.splitlines()] == [
+        ["bob", "active"],
+        ["root", "removed"],  # a removed account is nobody's admin
+    ]
 
 
 def test_users_admin_of_an_unknown_nick_fails_like_remove(
