@@ -33,6 +33,7 @@ class User:
     nick: str
     password_hash: str | None
     removed: bool = False
+    admin: bool = False  # a server admin (``chat-server users admin``)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,9 +86,9 @@ UNREACT: Final = 4
 class NewChange(msgspec.Struct, frozen=True):
     """An edit or a delete of the message at seq ``target`` of a room, to store.
 
-    ``moderator``: the user may delete anyone's message there (see
-    ``access.change_refusal``); nobody is yet. ``edit_window``: seconds after sending
-    that its author may edit a message (None: no limit).
+    Who may make it is decided in the writer's transaction (``access.change_refusal``),
+    with the user's admin flag as it is then. ``edit_window``: seconds after sending that
+    its author may edit a message (None: no limit).
     """
 
     user_id: int
@@ -98,7 +99,6 @@ class NewChange(msgspec.Struct, frozen=True):
     target: int
     body: str = ""
     reason: str | None = None
-    moderator: bool = False
     edit_window: float | None = None
 
 
@@ -117,7 +117,9 @@ class NewReaction(msgspec.Struct, frozen=True):
 class StoredChange(msgspec.Struct, frozen=True):
     """A committed change (``new``), or the entry a repeated key (or a second delete of a
     message) stands for: its ``kind`` may then be any entry's. A reaction that changed
-    nothing (repeated, or a removal of none) is ``new`` False with the room's last seq."""
+    nothing (repeated, or a removal of none) is ``new`` False with the room's last seq.
+    ``moderated``: the nick of the message's author, when a server admin deleted someone
+    else's message (new only)."""
 
     room: str
     seq: int
@@ -131,6 +133,7 @@ class StoredChange(msgspec.Struct, frozen=True):
     new: bool
     emoji: str | None = None
     remove: bool = False
+    moderated: str | None = None
 
 
 def stored_entry(
@@ -236,6 +239,11 @@ class Store(Protocol):
 
     async def list_users(self) -> list[User]: ...
 
+    async def set_admin(self, user_id: int, admin: bool) -> bool:
+        """Make the user a server admin, or (``admin`` False) no longer one; True when that
+        changed the flag. A change's writer reads it, so it holds from the next delete."""
+        ...
+
     async def add_token(
         self, user_id: int, token_hash: bytes, expires_at: float | None
     ) -> None: ...
@@ -335,7 +343,8 @@ class Store(Protocol):
     def submit_change(self, change: NewChange | NewReaction) -> asyncio.Future[StoredChange]:
         """Queue an edit, a delete or a reaction for the next group commit (in one
         transaction with its erasures); the future resolves after it, or fails with
-        NotMember, NotFound, Forbidden (``access.change_refusal``) or OverLimit (a 21st
+        NotMember, NotFound, Forbidden (``access.change_refusal``; a
+        server admin may delete anyone's message) or OverLimit (a 21st
         emoji). A message with ``reply_to`` goes through ``submit``: NotFound when its
         target is not a message of the room that stands."""
         ...

@@ -264,5 +264,5 @@ async def test_deleting_a_deleted_message_answers_with_the_first_delete(
         sent = await alice.send("twice", room="general")
         first = await alice.delete("general", sent.seq, id="d1")
         again = await asyncio.wait_for(alice.delete("general", sent.seq, id="d2"), TIMEOUT)
-        assert (again.id, again.seq) == ("d1", first.seq)
+        assert (again.id, again.seq, again.ts) == ("d2", first.seq, first.ts)
         assert alice.queued == 0

@@ -155,6 +155,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (message_id, emoji, user_id)
         )""",
     ),
+    # Server admins: a flag on the account (see the SQLite schema's ``users.admin``).
+    ("ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE",),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

@@ -182,6 +182,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (message_id, emoji, user_id)
         ) WITHOUT ROWID""",
     ),
+    # Server admins: a flag on the account (``chat-server users admin NICK [--revoke]``).
+    # An admin may delete anyone's message in a room they are a member of; the writer reads
+    # the flag in the change's transaction, so a revocation holds from the next delete on.
+    ("ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",),
 )
 
 
