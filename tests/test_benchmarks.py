@@ -150,13 +150,15 @@ def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
     assert {r["scenario"] for r in records} == {"fanout-2"}
 
 
-def entry_kinds(workdir: Path) -> list[dict[str, int]]:
+def entry_kinds(workdir: Path) -> list[dict[int, int]]:
     """For each chat database of a run: how many rows of each kind its log holds
     (0 message, 1 edit, 2 delete, 3 react) and how many reactions are stored."""
     found = []
     for path in sorted(workdir.glob("chat-*.db")):
         with contextlib.closing(sqlite3.connect(path)) as db:
-            kinds = dict(db.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind"))
+            kinds: dict[int, int] = dict(
+                db.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind")
+            )
             kinds[-1] = db.execute("SELECT COUNT(*) FROM reactions").fetchone()[0]
         found.append(kinds)
     return found
