@@ -37,6 +37,7 @@ UNITS = {
     "log_errors": "lines",
     "send_wait_ms": "ms",
     "history_max_ms": "ms",
+    "ping_max_ms": "ms",
 }
 # counts and growths from about zero: a ratio of them says nothing
 NO_RATIO = frozenset(

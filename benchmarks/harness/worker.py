@@ -157,8 +157,9 @@ class _Process:
     async def probe_start(
         self, room: str, top: int, seed: int, seconds: float, every: float
     ) -> dict[str, Any]:
-        """Start two loops, at most ``seconds``: random ``history before`` pages of 100 on the
-        first client, sends on the second, each one request at a time and one every
+        """Start three loops, at most ``seconds``: random ``history before`` pages of 100 on
+        the first client, sends on the second, websocket pings on the third (when there is
+        one), each one request at a time and one every
         ``every`` seconds at most, each request's start and time noted (until
         ``probe_stop``): who waits while the server purges its search index."""
         self.probing = True
@@ -197,8 +198,16 @@ class _Process:
                 await paced(start)
             return out
 
-        history, sent = await asyncio.gather(pages(), sends())
-        return {"history": history, "send": sent}
+        async def pings() -> list[tuple[int, float]]:
+            out = []
+            while self.probing and time.monotonic() < deadline and len(self.clients) > 2:
+                start = time.monotonic_ns()
+                out.append((start, await self.clients[2].ping(30) / 1e6))
+                await paced(start)
+            return out
+
+        history, sent, pinged = await asyncio.gather(pages(), sends(), pings())
+        return {"history": history, "send": sent, "ping": pinged}
 
     async def probe_stop(self) -> dict[str, Any]:
         self.probing = False

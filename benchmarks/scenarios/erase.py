@@ -62,6 +62,7 @@ def _probe(ctx: Context, client: Worker, db: Path, size: int, seed: int, keep: b
     got: dict[str, Any] = client.call("probe_stop", timeout=60)
     sends: list[tuple[int, float]] = got["send"]
     pages: list[tuple[int, float]] = got["history"]
+    pings: list[tuple[int, float]] = got["ping"]
     if purge_pending(db):
         ctx.log(f"{SCENARIO}: no purge in {waited:.1f} s; probe not counted")
         return
@@ -70,19 +71,29 @@ def _probe(ctx: Context, client: Worker, db: Path, size: int, seed: int, keep: b
         return
     start, longest = max(sends, key=lambda s: s[1])
     end = start + int(longest * 1e6)
-    during = [ms for t, ms in pages if t < end and t + int(ms * 1e6) > start]
-    others = [ms for t, ms in pages if not (t < end and t + int(ms * 1e6) > start)]
+
+    def overlap(t: int, ms: float) -> bool:
+        return t < end and t + int(ms * 1e6) > start
+
+    during = [ms for t, ms in pages if overlap(t, ms)]
+    others = [ms for t, ms in pages if not overlap(t, ms)]
     if keep:
         ctx.results.add(SCENARIO, "purge", "send_wait_ms", longest)
         for system, times in (("purge", during), ("no-purge", others)):
             if times:
                 ctx.results.add(SCENARIO, system, "history_p50_ms", percentile(times, 50))
                 ctx.results.add(SCENARIO, system, "history_max_ms", max(times))
+        for system, ok in (("purge", True), ("no-purge", False)):
+            times = [ms for t, ms in pings if overlap(t, ms) is ok]
+            if times:
+                ctx.results.add(SCENARIO, system, "ping_max_ms", max(times))
     ctx.log(
         f"{SCENARIO}: {'purge' if keep else 'first purge (not counted)'}: longest send"
         f" {longest:.0f} ms; {len(during)} history pages"
         f" during it (max {max(during, default=0):.0f} ms), {len(others)} outside"
-        f" (max {max(others, default=0):.0f} ms); purge seen after {waited:.1f} s"
+        f" (max {max(others, default=0):.0f} ms); pings during it: max"
+        f" {max((ms for t, ms in pings if overlap(t, ms)), default=0):.0f} ms;"
+        f" purge seen after {waited:.1f} s"
     )
 
 
@@ -102,7 +113,8 @@ def delete_erase(ctx: Context, size: int | None = None, count: int | None = None
         ctx.workers(SCENARIO, "chat", server.port, "client") as (client,),
     ):
         spec = {"room": ROOM, "token": tokens[0], "count": False}
-        client.call("connect", clients=[{**spec, "tag": "e0"}, {**spec, "tag": "e1"}])
+        # pages, then sends (the phases' and the probe's), then the probe's pings
+        client.call("connect", clients=[{**spec, "tag": f"e{i}"} for i in range(3)])
         # the first purge merges the bulk-built index's segments: a one-time cost, not
         # a delete's; after it the next purge waits 10 s, past every phase below
         client.call("erase", room=ROOM, targets=targets[:WARM], timeout=300)
