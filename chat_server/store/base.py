@@ -136,6 +136,36 @@ class StoredChange(msgspec.Struct, frozen=True):
     moderated: str | None = None
 
 
+def batch_order(ops: Sequence[Any]) -> list[int]:
+    """The order a group-commit batch is written in, as positions of ``ops``.
+
+    As submitted, except that a change, a reaction or a reply moves after the plain
+    messages that follow it, up to the next write of another kind or the next message of
+    its own author. Plain messages are written in bulk, a run at a time, and a change
+    between two would split them in two runs with statements of their own each. An
+    author's own writes never swap, and writes of different people in one batch were
+    concurrent: no one can tell. The writer resolves the futures in this order, so acks
+    and fan-out still go in seq order.
+    """
+    order: list[int] = []
+    run: list[int] = []
+    moved: list[int] = []
+    movers: set[int] = set()
+    for i, op in enumerate(ops):
+        if isinstance(op, NewMessage) and op.reply_to is None:
+            if op.user_id in movers:  # after its author's own change: the run ends here
+                order += run + moved
+                run, moved, movers = [], [], set()
+            run.append(i)
+        elif isinstance(op, NewChange | NewReaction | NewMessage):
+            moved.append(i)
+            movers.add(op.user_id)
+        else:  # joins, blocks, accounts...: everything before it is written before it
+            order += run + moved + [i]
+            run, moved, movers = [], [], set()
+    return order + run + moved
+
+
 def stored_entry(
     room: str, seq: int, ts: str, nick: str, kind: int, target: int | None, body: str,
     reason: str | None, *, client_id: str,
