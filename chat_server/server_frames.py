@@ -198,8 +198,9 @@ class ReadEvent(ServerFrame, tag="read"):
 
 
 class SearchHit(Struct, omit_defaults=True):
-    """A message matching a search, as it is now (``edited``, ``version``: as in
-    :class:`MessageRecord`; a deleted message is never a hit)."""
+    """A message matching a search, as it is now (``edited``, ``version``, ``reply_to``,
+    ``thread``, ``replies``, ``reactions``: as in :class:`MessageRecord`; a deleted
+    message is never a hit)."""
 
     room: str
     seq: int
@@ -208,6 +209,10 @@ class SearchHit(Struct, omit_defaults=True):
     ts: str
     edited: str | None = None
     version: int | None = None
+    reply_to: int | None = None
+    thread: int | None = None
+    replies: int = 0
+    reactions: list[Reaction] = []
 
 
 class Results(ServerFrame, tag="results"):

@@ -498,9 +498,31 @@ def _detailed(room: str, r: Any, d: Any, reactions: dict[int, list[Reaction]]) -
     )  # fmt: skip
 
 
-def search_hit(r: Any) -> SearchHit:
-    """A hit from a row (room name, seq, nick, body, ts, edited, version)."""
-    return SearchHit(room=r[0], seq=r[1], nick=r[2], body=r[3], ts=r[4], edited=r[5], version=r[6])
+# What a search reads of a hit, in the order ``search_hits`` takes it.
+SEARCH_COLUMNS: Final = (
+    "r.name, m.seq, m.nick, m.body, m.ts, m.edited, m.version, m.reply_to, m.thread,"
+    " m.replies, m.id"
+)
+
+
+def search_hits(rows: Sequence[Any], reactions: dict[int, list[Reaction]]) -> list[SearchHit]:
+    """Hits from rows of ``SEARCH_COLUMNS``, with the ``reactions`` of their messages by id."""
+    return [
+        SearchHit(
+            room=r[0],
+            seq=r[1],
+            nick=r[2],
+            body=r[3],
+            ts=r[4],
+            edited=r[5],
+            version=r[6],
+            reply_to=r[7],
+            thread=r[8],
+            replies=r[9],
+            reactions=reactions.get(r[10], []),
+        )
+        for r in rows
+    ]
 
 
 def search_words(query: str) -> list[str]:

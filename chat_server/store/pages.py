@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from chat_server.errors import NotFound
-from chat_server.protocol import MAX_SEQ
+from chat_server.protocol import MAX_SEQ, Reaction, SearchHit
 from chat_server.store.base import (
     DETAIL_COLUMNS,
     PAGE_COLUMNS,
@@ -25,6 +25,7 @@ from chat_server.store.base import (
     history_page,
     reacted_ids,
     reactions_by_id,
+    search_hits,
 )
 
 Query = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
@@ -52,14 +53,25 @@ async def page(
             (room.id, *span),
         )
     }
-    ids = reacted_ids(details.values())
-    reactions = {}
-    if ids:
-        sql = REACTIONS_SQL.format(ids=",".join("?" * len(ids)))
-        reactions = reactions_by_id(await query(sql, ids))
+    reactions = await reactions_of(query, reacted_ids(details.values()))
     return history_page(
         room.name, rows, limit, newest_first=newest_first, details=details, reactions=reactions
     )
+
+
+async def reactions_of(query: Query, ids: list[int]) -> dict[int, list[Reaction]]:
+    """The reactions of the messages with these ids, by id."""
+    if not ids:
+        return {}
+    sql = REACTIONS_SQL.format(ids=",".join("?" * len(ids)))
+    return reactions_by_id(await query(sql, ids))
+
+
+async def hits(query: Query, rows: Sequence[Any]) -> list[SearchHit]:
+    """Search hits from rows of ``SEARCH_COLUMNS``, with the reactions of those that have
+    a version (the others never changed)."""
+    ids = [r[10] for r in rows if r[6] is not None]
+    return search_hits(rows, await reactions_of(query, ids))
 
 
 async def recent(

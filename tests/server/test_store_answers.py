@@ -13,7 +13,7 @@ import pytest
 
 from chat_server.errors import Forbidden, NotFound, NotMember, OverLimit
 from chat_server.protocol import Reaction
-from chat_server.store import NewChange, NewMessage, NewReaction, Room
+from chat_server.store import NewChange, NewMessage, NewReaction, Room, search_words
 from chat_server.store.base import batch_order
 from tests.server.store_backends import AnyStore, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
@@ -266,3 +266,16 @@ async def test_changes_and_messages_committed_together_are_acked_in_seq_order(
     by_key = {r.client_id: r.seq for r in results}
     assert by_key["k1"] < by_key["m2"] and by_key["m3"] < by_key["m4"]  # each author's order
     assert by_key["m1"] == 2  # one batch: alice's message went before bob's reaction
+
+
+async def test_a_search_hit_is_the_message_as_it_is_now(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    await store.append(NewMessage(alice.id, "alice", room, "m1", "where is the deploy log"))
+    await store.append(NewMessage(bob.id, "bob", room, "m2", "the deploy log is here", 1))
+    await store.submit_change(react(alice.id, "alice", room, "k1", 2, "🙏"))
+    hits = await store.search(alice.id, search_words("deploy"), None, 10)
+    by_seq = {hit.seq: hit for hit in hits}
+    assert (by_seq[1].replies, by_seq[1].version, by_seq[1].reactions) == (1, 2, [])
+    assert (by_seq[2].reply_to, by_seq[2].thread, by_seq[2].version) == (1, 1, 3)
+    assert by_seq[2].reactions == [Reaction(emoji="🙏", nicks=["alice"])]

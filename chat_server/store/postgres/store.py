@@ -30,6 +30,7 @@ from chat_server.protocol import (
 from chat_server.store import pages
 from chat_server.store.base import (
     CREATION_WINDOW,
+    SEARCH_COLUMNS,
     NewChange,
     NewMessage,
     NewReaction,
@@ -41,7 +42,6 @@ from chat_server.store.base import (
     StoredChange,
     batch_order,
     rooms_page,
-    search_hit,
 )
 from chat_server.store.postgres.accounts import PostgresAccounts
 from chat_server.store.postgres.answers import apply_reaction, apply_reply
@@ -382,7 +382,7 @@ class PostgresStore(PostgresAccounts):
         if not words:
             return []
         sql = (
-            "SELECT r.name, m.seq, m.nick, m.body, m.ts, m.edited, m.version FROM messages m"
+            f"SELECT {SEARCH_COLUMNS} FROM messages m"
             " JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = $1"
             " JOIN rooms r ON r.id = m.room_id"
             " WHERE to_tsvector('simple', m.body) @@ plainto_tsquery('simple', $2)"
@@ -396,7 +396,7 @@ class PostgresStore(PostgresAccounts):
         args.append(limit)
         async with self._searches:
             rows = await self._all(sql, *args)
-        return [search_hit(r) for r in rows]
+            return await pages.hits(self._page_query, rows)
 
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:
         """Queue a message for the next batch; returns the future of its ``Stored``."""

@@ -29,6 +29,7 @@ from chat_server.protocol import (
 )
 from chat_server.store import pages
 from chat_server.store.base import (
+    SEARCH_COLUMNS,
     NewChange,
     NewMessage,
     NewReaction,
@@ -40,7 +41,6 @@ from chat_server.store.base import (
     StoredChange,
     batch_order,
     rooms_page,
-    search_hit,
 )
 from chat_server.store.sqlite.accounts import SQLiteAccounts
 from chat_server.store.sqlite.batch import (
@@ -307,8 +307,7 @@ class SQLiteStore(SQLiteAccounts):
             await self._write(IndexSearch())
         query = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
         sql = (
-            "SELECT r.name, m.seq, m.nick, m.body, m.ts, m.edited, m.version"
-            " FROM messages_fts f JOIN messages m ON m.id = f.rowid"
+            f"SELECT {SEARCH_COLUMNS} FROM messages_fts f JOIN messages m ON m.id = f.rowid"
             " JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = ?"
             " JOIN rooms r ON r.id = m.room_id"
             " WHERE messages_fts MATCH ? AND m.kind = 0 AND m.deleted = 0"
@@ -320,7 +319,7 @@ class SQLiteStore(SQLiteAccounts):
         sql += " ORDER BY m.id DESC LIMIT ?"
         params.append(limit)
         rows = await self._searcher.all(sql, params)
-        return [search_hit(r) for r in rows]
+        return await pages.hits(self._searcher.all, rows)
 
     # --- writes ---------------------------------------------------------------------------
 
