@@ -1,0 +1,202 @@
+"""Messages that change, in the browser: edits and deletes made in two browsers and a terminal
+reach everyone, survive a reload, and reach a browser that was offline; Escape cancels an edit,
+Up edits your last message; markup stays text; only your own messages (or, for an admin, anyone's)
+offer edit and delete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, WebSocketRoute, expect
+
+from tests.browser.changes_support import Cable, act, actions, delete, message
+from tests.browser.conftest import Pages, SentFrames, faulty_network, join_room, login, say
+from tests.server.e2e.e2e_support import NOISE, SKIP_DEFAULT, Chat, uniq
+
+pytestmark = pytest.mark.slow  # a browser and a server subprocess
+
+HTML = '<img src=x onerror="alert(1)"><b>bold</b><script>alert(2)</script>'
+
+
+def test_edits_and_deletes_reach_two_browsers_and_a_terminal(pages: Pages, chat: Chat) -> None:
+    alice, bob = uniq("Alice_"), uniq("Bob_")
+    room = uniq("change-")
+    sent = SentFrames()  # every frame both pages send must decode on the server
+    a = pages.open(before=sent.watch)
+    login(a, alice)
+    join_room(a, room)
+    b = pages.open(before=sent.watch)
+    login(b, bob)
+    join_room(b, room)
+    term = chat.signup("Term_")
+    term.join(room)
+
+    say(a, "the pasword is hunter2")
+    first = term.recv_until("message", skip=NOISE, room=room)
+    expect(message(b, "the pasword")).to_be_visible()
+    # Bob may answer Alice's message, not change it
+    message(b, "the pasword").hover()
+    assert actions(message(b, "the pasword")) == ["Reply", "React"]
+    message(a, "the pasword").hover()
+    assert actions(message(a, "the pasword")) == ["Reply", "React", "Edit", "Delete"]
+
+    # an edit that Escape cancels changes nothing
+    act(a, "the pasword", "Edit")
+    box = a.locator("#log .edit-box")
+    expect(box).to_be_focused()
+    expect(box).to_have_value("the pasword is hunter2")
+    box.fill("never saved")
+    box.press("Escape")
+    expect(box).to_have_count(0)
+    expect(a.locator("#input")).to_be_focused()
+    expect(a.locator("#log .msg .body")).to_have_text(["the pasword is hunter2"])
+
+    # an edit that Enter saves reaches everyone
+    act(a, "the pasword", "Edit")
+    box.fill("the password is hunter2")
+    box.press("Enter")
+    for page in (a, b):
+        expect(page.locator("#log .msg .body")).to_have_text(["the password is hunter2 (edited)"])
+    edit = term.recv_until("edit", room=room)
+    assert (edit["target"], edit["nick"], edit["body"]) == (
+        first["seq"],
+        alice,
+        "the password is hunter2",
+    )
+
+    # a terminal user edits their own message: both browsers show it
+    _, said = term.say(room, "from a tty")
+    fix = {"type": "edit", "room": room, "target": said["seq"], "body": "from a terminal"}
+    term.request({**fix, "id": uniq("e")}, "ack")
+    for page in (a, b):
+        expect(message(page, "from a terminal").locator(".body")).to_have_text(
+            "from a terminal (edited)"
+        )
+
+    # a delete is asked once, then erases the text everywhere
+    delete(a, "the password")
+    for page in (a, b):
+        expect(page.locator("#log .msg.deleted .body")).to_have_text(["message deleted"])
+        expect(page.locator("#log")).not_to_contain_text("hunter2")
+    gone = term.recv_until("delete", skip=SKIP_DEFAULT | {"edit"}, room=room)
+    assert (gone["target"], gone["nick"]) == (first["seq"], alice)
+
+    # a reload shows the same state, from the server's pages
+    b.reload()
+    expect(b.locator("#log .msg .body")).to_have_text(
+        ["message deleted", "from a terminal (edited)"]
+    )
+    expect(b.locator("#log")).not_to_contain_text("hunter2")
+    assert sent.failures == []
+    assert {"edit", "delete"} <= set(sent.types), sent.types
+
+
+def test_a_delete_made_while_offline_shows_after_the_reconnect(pages: Pages) -> None:
+    alice, bob = uniq("Alice_"), uniq("Bob_")
+    room = uniq("offline-")
+    a = pages.open()
+    login(a, alice)
+    join_room(a, room)
+    cable = Cable()
+    b = pages.open(before=cable.route)
+    login(b, bob)
+    join_room(b, room)
+    say(a, "soon gone")
+    say(a, "stays")
+    expect(b.locator("#log .msg .body")).to_have_text(["soon gone", "stays"])
+
+    cable.pull()
+    expect(b.locator("#status")).to_contain_text("Reconnecting")
+    delete(a, "soon gone")
+    expect(a.locator("#log .msg .body")).to_have_text(["message deleted", "stays"])
+    expect(b.locator("#log .msg .body")).to_have_text(["soon gone", "stays"])  # still offline
+
+    cable.plug(b)
+    expect(b.locator("#status")).to_have_text("")
+    expect(b.locator("#log .msg .body")).to_have_text(["message deleted", "stays"])
+    expect(b.locator("#log")).not_to_contain_text("soon gone")
+
+
+def test_up_edits_the_last_message_and_markup_stays_text(pages: Pages, chat: Chat) -> None:
+    alice = uniq("Alice_")
+    room = uniq("up-")
+    a = pages.open()
+    login(a, alice)
+    join_room(a, room)
+    term = chat.signup("Term_")
+    term.join(room)
+    say(a, "first")
+    say(a, "second")
+    _, said = term.say(room, "not yours")
+
+    a.locator("#input").fill("a draft")
+    a.locator("#input").press("ArrowUp")  # not empty: the caret moves, nothing is edited
+    expect(a.locator("#log .edit-box")).to_have_count(0)
+    a.locator("#input").fill("")
+    a.locator("#input").press("ArrowUp")  # empty: edit my last message (not the terminal's)
+    box = a.locator("#log .edit-box")
+    expect(box).to_be_focused()
+    expect(box).to_have_value("second")
+    box.fill(HTML)
+    box.press("Enter")
+    expect(a.locator("#log .msg .body")).to_have_text(["first", f"{HTML} (edited)", "not yours"])
+
+    # markup a terminal user puts in an edit stays text too
+    fix = {"type": "edit", "room": room, "target": said["seq"], "body": f"tty {HTML}"}
+    term.send({**fix, "id": uniq("e")})
+    term.recv_until("ack", skip=SKIP_DEFAULT | {"edit"})
+    expect(a.locator("#log .msg .body").last).to_have_text(f"tty {HTML} (edited)")
+    assert a.locator("#log img, #log b, #log script").count() == 0
+
+
+def _as_admin(frame: dict[str, object], page_side: WebSocketRoute, raw: str) -> bool:
+    """The page is told it is a server admin (this server made no one an admin)."""
+    if frame.get("type") != "welcome":
+        return False
+    page_side.send(json.dumps({**frame, "admin": True}))
+    return True
+
+
+def test_delete_shows_on_others_messages_only_for_an_admin(pages: Pages, chat: Chat) -> None:
+    room = uniq("admin-")
+    a = pages.open(before=faulty_network(down=_as_admin))
+    login(a, uniq("Admin_"))
+    join_room(a, room)
+    term = chat.signup("Term_")
+    term.join(room)
+    term.say(room, "a stranger's words")
+    message(a, "a stranger's words").hover()
+    assert actions(message(a, "a stranger's words")) == ["Reply", "React", "Delete"]
+
+    # the server decides: it does not know this admin, refuses, and the page says so
+    item = act(a, "a stranger's words", "Delete")
+    expect(item.locator(".confirm")).to_contain_text(f"Delete {term.nick}'s message?")
+    item.locator(".confirm").get_by_role("button", name="Delete", exact=True).click()
+    expect(a.locator("#notice")).to_contain_text("Could not delete")
+    expect(message(a, "a stranger's words")).not_to_have_class("deleted")
+
+
+def test_on_a_phone_a_tap_shows_the_actions(pages: Pages, tmp_path: Path) -> None:
+    alice = uniq("Alice_")
+    room = uniq("phone-")
+    a = pages.open(390, 800, has_touch=True, is_mobile=True)
+    login(a, alice)
+    join_room(a, room)
+    say(a, "typed on a phone")
+    say(a, "and deleted")
+    item = message(a, "typed on a phone")
+    expect(item.locator(".actions")).to_be_hidden()  # no hover on a touch screen
+    item.locator(".body").tap()
+    assert actions(item) == ["Reply", "React", "Edit", "Delete"]
+    item.locator(".actions").get_by_role("button", name="Edit").tap()
+    box = a.locator("#log .edit-box")
+    box.fill("typed on a phone, fixed")
+    box.press("Enter")
+    expect(message(a, "fixed").locator(".body")).to_have_text("typed on a phone, fixed (edited)")
+    message(a, "and deleted").locator(".body").tap()
+    message(a, "and deleted").locator(".actions").get_by_role("button", name="Delete").tap()
+    a.locator("#log .confirm").get_by_role("button", name="Delete", exact=True).tap()
+    expect(a.locator("#log .msg.deleted .body")).to_have_text("message deleted")
+    a.screenshot(path=str(tmp_path / "changes-390.png"))
