@@ -40,6 +40,7 @@ WEB_MODULES = (
     "composer.js",
     "connection.js",
     "dom.js",
+    "edit.js",
     "log.js",
     "login.js",
     "messages.js",

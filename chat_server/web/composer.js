@@ -2,8 +2,9 @@
 // composer edits your last message, Escape closes what is open (a picker, the reply, the thread,
 // the search), Ctrl+K or / searches.
 
-import { cancelReply, closePopups, editLast, replying, takeReply } from "./actions.js";
+import { cancelReply, closePopups, replying, takeReply } from "./actions.js";
 import { blockCommand } from "./blocks.js";
+import { editLast } from "./edit.js";
 import { $ } from "./dom.js";
 import { sendMessage } from "./outbox.js";
 import { typed } from "./people.js";

@@ -28,11 +28,10 @@ export function quoteText(target) {
   return `↳ ${clean(target.nick)}: ${words}`;
 }
 
-function actionButton(action, text, label) {
-  const button = el("button", `act act-${action}`, text);
+function actionButton(action, label) {
+  const button = el("button", `act act-${action}`, label);
   button.type = "button";
   button.dataset.action = action;
-  button.title = label;
   button.setAttribute("aria-label", label);
   return button;
 }
@@ -41,9 +40,9 @@ function actionsEl(m) {
   const bar = el("div", "actions");
   bar.setAttribute("role", "toolbar");
   bar.setAttribute("aria-label", `Actions on ${clean(m.nick)}'s message`);
-  bar.append(actionButton("reply", "↩", "Reply"), actionButton("react", "☺+", "React"));
-  if (canEdit(m)) bar.append(actionButton("edit", "✎", "Edit"));
-  if (canDelete(m)) bar.append(actionButton("delete", "🗑", "Delete"));
+  bar.append(actionButton("reply", "Reply"), actionButton("react", "React"));
+  if (canEdit(m)) bar.append(actionButton("edit", "Edit"));
+  if (canDelete(m)) bar.append(actionButton("delete", "Delete"));
   return bar;
 }
 
