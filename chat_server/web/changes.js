@@ -83,6 +83,7 @@ export class RoomState {
     const target = this.#messages.get(entry.target);
     if (!target || entry.seq <= target.version) return [];
     target.version = entry.seq;
+    if (target.deleted) return [target.seq]; // nothing comes back once erased
     if (kind === "delete" || entry.deleted === true) {
       Object.assign(target, { deleted: true, body: "", reactions: [] });
     } else if (kind === "edit") {

@@ -9,8 +9,10 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, WebSocketRoute, expect
+from playwright.sync_api import WebSocketRoute, expect
 
+from chat_server.errors import ProtocolError
+from chat_server.protocol import decode_client_frame
 from tests.browser.changes_support import Cable, act, actions, delete, message
 from tests.browser.conftest import Pages, SentFrames, faulty_network, join_room, login, say
 from tests.server.e2e.e2e_support import NOISE, SKIP_DEFAULT, Chat, uniq
@@ -200,3 +202,71 @@ def test_on_a_phone_a_tap_shows_the_actions(pages: Pages, tmp_path: Path) -> Non
     a.locator("#log .confirm").get_by_role("button", name="Delete", exact=True).tap()
     expect(a.locator("#log .msg.deleted .body")).to_have_text("message deleted")
     a.screenshot(path=str(tmp_path / "changes-390.png"))
+
+
+def test_every_new_frame_the_page_sends_decodes_on_the_server(pages: Pages, chat: Chat) -> None:
+    """Reply, react, edit, delete, a thread's page and a quote's `around`: whatever this server
+    does with them, the page builds them as the protocol says. Two messages from the terminal
+    are made replies on their way to the page, to one held (a thread) and one not (a quote to
+    fetch)."""
+    room = uniq("frames-")
+    term = chat.signup("Term_")
+    assert term.user is not None
+    stored = chat.fill(term.user, room, 60, prefix="old")  # more than a join's backlog
+    far, near = min(stored), max(stored)
+    replies = {"points far back": far, "points near": near}
+
+    def as_reply(frame: dict[str, object], page_side: WebSocketRoute, raw: str) -> bool:
+        target = replies.get(str(frame.get("body"))) if frame.get("type") == "message" else None
+        if target is None:
+            return False
+        page_side.send(json.dumps({**frame, "reply_to": target, "thread": target}))
+        return True
+
+    frames: list[dict[str, object]] = []
+    a = pages.open(before=faulty_network(down=as_reply, sent=frames))
+    login(a, uniq("Alice_"))
+    join_room(a, room)
+    term.join(room)
+    term.say(room, "points far back")
+    term.say(room, "points near")
+    expect(message(a, "points near").locator(".quote")).to_have_text(f"↳ {term.nick}: old59")
+    message(a, "old59").locator(".replies").click()  # counted by the page: opens its thread
+    expect(a.locator("#thread-panel")).to_be_visible()
+    a.locator("#thread-close").click()
+
+    say(a, "mine")
+    act(a, "mine", "Reply")
+    say(a, "my answer")
+    item = act(a, "mine", "React")
+    item.locator(".picker").get_by_role("button", name="React with 🎉").click()
+    act(a, "my answer", "Edit")
+    a.locator("#log .edit-box").fill("my answer, edited")
+    a.locator("#log .edit-box").press("Enter")
+    expect(message(a, "my answer, edited")).to_be_visible()
+    delete(a, "my answer")
+    expect(a.locator("#log .msg.deleted")).to_have_count(1)
+
+    failures = []
+    for frame in frames:
+        try:
+            decode_client_frame(json.dumps(frame))
+        except ProtocolError as exc:
+            failures.append(f"{exc.code}: {frame}")
+    assert failures == []
+    kinds = {(f["type"], next((k for k in KEYS if k in f), None)) for f in frames}
+    assert {
+        ("send", "reply_to"),
+        ("react", "emoji"),
+        ("edit", "target"),
+        ("delete", "target"),
+        ("history", "thread"),
+        ("history", "around"),
+    } <= kinds, kinds
+    sent_reply = next(f for f in frames if f["type"] == "send" and "reply_to" in f)
+    assert sent_reply["body"] == "my answer"
+    around = next(f for f in frames if f["type"] == "history" and "around" in f)
+    assert around["around"] == far
+
+
+KEYS = ("reply_to", "emoji", "thread", "around", "target")
