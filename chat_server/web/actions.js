@@ -61,6 +61,7 @@ function showPicker(at) {
   }
   at.item.append(picker);
   picker.querySelector("button").focus();
+  picker.scrollIntoView({ block: "nearest" });
 }
 
 function askDelete(at) {
@@ -77,6 +78,7 @@ function askDelete(at) {
   box.append(el("span", "", `Delete ${whose}? `), yes, " ", no);
   at.item.append(box);
   no.focus();
+  box.scrollIntoView({ block: "nearest" });
 }
 
 function startReply(at) {
@@ -137,7 +139,9 @@ function showActions(item) {
   for (const other of document.querySelectorAll(".msg.active")) {
     if (other !== item) other.classList.remove("active");
   }
-  if (item) item.classList.add("active");
+  if (!item) return;
+  item.classList.add("active");
+  item.scrollIntoView({ block: "nearest" }); // its actions, under it, in sight
 }
 
 /** Wire the actions on the log and the thread panel (one listener each, for every message). */

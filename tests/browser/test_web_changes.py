@@ -133,6 +133,15 @@ def test_up_edits_the_last_message_and_markup_stays_text(pages: Pages, chat: Cha
     say(a, "second")
     _, said = term.say(room, "not yours")
 
+    # a message's actions take the focus (Tab reaches them) and show while focused
+    message(a, "first").locator(".actions").get_by_role("button", name="Reply").focus()
+    expect(message(a, "first").locator(".actions")).to_have_css("opacity", "1")
+    a.keyboard.press("Enter")
+    expect(a.locator("#reply-bar")).to_contain_text(f"Replying to {alice}: first")
+    expect(a.locator("#input")).to_be_focused()
+    a.keyboard.press("Escape")
+    expect(a.locator("#reply-bar")).to_be_hidden()
+
     a.locator("#input").fill("a draft")
     a.locator("#input").press("ArrowUp")  # not empty: the caret moves, nothing is edited
     expect(a.locator("#log .edit-box")).to_have_count(0)
