@@ -99,14 +99,18 @@ def change_refusal(
     author: bool,
     deleted: bool,
     moderator: bool = False,
+    age: float = 0.0,
+    edit_window: float | None = None,
 ) -> Refusal | None:
     """Whether the user may edit or delete the entry ``target`` (a seq) of a room.
 
-    ``target_kind``: the kind of the entry at that seq ("message", "edit", "delete"), None
-    when there is none; ``author``: the user wrote it; ``deleted``: it is deleted;
-    ``moderator``: the user may delete anyone's messages there (a server admin, the room's
-    owner or an op, once those exist). Only a message can change. A deleted message cannot
-    be edited; deleting it again is allowed (the store answers with the first delete's ack).
+    ``target_kind``: the kind of the entry at that seq ("message", "edit", "delete",
+    "react"), None when there is none; ``author``: the user wrote it; ``deleted``: it is
+    deleted; ``moderator``: the user may delete anyone's messages there (a server admin,
+    the room's owner or an op, once those exist); ``age``: seconds since it was sent;
+    ``edit_window``: how long its author may edit it (None: no limit). Only a message can
+    change. A deleted message cannot be edited; deleting it again is allowed (the store
+    answers with the first delete's ack).
     """
     if target_kind != "message":
         return Refusal("not_found", f"no message {target} in this room")
@@ -115,9 +119,21 @@ def change_refusal(
             return Refusal("forbidden", "you can edit only your own messages")
         if deleted:
             return Refusal("not_found", f"message {target} was deleted")
+        if edit_window is not None and age > edit_window:
+            return Refusal("forbidden", f"messages can be edited for {edit_window:g} s only")
         return None
     if not (author or moderator):
         return Refusal("forbidden", "you can delete only your own messages")
+    return None
+
+
+def answer_refusal(target: int, target_kind: str | None, *, deleted: bool) -> Refusal | None:
+    """Whether a member may react to, or reply to, the entry ``target`` (a seq) of a room
+    (``target_kind`` and ``deleted`` as for ``change_refusal``): a message that stands."""
+    if target_kind != "message":
+        return Refusal("not_found", f"no message {target} in this room")
+    if deleted:
+        return Refusal("not_found", f"message {target} was deleted")
     return None
 
 

@@ -98,6 +98,12 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="Session tokens expire after this long (e.g. 30d); default never.",
 )
 @click.option(
+    "--edit-window",
+    callback=parse_duration,
+    envvar="CHAT_SERVER_EDIT_WINDOW",
+    help="How long after sending its author may edit a message (e.g. 15m); default always.",
+)
+@click.option(
     "--synchronous",
     type=click.Choice(["full", "normal"]),
     default="full",
@@ -298,6 +304,7 @@ def serve(
     public_url: str | None,
     no_signup: bool,
     token_ttl: float | None,
+    edit_window: float | None,
     synchronous: str,
     compression: str,
     rate: float,
@@ -366,6 +373,7 @@ def serve(
         public_url=public_url,
         signup=not no_signup,
         token_ttl=token_ttl,
+        edit_window=edit_window,
         compression=None if compression == "none" else compression,
         rate_per_second=rate,
         rate_burst=burst,

@@ -48,6 +48,8 @@ class Settings:
     public_url: str | None = None
     signup: bool = True
     token_ttl: float | None = None
+    # seconds after sending that its author may edit a message; None: no limit
+    edit_window: float | None = None
     compression: str | None = None
     # sends per user (all of a user's connections on this node share one bucket)
     rate_per_second: float = 20.0

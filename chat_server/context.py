@@ -52,6 +52,7 @@ class Context:
             search=p.Rate(per_second=settings.search_rate, burst=settings.search_burst),
             max_rooms=settings.max_rooms_per_user,
             max_blocks=settings.max_blocks_per_user,
+            edit_window_s=settings.edit_window,
         )
         # one send bucket per user, shared by the user's connections on this node
         self.sends: SharedBuckets[int] = SharedBuckets(

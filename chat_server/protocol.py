@@ -33,10 +33,10 @@ from chat_server.server_frames import Limits as Limits
 from chat_server.server_frames import Message as Message
 from chat_server.server_frames import MessageRecord as MessageRecord
 from chat_server.server_frames import PasswordChanged as PasswordChanged
-from chat_server.server_frames import Reaction as Reaction
-from chat_server.server_frames import ReactEvent as ReactEvent
 from chat_server.server_frames import Presence as Presence
 from chat_server.server_frames import Rate as Rate
+from chat_server.server_frames import ReactEvent as ReactEvent
+from chat_server.server_frames import Reaction as Reaction
 from chat_server.server_frames import ReadEvent as ReadEvent
 from chat_server.server_frames import Results as Results
 from chat_server.server_frames import RoomInfo as RoomInfo
@@ -64,6 +64,7 @@ MAX_BODY: Final = 4000
 MAX_REASON: Final = 500
 MAX_EMOJI: Final = 32
 MAX_REACTIONS: Final = 20  # distinct emoji on one message
+MAX_REACTION_NICKS: Final = 50  # the nicks a page lists per emoji (a record stays small)
 MAX_FRAME: Final = 64 * 1024
 HISTORY_MAX: Final = 500
 HISTORY_DEFAULT: Final = 100

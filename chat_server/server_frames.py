@@ -73,11 +73,13 @@ class Left(ServerFrame, tag="left"):
     room: str
 
 
-class Reaction(Struct):
-    """One emoji on a message and who reacted with it, in the order they did."""
+class Reaction(Struct, omit_defaults=True):
+    """One emoji on a message and who reacted with it, in the order they did: the first
+    ``MAX_REACTION_NICKS`` of them, with ``count`` (all of them) only when there are more."""
 
     emoji: str
     nicks: list[str]
+    count: int | None = None
 
 
 class MessageRecord(Struct, omit_defaults=True):

@@ -1,10 +1,11 @@
-"""The ``chat-tui`` command: connect (the TUI), and send, history, tail, login, logout, block and
-unblock for scripts.
+"""The ``chat-tui`` command: connect (the TUI), and send, edit, delete, react, history, tail,
+login, logout, block and unblock for scripts.
 
 A thin shell: ``send`` runs the blocking one-shot path (``scripting/oneshot.py``, no
-asyncio), ``history`` and ``tail`` run ChatClient (``scripting/reading.py``), ``connect`` the
-Textual app; each is imported only when its command runs, so a cron job's ``chat-tui send``
-starts about as fast as Python does.
+asyncio), ``history`` and ``tail`` run ChatClient (``scripting/reading.py``), as do ``edit``,
+``delete`` and ``react`` (defined in ``cli_changes.py``), ``connect`` the Textual app; each is
+imported only when its command runs, so a cron job's ``chat-tui send`` starts about as fast as
+Python does.
 
 Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server. The
 option decorators, credentials and error handling every command shares are in ``cli_shared.py``.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 import click
 
 from chat_tui import __version__
+from chat_tui.cli_changes import delete, edit, react
 from chat_tui.cli_shared import (
     Fail,
     auth_options,
@@ -58,6 +60,9 @@ def main() -> None:
 @click.option("--room", default=None, help="Room to post to (joined if needed).")
 @click.option("--to", default=None, help="Nick to send a direct message to.")
 @click.option("--id", "msg_id", default=None, help="Idempotency key: a retry stores nothing new.")
+@click.option(
+    "--reply-to", type=click.IntRange(min=1), default=None, help="Answer the message SEQ."
+)
 @click.option("--lines", is_flag=True, help="Send each line of MESSAGE as its own message.")
 @click.option("--json", "as_json", is_flag=True, help="Print the acks as JSON lines.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the acks.")
@@ -69,6 +74,7 @@ def send(
     room: str | None,
     to: str | None,
     msg_id: str | None,
+    reply_to: int | None,
     lines: bool,
     as_json: bool,
     timeout: float,
@@ -82,6 +88,7 @@ def send(
       df -h | chat-tui send --room ops -
       tail -n 20 app.log | chat-tui send --room ops --lines -
       chat-tui send --to alice --id nightly-2026-11-26 "backup done"
+      chat-tui send --room ops --reply-to 41 "on it"
     """
     room_or_to(room, to)
     from_stdin = message == "-"
@@ -110,7 +117,9 @@ def send(
     login = oneshot.Login(*pick_credentials(server, token, nick))
     items = [oneshot.Outgoing(body, key or new_id()) for body, key in zip(bodies, ids, strict=True)]
     try:
-        acks = oneshot.send_all(server, login, oneshot.Target(room, to), items, timeout)
+        acks = oneshot.send_all(
+            server, login, oneshot.Target(room, to, reply_to=reply_to), items, timeout
+        )
     except ClientError as exc:
         raise client_failure(exc) from None
     except oneshot.Deadline:
@@ -132,6 +141,9 @@ def send(
 @click.option(
     "--before", default=None, type=click.IntRange(min=1), help="Only messages before SEQ."
 )
+@click.option(
+    "--thread", default=None, type=click.IntRange(min=1), help="The thread of the message SEQ."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def history(
     url: str,
@@ -140,23 +152,29 @@ def history(
     room: str,
     limit: int,
     before: int | None,
+    thread: int | None,
     as_json: bool,
 ) -> None:
-    """Print a room's latest messages (or the LIMIT before SEQ), oldest first.
+    """Print a room's latest messages (or the LIMIT before SEQ), oldest first, as they are
+    now: edited ones marked (edited), deleted ones as "message deleted", replies with ↳
+    and what they answer, reactions on the line below.
 
     \b
     Examples:
       chat-tui history --room general --limit 20
       chat-tui history --room general --before 1200 --json | jq -r .body
+      chat-tui history --room general --thread 41
     """
+    if thread is not None and before is not None:
+        raise click.UsageError("give at most one of --before and --thread")
     from chat_tui.scripting import reading
-    from chat_tui.scripting.output import human_line, json_line
 
     client = make_client(url, token, nick, reconnect=False)
-    messages = run_command(reading.history(client, room, limit, before))
+    log = run_command(reading.history(client, room, limit, before, thread))
+    messages = reading.newest(log, limit, thread)
     with stdout_guard():
-        for message in messages:
-            click.echo(json_line(message) if as_json else human_line(message))
+        for line in reading.history_lines(log, messages, as_json):
+            click.echo(line)
 
 
 # --- tail ---------------------------------------------------------------------------------
@@ -184,12 +202,14 @@ def tail(
     as_json: bool,
     cursor: Path | None,
 ) -> None:
-    """Follow a room: print new messages as they come, reconnecting forever.
+    """Follow a room: print new messages as they come, reconnecting forever; edits,
+    deletes and reactions as short lines ("alice edited #41: ..."), or with --json as objects
+    whose "kind" says which ("message", "edit", "delete", "react").
 
     \b
     Examples:
       chat-tui tail --room alerts
-      chat-tui tail --room alerts --json | jq -r '.nick + ": " + .body'
+      chat-tui tail --room alerts --json | jq -r 'select(.kind == "message") | .nick + ": " + .body'
       chat-tui tail --room alerts --json --cursor ~/.alerts.seq | ./handler
     """
     from chat_tui.scripting import reading
@@ -206,6 +226,11 @@ def tail(
     printer = reading.Printer(as_json, cursor)
     with stdout_guard():
         run_command(reading.until_signal(reading.tail(client, room, since, printer)))
+
+
+main.add_command(edit)
+main.add_command(delete)
+main.add_command(react)
 
 
 # --- login / logout -----------------------------------------------------------------------

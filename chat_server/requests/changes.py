@@ -1,5 +1,5 @@
-"""Messages that change (protocol 2): edit and delete, acked after the group commit and
-fanned out to the room as ``edit`` and ``delete`` entries of its log."""
+"""Messages that change (protocol 2): edit, delete and react, acked after the group commit
+and fanned out to the room as ``edit``, ``delete`` and ``react`` entries of its log."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from chat_server.requests.budget import spend
 from chat_server.requests.messages import consent, refused_commit
 from chat_server.requests.registry import handles
 from chat_server.requests.rooms import check, other_key
-from chat_server.store import NewChange, StoredChange
+from chat_server.store import NewChange, NewReaction, Room, StoredChange
 
 log = logging.getLogger("chat_server")
 
@@ -33,6 +33,32 @@ async def delete(ctx: Context, session: Session, frame: p.Delete) -> None:
     await _submit(ctx, session, frame, "delete", "", frame.reason)
 
 
+@handles(p.React)
+async def react(ctx: Context, session: Session, frame: p.React) -> None:
+    """Queue the reaction (or its removal); one that changes nothing is acked alone."""
+    room = await _room(ctx, session, frame)
+    reaction = NewReaction(
+        session.user_id, session.nick, room.id, frame.id, frame.target, frame.emoji,
+        frame.remove,
+    )  # fmt: skip
+    future = ctx.store.submit_change(reaction)
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
+
+
+async def _room(ctx: Context, session: Session, frame: p.Edit | p.Delete | p.React) -> Room:
+    """The room a change is made in, after its budget; a block stops new text or a
+    reaction in a direct conversation (a delete, which only takes away, is always allowed)."""
+    spend(frame.ref, session.sends)  # a change fans out like a message: the same budget
+    check(session, frame.room, frame.ref)
+    room = await ctx.room(frame.room)
+    if room is None:
+        raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
+    other = other_key(room.name, p.nick_key(session.nick))
+    if not isinstance(frame, p.Delete) and other is not None:
+        await consent(ctx, session, other, frame.ref)
+    return room
+
+
 async def _submit(
     ctx: Context,
     session: Session,
@@ -41,18 +67,10 @@ async def _submit(
     body: str,
     reason: str | None,
 ) -> None:
-    spend(frame.ref, session.sends)  # a change fans out like a message: the same budget
-    check(session, frame.room, frame.ref)
-    room = await ctx.room(frame.room)
-    if room is None:
-        raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
-    other = other_key(room.name, p.nick_key(session.nick))
-    if kind == "edit" and other is not None:
-        # new text is a new message to the other person: a block stops it (a delete,
-        # which only takes text away, is always allowed)
-        await consent(ctx, session, other, frame.ref)
+    room = await _room(ctx, session, frame)
     change = NewChange(
         session.user_id, session.nick, room.id, frame.id, kind, frame.target, body, reason,
+        edit_window=ctx.settings.edit_window,
     )  # fmt: skip
     future = ctx.store.submit_change(change)
     future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
@@ -70,8 +88,14 @@ def _committed(
     if not stored.new:
         return
     assert stored.target is not None
-    event: p.EditEvent | p.DeleteEvent
-    if stored.kind == "edit":
+    event: p.EditEvent | p.DeleteEvent | p.ReactEvent
+    if stored.kind == "react":
+        assert stored.emoji is not None
+        event = p.ReactEvent(
+            room=stored.room, seq=stored.seq, nick=stored.nick, ts=stored.ts,
+            id=stored.client_id, target=stored.target, emoji=stored.emoji, remove=stored.remove,
+        )  # fmt: skip
+    elif stored.kind == "edit":
         event = p.EditEvent(
             room=stored.room, seq=stored.seq, nick=stored.nick, ts=stored.ts,
             id=stored.client_id, target=stored.target, body=stored.body,

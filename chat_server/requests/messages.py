@@ -51,7 +51,9 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
             await consent(ctx, session, other, frame.ref)
     # a first message in a direct conversation shows the sender's presence there from now
     first = room.is_dm and not await store.has_written(session.user_id, room.id)
-    message = NewMessage(session.user_id, session.nick, room.id, frame.id, frame.body)
+    message = NewMessage(
+        session.user_id, session.nick, room.id, frame.id, frame.body, frame.reply_to
+    )
     future = store.submit(message)
     future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, first))
 
@@ -99,6 +101,8 @@ def _committed(
             body=stored.body,
             ts=stored.ts,
             id=stored.client_id,
+            reply_to=stored.reply_to,
+            thread=stored.thread,
         )
         ctx.broker.publish_room(stored.room, p.encode(event), stored.seq)
         if first:
@@ -114,10 +118,19 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
     room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
     if room is None:
         room = await member_room(ctx, session, frame.room, "history", frame.ref)
-    page = await ctx.store.history(room, before=frame.before, after=frame.after, limit=frame.limit)
+    page = await ctx.store.history(
+        room,
+        before=frame.before,
+        after=frame.after,
+        limit=frame.limit,
+        thread=frame.thread,
+        around=frame.around,
+    )
     reply = p.HistoryPage(room=room.name, messages=page.messages, more=page.more, ref=frame.ref)
-    # a page that must be cut keeps the end it was asked from: after a seq, the oldest
-    data = page_reply(ctx, session, reply, keep_newest=frame.after is None)
+    # a page that must be cut keeps the end it was asked from: after a seq (or a
+    # thread, or around one), the oldest
+    ascending = frame.after is not None or frame.thread is not None or frame.around is not None
+    data = page_reply(ctx, session, reply, keep_newest=not ascending)
     if data is not None:
         write_big(ctx, session, data)
 

@@ -40,28 +40,44 @@ class ChatClient(Session):
         self._rooms.drop(room)
 
     async def send(
-        self, body: str, *, room: str | None = None, to: str | None = None, id: str | None = None
+        self,
+        body: str,
+        *,
+        room: str | None = None,
+        to: str | None = None,
+        id: str | None = None,
+        reply_to: int | None = None,
     ) -> p.Ack:
-        """Send a message; resolves with the ack once the server has committed it.
+        """Send a message (answering the message ``reply_to`` of the room); resolves with the
+        ack once the server has committed it.
 
         While disconnected the message waits in the outbox; it is sent (again) with the same
         ``id`` after a reconnect, so it is stored once whatever happens to the connection.
         """
         if (room is None) == (to is None):
             raise ValueError("give exactly one of room= and to=")
-        self._check_open()
-        msg_id = id or new_id()
-        pending = self._outbox.get(msg_id)
-        if pending is not None:
-            return await asyncio.shield(pending.future)
-        future = self._outbox.add(msg_id, p.Send(body=body, id=msg_id, room=room, to=to))
-        self._queue_changed()
-        try:
-            return await asyncio.shield(future)
-        finally:
-            if not future.done():  # the caller gave up: do not send it later
-                self._outbox.drop(msg_id)
-                self._queue_changed()
+        frame = p.Send(body=body, id=id or new_id(), room=room, to=to, reply_to=reply_to)
+        return await self._submit(frame)
+
+    async def edit(self, room: str, target: int, body: str, *, id: str | None = None) -> p.Ack:
+        """Replace the text of your message ``target``; the ack's seq is the edit's entry.
+        Kept and made again across reconnects like :meth:`send`."""
+        return await self._submit(p.Edit(room=room, target=target, body=body, id=id or new_id()))
+
+    async def delete(
+        self, room: str, target: int, reason: str | None = None, *, id: str | None = None
+    ) -> p.Ack:
+        """Delete the message ``target`` (its text is erased for everyone), like :meth:`send`."""
+        frame = p.Delete(room=room, target=target, reason=reason, id=id or new_id())
+        return await self._submit(frame)
+
+    async def react(
+        self, room: str, target: int, emoji: str, remove: bool = False, *, id: str | None = None
+    ) -> p.Ack:
+        """Add ``emoji`` to the message ``target`` (take it back with ``remove``), like
+        :meth:`send`; a repeat, or removing what is not there, is acked and changes nothing."""
+        frame = p.React(room=room, target=target, emoji=emoji, remove=remove, id=id or new_id())
+        return await self._submit(frame)
 
     async def history(
         self,
@@ -70,11 +86,17 @@ class ChatClient(Session):
         before: int | None = None,
         after: int | None = None,
         limit: int = 100,
+        thread: int | None = None,
+        around: int | None = None,
     ) -> p.HistoryPage:
         """One page of a room's history (ascending by seq), as the server sent it: with
-        protocol 2 a page may hold change entries (``kind`` "edit" or "delete") beside the
-        messages, which already read as they are now."""
-        frame = p.History(room=room, before=before, after=after, limit=limit)
+        protocol 2 a page may hold change entries (``kind`` "edit", "delete" or "react")
+        beside the messages, which already read as they are now. ``thread``: the thread of
+        that message (page on with ``after``); ``around``: ``limit`` entries centred on a seq.
+        ``entries.RoomLog`` turns pages and events into the messages as they are now."""
+        frame = p.History(
+            room=room, before=before, after=after, limit=limit, thread=thread, around=around
+        )
         page: p.HistoryPage = await self._request(frame)
         return page
 

@@ -1,8 +1,13 @@
-"""What a ChatClient tells its user: the events ``events()`` yields and what ``join()`` returns."""
+"""What a ChatClient tells its user: the events ``events()`` yields and what ``join()`` returns.
+
+A room's entries arrive in seq order: a new message as ``p.MessageRecord`` (``kind`` None), a
+change to one (protocol 2) as the live frame ``p.EditEvent``, ``p.DeleteEvent`` or
+``p.ReactEvent``, whether it came live or in a catch-up; ``entries.RoomLog`` applies them all.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from chat_server import protocol as p
@@ -50,10 +55,16 @@ class JoinResult:
     online: list[str]
     messages: list[p.MessageRecord]
     more: bool
+    # the page's change entries (protocol 2), as the live frames that made them: with
+    # ``since``, they bring messages the caller already holds up to date
+    changes: list[p.EditEvent | p.DeleteEvent | p.ReactEvent] = field(default_factory=list)
 
 
 Event = (
     p.MessageRecord
+    | p.EditEvent
+    | p.DeleteEvent
+    | p.ReactEvent
     | p.Presence
     | p.TypingEvent
     | p.ReadEvent

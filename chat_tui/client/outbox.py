@@ -1,4 +1,8 @@
-"""The outbox: sends not yet acknowledged, in the order they go out (again, after a reconnect)."""
+"""The outbox: sends not yet acknowledged, in the order they go out (again, after a reconnect).
+
+"Sends" are every request answered by an ``ack`` and made idempotent by its ``id``: ``send``,
+and protocol 2's ``edit``, ``delete`` and ``react``, which spend the same rate tokens.
+"""
 
 from __future__ import annotations
 
@@ -20,9 +24,12 @@ if TYPE_CHECKING:
     from chat_tui.client.handshake import Connection
 
 
+Submission = p.Send | p.Edit | p.Delete | p.React
+
+
 @dataclass
 class Outgoing:
-    frame: p.Send
+    frame: Submission
     future: asyncio.Future[p.Ack]
     ref: str | None = None  # the ref of the attempt in flight, which an error frame answers
 
@@ -45,7 +52,7 @@ class Outbox:
     def get(self, msg_id: str) -> Outgoing | None:
         return self._entries.get(msg_id)
 
-    def add(self, msg_id: str, frame: p.Send) -> asyncio.Future[p.Ack]:
+    def add(self, msg_id: str, frame: Submission) -> asyncio.Future[p.Ack]:
         """Queue a send; the future resolves with its ack."""
         future: asyncio.Future[p.Ack] = asyncio.get_running_loop().create_future()
         self._entries[msg_id] = Outgoing(frame, future)
@@ -100,7 +107,14 @@ class Outbox:
         self._unsent = deque(self._entries)
 
     def acked(self, ack: p.Ack) -> None:
+        """Settle the request an ack answers: by its id, or by its ref (a delete of a deleted
+        message is answered with the first delete's ack, whose id is another's)."""
         entry = self._entries.pop(ack.id, None)
+        if entry is None and ack.ref is not None:
+            for msg_id, waiting in self._entries.items():
+                if waiting.ref == ack.ref:
+                    entry = self._entries.pop(msg_id)
+                    break
         if entry is not None and not entry.future.done():
             entry.future.set_result(ack)
 

@@ -15,17 +15,42 @@ from chat_tui.client.sequencing import Sequencer
 CATCH_UP_PAGE = p.HISTORY_MAX
 
 
-def change_record(frame: p.EditEvent | p.DeleteEvent) -> p.MessageRecord:
+Change = p.EditEvent | p.DeleteEvent | p.ReactEvent
+"""A change to a message (protocol 2), as the live frame that announces it."""
+
+
+def change_record(frame: Change) -> p.MessageRecord:
     """A live change (protocol 2) as the entry of the room's log that ``history`` lists."""
     if isinstance(frame, p.EditEvent):
         return p.MessageRecord(
             frame.room, frame.seq, frame.nick, frame.body, frame.ts, frame.id,
             kind="edit", target=frame.target,
         )  # fmt: skip
+    if isinstance(frame, p.ReactEvent):
+        return p.MessageRecord(
+            frame.room, frame.seq, frame.nick, "", frame.ts, frame.id,
+            kind="react", target=frame.target, emoji=frame.emoji, remove=frame.remove,
+        )  # fmt: skip
     return p.MessageRecord(
         frame.room, frame.seq, frame.nick, "", frame.ts, frame.id,
         kind="delete", target=frame.target, reason=frame.reason,
     )  # fmt: skip
+
+
+def change_event(entry: p.MessageRecord) -> Change | None:
+    """A page's change entry as the live frame that made it (None for a message).
+
+    An edit or react entry whose message is deleted since (``deleted``: its text or emoji is
+    erased) reads as the delete it now stands for.
+    """
+    e = entry
+    if e.kind is None or e.target is None:
+        return None
+    if e.kind == "delete" or e.deleted:
+        return p.DeleteEvent(e.room, e.seq, e.nick, e.ts, e.id, e.target, reason=e.reason)
+    if e.kind == "edit":
+        return p.EditEvent(e.room, e.seq, e.nick, e.ts, e.id, e.target, e.body)
+    return p.ReactEvent(e.room, e.seq, e.nick, e.ts, e.id, e.target, e.emoji or "", e.remove)
 
 
 Fetch = Callable[[str, int], Awaitable[p.HistoryPage]]

@@ -42,8 +42,15 @@ from chat_tui.client.events import (
     StatusChanged,
 )
 from chat_tui.client.handshake import Connection, open_connection
-from chat_tui.client.outbox import Outbox
-from chat_tui.client.rooms import CATCH_UP_PAGE, Room, Rooms, catch_up, change_record
+from chat_tui.client.outbox import Outbox, Submission
+from chat_tui.client.rooms import (
+    CATCH_UP_PAGE,
+    Room,
+    Rooms,
+    catch_up,
+    change_event,
+    change_record,
+)
 from chat_tui.client.sequencing import Backoff
 
 log = logging.getLogger("chat_tui.client")
@@ -285,6 +292,24 @@ class Session:
             self._changed.clear()
             await self._changed.wait()
 
+    async def _submit(self, frame: Submission) -> p.Ack:
+        """Make a request answered by ``ack`` (send, edit, delete, react), once whatever
+        happens to the connection: while disconnected it waits in the outbox, and goes out
+        (again) with the same ``id`` after a reconnect; the server's idempotency makes a
+        repeat harmless. A second call with the ``id`` of one pending shares its ack."""
+        self._check_open()
+        pending = self._outbox.get(frame.id)
+        if pending is not None:
+            return await asyncio.shield(pending.future)
+        future = self._outbox.add(frame.id, frame)
+        self._queue_changed()
+        try:
+            return await asyncio.shield(future)
+        finally:
+            if not future.done():  # the caller gave up: do not send it later
+                self._outbox.drop(frame.id)
+                self._queue_changed()
+
     async def _request(self, frame: p.AnyClientFrame) -> Any:
         """Send a request and wait for its reply, retrying on the next connection if one drops."""
         while True:
@@ -319,9 +344,11 @@ class Session:
                     body=frame.body,
                     ts=frame.ts,
                     id=frame.id,
+                    reply_to=frame.reply_to,
+                    thread=frame.thread,
                 )
             )
-        elif isinstance(frame, p.EditEvent | p.DeleteEvent):
+        elif isinstance(frame, p.EditEvent | p.DeleteEvent | p.ReactEvent):
             self._deliver(change_record(frame))
         elif isinstance(frame, p.Ack):
             self._acked(frame)
@@ -350,8 +377,15 @@ class Session:
             self._emit(event)
         self._maybe_fill(room)
         messages = [m for m in page.messages if m.kind is None]
+        changes = [c for m in page.messages if (c := change_event(m)) is not None]
         return JoinResult(
-            joined.room, joined.last_seq, joined.members, joined.online, messages, page.more
+            joined.room,
+            joined.last_seq,
+            joined.members,
+            joined.online,
+            messages,
+            page.more,
+            changes,
         )
 
     def _deliver(self, message: p.MessageRecord) -> None:
@@ -402,10 +436,13 @@ class Session:
         return task
 
     def _emit(self, event: Event) -> None:
-        # A change entry (protocol 2's edit, delete) keeps the room's seq without a gap, but
-        # is not an event yet: applying it to what is shown comes with the clients' slice.
+        # A change entry (protocol 2's edit, delete, react) travels through the room's order
+        # as the record history lists; it reaches the user as the live frame that made it.
         if isinstance(event, p.MessageRecord) and event.kind is not None:
-            return
+            change = change_event(event)
+            if change is None:
+                return
+            event = change
         self._events.put_nowait(event)
 
     def _set_status(self, state: State, retry_in: float | None = None) -> None:

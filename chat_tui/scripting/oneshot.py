@@ -51,9 +51,12 @@ class Target:
     room: str | None = None
     to: str | None = None
     joined: bool = False
+    reply_to: int | None = None  # the seq of the message they answer (protocol 2)
 
     def frame(self, item: Outgoing, ref: str) -> Frame:
-        where = {"room": self.room} if self.room is not None else {"to": self.to}
+        where: Frame = {"room": self.room} if self.room is not None else {"to": self.to}
+        if self.reply_to is not None:
+            where["reply_to"] = self.reply_to
         return {"type": "send", **where, "body": item.body, "id": item.id, "ref": ref}
 
 

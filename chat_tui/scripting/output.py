@@ -1,4 +1,4 @@
-"""What the scripting commands print: one line per message, for people or for programs.
+"""What the scripting commands print: one line per entry, for people or for programs.
 
 Pure formatting plus the ``--cursor`` file. Human lines go through the protocol's cleaning,
 so a body can never move the cursor, retitle the terminal or ring its bell.
@@ -28,23 +28,104 @@ def local_time(ts: str) -> str:
     return moment.astimezone().strftime(TIME_FORMAT)
 
 
-def human_line(message: p.MessageRecord) -> str:
-    """``2026-11-26 04:00:00  alice: hi``; later lines of the body indented under the first."""
+Change = p.EditEvent | p.DeleteEvent | p.ReactEvent
+Entry = p.MessageRecord | Change
+
+QUOTE_CHARS = 40
+
+
+def human_line(message: p.MessageRecord, quote: str | None = None) -> str:
+    """``2026-11-26 04:00:00  alice: hi``; later lines of the body indented under the first.
+
+    A message as it is now (protocol 2) says ``message deleted``, or ends with ``(edited)``;
+    a reply starts with ``↳`` and ``quote`` (its target in a few words), else ``#seq``.
+    """
     prefix = f"{local_time(message.ts)}  "
-    lines = p.clean_text(message.body).split("\n")
+    body = "message deleted" if message.deleted else p.clean_text(message.body)
+    if message.edited is not None and not message.deleted:
+        body += " (edited)"
+    if message.reply_to is not None:
+        body = f"↳ {quote or f'#{message.reply_to}'}  {body}"
     indent = "\n" + " " * len(prefix)
+    lines = body.split("\n")
     return f"{prefix}{p.clean_text(message.nick)}: {indent.join(lines)}"
 
 
-def json_line(message: p.MessageRecord) -> str:
-    """``{"room", "seq", "nick", "body", "ts"}`` as one line of JSON."""
-    record = {
-        "room": message.room,
-        "seq": message.seq,
-        "nick": message.nick,
-        "body": message.body,
-        "ts": message.ts,
-    }
+def quote_of(target: p.MessageRecord) -> str:
+    """A reply's target in a few words, for the ``↳`` of the reply's line."""
+    if target.deleted:
+        return f"#{target.seq} (deleted)"
+    words = " ".join(p.clean_text(target.body).split())
+    if len(words) > QUOTE_CHARS:
+        words = words[: QUOTE_CHARS - 1] + "…"
+    return f"{p.clean_text(target.nick)}: {words}"
+
+
+def reactions_line(message: p.MessageRecord) -> str | None:
+    """``👍 2  🎉 1``, indented under the message's body; None without reactions."""
+    if not message.reactions:
+        return None
+    counts = "  ".join(f"{p.clean_text(r.emoji)} {len(r.nicks)}" for r in message.reactions)
+    return " " * (len(local_time(message.ts)) + 2) + counts
+
+
+def change_line(change: Change) -> str:
+    """``alice edited #41: new text``, ``alice deleted #41``, ``bob reacted 👍 to #41``."""
+    who = f"{local_time(change.ts)}  {p.clean_text(change.nick)}"
+    if isinstance(change, p.EditEvent):
+        indent = "\n" + " " * (len(local_time(change.ts)) + 2)
+        text = indent.join(p.clean_text(change.body).split("\n"))
+        return f"{who} edited #{change.target}: {text}"
+    if isinstance(change, p.DeleteEvent):
+        reason = f" ({p.clean_text(change.reason)})" if change.reason else ""
+        return f"{who} deleted #{change.target}{reason}"
+    emoji = p.clean_text(change.emoji)
+    if change.remove:
+        return f"{who} took back {emoji} from #{change.target}"
+    return f"{who} reacted {emoji} to #{change.target}"
+
+
+def entry_line(entry: Entry) -> str:
+    """One entry of a room's log for people: a message, or a short line for a change."""
+    if isinstance(entry, p.MessageRecord):
+        return human_line(entry)
+    return change_line(entry)
+
+
+def json_line(entry: Entry) -> str:
+    """One entry of a room's log as one line of JSON, ``kind`` first.
+
+    A message: ``{"kind": "message", "room", "seq", "nick", "body", "ts"}``, plus what it has of
+    ``reply_to``, ``thread``, ``edited``, ``deleted``, ``replies``, ``reactions``; an edit,
+    delete or react: ``room``, ``seq``, ``nick``, ``ts``, ``target`` and ``body`` (edit),
+    ``reason`` (delete, when given), ``emoji`` and ``remove`` (react; ``remove`` when true).
+    """
+    record: dict[str, object]
+    if isinstance(entry, p.MessageRecord):
+        record = {"kind": "message", "room": entry.room, "seq": entry.seq, "nick": entry.nick}
+        record.update(body=entry.body, ts=entry.ts)
+        optional: dict[str, object] = {
+            "reply_to": entry.reply_to,
+            "thread": entry.thread,
+            "edited": entry.edited,
+            "deleted": entry.deleted or None,
+            "replies": entry.replies or None,
+            "reactions": [{"emoji": r.emoji, "nicks": r.nicks} for r in entry.reactions] or None,
+        }
+        record.update((k, v) for k, v in optional.items() if v is not None)
+        return msgspec.json.encode(record).decode()
+    kind = {p.EditEvent: "edit", p.DeleteEvent: "delete", p.ReactEvent: "react"}[type(entry)]
+    record = {"kind": kind, "room": entry.room, "seq": entry.seq, "nick": entry.nick}
+    record.update(ts=entry.ts, target=entry.target)
+    if isinstance(entry, p.EditEvent):
+        record["body"] = entry.body
+    elif isinstance(entry, p.DeleteEvent):
+        if entry.reason is not None:
+            record["reason"] = entry.reason
+    else:
+        record["emoji"] = entry.emoji
+        if entry.remove:
+            record["remove"] = True
     return msgspec.json.encode(record).decode()
 
 

@@ -1,6 +1,7 @@
 """Reading a room for scripts: history pages, and the ``tail`` that follows a room for good.
 
-The async halves of ``chat-tui history`` and ``chat-tui tail``, on ChatClient; ``cli.py`` imports
+The async halves of ``chat-tui history`` and ``chat-tui tail`` (and of ``edit``, ``delete`` and
+``react``, which need ChatClient's outbox), on ChatClient; ``cli.py`` imports
 this module only when one of those commands runs, so ``chat-tui send`` never loads asyncio.
 """
 
@@ -12,30 +13,41 @@ import os
 import signal
 import stat
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from chat_server import protocol as p
 from chat_tui.client.client import ChatClient
+from chat_tui.client.entries import RoomLog
 from chat_tui.client.errors import ServerError
 from chat_tui.client.events import Closed
-from chat_tui.scripting.output import human_line, json_line, write_cursor
+from chat_tui.scripting.output import (
+    Entry,
+    entry_line,
+    human_line,
+    json_line,
+    quote_of,
+    reactions_line,
+    write_cursor,
+)
 
 
 async def history(
-    client: ChatClient, room: str, limit: int, before: int | None
-) -> list[p.MessageRecord]:
+    client: ChatClient, room: str, limit: int, before: int | None, thread: int | None = None
+) -> RoomLog:
+    """The room's newest ``limit`` messages before ``before`` (or the first ``limit`` of the
+    thread of ``thread``), as they are now, with what they reply to when the page holds it."""
     async with client:
         try:
-            return await history_pages(client, room, limit, before)
+            return await history_pages(client, room, limit, before, thread)
         except ServerError as exc:
             # A public room that exists is joined, as a person would to read it; a name
             # that matches no room stays an error (a typo must not create a room).
             if exc.code != "not_member" or not await is_public_room(client, room):
                 raise
         await client.join(room)
-        return await history_pages(client, room, limit, before)
+        return await history_pages(client, room, limit, before, thread)
 
 
 async def is_public_room(client: ChatClient, room: str) -> bool:
@@ -47,49 +59,93 @@ async def is_public_room(client: ChatClient, room: str) -> bool:
 
 
 async def history_pages(
-    client: ChatClient, room: str, limit: int, before: int | None
-) -> list[p.MessageRecord]:
-    """The newest ``limit`` messages before ``before``, paging back as far as needed."""
-    collected: list[p.MessageRecord] = []
-    while len(collected) < limit:
-        page = await client.history(
-            room, before=before, limit=min(p.HISTORY_MAX, limit - len(collected))
-        )
-        collected[:0] = page.messages
+    client: ChatClient, room: str, limit: int, before: int | None, thread: int | None = None
+) -> RoomLog:
+    """Pages back from ``before`` (forward through a thread) until ``limit`` messages are held;
+    the pages' change entries are applied (section 9), so each message reads as it is now."""
+    log = RoomLog()
+    after: int | None = None
+    while len(log.messages) < limit:
+        want = min(p.HISTORY_MAX, limit - len(log.messages))
+        page = await client.history(room, before=before, after=after, limit=want, thread=thread)
+        for entry in page.messages:
+            log.apply(entry)
         if not page.more or not page.messages:
             break
-        before = page.messages[0].seq
-    return collected
+        if thread is None:
+            before = page.messages[0].seq
+        else:
+            after = page.messages[-1].seq
+    return log
+
+
+def newest(log: RoomLog, limit: int, thread: int | None = None) -> list[p.MessageRecord]:
+    """The messages to print, oldest first: the newest ``limit`` (a thread's first)."""
+    messages = sorted(log.messages.values(), key=lambda m: m.seq)
+    return messages[:limit] if thread is not None else messages[-limit:]
+
+
+def history_lines(log: RoomLog, messages: list[p.MessageRecord], as_json: bool) -> list[str]:
+    """What ``chat-tui history`` prints: a line per message (and its reactions below it)."""
+    if as_json:
+        return [json_line(message) for message in messages]
+    lines: list[str] = []
+    for message in messages:
+        target = log.get(message.reply_to) if message.reply_to is not None else None
+        lines.append(human_line(message, quote_of(target) if target is not None else None))
+        reactions = reactions_line(message)
+        if reactions is not None:
+            lines.append(reactions)
+    return lines
 
 
 class Printer:
-    """Writes each message once, flushed, then records its seq in the cursor file."""
+    """Writes each entry once, flushed, then records its seq in the cursor file."""
 
     def __init__(self, as_json: bool, cursor: Path | None) -> None:
         self.as_json = as_json
         self.cursor = cursor
 
-    def __call__(self, message: p.MessageRecord) -> None:
-        line = json_line(message) if self.as_json else human_line(message)
+    def __call__(self, entry: Entry) -> None:
+        line = json_line(entry) if self.as_json else entry_line(entry)
         sys.stdout.write(line + "\n")
         sys.stdout.flush()
         if self.cursor is not None:
-            write_cursor(self.cursor, message.seq)
+            write_cursor(self.cursor, entry.seq)
 
 
 async def tail(
-    client: ChatClient, room: str, since: int | None, printer: Callable[[p.MessageRecord], None]
+    client: ChatClient, room: str, since: int | None, printer: Callable[[Entry], None]
 ) -> None:
+    """Print every entry of ``room`` from ``since`` on (new ones only without it): messages,
+    and the edits, deletes and reactions of protocol 2."""
     async with client:
         joined = await client.join(room, since=since)
         if since is not None:
-            for message in joined.messages:
-                printer(message)
+            backlog: list[Entry] = [*joined.messages, *joined.changes]
+            for entry in sorted(backlog, key=lambda e: e.seq):
+                printer(entry)
         async for event in client.events():
-            if isinstance(event, p.MessageRecord) and event.room == room:
+            if isinstance(event, ENTRIES) and event.room == room:
                 printer(event)
             elif isinstance(event, Closed) and event.error is not None:
                 raise event.error
+
+
+ENTRIES = (p.MessageRecord, p.EditEvent, p.DeleteEvent, p.ReactEvent)
+
+
+async def submit(
+    client: ChatClient, request: Callable[[ChatClient], Awaitable[p.Ack]], timeout: float
+) -> p.Ack | None:
+    """Make one acked request (edit, delete, react); None when no ack came within ``timeout``
+    (the client tried again on every reconnect meanwhile, with the same id)."""
+    async with client:
+        try:
+            async with asyncio.timeout(timeout):
+                return await request(client)
+        except TimeoutError:
+            return None
 
 
 async def until_signal(coro: Coroutine[Any, Any, None]) -> None:

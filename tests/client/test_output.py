@@ -13,7 +13,16 @@ import pytest
 
 from chat_server import protocol as p
 from chat_tui.client import credentials
-from chat_tui.scripting.output import CursorError, human_line, json_line, read_cursor, write_cursor
+from chat_tui.scripting.output import (
+    CursorError,
+    change_line,
+    human_line,
+    json_line,
+    quote_of,
+    reactions_line,
+    read_cursor,
+    write_cursor,
+)
 
 
 @pytest.fixture
@@ -51,12 +60,79 @@ def test_json_line_has_exactly_the_documented_fields() -> None:
     line = json_line(record("a \x1b b"))
     assert "\n" not in line
     assert json.loads(line) == {
+        "kind": "message",
         "room": "general",
         "seq": 7,
         "nick": "alice",
         "body": "a \x1b b",
         "ts": "2026-11-26T04:00:00.123Z",
     }
+
+
+def test_a_message_as_it_is_now(utc: None) -> None:
+    edited = record("deploy done")
+    edited.edited = "2026-11-26T04:01:00.000Z"
+    assert human_line(edited) == "2026-11-26 09:30:00  alice: deploy done (edited)"
+    gone = record("")
+    gone.deleted, gone.edited = True, "2026-11-26T04:01:00.000Z"
+    assert human_line(gone) == "2026-11-26 09:30:00  alice: message deleted"
+    reply = record("on it", nick="bob")
+    reply.reply_to = reply.thread = 5
+    assert human_line(reply) == "2026-11-26 09:30:00  bob: ↳ #5  on it"
+    target = record("deploy \x1b[31m40%\n  of the fleet and then some more words here")
+    quoted = human_line(reply, quote_of(target))
+    assert quoted == (
+        "2026-11-26 09:30:00  bob: ↳ alice: deploy 40% of the fleet and then some m…  on it"
+    )
+    assert quote_of(gone) == "#7 (deleted)"
+    edited.reactions = [p.Reaction("👍", ["bob", "carol"]), p.Reaction("\x1b]0;x\x07🎉", ["al"])]
+    assert reactions_line(edited) == "                     👍 2  🎉 1"
+    assert reactions_line(reply) is None
+
+
+def test_changes_are_short_clean_lines(utc: None) -> None:
+    common = {"room": "general", "nick": "al\x07ice", "ts": "2026-11-26T04:00:00.123Z", "id": "x"}
+    edit = p.EditEvent(seq=8, target=7, body="new\x07 text\nline 2", **common)
+    assert change_line(edit) == (
+        "2026-11-26 09:30:00  alice edited #7: new text\n                     line 2"
+    )
+    assert change_line(p.DeleteEvent(seq=9, target=7, **common)) == (
+        "2026-11-26 09:30:00  alice deleted #7"
+    )
+    assert change_line(p.DeleteEvent(seq=9, target=7, reason="oops\x9b", **common)) == (
+        "2026-11-26 09:30:00  alice deleted #7 (oops)"
+    )
+    assert change_line(p.ReactEvent(seq=10, target=7, emoji="👍", remove=False, **common)) == (
+        "2026-11-26 09:30:00  alice reacted 👍 to #7"
+    )
+    assert change_line(p.ReactEvent(seq=11, target=7, emoji="👍", remove=True, **common)) == (
+        "2026-11-26 09:30:00  alice took back 👍 from #7"
+    )
+
+
+def test_json_lines_say_the_kind_of_each_entry() -> None:
+    common = {"room": "general", "nick": "alice", "ts": "t", "id": "x"}
+    shared = {"room": "general", "nick": "alice", "ts": "t"}
+    assert json.loads(json_line(p.EditEvent(seq=8, target=7, body="b", **common))) == {
+        "kind": "edit", "seq": 8, "target": 7, "body": "b", **shared,
+    }  # fmt: skip
+    assert json.loads(json_line(p.DeleteEvent(seq=9, target=7, reason="r", **common))) == {
+        "kind": "delete", "seq": 9, "target": 7, "reason": "r", **shared,
+    }  # fmt: skip
+    added = p.ReactEvent(seq=10, target=7, emoji="👍", remove=False, **common)
+    assert json.loads(json_line(added)) == {
+        "kind": "react", "seq": 10, "target": 7, "emoji": "👍", **shared,
+    }  # fmt: skip
+    removed = p.ReactEvent(seq=11, target=7, emoji="👍", remove=True, **common)
+    assert json.loads(json_line(removed))["remove"] is True
+    now = record("")
+    now.deleted, now.edited, now.reply_to, now.thread, now.replies = True, "t2", 3, 3, 2
+    now.reactions = [p.Reaction("👍", ["bob"])]
+    assert json.loads(json_line(now)) == {
+        "kind": "message", "room": "general", "seq": 7, "nick": "alice", "body": "",
+        "ts": "2026-11-26T04:00:00.123Z", "edited": "t2", "deleted": True, "reply_to": 3,
+        "thread": 3, "replies": 2, "reactions": [{"emoji": "👍", "nicks": ["bob"]}],
+    }  # fmt: skip
 
 
 def test_cursor_round_trip_and_bad_content(tmp_path: Path) -> None:

@@ -321,7 +321,7 @@ def test_tail_follows_new_messages_and_ends_cleanly_on_a_signal(scene: Scene, si
     first = json_lines(line)[0]
     assert first["nick"] == "bob" and str(first["body"]).startswith("marker")  # not "old news"
     assert [m["body"] for m in got] == ["one", "two"]
-    assert set(got[0]) == {"room", "seq", "nick", "body", "ts"}
+    assert set(got[0]) == {"kind", "room", "seq", "nick", "body", "ts"}
     assert code == 0 and "Traceback" not in err
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from chat_server.errors import Forbidden, NotFound, NotMember
-from chat_server.store import NewChange, NewMessage, Room, SQLiteStore, search_words
+from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
 from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
 from tests.server.store_backends import store as store
@@ -189,6 +189,7 @@ async def test_a_deleted_text_is_in_no_file_and_no_table(store: AnyStore, backen
     await store.append(NewMessage(alice.id, "alice", room, "m1", f"the key is {SECRET}"))
     await store.search(alice.id, search_words("key"), None, 5)  # indexed now
     await store.submit_change(edit(alice.id, "alice", room, "e1", 2, f"really {SECRET}"))
+    await store.submit_change(NewReaction(alice.id, "alice", room, "k1", 2, f":{SECRET}:"))
     for i in range(20):  # other traffic before and after
         await store.append(NewMessage(alice.id, "alice", room, f"n{i}", f"filler {i}"))
     await store.submit_change(delete(alice.id, "alice", room, "d1", 2))
@@ -207,6 +208,7 @@ async def test_a_deleted_text_is_in_no_file_and_no_table(store: AnyStore, backen
         assert isinstance(backend, PostgresBackend)
         [rows] = await backend._admin(
             f"SELECT id FROM messages WHERE body LIKE '%{SECRET}%' OR reason LIKE '%{SECRET}%'"
+            f" UNION ALL SELECT message_id FROM reactions WHERE emoji LIKE '%{SECRET}%'"
         )
         assert rows == []
 

@@ -139,6 +139,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX messages_search ON messages USING GIN (to_tsvector('simple', body))"
         " WHERE kind = 0",
     ),
+    # Replies, threads and reactions: see the SQLite schema's migration 8.
+    (
+        "ALTER TABLE messages ADD COLUMN reply_to BIGINT, ADD COLUMN thread BIGINT,"
+        " ADD COLUMN replies INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX messages_thread ON messages(room_id, thread, seq) WHERE thread IS NOT NULL",
+        "UPDATE messages SET version = seq WHERE target IS NOT NULL AND version IS NULL",
+        """CREATE TABLE reactions (
+            message_id BIGINT NOT NULL REFERENCES messages(id),
+            emoji TEXT NOT NULL,
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            nick TEXT NOT NULL,
+            seq BIGINT NOT NULL,
+            PRIMARY KEY (message_id, emoji, user_id)
+        )""",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

@@ -22,28 +22,28 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chat_server.errors import Conflict, Forbidden, NotFound, NotMember, StoreError
+from chat_server.errors import Conflict, Forbidden, NotFound, NotMember, OverLimit, StoreError
 from chat_server.protocol import (
-    MAX_SEQ,
     RoomState,
     SearchHit,
 )
+from chat_server.store import pages
 from chat_server.store.base import (
     CREATION_WINDOW,
-    ENTRY_COLUMNS,
     NewChange,
     NewMessage,
+    NewReaction,
     Page,
     Room,
     RoomQuota,
     RoomsPage,
     Stored,
     StoredChange,
-    history_page,
     rooms_page,
     search_hit,
 )
 from chat_server.store.postgres.accounts import PostgresAccounts
+from chat_server.store.postgres.answers import apply_reaction, apply_reply
 from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.changes import apply_change
 from chat_server.store.postgres.schema import Conn, Row, migrate
@@ -360,28 +360,19 @@ class PostgresStore(PostgresAccounts):
         after: int | None = None,
         limit: int,
         upto: int | None = None,
+        thread: int | None = None,
+        around: int | None = None,
     ) -> Page:
-        """A keyset page; the same contract as ``SQLiteStore.history``."""
-        ceiling = upto if upto is not None else MAX_SEQ
-        if after is not None:
-            rows = await self._all(
-                f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = $1 AND seq > $2"
-                " AND seq <= $3 ORDER BY seq LIMIT $4",
-                room.id,
-                after,
-                ceiling,
-                limit + 1,
-            )
-            return history_page(room.name, rows, limit, newest_first=False)
-        top = ceiling if before is None else min(before - 1, ceiling)
-        rows = await self._all(
-            f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = $1 AND seq <= $2"
-            " ORDER BY seq DESC LIMIT $3",
-            room.id,
-            top,
-            limit + 1,
-        )
-        return history_page(room.name, rows, limit, newest_first=True)
+        """A page; the same contract as ``SQLiteStore.history`` (``pages.py``)."""
+        query = self._page_query
+        if thread is not None:
+            return await pages.thread(query, room, thread, after=after, limit=limit)
+        if around is not None:
+            return await pages.around(query, room, around, limit=limit)
+        return await pages.recent(query, room, before=before, after=after, limit=limit, upto=upto)
+
+    async def _page_query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return await self._all(pages.numbered(sql), *params)
 
     async def search(
         self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
@@ -415,7 +406,7 @@ class PostgresStore(PostgresAccounts):
         stored: Stored = await self._committer.submit(message)
         return stored
 
-    def submit_change(self, change: NewChange) -> asyncio.Future[StoredChange]:
+    def submit_change(self, change: NewChange | NewReaction) -> asyncio.Future[StoredChange]:
         future: asyncio.Future[StoredChange] = self._committer.submit(change)
         return future
 
@@ -437,22 +428,36 @@ class PostgresStore(PostgresAccounts):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _single(op: Any) -> bool:
+    """A write that takes a savepoint of its own: a change, a reaction, a reply (a message
+    that answers none joins a run of them)."""
+    return not isinstance(op, NewMessage) or op.reply_to is not None
+
+
+async def _apply_one(conn: Conn, op: NewChange | NewReaction | NewMessage) -> Any:
+    if isinstance(op, NewChange):
+        return await apply_change(conn, op)
+    if isinstance(op, NewReaction):
+        return await apply_reaction(conn, op)
+    return await apply_reply(conn, op)
+
+
 async def _apply_ops(conn: Conn, ops: Sequence[Any]) -> list[Any]:
     """Each run of messages in one go, each change in a savepoint of its own (a refused
     one leaves no trace); one result (or refusal) per op."""
     results: list[Any] = []
     i = 0
     while i < len(ops):
-        if isinstance(ops[i], NewChange):
+        if _single(ops[i]):
             try:
                 async with conn.transaction():
-                    results.append(await apply_change(conn, ops[i]))
-            except (NotMember, NotFound, Forbidden) as exc:
+                    results.append(await _apply_one(conn, ops[i]))
+            except (NotMember, NotFound, Forbidden, OverLimit) as exc:
                 results.append(exc)
             i += 1
             continue
         j = i
-        while j < len(ops) and not isinstance(ops[j], NewChange):
+        while j < len(ops) and not _single(ops[j]):
             j += 1
         results.extend(await append_run(conn, ops[i:j]))
         i = j

@@ -24,12 +24,14 @@ from chat_server.store.base import (
     CREATION_WINDOW,
     NewChange,
     NewMessage,
+    NewReaction,
     Room,
     RoomQuota,
     Stored,
     User,
     too_many_blocks,
 )
+from chat_server.store.sqlite.answers import apply_reaction, apply_reply
 from chat_server.store.sqlite.changes import apply_change, purge_search
 
 # Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
@@ -213,9 +215,9 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
         conn.execute("BEGIN IMMEDIATE")
         i = 0
         while i < len(ops):
-            if isinstance(ops[i], NewMessage):
+            if _plain(ops[i]):
                 j = i
-                while j < len(ops) and isinstance(ops[j], NewMessage):
+                while j < len(ops) and _plain(ops[j]):
                     j += 1
                 results.extend(_append_run(conn, ops[i:j], seqs, cache, known))
                 i = j
@@ -250,6 +252,11 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
     return results
 
 
+def _plain(op: Any) -> bool:
+    """A message that answers none: it joins a run of them (``_append_run``)."""
+    return isinstance(op, NewMessage) and op.reply_to is None
+
+
 def index_search(conn: sqlite3.Connection, known: WriterCache) -> int:
     """Add the messages after the search index's mark to it, in one statement.
 
@@ -270,6 +277,10 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
     match op:
         case NewChange():
             return apply_change(conn, op, seqs, known)
+        case NewReaction():
+            return apply_reaction(conn, op, seqs, known)
+        case NewMessage():
+            return apply_reply(conn, op, seqs, known)
         case IndexSearch():
             return index_search(conn, known)
         case PurgeSearch():

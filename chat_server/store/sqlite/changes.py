@@ -1,5 +1,5 @@
 """Edits and deletes on the SQLite writer: one change, its rules and its erasures, inside
-the batch's transaction.
+the batch's transaction; and ``append_entry``, which every entry but a plain message takes.
 
 A change is a row of ``messages`` of its own (the room's next seq) and rewrites the rows it
 changes: the message (``body``, ``edited``, ``deleted``, ``version``) and its earlier edits,
@@ -20,12 +20,20 @@ text are zeroed, not just freed.
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from chat_server import access
 from chat_server.errors import Forbidden, NotFound, NotMember
 from chat_server.protocol import now_ts
-from chat_server.store.base import DELETE, EDIT, KINDS, NewChange, StoredChange
+from chat_server.store.base import (
+    DELETE,
+    EDIT,
+    KINDS,
+    NewChange,
+    StoredChange,
+    age_of,
+    stored_entry,
+)
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -42,8 +50,74 @@ _FIRST_DELETE = (
 )
 _INSERT = (
     "INSERT INTO messages (room_id, seq, author_id, nick, client_id, body, ts, kind, target,"
-    " reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " reason, reply_to, thread, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+class Entry(NamedTuple):
+    """A new entry of a room's log, as ``append_entry`` stored it."""
+
+    room: str
+    seq: int
+    ts: str
+    row_id: int
+
+
+def by_key(conn: sqlite3.Connection, client_id: str, user_id: int) -> StoredChange | None:
+    """The entry the user's idempotency key stands for, if any."""
+    row = conn.execute(_BY_KEY, (client_id, user_id)).fetchone()
+    return None if row is None else _stored(row, client_id)
+
+
+def check_member(conn: sqlite3.Connection, user_id: int, room_id: int) -> None:
+    if not conn.execute(
+        "SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id)
+    ).fetchone():
+        raise NotMember("you are not a member of this room")
+
+
+def append_entry(
+    conn: sqlite3.Connection,
+    seqs: dict[int, int],
+    known: WriterCache,
+    *,
+    room_id: int,
+    user_id: int,
+    nick: str,
+    client_id: str,
+    kind: int,
+    body: str,
+    target: int | None = None,
+    reason: str | None = None,
+    reply_to: int | None = None,
+    thread: int | None = None,
+) -> Entry:
+    """Store an entry at the room's next seq, and move its author's read marker there.
+
+    Every entry but a plain message gets a ``version`` (its own seq): a history page
+    reads the details of such rows alone. ``seqs`` and ``known`` learn the room's seq,
+    name and the new row.
+    """
+    name, last_seq = conn.execute(
+        "SELECT name, last_seq FROM rooms WHERE id = ?", (room_id,)
+    ).fetchone()
+    seq, ts = last_seq + 1, now_ts()
+    cur = conn.execute(
+        _INSERT,
+        (room_id, seq, user_id, nick, client_id, body, ts, kind, target, reason, reply_to,
+         thread, seq),
+    )  # fmt: skip
+    conn.execute("UPDATE rooms SET last_seq = ? WHERE id = ?", (seq, room_id))
+    conn.execute(
+        "UPDATE memberships SET read_seq = MAX(read_seq, ?), wrote = wrote OR ?"
+        " WHERE user_id = ? AND room_id = ?",
+        (seq, kind == 0, user_id, room_id),
+    )
+    assert cur.lastrowid is not None
+    seqs[room_id] = seq
+    known.names[room_id] = name
+    known.last_id = max(known.last_id, cur.lastrowid)
+    return Entry(name, seq, ts, cur.lastrowid)
 
 
 def apply_change(
@@ -54,16 +128,12 @@ def apply_change(
     Raises NotMember, NotFound or Forbidden before it writes anything; ``seqs`` and
     ``known`` learn the room's new seq and the new row only once everything is written.
     """
-    row = conn.execute(_BY_KEY, (change.client_id, change.user_id)).fetchone()
-    if row is not None:
-        return _stored(row, change.client_id)
-    if not conn.execute(
-        "SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?",
-        (change.user_id, change.room_id),
-    ).fetchone():
-        raise NotMember("you are not a member of this room")
+    found = by_key(conn, change.client_id, change.user_id)
+    if found is not None:
+        return found
+    check_member(conn, change.user_id, change.room_id)
     target = conn.execute(
-        "SELECT id, author_id, kind, deleted, body FROM messages WHERE room_id = ? AND seq = ?",
+        "SELECT id, author_id, kind, deleted, body, ts FROM messages WHERE room_id = ? AND seq = ?",
         (change.room_id, change.target),
     ).fetchone()
     refused = access.change_refusal(
@@ -73,26 +143,22 @@ def apply_change(
         author=target is not None and target[1] == change.user_id,
         deleted=target is not None and bool(target[3]),
         moderator=change.moderator,
+        age=0.0 if target is None else age_of(target[5]),
+        edit_window=change.edit_window,
     )
     if refused is not None:
         raise (Forbidden if refused.code == "forbidden" else NotFound)(refused.message)
-    message_id, _, _, deleted, old_body = target
+    message_id, _, _, deleted, old_body, _ = target
     if deleted:  # a delete of a deleted message: the first delete's ack
         first = conn.execute(_FIRST_DELETE, (change.room_id, change.target)).fetchone()
         return _stored(first[:8], first[8])
 
-    name, last_seq = conn.execute(
-        "SELECT name, last_seq FROM rooms WHERE id = ?", (change.room_id,)
-    ).fetchone()
-    seq, ts = last_seq + 1, now_ts()
     edit = change.kind == "edit"
     body = change.body if edit else ""
-    cur = conn.execute(
-        _INSERT,
-        (
-            change.room_id, seq, change.user_id, change.nick, change.client_id, body, ts,
-            EDIT if edit else DELETE, change.target, change.reason,
-        ),
+    entry = append_entry(
+        conn, seqs, known, room_id=change.room_id, user_id=change.user_id, nick=change.nick,
+        client_id=change.client_id, kind=EDIT if edit else DELETE, body=body,
+        target=change.target, reason=change.reason,
     )  # fmt: skip
     indexed = message_id <= known.indexed_upto
     if indexed:
@@ -103,46 +169,41 @@ def apply_change(
     if edit:
         conn.execute(
             "UPDATE messages SET body = ?, edited = ?, version = ? WHERE id = ?",
-            (body, ts, seq, message_id),
+            (body, entry.ts, entry.seq, message_id),
         )
         if indexed:
             conn.execute("INSERT INTO messages_fts (rowid, body) VALUES (?, ?)", (message_id, body))
     else:
         conn.execute(
             "UPDATE messages SET body = '', deleted = 1, version = ? WHERE id = ?",
-            (seq, message_id),
+            (entry.seq, message_id),
+        )
+        # its reactions go, and the entries that made them keep no emoji
+        conn.execute("DELETE FROM reactions WHERE message_id = ?", (message_id,))
+        conn.execute(
+            "UPDATE messages SET body = '', deleted = 1 WHERE room_id = ? AND target = ?"
+            " AND kind IN (3, 4)",
+            (change.room_id, change.target),
         )
     # the message's other edits carry its current text: none once it is deleted
     conn.execute(
         "UPDATE messages SET body = ?, deleted = ? WHERE room_id = ? AND target = ?"
         " AND kind = 1 AND id != ?",
-        (body, int(not edit), change.room_id, change.target, cur.lastrowid),
+        (body, int(not edit), change.room_id, change.target, entry.row_id),
     )
     if indexed:
         conn.execute("UPDATE search_indexed SET purge = 1")
-    conn.execute("UPDATE rooms SET last_seq = ? WHERE id = ?", (seq, change.room_id))
-    conn.execute(
-        "UPDATE memberships SET read_seq = MAX(read_seq, ?) WHERE user_id = ? AND room_id = ?",
-        (seq, change.user_id, change.room_id),
-    )
-    assert cur.lastrowid is not None
-    seqs[change.room_id] = seq
-    known.names[change.room_id] = name
-    known.last_id = max(known.last_id, cur.lastrowid)
     known.purge = known.purge or indexed
     return StoredChange(
-        room=name, seq=seq, ts=ts, client_id=change.client_id, nick=change.nick,
-        kind=change.kind, target=change.target, body=body, reason=change.reason, new=True,
+        room=entry.room, seq=entry.seq, ts=entry.ts, client_id=change.client_id,
+        nick=change.nick, kind=change.kind, target=change.target, body=body,
+        reason=change.reason, new=True,
     )  # fmt: skip
 
 
 def _stored(row: Any, client_id: str) -> StoredChange:
     """The entry (room name, seq, ts, nick, kind, target, body, reason) a key stands for."""
-    name, seq, ts, nick, kind, target, body, reason = row
-    return StoredChange(
-        room=name, seq=seq, ts=ts, client_id=client_id, nick=nick, kind=KINDS[kind],
-        target=target, body=body, reason=reason, new=False,
-    )  # fmt: skip
+    return stored_entry(*row, client_id=client_id)
 
 
 def purge_search(conn: sqlite3.Connection, known: WriterCache) -> bool:

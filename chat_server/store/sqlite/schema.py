@@ -159,6 +159,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX messages_changes ON messages(room_id, target, kind) WHERE target IS NOT NULL",
         "ALTER TABLE search_indexed ADD COLUMN purge INTEGER NOT NULL DEFAULT 0",
     ),
+    # Replies, threads and reactions. A reply stores ``reply_to`` and ``thread`` (its
+    # root's seq); a root counts its ``replies``; the index finds a thread's messages. A
+    # reaction is an entry (kind 3, or 4 when taken back; ``body`` holds the emoji) and,
+    # while it stands, a row of ``reactions`` (its entry's seq gives the order). Every row
+    # with more than protocol 1's fields has a ``version`` (a change entry its own seq),
+    # so a history page reads the details of those rows alone (``pages.py``).
+    (
+        "ALTER TABLE messages ADD COLUMN reply_to INTEGER",
+        "ALTER TABLE messages ADD COLUMN thread INTEGER",
+        "ALTER TABLE messages ADD COLUMN replies INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX messages_thread ON messages(room_id, thread, seq) WHERE thread IS NOT NULL",
+        "UPDATE messages SET version = seq WHERE target IS NOT NULL AND version IS NULL",
+        """CREATE TABLE reactions (
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            emoji TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            nick TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            PRIMARY KEY (message_id, emoji, user_id)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 

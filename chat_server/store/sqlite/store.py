@@ -24,21 +24,20 @@ from typing import Any, TypeVar
 
 from chat_server.errors import StoreError
 from chat_server.protocol import (
-    MAX_SEQ,
     RoomState,
     SearchHit,
 )
+from chat_server.store import pages
 from chat_server.store.base import (
-    ENTRY_COLUMNS,
     NewChange,
     NewMessage,
+    NewReaction,
     Page,
     Room,
     RoomQuota,
     RoomsPage,
     Stored,
     StoredChange,
-    history_page,
     rooms_page,
     search_hit,
 )
@@ -283,42 +282,20 @@ class SQLiteStore(SQLiteAccounts):
         after: int | None = None,
         limit: int,
         upto: int | None = None,
+        thread: int | None = None,
+        around: int | None = None,
     ) -> Page:
-        """A keyset page: ``after`` ascending from a seq, otherwise the newest before one.
+        """A page of the room (see ``pages.py``): the newest before ``before``, from
+        ``after`` on, the thread of the message ``thread``, or around the seq ``around``."""
+        query = self._page_query
+        if thread is not None:
+            return await pages.thread(query, room, thread, after=after, limit=limit)
+        if around is not None:
+            return await pages.around(query, room, around, limit=limit)
+        return await pages.recent(query, room, before=before, after=after, limit=limit, upto=upto)
 
-        ``more`` says whether another page lies beyond this one in the paging direction
-        (newer for ``after``, older otherwise). ``upto`` caps the page at a seq (a join
-        reads history up to the ``last_seq`` it reported).
-        """
-        ceiling = upto if upto is not None else MAX_SEQ
-        if after is not None:
-            rows = self._now(
-                f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = ? AND seq > ?"
-                " AND seq <= ? ORDER BY seq LIMIT ?",
-                (room.id, after, ceiling, limit + 1),
-            )
-            return history_page(room.name, rows, limit, newest_first=False)
-        top = ceiling if before is None else min(before - 1, ceiling)
-        if top < MAX_SEQ:
-            # A room's seqs have no gaps, so the page is the range top-limit..top, read
-            # oldest first: SQLite then steps the table forward, cheaper than backward
-            # (~15 % for a room whose messages lie together). Fewer rows than the range
-            # holds means a ``before`` past the room's end: the general query below.
-            low = max(1, top - limit)
-            rows = self._now(
-                f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = ? AND seq >= ?"
-                " AND seq <= ? ORDER BY seq",
-                (room.id, low, top),
-            )
-            if len(rows) == top - low + 1:
-                rows.reverse()
-                return history_page(room.name, rows, limit, newest_first=True)
-        rows = self._now(
-            f"SELECT {ENTRY_COLUMNS} FROM messages WHERE room_id = ? AND seq <= ?"
-            " ORDER BY seq DESC LIMIT ?",
-            (room.id, top, limit + 1),
-        )
-        return history_page(room.name, rows, limit, newest_first=True)
+    async def _page_query(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self._now(sql, params)
 
     async def search(
         self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
@@ -384,7 +361,7 @@ class SQLiteStore(SQLiteAccounts):
         stored: Stored = await self._committer.submit(message)
         return stored
 
-    def submit_change(self, change: NewChange) -> asyncio.Future[StoredChange]:
+    def submit_change(self, change: NewChange | NewReaction) -> asyncio.Future[StoredChange]:
         future: asyncio.Future[StoredChange] = self._committer.submit(change)
         return future
 

@@ -69,6 +69,7 @@ DEFAULT_LIMITS: Frame = {
     "search": {"per_second": 1, "burst": 10},
     "max_rooms": 100,
     "max_blocks": 1000,
+    "edit_window_s": None,
 }
 
 

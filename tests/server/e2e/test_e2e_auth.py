@@ -34,7 +34,7 @@ def test_password_hello_creates_account(chat: Chat) -> None:
     assert_keys(welcome, WELCOME_KEYS)
     assert welcome["nick"] == nick
     assert welcome["created"] is True
-    assert welcome["protocol"] == 1
+    assert welcome["protocol"] == 2
     assert isinstance(welcome["server"], str)
     assert re.fullmatch(r"chat-server/\S+", welcome["server"]), welcome["server"]
     assert welcome["limits"] == DEFAULT_LIMITS
@@ -66,7 +66,7 @@ def test_token_hello_reuses_the_token(chat: Chat) -> None:
     assert welcome["token"] == user.token
     assert welcome["created"] is False
     assert welcome["nick"] == user.nick
-    assert welcome["protocol"] == 1
+    assert welcome["protocol"] == 2
 
 
 def test_hello_ref_is_echoed_on_welcome(chat: Chat) -> None:

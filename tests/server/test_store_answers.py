@@ -1,0 +1,210 @@
+"""The Store contract for replies, threads and reactions (protocol 2), and pages around a
+seq: entries of the room's log, with the message read as it is now.
+
+Runs on every backend (``store_backends.py``: SQLite, and PostgreSQL when
+``CHAT_TEST_DATABASE_URL`` is set).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chat_server.errors import Forbidden, NotFound, NotMember, OverLimit
+from chat_server.protocol import Reaction
+from chat_server.store import NewChange, NewMessage, NewReaction, Room
+from tests.server.store_backends import AnyStore, member
+from tests.server.store_backends import backend as backend  # the fixtures, for this module
+from tests.server.store_backends import store as store
+
+
+async def room_of(store: AnyStore, name: str) -> Room:
+    room = await store.room_by_name(name)
+    assert room is not None
+    return room
+
+
+async def say(store: AnyStore, user_id: int, nick: str, room: int, key: str, **extra: int) -> int:
+    stored = await store.append(NewMessage(user_id, nick, room, key, f"text {key}", **extra))
+    return stored.seq
+
+
+def react(
+    user_id: int, nick: str, room: int, key: str, target: int, emoji: str, remove: bool = False
+) -> NewReaction:
+    return NewReaction(user_id, nick, room, key, target, emoji, remove)
+
+
+async def test_a_reply_joins_its_targets_thread_and_counts_on_the_root(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    root = await say(store, alice.id, "alice", room, "m1")
+    await say(store, bob.id, "bob", room, "m2")
+    first = await store.append(NewMessage(bob.id, "bob", room, "r1", "answer", reply_to=root))
+    assert (first.seq, first.reply_to, first.thread, first.new) == (3, 1, 1, True)
+    # a reply to a reply belongs to the same thread, and the root counts both
+    second = await store.append(NewMessage(alice.id, "alice", room, "r2", "and", reply_to=3))
+    assert (second.reply_to, second.thread) == (3, 1)
+    again = await store.append(NewMessage(alice.id, "alice", room, "r2", "and", reply_to=3))
+    assert (again.seq, again.thread, again.new) == (4, 1, False)
+    page = await store.history(await room_of(store, "general"), limit=10)
+    by_seq = {m.seq: m for m in page.messages}
+    assert (by_seq[1].replies, by_seq[1].version, by_seq[1].thread) == (2, 4, None)
+    assert (by_seq[2].replies, by_seq[2].version) == (0, None)  # untouched: protocol 1's fields
+    assert (by_seq[3].reply_to, by_seq[3].thread, by_seq[4].reply_to) == (1, 1, 3)
+    # replies count as unread, like any message
+    [state] = await store.user_rooms(bob.id)
+    assert state.unread == 1  # alice's reply; bob's own messages never count
+
+
+async def test_a_thread_page_holds_the_root_and_its_replies_only(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    root = await say(store, alice.id, "alice", room, "m1")
+    for i in range(5):
+        await say(store, alice.id, "alice", room, f"other{i}")
+        await store.append(NewMessage(alice.id, "alice", room, f"r{i}", f"re {i}", reply_to=root))
+    general = await room_of(store, "general")
+    first = await store.history(general, thread=root, limit=3)
+    assert [m.seq for m in first.messages] == [1, 3, 5] and first.more
+    rest = await store.history(general, thread=5, after=5, limit=3)  # any seq of the thread
+    assert [m.seq for m in rest.messages] == [7, 9, 11] and not rest.more
+    assert all(m.thread == 1 for m in rest.messages)
+    with pytest.raises(NotFound):
+        await store.history(general, thread=99, limit=3)
+
+
+async def test_a_reply_needs_a_standing_message_of_the_room(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    _, other = await member(store, "alice", "random")
+    await say(store, alice.id, "alice", room, "m1")
+    await say(store, alice.id, "alice", other, "o1")
+    await store.submit_change(NewChange(alice.id, "alice", room, "d1", "delete", 1))
+    await say(store, alice.id, "alice", room, "m3")
+    carol, _ = await member(store, "carol", "random")
+    for target in (1, 2, 9):  # deleted, a delete entry, nothing there
+        with pytest.raises(NotFound):
+            await store.append(NewMessage(alice.id, "alice", room, f"x{target}", "hi", target))
+    with pytest.raises(NotMember):
+        await store.append(NewMessage(carol.id, "carol", room, "c1", "hi", reply_to=3))
+    assert await store.last_seq(room) == 3  # nothing stored
+
+
+async def test_reactions_aggregate_in_order_of_first_use(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    carol, _ = await member(store, "carol", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    added = await store.submit_change(react(bob.id, "bob", room, "k1", 1, "👍"))
+    assert (added.seq, added.kind, added.emoji, added.remove, added.new) == (
+        2,
+        "react",
+        "👍",
+        False,
+        True,
+    )
+    await store.submit_change(react(carol.id, "carol", room, "k2", 1, "🎉"))
+    await store.submit_change(react(alice.id, "alice", room, "k3", 1, "👍"))
+    page = await store.history(await room_of(store, "general"), limit=10)
+    message = page.messages[0]
+    assert message.reactions == [
+        Reaction(emoji="👍", nicks=["bob", "alice"]),
+        Reaction(emoji="🎉", nicks=["carol"]),
+    ]
+    assert message.version == 4
+    entry = page.messages[1]
+    assert (entry.kind, entry.target, entry.emoji, entry.body, entry.remove) == (
+        "react",
+        1,
+        "👍",
+        "",
+        False,
+    )
+    # taking back: the emoji goes with its last nick; a new use puts it last
+    await store.submit_change(react(bob.id, "bob", room, "k4", 1, "👍", remove=True))
+    await store.submit_change(react(alice.id, "alice", room, "k5", 1, "👍", remove=True))
+    await store.submit_change(react(bob.id, "bob", room, "k6", 1, "👍"))
+    page = await store.history(await room_of(store, "general"), limit=10)
+    assert page.messages[0].reactions == [
+        Reaction(emoji="🎉", nicks=["carol"]),
+        Reaction(emoji="👍", nicks=["bob"]),
+    ]
+    assert [(m.kind, m.remove) for m in page.messages[4:6]] == [("react", True), ("react", True)]
+
+
+async def test_a_reaction_that_changes_nothing_stores_nothing(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    await store.submit_change(react(alice.id, "alice", room, "k1", 1, "👍"))
+    again = await store.submit_change(react(alice.id, "alice", room, "k2", 1, "👍"))
+    none = await store.submit_change(react(alice.id, "alice", room, "k3", 1, "🎉", remove=True))
+    assert (again.new, again.seq, none.new, none.seq) == (False, 2, False, 2)
+    retried = await store.submit_change(react(alice.id, "alice", room, "k1", 1, "👍"))
+    assert (retried.seq, retried.new, retried.emoji) == (2, False, "👍")  # the original ack
+    assert await store.last_seq(room) == 2
+
+
+async def test_a_message_holds_at_most_20_different_reactions(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    for i in range(20):
+        await store.submit_change(react(alice.id, "alice", room, f"k{i}", 1, f":e{i}:"))
+    with pytest.raises(OverLimit):
+        await store.submit_change(react(alice.id, "alice", room, "k20", 1, ":e20:"))
+    bob, _ = await member(store, "bob", "general")
+    joined = await store.submit_change(react(bob.id, "bob", room, "b1", 1, ":e3:"))
+    assert joined.new  # an emoji the message has already is fine
+    assert await store.last_seq(room) == 22
+
+
+async def test_a_delete_takes_the_reactions_with_it(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    await store.submit_change(react(bob.id, "bob", room, "k1", 1, ":private-joke:"))
+    await store.submit_change(NewChange(alice.id, "alice", room, "d1", "delete", 1))
+    page = await store.history(await room_of(store, "general"), limit=10)
+    message, entry, _ = page.messages
+    assert (message.deleted, message.reactions, message.version) == (True, [], 3)
+    assert (entry.kind, entry.emoji, entry.deleted) == ("react", "", True)
+    with pytest.raises(NotFound):  # a deleted message takes no reaction
+        await store.submit_change(react(bob.id, "bob", room, "k2", 1, "👍"))
+    retried = await store.submit_change(react(bob.id, "bob", room, "k1", 1, ":private-joke:"))
+    assert (retried.seq, retried.emoji) == (2, "")  # its original ack, erased too
+
+
+async def test_a_page_around_a_seq(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    for i in range(30):
+        await say(store, alice.id, "alice", room, f"m{i}")
+    general = await room_of(store, "general")
+    middle = await store.history(general, around=15, limit=10)
+    assert [m.seq for m in middle.messages] == list(range(10, 20)) and middle.more
+    start = await store.history(general, around=2, limit=10)
+    assert [m.seq for m in start.messages] == list(range(1, 11)) and not start.more
+    end = await store.history(general, around=29, limit=10)
+    assert [m.seq for m in end.messages] == list(range(24, 31))
+
+
+async def test_an_edit_window_closes_editing_not_deleting(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    late = NewChange(alice.id, "alice", room, "e1", "edit", 1, "fixed", edit_window=0.0)
+    with pytest.raises(Forbidden):
+        await store.submit_change(late)
+    ok = NewChange(alice.id, "alice", room, "e2", "edit", 1, "fixed", edit_window=3600.0)
+    assert (await store.submit_change(ok)).new
+    gone = NewChange(alice.id, "alice", room, "d1", "delete", 1, edit_window=0.0)
+    assert (await store.submit_change(gone)).new
+
+
+async def test_a_page_lists_50_nicks_an_emoji_and_counts_them_all(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    for i in range(53):
+        user, _ = await member(store, f"fan{i}", "general")
+        await store.submit_change(react(user.id, f"fan{i}", room, f"k{i}", 1, "👍"))
+    await store.submit_change(react(alice.id, "alice", room, "a1", 1, "🎉"))
+    page = await store.history(await room_of(store, "general"), limit=1, before=2)
+    assert page.messages[0].reactions == [
+        Reaction(emoji="👍", nicks=[f"fan{i}" for i in range(50)], count=53),
+        Reaction(emoji="🎉", nicks=["alice"]),
+    ]
