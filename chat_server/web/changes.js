@@ -4,7 +4,8 @@
 // apply an entry (live, or from any page) only when its seq is above the version of the message it
 // targets, then set that version to the entry's seq. An edit sets the text and `edited`; a delete
 // (or an edit or react entry with `deleted: true`) empties the text and drops the reactions; a react
-// adds or takes back a nick; a reply adds one to its root's `replies`. Entries of a message not held
+// adds or takes back a nick (and one to or from its `count`); a reply adds one to its root's
+// `replies`. Entries of a message not held
 // are skipped: whenever it is fetched it comes as it is now. Pages and live frames may overlap.
 
 const CHANGES = new Set(["edit", "delete", "react"]);
@@ -33,10 +34,12 @@ function record(m) {
     deleted: m.deleted === true,
     reactions: m.deleted
       ? []
-      : (Array.isArray(m.reactions) ? m.reactions : []).map((r) => ({
-          emoji: String(r.emoji),
-          nicks: Array.isArray(r.nicks) ? r.nicks.map(String) : [],
-        })),
+      : (Array.isArray(m.reactions) ? m.reactions : []).map((r) => {
+          const nicks = Array.isArray(r.nicks) ? r.nicks.map(String) : [];
+          // a page lists at most 50 nicks per emoji; `count` says how many reacted past that
+          const count = Math.max(Number(r.count) || 0, nicks.length);
+          return { emoji: String(r.emoji), nicks, count };
+        }),
     replies: Number(m.replies) || 0,
     reply_to: Number.isInteger(m.reply_to) ? m.reply_to : null,
     thread: Number.isInteger(m.thread) ? m.thread : null,
@@ -90,15 +93,22 @@ export class RoomState {
       Object.assign(target, { body: String(entry.body ?? ""), edited: entry.ts });
     } else if (entry.remove === true) {
       const reaction = target.reactions.find((r) => r.emoji === entry.emoji);
-      if (reaction) reaction.nicks = reaction.nicks.filter((n) => !sameNick(n, entry.nick));
-      target.reactions = target.reactions.filter((r) => r.nicks.length > 0);
+      if (reaction) {
+        const listed = reaction.nicks.some((n) => sameNick(n, entry.nick));
+        reaction.nicks = reaction.nicks.filter((n) => !sameNick(n, entry.nick));
+        if (listed || reaction.count > reaction.nicks.length) reaction.count -= 1;
+      }
+      target.reactions = target.reactions.filter((r) => r.count > 0);
     } else {
       let reaction = target.reactions.find((r) => r.emoji === entry.emoji);
       if (!reaction) {
-        reaction = { emoji: String(entry.emoji), nicks: [] };
+        reaction = { emoji: String(entry.emoji), nicks: [], count: 0 };
         target.reactions.push(reaction);
       }
-      if (!reaction.nicks.some((n) => sameNick(n, entry.nick))) reaction.nicks.push(entry.nick);
+      if (!reaction.nicks.some((n) => sameNick(n, entry.nick))) {
+        reaction.nicks.push(entry.nick);
+        reaction.count += 1;
+      }
     }
     return [target.seq];
   }

@@ -54,9 +54,10 @@ function reactionsEl(m) {
     chip.type = "button";
     chip.dataset.emoji = r.emoji;
     chip.setAttribute("aria-pressed", String(mine));
-    chip.append(el("span", "emoji", clean(r.emoji)), " ", el("span", "count", String(r.nicks.length)));
-    chip.title = r.nicks.map(clean).join(", ");
-    chip.setAttribute("aria-label", `${clean(r.emoji)} ${r.nicks.length}: ${chip.title}`);
+    chip.append(el("span", "emoji", clean(r.emoji)), " ", el("span", "count", String(r.count)));
+    const others = r.count - r.nicks.length; // a page names at most 50 per emoji
+    chip.title = r.nicks.map(clean).join(", ") + (others > 0 ? ` and ${others} more` : "");
+    chip.setAttribute("aria-label", `${clean(r.emoji)} ${r.count}: ${chip.title}`);
     list.append(chip);
   }
   return list;

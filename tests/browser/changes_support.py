@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pytest
 from playwright.sync_api import Locator, Page, WebSocketRoute, expect
-
-NEEDS_LEAD = pytest.mark.xfail(reason="needs the lead's server branch", strict=True)
 
 
 def message(page: Page, text: str, where: str = "#log") -> Locator:

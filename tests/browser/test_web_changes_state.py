@@ -105,10 +105,25 @@ def test_reactions_count_each_person_once_in_order_of_first_use(page: Page) -> N
     ]
     result = run(page, steps, 1)
     assert result["messages"][0]["reactions"] == [
-        {"emoji": "🎉", "nicks": ["carol"]},
-        {"emoji": "👍", "nicks": ["alice"]},
+        {"emoji": "🎉", "nicks": ["carol"], "count": 1},
+        {"emoji": "👍", "nicks": ["alice"], "count": 1},
     ]
     assert result["changed"][4] == []
+
+
+def test_past_the_nicks_a_page_lists_the_count_goes_on(page: Page) -> None:
+    """A page names at most 50 nicks per emoji and says `count`; live reactions add to it and
+    take from it, whether or not their nick was named."""
+    named = [f"n{i}" for i in range(50)]
+    steps = [
+        ("hold", msg(1, "popular", reactions=[{"emoji": "👍", "nicks": named, "count": 60}])),
+        ("apply", live("react", 2, 1, "late", emoji="👍")),
+        ("apply", live("react", 3, 1, "n0", emoji="👍", remove=True)),  # named
+        ("apply", live("react", 4, 1, "unnamed", emoji="👍", remove=True)),  # one of the 10
+    ]
+    (reaction,) = run(page, steps, 1)["messages"][0]["reactions"]
+    assert reaction["count"] == 59
+    assert reaction["nicks"] == [*named[1:], "late"]
 
 
 def test_a_delete_drops_the_reactions_and_a_deleted_entry_counts_as_one(page: Page) -> None:

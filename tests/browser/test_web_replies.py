@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.changes_support import NEEDS_LEAD, act, delete, message
+from tests.browser.changes_support import act, delete, message
 from tests.browser.conftest import Pages, SentFrames, join_room, login, say
 from tests.server.e2e.e2e_support import NOISE, SKIP_DEFAULT, Chat, uniq
 
@@ -18,7 +18,6 @@ pytestmark = pytest.mark.slow  # a browser and a server subprocess
 CHANGES = SKIP_DEFAULT | {"edit", "delete", "react"}
 
 
-@NEEDS_LEAD
 def test_reactions_show_counts_and_who(pages: Pages, chat: Chat) -> None:
     alice, bob = uniq("Alice_"), uniq("Bob_")
     room = uniq("react-")
@@ -71,7 +70,6 @@ def test_reactions_show_counts_and_who(pages: Pages, chat: Chat) -> None:
     assert "react" in sent.types, sent.types
 
 
-@NEEDS_LEAD
 def test_replies_quote_their_target_and_open_a_thread(pages: Pages, chat: Chat) -> None:
     alice, bob = uniq("Alice_"), uniq("Bob_")
     room = uniq("thread-")
@@ -132,7 +130,6 @@ def test_replies_quote_their_target_and_open_a_thread(pages: Pages, chat: Chat) 
     assert len(replies) >= 3 and "history" in sent.types
 
 
-@NEEDS_LEAD
 def test_a_quote_of_a_message_not_held_is_fetched(pages: Pages, chat: Chat) -> None:
     room = uniq("far-")
     term = chat.signup("Term_")
