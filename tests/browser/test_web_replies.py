@@ -152,7 +152,8 @@ def test_a_quote_of_a_message_not_held_is_fetched(pages: Pages, chat: Chat) -> N
 
 
 def test_screenshots_of_changed_messages(pages: Pages, chat: Chat, tmp_path: Path) -> None:
-    """The log with an edited and a deleted message at 1280 and 390 px, actions showing."""
+    """The log with an edited message (with a reaction and a reply) and a deleted one, at 1280
+    and 390 px, actions showing."""
     room = uniq("look-")
     term = chat.signup("Term_")
     term.join(room)
@@ -161,6 +162,13 @@ def test_screenshots_of_changed_messages(pages: Pages, chat: Chat, tmp_path: Pat
                "body": "a message that was edited, with a few more words"})  # fmt: skip
     term.recv_until("ack", skip=CHANGES)
     term.recv_until("edit", room=room)
+    term.send(
+        {"type": "react", "room": room, "target": said["seq"], "emoji": "👍", "id": uniq("r")}
+    )
+    term.recv_until("ack", skip=CHANGES)
+    term.send({"type": "send", "room": room, "body": "a reply to it", "id": uniq("m"),
+               "reply_to": said["seq"]})  # fmt: skip
+    term.recv_until("ack", skip=CHANGES)
     _, gone = term.say(room, "a secret")
     term.send({"type": "delete", "room": room, "target": gone["seq"], "id": uniq("d")})
     term.recv_until("ack", skip=CHANGES)
