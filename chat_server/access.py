@@ -9,9 +9,9 @@ Direct conversations are by consent: one exists once a message was sent in it (a
 written to), a block either way stops its messages, and a person's presence shows in it
 only once they have written there.
 
-Messages change (protocol 2): their author edits them, and deletes them; the people who
-may delete anyone's message (server admins, a room's owner and ops) come in later, through
-``change_refusal``'s ``moderator``.
+Messages change (protocol 2): their author edits them, and deletes them; a server admin
+may delete anyone's message in a room they are a member of (``change_refusal``'s
+``moderator``; a room's owner and ops may come in the same way), and edit only their own.
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def change_refusal(
 
     ``target_kind``: the kind of the entry at that seq ("message", "edit", "delete",
     "react"), None when there is none; ``author``: the user wrote it; ``deleted``: it is
-    deleted; ``moderator``: the user may delete anyone's messages there (a server admin,
-    the room's owner or an op, once those exist); ``age``: seconds since it was sent;
+    deleted; ``moderator``: the user may delete anyone's messages there (a server admin;
+    a room's owner or an op, once those exist); ``age``: seconds since it was sent;
     ``edit_window``: how long its author may edit it (None: no limit). Only a message can
     change. A deleted message cannot be edited; deleting it again is allowed (the store
     answers with the first delete's ack).

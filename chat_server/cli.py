@@ -87,7 +87,10 @@ def users() -> None:
 @db_option
 @database_url_option
 @click.password_option(envvar="CHAT_PASSWORD", help="The password [env CHAT_PASSWORD].")
-def users_add(nick: str, db: Path | None, database_url: str | None, password: str) -> None:
+@click.option("--admin", is_flag=True, help="Make the account a server admin.")
+def users_add(
+    nick: str, db: Path | None, database_url: str | None, password: str, admin: bool
+) -> None:
     """Create an account (and the database, before the server's first start).
 
     Example: chat-server users add alice
@@ -96,10 +99,12 @@ def users_add(nick: str, db: Path | None, database_url: str | None, password: st
     async def action(store: Store) -> None:
         if await store.user_by_nick(nick) is not None:
             raise click.ClickException(f"the nick {nick} is taken")
-        await store.create_user(nick, await Passwords().hash(password))
+        user = await store.create_user(nick, await Passwords().hash(password))
+        if admin:
+            await store.set_admin(user.id, True)
 
     _run(_with_store(db, database_url, action, create=True))
-    click.echo(f"created {nick}")
+    click.echo(f"created {nick}{', a server admin' if admin else ''}")
 
 
 @users.command("list")
@@ -115,7 +120,33 @@ def users_list(db: Path | None, database_url: str | None) -> None:
         return await store.list_users()
 
     for user in _run(_with_store(db, database_url, action)):
-        click.echo(f"{user.nick}\t{'removed' if user.removed else 'active'}")
+        if user.removed:
+            click.echo(f"{user.nick}\tremoved")
+        else:
+            click.echo(f"{user.nick}\tactive\tadmin" if user.admin else f"{user.nick}\tactive")
+
+
+@users.command("admin")
+@click.argument("nick")
+@click.option("--revoke", is_flag=True, help="Take the admin rights away instead.")
+@db_option
+@database_url_option
+def users_admin(nick: str, revoke: bool, db: Path | None, database_url: str | None) -> None:
+    """Make an account a server admin (who may delete anyone's message in a room they are
+    in), or with --revoke no longer one; a connected admin's next delete follows it.
+
+    Example: chat-server users admin alice
+    """
+
+    async def action(store: Store) -> tuple[str, bool]:
+        user = await _existing_user(store, nick)
+        return user.nick, await store.set_admin(user.id, not revoke)
+
+    name, changed = _run(_with_store(db, database_url, action))
+    if revoke:
+        click.echo(f"{name} is no longer a server admin" if changed else f"{name} was no admin")
+    else:
+        click.echo(f"{name} is a server admin now" if changed else f"{name} was an admin already")
 
 
 @users.command("remove")

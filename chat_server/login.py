@@ -118,6 +118,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         limits=ctx.limits,
         rooms=rooms,
         blocked=blocked,
+        admin=user.admin,
         ref=hello.ref,
     )
     await ws.send(p.encode(welcome), text=True)

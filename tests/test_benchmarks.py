@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sqlite3
 import struct
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,10 +19,10 @@ from websockets.http11 import Response
 from benchmarks.harness import wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
-from benchmarks.scenarios import abuse, scenario_nodes
+from benchmarks.scenarios import abuse, erase, scenario_nodes
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
-from benchmarks.scenarios.traffic import fanout
+from benchmarks.scenarios.traffic import fanout, fanout_mix, persist_mix
 
 
 def measured(records: Iterable[Mapping[str, object]]) -> dict[tuple[object, object], float]:
@@ -146,6 +148,87 @@ def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
         assert got[(system, "deliveries_per_s")] > 0
         assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
     assert {r["scenario"] for r in records} == {"fanout-2"}
+
+
+def entry_kinds(workdir: Path) -> list[dict[int, int]]:
+    """For each chat database of a run: how many rows of each kind its log holds
+    (0 message, 1 edit, 2 delete, 3 react) and how many reactions are stored."""
+    found = []
+    for path in sorted(workdir.glob("chat-*.db")):
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            kinds: dict[int, int] = dict(
+                db.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind")
+            )
+            kinds[-1] = db.execute("SELECT COUNT(*) FROM reactions").fetchone()[0]
+        found.append(kinds)
+    return found
+
+
+@pytest.mark.slow
+def test_tiny_changes_mix_delivers_every_edit_and_reaction(tmp_path: Path) -> None:
+    """fanout-2-mix: the same load with and without 10 % reactions and edits, both on chat;
+    every change is fanned out and counted like a message (nothing lost), the ratios are
+    against plain chat, and only the mixed server stored edits and reactions (about 5 % of
+    its entries each, on the publisher's own messages)."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=3, window_s=0.3)
+    fanout_mix(ctx, 2, latency_rate=50)
+    records = ctx.results.records()
+    assert {r["scenario"] for r in records} == {"fanout-2-mix"}
+    got = measured(records)
+    for system in ("chat", "chat-mix"):
+        lost = ctx.results.get("fanout-2-mix", system, "lost")
+        assert lost is not None and lost.values == [0, 0, 0]
+        assert got[(system, "deliveries_per_s")] > 0
+        assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
+    assert ctx.results.table().count("x chat") >= 6
+    plain, mixed = sorted(entry_kinds(tmp_path), key=lambda k: k.get(1, 0))
+    assert set(plain) == {0, -1} and plain[-1] == 0
+    total = sum(n for kind, n in mixed.items() if kind >= 0)
+    assert 0 < mixed[1] <= total / 20 + 1  # edits
+    assert 0 < mixed[3] <= total / 20 + 1  # reactions, each one stored
+    assert mixed[-1] == mixed[3]
+
+
+@pytest.mark.slow
+def test_tiny_persist_mix_acks_every_change(tmp_path: Path) -> None:
+    """persist-mix: senders in their own rooms, 10 % of their entries reactions and edits of
+    their own messages; none refused, each window's figures against plain chat's."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=1, window_s=0.3)
+    persist_mix(ctx, senders=3)
+    got = measured(ctx.results.records())
+    for system in ("chat", "chat-mix"):
+        for suffix in ("", "_saturated"):
+            assert got[(system, "errors" + suffix)] == 0
+            assert got[(system, "acked_per_s" + suffix)] > 0
+    assert "x chat" in ctx.results.table()
+    kinds = [k for k in entry_kinds(tmp_path) if k.get(1)]
+    assert len(kinds) == 1 and kinds[0][3] > 0
+
+
+@pytest.mark.slow
+def test_tiny_delete_erase_times_deletes_sends_and_the_purge(tmp_path: Path) -> None:
+    """delete-erase in a room of 3000: each delete and each reference send acked and
+    timed, the purge that follows seen by the probe, every deleted message erased (no text,
+    out of the search index)."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=1)
+    erase.delete_erase(ctx, size=3000, count=10)
+    got = measured(ctx.results.records())
+    for system in ("send", "delete"):
+        assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
+    assert got[("purge", "send_wait_ms")] > 0
+    assert "x send" in ctx.results.table()
+    (db,) = tmp_path.glob("chat-erase-*.db")
+    assert not erase.purge_pending(db)
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        deleted = conn.execute(
+            "SELECT COUNT(*), SUM(body = '') FROM messages WHERE kind = 0 AND deleted = 1"
+        ).fetchone()
+        assert deleted == (erase.WARM + 10, erase.WARM + 10)
+        hits = conn.execute(
+            "SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'history'"
+        ).fetchone()[0]
+        assert hits == conn.execute("SELECT COUNT(*) FROM messages WHERE body LIKE 'history%'"
+                                    ).fetchone()[0]  # fmt: skip
 
 
 @pytest.mark.slow

@@ -49,6 +49,7 @@ class RawClient(asyncio.Protocol):
         tag: str = "c0",
         count: bool = True,
         sample: bool = False,
+        changes: float = 0.0,
     ) -> None:
         self.dialect = dialect
         self.tally = tally
@@ -72,7 +73,17 @@ class RawClient(asyncio.Protocol):
         self.max_sends = 0
         self.deadline_ns = 0
         self.seq = 0
-        self.waiters: collections.deque[tuple[bytes, asyncio.Future[bytes]]] = collections.deque()
+        self.waiters: collections.deque[tuple[bytes | tuple[bytes, ...], asyncio.Future[bytes]]] = (
+            collections.deque()
+        )
+        # the "changes mix": of every ``period`` entries sent, one is a ``react`` and one an
+        # ``edit`` (period 20: 10 %), on this client's own recent messages, whose seqs its
+        # acks tell (``kinds``: what each send in flight was, in order)
+        self.period = round(2 / changes) if changes > 0 else 0
+        self.kinds: collections.deque[str] = collections.deque()
+        self.mine: collections.deque[int] = collections.deque(maxlen=64)  # newest last
+        self.reactable: collections.deque[int] = collections.deque(maxlen=64)
+        self.entries = 0
 
     # --- asyncio.Protocol ------------------------------------------------------------------
 
@@ -177,12 +188,14 @@ class RawClient(asyncio.Protocol):
                 fut.set_result(bytes(buf[start:end]))
             return
         if dialect.ack and buf.startswith(dialect.ack, start):
-            self._on_ack(now)
+            self._on_ack(now, buf, start)
             return
         if buf.startswith(b'{"type":"error"', start):
             self.tally.errors += 1  # a refused send: it will never be acked
             if self.inflight and buf.find(b'"code":"rate_limited"', start, end) < 0:
                 self.inflight.popleft()
+                if self.kinds:
+                    self.kinds.popleft()
                 self._next(now)
             return
         if not buf.startswith(dialect.delivery, start):
@@ -198,12 +211,31 @@ class RawClient(asyncio.Protocol):
                 if sent is not None:
                     self.tally.delivery_ns.append(now - sent)
 
-    def _on_ack(self, now: int) -> None:
+    def _on_ack(self, now: int, payload: bytes | bytearray = b"", start: int = 0) -> None:
         if not self.inflight:
             return
+        if self.period:
+            self._mixed_ack(payload, start)
         self.tally.acked += 1
         self.tally.ack_ns.append(now - self.inflight.popleft())
         self._next(now)
+
+    def _mixed_ack(self, payload: bytes | bytearray, start: int) -> None:
+        """Note the seq of an acked message of our own: the target of later changes."""
+        kind = self.kinds.popleft() if self.kinds else "change"
+        if kind != "send":
+            return
+        i = payload.find(b'"seq":', start)
+        if i < 0:
+            return
+        j = i + 6
+        k = j
+        while k < len(payload) and 0x30 <= payload[k] <= 0x39:
+            k += 1
+        if k > j:
+            seq = int(payload[j:k])
+            self.mine.append(seq)
+            self.reactable.append(seq)
 
     def _next(self, now: int) -> None:
         if self.sending:
@@ -223,8 +255,35 @@ class RawClient(asyncio.Protocol):
         self.sent += 1
         text = wire.body(now, self.tag)
         self.inflight.append(now)
+        if self.period:
+            self._send_mixed(now, text)
+            return
         # idempotency keys as chat's own clients make them (time-ordered)
         self.write(self.dialect.publish(self.room, text, new_id(), self.tag))
+
+    def _send_mixed(self, now: int, text: str) -> None:
+        """One entry of the changes mix: a message, or a react or an edit of a recent
+        message of ours (a message while none is acked yet). Every react is one that stores
+        (a first reaction of ours to that message), so every change fans out like a
+        message; the key carries the send time (a react has no body to carry it)."""
+        self.entries += 1
+        phase = self.entries % self.period
+        frame: dict[str, object]
+        if phase == 0 and self.reactable:
+            key = f"@@{now}@@{new_id()}"
+            target = self.reactable.pop()
+            frame = {"type": "react", "room": self.room, "target": target, "emoji": "+1",
+                     "id": key}  # fmt: skip
+        elif phase == self.period // 2 and self.mine:
+            key = f"@@{now}@@{new_id()}"
+            frame = {"type": "edit", "room": self.room, "target": self.mine[-1], "body": text,
+                     "id": key}  # fmt: skip
+        else:
+            self.kinds.append("send")
+            self.write(self.dialect.publish(self.room, text, new_id(), self.tag))
+            return
+        self.kinds.append("change")
+        self.write(json.dumps(frame, separators=(",", ":")).encode())
 
     def start_loop(self, window: int, duration_s: float, max_sends: int) -> None:
         """Keep ``window`` messages in flight until the deadline or ``max_sends``."""
@@ -250,7 +309,9 @@ class RawClient(asyncio.Protocol):
         await asyncio.wait_for(fut, timeout)
         return time.monotonic_ns() - start
 
-    async def request(self, payload: bytes, reply_prefix: bytes, timeout: float = 10.0) -> int:
+    async def request(
+        self, payload: bytes, reply_prefix: bytes | tuple[bytes, ...], timeout: float = 10.0
+    ) -> int:
         """Send a request and wait for the reply starting with ``reply_prefix``; ns."""
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.waiters.append((reply_prefix, fut))

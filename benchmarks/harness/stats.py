@@ -35,6 +35,9 @@ UNITS = {
     "refused": "requests",
     "attacker_errors": "requests",
     "log_errors": "lines",
+    "send_wait_ms": "ms",
+    "history_max_ms": "ms",
+    "ping_max_ms": "ms",
 }
 # counts and growths from about zero: a ratio of them says nothing
 NO_RATIO = frozenset(
@@ -80,6 +83,7 @@ REFERENCE = {
     "fanout-1000": "ceiling",
     "rooms-50": "ceiling",
     "persist": "sqlite-per-commit",
+    "delete-erase": "send",
     "idle-conns": "ceiling",
     "history": "ping",
     "cli-send": "script",
@@ -88,6 +92,12 @@ REFERENCE = {
     "fanout-2nodes": "chat-1node",
     "abuse": "idle",
 }
+
+
+def reference(scenario: str) -> str:
+    """The system a scenario's ratios are taken against (every changes mix, ``*-mix``:
+    chat without changes)."""
+    return REFERENCE.get(scenario) or ("chat" if scenario.endswith("-mix") else "")
 
 
 class Results:
@@ -107,8 +117,8 @@ class Results:
 
     def ratio(self, series: Series) -> float | None:
         """This median over the reference system's median of the same metric."""
-        ref_system = REFERENCE.get(series.scenario)
-        if ref_system is None or ref_system == series.system or series.metric in NO_RATIO:
+        ref_system = reference(series.scenario)
+        if not ref_system or ref_system == series.system or series.metric in NO_RATIO:
             return None
         ref = self.get(series.scenario, ref_system, series.metric)
         if ref is None or ref.median == 0:
@@ -140,7 +150,7 @@ class Results:
             if wanted is not None and s.scenario not in wanted:
                 continue
             ratio = self.ratio(s)
-            ref = REFERENCE.get(s.scenario, "")
+            ref = reference(s.scenario)
             rows.append(
                 (
                     s.scenario,

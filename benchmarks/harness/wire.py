@@ -150,8 +150,8 @@ class Dialect:
     """The wire shape of one system under test, for the raw clients."""
 
     name: str
-    # prefix of a payload that is a delivered message (b"" = every text frame)
-    delivery: bytes
+    # prefix(es) of a payload that is a delivered message (b"" = every text frame)
+    delivery: bytes | tuple[bytes, ...]
     # prefix of a payload that acknowledges the client's own send (b"" = its own echo)
     ack: bytes
     engineio: bool = False
@@ -177,6 +177,13 @@ class Dialect:
 CHAT = Dialect("chat", delivery=b'{"type":"message"', ack=b'{"type":"ack"')
 CEILING = Dialect("ceiling", delivery=b"", ack=b"")
 SEED = Dialect("seed", delivery=b'42["response"', ack=b"", engineio=True)
+# chat, counting the changes a publisher of the "changes mix" sends (``edit``, ``react``) as
+# deliveries too: they fan out like messages
+CHAT_MIX = Dialect(
+    "chat-mix",
+    delivery=(b'{"type":"message"', b'{"type":"edit"', b'{"type":"react"'),
+    ack=b'{"type":"ack"',
+)
 # the per-commit SQLite baseline speaks chat's wire shape
 COMMIT = Dialect("sqlite-per-commit", delivery=b'{"type":"message"', ack=b'{"type":"ack"')
-DIALECTS = {d.name: d for d in (CHAT, CEILING, SEED, COMMIT)}
+DIALECTS = {d.name: d for d in (CHAT, CHAT_MIX, CEILING, SEED, COMMIT)}

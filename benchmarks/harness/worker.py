@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import multiprocessing
 import os
 import random
@@ -21,8 +22,15 @@ from typing import Any
 from benchmarks.harness import hostile, wire
 from benchmarks.harness.bystander import Bystander
 from benchmarks.harness.client import RawClient, Tally, open_client
+from chat_tui.client.ids import new_id
 
 Spec = dict[str, Any]
+ACK_OR_ERROR = (b'{"type":"ack"', b'{"type":"error"')
+HISTORY = (b'{"type":"history"', b'{"type":"error"')
+
+
+def _json(frame: dict[str, Any]) -> bytes:
+    return json.dumps(frame, separators=(",", ":")).encode()
 
 
 def _raise_nofile() -> None:
@@ -42,6 +50,8 @@ class _Process:
         self.clients: list[RawClient] = []
         self.bystander: Bystander | None = None  # the abuse scenario's
         self.attack: hostile.Attack | None = None
+        self.probing = False  # the delete-erase scenario's probe
+        self.probe: asyncio.Future[dict[str, Any]] | None = None
 
     async def connect(self, clients: list[Spec], concurrency: int = 100) -> dict[str, Any]:
         start = time.monotonic()
@@ -82,6 +92,7 @@ class _Process:
         for client in self.clients:
             client.sending = False
             client.inflight.clear()
+            client.kinds.clear()
         return {
             "acked": self.tally.acked - acked0,
             "seconds": elapsed,
@@ -107,6 +118,7 @@ class _Process:
             await asyncio.sleep(0.01)
         unacked = len(client.inflight)
         client.inflight.clear()
+        client.kinds.clear()
         return {"sent": count, "unacked": unacked, "offered_per_s": offered}
 
     def take(self) -> dict[str, Any]:
@@ -129,6 +141,79 @@ class _Process:
             ).encode()
             times.append(await client.request(frame, b'{"type":"history"') / 1e6)
         return {"ms": times}
+
+    async def erase(self, room: str, targets: list[int]) -> dict[str, Any]:
+        """One at a time, a ``send`` to ``room`` then a ``delete`` of each target (ours),
+        each timed until its ack: the delete-erase scenario's phase."""
+        client = self.clients[0]
+        sends, deletes = [], []
+        for target in targets:
+            send = {"type": "send", "room": room, "body": "a reference send", "id": new_id()}
+            delete = {"type": "delete", "room": room, "target": target, "id": new_id()}
+            sends.append(await client.request(_json(send), ACK_OR_ERROR, 30) / 1e6)
+            deletes.append(await client.request(_json(delete), ACK_OR_ERROR, 30) / 1e6)
+        return {"send_ms": sends, "delete_ms": deletes}
+
+    async def probe_start(
+        self, room: str, top: int, seed: int, seconds: float, every: float
+    ) -> dict[str, Any]:
+        """Start three loops, at most ``seconds``: random ``history before`` pages of 100 on
+        the first client, sends on the second, websocket pings on the third (when there is
+        one), each one request at a time and one every
+        ``every`` seconds at most, each request's start and time noted (until
+        ``probe_stop``): who waits while the server purges its search index."""
+        self.probing = True
+        self.probe = asyncio.ensure_future(self._probe(room, top, seed, seconds, every))
+        return {}
+
+    async def _probe(
+        self, room: str, top: int, seed: int, seconds: float, every: float
+    ) -> dict[str, Any]:
+        rng = random.Random(seed)
+        deadline = time.monotonic() + seconds
+
+        async def paced(start_ns: int) -> None:
+            rest = every - (time.monotonic_ns() - start_ns) / 1e9
+            if rest > 0:
+                await asyncio.sleep(rest)
+
+        async def pages() -> list[tuple[int, float]]:
+            out = []
+            while self.probing and time.monotonic() < deadline:
+                frame = {"type": "history", "room": room, "before": rng.randint(101, top + 1),
+                         "limit": 100}  # fmt: skip
+                start = time.monotonic_ns()
+                took = await self.clients[0].request(_json(frame), HISTORY, 30)
+                out.append((start, took / 1e6))
+                await paced(start)
+            return out
+
+        async def sends() -> list[tuple[int, float]]:
+            out = []
+            while self.probing and time.monotonic() < deadline:
+                frame = {"type": "send", "room": room, "body": "a probe", "id": new_id()}
+                start = time.monotonic_ns()
+                took = await self.clients[1].request(_json(frame), ACK_OR_ERROR, 30)
+                out.append((start, took / 1e6))
+                await paced(start)
+            return out
+
+        async def pings() -> list[tuple[int, float]]:
+            out = []
+            while self.probing and time.monotonic() < deadline and len(self.clients) > 2:
+                start = time.monotonic_ns()
+                out.append((start, await self.clients[2].ping(30) / 1e6))
+                await paced(start)
+            return out
+
+        history, sent, pinged = await asyncio.gather(pages(), sends(), pings())
+        return {"history": history, "send": sent, "ping": pinged}
+
+    async def probe_stop(self) -> dict[str, Any]:
+        self.probing = False
+        assert self.probe is not None
+        async with asyncio.timeout(30):
+            return await self.probe
 
     async def bystander_setup(self, nick: str, password: str, room: str) -> dict[str, Any]:
         """Log the abuse scenario's bystander in (it joins ``room``) and warm it up."""

@@ -28,6 +28,11 @@ QUICK_DRAIN_S = 2.0
 # repetitions come after every other system's, and only the minimum of them.
 OVERLOADED = ("seed",)
 OVERLOADED_REPS = 3
+# The "changes mix" scenarios: chat with 10 % of the publishers' entries reactions and edits
+# (``chat-mix``), against chat with none (``chat``) in the same run; both are a chat server,
+# and the load generators of both count ``edit`` and ``react`` frames as deliveries.
+CHANGES = 0.10
+MIX_SYSTEMS = ("chat", "chat-mix")
 
 
 def _drain(
@@ -56,12 +61,18 @@ def _rigs(
     ctx: Context, scenario: str, systems: tuple[str, ...], roles: tuple[str, ...]
 ) -> Iterator[list[Rig]]:
     """Every system's server and load processes, all up at once: the repetitions then run
-    interleaved (A B C A B C), so a burst of noise on this shared machine hits each alike."""
+    interleaved (A B C A B C), so a burst of noise on this shared machine hits each alike.
+    (The changes mix's systems are chat servers, spoken to in the ``chat-mix`` dialect.)"""
+    mixed = "chat-mix" in systems
     with contextlib.ExitStack() as stack:
         rigs = []
         for system in systems:
-            server = stack.enter_context(ctx.server(scenario, system))
-            workers = stack.enter_context(ctx.workers(scenario, system, server.port, *roles))
+            served = "chat" if mixed else system
+            dialect = "chat-mix" if mixed else None
+            server = stack.enter_context(ctx.server(scenario, served))
+            workers = stack.enter_context(
+                ctx.workers(scenario, system, server.port, *roles, dialect=dialect)
+            )
             subs = workers[0] if len(workers) > 1 else None
             rigs.append(Rig(system, server, subs, workers[-1]))
         yield rigs
@@ -128,13 +139,14 @@ def fanout(
     n: int,
     systems: tuple[str, ...] = ("ceiling", "chat", "seed"),
     latency_rate: float | None = None,
+    scenario: str = "",
 ) -> None:
     """fanout-N: one room, N subscribers, one publisher; saturation, then latency.
 
     The latency phase offers ``latency_rate`` messages/s, by default half of the first
     system's (the ceiling's) median saturation rate in this run.
     """
-    scenario = f"fanout-{n}"
+    scenario = scenario or f"fanout-{n}"
     tokens = ctx.ensure_accounts(n + 1)
     with _rigs(ctx, scenario, systems, ("subscribers", "publisher")) as rigs:
         fanout_on(ctx, scenario, rigs, {rig.system: tokens for rig in rigs}, n, latency_rate)
@@ -172,6 +184,8 @@ def fanout_on(
         ]
         done = rig.subs.call("connect", clients=specs, timeout=300)
         publisher = {"room": "fan", "token": keys[n], "tag": "p0", "count": False}
+        if rig.system == "chat-mix":
+            publisher["changes"] = CHANGES
         rig.pub.call("connect", clients=[publisher])
         ctx.log(
             f"{scenario}: {rig.system}: {n} subscribers on {len(done['ports'])} node(s)"
@@ -224,6 +238,9 @@ def _senders(
                 {"room": room, "token": tokens[i], "tag": f"c{i}", "count": False}
                 for i, room in enumerate(rooms)
             ]
+            if rig.system == "chat-mix":
+                for spec in specs:
+                    spec["changes"] = CHANGES
             took = rig.pub.call("connect", clients=specs, timeout=300)["seconds"]
             ctx.log(f"{scenario}: {rig.system}: {len(rooms)} senders connected in {took:.1f}s")
             rig.pub.call("loop", window=1, duration=0.3, max_sends=100_000)  # warm-up
@@ -273,8 +290,24 @@ def rooms50(ctx: Context, clients: int = 1000, rooms: int = 50) -> None:
 SATURATING_WINDOW = 8
 
 
-def persist(ctx: Context, senders: int = 50) -> None:
+def persist(
+    ctx: Context,
+    senders: int = 50,
+    systems: tuple[str, ...] = ("sqlite-per-commit", "chat"),
+    scenario: str = "persist",
+) -> None:
     """persist: 50 concurrent senders, each in its own room, acked after the commit."""
     names = [f"persist-{i}" for i in range(senders)]
     windows = (("", 1), ("_saturated", SATURATING_WINDOW))
-    _senders(ctx, "persist", ("sqlite-per-commit", "chat"), names, windows)
+    _senders(ctx, scenario, systems, names, windows)
+
+
+def persist_mix(ctx: Context, senders: int = 50) -> None:
+    """persist-mix: persist with 10 % of the entries reactions and edits, against 0 %."""
+    persist(ctx, senders, MIX_SYSTEMS, "persist-mix")
+
+
+def fanout_mix(ctx: Context, n: int = 100, latency_rate: float | None = None) -> None:
+    """fanout-N-mix: fanout-N with 10 % of the entries reactions and edits, against 0 %;
+    the latency phase at half of plain chat's saturation rate."""
+    fanout(ctx, n, MIX_SYSTEMS, latency_rate, f"fanout-{n}-mix")

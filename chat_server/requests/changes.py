@@ -88,6 +88,11 @@ def _committed(
     if not stored.new:
         return
     assert stored.target is not None
+    if stored.moderated is not None:  # who, whose, where: never the text (it is gone)
+        log.info(
+            "admin %s deleted %s's message %d in %s (seq %d)",
+            stored.nick, stored.moderated, stored.target, stored.room, stored.seq,
+        )  # fmt: skip
     event: p.EditEvent | p.DeleteEvent | p.ReactEvent
     if stored.kind == "react":
         assert stored.emoji is not None

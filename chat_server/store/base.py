@@ -33,6 +33,7 @@ class User:
     nick: str
     password_hash: str | None
     removed: bool = False
+    admin: bool = False  # a server admin (``chat-server users admin``)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,9 +86,9 @@ UNREACT: Final = 4
 class NewChange(msgspec.Struct, frozen=True):
     """An edit or a delete of the message at seq ``target`` of a room, to store.
 
-    ``moderator``: the user may delete anyone's message there (see
-    ``access.change_refusal``); nobody is yet. ``edit_window``: seconds after sending
-    that its author may edit a message (None: no limit).
+    Who may make it is decided in the writer's transaction (``access.change_refusal``),
+    with the user's admin flag as it is then. ``edit_window``: seconds after sending that
+    its author may edit a message (None: no limit).
     """
 
     user_id: int
@@ -98,7 +99,6 @@ class NewChange(msgspec.Struct, frozen=True):
     target: int
     body: str = ""
     reason: str | None = None
-    moderator: bool = False
     edit_window: float | None = None
 
 
@@ -117,7 +117,9 @@ class NewReaction(msgspec.Struct, frozen=True):
 class StoredChange(msgspec.Struct, frozen=True):
     """A committed change (``new``), or the entry a repeated key (or a second delete of a
     message) stands for: its ``kind`` may then be any entry's. A reaction that changed
-    nothing (repeated, or a removal of none) is ``new`` False with the room's last seq."""
+    nothing (repeated, or a removal of none) is ``new`` False with the room's last seq.
+    ``moderated``: the nick of the message's author, when a server admin deleted someone
+    else's message (new only)."""
 
     room: str
     seq: int
@@ -131,6 +133,37 @@ class StoredChange(msgspec.Struct, frozen=True):
     new: bool
     emoji: str | None = None
     remove: bool = False
+    moderated: str | None = None
+
+
+def batch_order(ops: Sequence[Any]) -> list[int]:
+    """The order a group-commit batch is written in, as positions of ``ops``.
+
+    As submitted, except that a change, a reaction or a reply moves after the plain
+    messages that follow it, up to the next write of another kind or the next message of
+    its own author. Plain messages are written in bulk, a run at a time, and a change
+    between two would split them in two runs with statements of their own each. An
+    author's own writes never swap, and writes of different people in one batch were
+    concurrent: no one can tell. The writer resolves the futures in this order, so acks
+    and fan-out still go in seq order.
+    """
+    order: list[int] = []
+    run: list[int] = []
+    moved: list[int] = []
+    movers: set[int] = set()
+    for i, op in enumerate(ops):
+        if isinstance(op, NewMessage) and op.reply_to is None:
+            if op.user_id in movers:  # after its author's own change: the run ends here
+                order += run + moved
+                run, moved, movers = [], [], set()
+            run.append(i)
+        elif isinstance(op, NewChange | NewReaction | NewMessage):
+            moved.append(i)
+            movers.add(op.user_id)
+        else:  # joins, blocks, accounts...: everything before it is written before it
+            order += run + moved + [i]
+            run, moved, movers = [], [], set()
+    return order + run + moved
 
 
 def stored_entry(
@@ -236,6 +269,11 @@ class Store(Protocol):
 
     async def list_users(self) -> list[User]: ...
 
+    async def set_admin(self, user_id: int, admin: bool) -> bool:
+        """Make the user a server admin, or (``admin`` False) no longer one; True when that
+        changed the flag. A change's writer reads it, so it holds from the next delete."""
+        ...
+
     async def add_token(
         self, user_id: int, token_hash: bytes, expires_at: float | None
     ) -> None: ...
@@ -335,7 +373,8 @@ class Store(Protocol):
     def submit_change(self, change: NewChange | NewReaction) -> asyncio.Future[StoredChange]:
         """Queue an edit, a delete or a reaction for the next group commit (in one
         transaction with its erasures); the future resolves after it, or fails with
-        NotMember, NotFound, Forbidden (``access.change_refusal``) or OverLimit (a 21st
+        NotMember, NotFound, Forbidden (``access.change_refusal``; a
+        server admin may delete anyone's message) or OverLimit (a 21st
         emoji). A message with ``reply_to`` goes through ``submit``: NotFound when its
         target is not a message of the room that stands."""
         ...
@@ -369,13 +408,14 @@ class Store(Protocol):
 PAGE_COLUMNS: Final = "seq, nick, body, ts, client_id, version"
 DETAIL_COLUMNS: Final = "seq, kind, target, edited, deleted, reason, reply_to, thread, replies, id"
 # The reactions of some messages: the first MAX_REACTION_NICKS of each emoji (rank), with
-# how many there are, in the order they were made (rows: message id, emoji, nick, count).
+# how many there are, emoji by ``since`` (first use, unbroken since), nicks in the order
+# they reacted (rows: message id, emoji, nick, count).
 REACTIONS_SQL: Final = (
-    "SELECT message_id, emoji, nick, n FROM (SELECT message_id, emoji, nick, seq,"
+    "SELECT message_id, emoji, nick, n FROM (SELECT message_id, emoji, nick, seq, since,"
     " ROW_NUMBER() OVER (PARTITION BY message_id, emoji ORDER BY seq) AS rank,"
     " COUNT(*) OVER (PARTITION BY message_id, emoji) AS n"
     " FROM reactions WHERE message_id IN ({ids})) AS r"
-    f" WHERE rank <= {MAX_REACTION_NICKS} ORDER BY seq"
+    f" WHERE rank <= {MAX_REACTION_NICKS} ORDER BY since, seq"
 )
 
 

@@ -3,8 +3,9 @@ transaction, then resolves each in submission order.
 
 The backend supplies ``apply_batch``, which runs a list of operations in one transaction
 and returns one result (or exception) per operation, or raises when the whole
-transaction failed. Futures are resolved in submission order, so callbacks attached to
-them (ack, then fan-out) run in seq order.
+transaction failed. Futures are resolved in the order the batch was written in (the
+submission order, or the backend's ``order``), so callbacks attached to them (ack, then
+fan-out) run in seq order.
 
 Under heavy load the writer lingers before a batch, as PostgreSQL's ``commit_delay`` does:
 every commit has a cost that does not depend on its size (the fsync, and one WAL page per
@@ -26,6 +27,7 @@ from chat_server.errors import StoreError
 log = logging.getLogger(__name__)
 
 BatchFn = Callable[[Sequence[Any]], Awaitable[list[Any]]]
+OrderFn = Callable[[Sequence[Any]], list[int]]
 
 # A batch of at least this many writes means heavy load (tens of thousands a second at a
 # commit every few milliseconds): the next batch lingers for LINGER seconds.
@@ -47,8 +49,12 @@ class GroupCommitter:
         *,
         linger: float = LINGER,
         linger_after: int = LINGER_AFTER,
+        order: OrderFn | None = None,
     ) -> None:
+        """``order``: the order a batch is written (and its futures resolved) in, as
+        positions of its writes; as submitted without it."""
         self._apply_batch = apply_batch
+        self._order = order
         self._batch_max = batch_max
         self._linger = linger
         self._linger_after = linger_after
@@ -130,6 +136,8 @@ class GroupCommitter:
             batch = self._pending[: self._batch_max]
             last = len(batch)
             del self._pending[: self._batch_max]
+            if self._order is not None:
+                batch = [batch[i] for i in self._order([op for op, _ in batch])]
             ops = [op for op, _ in batch]
             try:
                 results = await self._apply_batch(ops)

@@ -14,8 +14,6 @@ __all__ = ["scene"]  # the fixture, shared with test_scripting
 
 pytestmark = pytest.mark.slow
 
-NEEDS_SERVER = pytest.mark.xfail(reason="needs the lead's server branch", strict=True)
-
 
 def send(scene: Scene, body: str, *extra: str) -> int:
     [ack] = json_lines(ok(scene.run("send", "--room", "ops", "--json", *extra, body)))
@@ -103,7 +101,6 @@ def test_human_tail_shows_changes_as_short_lines(scene: Scene) -> None:
     assert lines == [f"alice edited #{seq}: deploy done", f"alice deleted #{seq} (done)"]
 
 
-@NEEDS_SERVER
 def test_replies_show_what_they_answer(scene: Scene) -> None:
     question = send(scene, "who takes the pager tonight?")
     ok(scene.as_bob("send", "--room", "ops", "--reply-to", str(question), "me"))
@@ -120,7 +117,6 @@ def test_replies_show_what_they_answer(scene: Scene) -> None:
     assert thread[1]["reply_to"] == thread[1]["thread"] == question
 
 
-@NEEDS_SERVER
 def test_reactions_show_under_the_message_and_in_tail(scene: Scene) -> None:
     seq = send(scene, "ship it?")
     tail = start_tail(scene, "--room", "ops", "--since", str(seq))

@@ -186,11 +186,15 @@ CHANGES: list[tuple[ChangeAction, str | None, bool, bool, bool, str | None]] = [
     # the author edits and deletes a live message
     ("edit", "message", True, False, False, None),
     ("delete", "message", True, False, False, None),
-    # someone else's: forbidden, unless a moderator deletes it (the hook for admins and ops)
+    # someone else's: forbidden, unless a moderator (a server admin) deletes it
     ("edit", "message", False, False, False, "forbidden"),
     ("delete", "message", False, False, False, "forbidden"),
     ("delete", "message", False, False, True, None),
     ("edit", "message", False, False, True, "forbidden"),  # nobody edits another's words
+    ("edit", "message", False, True, True, "forbidden"),
+    ("delete", "message", False, True, True, None),  # again: the first delete's ack
+    ("delete", "message", True, False, True, None),  # an admin's own, as anyone's own
+    ("edit", "message", True, False, True, None),
     # a deleted message cannot be edited; deleting it again answers the first delete's ack
     ("edit", "message", True, True, False, "not_found"),
     ("delete", "message", True, True, False, None),

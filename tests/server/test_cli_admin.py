@@ -60,6 +60,71 @@ async def test_users_add_list_remove(server_process: Spawn, tmp_path: Path) -> N
     await refused(server.url, nick="alice", password="another-pw")
 
 
+async def test_users_admin_grants_and_revokes_at_once(
+    server_process: Spawn, tmp_path: Path
+) -> None:
+    db = tmp_path / "chat.db"
+    server = server_process()
+    added = cli(
+        "users", "add", "root", "--admin", "--db", str(db), env=clean_env(CHAT_PASSWORD="p")
+    )
+    assert_ok(added)
+    assert added.stdout.splitlines() == ["created root, a server admin"]
+    assert (await welcome(server.url, nick="root", password="p"))["admin"] is True
+    bob = await welcome(server.url, nick="bob", password="pw-bob")
+    assert "admin" not in bob
+    listed = cli("users", "list", "--db", str(db))
+    assert_ok(listed)
+    assert [line.split() for line in listed.stdout.splitlines()] == [
+        ["bob", "active"],
+        ["root", "active", "admin"],
+    ]
+
+    granted = cli("users", "admin", "BOB", "--db", str(db))
+    assert_ok(granted)
+    assert granted.stdout.splitlines() == ["bob is a server admin now"]
+    assert cli("users", "admin", "bob", "--db", str(db)).stdout == "bob was an admin already\n"
+    async with connect(server.url, open_timeout=TIMEOUT) as ws:
+        hi = await request(ws, {"type": "hello", "token": bob["token"]}, "welcome")
+        assert hi["admin"] is True, hi
+        await join(ws, "general")
+        async with connect(server.url, open_timeout=TIMEOUT) as root_ws:
+            await request(root_ws, {"type": "hello", "nick": "root", "password": "p"}, "welcome")
+            await join(root_ws, "general")
+            for key in ("m1", "m2"):
+                frame = {"type": "send", "room": "general", "body": "hi", "id": key}
+                assert (await request(root_ws, frame, "ack"))["type"] == "ack"
+        gone = {"type": "delete", "room": "general", "target": 1, "id": "d1"}
+        assert (await request(ws, gone, "ack"))["type"] == "ack"
+
+        revoked = cli("users", "admin", "bob", "--revoke", "--db", str(db))
+        assert_ok(revoked)
+        assert revoked.stdout.splitlines() == ["bob is no longer a server admin"]
+        # the same connection's next delete: the writer reads the flag as it is now
+        kept = {"type": "delete", "room": "general", "target": 2, "id": "d2"}
+        refusal = await request(ws, kept, "ack")
+        assert (refusal["type"], refusal["code"]) == ("error", "forbidden"), refusal
+    again = cli("users", "admin", "bob", "--revoke", "--db", str(db))
+    assert again.stdout == "bob was no admin\n"
+    assert_ok(cli("users", "remove", "root", "--db", str(db)))
+    listed = cli("users", "list", "--db", str(db))
+    assert [line.split() for line in listed.stdout.splitlines()] == [
+        ["bob", "active"],
+        ["root", "removed"],  # a removed account is nobody's admin
+    ]
+
+
+def test_users_admin_of_an_unknown_nick_fails_like_remove(
+    server_process: Spawn, tmp_path: Path
+) -> None:
+    server_process()
+    db = str(tmp_path / "chat.db")
+    unknown = cli("users", "admin", "nobody", "--db", db)
+    assert assert_one_line_failure(unknown) == "Error: no user nobody"
+    assert unknown.returncode == cli("users", "remove", "nobody", "--db", db).returncode
+    assert cli("users", "admin", "nobody", "--revoke", "--db", db).returncode == unknown.returncode
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 

@@ -116,8 +116,9 @@ async def test_a_delete_made_while_offline_arrives_on_join_since_and_erases(
         await edit(alice, "general", 1, f"pw {SECRET}, oops", "e1")
         gone = await delete(alice, "general", 1, "d1", reason="pasted a secret")
         assert gone["seq"] == 4
-        # a second delete answers with the first one's ack
-        assert (await delete(alice, "general", 1, "d2"))["id"] == "d1"
+        # a second delete answers with the first one's seq and ts, under its own id
+        again = await delete(alice, "general", 1, "d2")
+        assert (again["id"], again["seq"], again["ts"]) == ("d2", 4, gone["ts"])
     async with server.resume(bob_token) as bob:
         _, history = await bob.join("general", since=0)
         entries = history["messages"]

@@ -111,6 +111,26 @@ async def test_tokens_and_removed_users(store: AnyStore, backend: Backend) -> No
         await store.create_user("alice", "hash")
 
 
+async def test_the_admin_flag_is_set_cleared_and_read_everywhere(store: AnyStore) -> None:
+    alice = await store.create_user("alice", "hash")
+    bob = await store.create_user("bob", "hash")
+    assert not alice.admin
+    assert await store.set_admin(alice.id, True)
+    assert not await store.set_admin(alice.id, True)  # already: nothing changed
+    await store.add_token(alice.id, b"a1", None)
+    by_nick, by_token = await store.user_by_nick("ALICE"), await store.user_by_token(b"a1", 0.0)
+    assert by_nick is not None and by_token is not None
+    assert (by_nick.admin, by_token.admin) == (True, True)
+    assert [(u.nick, u.admin) for u in await store.list_users()] == [
+        ("alice", True),
+        ("bob", False),
+    ]
+    assert await store.set_admin(alice.id, False)
+    assert not await store.set_admin(bob.id, False)
+    found = await store.user_by_nick("alice")
+    assert found is not None and not found.admin
+
+
 async def test_every_way_of_revoking_a_token_moves_the_revocation_version(
     store: AnyStore,
 ) -> None:

@@ -7,11 +7,14 @@ Runs on every backend (``store_backends.py``: SQLite, and PostgreSQL when
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from chat_server.errors import Forbidden, NotFound, NotMember, OverLimit
 from chat_server.protocol import Reaction
 from chat_server.store import NewChange, NewMessage, NewReaction, Room
+from chat_server.store.base import batch_order
 from tests.server.store_backends import AnyStore, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
 from tests.server.store_backends import store as store
@@ -208,3 +211,58 @@ async def test_a_page_lists_50_nicks_an_emoji_and_counts_them_all(store: AnyStor
         Reaction(emoji="👍", nicks=[f"fan{i}" for i in range(50)], count=53),
         Reaction(emoji="🎉", nicks=["alice"]),
     ]
+
+
+async def test_an_emoji_keeps_its_place_while_anyone_still_uses_it(store: AnyStore) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    await say(store, alice.id, "alice", room, "m1")
+    await store.submit_change(react(bob.id, "bob", room, "k1", 1, "👍"))
+    await store.submit_change(react(alice.id, "alice", room, "k2", 1, "🎉"))
+    await store.submit_change(react(alice.id, "alice", room, "k3", 1, "👍"))
+    await store.submit_change(react(bob.id, "bob", room, "k4", 1, "👍", remove=True))
+    page = await store.history(await room_of(store, "general"), limit=1, before=2)
+    assert page.messages[0].reactions == [
+        Reaction(emoji="👍", nicks=["alice"]),  # first used by bob, and never gone since
+        Reaction(emoji="🎉", nicks=["alice"]),
+    ]
+
+
+def test_a_batch_moves_changes_after_the_messages_that_follow_them() -> None:
+    def msg(user: int, reply_to: int | None = None) -> NewMessage:
+        return NewMessage(user, f"u{user}", 1, f"k{user}", "hi", reply_to)
+
+    edit = NewChange(1, "u1", 1, "e", "edit", 3, "x")
+    like = NewReaction(2, "u2", 1, "r", 3, "👍")
+    join = object()  # any other write: a barrier
+    # a change moves after the run of plain messages that follows it
+    assert batch_order([edit, msg(2), like, msg(3), msg(4)]) == [1, 3, 4, 0, 2]
+    # but never after a message of its own author, nor past another kind of write
+    assert batch_order([msg(5), edit, msg(2), msg(1), msg(3)]) == [0, 2, 1, 3, 4]
+    assert batch_order([edit, msg(2), join, msg(3)]) == [1, 0, 2, 3]
+    # a reply moves like a change; plain messages alone keep their order
+    assert batch_order([msg(1, reply_to=2), msg(2), msg(1)]) == [1, 0, 2]
+    assert batch_order([msg(1), msg(2), msg(3)]) == [0, 1, 2]
+
+
+async def test_changes_and_messages_committed_together_are_acked_in_seq_order(
+    store: AnyStore,
+) -> None:
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    await say(store, alice.id, "alice", room, "m0")
+    done: list[int] = []
+    futures = [
+        store.submit_change(react(bob.id, "bob", room, "k1", 1, "👍")),
+        store.submit(NewMessage(alice.id, "alice", room, "m1", "one")),
+        store.submit(NewMessage(bob.id, "bob", room, "m2", "two")),  # after bob's reaction
+        store.submit(NewMessage(alice.id, "alice", room, "m3", "three", reply_to=1)),
+        store.submit(NewMessage(alice.id, "alice", room, "m4", "four")),
+    ]
+    for future in futures:
+        future.add_done_callback(lambda f: done.append(f.result().seq))
+    results = await asyncio.gather(*futures)
+    assert done == sorted(done) == [2, 3, 4, 5, 6]  # callbacks (ack, fan-out) in seq order
+    by_key = {r.client_id: r.seq for r in results}
+    assert by_key["k1"] < by_key["m2"] and by_key["m3"] < by_key["m4"]  # each author's order
+    assert by_key["m1"] == 2  # one batch: alice's message went before bob's reaction

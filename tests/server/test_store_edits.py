@@ -79,9 +79,9 @@ async def test_the_same_key_again_answers_the_first_ack(store: AnyStore) -> None
         store.submit_change(delete(alice.id, "alice", room, "d1", 1)),
     )
     assert [(s.seq, s.new) for s in twice] == [(3, True), (3, False)]
-    # a second delete with another key answers with the first delete's ack
+    # a second delete with another key answers with the first delete's seq and ts
     other = await store.submit_change(delete(alice.id, "alice", room, "d2", 1))
-    assert (other.seq, other.client_id, other.new) == (3, "d1", False)
+    assert (other.seq, other.ts, other.client_id, other.new) == (3, twice[0].ts, "d2", False)
     assert await store.last_seq(room) == 3
 
 
@@ -101,8 +101,14 @@ async def test_who_may_change_what(store: AnyStore) -> None:
     await store.submit_change(edit(alice.id, "alice", room, "a2", 1, "mine, fixed"))
     with pytest.raises(NotFound):  # an entry that is a change, not a message
         await store.submit_change(edit(alice.id, "alice", room, "a3", 2, "edit the edit"))
-    moderated = NewChange(bob.id, "bob", room, "b3", "delete", 1, moderator=True)
-    assert (await store.submit_change(moderated)).seq == 3  # the hook for admins and ops
+    await store.set_admin(bob.id, True)  # a server admin deletes anyone's message
+    with pytest.raises(Forbidden):  # but edits only their own
+        await store.submit_change(edit(bob.id, "bob", room, "b3", 1, "theirs"))
+    await store.set_admin(mallory.id, True)
+    with pytest.raises(NotMember):  # an admin too, in a room they are not in
+        await store.submit_change(delete(mallory.id, "mallory", room, "x2", 1))
+    moderated = await store.submit_change(delete(bob.id, "bob", room, "b4", 1))
+    assert (moderated.seq, moderated.nick, moderated.moderated) == (3, "bob", "alice")
     with pytest.raises(NotFound):  # a deleted message cannot be edited
         await store.submit_change(edit(alice.id, "alice", room, "a4", 1, "back"))
     assert await store.last_seq(room) == 3  # refusals take no seq

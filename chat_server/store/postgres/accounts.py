@@ -30,12 +30,18 @@ class PostgresAccounts:
     def _user(row: Row | None) -> User | None:
         if row is None:
             return None
-        return User(id=row[0], nick=row[1], password_hash=row[2], removed=row[3] is not None)
+        return User(
+            id=row[0],
+            nick=row[1],
+            password_hash=row[2],
+            removed=row[3] is not None,
+            admin=row[4],
+        )
 
     async def user_by_nick(self, nick: str) -> User | None:
         return self._user(
             await self._one(
-                "SELECT id, nick, password_hash, removed_at FROM users WHERE nick_key = $1",
+                "SELECT id, nick, password_hash, removed_at, admin FROM users WHERE nick_key = $1",
                 nick_key(nick),
             )
         )
@@ -43,7 +49,7 @@ class PostgresAccounts:
     async def user_by_token(self, token_hash: bytes, now: float) -> User | None:
         return self._user(
             await self._one(
-                "SELECT u.id, u.nick, u.password_hash, u.removed_at FROM tokens t"
+                "SELECT u.id, u.nick, u.password_hash, u.removed_at, u.admin FROM tokens t"
                 " JOIN users u ON u.id = t.user_id"
                 " WHERE t.hash = $1 AND u.removed_at IS NULL"
                 " AND (t.expires_at IS NULL OR t.expires_at > $2)",
@@ -54,7 +60,7 @@ class PostgresAccounts:
 
     async def list_users(self) -> list[User]:
         rows = await self._all(
-            "SELECT id, nick, password_hash, removed_at FROM users ORDER BY nick_key"
+            "SELECT id, nick, password_hash, removed_at, admin FROM users ORDER BY nick_key"
         )
         return [user for row in rows if (user := self._user(row)) is not None]
 
@@ -104,6 +110,12 @@ class PostgresAccounts:
                 "UPDATE users SET removed_at = now(), password_hash = NULL WHERE id = $1",
                 user_id,
             )
+
+    async def set_admin(self, user_id: int, admin: bool) -> bool:
+        count = await self._execute(
+            "UPDATE users SET admin = $1 WHERE id = $2 AND admin <> $1", admin, user_id
+        )
+        return count > 0
 
     async def add_token(self, user_id: int, token_hash: bytes, expires_at: float | None) -> None:
         await self._execute(

@@ -106,8 +106,9 @@ async def apply_reaction(conn: Conn, reaction: NewReaction) -> StoredChange:
         )
     else:
         await conn.execute(
-            "INSERT INTO reactions (message_id, emoji, user_id, nick, seq)"
-            " VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO reactions (message_id, emoji, user_id, nick, seq, since)"
+            " VALUES ($1, $2, $3, $4, $5, COALESCE((SELECT MIN(since) FROM reactions"
+            " WHERE message_id = $1 AND emoji = $2), $5))",
             *mine,
             reaction.nick,
             entry.seq,

@@ -118,20 +118,28 @@ async def apply_change(conn: Conn, change: NewChange) -> StoredChange:
         change.room_id,
         change.target,
     )
+    author = target is not None and target[1] == change.user_id
+    # a server admin may delete anyone's message: the flag as it is in this transaction
+    moderator = (
+        change.kind == "delete"
+        and target is not None
+        and not author
+        and bool(await conn.fetchval("SELECT admin FROM users WHERE id = $1", change.user_id))
+    )
     refused = access.change_refusal(
         change.kind,
         change.target,
         None if target is None else KINDS[target[2]],
-        author=target is not None and target[1] == change.user_id,
+        author=author,
         deleted=target is not None and target[3],
-        moderator=change.moderator,
+        moderator=moderator,
         age=0.0 if target is None else age_of(target[4]),
         edit_window=change.edit_window,
     )
     if refused is not None:
         raise (Forbidden if refused.code == "forbidden" else NotFound)(refused.message)
     assert target is not None
-    if target[3]:  # a delete of a deleted message: the first delete's ack
+    if target[3]:  # a delete of a deleted message: the first delete's seq and ts, this id
         first = await conn.fetchrow(
             f"{_ENTRY} FROM messages m JOIN rooms r ON r.id = m.room_id"
             " WHERE m.room_id = $1 AND m.target = $2 AND m.kind = 2 ORDER BY m.seq LIMIT 1",
@@ -139,7 +147,7 @@ async def apply_change(conn: Conn, change: NewChange) -> StoredChange:
             change.target,
         )
         assert first is not None
-        return _stored(first)
+        return _stored(first, change.client_id)
 
     edit = change.kind == "edit"
     body = change.body if edit else ""
@@ -180,15 +188,20 @@ async def apply_change(conn: Conn, change: NewChange) -> StoredChange:
         change.target,
         entry.row_id,
     )
+    whose = None
+    if moderator:
+        whose = await conn.fetchval("SELECT nick FROM users WHERE id = $1", target[1])
     return StoredChange(
         room=entry.room, seq=entry.seq, ts=entry.ts, client_id=change.client_id,
         nick=change.nick, kind=change.kind, target=change.target, body=body,
-        reason=change.reason, new=True,
+        reason=change.reason, new=True, moderated=whose,
     )  # fmt: skip
 
 
-def _stored(row: Row) -> StoredChange:
-    """The entry a key stands for, from a row of ``_ENTRY``."""
+def _stored(row: Row, client_id: str | None = None) -> StoredChange:
+    """The entry a key stands for, from a row of ``_ENTRY`` (with ``client_id`` instead of
+    its own, when given)."""
     return stored_entry(
-        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], client_id=row[8]
-    )
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+        client_id=row[8] if client_id is None else client_id,
+    )  # fmt: skip

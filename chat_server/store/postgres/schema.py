@@ -151,9 +151,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             user_id BIGINT NOT NULL REFERENCES users(id),
             nick TEXT NOT NULL,
             seq BIGINT NOT NULL,
+            since BIGINT NOT NULL,
             PRIMARY KEY (message_id, emoji, user_id)
         )""",
     ),
+    # Server admins: a flag on the account (see the SQLite schema's ``users.admin``).
+    ("ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE",),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

@@ -39,6 +39,7 @@ from chat_server.store.base import (
     RoomsPage,
     Stored,
     StoredChange,
+    batch_order,
     rooms_page,
     search_hit,
 )
@@ -145,7 +146,7 @@ class PostgresStore(PostgresAccounts):
         self.url = url
         self.pool_size = pool_size
         self._pool: _Pool | None = None
-        self._committer = GroupCommitter(self._apply_batch, batch_max)
+        self._committer = GroupCommitter(self._apply_batch, batch_max, order=batch_order)
         self._searches = asyncio.Semaphore(max(1, pool_size // 4))
         self.applied: list[int] = []
 

@@ -29,12 +29,18 @@ class SQLiteAccounts:
     def _user(row: Any) -> User | None:
         if row is None:
             return None
-        return User(id=row[0], nick=row[1], password_hash=row[2], removed=row[3] is not None)
+        return User(
+            id=row[0],
+            nick=row[1],
+            password_hash=row[2],
+            removed=row[3] is not None,
+            admin=bool(row[4]),
+        )
 
     async def user_by_nick(self, nick: str) -> User | None:
         return self._user(
             await self._one(
-                "SELECT id, nick, password_hash, removed_at FROM users WHERE nick_key = ?",
+                "SELECT id, nick, password_hash, removed_at, admin FROM users WHERE nick_key = ?",
                 (nick_key(nick),),
             )
         )
@@ -42,7 +48,7 @@ class SQLiteAccounts:
     async def user_by_token(self, token_hash: bytes, now: float) -> User | None:
         return self._user(
             await self._one(
-                "SELECT u.id, u.nick, u.password_hash, u.removed_at FROM tokens t"
+                "SELECT u.id, u.nick, u.password_hash, u.removed_at, u.admin FROM tokens t"
                 " JOIN users u ON u.id = t.user_id"
                 " WHERE t.hash = ? AND u.removed_at IS NULL"
                 " AND (t.expires_at IS NULL OR t.expires_at > ?)",
@@ -52,7 +58,7 @@ class SQLiteAccounts:
 
     async def list_users(self) -> list[User]:
         rows = await self._all(
-            "SELECT id, nick, password_hash, removed_at FROM users ORDER BY nick_key"
+            "SELECT id, nick, password_hash, removed_at, admin FROM users ORDER BY nick_key"
         )
         return [user for row in rows if (user := self._user(row)) is not None]
 
@@ -87,6 +93,12 @@ class SQLiteAccounts:
 
     async def remove_user(self, user_id: int) -> None:
         await self._write(RemoveUser(user_id))
+
+    async def set_admin(self, user_id: int, admin: bool) -> bool:
+        count: int = await self._write(
+            Sql("UPDATE users SET admin = ? WHERE id = ? AND admin != ?", (admin, user_id, admin))
+        )
+        return count > 0
 
     async def add_token(self, user_id: int, token_hash: bytes, expires_at: float | None) -> None:
         await self._write(

@@ -116,8 +116,10 @@ def apply_reaction(
         )
     else:
         conn.execute(
-            "INSERT INTO reactions (message_id, emoji, user_id, nick, seq) VALUES (?, ?, ?, ?, ?)",
-            (*mine, reaction.nick, entry.seq),
+            "INSERT INTO reactions (message_id, emoji, user_id, nick, seq, since)"
+            " VALUES (?, ?, ?, ?, ?, COALESCE((SELECT MIN(since) FROM reactions"
+            " WHERE message_id = ? AND emoji = ?), ?))",
+            (*mine, reaction.nick, entry.seq, message_id, reaction.emoji, entry.seq),
         )
     conn.execute("UPDATE messages SET version = ? WHERE id = ?", (entry.seq, message_id))
     return reacted(reaction, entry.room, entry.seq, entry.ts, new=True)

@@ -136,22 +136,27 @@ def apply_change(
         "SELECT id, author_id, kind, deleted, body, ts FROM messages WHERE room_id = ? AND seq = ?",
         (change.room_id, change.target),
     ).fetchone()
+    author = target is not None and target[1] == change.user_id
+    # a server admin may delete anyone's message: the flag as it is in this transaction
+    moderator = (
+        change.kind == "delete" and target is not None and not author and _is_admin(conn, change)
+    )
     refused = access.change_refusal(
         change.kind,
         change.target,
         None if target is None else KINDS[target[2]],
-        author=target is not None and target[1] == change.user_id,
+        author=author,
         deleted=target is not None and bool(target[3]),
-        moderator=change.moderator,
+        moderator=moderator,
         age=0.0 if target is None else age_of(target[5]),
         edit_window=change.edit_window,
     )
     if refused is not None:
         raise (Forbidden if refused.code == "forbidden" else NotFound)(refused.message)
-    message_id, _, _, deleted, old_body, _ = target
-    if deleted:  # a delete of a deleted message: the first delete's ack
+    message_id, author_id, _, deleted, old_body, _ = target
+    if deleted:  # a delete of a deleted message: the first delete's seq and ts, this id
         first = conn.execute(_FIRST_DELETE, (change.room_id, change.target)).fetchone()
-        return _stored(first[:8], first[8])
+        return _stored(first[:8], change.client_id)
 
     edit = change.kind == "edit"
     body = change.body if edit else ""
@@ -194,11 +199,20 @@ def apply_change(
     if indexed:
         conn.execute("UPDATE search_indexed SET purge = 1")
     known.purge = known.purge or indexed
+    whose = None
+    if moderator:
+        (whose,) = conn.execute("SELECT nick FROM users WHERE id = ?", (author_id,)).fetchone()
     return StoredChange(
         room=entry.room, seq=entry.seq, ts=entry.ts, client_id=change.client_id,
         nick=change.nick, kind=change.kind, target=change.target, body=body,
-        reason=change.reason, new=True,
+        reason=change.reason, new=True, moderated=whose,
     )  # fmt: skip
+
+
+def _is_admin(conn: sqlite3.Connection, change: NewChange) -> bool:
+    """Whether the change's user is a server admin now (one may delete anyone's message)."""
+    row = conn.execute("SELECT admin FROM users WHERE id = ?", (change.user_id,)).fetchone()
+    return row is not None and bool(row[0])
 
 
 def _stored(row: Any, client_id: str) -> StoredChange:

@@ -162,7 +162,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # Replies, threads and reactions. A reply stores ``reply_to`` and ``thread`` (its
     # root's seq); a root counts its ``replies``; the index finds a thread's messages. A
     # reaction is an entry (kind 3, or 4 when taken back; ``body`` holds the emoji) and,
-    # while it stands, a row of ``reactions`` (its entry's seq gives the order). Every row
+    # while it stands, a row of ``reactions``: its entry's seq orders the nicks, ``since``
+    # (the seq from which the emoji has been on the message without a break) the emoji. Every row
     # with more than protocol 1's fields has a ``version`` (a change entry its own seq),
     # so a history page reads the details of those rows alone (``pages.py``).
     (
@@ -177,9 +178,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             user_id INTEGER NOT NULL REFERENCES users(id),
             nick TEXT NOT NULL,
             seq INTEGER NOT NULL,
+            since INTEGER NOT NULL,
             PRIMARY KEY (message_id, emoji, user_id)
         ) WITHOUT ROWID""",
     ),
+    # Server admins: a flag on the account (``chat-server users admin NICK [--revoke]``).
+    # An admin may delete anyone's message in a room they are a member of; the writer reads
+    # the flag in the change's transaction, so a revocation holds from the next delete on.
+    ("ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",),
 )
 
 

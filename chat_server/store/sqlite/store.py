@@ -38,6 +38,7 @@ from chat_server.store.base import (
     RoomsPage,
     Stored,
     StoredChange,
+    batch_order,
     rooms_page,
     search_hit,
 )
@@ -88,7 +89,7 @@ class SQLiteStore(SQLiteAccounts):
         self._reader = ReaderThread(path, "sqlite-reader")
         self._searcher = ReaderThread(path, "sqlite-search")
         self._inline: sqlite3.Connection | None = None
-        self._committer = GroupCommitter(self._apply_batch, batch_max)
+        self._committer = GroupCommitter(self._apply_batch, batch_max, order=batch_order)
         self._cache = WriterCache()
         self._indexing: asyncio.Future[Any] | None = None
         self._index_timer: asyncio.TimerHandle | None = None
