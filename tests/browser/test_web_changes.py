@@ -15,6 +15,7 @@ from chat_server.errors import ProtocolError
 from chat_server.protocol import decode_client_frame
 from tests.browser.changes_support import Cable, act, actions, delete, message
 from tests.browser.conftest import Pages, SentFrames, faulty_network, join_room, login, say
+from tests.server.cli_support import assert_ok, cli
 from tests.server.e2e.e2e_support import NOISE, SKIP_DEFAULT, Chat, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -162,31 +163,46 @@ def test_up_edits_the_last_message_and_markup_stays_text(pages: Pages, chat: Cha
     assert a.locator("#log img, #log b, #log script").count() == 0
 
 
-def _as_admin(frame: dict[str, object], page_side: WebSocketRoute, raw: str) -> bool:
-    """The page is told it is a server admin (this server made no one an admin)."""
-    if frame.get("type") != "welcome":
-        return False
-    page_side.send(json.dumps({**frame, "admin": True}))
-    return True
-
-
-def test_delete_shows_on_others_messages_only_for_an_admin(pages: Pages, chat: Chat) -> None:
+def test_an_admin_deletes_anyones_message(pages: Pages, chat: Chat) -> None:
+    """`chat-server users admin NICK`: after their next login the page offers Delete on
+    everyone's messages; two browsers and a terminal see the delete. Revoked, the page (not
+    reloaded) still offers it, and the server's refusal is said, changing nothing."""
     room = uniq("admin-")
-    a = pages.open(before=faulty_network(down=_as_admin))
-    login(a, uniq("Admin_"))
+    admin, bob = uniq("Admin_"), uniq("Bob_")
+    a = pages.open()
+    login(a, admin)
     join_room(a, room)
+    b = pages.open()
+    login(b, bob)
+    join_room(b, room)
     term = chat.signup("Term_")
     term.join(room)
     term.say(room, "a stranger's words")
+    term.say(room, "more of them")
+    message(a, "a stranger's words").hover()
+    assert actions(message(a, "a stranger's words")) == ["Reply", "React"]
+
+    assert_ok(cli("users", "admin", admin, "--db", str(pages.server.db)))
+    a.reload()
+    expect(message(a, "more of them")).to_be_visible()
     message(a, "a stranger's words").hover()
     assert actions(message(a, "a stranger's words")) == ["Reply", "React", "Delete"]
+    message(b, "a stranger's words").hover()
+    assert actions(message(b, "a stranger's words")) == ["Reply", "React"]  # Bob is no admin
 
-    # the server decides: it does not know this admin, refuses, and the page says so
     item = act(a, "a stranger's words", "Delete")
     expect(item.locator(".confirm")).to_contain_text(f"Delete {term.nick}'s message?")
     item.locator(".confirm").get_by_role("button", name="Delete", exact=True).click()
+    for page in (a, b):
+        expect(page.locator("#log .msg .body")).to_have_text(["message deleted", "more of them"])
+    gone = term.recv_until("delete", room=room)
+    assert gone["nick"] == admin
+
+    assert_ok(cli("users", "admin", admin, "--revoke", "--db", str(pages.server.db)))
+    delete(a, "more of them")
     expect(a.locator("#notice")).to_contain_text("Could not delete")
-    expect(message(a, "a stranger's words")).not_to_have_class("deleted")
+    for page in (a, b):
+        expect(page.locator("#log .msg .body")).to_have_text(["message deleted", "more of them"])
 
 
 def test_on_a_phone_a_tap_shows_the_actions(pages: Pages, tmp_path: Path) -> None:
