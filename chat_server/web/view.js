@@ -5,7 +5,7 @@
 import { clean, el, timeEl } from "./dom.js";
 import { isMe, me } from "./session.js";
 
-const QUOTE_CHARS = 60; // a reply's quote: the first line of its target, cut to this
+const QUOTE_CHARS = 60; // a reply's quote: its target's words on one line, cut to this
 
 /** Whether the viewer may edit message `m`: their own, not deleted, within the edit window. */
 export function canEdit(m) {
@@ -23,7 +23,7 @@ export function canDelete(m) {
 export function quoteText(target) {
   if (!target) return "↳ …";
   if (target.deleted) return "↳ deleted message";
-  const line = clean(target.body).split("\n", 1)[0].trim();
+  const line = clean(target.body).split(/\s+/).join(" ").trim(); // on one line, as chat-tui's
   const words = line.length > QUOTE_CHARS ? line.slice(0, QUOTE_CHARS - 1).trimEnd() + "…" : line;
   return `↳ ${clean(target.nick)}: ${words}`;
 }

@@ -4,6 +4,7 @@ and the thread panel shows a thread and answers it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -148,6 +149,9 @@ def test_a_quote_of_a_message_not_held_is_fetched(pages: Pages, chat: Chat) -> N
     reply = message(b, "answering the very first")
     expect(reply.locator(".quote")).to_have_text(f"↳ {term.nick}: old0")
     expect(b.locator("#log .msg .body").first).not_to_have_text("old0")  # not put in the log
+    reply.locator(".quote").click()  # jumps there: older pages load until it is on screen
+    expect(message(b, "old0")).to_have_class(re.compile(r"\bhit\b"))
+    expect(message(b, "old0")).to_be_in_viewport()
     assert sent.failures == []
 
 
