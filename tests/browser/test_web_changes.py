@@ -6,6 +6,7 @@ offer edit and delete."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -222,7 +223,16 @@ def test_on_a_phone_a_tap_shows_the_actions(pages: Pages, tmp_path: Path) -> Non
     box.fill("typed on a phone, fixed")
     box.press("Enter")
     expect(message(a, "fixed").locator(".body")).to_have_text("typed on a phone, fixed (edited)")
-    message(a, "and deleted").locator(".body").tap()
+    # a long press shows them too (a finger held down on the message, then lifted)
+    box_of = message(a, "and deleted").locator(".body").bounding_box()
+    assert box_of is not None
+    point = {"x": box_of["x"] + 10, "y": box_of["y"] + box_of["height"] / 2}
+    touch = a.context.new_cdp_session(a)
+    touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+    expect(message(a, "and deleted")).to_have_class(re.compile(r"\bactive\b"))  # still held
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    expect(message(a, "and deleted")).to_have_class(re.compile(r"\bactive\b"))
+    expect(message(a, "fixed")).not_to_have_class(re.compile(r"\bactive\b"))
     message(a, "and deleted").locator(".actions").get_by_role("button", name="Delete").tap()
     a.locator("#log .confirm").get_by_role("button", name="Delete", exact=True).tap()
     expect(a.locator("#log .msg.deleted .body")).to_have_text("message deleted")
