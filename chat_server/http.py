@@ -33,10 +33,14 @@ WEB_DIR = Path(__file__).parent / "web"
 
 # The page's ES modules (no build step): app.js is the entry point, it imports the others.
 WEB_MODULES = (
+    "actions.js",
     "app.js",
     "blocks.js",
+    "changes.js",
+    "composer.js",
     "connection.js",
     "dom.js",
+    "edit.js",
     "log.js",
     "login.js",
     "messages.js",
@@ -44,9 +48,12 @@ WEB_MODULES = (
     "ordering.js",
     "outbox.js",
     "people.js",
+    "quotes.js",
     "rooms.js",
     "search.js",
     "session.js",
+    "thread.js",
+    "view.js",
 )
 
 # URL path -> (file in WEB_DIR, Content-Type). Nothing outside this table is served.

@@ -1,13 +1,17 @@
-// The browser client of chat-server (protocol v1 over /ws): the page's controls and the server's
+// The browser client of chat-server (protocol 2 over /ws): the page's controls and the server's
 // frames wired to the modules that handle them, then the login.
 //
 // One job per module: ordering (the pure seq rule), connection (the socket), session (who is
 // logged in), login (screens and the session's life), rooms (records, sidebar, read markers), nav
-// (the room on screen), messages (the log in order, history pages), log (its items, pending
-// sends), outbox (sends never lost nor doubled), people (members, typing), blocks (blocking
-// people), search, dom (text only).
+// (the room on screen), messages (the log in order, history pages), changes (messages as they
+// are now, pure), view (one message on screen), log (its items, pending sends, redraws), quotes
+// (fetching what replies quote), actions (reply, react, edit, delete), thread (the thread
+// panel), composer (the composers and keys), outbox (requests never lost nor doubled), people
+// (members, typing), blocks (blocking people), search, dom (text only).
 
-import { blockCommand, blocked, setBlocked, unblocked } from "./blocks.js";
+import { wireActions } from "./actions.js";
+import { blocked, setBlocked, unblocked } from "./blocks.js";
+import { wireComposer } from "./composer.js";
 import { connect, isConnected, on, retryNow, whenClosed } from "./connection.js";
 import { $, clean, notice, setStatus } from "./dom.js";
 import {
@@ -22,11 +26,12 @@ import {
 } from "./login.js";
 import { fillGap, history, maybeLoadOlder, onMessage } from "./messages.js";
 import { joined, leaveCurrent, left, removeRoom, selectRoom } from "./nav.js";
-import { loadOutbox, onAck, refused, sendMessage } from "./outbox.js";
-import { presence, typed, typing } from "./people.js";
+import { loadOutbox, onAck, refused } from "./outbox.js";
+import { presence, typing } from "./people.js";
 import { dmRoom, join, readMoved, renderRoomButton, roomOf, rooms, scheduleRead } from "./rooms.js";
 import { closeSearch, search, searchFailed, searchResults } from "./search.js";
 import { me, savedToken, tokenRemembered } from "./session.js";
+import { threadFailed } from "./thread.js";
 
 const RETRY_MIN_MS = 50;
 const RETRY_MAX_S = 5; // a longer retry_after (rooms created an hour) is shown, not waited out
@@ -52,7 +57,9 @@ function askAgainLater(frame, pending) {
 function failed(frame, pending) {
   if (frame.code === "auth_failed") return authFailed();
   if (frame.code === "rate_limited" && pending && pending.kind === "hello") return loginLimited(frame);
-  if (refused(frame)) return undefined; // one of our sends
+  if (refused(frame)) return undefined; // one of our sends, edits, deletes or reactions
+  if (pending && pending.kind === "around") return undefined; // the quote stays "↳ …"
+  if (pending && pending.kind === "thread") return threadFailed(frame.message);
   const soon = frame.code === "rate_limited" && (frame.retry_after || 0) <= RETRY_MAX_S;
   if (soon && pending && pending.room && pending.kind !== "leave") {
     return askAgainLater(frame, pending);
@@ -77,6 +84,9 @@ const FRAMES = {
   joined,
   history,
   message: onMessage,
+  edit: onMessage, // changes to messages are entries of the room's log too
+  delete: onMessage,
+  react: onMessage,
   ack: onAck,
   presence,
   typing,
@@ -122,20 +132,6 @@ function wireForms() {
     renderRoomButton(room);
     selectRoom(room.name);
   });
-  $("composer").addEventListener("submit", (event) => {
-    event.preventDefault();
-    const body = $("input").value;
-    if (!body.trim()) return;
-    $("input").value = "";
-    if (!blockCommand(body)) sendMessage(body);
-  });
-  $("input").addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      $("composer").requestSubmit();
-    }
-  });
-  $("input").addEventListener("input", () => typed($("input").value));
   $("log").addEventListener("scroll", maybeLoadOlder, { passive: true });
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
@@ -149,31 +145,12 @@ function wireForms() {
   });
 }
 
-function wireKeys() {
-  document.addEventListener("keydown", (event) => {
-    if ($("chat-screen").hidden || event.isComposing) return;
-    const target = event.target;
-    const typing =
-      target instanceof HTMLInputElement ||
-      target instanceof HTMLTextAreaElement ||
-      (target instanceof HTMLElement && target.isContentEditable);
-    const ctrlK = (event.ctrlKey || event.metaKey) && !event.altKey && event.key.toLowerCase() === "k";
-    if (ctrlK || (event.key === "/" && !typing && !event.ctrlKey && !event.metaKey)) {
-      event.preventDefault();
-      $("search-q").focus();
-      $("search-q").select();
-    } else if (event.key === "Escape" && !$("search-panel").hidden) {
-      event.preventDefault();
-      closeSearch();
-    }
-  });
-}
-
 function start() {
   for (const [type, handler] of Object.entries(FRAMES)) on(type, handler);
   whenClosed(connectionClosed);
   wireForms();
-  wireKeys();
+  wireComposer();
+  wireActions();
   document.addEventListener("visibilitychange", scheduleRead);
   window.addEventListener("online", retryNow);
   const token = savedToken();

@@ -3,21 +3,42 @@
 // A pending item stays at the end of its room's list (sending…, then sent once acked) until its
 // message arrives in seq order and takes its place, or the server refuses it (not sent).
 
-import { $, clean, el, timeEl } from "./dom.js";
+import { $, el } from "./dom.js";
+import { wantQuote } from "./quotes.js";
 import { isMe, me } from "./session.js";
+import { messageEl, quoteText } from "./view.js";
 
 const pendingEls = new Map(); // id -> <li> shown as pending/sent until its message arrives
 
-export function messageEl(m) {
-  const item = el("li", "msg");
-  item.dataset.seq = String(m.seq);
-  item.dataset.id = m.id;
-  const head = el("div", "meta");
-  const nick = el("span", "nick", clean(m.nick));
-  head.append(nick, " ", timeEl(m.ts));
-  item.append(head, el("div", "body", clean(m.body)));
-  if (isMe(m.nick)) item.classList.add("mine");
-  return item;
+/** The element of a held message of `room` (its record in `room.state`). */
+export function itemEl(room, m) {
+  if (m.reply_to != null && !room.state.has(m.reply_to)) wantQuote(room, m.reply_to);
+  return messageEl(m, m.reply_to != null ? room.state.get(m.reply_to) : undefined);
+}
+
+/** Where `room`'s messages are on screen: its log, and the thread panel while it shows the room. */
+function views(room) {
+  const lists = [room.list];
+  const thread = $("thread-list");
+  if (!$("thread-panel").hidden && thread.dataset.room === room.name) lists.push(thread);
+  return lists;
+}
+
+/** Messages `seqs` of `room` changed: draw them again, and the quotes of the replies to them. */
+export function redraw(room, seqs) {
+  for (const seq of seqs) {
+    const m = room.state.get(seq);
+    if (!m) continue;
+    for (const list of views(room)) {
+      for (const old of list.querySelectorAll(`.msg[data-seq="${seq}"]:not(.pending)`)) {
+        if (old.classList.contains("editing")) old.dataset.stale = "1"; // redrawn when done
+        else old.replaceWith(itemEl(room, m));
+      }
+      for (const quote of list.querySelectorAll(`.msg[data-reply-to="${seq}"] > .quote`)) {
+        quote.textContent = quoteText(m);
+      }
+    }
+  }
 }
 
 export function atBottom() {
@@ -30,19 +51,21 @@ export function scrollToBottom() {
   log.scrollTop = log.scrollHeight;
 }
 
-/** Put message `m` at the end of `room`'s list, before our pending sends (replacing its own). */
+/** Put message `m` (its record) at the end of `room`'s list, before our pending sends (replacing its own). */
 export function appendItem(room, m) {
   const pending = pendingEls.get(m.id);
   if (isMe(m.nick) && pending) {
     pending.remove();
     pendingEls.delete(m.id);
   }
-  room.list.insertBefore(messageEl(m), room.list.querySelector(".pending"));
+  room.list.insertBefore(itemEl(room, m), room.list.querySelector(".pending"));
 }
 
 export function showPending(room, frame) {
   const now = new Date().toISOString();
-  const item = messageEl({ seq: 0, id: frame.id, nick: me.nick, body: frame.body, ts: now });
+  const sending = { seq: 0, id: frame.id, nick: me.nick, body: frame.body, ts: now };
+  if (frame.reply_to != null) sending.reply_to = frame.reply_to;
+  const item = messageEl(sending, room.state.get(frame.reply_to), true);
   item.classList.add("pending");
   item.dataset.state = "pending";
   item.querySelector(".meta").append(" ", el("span", "state", "sending…"));

@@ -1,5 +1,6 @@
 // The login screen and the session's life: log in, the welcome, what a closed socket means, log out.
 
+import { cancelReply } from "./actions.js";
 import { knownBlocks } from "./blocks.js";
 import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
 import { $, clean, setStatus } from "./dom.js";
@@ -18,6 +19,7 @@ import {
 } from "./rooms.js";
 import { closeSearch, searchDisconnected } from "./search.js";
 import { forget, keepToken, me } from "./session.js";
+import { closeThread } from "./thread.js";
 
 export function showLogin(error) {
   disconnect();
@@ -43,6 +45,8 @@ function reset() {
   clearPending();
   cancelReveal();
   closeSearch();
+  closeThread();
+  cancelReply();
   $("search-q").value = "";
   me.authFailed = false;
   me.blocked.clear();
@@ -89,6 +93,8 @@ export function welcome(frame) {
     showChat();
   }
   setStatus("");
+  me.admin = frame.admin === true; // may delete anyone's message
+  me.editWindow = frame.limits ? frame.limits.edit_window_s : null;
   $("me-nick").textContent = frame.nick;
   knownBlocks(frame.blocked);
   for (const info of frame.rooms) {

@@ -1,15 +1,19 @@
-// The conversation: messages in seq order per room (gaps fetched, duplicates dropped), older pages
-// loaded as the log is scrolled up, and jumps to an old message (a search hit).
+// The conversation: the room's log in seq order (gaps fetched, duplicates dropped; changes applied
+// to their messages, see changes.js), older pages loaded as the log is scrolled up, and jumps to an
+// old message (a search hit).
 //
 // Same delivery rules as the Python ChatClient (docs/protocol.md section 4): ordering.js decides
 // what goes on screen; this module fetches `history after` while a room has a gap.
 
 import { isConnected, request } from "./connection.js";
 import { $, clean, notice } from "./dom.js";
-import { appendItem, atBottom, messageEl, scrollToBottom } from "./log.js";
+import { kindOf } from "./changes.js";
+import { appendItem, atBottom, itemEl, redraw, scrollToBottom } from "./log.js";
 import { renderTyping } from "./people.js";
+import { aroundPage } from "./quotes.js";
 import { current, join, label, renderRoomButton, rooms, roomOf, scheduleRead } from "./rooms.js";
 import { isMe } from "./session.js";
+import { threadPage, threadReply } from "./thread.js";
 
 const PAGE = 100; // messages per `history before` page
 const JUMP_PAGE_MAX = 500; // a jump to an old search hit loads up to this many per page
@@ -17,14 +21,24 @@ const HIT_SHOWN_MS = 2500; // how long a message a jump reached stays highlighte
 
 let jump = null; // {room, seq}: a message to show once its page is loaded
 
-/** Put a message that is next in seq order on screen (before any pending sends of ours). */
+/** Take the entry that is next in seq order: a message goes on screen (before any pending sends
+ * of ours), a change is applied to the message it targets. */
 function append(room, m, live) {
   const shown = room.name === current;
   const stick = shown && atBottom();
-  const mine = isMe(m.nick);
-  appendItem(room, m);
+  const changed = room.state.apply(m);
   if (room.oldest === null) room.oldest = m.seq;
   room.lastSeq = Math.max(room.lastSeq, m.seq);
+  if (kindOf(m) !== "message") {
+    redraw(room, changed);
+    if (stick) scrollToBottom();
+    return;
+  }
+  const mine = isMe(m.nick);
+  const held = room.state.get(m.seq);
+  appendItem(room, held);
+  redraw(room, changed.slice(1)); // its thread's root counts one reply more
+  threadReply(room, held);
   room.typing.delete(m.nick);
   if (live && !mine) {
     if (shown && document.visibilityState === "visible") {
@@ -58,6 +72,7 @@ export function fillGap(room) {
   request({ type: "history", room: room.name, after: room.last, limit: 500 }, "after", room);
 }
 
+/** A message, or a change to one (`edit`, `delete`, `react`): an entry of the room's log. */
 export function onMessage(frame) {
   if (!rooms.has(frame.room) && !frame.room.startsWith("dm:")) return; // a room we just left
   const room = roomOf(frame.room);
@@ -73,6 +88,8 @@ export function history(frame, pending) {
   const room = roomOf(frame.room);
   const kind = pending ? pending.kind : "after";
   if (kind === "older") return prependOlder(room, frame);
+  if (kind === "around") return aroundPage(frame);
+  if (kind === "thread") return threadPage(frame);
   const messages = frame.messages;
   if (kind === "join" && room.last === null) {
     // the first page of this room: the newest messages, `more` says whether older ones exist;
@@ -124,9 +141,12 @@ function prependOlder(room, frame) {
   if (older.length > 0) {
     const log = $("log");
     const fromBottom = log.scrollHeight - log.scrollTop;
-    const nodes = older.map(messageEl);
+    const changed = older.flatMap((m) => room.state.apply(m));
+    const messages = older.filter((m) => kindOf(m) === "message");
+    const nodes = messages.map((m) => itemEl(room, room.state.get(m.seq)));
     room.list.prepend(...nodes);
     room.oldest = older[0].seq;
+    redraw(room, changed);
     if (room.name === current) log.scrollTop = log.scrollHeight - fromBottom;
   }
   if (room.name === current) {

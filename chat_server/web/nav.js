@@ -1,5 +1,6 @@
 // Which room is on screen, and the changes to the room list the server reports (joined, left).
 
+import { cancelReply } from "./actions.js";
 import { request } from "./connection.js";
 import { $ } from "./dom.js";
 import { atBottom, scrollToBottom } from "./log.js";
@@ -16,6 +17,7 @@ import {
   setCurrent,
 } from "./rooms.js";
 import { isMe } from "./session.js";
+import { closeThread } from "./thread.js";
 
 const ROOM_KEY = "chat.room"; // in localStorage: the room shown last, shown first next time
 
@@ -29,6 +31,10 @@ export function firstRoom() {
 
 export function selectRoom(name) {
   cancelReveal(); // a message still loading elsewhere is no longer wanted
+  if (name !== current) {
+    closeThread();
+    cancelReply();
+  }
   flushRead(); // what was on screen in the room we leave has been seen
   const previous = rooms.get(current);
   if (previous && previous.name !== name) previous.scroll = atBottom() ? null : $("log").scrollTop;

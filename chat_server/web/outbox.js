@@ -1,8 +1,9 @@
-// Sends that are never lost nor stored twice: each keeps its id until its ack, survives a reload of
-// the tab (sessionStorage), and is re-sent with the same id after a reconnect.
+// Sends (and edits, deletes, reactions) that are never lost nor stored twice: each keeps its id until
+// its ack, survives a reload of the tab (sessionStorage), and is re-sent with the same id after a
+// reconnect.
 
 import { isConnected, transmit } from "./connection.js";
-import { clean } from "./dom.js";
+import { clean, notice } from "./dom.js";
 import { pendingAcked, pendingFailed, scrollToBottom, showPending } from "./log.js";
 import { current, join, rooms, roomOf } from "./rooms.js";
 import { me } from "./session.js";
@@ -22,17 +23,29 @@ function newId() {
   return (Date.now() * 1000).toString(16).padStart(13, "0") + random;
 }
 
-export function sendMessage(body) {
+/** Send `body` to the room on screen (answering message `replyTo` when given). */
+export function sendMessage(body, replyTo = null) {
   const room = rooms.get(current);
   if (!room) return;
   const id = newId();
   const frame = { type: "send", body, id, ref: id };
   if (room.dm) frame.to = room.peer;
   else frame.room = room.name;
+  if (replyTo !== null) frame.reply_to = replyTo;
   outbox.set(id, { frame, room: room.name });
   saveOutbox();
   showPending(room, frame);
   scrollToBottom();
+  if (isConnected()) transmit(frame);
+}
+
+/** Ask for a change to a message (`edit`, `delete`, `react`): kept like a send until its ack,
+ * re-sent with its id after a reconnect; its entry shows the change when it comes back. */
+export function submitChange(roomName, change) {
+  const id = newId();
+  const frame = { ...change, room: roomName, id, ref: id };
+  outbox.set(id, { frame, room: roomName });
+  saveOutbox();
   if (isConnected()) transmit(frame);
 }
 
@@ -59,7 +72,9 @@ export function resend(nick) {
   if (restoring !== null) {
     // sends that were waiting for their ack when this tab reloaded: same ids, so never twice
     if (restoring.toLowerCase() === nick.toLowerCase()) {
-      for (const entry of outbox.values()) showPending(roomOf(entry.room), entry.frame);
+      for (const entry of outbox.values()) {
+      if (entry.frame.type === "send") showPending(roomOf(entry.room), entry.frame);
+    }
     } else {
       outbox.clear();
       saveOutbox();
@@ -84,9 +99,11 @@ export function refused(frame) {
     const entry = outbox.get(frame.ref);
     setTimeout(() => isConnected() && transmit(entry.frame), RETRY_MS); // same id: idempotent
   } else {
+    const { frame: asked } = outbox.get(frame.ref);
     outbox.delete(frame.ref);
     saveOutbox();
-    pendingFailed(frame.ref, clean(frame.message));
+    if (asked.type === "send") pendingFailed(frame.ref, clean(frame.message));
+    else notice(`Could not ${asked.type}: ${clean(frame.message)}`);
   }
   return true;
 }

@@ -1,10 +1,12 @@
 // The rooms this tab is in: their records, the sidebar's lists with unread counts, joins, read markers.
 //
-// A room record holds the room's ordering (`order`, see ordering.js) and its own message list
-// element, which the log shows while the room is the current one.
+// A room record holds the room's ordering (`order`, see ordering.js), its messages as they are now
+// (`state`, see changes.js) and its own message list element, which the log shows while the room
+// is the current one.
 
 import { request, transmit } from "./connection.js";
 import { $, el } from "./dom.js";
+import { RoomState } from "./changes.js";
 import { Sequencer } from "./ordering.js";
 import { me } from "./session.js";
 
@@ -32,6 +34,8 @@ function newRoom(name) {
     get last() {
       return this.order.last; // highest contiguous seq applied
     },
+    state: new RoomState(), // its messages as they are now (edits, deletes, reactions applied)
+    quoting: new Set(), // seqs of quoted messages asked for with `history around`
     lastSeq: 0,
     readSeq: 0,
     unread: 0,
@@ -121,6 +125,7 @@ export function roomsDisconnected() {
     room.loadingOlder = false;
     room.gapFilling = false;
     room.typing.clear();
+    room.quoting.clear();
   }
 }
 

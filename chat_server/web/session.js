@@ -12,6 +12,8 @@ export const me = {
   remember: false,
   authFailed: false,
   blocked: new Set(), // lower-cased nicks this tab blocked (blocks.js)
+  admin: false, // a server admin (welcome.admin): may delete anyone's message
+  editWindow: null, // seconds after sending that a message may be edited (null: no limit)
 };
 
 export function isMe(nick) {
