@@ -65,7 +65,9 @@ def reactions_line(message: p.MessageRecord) -> str | None:
     """``👍 2  🎉 1``, indented under the message's body; None without reactions."""
     if not message.reactions:
         return None
-    counts = "  ".join(f"{p.clean_text(r.emoji)} {len(r.nicks)}" for r in message.reactions)
+    counts = "  ".join(
+        f"{p.clean_text(r.emoji)} {r.count or len(r.nicks)}" for r in message.reactions
+    )
     return " " * (len(local_time(message.ts)) + 2) + counts
 
 

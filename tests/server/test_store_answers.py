@@ -8,6 +8,7 @@ Runs on every backend (``store_backends.py``: SQLite, and PostgreSQL when
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -252,7 +253,7 @@ async def test_changes_and_messages_committed_together_are_acked_in_seq_order(
     bob, _ = await member(store, "bob", "general")
     await say(store, alice.id, "alice", room, "m0")
     done: list[int] = []
-    futures = [
+    futures: list[asyncio.Future[Any]] = [
         store.submit_change(react(bob.id, "bob", room, "k1", 1, "👍")),
         store.submit(NewMessage(alice.id, "alice", room, "m1", "one")),
         store.submit(NewMessage(bob.id, "bob", room, "m2", "two")),  # after bob's reaction
