@@ -28,6 +28,7 @@ from chat_tui.client.errors import AuthError, ClientError, ConnectError
 from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
 from chat_tui.tui import commands as cmd
 from chat_tui.tui.actions import Commands
+from chat_tui.tui.message_actions import MessageActions
 from chat_tui.tui.render import mentions, room_label
 from chat_tui.tui.screens.chat_screen import ChatScreen
 from chat_tui.tui.screens.login import LoginScreen
@@ -69,6 +70,7 @@ class ChatApp(App[int]):
         self.ring = bell
         self.client: ChatClient | None = None
         self.commands = Commands(self)
+        self.message_actions = MessageActions(self)
         self.chat = ChatScreen()
         self.error_message = ""
         self._typing_sent: dict[str, float] = {}
@@ -321,6 +323,18 @@ class ChatApp(App[int]):
             self.notice(room, f"cannot load older messages: {exc}", "error")
             return
         self.chat.history.prepend(room, page.messages, page.more)
+
+    def on_history_view_act(self, event: HistoryView.Act) -> None:
+        actions = self.message_actions
+        handlers = {
+            "reply": actions.reply,
+            "edit": actions.edit,
+            "delete": actions.delete,
+            "react": actions.react,
+        }
+        handler = handlers.get(event.action)
+        if handler is not None:
+            handler(event.room, event.seq)
 
     def on_history_view_reached_bottom(self, event: HistoryView.ReachedBottom) -> None:
         self._mark_read()

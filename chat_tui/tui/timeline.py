@@ -93,6 +93,24 @@ class Timeline:
         index = bisect.bisect_left(self._seqs, seq)
         return index < len(self._seqs) and self._seqs[index] == seq
 
+    def message(self, seq: int) -> MessageRecord | None:
+        """The loaded message ``seq`` as it is now; None when it is not loaded."""
+        index = bisect.bisect_left(self._seqs, seq)
+        if index < len(self._seqs) and self._seqs[index] == seq:
+            return self.messages[index]
+        return None
+
+    def newest(self, n: int = 1) -> MessageRecord | None:
+        """The ``n``-th newest loaded message (``^1`` = the newest), deleted ones counted."""
+        return self.messages[-n] if 0 < n <= len(self.messages) else None
+
+    def last_mine(self) -> MessageRecord | None:
+        """Your newest loaded message that is not deleted (``up`` in an empty composer)."""
+        for message in reversed(self.messages):
+            if nick_key(message.nick) == nick_key(self.me) and not message.deleted:
+                return message
+        return None
+
     def add(self, message: MessageRecord) -> Added:
         """Add one message (live or a gap fill); your own clears its pending entry."""
         if self.has(message.seq):

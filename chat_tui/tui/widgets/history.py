@@ -87,6 +87,15 @@ class HistoryView(ScrollView, can_focus=True):
 
         room: str
 
+    @dataclass
+    class Act(Message):
+        """A key on the highlighted message: ``action`` is reply, edit, delete, react or
+        thread; ``seq`` is the message's."""
+
+        action: str
+        room: str
+        seq: int
+
     def __init__(self, me: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.me = me
