@@ -48,7 +48,9 @@ def _held_copy(record: p.MessageRecord) -> p.MessageRecord:
     return msgspec.structs.replace(
         record,
         version=record.seq if record.version is None else record.version,
-        reactions=[p.Reaction(emoji=r.emoji, nicks=list(r.nicks)) for r in record.reactions],
+        reactions=[
+            p.Reaction(emoji=r.emoji, nicks=list(r.nicks), count=r.count) for r in record.reactions
+        ],
     )
 
 
@@ -163,17 +165,24 @@ class RoomLog:
 
 def _react(held: p.MessageRecord, nick: str, emoji: str, remove: bool) -> None:
     """Add ``nick`` to ``emoji`` (the emoji goes last when new), or take it out (and the
-    emoji with its last nick)."""
+    emoji with its last nick). A live react is always a change (the server stores and
+    relays no repeat), so past the ``MAX_REACTION_NICKS`` nicks a page lists, it moves
+    ``count``."""
     if not emoji:
         return
     reaction = next((r for r in held.reactions if r.emoji == emoji), None)
     if reaction is None:
         if not remove:
             held.reactions.append(p.Reaction(emoji=emoji, nicks=[nick]))
-    elif not remove:
-        if nick not in reaction.nicks:
-            reaction.nicks.append(nick)
-    elif nick in reaction.nicks:
+        return
+    if not remove and nick in reaction.nicks:
+        return
+    total = (reaction.count or len(reaction.nicks)) + (-1 if remove else 1)
+    if remove and nick in reaction.nicks:
         reaction.nicks.remove(nick)
-        if not reaction.nicks:
-            held.reactions.remove(reaction)
+    elif not remove and len(reaction.nicks) < p.MAX_REACTION_NICKS:
+        reaction.nicks.append(nick)
+    if total <= 0 or not reaction.nicks:
+        held.reactions.remove(reaction)
+    else:
+        reaction.count = total if total > len(reaction.nicks) else None

@@ -120,6 +120,30 @@ def test_reactions_keep_the_order_of_first_use() -> None:
     assert reactions(log, 1) == [("🎉", ["carol"]), ("👍", ["bob"])]
 
 
+def test_past_the_listed_nicks_a_reaction_counts_on() -> None:
+    listed = [f"u{i}" for i in range(p.MAX_REACTION_NICKS)]
+    page = p.MessageRecord(
+        room=ROOM,
+        seq=1,
+        nick="alice",
+        body="ship it",
+        ts=ts(1),
+        id="m1",
+        version=70,
+        reactions=[p.Reaction(emoji="👍", nicks=listed, count=60)],
+    )
+    log = RoomLog()
+    log.apply(page)
+    log.apply(react(71, 1, "👍", "late"))
+    held = log.get(1)
+    assert held is not None and held.reactions[0].count == 61
+    assert held.reactions[0].nicks == listed  # the page's first 50 stay listed
+    log.apply(react(72, 1, "👍", "u3", remove=True))
+    log.apply(react(73, 1, "👍", "unlisted", remove=True))
+    assert held.reactions[0].count == 59 and "u3" not in held.reactions[0].nicks
+    assert page.reactions[0].count == 60  # the caller's page is not changed
+
+
 def test_a_reply_counts_on_its_root_once() -> None:
     log = RoomLog()
     log.apply(message(1, "root"))
