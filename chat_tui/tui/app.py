@@ -41,6 +41,7 @@ alt_digits_are_keys()  # before any app reads the terminal; see textual_internal
 
 TYPING_EVERY = 3.0  # seconds between typing notifications (the server relays one per 3 s)
 OLDER_PAGE = 200  # messages fetched per step of infinite scroll
+QUOTE_PAGE = 20  # entries fetched around a reply's target this client does not hold
 DEFAULT_ROOM = "general"
 
 
@@ -182,6 +183,8 @@ class ChatApp(App[int]):
         match event:
             case p.MessageRecord():
                 self._show_message(event)
+            case p.EditEvent() | p.DeleteEvent() | p.ReactEvent():
+                chat.history.apply(event.room, [event])
             case p.Presence(room=room, nick=nick, status=status):
                 info = self.room_info(room)
                 if status in ("online", "joined"):  # joining takes a connection: online
@@ -252,6 +255,7 @@ class ChatApp(App[int]):
         timeline = history.timeline(result.room)
         timeline.read_seq = max(timeline.read_seq, info.read_seq)
         history.add_messages(result.room, result.messages, live=live)
+        history.apply(result.room, result.changes)  # what changed while this client was away
         first = timeline.first_seq
         timeline.more_before = first is not None and first > 1
         if result.room == history.room:
@@ -323,6 +327,20 @@ class ChatApp(App[int]):
             self.notice(room, f"cannot load older messages: {exc}", "error")
             return
         self.chat.history.prepend(room, page.messages, page.more)
+
+    def on_history_view_need_quote(self, event: HistoryView.NeedQuote) -> None:
+        self.run_worker(self._fetch_quote(event.room, event.seq), exit_on_error=False)
+
+    async def _fetch_quote(self, room: str, seq: int) -> None:
+        """The message a reply quotes, with a few around it (often quoted too)."""
+        if self.client is None:
+            return
+        try:
+            page = await self.client.history(room, around=seq, limit=QUOTE_PAGE)
+        except ClientError:
+            self.chat.history.timeline(room).quotes_asked.discard(seq)  # asked again on redraw
+            return
+        self.chat.history.take_quotes(room, page.messages)
 
     def on_history_view_act(self, event: HistoryView.Act) -> None:
         actions = self.message_actions

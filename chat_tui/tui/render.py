@@ -187,3 +187,62 @@ def rule(label: Text, width: int, style: Style | str) -> Text:
     text.append_text(label)
     text.append(" " + "─" * (inner - left), style)
     return text
+
+
+# --- protocol 2: what a message's changes look like ---------------------------------------
+
+QUOTE_STYLE: Final = Style(dim=True)
+DELETED_STYLE: Final = Style(dim=True, italic=True)
+EDITED_STYLE: Final = Style(dim=True)
+REACTION_STYLE: Final = Style(color="#abb2bf", bgcolor="#2c313a")
+MY_REACTION_STYLE: Final = Style(color="#000000", bgcolor="#61afef", bold=True)
+_VARIATION: Final = re.compile("[\ufe0e\ufe0f]")
+QUOTE_WORDS: Final = 60  # at most this many characters of the quoted text
+
+
+def emoji_cells(emoji: str) -> Text:
+    """A reaction's emoji, safe and measured as the terminal draws it.
+
+    Variation selectors go: ``❤️`` is one cell to Rich but two in many terminals, and a
+    line longer than the pane would break the history's layout; ``❤`` is one everywhere.
+    """
+    return safe_text(_VARIATION.sub("", emoji))
+
+
+def quote_text(nick: str | None, body: str | None, *, deleted: bool) -> Text:
+    """``↳ alice: the first words…`` (a reply's target), ``↳ deleted message``, or ``↳ …``
+    while the target is being fetched: one line, newlines shown as spaces."""
+    text = Text("↳ ", style=QUOTE_STYLE, end="")
+    if deleted:
+        text.append("deleted message", DELETED_STYLE)
+        return text
+    if nick is None or body is None:
+        text.append("…")
+        return text
+    text.append_text(nick_text(nick))
+    text.append(": ")
+    words = " ".join(body.split())
+    if len(words) > QUOTE_WORDS:
+        words = words[: QUOTE_WORDS - 1].rstrip() + "…"
+    text.append_text(safe_text(words, QUOTE_STYLE))
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def reactions_text(reactions: list[tuple[str, int, bool]], replies: int) -> Text:
+    """``👍 2  🎉 1  3 replies``: each (emoji, count, mine), yours highlighted."""
+    text = Text(end="")
+    for emoji, number, mine in reactions:
+        if text:
+            text.append(" ")
+        chip = Text(" ", end="")
+        chip.append_text(emoji_cells(emoji))
+        chip.append(f" {number} ")
+        chip.stylize(MY_REACTION_STYLE if mine else REACTION_STYLE)
+        text.append_text(chip)
+    if replies:
+        if text:
+            text.append("  ")
+        text.append(f"{replies} repl{'y' if replies == 1 else 'ies'} (t)", "bold #61afef")
+    return text

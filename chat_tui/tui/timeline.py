@@ -5,6 +5,11 @@ messages (older pages are prepended), the "new messages" divider, inline notices
 errors, ``/who``, ``/help``) and the messages you sent that the server has not echoed yet;
 :meth:`Timeline.items` lists what to draw, in order, each with a key that says when its
 drawing can be reused.
+
+The messages are those of a :class:`~chat_tui.client.entries.RoomLog`, as they are now:
+an edit, delete or reaction (live, on resume, or in an older page) changes the record in
+place, and :attr:`Timeline.dirty` collects the seqs whose drawing is stale (the message,
+and the replies that quote it) for the view to draw again, those and nothing else.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ from datetime import date, datetime
 from itertools import count
 from typing import Literal
 
+from chat_server import protocol as p
 from chat_server.protocol import MessageRecord, format_ts, nick_key
+from chat_tui.client.entries import RoomLog
 from chat_tui.tui.render import local_day
 
 SendState = Literal["sending", "sent", "failed"]
 Added = Literal["duplicate", "appended", "inserted"]
+Change = p.EditEvent | p.DeleteEvent | p.ReactEvent
 
 
 @dataclass
@@ -79,7 +87,11 @@ class Timeline:
     divider_seq: int | None = None
     more_before: bool = True
     loading: bool = False
+    log: RoomLog = field(default_factory=RoomLog)
+    dirty: set[int] = field(default_factory=set)  # seqs to draw again (the view empties it)
+    quotes_asked: set[int] = field(default_factory=set)  # reply targets fetched (or asked)
     _seqs: list[int] = field(default_factory=list)
+    _quoted_by: dict[int, set[int]] = field(default_factory=dict)
 
     @property
     def first_seq(self) -> int | None:
@@ -111,10 +123,41 @@ class Timeline:
                 return message
         return None
 
+    def quoted(self, seq: int) -> MessageRecord | None:
+        """The message ``seq`` as a reply's quote shows it: loaded, or fetched for a quote."""
+        return self.log.get(seq)
+
+    def apply(self, change: Change) -> None:
+        """An edit, delete or reaction (live or on resume): the message changes in place;
+        one whose message is not loaded yet waits in the log for it."""
+        self._changed(self.log.apply(change))
+
+    def take_quotes(self, entries: list[MessageRecord]) -> None:
+        """A page fetched for the quotes of replies: held for them, not shown as history."""
+        for entry in entries:
+            self._changed(self.log.apply(entry))
+            if entry.kind is None:
+                self.dirty.update(self._quoted_by.get(entry.seq, ()))
+
+    def _changed(self, seqs: list[int]) -> None:
+        for seq in seqs:
+            index = bisect.bisect_left(self._seqs, seq)
+            if index < len(self._seqs) and self._seqs[index] == seq:
+                self.messages[index] = self.log.messages[seq]  # a newer record replaced it
+                self.dirty.add(seq)
+            self.dirty.update(self._quoted_by.get(seq, ()))
+
     def add(self, message: MessageRecord) -> Added:
         """Add one message (live or a gap fill); your own clears its pending entry."""
+        if message.kind is not None:  # a change entry of a page
+            self._changed(self.log.apply(message))
+            return "duplicate"
+        self._changed(self.log.apply(message))
         if self.has(message.seq):
             return "duplicate"
+        message = self.log.messages[message.seq]
+        if message.reply_to is not None:
+            self._quoted_by.setdefault(message.reply_to, set()).add(message.seq)
         if message.seq > self.last_seq:
             self.messages.append(message)
             self._seqs.append(message.seq)
@@ -134,12 +177,19 @@ class Timeline:
     def prepend(self, messages: list[MessageRecord], more: bool) -> int:
         """Add an older page (ascending by seq); returns how many messages were new."""
         first = self.first_seq
-        older = [m for m in messages if first is None or m.seq < first]
-        newer = [m for m in messages if first is not None and m.seq >= first]
+        older: list[MessageRecord] = []
+        for entry in messages:  # in seq order: a change follows its message
+            self._changed(self.log.apply(entry))
+            if entry.kind is None and (first is None or entry.seq < first):
+                older.append(self.log.messages[entry.seq])
+        for message in older:
+            if message.reply_to is not None:
+                self._quoted_by.setdefault(message.reply_to, set()).add(message.seq)
         self.messages[:0] = older
         self._seqs[:0] = [m.seq for m in older]
-        for message in newer:
-            self.add(message)
+        for message in messages:
+            if message.kind is None and first is not None and message.seq >= first:
+                self.add(message)
         self.more_before = more and bool(older)
         return len(older)
 

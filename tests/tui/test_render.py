@@ -97,3 +97,16 @@ def test_room_labels() -> None:
     assert room_label("general", "alice") == "#general"
     assert room_label("dm:alice:bob", "alice") == "@bob"
     assert room_label("dm:alice:bob", "Bob") == "@alice"
+
+
+def test_quotes_and_reactions_are_literal_and_measured() -> None:
+    from chat_tui.tui.render import quote_text, reactions_text
+
+    quote = quote_text("bob", "[bold]hi[/bold]\nthere " + "word " * 30, deleted=False)
+    assert quote.plain.startswith("↳ bob: [bold]hi[/bold] there word")
+    assert quote.plain.endswith("…") and "\n" not in quote.plain
+    assert quote_text(None, None, deleted=True).plain == "↳ deleted message"
+    assert quote_text(None, None, deleted=False).plain == "↳ …"
+    chips = reactions_text([("👍", 2, True), ("❤️", 1, False), ("[b]x", 1, False)], 3)
+    assert chips.plain == " 👍 2   ❤ 1   [b]x 1   3 replies (t)"
+    assert chips.cell_len == len(chips.plain) + 1, "only 👍 is two cells wide"

@@ -88,3 +88,82 @@ def test_failed_sends_stay_visible_and_do_not_hold_notices() -> None:
     assert len(entries) == 1 and isinstance(entries[0], PendingSend)
     assert entries[0].state == "failed"
     assert kinds(timeline) == ["notice next"]
+
+
+# --- protocol 2: messages that change ---------------------------------------------------------
+
+
+def test_a_change_marks_its_message_and_the_replies_quoting_it_dirty() -> None:
+    from chat_server import protocol as p
+
+    timeline = Timeline("general", "alice")
+    timeline.add(msg(1))
+    reply = MessageRecord(
+        "general", 2, "carol", "yes", "2026-11-26T09:01:00.000Z", "id2", reply_to=1, thread=1
+    )
+    timeline.add(reply)
+    timeline.add(msg(3))
+    assert timeline.message(1) is not None and timeline.message(1).replies == 1  # type: ignore[union-attr]
+    timeline.dirty.clear()
+    timeline.apply(
+        p.EditEvent(
+            room="general",
+            seq=4,
+            nick="bob",
+            ts="2026-11-26T09:02:00.000Z",
+            id="e",
+            target=1,
+            body="fixed",
+        )
+    )
+    assert timeline.dirty == {1, 2}, "the message and the reply that quotes it, nothing else"
+    assert timeline.messages[0].body == "fixed" and timeline.messages[0].edited
+    timeline.dirty.clear()
+    timeline.apply(
+        p.DeleteEvent(
+            room="general", seq=5, nick="bob", ts="2026-11-26T09:03:00.000Z", id="d", target=1
+        )
+    )
+    assert timeline.messages[0].deleted and timeline.messages[0].body == ""
+    assert timeline.last_mine() is None
+    assert [m.seq for m in timeline.messages] == [1, 2, 3], "a change entry is not a line"
+
+
+def test_an_older_page_with_change_entries_shows_messages_as_they_are_now() -> None:
+    timeline = Timeline("general", "alice")
+    timeline.add(msg(10))
+    edited = MessageRecord(
+        "general",
+        3,
+        "bob",
+        "new",
+        "2026-11-26T09:00:00.000Z",
+        "id3",
+        edited="2026-11-26T09:05:00.000Z",
+        version=5,
+    )
+    entry = MessageRecord(
+        "general", 5, "bob", "new", "2026-11-26T09:05:00.000Z", "e5", kind="edit", target=3
+    )
+    assert timeline.prepend([edited, msg(4), entry], more=False) == 2
+    assert [(m.seq, m.body) for m in timeline.messages] == [
+        (3, "new"),
+        (4, "body 4"),
+        (10, "body 10"),
+    ]
+
+
+def test_a_quote_target_fetched_apart_is_not_a_line_of_history() -> None:
+    timeline = Timeline("general", "alice")
+    reply = MessageRecord(
+        "general", 50, "carol", "yes", "2026-11-26T09:01:00.000Z", "id50", reply_to=7, thread=7
+    )
+    timeline.add(reply)
+    assert timeline.quoted(7) is None
+    timeline.dirty.clear()
+    timeline.take_quotes([msg(6), msg(7), msg(8)])
+    assert timeline.quoted(7) is not None and timeline.quoted(7).body == "body 7"  # type: ignore[union-attr]
+    assert timeline.dirty == {50}
+    assert [m.seq for m in timeline.messages] == [50]
+    timeline.prepend([msg(7)], more=True)
+    assert [m.seq for m in timeline.messages] == [7, 50]

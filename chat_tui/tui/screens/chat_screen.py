@@ -42,6 +42,8 @@ class ChatScreen(Screen[None]):
         Binding("pageup", "page(-1)", "page up", show=False),
         Binding("pagedown", "page(1)", "page down", show=False),
         Binding("ctrl+end", "bottom", "newest", show=False),
+        Binding("ctrl+up", "select_message(-1)", "select a message", show=False),
+        Binding("ctrl+down", "select_message(1)", "select a message", show=False),
         Binding("escape", "focus_composer", "type", show=False),
     ]
 
@@ -183,4 +185,12 @@ class ChatScreen(Screen[None]):
         self.history.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def action_focus_composer(self) -> None:
+        self.composer.focus()
+
+    def action_select_message(self, step: int) -> None:
+        """ctrl+up/ctrl+down: select a message (the newest first); its keys work at once."""
+        self.history.focus()
+        self.history.action_select(step)
+
+    def on_history_view_deselected(self, event: HistoryView.Deselected) -> None:
         self.composer.focus()

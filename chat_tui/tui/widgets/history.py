@@ -4,6 +4,10 @@ One widget for the whole history (never one widget per message): each timeline i
 wrapped once per width into ``Strip`` lines that are cached, and ``render_line`` only
 indexes them. Older pages are prepended without moving what the user looks at; at the
 bottom the view follows new messages, scrolled up it counts them instead.
+
+A change to a message (an edit, a delete, a reaction, a new reply to a thread root) draws
+that message again, and the replies that quote it, and nothing else; the view stays where
+it was (on the newest line when it was there, else on the message at its top).
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
@@ -22,16 +29,21 @@ from textual.timer import Timer
 
 from chat_server.protocol import MessageRecord, nick_key
 from chat_tui.tui.render import (
+    DELETED_STYLE,
+    EDITED_STYLE,
     TIME_STYLE,
     day_label,
     message_parts,
     parse_ts,
+    quote_text,
+    reactions_text,
     room_label,
     rule,
     safe_text,
     wrap_lines,
 )
 from chat_tui.tui.timeline import (
+    Change,
     DayItem,
     DividerItem,
     Item,
@@ -42,6 +54,8 @@ from chat_tui.tui.timeline import (
 
 SEPARATOR = " │ "
 MARK_STYLE = Style(bgcolor="#3e4451")
+SELECTED_STYLE = Style(bgcolor="#2f4a6d")
+ACTION_KEYS = {"r": "reply", "e": "edit", "d": "delete", "plus": "react", "t": "thread"}
 NOTICE_STYLES = {"info": Style(color="#e5c07b"), "error": Style(color="#ff5f5f", bold=True)}
 
 
@@ -58,7 +72,20 @@ class _Place:
 
 
 class HistoryView(ScrollView, can_focus=True):
-    """Shows one room at a time; keeps every joined room's timeline."""
+    """Shows one room at a time; keeps every joined room's timeline.
+
+    A message can be selected (ctrl+up/ctrl+down from anywhere, up/down here, or a click);
+    on the selected one ``r`` replies, ``e`` edits, ``d`` deletes, ``+`` reacts and ``t``
+    opens its thread (:class:`Act`); escape lets it go and gives the keys back to the
+    composer.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "select(-1)", "older message", show=False),
+        Binding("down", "select(1)", "newer message", show=False),
+        Binding("escape", "deselect", "back to typing", show=False),
+        *(Binding(key, f"act('{action}')", action) for key, action in ACTION_KEYS.items()),
+    ]
 
     DEFAULT_CSS = """
     HistoryView {
@@ -96,6 +123,17 @@ class HistoryView(ScrollView, can_focus=True):
         room: str
         seq: int
 
+    @dataclass
+    class NeedQuote(Message):
+        """A reply quotes the message ``seq``, which this client does not hold: fetch it."""
+
+        room: str
+        seq: int
+
+    @dataclass
+    class Deselected(Message):
+        """The selection was let go (escape): the keys go back to the composer."""
+
     def __init__(self, me: str = "", *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.me = me
@@ -105,6 +143,8 @@ class HistoryView(ScrollView, can_focus=True):
         self._lines: list[Strip] = []
         self._tail: list[Strip] = []
         self._seq_line: dict[int, int] = {}
+        self._seq_span: dict[int, int] = {}
+        self.selected: int | None = None  # the seq of the selected message (current room)
         self._divider_line: int | None = None
         self._cache: dict[Hashable, list[Strip]] = {}
         self._cache_width = 0
@@ -142,9 +182,10 @@ class HistoryView(ScrollView, can_focus=True):
                 rebuild = True
             if added != "duplicate" and nick_key(message.nick) != me:
                 new_from_others += 1
+        stale = self._forget_drawings(timeline)  # a thread root counts a new reply
         if not active:
             return
-        if rebuild or len(timeline.notices) != settled:
+        if rebuild or stale or len(timeline.notices) != settled:
             self.rebuild()  # an insertion, or notices moved from below a send into the history
         else:
             self._extend(timeline, start)
@@ -159,12 +200,51 @@ class HistoryView(ScrollView, can_focus=True):
         timeline.loading = False
         before = len(self._lines)
         timeline.prepend(messages, more)
+        self._forget_drawings(timeline)
         if room != self.room:
             return
         old_y = self.scroll_y
         self.rebuild()
         self.scroll_to(y=old_y + len(self._lines) - before, animate=False, immediate=True)
         self.call_after_refresh(self.load_older_at_top)  # still at the top: the page was short
+
+    def apply(self, room: str, changes: list[Change]) -> None:
+        """Edits, deletes and reactions: the messages they change are drawn again in place."""
+        timeline = self.timeline(room)
+        for change in changes:
+            timeline.apply(change)
+        if self._forget_drawings(timeline) and room == self.room:
+            self._redraw_in_place()
+
+    def take_quotes(self, room: str, entries: list[MessageRecord]) -> None:
+        """Messages fetched for the quotes of replies: the replies waiting for them redraw."""
+        timeline = self.timeline(room)
+        timeline.take_quotes(entries)
+        if self._forget_drawings(timeline) and room == self.room:
+            self._redraw_in_place()
+
+    def _forget_drawings(self, timeline: Timeline) -> bool:
+        """Drop the cached lines of the messages that changed; whether there were any."""
+        if not timeline.dirty:
+            return False
+        for seq in timeline.dirty:
+            self._cache.pop((timeline.room, ("message", seq)), None)
+        timeline.dirty.clear()
+        return True
+
+    def _redraw_in_place(self) -> None:
+        """Draw again without moving the view: on the newest line, or on the same line of
+        the message at the top."""
+        follow = self.at_bottom
+        anchor = None if follow else self._top_seq()
+        offset = round(self.scroll_y) - self._seq_line.get(anchor, 0) if anchor else 0
+        self.rebuild()
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif anchor is not None and anchor in self._seq_line:
+            offset = min(offset, self._seq_span.get(anchor, 1) - 1)
+            y = self._seq_line[anchor] + offset
+            self.scroll_to(y=y, animate=False, immediate=True)
 
     def add_pending(self, room: str, msg_id: str, body: str) -> None:
         self.timeline(room).add_pending(msg_id, body)
@@ -194,6 +274,7 @@ class HistoryView(ScrollView, can_focus=True):
         if self.room is not None:
             self._places[self.room] = _Place(self.at_bottom, self.scroll_y)
         self.room = room
+        self.selected = None
         timeline = self.timeline(room)
         timeline.open_divider()
         self._set_unseen(0)
@@ -281,7 +362,57 @@ class HistoryView(ScrollView, can_focus=True):
         if isinstance(payload, PendingSend):
             return self._message_texts(payload.ts, self.me, payload.body, width, payload)
         assert isinstance(payload, MessageRecord)
-        return self._message_texts(payload.ts, payload.nick, payload.body, width, None)
+        return self._record_texts(payload, width)
+
+    def _record_texts(self, record: MessageRecord, width: int) -> list[Text]:
+        """A message as it is now: the quote of what it answers above it, ``(edited)`` or
+        ``message deleted``, and its reactions and replies on a line below."""
+        changed = record.deleted or record.edited or record.reactions or record.replies
+        if not changed and record.reply_to is None:  # the common case, as protocol 1
+            return self._message_texts(record.ts, record.nick, record.body, width, None)
+        nick_width = self._nick_width(width)
+        prefix, text, _ = message_parts(
+            record.nick, "" if record.deleted else record.body, me=self.me, nick_width=nick_width
+        )
+        head = Text(parse_ts(record.ts).strftime("%H:%M "), end="")
+        head.stylize(TIME_STYLE)
+        head.append_text(prefix)
+        head.append(SEPARATOR, "dim")
+        hang = head.cell_len
+        texts: list[Text] = []
+        if record.reply_to is not None:
+            quote = self._quote(record.reply_to)
+            quote.truncate(max(width - hang, 8), overflow="ellipsis")
+            line = Text(" " * hang, end="")
+            line.append_text(quote)
+            texts.append(line)
+        if record.deleted:
+            text = Text("message deleted", DELETED_STYLE)
+        elif record.edited:
+            text.append(" (edited)", EDITED_STYLE)
+        console = self.app.console
+        texts.extend(wrap_lines(console, head, text, width))
+        if record.reactions or record.replies:
+            me = nick_key(self.me)
+            chips = [
+                (r.emoji, r.count or len(r.nicks), any(nick_key(n) == me for n in r.nicks))
+                for r in record.reactions
+            ]
+            below = reactions_text(chips, record.replies)
+            texts.extend(wrap_lines(console, Text(" " * hang), below, width))
+        return texts
+
+    def _quote(self, seq: int) -> Text:
+        """The quote line of a reply to ``seq``; a target not held is fetched (once)."""
+        room = self.room or ""
+        timeline = self.timeline(room)
+        target = timeline.quoted(seq)
+        if target is None:
+            if seq not in timeline.quotes_asked:
+                timeline.quotes_asked.add(seq)
+                self.post_message(self.NeedQuote(room, seq))
+            return quote_text(None, None, deleted=False)
+        return quote_text(target.nick, target.body, deleted=target.deleted)
 
     def _message_texts(
         self, ts: str, nick: str, body: str, width: int, pending: PendingSend | None
@@ -304,6 +435,7 @@ class HistoryView(ScrollView, can_focus=True):
         """Redraw the whole current room (after a resize, a prepend or an insertion)."""
         self._lines = []
         self._seq_line = {}
+        self._seq_span = {}
         self._divider_line = None
         if self.room is not None:
             timeline = self.timeline(self.room)
@@ -327,6 +459,7 @@ class HistoryView(ScrollView, can_focus=True):
                 self._divider_line = len(lines)
             elif isinstance(payload, MessageRecord):
                 seq_line[payload.seq] = len(lines)
+                self._seq_span[payload.seq] = len(strips)
                 if payload.seq == marked:
                     strips = [strip.apply_style(MARK_STYLE) for strip in strips]
             lines.extend(strips)
@@ -349,7 +482,72 @@ class HistoryView(ScrollView, can_focus=True):
             strip = self._tail[index - len(self._lines)]
         else:
             return Strip.blank(width, self.rich_style)
-        return strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+        strip = strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+        selected = self.selected
+        if selected is not None and selected in self._seq_line:
+            start = self._seq_line[selected]
+            if start <= index < start + self._seq_span.get(selected, 1):
+                strip = strip.apply_style(SELECTED_STYLE)
+        return strip
+
+    # --- the selected message -------------------------------------------------------------
+
+    def select(self, seq: int | None) -> None:
+        """Select the message ``seq`` of the current room (None: none) and show it."""
+        self.selected = seq
+        if seq is not None and seq in self._seq_line:
+            top = self._seq_line[seq]
+            bottom = top + self._seq_span.get(seq, 1)
+            height = self.scrollable_content_region.height
+            if top < self.scroll_y:
+                self.scroll_to(y=top, animate=False, immediate=True)
+            elif bottom > self.scroll_y + height:
+                self.scroll_to(y=bottom - height, animate=False, immediate=True)
+        self.refresh()
+
+    def action_select(self, step: int) -> None:
+        """Move the selection ``step`` messages (ctrl+up starts at the newest); past the
+        newest it lets go."""
+        if self.room is None:
+            return
+        seqs = [m.seq for m in self.timeline(self.room).messages]
+        if not seqs:
+            return
+        if self.selected is None or self.selected not in self._seq_line:
+            self.select(seqs[-1] if step < 0 else None)
+            return
+        index = bisect.bisect_left(seqs, self.selected) + step
+        if index >= len(seqs):
+            self.deselect()
+        else:
+            self.select(seqs[max(index, 0)])
+            if index < 0:
+                self.scroll_to(y=0, animate=False, immediate=True)
+                self.load_older_at_top()
+
+    def action_deselect(self) -> None:
+        self.deselect()
+
+    def deselect(self) -> None:
+        self.select(None)
+        self.post_message(self.Deselected())
+
+    def action_act(self, action: str) -> None:
+        if self.room is not None and self.selected is not None:
+            self.post_message(self.Act(action, self.room, self.selected))
+
+    def on_click(self, event: events.Click) -> None:
+        """A click selects the message under the pointer."""
+        seq = self._seq_at(round(self.scroll_y) + event.y)
+        if seq is not None:
+            self.focus()
+            self.select(seq)
+
+    def _seq_at(self, line: int) -> int | None:
+        for seq, start in self._seq_line.items():
+            if start <= line < start + self._seq_span.get(seq, 1):
+                return seq
+        return None
 
     # --- events -------------------------------------------------------------------------
 
