@@ -6,16 +6,22 @@ parsed gives :class:`CommandError` with the sentence to show inline.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final
 
-from chat_server.protocol import is_valid_nick, is_valid_room
+from chat_server.protocol import MAX_EMOJI, is_valid_nick, is_valid_room
+from chat_tui.tui import emoji as emoji_names
 
 HELP: Final = (
     ("/join #room", "join a room (creates it) and switch to it"),
     ("/leave [#room]", "leave the current room (or the one named)"),
     ("/msg nick text", "send a direct message and open the conversation"),
     ("/me action", "say what you are doing: * alice waves"),
+    ("/reply ^N text", "reply to a message: ^1 newest, ^2 next, #42 by seq"),
+    ("/edit ^N [text]", "change your message (no text: edit it in the composer)"),
+    ("/delete ^N", "erase your message's text for everyone"),
+    ("/react ^N emoji", "react with 👍 or :name: (/unreact ^N emoji undoes)"),
     ("/who", "list the room's members, online first"),
     ("/search words", "search your rooms; Enter on a result jumps to it"),
     ("/block nick", "refuse nick's direct messages, hide when you are online"),
@@ -53,6 +59,47 @@ class LeaveRoom:
 class DirectMessage:
     nick: str
     body: str
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The message a command is about: the ``newest``-th newest of the room (``^1`` is the
+    last one) or the one numbered ``seq`` (``#42``). Exactly one of the two is set."""
+
+    newest: int | None
+    seq: int | None
+
+    def __post_init__(self) -> None:
+        if (self.newest is None) == (self.seq is None):
+            raise ValueError("a Ref names a message by exactly one of newest and seq")
+
+
+@dataclass(frozen=True)
+class Reply:
+    ref: Ref
+    body: str
+
+
+@dataclass(frozen=True)
+class EditMessage:
+    """A new text for one of your messages; ``body`` None puts its text in the composer."""
+
+    ref: Ref
+    body: str | None
+
+
+@dataclass(frozen=True)
+class DeleteMessage:
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class React:
+    """Put ``emoji`` on a message, or take it back (``remove``)."""
+
+    ref: Ref
+    emoji: str
+    remove: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +143,10 @@ Command = (
     | JoinRoom
     | LeaveRoom
     | DirectMessage
+    | Reply
+    | EditMessage
+    | DeleteMessage
+    | React
     | Who
     | SearchFor
     | Block
@@ -128,6 +179,47 @@ def _nick_arg(arg: str, usage: str) -> str:
     return nick
 
 
+_REF: Final = re.compile(r"\^([0-9]*)|#([0-9]+)")
+
+
+def _shown(arg: str) -> str:
+    return arg if len(arg) <= 20 else arg[:20] + "…"
+
+
+def _ref_arg(arg: str, usage: str) -> Ref:
+    """``^N``, bare ``^`` (the newest) or ``#seq``: the message a command acts on."""
+    if not arg or arg[0] not in "^#":
+        raise CommandError(f"usage: {usage}")
+    match = _REF.fullmatch(arg)
+    if match is None or int(match[1] or match[2] or "1") == 0:
+        raise CommandError(
+            f"{_shown(arg)!r} is not a message: ^1 is the newest, ^2 the one before, #42 by seq"
+        )
+    if match[2] is not None:
+        return Ref(None, int(match[2]))
+    return Ref(int(match[1] or "1"), None)
+
+
+def _emoji_arg(arg: str, usage: str) -> str:
+    if not arg:
+        raise CommandError(f"usage: {usage}")
+    resolved = emoji_names.resolve(arg)
+    if resolved is not None:
+        return resolved
+    name = emoji_names.shortcode(arg)
+    if name is not None:
+        raise CommandError(
+            f"unknown emoji :{_shown(name)}: (the reaction picker lists some; or paste the emoji)"
+        )
+    raise CommandError(f"{_shown(arg)!r} is not an emoji: 1-{MAX_EMOJI} characters without spaces")
+
+
+def _ref_and_text(rest: str, usage: str) -> tuple[Ref, str]:
+    """The reference that starts ``rest`` and the text after it (kept as typed)."""
+    token, _, text = rest.lstrip(" ").partition(" ")
+    return _ref_arg(token, usage), text.lstrip(" ")
+
+
 def parse(line: str) -> Command | None:
     """The command in ``line``, or None for a blank line; raises CommandError."""
     if not line.strip():
@@ -156,6 +248,23 @@ def parse(line: str) -> Command | None:
             if not arg:
                 raise CommandError("usage: /me action")
             return Me(rest.lstrip(" "))
+        case "reply":
+            ref, body = _ref_and_text(rest, "/reply ^N|#seq text")
+            if not body.strip():
+                raise CommandError("usage: /reply ^N|#seq text")
+            return Reply(ref, body)
+        case "edit":
+            ref, body = _ref_and_text(rest, "/edit ^N|#seq [text]")
+            return EditMessage(ref, body if body.strip() else None)
+        case "delete" | "del":
+            ref, extra = _ref_and_text(rest, "/delete ^N|#seq")
+            if extra.strip():
+                raise CommandError("usage: /delete ^N|#seq")
+            return DeleteMessage(ref)
+        case "react" | "unreact":
+            usage = f"/{name} ^N|#seq emoji"
+            ref, emoji = _ref_and_text(rest, usage)
+            return React(ref, _emoji_arg(emoji.strip(), usage), remove=name == "unreact")
         case "who" | "names":
             return Who()
         case "search" | "s":
@@ -172,5 +281,4 @@ def parse(line: str) -> Command | None:
             return ShowHelp()
         case "quit" | "exit" | "q":
             return Quit()
-    shown = name if len(name) <= 20 else name[:20] + "…"
-    raise CommandError(f"unknown command /{shown}: /help lists the commands (// sends a /)")
+    raise CommandError(f"unknown command /{_shown(name)}: /help lists the commands (// sends a /)")
