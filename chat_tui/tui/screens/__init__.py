@@ -1,1 +1,2 @@
-"""The app's screens: the chat screen, the login screen and the search results."""
+"""The app's screens: the chat screen, the login screen, the search results, and the
+modals that confirm a delete and pick a reaction."""
