@@ -36,7 +36,7 @@ class Commands:
                 if room is None:
                     self.app.notice(room, "join a room first: /join #room", "error")
                 else:
-                    self._send(room, body, to=None)
+                    self.send(room, body)
             case cmd.DirectMessage(nick=nick, body=body):
                 if p.nick_key(nick) == p.nick_key(self.app.nick):
                     self.app.notice(room, "that is you: /msg needs someone else's nick", "error")
@@ -44,13 +44,15 @@ class Commands:
                 dm = p.dm_room(self.app.nick, nick)
                 self.app.room_info(dm)
                 self.app.switch_room(dm)
-                self._send(dm, body, to=nick)
+                self.send(dm, body, to=nick)
             case cmd.JoinRoom(room=name):
                 self.app.run_worker(self.join(name, switch=True), exit_on_error=False)
             case cmd.LeaveRoom(room=name):
                 target = name or room
                 if target is not None:
                     self.app.run_worker(self._leave(target), exit_on_error=False)
+            case cmd.Reply() | cmd.EditMessage() | cmd.DeleteMessage() | cmd.React():
+                self._on_message(room, command)
             case cmd.Who():
                 if room is not None:
                     self._who(room)
@@ -69,13 +71,55 @@ class Commands:
             case cmd.Quit():
                 self.app.exit(0)
 
-    def _send(self, room: str, body: str, *, to: str | None) -> None:
+    def _on_message(
+        self,
+        room: str | None,
+        command: cmd.Reply | cmd.EditMessage | cmd.DeleteMessage | cmd.React,
+    ) -> None:
+        """``/reply``, ``/edit``, ``/delete``, ``/react``: find the message, then act."""
+        if room is None:
+            self.app.notice(room, "join a room first: /join #room", "error")
+            return
+        seq = self._resolve(room, command.ref)
+        if seq is None:
+            return
+        actions = self.app.message_actions
+        match command:
+            case cmd.Reply(body=body):
+                if actions.allowed("reply", room, seq) is not None:
+                    self.send(room, body, reply_to=seq)
+            case cmd.EditMessage(body=body):
+                actions.edit(room, seq, body)
+            case cmd.DeleteMessage():
+                actions.delete(room, seq)
+            case cmd.React(emoji=emoji, remove=remove):
+                actions.react(room, seq, emoji, remove)
+
+    def _resolve(self, room: str, ref: cmd.Ref) -> int | None:
+        """The seq ``ref`` names in ``room``: ``^N`` among the loaded messages, ``#seq`` as
+        given; None (and a notice) when ``^N`` goes past what is loaded."""
+        if ref.seq is not None:
+            return ref.seq
+        newest = ref.newest or 1
+        message = self.app.chat.history.timeline(room).newest(newest)
+        if message is None:
+            self.app.notice(room, f"there is no message ^{newest} here", "error")
+            return None
+        return message.seq
+
+    def send(
+        self, room: str, body: str, *, to: str | None = None, reply_to: int | None = None
+    ) -> None:
+        """Send ``body`` to ``room`` (to the person ``to``; answering ``reply_to``)."""
         msg_id = new_id()
         self.app.chat.history.add_pending(room, msg_id, body)
-        self.app.run_worker(self._deliver(room, body, to, msg_id), exit_on_error=False)
+        job = self._deliver(room, body, to, msg_id, reply_to)
+        self.app.run_worker(job, exit_on_error=False)
         self.app.call_later(self.app.show_queue)
 
-    async def _deliver(self, room: str, body: str, to: str | None, msg_id: str) -> None:
+    async def _deliver(
+        self, room: str, body: str, to: str | None, msg_id: str, reply_to: int | None
+    ) -> None:
         if self.app.client is None:
             self.app.chat.history.mark_failed(room, msg_id, "not connected")
             return
@@ -83,7 +127,7 @@ class Commands:
             if to is not None:
                 await self.app.client.send(body, to=to, id=msg_id)
             else:
-                await self.app.client.send(body, room=room, id=msg_id)
+                await self.app.client.send(body, room=room, id=msg_id, reply_to=reply_to)
         except ClientError as exc:
             self.app.chat.history.mark_failed(room, msg_id, str(exc))
             self.app.show_queue()
@@ -166,6 +210,9 @@ class Commands:
         lines = [f"{usage:<15} {meaning}" for usage, meaning in cmd.HELP]
         lines.append("keys: alt+up/alt+down or alt+1..9 switch rooms; pageup/pagedown scroll;")
         lines.append("ctrl+end newest; F2 members; ctrl+p command palette; ctrl+q quit")
+        lines.append("ctrl+up/ctrl+down or a click select a message; then r reply, e edit,")
+        lines.append("d delete, + react, t thread, esc back; up (empty line) edits your last;")
+        lines.append("shift+up/shift+down walk the lines you sent")
         self.app.notice(room, "\n".join(lines))
 
     async def _search(self, query: str) -> None:

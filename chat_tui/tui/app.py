@@ -42,6 +42,7 @@ alt_digits_are_keys()  # before any app reads the terminal; see textual_internal
 TYPING_EVERY = 3.0  # seconds between typing notifications (the server relays one per 3 s)
 OLDER_PAGE = 200  # messages fetched per step of infinite scroll
 QUOTE_PAGE = 20  # entries fetched around a reply's target this client does not hold
+THREAD_PAGES = 10  # at most this many pages of a thread are loaded when it opens
 DEFAULT_ROOM = "general"
 
 
@@ -70,9 +71,11 @@ class ChatApp(App[int]):
         self.password = password
         self.ring = bell
         self.client: ChatClient | None = None
+        self.welcome: p.Welcome | None = None
         self.commands = Commands(self)
         self.message_actions = MessageActions(self)
         self.chat = ChatScreen()
+        self.chat.composer.edit_last = self.edit_last
         self.error_message = ""
         self._typing_sent: dict[str, float] = {}
         self._read_due = False
@@ -133,6 +136,7 @@ class ChatApp(App[int]):
             self.chat.rooms.rooms.clear()
             self.chat.history.timelines.clear()
         self.client = client
+        self.welcome = welcome
         self.nick = welcome.nick
         self.chat.me = welcome.nick
         self.chat.history.me = welcome.nick
@@ -185,6 +189,8 @@ class ChatApp(App[int]):
                 self._show_message(event)
             case p.EditEvent() | p.DeleteEvent() | p.ReactEvent():
                 chat.history.apply(event.room, [event])
+                if chat.thread.room == event.room:
+                    chat.thread.history.apply(event.room, [event])
             case p.Presence(room=room, nick=nick, status=status):
                 info = self.room_info(room)
                 if status in ("online", "joined"):  # joining takes a connection: online
@@ -213,7 +219,11 @@ class ChatApp(App[int]):
                 info.members, info.online = list(event.members), set(event.online)
                 if event.room == chat.history.room:
                     chat.show_room(info)
-            case Connected() | StatusChanged():
+            case Connected(welcome=welcome):
+                self.welcome = welcome
+                assert self.client is not None
+                chat.show_status(self.client.status, self.client.queued)
+            case StatusChanged():
                 assert self.client is not None
                 chat.show_status(self.client.status, self.client.queued)
             case Closed(error=error):
@@ -233,6 +243,8 @@ class ChatApp(App[int]):
             self.run_worker(self.commands.join(message.room, switch=False), exit_on_error=False)
         chat.stopped_typing(message.room, message.nick)
         chat.history.add_messages(message.room, [message], live=True)
+        if chat.thread.belongs(message):
+            chat.thread.history.add_messages(message.room, [message], live=True)
         mine = p.nick_key(message.nick) == p.nick_key(self.nick)
         if mine:  # the server moved your read marker to your own message
             info.read_seq = max(info.read_seq, message.seq)
@@ -341,6 +353,41 @@ class ChatApp(App[int]):
             self.chat.history.timeline(room).quotes_asked.discard(seq)  # asked again on redraw
             return
         self.chat.history.take_quotes(room, page.messages)
+        if self.chat.thread.room == room:
+            self.chat.thread.history.take_quotes(room, page.messages)
+
+    def message(self, room: str, seq: int) -> p.MessageRecord | None:
+        """Message ``seq`` of ``room`` as shown in the room or in the open thread."""
+        found = self.chat.history.timeline(room).message(seq)
+        if found is None and self.chat.thread.room == room:
+            found = self.chat.thread.history.timeline(room).message(seq)
+        return found
+
+    def open_thread(self, room: str, seq: int) -> None:
+        """``t``: the thread the message ``seq`` starts or belongs to, in the thread pane."""
+        message = self.message(room, seq)
+        root = message.thread if message is not None and message.thread is not None else seq
+        self.chat.open_thread(room, root)
+        self.run_worker(self._load_thread(room, root), exit_on_error=False)
+
+    async def _load_thread(self, room: str, root: int) -> None:
+        assert self.client is not None
+        after: int | None = None
+        for _ in range(THREAD_PAGES):
+            try:
+                page = await self.client.history(
+                    room, thread=root, after=after, limit=p.HISTORY_MAX
+                )
+            except ClientError as exc:
+                self.notice(room, f"cannot open the thread: {exc}", "error")
+                self.chat.close_thread()
+                return
+            if self.chat.thread.root != root:
+                return  # closed, or another thread opened meanwhile
+            self.chat.thread.fill(page.messages)
+            if not page.more or not page.messages:
+                return
+            after = page.messages[-1].seq
 
     def on_history_view_act(self, event: HistoryView.Act) -> None:
         actions = self.message_actions
@@ -349,9 +396,11 @@ class ChatApp(App[int]):
             "edit": actions.edit,
             "delete": actions.delete,
             "react": actions.react,
+            "thread": self.open_thread,
         }
         handler = handlers.get(event.action)
         if handler is not None:
+            event.control.select(None)  # the keys go back to the composer (or to the thread)
             handler(event.room, event.seq)
 
     def on_history_view_reached_bottom(self, event: HistoryView.ReachedBottom) -> None:
@@ -395,7 +444,23 @@ class ChatApp(App[int]):
             return
         if command is None:
             return
+        if isinstance(command, cmd.Say | cmd.Me) and self.message_actions.mode is not None:
+            body = f"/me {command.action}" if isinstance(command, cmd.Me) else command.body
+            self.message_actions.submit(body)
+            return
         self.commands.execute(command)
+
+    def action_escape(self) -> None:
+        """Escape: leave a reply or an edit (the composer as it was before), else close
+        the thread pane; then type."""
+        if not self.message_actions.cancel() and self.chat.thread.root is not None:
+            self.chat.close_thread()
+        self.chat.composer.focus()
+
+    def edit_last(self) -> bool:
+        """``up`` in an empty composer: edit your last message here (False: you have none)."""
+        room = self.chat.history.room
+        return room is not None and self.message_actions.edit_last(room)
 
     def show_queue(self) -> None:
         """The client only reports queue changes while offline; show every change."""

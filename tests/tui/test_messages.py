@@ -32,8 +32,8 @@ async def test_send_shows_pending_then_sent(server: ChatServerUnderTest) -> None
         await until(pilot, lambda: "* │ alice waves" in screen_text(app), "the action shows")
         await until(pilot, lambda: len(timeline.messages) == 2, "the action was sent")
         assert timeline.messages[-1].body == "/me waves"
-        # composer history: up brings the last lines back, down returns to the draft
-        await pilot.press("up")
+        # composer history: shift+up brings the last lines back, down returns to the draft
+        await pilot.press("shift+up")
         assert app.chat.composer.value == "/me waves"
         await pilot.press("up")
         assert app.chat.composer.value == "hello world"

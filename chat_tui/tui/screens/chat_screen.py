@@ -24,6 +24,7 @@ from chat_tui.tui.widgets.history import HistoryView
 from chat_tui.tui.widgets.members import MemberList
 from chat_tui.tui.widgets.rooms import RoomInfo, RoomList
 from chat_tui.tui.widgets.status import StatusLine
+from chat_tui.tui.widgets.thread import ThreadPane
 
 TYPING_SHOWN_FOR = 5.0  # seconds a typing notification stays on screen
 
@@ -44,7 +45,7 @@ class ChatScreen(Screen[None]):
         Binding("ctrl+end", "bottom", "newest", show=False),
         Binding("ctrl+up", "select_message(-1)", "select a message", show=False),
         Binding("ctrl+down", "select_message(1)", "select a message", show=False),
-        Binding("escape", "focus_composer", "type", show=False),
+        Binding("escape", "app.escape", "type", show=False),
     ]
 
     def __init__(self) -> None:
@@ -61,8 +62,10 @@ class ChatScreen(Screen[None]):
         self.history = HistoryView(id="history")
         self.composer = Composer(id="composer")
         self.members = MemberList(id="members")
+        self.thread = ThreadPane(id="thread")
         self.title_line = Label(id="title")
         self.info_line = Label(id="info")
+        self.mode_line = Label(id="mode")
         self.status_line = StatusLine(id="status")
 
     def compose(self) -> ComposeResult:
@@ -72,7 +75,9 @@ class ChatScreen(Screen[None]):
                 yield self.title_line
                 yield self.history
                 yield self.info_line
+                yield self.mode_line
                 yield self.composer
+            yield self.thread
             yield self.members
         yield self.status_line
 
@@ -83,8 +88,9 @@ class ChatScreen(Screen[None]):
     def on_resize(self) -> None:
         self.rooms.styles.width = 24 if self.size.width >= 160 else 18
         members = self.members
+        self.set_class(self.size.width < 100, "narrow")  # a thread covers the room
         if not members.has_class("toggled"):
-            members.display = self.size.width >= 100
+            members.display = self.size.width >= 100 and self.thread.root is None
 
     # --- what the app tells the screen ------------------------------------------------------
 
@@ -187,8 +193,31 @@ class ChatScreen(Screen[None]):
     def action_focus_composer(self) -> None:
         self.composer.focus()
 
+    def open_thread(self, room: str, root: int) -> None:
+        """Show the thread pane (beside the room, or over it below 100 columns)."""
+        self.thread.open(room, root, self.me)
+        self.thread.add_class("open")
+        self.set_class(True, "threaded")
+        if not self.members.has_class("toggled"):
+            self.members.display = False
+        self.thread.history.focus()
+
+    def close_thread(self) -> None:
+        self.thread.close()
+        self.thread.remove_class("open")
+        self.set_class(False, "threaded")
+        self.on_resize()
+        self.composer.focus()
+
+    def show_mode(self, line: Text | None) -> None:
+        """The line above the composer while it writes a reply or an edit; None hides it."""
+        self.mode_line.set_class(line is not None, "active")
+        self.mode_line.update(line or "")
+
     def action_select_message(self, step: int) -> None:
         """ctrl+up/ctrl+down: select a message (the newest first); its keys work at once."""
+        if self.focused is not self.history:
+            self.history.select(None)  # from the composer: start again at the newest
         self.history.focus()
         self.history.action_select(step)
 

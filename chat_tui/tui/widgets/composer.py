@@ -1,7 +1,12 @@
-"""The composer: a one-line input with the history of what you sent (up/down)."""
+"""The composer: a one-line input with the history of what you sent (shift+up/shift+down).
+
+``up`` in an empty composer edits your last message (the habit of Slack and Discord);
+once you walk your sent lines, up and down go on walking.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import events
@@ -15,8 +20,10 @@ class Composer(Input):
     """Enter sends (the screen handles ``Input.Submitted``); up/down walk your sent lines."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("up", "older", "previous line", show=False),
+        Binding("up", "up", "edit your last message", show=False),
         Binding("down", "newer", "next line", show=False),
+        Binding("shift+up", "older", "previous line", show=False),
+        Binding("shift+down", "newer", "next line", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -24,6 +31,7 @@ class Composer(Input):
         self.sent: list[str] = []
         self._position: int | None = None
         self._draft = ""
+        self.edit_last: Callable[[], bool] | None = None  # the app's: False when none
 
     async def _on_key(self, event: events.Key) -> None:
         """Submit on Enter right here, in key order.
@@ -58,6 +66,12 @@ class Composer(Input):
         if not self.sent or self.sent[-1] != line:
             self.sent.append(line)
         self._position = None
+
+    def action_up(self) -> None:
+        """Edit your last message from an empty composer; else the previous sent line."""
+        if self._position is None and not self.value and self.edit_last and self.edit_last():
+            return
+        self.action_older()
 
     def action_older(self) -> None:
         if not self.sent:

@@ -20,6 +20,7 @@ from typing import ClassVar
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.actions import SkipAction
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.message import Message
@@ -122,6 +123,11 @@ class HistoryView(ScrollView, can_focus=True):
         action: str
         room: str
         seq: int
+        view: HistoryView
+
+        @property
+        def control(self) -> HistoryView:
+            return self.view
 
     @dataclass
     class NeedQuote(Message):
@@ -134,9 +140,10 @@ class HistoryView(ScrollView, can_focus=True):
     class Deselected(Message):
         """The selection was let go (escape): the keys go back to the composer."""
 
-    def __init__(self, me: str = "", *, id: str | None = None) -> None:
+    def __init__(self, me: str = "", *, id: str | None = None, thread: bool = False) -> None:
         super().__init__(id=id)
         self.me = me
+        self.thread = thread  # the thread pane's: no older pages, no read marker
         self.timelines: dict[str, Timeline] = {}
         self.room: str | None = None
         self.unseen = 0
@@ -526,6 +533,8 @@ class HistoryView(ScrollView, can_focus=True):
                 self.load_older_at_top()
 
     def action_deselect(self) -> None:
+        if self.selected is None:
+            raise SkipAction()  # escape goes on to the screen (leave a mode, close a thread)
         self.deselect()
 
     def deselect(self) -> None:
@@ -533,8 +542,15 @@ class HistoryView(ScrollView, can_focus=True):
         self.post_message(self.Deselected())
 
     def action_act(self, action: str) -> None:
-        if self.room is not None and self.selected is not None:
-            self.post_message(self.Act(action, self.room, self.selected))
+        """A key on the selected message; in a thread with none selected, on its root."""
+        if self.room is None:
+            return
+        seq = self.selected
+        if seq is None and self.thread:
+            messages = self.timeline(self.room).messages
+            seq = messages[0].seq if messages else None
+        if seq is not None:
+            self.post_message(self.Act(action, self.room, seq, self))
 
     def on_click(self, event: events.Click) -> None:
         """A click selects the message under the pointer."""
@@ -586,6 +602,8 @@ class HistoryView(ScrollView, can_focus=True):
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
+        if self.thread:
+            return
         if self.at_bottom and old_value < new_value and self.room is not None:
             self._set_unseen(0)
             self.post_message(self.ReachedBottom(self.room))
@@ -597,7 +615,7 @@ class HistoryView(ScrollView, can_focus=True):
 
     def load_older_at_top(self) -> None:
         """Ask for the previous page when the top is in view and the server has more."""
-        if self.room is None or self.scroll_y >= 1:
+        if self.room is None or self.scroll_y >= 1 or self.thread:
             return
         timeline = self.timeline(self.room)
         first = timeline.first_seq
