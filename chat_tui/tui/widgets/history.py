@@ -387,8 +387,8 @@ class HistoryView(ScrollView, can_focus=True):
         head.append(SEPARATOR, "dim")
         hang = head.cell_len
         texts: list[Text] = []
-        if record.reply_to is not None:
-            quote = self._quote(record.reply_to)
+        if record.reply_to is not None and not (self.thread and record.reply_to == record.thread):
+            quote = self._quote(record.reply_to)  # in a thread, an answer to its root: none
             quote.truncate(max(width - hang, 8), overflow="ellipsis")
             line = Text(" " * hang, end="")
             line.append_text(quote)
@@ -489,13 +489,14 @@ class HistoryView(ScrollView, can_focus=True):
             strip = self._tail[index - len(self._lines)]
         else:
             return Strip.blank(width, self.rich_style)
-        strip = strip.crop_extend(0, width, self.rich_style).apply_style(self.rich_style)
+        pad = self.rich_style
         selected = self.selected
         if selected is not None and selected in self._seq_line:
             start = self._seq_line[selected]
             if start <= index < start + self._seq_span.get(selected, 1):
-                strip = strip.apply_style(SELECTED_STYLE)
-        return strip
+                strip = strip.apply_style(SELECTED_STYLE)  # under the text's own styles
+                pad = pad + SELECTED_STYLE
+        return strip.crop_extend(0, width, pad).apply_style(self.rich_style)
 
     # --- the selected message -------------------------------------------------------------
 

@@ -66,10 +66,10 @@ class ThreadPane(Vertical):
         )
 
     def _title(self, root: MessageRecord | None) -> None:
-        line = Text("thread ", "bold")
+        line = Text("thread", "bold")
+        line.append(" (r reply, esc close) ", "dim")
         if root is not None:
             line.append_text(quote_text(root.nick, root.body, deleted=root.deleted)[2:])
-        line.append("  (r replies, esc closes)", "dim")
         line.no_wrap = True
         line.overflow = "ellipsis"
         self.title.update(line)
