@@ -27,8 +27,9 @@ def fixed_changes_clock(fixed_clock: None, monkeypatch: pytest.MonkeyPatch) -> N
     messages (each entry of a batch one minute after the one before)."""
     from chat_server.store.sqlite import batch
 
-    monkeypatch.setattr("chat_server.store.sqlite.changes.now_ts", batch.now_ts)
-    monkeypatch.setattr("chat_server.store.sqlite.answers.now_ts", batch.now_ts)
+    clock = vars(batch)["now_ts"]  # fixed_clock's, patched into the batch module
+    monkeypatch.setattr("chat_server.store.sqlite.changes.now_ts", clock)
+    monkeypatch.setattr("chat_server.store.sqlite.answers.now_ts", clock)
 
 
 async def acked(client: Client, frame: dict[str, Any]) -> int:
