@@ -210,9 +210,10 @@ class Commands:
         lines = [f"{usage:<15} {meaning}" for usage, meaning in cmd.HELP]
         lines.append("keys: alt+up/alt+down or alt+1..9 switch rooms; pageup/pagedown scroll;")
         lines.append("ctrl+end newest; F2 members; ctrl+p command palette; ctrl+q quit")
-        lines.append("ctrl+up/ctrl+down or a click select a message; then r reply, e edit,")
-        lines.append("d delete, + react, t thread, esc back; up (empty line) edits your last;")
-        lines.append("shift+up/shift+down walk the lines you sent")
+        lines.append("ctrl+up/ctrl+down or a click: select a message;")
+        lines.append("then r reply, e edit, d delete, + react, t thread")
+        lines.append("up in an empty line: edit your last message")
+        lines.append("shift+up/shift+down: the lines you sent")
         self.app.notice(room, "\n".join(lines))
 
     async def _search(self, query: str) -> None:

@@ -285,6 +285,9 @@ class ChatApp(App[int]):
 
     def switch_room(self, room: str) -> None:
         chat = self.chat
+        if chat.thread.room not in (None, room):
+            chat.close_thread()  # a thread belongs to its room
+        self.message_actions.leave()  # so does a reply or an edit (its text stays typed)
         info = self.room_info(room)
         chat.history.timeline(room).read_seq = info.read_seq
         chat.history.show_room(room)
@@ -400,7 +403,9 @@ class ChatApp(App[int]):
         }
         handler = handlers.get(event.action)
         if handler is not None:
-            event.control.select(None)  # the keys go back to the composer (or to the thread)
+            event.control.select(None)
+            if event.action != "thread":
+                self.chat.composer.focus()  # typing goes on there, whatever the answer
             handler(event.room, event.seq)
 
     def on_history_view_reached_bottom(self, event: HistoryView.ReachedBottom) -> None:

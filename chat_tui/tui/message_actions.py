@@ -177,6 +177,12 @@ class MessageActions:
         chat.composer.cursor_position = len(value)
         chat.composer.focus()
 
+    def leave(self) -> None:
+        """End the mode, keeping what is typed (another room: a reply or an edit belongs
+        to its own)."""
+        if self.mode is not None:
+            self._leave()
+
     def _leave(self) -> None:
         self.mode = None
         self.app.chat.show_mode(None)
@@ -206,7 +212,7 @@ class MessageActions:
             return None
         message = app.message(room, seq)
         if message is None:
-            app.notice(room, f"message #{seq} is not loaded here: scroll up to it", "error")
+            app.notice(room, f"no message #{seq} here (or not loaded: scroll up to it)", "error")
             return None
         welcome = app.welcome
         why = refusal(
@@ -233,5 +239,7 @@ class MessageActions:
                 await job
             except ClientError as exc:
                 self.app.notice(room, f"cannot {action}: {exc}", "error")
+            self.app.show_queue()  # made while offline, it was counted as queued
 
         self.app.run_worker(run(), exit_on_error=False)
+        self.app.call_later(self.app.show_queue)

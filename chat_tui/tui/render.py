@@ -54,6 +54,17 @@ MENTION_STYLE: Final = Style(bold=True, color="black", bgcolor="#e5c07b")
 ACTION_PREFIX: Final = "/me "
 
 
+# Emoji a terminal may draw wider than Rich measures them (a line longer than the pane
+# breaks the history's layout): variation selectors (``❤️`` is one cell to Rich, two in many
+# terminals) and skin-tone modifiers (``👍🏽``: two cells to Rich, four in tmux) go, and a
+# zero-width joiner between two emoji (``👨‍👩‍👧``) leaves them side by side, as every
+# terminal draws them, instead of showing as ``<U+200D>``.
+_EMOJI: Final = "\u2600-\u27bf\U0001f000-\U0001faff"
+_UNMEASURED: Final = re.compile(
+    f"[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]|(?<=[{_EMOJI}])\u200d(?=[{_EMOJI}])"
+)
+
+
 def _cap_marks(match: re.Match[str]) -> str:
     return match[0][:_MAX_MARKS]
 
@@ -64,7 +75,7 @@ def safe_text(text: str, style: Style | str = "") -> Text:
     Tabs become four spaces; newlines stay (a multi-line message wraps on them).
     """
     cleaned = clean_text(text).replace("\t", "    ")
-    cleaned = _MARKS.sub(_cap_marks, cleaned)
+    cleaned = _MARKS.sub(_cap_marks, _UNMEASURED.sub("", cleaned))
     result = Text(style=style, end="", no_wrap=False)
     position = 0
     for match in _INVISIBLE.finditer(cleaned):
@@ -141,20 +152,22 @@ def message_parts(nick: str, body: str, *, me: str, nick_width: int) -> tuple[Te
     ``+``, as WeeChat does); a ``/me`` action shows ``*`` there and the nick in the body.
     """
     mentioned = mentions(body, nick, me)
+    own = nick_key(nick) == nick_key(me)
+    named = "" if own else me  # your own name in your own message is no mention
     if is_action(body):
         prefix = Text(" " * (nick_width - 1) + "*", style="bold")
         text = nick_text(nick, bold=True)
         text.append(" ")
-        text.append_text(body_text(body[len(ACTION_PREFIX) :], me))
+        text.append_text(body_text(body[len(ACTION_PREFIX) :], named))
         text.stylize("italic")
     else:
         shown = nick if len(nick) <= nick_width else nick[: nick_width - 1] + "+"
         prefix = Text(" " * (nick_width - len(shown)))
-        name = nick_text(shown, bold=nick_key(nick) == nick_key(me))
+        name = nick_text(shown, bold=own)
         if mentioned:
             name.stylize(MENTION_STYLE)
         prefix.append_text(name)
-        text = body_text(body, me)
+        text = body_text(body, named)
     return prefix, text, mentioned
 
 
@@ -196,17 +209,8 @@ DELETED_STYLE: Final = Style(dim=True, italic=True)
 EDITED_STYLE: Final = Style(dim=True)
 REACTION_STYLE: Final = Style(color="#abb2bf", bgcolor="#2c313a")
 MY_REACTION_STYLE: Final = Style(color="#000000", bgcolor="#61afef", bold=True)
-_VARIATION: Final = re.compile("[\ufe0e\ufe0f]")
 QUOTE_WORDS: Final = 60  # at most this many characters of the quoted text
-
-
-def emoji_cells(emoji: str) -> Text:
-    """A reaction's emoji, safe and measured as the terminal draws it.
-
-    Variation selectors go: ``❤️`` is one cell to Rich but two in many terminals, and a
-    line longer than the pane would break the history's layout; ``❤`` is one everywhere.
-    """
-    return safe_text(_VARIATION.sub("", emoji))
+NBSP: Final = "\u00a0"
 
 
 def quote_text(nick: str | None, body: str | None, *, deleted: bool) -> Text:
@@ -236,13 +240,14 @@ def reactions_text(reactions: list[tuple[str, int, bool]], replies: int) -> Text
     for emoji, number, mine in reactions:
         if text:
             text.append(" ")
-        chip = Text(" ", end="")
-        chip.append_text(emoji_cells(emoji))
-        chip.append(f" {number} ")
+        chip = Text(NBSP, end="")  # no-break spaces: a chip wraps whole, padding kept
+        chip.append_text(safe_text(emoji))
+        chip.append(f"{NBSP}{number}{NBSP}")
         chip.stylize(MY_REACTION_STYLE if mine else REACTION_STYLE)
         text.append_text(chip)
     if replies:
         if text:
             text.append("  ")
-        text.append(f"{replies} repl{'y' if replies == 1 else 'ies'} (t)", "bold #61afef")
+        label = f"{replies} repl{'y' if replies == 1 else 'ies'} (t)".replace(" ", NBSP)
+        text.append(label, "bold #61afef")
     return text

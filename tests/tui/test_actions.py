@@ -181,3 +181,44 @@ async def test_a_click_selects_and_the_thread_covers_a_narrow_room(
         await pilot.press("r")  # the composer is under the thread: the room comes back
         assert pane.root is None and app.chat.query_one("#centre").display
         assert "replying to" in widget_text(app.chat.mode_line)
+
+
+@pytest.mark.slow
+async def test_typing_goes_on_in_the_composer_whatever_the_keys_did(
+    fast_server: ChatServerUnderTest,
+) -> None:
+    """After a refused action, ctrl+down with nothing selected, or a reply's banner, the
+    next keys still reach the composer and the newest line stays in view."""
+    token = await token_for(fast_server, "alice")
+    await seed(fast_server, "bob", "general", [f"line {n}" for n in range(40)])
+    app = create_app(fast_server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        await pilot.press("ctrl+end")  # it opened at "new messages", the first unread
+        await until(pilot, lambda: "line 39" in screen_text(app), "the newest shows")
+        composer = app.chat.composer
+        await pilot.press("ctrl+down")
+        await pilot.press(*"abc")
+        assert composer.value == "abc" and app.focused is composer
+        composer.value = ""
+        await select(pilot, app, "line 39")
+        await pilot.press("e")
+        await until(pilot, lambda: "you can edit only your own" in screen_text(app), "refused")
+        await pilot.press(*"hi")
+        assert composer.value == "hi", "the refusal gave the keys back to the composer"
+        composer.value = ""
+        await select(pilot, app, "line 39")
+        await pilot.press("r")
+        assert "replying to bob: line 39" in widget_text(app.chat.mode_line)
+        await pilot.pause()
+        assert "line 39" in screen_text(app), "the banner does not hide the newest line"
+        async with fast_server.login("bob") as bob:
+            await bob.join("general")
+            await bob.say("general", "line 40", "late")
+        await until(pilot, lambda: "line 40" in screen_text(app), "the view follows on")
+        await pilot.press("escape")
+        await select(pilot, app, "line 40")
+        await pilot.press("plus")
+        await until(pilot, lambda: isinstance(app.screen, ReactionPicker), "the picker")
+        await pilot.press(*":100:", "enter")  # typed in one burst: the 1 is not a pick
+        await until(pilot, lambda: "💯 1" in screen_text(app), "the typed reaction")

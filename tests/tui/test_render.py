@@ -108,5 +108,28 @@ def test_quotes_and_reactions_are_literal_and_measured() -> None:
     assert quote_text(None, None, deleted=True).plain == "↳ deleted message"
     assert quote_text(None, None, deleted=False).plain == "↳ …"
     chips = reactions_text([("👍", 2, True), ("❤️", 1, False), ("[b]x", 1, False)], 3)
-    assert chips.plain == " 👍 2   ❤ 1   [b]x 1   3 replies (t)"
+    assert chips.plain.replace("\u00a0", " ") == " 👍 2   ❤ 1   [b]x 1   3 replies (t)"
+    nb = "\u00a0"
+    assert chips.plain.split(" ") == [
+        f"{nb}👍{nb}2{nb}",
+        f"{nb}❤{nb}1{nb}",
+        f"{nb}[b]x{nb}1{nb}",
+        "",
+        f"3{nb}replies{nb}(t)",
+    ], "a line breaks between chips, never inside one"
     assert chips.cell_len == len(chips.plain) + 1, "only 👍 is two cells wide"
+
+
+def test_emoji_are_drawn_at_the_width_rich_measures() -> None:
+    """Skin tones, variation selectors and joiners inside emoji go (terminals draw them at
+    widths Rich does not know); a joiner between letters still shows, as a disguise would."""
+    shown = safe_text("ok 👍🏽 ❤️ 👨\u200d👩\u200d👧 a\u200db")
+    assert shown.plain == "ok 👍 ❤ 👨👩👧 a<U+200D>b"
+    assert shown.cell_len == len("ok  ") + 2 + 1 + 6 + len(" a<U+200D>b") + 1
+
+
+def test_your_own_name_in_your_own_message_is_no_mention() -> None:
+    _, text, mentioned = message_parts("alice", "alice here", me="alice", nick_width=12)
+    assert not mentioned and not text.spans
+    _, text, mentioned = message_parts("bob", "alice here", me="alice", nick_width=12)
+    assert mentioned and text.spans

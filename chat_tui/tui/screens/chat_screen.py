@@ -55,6 +55,7 @@ class ChatScreen(Screen[None]):
         self.url = ""
         self.status = Status("connecting")
         self.retry_at: float | None = None
+        self._room_at_bottom = True  # when a thread opened
         self.queued = 0
         # Kept as attributes: the app updates them from client events, even while the
         # screen is being taken down at exit.
@@ -193,8 +194,16 @@ class ChatScreen(Screen[None]):
     def action_focus_composer(self) -> None:
         self.composer.focus()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Back in the composer (after an action, a click, a dialog): no message stays
+        selected, so the next ctrl+up starts again at the newest."""
+        if event.widget is self.composer:
+            self.history.select(None)
+            self.thread.history.select(None)
+
     def open_thread(self, room: str, root: int) -> None:
         """Show the thread pane (beside the room, or over it below 100 columns)."""
+        self._room_at_bottom = self.history.at_bottom
         self.thread.open(room, root, self.me)
         self.thread.add_class("open")
         self.set_class(True, "threaded")
@@ -208,6 +217,8 @@ class ChatScreen(Screen[None]):
         self.set_class(False, "threaded")
         self.on_resize()
         self.composer.focus()
+        if self._room_at_bottom:  # hidden under the thread, the room kept no place of its own
+            self.call_after_refresh(self.action_bottom)
 
     def show_mode(self, line: Text | None) -> None:
         """The line above the composer while it writes a reply or an edit; None hides it."""
@@ -216,10 +227,12 @@ class ChatScreen(Screen[None]):
 
     def action_select_message(self, step: int) -> None:
         """ctrl+up/ctrl+down: select a message (the newest first); its keys work at once."""
-        if self.focused is not self.history:
-            self.history.select(None)  # from the composer: start again at the newest
-        self.history.focus()
-        self.history.action_select(step)
+        history = self.history
+        history.action_select(step)
+        if history.selected is None:
+            self.composer.focus()  # nothing to select (or let go past the newest): type on
+        else:
+            history.focus()
 
     def on_history_view_deselected(self, event: HistoryView.Deselected) -> None:
         self.composer.focus()

@@ -37,7 +37,7 @@ def row_text(mine: set[str], highlighted: int, width: int) -> Text:
     for index, reaction in enumerate(REACTIONS):
         is_highlighted = index == highlighted
         item = Text("[" if is_highlighted else " ")
-        label = Text(f"{index + 1} {reaction.emoji}")
+        label = safe_text(f"{index + 1} {reaction.emoji}")  # measured as terminals draw it
         if reaction.emoji in mine:
             label.stylize(MINE_STYLE)
         item.append_text(label)
@@ -141,6 +141,10 @@ class ReactionPicker(ModalScreen[str | None]):
         self.row.highlighted = (self.row.highlighted + step) % len(REACTIONS)
 
     def action_pick(self, index: int) -> None:
+        field = self.query_one(Input)
+        if field.value:  # a digit typed right after ":" (``:100:``), before the field had focus
+            field.insert_text_at_cursor(str(index + 1))
+            return
         self.dismiss(REACTIONS[index].emoji)
 
     def action_pick_highlighted(self) -> None:
@@ -151,7 +155,7 @@ class ReactionPicker(ModalScreen[str | None]):
         field = self.query_one(Input)
         if field.has_focus or not event.is_printable or event.character is None:
             return
-        if event.character in _PICK_KEYS:
+        if event.character in _PICK_KEYS and not field.value:
             return
         event.stop()
         event.prevent_default()

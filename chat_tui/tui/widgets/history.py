@@ -60,6 +60,11 @@ ACTION_KEYS = {"r": "reply", "e": "edit", "d": "delete", "plus": "react", "t": "
 NOTICE_STYLES = {"info": Style(color="#e5c07b"), "error": Style(color="#ff5f5f", bold=True)}
 
 
+def _read(strip: Strip) -> str:
+    """A line as the user reads it (a no-break space is a space)."""
+    return strip.text.replace("\u00a0", " ").rstrip()
+
+
 class EmptyRoom:
     """What the pane shows for a room without messages."""
 
@@ -157,6 +162,8 @@ class HistoryView(ScrollView, can_focus=True):
         self._cache_width = 0
         self._places: dict[str, _Place] = {}
         self._resize_timer: Timer | None = None
+        self._height = 0  # the lines shown before the last resize
+        self._follow_after_resize = True
         self.marked: tuple[str, int] | None = None  # (room, seq) of the last search jump
 
     # --- the data -----------------------------------------------------------------------
@@ -315,10 +322,10 @@ class HistoryView(ScrollView, can_focus=True):
         top = round(self.scroll_y)
         height = self.scrollable_content_region.height
         lines = self._lines + self._tail
-        return [strip.text.rstrip() for strip in lines[top : top + height]]
+        return [_read(strip) for strip in lines[top : top + height]]
 
     def all_text(self) -> list[str]:
-        return [strip.text.rstrip() for strip in self._lines + self._tail]
+        return [_read(strip) for strip in self._lines + self._tail]
 
     @property
     def at_bottom(self) -> bool:
@@ -570,21 +577,31 @@ class HistoryView(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         """Re-wrap for the new width; a long history waits until the resizing stops."""
-        if self._resize_timer is not None:
+        lines = len(self._lines) + len(self._tail)
+        if self._height:  # where it was before this resize
+            was_at_bottom = round(self.scroll_y) + self._height >= lines
+        else:  # its first size
+            was_at_bottom = self.at_bottom
+        if self._resize_timer is not None:  # still dragging: where it was when it began
             self._resize_timer.stop()
             self._resize_timer = None
+            was_at_bottom = self._follow_after_resize
+        self._height = self.scrollable_content_region.height
         if self._width() == self._cache_width:
+            if was_at_bottom:  # shorter (a reply's banner, a smaller terminal): the newest
+                self.scroll_end(animate=False, immediate=True, x_axis=False)  # stays in view
             return
         loaded = len(self.timeline(self.room).messages) if self.room else 0
         if loaded < 1000:
-            self._rewrap()
+            self._rewrap(was_at_bottom)
         else:  # a terminal being dragged sends many resizes: wrap thousands of lines once
-            self._resize_timer = self.set_timer(0.2, self._rewrap)
+            self._follow_after_resize = was_at_bottom
+            self._resize_timer = self.set_timer(0.2, lambda: self._rewrap(was_at_bottom))
 
-    def _rewrap(self) -> None:
-        """Wrap again, keeping the bottom in view, or else the message at the top."""
+    def _rewrap(self, follow: bool) -> None:
+        """Wrap again, keeping the bottom in view (``follow``), or else the message at the
+        top."""
         self._resize_timer = None
-        follow = self.at_bottom
         anchor = None if follow else self._top_seq()
         self.rebuild()
         if follow:
