@@ -16,6 +16,7 @@ import pytest
 
 from chat_server.errors import Forbidden, NotFound, NotMember
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
+from chat_server.store.sqlite import changes
 from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
 from tests.server.store_backends import store as store
@@ -268,3 +269,47 @@ async def test_purges_of_the_search_index_are_spaced_out(
         await _wait_purged(db)
     finally:
         await db.close()
+
+
+async def test_a_purge_goes_in_steps_and_a_send_waits_for_one_at_most(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index's merge after a delete is many small steps of the writer's, with other
+    people's sends acked between them, and the deleted words are gone at the end."""
+    monkeypatch.setattr("chat_server.store.sqlite.store.SEARCH_PURGE_PAGES", 1)
+    steps: list[bool] = []
+    real = changes.purge_search
+
+    def counted(conn: sqlite3.Connection, known: Any, pages: int | None = None) -> bool:
+        done = real(conn, known, pages)
+        steps.append(done)
+        return done
+
+    monkeypatch.setattr("chat_server.store.sqlite.batch.purge_search", counted)
+    path = tmp_path / "chat.db"
+    db = SQLiteStore(path)
+    await db.open()
+    try:
+        alice, room = await member(db, "alice", "general")
+        bob, _ = await member(db, "bob", "general")
+        await db.append(NewMessage(alice.id, "alice", room, "m0", f"the key is {SECRET}"))
+        for start in range(0, 3000, 500):  # an index of several segments and many pages
+            await asyncio.gather(
+                *(
+                    db.append(NewMessage(alice.id, "alice", room, f"n{i}", f"filler words {i}"))
+                    for i in range(start, start + 500)
+                )
+            )
+            await db.search(alice.id, search_words("filler"), None, 1)  # indexed now
+        await db.submit_change(delete(alice.id, "alice", room, "d1", 1))
+        for _ in range(500):  # the first step comes SEARCH_PURGE_DELAY after the delete
+            if steps:
+                break
+            await asyncio.sleep(0.01)
+        during = await db.append(NewMessage(bob.id, "bob", room, "b1", "meanwhile"))
+        assert during.new and db._cache.purge, "acked while the purge was under way"
+        await _wait_purged(db)
+        assert len(steps) > 2 and steps[-1] and not any(steps[:-1])
+    finally:
+        await db.close()
+    assert _files_hold(path, SECRET.encode()) == []

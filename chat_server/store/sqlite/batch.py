@@ -94,7 +94,10 @@ class IndexSearch:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class PurgeSearch:
-    """Merge the search index, so that the words changes took out leave its segments."""
+    """Merge the search index, so that the words changes took out leave its segments: all
+    at once, or one step of about ``pages`` pages (``changes.purge_search``)."""
+
+    pages: int | None = None
 
 
 @dataclasses.dataclass(slots=True)
@@ -283,8 +286,8 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             return apply_reply(conn, op, seqs, known)
         case IndexSearch():
             return index_search(conn, known)
-        case PurgeSearch():
-            return purge_search(conn, known)
+        case PurgeSearch(pages):
+            return purge_search(conn, known, pages)
         case Sql(sql, params):
             return conn.execute(sql, params).rowcount
         case CreateUser(nick, password_hash):

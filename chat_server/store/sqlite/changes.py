@@ -11,8 +11,8 @@ indexed it (``id <= search_indexed.upto``): a change takes the old words out wit
 'delete' command and the message's old text, and an edit puts the new words in. FTS5 (before
 SQLite 3.42's 'secure-delete') only marks words deleted, in a new segment, until its
 segments are merged: ``purge`` notes that, and :func:`purge_search` merges them all, soon
-after (the store schedules it, spaced out: the merge rewrites the whole index) or when the
-database opens next (SQLite 3.42's FTS5 'secure-delete' option would make the merge
+after (the store schedules it, spaced out, in small steps: the merge rewrites the whole
+index) or when the database opens next (SQLite 3.42's FTS5 'secure-delete' option would make the merge
 needless). The writer's connection runs with ``secure_delete``, so the pages that held the
 text are zeroed, not just freed.
 """
@@ -220,12 +220,27 @@ def _stored(row: Any, client_id: str) -> StoredChange:
     return stored_entry(*row, client_id=client_id)
 
 
-def purge_search(conn: sqlite3.Connection, known: WriterCache) -> bool:
+def purge_search(conn: sqlite3.Connection, known: WriterCache, pages: int | None = None) -> bool:
     """Merge the search index's segments into one, leaving out every word a change took out
-    of it; False when there was nothing to purge. Its cost grows with the whole index."""
+    of it; whether the purge is done (the mark cleared). Its cost grows with the whole index.
+
+    With ``pages``, one step: FTS5's incremental 'merge' (negative: every segment at one
+    level, as few as two merged) writes about that many pages, and the purge is done when a
+    step finds nothing left to merge; the writer takes the steps between its batches, so no
+    send waits for more than one. Without, all of it at once ('optimize': when the database
+    opens or closes).
+    """
     if not known.purge:
-        return False
-    conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+        return True
+    if pages is not None:
+        before = conn.total_changes
+        conn.execute(
+            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?)", (-pages,)
+        )
+        if conn.total_changes - before >= 2:  # FTS5's sign that a step merged something
+            return False
+    else:
+        conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
     conn.execute("UPDATE search_indexed SET purge = 0")
     known.purge = False
     return True
