@@ -139,31 +139,48 @@ class StoredChange(msgspec.Struct, frozen=True):
 def batch_order(ops: Sequence[Any]) -> list[int]:
     """The order a group-commit batch is written in, as positions of ``ops``.
 
-    As submitted, except that a change, a reaction or a reply moves after the plain
-    messages that follow it, up to the next write of another kind or the next message of
-    its own author. Plain messages are written in bulk, a run at a time, and a change
-    between two would split them in two runs with statements of their own each. An
-    author's own writes never swap, and writes of different people in one batch were
-    concurrent: no one can tell. The writer resolves the futures in this order, so acks
-    and fan-out still go in seq order.
+    Plain messages are written in bulk, a run at a time, and a change, a reaction or a
+    reply between two would split them in two runs with statements of their own each. So,
+    between two writes of another kind (joins, blocks, accounts: barriers), the plain
+    messages go first, every one whose author has nothing held back before it, then the
+    changes whose authors have nothing held back, and so on until all are written: as many
+    runs as one author has changes in the batch, however many authors write. An author's
+    own writes never swap, and writes of different people in one batch were concurrent:
+    no one can tell. The writer resolves the futures in this order, so acks and fan-out
+    still go in seq order.
     """
     order: list[int] = []
-    run: list[int] = []
-    moved: list[int] = []
-    movers: set[int] = set()
+    segment: list[int] = []
     for i, op in enumerate(ops):
-        if isinstance(op, NewMessage) and op.reply_to is None:
-            if op.user_id in movers:  # after its author's own change: the run ends here
-                order += run + moved
-                run, moved, movers = [], [], set()
-            run.append(i)
-        elif isinstance(op, NewChange | NewReaction | NewMessage):
-            moved.append(i)
-            movers.add(op.user_id)
-        else:  # joins, blocks, accounts...: everything before it is written before it
-            order += run + moved + [i]
-            run, moved, movers = [], [], set()
-    return order + run + moved
+        if isinstance(op, NewChange | NewReaction | NewMessage):
+            segment.append(i)
+        else:  # everything before it is written before it
+            order += [*_runs_first(ops, segment), i]
+            segment = []
+    return order + _runs_first(ops, segment)
+
+
+def _runs_first(ops: Sequence[Any], pending: list[int]) -> list[int]:
+    """``pending`` (messages, changes, reactions) reordered as ``batch_order`` says."""
+    order: list[int] = []
+    while pending:
+        for plain in (True, False):
+            held: list[int] = []
+            waiting: set[int] = set()  # authors with a write held back in this pass
+            for i in pending:
+                op = ops[i]
+                if is_plain(op) == plain and op.user_id not in waiting:
+                    order.append(i)
+                else:
+                    held.append(i)
+                    waiting.add(op.user_id)
+            pending = held
+    return order
+
+
+def is_plain(op: Any) -> bool:
+    """A message that answers none: the writers store runs of them in bulk."""
+    return isinstance(op, NewMessage) and op.reply_to is None
 
 
 def stored_entry(

@@ -233,17 +233,24 @@ def test_a_batch_moves_changes_after_the_messages_that_follow_them() -> None:
     def msg(user: int, reply_to: int | None = None) -> NewMessage:
         return NewMessage(user, f"u{user}", 1, f"k{user}", "hi", reply_to)
 
+    def react(user: int) -> NewReaction:
+        return NewReaction(user, f"u{user}", 1, f"r{user}", 3, "👍")
+
     edit = NewChange(1, "u1", 1, "e", "edit", 3, "x")
     like = NewReaction(2, "u2", 1, "r", 3, "👍")
     join = object()  # any other write: a barrier
     # a change moves after the run of plain messages that follows it
     assert batch_order([edit, msg(2), like, msg(3), msg(4)]) == [1, 3, 4, 0, 2]
     # but never after a message of its own author, nor past another kind of write
-    assert batch_order([msg(5), edit, msg(2), msg(1), msg(3)]) == [0, 2, 1, 3, 4]
+    assert batch_order([msg(5), edit, msg(2), msg(1), msg(3)]) == [0, 2, 4, 1, 3]
     assert batch_order([edit, msg(2), join, msg(3)]) == [1, 0, 2, 3]
     # a reply moves like a change; plain messages alone keep their order
     assert batch_order([msg(1, reply_to=2), msg(2), msg(1)]) == [1, 0, 2]
     assert batch_order([msg(1), msg(2), msg(3)]) == [0, 1, 2]
+    # many authors, each with changes between their messages: a run per change of one
+    # author, not one per author
+    many = [op for user in (1, 2, 3) for op in (msg(user), react(user), msg(user))]
+    assert batch_order(many) == [0, 3, 6, 1, 4, 7, 2, 5, 8]
 
 
 async def test_changes_and_messages_committed_together_are_acked_in_seq_order(

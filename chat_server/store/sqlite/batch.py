@@ -29,6 +29,7 @@ from chat_server.store.base import (
     RoomQuota,
     Stored,
     User,
+    is_plain,
     too_many_blocks,
 )
 from chat_server.store.sqlite.answers import apply_reaction, apply_reply
@@ -218,9 +219,9 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
         conn.execute("BEGIN IMMEDIATE")
         i = 0
         while i < len(ops):
-            if _plain(ops[i]):
+            if is_plain(ops[i]):
                 j = i
-                while j < len(ops) and _plain(ops[j]):
+                while j < len(ops) and is_plain(ops[j]):
                     j += 1
                 results.extend(_append_run(conn, ops[i:j], seqs, cache, known))
                 i = j
@@ -253,11 +254,6 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
     cache.indexed_upto = known.indexed_upto
     cache.purge = known.purge
     return results
-
-
-def _plain(op: Any) -> bool:
-    """A message that answers none: it joins a run of them (``_append_run``)."""
-    return isinstance(op, NewMessage) and op.reply_to is None
 
 
 def index_search(conn: sqlite3.Connection, known: WriterCache) -> int:

@@ -12,9 +12,9 @@ indexed it (``id <= search_indexed.upto``): a change takes the old words out wit
 SQLite 3.42's 'secure-delete') only marks words deleted, in a new segment, until its
 segments are merged: ``purge`` notes that, and :func:`purge_search` merges them all, soon
 after (the store schedules it, spaced out, in small steps: the merge rewrites the whole
-index) or when the database opens next (SQLite 3.42's FTS5 'secure-delete' option would make the merge
-needless). The writer's connection runs with ``secure_delete``, so the pages that held the
-text are zeroed, not just freed.
+index) or when the database opens next (SQLite 3.42's FTS5 'secure-delete' option would
+make the merge needless). The writer's connection runs with ``secure_delete``, so the
+pages that held the text are zeroed, not just freed.
 """
 
 from __future__ import annotations
@@ -234,9 +234,7 @@ def purge_search(conn: sqlite3.Connection, known: WriterCache, pages: int | None
         return True
     if pages is not None:
         before = conn.total_changes
-        conn.execute(
-            "INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?)", (-pages,)
-        )
+        conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?)", (-pages,))
         if conn.total_changes - before >= 2:  # FTS5's sign that a step merged something
             return False
     else:
