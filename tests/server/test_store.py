@@ -247,7 +247,7 @@ async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> Non
     statements = (
         (CHECK_SQL, (alice.id, "k1", room)),
         (LAST_SEQ_SQL, (room, 1001)),
-        (READ_SEQ_SQL, (alice.id, room, 1001)),
+        (READ_SEQ_SQL, (alice.id, room, 1001, 1)),
     )
     with sqlite3.connect(tmp_path / "chat.db") as conn:  # no ANALYZE, as in the server
         for template, row in statements:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -274,15 +275,20 @@ async def test_purges_of_the_search_index_are_spaced_out(
 async def test_a_purge_goes_in_steps_and_a_send_waits_for_one_at_most(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The index's merge after a delete is many small steps of the writer's, with other
-    people's sends acked between them, and the deleted words are gone at the end."""
+    """The index's merge after a delete is many small steps of the writer's; a send that
+    comes during one is written right after it, long before the last, and the deleted
+    words are gone at the end."""
     monkeypatch.setattr("chat_server.store.sqlite.store.SEARCH_PURGE_PAGES", 1)
-    steps: list[bool] = []
+    events: list[str] = []
+    first_step, go_on = threading.Event(), threading.Event()
     real = changes.purge_search
 
     def counted(conn: sqlite3.Connection, known: Any, pages: int | None = None) -> bool:
         done = real(conn, known, pages)
-        steps.append(done)
+        events.append("last step" if done else "step")
+        if not first_step.is_set():  # hold the writer in the first step until bob sends
+            first_step.set()
+            go_on.wait(5)
         return done
 
     monkeypatch.setattr("chat_server.store.sqlite.batch.purge_search", counted)
@@ -302,14 +308,15 @@ async def test_a_purge_goes_in_steps_and_a_send_waits_for_one_at_most(
             )
             await db.search(alice.id, search_words("filler"), None, 1)  # indexed now
         await db.submit_change(delete(alice.id, "alice", room, "d1", 1))
-        for _ in range(500):  # the first step comes SEARCH_PURGE_DELAY after the delete
-            if steps:
-                break
-            await asyncio.sleep(0.01)
-        during = await db.append(NewMessage(bob.id, "bob", room, "b1", "meanwhile"))
-        assert during.new and db._cache.purge, "acked while the purge was under way"
+        assert await asyncio.to_thread(first_step.wait, 5), "the purge started"
+        during = db.submit(NewMessage(bob.id, "bob", room, "b1", "meanwhile"))
+        go_on.set()
+        assert (await during).new
+        events.append("bob's ack")
         await _wait_purged(db)
-        assert len(steps) > 2 and steps[-1] and not any(steps[:-1])
+        assert events.count("step") > 2 and events[-1] == "last step"
+        assert events.index("bob's ack") < len(events) - 1, "acked before the purge ended"
     finally:
+        go_on.set()
         await db.close()
     assert _files_hold(path, SECRET.encode()) == []

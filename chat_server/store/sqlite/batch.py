@@ -33,7 +33,7 @@ from chat_server.store.base import (
     too_many_blocks,
 )
 from chat_server.store.sqlite.answers import apply_reaction, apply_reply
-from chat_server.store.sqlite.changes import apply_change, purge_search
+from chat_server.store.sqlite.changes import apply_change, note_read, purge_search
 
 # Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
 _CHUNK = 256
@@ -115,6 +115,11 @@ class WriterCache:
     last_id: int = 0
     indexed_upto: int = 0
     purge: bool = False  # the search index holds words a change took out (changes.py)
+    # A batch's own copy only: the read markers its entries move, (user, room) -> (seq,
+    # wrote), and whether they and the batch's seqs still wait to be written
+    # (``flush_marks``, once for all the batch's entries, not once per entry).
+    reads: dict[tuple[int, int], tuple[int, bool]] = dataclasses.field(default_factory=dict)
+    unflushed: bool = False
 
     @property
     def unindexed(self) -> int:
@@ -154,13 +159,24 @@ LAST_SEQ_SQL = (
     "WITH v(id, seq) AS (VALUES {values})"
     " UPDATE rooms SET last_seq = v.seq FROM v WHERE rooms.id = v.id"
 )
-# A sender's marker moves to their message, and their membership notes that they wrote
-# (``wrote``: their presence shows in a direct conversation from then on).
+# A sender's marker moves to their entry, and their membership notes whether they wrote a
+# message (``wrote``: their presence shows in a direct conversation from then on).
 READ_SEQ_SQL = (
-    "WITH v(u, r, seq) AS (VALUES {values})"
-    " UPDATE memberships SET read_seq = MAX(read_seq, v.seq), wrote = 1 FROM v"
+    "WITH v(u, r, seq, w) AS (VALUES {values})"
+    " UPDATE memberships SET read_seq = MAX(read_seq, v.seq), wrote = wrote OR v.w FROM v"
     " WHERE memberships.user_id = v.u AND memberships.room_id = v.r"
 )
+
+
+def flush_marks(conn: sqlite3.Connection, seqs: dict[int, int], known: WriterCache) -> None:
+    """Write the rooms' last seqs and the authors' read markers the batch moved so far."""
+    if not known.unflushed:
+        return
+    list(_chunks(conn, LAST_SEQ_SQL, list(seqs.items())))
+    marks = [(u, r, seq, int(wrote)) for (u, r), (seq, wrote) in known.reads.items()]
+    list(_chunks(conn, READ_SEQ_SQL, marks))
+    known.reads.clear()
+    known.unflushed = False
 
 
 def values_sql(template: str, rows: int, width: int = 2) -> str:
@@ -226,17 +242,23 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
                 results.extend(_append_run(conn, ops[i:j], seqs, cache, known))
                 i = j
                 continue
+            op = ops[i]
+            if not isinstance(op, NewChange | NewReaction | NewMessage):
+                flush_marks(conn, seqs, known)  # it may read them (a join: the last seq)
+            marks = (dict(seqs), dict(known.reads), known.unflushed)
             conn.execute("SAVEPOINT op")
             try:
-                results.append(_apply_one(conn, ops[i], seqs, known))
-            except (NotMember, NotFound, Forbidden, OverLimit) as exc:
+                results.append(_apply_one(conn, op, seqs, known))
+            except (NotMember, NotFound, Forbidden, OverLimit, sqlite3.IntegrityError) as exc:
                 conn.execute("ROLLBACK TO op")
-                results.append(exc)
-            except sqlite3.IntegrityError as exc:
-                conn.execute("ROLLBACK TO op")
-                results.append(Conflict(str(exc)))
+                seqs.clear()  # the seqs and marks it took are not taken after all
+                seqs.update(marks[0])
+                known.reads, known.unflushed = marks[1], marks[2]
+                failed = isinstance(exc, sqlite3.IntegrityError)
+                results.append(Conflict(str(exc)) if failed else exc)
             conn.execute("RELEASE op")
             i += 1
+        flush_marks(conn, seqs, known)
         conn.execute("COMMIT")
     except BaseException as exc:
         # Whatever went wrong, the writer connection must leave the transaction, or
@@ -423,7 +445,6 @@ def _append_run(
     ts = now_ts()
     results: list[Any] = []
     rows: list[tuple[Any, ...]] = []
-    reads: dict[tuple[int, int], int] = {}
     stored_here: dict[tuple[int, str], Stored] = {}  # this run's new messages, by key
     for message in run:
         key = (message.user_id, message.client_id)
@@ -454,11 +475,9 @@ def _append_run(
         rows.append(
             (room_id, seq, message.user_id, message.nick, message.client_id, message.body, ts)
         )
-        reads[(message.user_id, room_id)] = seq
+        note_read(known, message.user_id, room_id, seq, True)
     if rows:
         for cursor in _chunks(conn, INSERT_SQL, rows):
             assert cursor.lastrowid is not None
             known.last_id = cursor.lastrowid
-        list(_chunks(conn, LAST_SEQ_SQL, list(seqs.items())))
-        list(_chunks(conn, READ_SEQ_SQL, [(*pair, seq) for pair, seq in reads.items()]))
     return results

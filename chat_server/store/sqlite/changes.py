@@ -76,6 +76,15 @@ def check_member(conn: sqlite3.Connection, user_id: int, room_id: int) -> None:
         raise NotMember("you are not a member of this room")
 
 
+def note_read(known: WriterCache, user_id: int, room_id: int, seq: int, wrote: bool) -> None:
+    """The author's read marker moves to ``seq`` at the batch's next ``flush_marks``."""
+    before = known.reads.get((user_id, room_id))
+    if before is not None:
+        seq, wrote = max(seq, before[0]), wrote or before[1]
+    known.reads[(user_id, room_id)] = (seq, wrote)
+    known.unflushed = True
+
+
 def append_entry(
     conn: sqlite3.Connection,
     seqs: dict[int, int],
@@ -96,25 +105,26 @@ def append_entry(
 
     Every entry but a plain message gets a ``version`` (its own seq): a history page
     reads the details of such rows alone. ``seqs`` and ``known`` learn the room's seq,
-    name and the new row.
+    name and the new row; the room's ``last_seq`` and the marker are written once for the
+    whole batch (``batch.flush_marks``).
     """
-    name, last_seq = conn.execute(
-        "SELECT name, last_seq FROM rooms WHERE id = ?", (room_id,)
-    ).fetchone()
+    name = known.names.get(room_id)
+    last_seq = seqs.get(room_id)
+    if name is None or last_seq is None:
+        # the database's last_seq is current for a room this batch has not written yet
+        name, stored = conn.execute(
+            "SELECT name, last_seq FROM rooms WHERE id = ?", (room_id,)
+        ).fetchone()
+        last_seq = stored if last_seq is None else last_seq
     seq, ts = last_seq + 1, now_ts()
     cur = conn.execute(
         _INSERT,
         (room_id, seq, user_id, nick, client_id, body, ts, kind, target, reason, reply_to,
          thread, seq),
     )  # fmt: skip
-    conn.execute("UPDATE rooms SET last_seq = ? WHERE id = ?", (seq, room_id))
-    conn.execute(
-        "UPDATE memberships SET read_seq = MAX(read_seq, ?), wrote = wrote OR ?"
-        " WHERE user_id = ? AND room_id = ?",
-        (seq, kind == 0, user_id, room_id),
-    )
     assert cur.lastrowid is not None
     seqs[room_id] = seq
+    note_read(known, user_id, room_id, seq, kind == 0)
     known.names[room_id] = name
     known.last_id = max(known.last_id, cur.lastrowid)
     return Entry(name, seq, ts, cur.lastrowid)
