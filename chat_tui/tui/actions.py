@@ -19,6 +19,16 @@ if TYPE_CHECKING:
     from chat_tui.tui.app import ChatApp
 
 JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
+KEYS = (  # /help's second table
+    ("alt+up/down", "previous / next room; alt+1..9: room N"),
+    ("pageup/down", "scroll; ctrl+end: the newest message"),
+    ("ctrl+up/down", "select a message (a click does too)"),
+    ("r e d + t", "on it: reply, edit, delete, react, thread"),
+    ("up", "in an empty line: edit your last message"),
+    ("shift+up/down", "the lines you sent"),
+    ("F2, ctrl+p", "members; the command palette"),
+    ("esc, ctrl+q", "back to typing; quit"),
+)
 
 
 class Commands:
@@ -207,13 +217,7 @@ class Commands:
         self.app.notice(room, text)
 
     def _help(self, room: str | None) -> None:
-        lines = [f"{usage:<15} {meaning}" for usage, meaning in cmd.HELP]
-        lines.append("keys: alt+up/alt+down or alt+1..9 switch rooms; pageup/pagedown scroll;")
-        lines.append("ctrl+end newest; F2 members; ctrl+p command palette; ctrl+q quit")
-        lines.append("ctrl+up/ctrl+down or a click: select a message;")
-        lines.append("then r reply, e edit, d delete, + react, t thread")
-        lines.append("up in an empty line: edit your last message")
-        lines.append("shift+up/shift+down: the lines you sent")
+        lines = [f"{usage:<15}  {meaning}" for usage, meaning in (*cmd.HELP, *KEYS)]
         self.app.notice(room, "\n".join(lines))
 
     async def _search(self, query: str) -> None:

@@ -172,3 +172,23 @@ async def test_block_refuses_a_strangers_messages_until_unblock(
         await until(pilot, lambda: "unblocked mallory" in screen_text(app), "unblocked")
         assert (await mallory.request({**dm, "body": "sorry", "id": "m3"}, "ack"))["seq"] == 2
         await until(pilot, lambda: "mallory │ sorry" in screen_text(app), "messages come again")
+
+
+@pytest.mark.slow
+async def test_help_wraps_under_its_second_column_at_80_columns(
+    server: ChatServerUnderTest,
+) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        await enter(pilot, app, "/help")
+        shown = app.chat.history.all_text
+        await until(pilot, lambda: "esc, ctrl+q" in "\n".join(shown()), "/help")
+        lines = app.chat.history.all_text()
+        start = next(i for i, line in enumerate(lines) if "/join #room" in line)
+        column = lines[start].index("join a room")
+        assert lines[start + 1].startswith(" " * column) and lines[start + 1][column] != " ", (
+            "the meaning goes on under itself, not under the command"
+        )
+        assert all(len(line) <= app.chat.history.size.width for line in lines)

@@ -13,6 +13,7 @@ it was (on the newest line when it was there, else on the message at its top).
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -54,6 +55,9 @@ from chat_tui.tui.timeline import (
 )
 
 SEPARATOR = " │ "
+# The first column of a notice's table row (``/join #room      join a room…``): up to 24
+# characters, then two spaces or more before the second.
+_COLUMN = re.compile(r"\S[^\n]{0,22}?\s{2,}(?=\S)")
 MARK_STYLE = Style(bgcolor="#3e4451")
 SELECTED_STYLE = Style(bgcolor="#2f4a6d")
 ACTION_KEYS = {"r": "reply", "e": "edit", "d": "delete", "plus": "react", "t": "thread"}
@@ -368,10 +372,14 @@ class HistoryView(ScrollView, can_focus=True):
             head.stylize(TIME_STYLE)
             head.append("-!- ", "bold")
             texts: list[Text] = []
+            style = NOTICE_STYLES[payload.level]
             for number, line in enumerate(payload.text.split("\n")):
-                first = head if number == 0 else Text(" " * head.cell_len)
-                body = safe_text(line, NOTICE_STYLES[payload.level])
-                texts.extend(wrap_lines(console, first, body, width))
+                first = head.copy() if number == 0 else Text(" " * head.cell_len)
+                column = _COLUMN.match(line)
+                if column is not None:  # a table's row (/help): wrap under its second column
+                    first.append_text(safe_text(column[0], style))
+                    line = line[column.end() :]
+                texts.extend(wrap_lines(console, first, safe_text(line, style), width))
             return texts
         if isinstance(payload, PendingSend):
             return self._message_texts(payload.ts, self.me, payload.body, width, payload)
