@@ -414,13 +414,14 @@ class HistoryView(ScrollView, can_focus=True):
             text.append(" (edited)", EDITED_STYLE)
         console = self.app.console
         texts.extend(wrap_lines(console, head, text, width))
-        if record.reactions or record.replies:
+        replies = 0 if self.thread else record.replies  # the pane shows them all
+        if record.reactions or replies:
             me = nick_key(self.me)
             chips = [
                 (r.emoji, r.count or len(r.nicks), any(nick_key(n) == me for n in r.nicks))
                 for r in record.reactions
             ]
-            below = reactions_text(chips, record.replies)
+            below = reactions_text(chips, replies)
             texts.extend(wrap_lines(console, Text(" " * hang), below, width))
         return texts
 
