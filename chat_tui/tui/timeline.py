@@ -69,6 +69,13 @@ Item = tuple[Hashable, Payload]
 _notice_numbers = count(1)
 
 
+def _text_of(entry: MessageRecord) -> int | None:
+    """The message whose words a page's entry may have changed (quotes of it redraw)."""
+    if entry.kind is None:
+        return entry.seq
+    return entry.target if entry.kind in ("edit", "delete") else None
+
+
 def _now() -> str:
     return format_ts(datetime.now().astimezone())
 
@@ -130,29 +137,34 @@ class Timeline:
     def apply(self, change: Change) -> None:
         """An edit, delete or reaction (live or on resume): the message changes in place;
         one whose message is not loaded yet waits in the log for it."""
-        self._changed(self.log.apply(change))
+        text = None if isinstance(change, p.ReactEvent) else change.target
+        self._changed(self.log.apply(change), text)
 
     def take_quotes(self, entries: list[MessageRecord]) -> None:
         """A page fetched for the quotes of replies: held for them, not shown as history."""
         for entry in entries:
-            self._changed(self.log.apply(entry))
+            self._changed(self.log.apply(entry), _text_of(entry))
             if entry.kind is None:
                 self.dirty.update(self._quoted_by.get(entry.seq, ()))
 
-    def _changed(self, seqs: list[int]) -> None:
+    def _changed(self, seqs: list[int], text: int | None) -> None:
+        """The messages ``seqs`` changed; the replies quoting ``text`` too (its words may
+        have: an edit, a delete, a newer record; a reaction or a reply count shows in no
+        quote)."""
         for seq in seqs:
             index = bisect.bisect_left(self._seqs, seq)
             if index < len(self._seqs) and self._seqs[index] == seq:
                 self.messages[index] = self.log.messages[seq]  # a newer record replaced it
                 self.dirty.add(seq)
-            self.dirty.update(self._quoted_by.get(seq, ()))
+            if seq == text:
+                self.dirty.update(self._quoted_by.get(seq, ()))
 
     def add(self, message: MessageRecord) -> Added:
         """Add one message (live or a gap fill); your own clears its pending entry."""
         if message.kind is not None:  # a change entry of a page
-            self._changed(self.log.apply(message))
+            self._changed(self.log.apply(message), _text_of(message))
             return "duplicate"
-        self._changed(self.log.apply(message))
+        self._changed(self.log.apply(message), message.seq)
         if self.has(message.seq):
             return "duplicate"
         message = self.log.messages[message.seq]
@@ -179,7 +191,7 @@ class Timeline:
         first = self.first_seq
         older: list[MessageRecord] = []
         for entry in messages:  # in seq order: a change follows its message
-            self._changed(self.log.apply(entry))
+            self._changed(self.log.apply(entry), _text_of(entry))
             if entry.kind is None and (first is None or entry.seq < first):
                 older.append(self.log.messages[entry.seq])
         for message in older:

@@ -167,3 +167,27 @@ def test_a_quote_target_fetched_apart_is_not_a_line_of_history() -> None:
     assert [m.seq for m in timeline.messages] == [50]
     timeline.prepend([msg(7)], more=True)
     assert [m.seq for m in timeline.messages] == [7, 50]
+
+
+def test_a_reaction_or_a_new_reply_redraws_no_other_quote() -> None:
+    """Quotes show words only: a reply count or a reaction on their target leaves them be."""
+    from chat_server import protocol as p
+
+    def reply(seq: int) -> MessageRecord:
+        return MessageRecord(
+            "general", seq, "carol", "yes", "2026-11-26T09:01:00.000Z", f"id{seq}",
+            reply_to=1, thread=1,
+        )  # fmt: skip
+
+    timeline = Timeline("general", "alice")
+    timeline.add(msg(1))
+    timeline.add(reply(2))
+    timeline.dirty.clear()
+    timeline.add(reply(3))
+    assert timeline.dirty == {1}, "the root's count, not the first reply's quote"
+    timeline.dirty.clear()
+    timeline.apply(
+        p.ReactEvent(room="general", seq=4, nick="bob", ts="2026-11-26T09:02:00.000Z", id="r",
+                     target=1, emoji="👍")
+    )  # fmt: skip
+    assert timeline.dirty == {1}

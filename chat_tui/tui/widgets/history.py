@@ -203,10 +203,12 @@ class HistoryView(ScrollView, can_focus=True):
         stale = self._forget_drawings(timeline)  # a thread root counts a new reply
         if not active:
             return
-        if rebuild or stale or len(timeline.notices) != settled:
+        if rebuild or len(timeline.notices) != settled:
             self.rebuild()  # an insertion, or notices moved from below a send into the history
         else:
             self._extend(timeline, start)
+            if stale:
+                self._redraw_in_place(stale)
         if follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         elif live and new_from_others:
@@ -231,38 +233,62 @@ class HistoryView(ScrollView, can_focus=True):
         timeline = self.timeline(room)
         for change in changes:
             timeline.apply(change)
-        if self._forget_drawings(timeline) and room == self.room:
-            self._redraw_in_place()
+        changed = self._forget_drawings(timeline)
+        if changed and room == self.room:
+            self._redraw_in_place(changed)
 
     def take_quotes(self, room: str, entries: list[MessageRecord]) -> None:
         """Messages fetched for the quotes of replies: the replies waiting for them redraw."""
         timeline = self.timeline(room)
         timeline.take_quotes(entries)
-        if self._forget_drawings(timeline) and room == self.room:
-            self._redraw_in_place()
+        changed = self._forget_drawings(timeline)
+        if changed and room == self.room:
+            self._redraw_in_place(changed)
 
-    def _forget_drawings(self, timeline: Timeline) -> bool:
-        """Drop the cached lines of the messages that changed; whether there were any."""
-        if not timeline.dirty:
-            return False
-        for seq in timeline.dirty:
+    def _forget_drawings(self, timeline: Timeline) -> set[int]:
+        """Drop the cached lines of the messages that changed; their seqs."""
+        changed = set(timeline.dirty)
+        for seq in changed:
             self._cache.pop((timeline.room, ("message", seq)), None)
         timeline.dirty.clear()
-        return True
+        return changed
 
-    def _redraw_in_place(self) -> None:
-        """Draw again without moving the view: on the newest line, or on the same line of
-        the message at the top."""
+    def _redraw_in_place(self, seqs: set[int]) -> None:
+        """Draw the messages ``seqs`` again, their lines spliced into the rest (a change in a
+        room of thousands of lines costs the lines of that message, not a redraw of all),
+        without moving the view: on the newest line, or on the lines it showed."""
+        assert self.room is not None
+        timeline = self.timeline(self.room)
+        width = self._width()
         follow = self.at_bottom
-        anchor = None if follow else self._top_seq()
-        offset = round(self.scroll_y) - self._seq_line.get(anchor, 0) if anchor else 0
-        self.rebuild()
+        top = round(self.scroll_y)
+        above = 0  # lines added (or taken) wholly above the view
+        marked = self.marked[1] if self.marked and self.marked[0] == self.room else None
+        for seq in sorted((s for s in seqs if s in self._seq_line), reverse=True):
+            message = timeline.message(seq)
+            if message is None:
+                continue
+            start, span = self._seq_line[seq], self._seq_span[seq]
+            strips = self._strips((self.room, ("message", seq)), message, width)
+            if seq == marked:
+                strips = [strip.apply_style(MARK_STYLE) for strip in strips]
+            self._lines[start : start + span] = strips
+            self._seq_span[seq] = len(strips)
+            delta = len(strips) - span
+            if not delta:
+                continue
+            for later, line in self._seq_line.items():
+                if line > start:
+                    self._seq_line[later] = line + delta
+            if self._divider_line is not None and self._divider_line > start:
+                self._divider_line += delta
+            if start + span <= top:
+                above += delta
+        self._rebuild_tail()
         if follow:
             self.scroll_end(animate=False, immediate=True, x_axis=False)
-        elif anchor is not None and anchor in self._seq_line:
-            offset = min(offset, self._seq_span.get(anchor, 1) - 1)
-            y = self._seq_line[anchor] + offset
-            self.scroll_to(y=y, animate=False, immediate=True)
+        elif above:
+            self.scroll_to(y=top + above, animate=False, immediate=True)
 
     def add_pending(self, room: str, msg_id: str, body: str) -> None:
         self.timeline(room).add_pending(msg_id, body)
