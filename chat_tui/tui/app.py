@@ -78,6 +78,7 @@ class ChatApp(App[int]):
         self.chat.composer.edit_last = self.edit_last
         self.error_message = ""
         self._typing_sent: dict[str, float] = {}
+        self._quotes: dict[str, list[int]] = {}  # room -> reply targets to fetch, in turn
         self._read_due = False
         self.ready = False  # rooms joined and the first room shown (tests wait for it)
 
@@ -344,20 +345,33 @@ class ChatApp(App[int]):
         self.chat.history.prepend(room, page.messages, page.more)
 
     def on_history_view_need_quote(self, event: HistoryView.NeedQuote) -> None:
-        self.run_worker(self._fetch_quote(event.room, event.seq), exit_on_error=False)
+        waiting = self._quotes.setdefault(event.room, [])
+        waiting.append(event.seq)
+        if len(waiting) == 1:  # else the room's fetcher is at work and takes it in turn
+            self.run_worker(self._fetch_quotes(event.room, waiting), exit_on_error=False)
 
-    async def _fetch_quote(self, room: str, seq: int) -> None:
-        """The message a reply quotes, with a few around it (often quoted too)."""
-        if self.client is None:
-            return
+    async def _fetch_quotes(self, room: str, waiting: list[int]) -> None:
+        """The messages replies quote, each with a few around it (often quoted too): one
+        request at a time per room, none for a target an earlier page brought, so a backlog
+        of replies to old messages is not a burst of requests."""
         try:
-            page = await self.client.history(room, around=seq, limit=QUOTE_PAGE)
-        except ClientError:
-            self.chat.history.timeline(room).quotes_asked.discard(seq)  # asked again on redraw
-            return
-        self.chat.history.take_quotes(room, page.messages)
-        if self.chat.thread.room == room:
-            self.chat.thread.history.take_quotes(room, page.messages)
+            while waiting and self.client is not None:
+                seq = waiting[0]
+                timeline = self.chat.history.timeline(room)
+                if timeline.quoted(seq) is None:
+                    try:
+                        page = await self.client.history(room, around=seq, limit=QUOTE_PAGE)
+                    except ClientError:
+                        timeline.quotes_asked.discard(seq)  # asked again when drawn again
+                    else:
+                        self.chat.history.take_quotes(room, page.messages)
+                        if self.chat.thread.room == room:
+                            self.chat.thread.history.take_quotes(room, page.messages)
+                waiting.pop(0)
+        finally:  # stopped (logged out, an error): asked again when drawn again
+            history = self.chat.history.timeline(room)
+            history.quotes_asked.difference_update(waiting)
+            waiting.clear()
 
     def message(self, room: str, seq: int) -> p.MessageRecord | None:
         """Message ``seq`` of ``room`` as shown in the room or in the open thread."""
@@ -383,7 +397,8 @@ class ChatApp(App[int]):
                 )
             except ClientError as exc:
                 self.notice(room, f"cannot open the thread: {exc}", "error")
-                self.chat.close_thread()
+                if self.chat.thread.root == root:  # not another one opened meanwhile
+                    self.chat.close_thread()
                 return
             if self.chat.thread.root != root:
                 return  # closed, or another thread opened meanwhile

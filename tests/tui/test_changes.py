@@ -135,3 +135,45 @@ async def test_a_delete_made_while_offline_is_applied_on_resume(
         )
         await until(pilot, lambda: "okay (edited)" in screen_text(app), "the edit too")
         assert "hunter2" not in "\n".join(app.chat.history.all_text())
+
+
+@pytest.mark.slow
+async def test_replies_to_old_messages_fetch_their_quotes_a_few_at_a_time(
+    fast_server: ChatServerUnderTest,
+) -> None:
+    """A backlog of replies to 30 messages the client does not hold: every quote shows,
+    from a handful of requests one after the other, not a burst of 30."""
+    token = await token_for(fast_server, "alice")
+    targets = await seed(fast_server, "bob", "general", [f"old {n}" for n in range(30)])
+    await seed(fast_server, "bob", "general", [f"filler {n}" for n in range(200)])
+    async with fast_server.login("carol") as carol:
+        await carol.join("general")
+        for number, target in enumerate(targets):
+            await change(
+                carol,
+                {"type": "send", "room": "general", "reply_to": target, "body": f"re {number}",
+                 "id": f"q{number}"},
+            )  # fmt: skip
+    app = create_app(fast_server.url, token=token, rooms=["general"])
+    asked: list[int | None] = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.client is not None, "connected")
+        client = app.client
+        assert client is not None
+        history = client.history
+
+        async def counted(room: str, **kwargs: Any) -> Any:
+            asked.append(kwargs.get("around"))
+            return await history(room, **kwargs)
+
+        client.history = counted  # type: ignore[method-assign]
+        await until(pilot, lambda: app.ready, "the room is shown")
+        quotes = [f"↳ bob: old {number}" for number in range(30)]
+
+        def all_quoted() -> bool:
+            text = "\n".join(app.chat.history.all_text())
+            return all(quote in text for quote in quotes)
+
+        await until(pilot, all_quoted, "every quote shows")
+    around = [seq for seq in asked if seq is not None]
+    assert 0 < len(around) <= 5, around

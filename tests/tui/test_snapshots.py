@@ -46,6 +46,18 @@ class ThreadServer:
     def call(self, coro: Awaitable[T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)  # type: ignore[arg-type]
 
+    def wait_idle(self) -> None:
+        """Until the seeding connections are gone (the same "online" count each run)."""
+
+        async def everyone_gone() -> None:
+            for _ in range(1000):
+                if not self.running.ctx.health()["connections"]:
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("the seeding connections did not close")
+
+        self.call(everyone_gone())
+
     def stop(self) -> None:
         self.call(self.running.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -97,16 +109,8 @@ def chat_world(tmp_path: Path, fixed_clock: None) -> Iterator[tuple[str, str]]:
             assert ack["type"] == "ack", ack
             return alice.token
 
-    async def everyone_gone() -> None:
-        """Bob and carol are offline before alice looks (the same "online" count each run)."""
-        for _ in range(1000):
-            if not server.running.ctx.health()["connections"]:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the seeding connections did not close")
-
     token = server.call(converse())
-    server.call(everyone_gone())
+    server.wait_idle()  # bob and carol are offline before alice looks
     try:
         yield server.url, token
     finally:

@@ -6,7 +6,6 @@ in test_snapshots.py; update with ``--snapshot-update`` after looking at the new
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -119,15 +118,8 @@ def changed_world(tmp_path: Path, fixed_changes_clock: None) -> Iterator[tuple[s
             )
             return alice.token
 
-    async def everyone_gone() -> None:
-        for _ in range(1000):
-            if not server.running.ctx.health()["connections"]:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the seeding connections did not close")
-
     token = server.call(converse())
-    server.call(everyone_gone())
+    server.wait_idle()
     try:
         yield server.url, token
     finally:
