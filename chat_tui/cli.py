@@ -103,19 +103,18 @@ def send(
             raise click.UsageError("the message is empty")
         click.echo("nothing to send: stdin was empty", err=True)
         return
-    ids: list[str | None]
-    if msg_id is not None:
-        ids = [msg_id] if len(bodies) == 1 else [f"{msg_id}-{n}" for n in range(1, len(bodies) + 1)]
-        if not 1 <= len(str(ids[-1])) <= MAX_ID:
-            raise click.UsageError(f"--id must leave room for the line number (at most {MAX_ID})")
-    else:
-        ids = [None] * len(bodies)
     from chat_tui.client.ids import new_id
     from chat_tui.scripting import oneshot
 
-    server = credentials.normalize_url(url)
+    # Without --id, one key for this run: its lines are KEY-1, KEY-2, ..., so the retry that a
+    # timeout's message spells out (the same KEY) stores nothing twice.
+    key = msg_id or new_id()
+    ids = [key] if len(bodies) == 1 else [f"{key}-{n}" for n in range(1, len(bodies) + 1)]
+    if not 1 <= len(ids[-1]) <= MAX_ID:
+        raise click.UsageError(f"--id must leave room for the line number (at most {MAX_ID})")
+    server = server_url(None, url)
     login = oneshot.Login(*pick_credentials(server, token, nick))
-    items = [oneshot.Outgoing(body, key or new_id()) for body, key in zip(bodies, ids, strict=True)]
+    items = [oneshot.Outgoing(body, item_id) for body, item_id in zip(bodies, ids, strict=True)]
     try:
         acks = oneshot.send_all(
             server, login, oneshot.Target(room, to, reply_to=reply_to), items, timeout
@@ -123,7 +122,11 @@ def send(
     except ClientError as exc:
         raise client_failure(exc) from None
     except oneshot.Deadline:
-        message = f"no ack within {timeout:g} s from {server} (a retry with the same --id is safe)"
+        acked = sum(item.ack is not None for item in items)
+        message = (
+            f"no ack within {timeout:g} s from {server} ({acked} of {len(items)} acked): "
+            f"the same command with --id {key} stores nothing twice"
+        )
         raise Fail(message, ConnectError.exit_code) from None
     if as_json:
         for ack in acks:

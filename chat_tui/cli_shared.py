@@ -109,7 +109,7 @@ def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentia
 def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
     from chat_tui.client.client import ChatClient
 
-    url = credentials.normalize_url(url)
+    url = server_url(None, url)
     token, nick, password = pick_credentials(url, token, nick)
     return ChatClient(url, token=token, nick=nick, password=password, **kwargs)
 
@@ -131,4 +131,8 @@ def stdout_guard() -> Iterator[None]:
 
 
 def server_url(url_arg: str | None, url: str) -> str:
-    return credentials.normalize_url(url_arg or url)
+    """The server's canonical URL; an address that cannot be one is exit 3, in one line."""
+    try:
+        return credentials.normalize_url(url_arg or url)
+    except ClientError as exc:
+        raise client_failure(exc) from None

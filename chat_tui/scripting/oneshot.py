@@ -202,6 +202,7 @@ def _pump(
     waiting = len(items)
     while waiting:
         while queue:
+            _left(until)  # paced by the rate limit, the wait is bounded by --timeout too
             if not bucket.take(time.monotonic()):
                 if _drain(ws, target, queue, by_ref, bucket, until, tolerate, wait=0.02):
                     return True

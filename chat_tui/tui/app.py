@@ -27,6 +27,7 @@ from chat_tui.client.client import ChatClient
 from chat_tui.client.errors import AuthError, ClientError, ConnectError
 from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
 from chat_tui.tui import commands as cmd
+from chat_tui.tui import crash
 from chat_tui.tui.actions import Commands
 from chat_tui.tui.message_actions import MessageActions
 from chat_tui.tui.render import mentions, room_label
@@ -81,6 +82,18 @@ class ChatApp(App[int]):
         self._quotes: dict[str, list[int]] = {}  # room -> reply targets to fetch, in turn
         self._read_due = False
         self.ready = False  # rooms joined and the first room shown (tests wait for it)
+
+    # --- an unplanned failure: one line, the traceback in a file -----------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's private hooks (checked by tests/tui/test_crash.py, marked private_api):
+        # it would print a traceback with every frame's locals, passwords included.
+        self.error_message = crash.report(error)
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self._close_messages_no_wait()
 
     # --- start and login ---------------------------------------------------------------------
 

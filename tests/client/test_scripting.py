@@ -197,6 +197,25 @@ def test_send_lines_posts_each_line_in_order_and_prints_the_acks(scene: Scene) -
     assert [r["body"] for r in stored] == lines
 
 
+def test_a_timed_out_send_names_the_retry_that_stores_nothing_twice(
+    server_process: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    # 60 lines at 5 sends a second (a burst of 5) cannot all be acked within 2 s.
+    server = server_process("--rate", "5", "--burst", "5")
+    env = tui_env(tmp_path, CHAT_URL=server.url)
+    ok(run_tui({**env, "CHAT_PASSWORD": "pw"}, "login", "--nick", "cron"))
+    lines = "\n".join(f"row {n}" for n in range(1, 61))
+    said = failure(
+        run_tui(env, "send", "--room", "ops", "--lines", "--timeout", "2", "-", stdin=lines), 3
+    )
+    assert said.startswith(f"Error: no ack within 2 s from {server.url} (")
+    retry_id = said.split("--id ")[1].split()[0]
+    retry = run_tui(env, "send", "--room", "ops", "--lines", "--id", retry_id, "-", stdin=lines)
+    ok(retry)
+    stored = json_lines(ok(run_tui(env, "history", "--room", "ops", "--limit", "500", "--json")))
+    assert [m["body"] for m in stored] == lines.split("\n")
+
+
 def test_send_with_an_id_is_idempotent(scene: Scene) -> None:
     first = json_lines(ok(scene.run("send", "--room", "general", "--id", "job-7", "--json", "a")))
     retry = json_lines(ok(scene.run("send", "--room", "general", "--id", "job-7", "--json", "b")))
@@ -236,6 +255,25 @@ def test_exit_codes(scene: Scene) -> None:
     assert "not_found" in failure(scene.run("send", "--to", "nobody", "x"), 5)
     assert "invalid_name" in failure(scene.run("send", "--room", "Bad Room", "x"), 5)
     assert "forbidden" in failure(scene.as_bob("history", "--room", "dm:alice:carol"), 5)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("send", "--nick", "alice", "--url", "127.0.0.1:18765x", "--room", "ops", "hi"),
+        ("history", "--url", "ws://127.0.0.1:99999/ws", "--room", "ops"),
+        ("login", "ftp://127.0.0.1:8765", "--nick", "alice"),
+        ("connect", "127.0.0.1:18765x", "--nick", "alice"),
+    ],
+)
+def test_a_mistyped_address_is_one_line_and_exit_3(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    env = tui_env(tmp_path, CHAT_PASSWORD="hunter2-secret")
+    result = run_tui(env, *command)
+    said = failure(result, 3)
+    assert said.startswith("Error: not a server address: ")
+    assert "hunter2" not in result.stdout + result.stderr
 
 
 def test_environment_variables_name_the_server_and_the_token(scene: Scene) -> None:
@@ -374,6 +412,9 @@ def test_tail_with_a_cursor_resumes_where_it_stopped(scene: Scene, tmp_path: Pat
         stop(tail, signal.SIGTERM)
     assert [m["body"] for m in first + second + third] == ["a1", "a2", "a3", "a4", "a5", "a6"]
     assert cursor.read_text().strip() == "6"
+    nowhere = scene.run("tail", "--room", "alerts", "--since", "0", "--cursor", "/no-dir/x.seq")
+    assert failure(nowhere, 2).endswith("/no-dir is not a directory")
+    assert nowhere.stdout == ""  # refused before the first line, not after it
     cursor.write_text("garbage\n")
     assert "does not hold a seq" in failure(
         scene.run("tail", "--room", "alerts", "--cursor", str(cursor)), 2
