@@ -29,6 +29,8 @@ from chat_tui.cli_shared import (
     env_password,
     make_client,
     pick_credentials,
+    room_name,
+    room_names,
     room_or_to,
     run_command,
     server_url,
@@ -57,7 +59,9 @@ def main() -> None:
 @main.command()
 @url_option
 @auth_options
-@click.option("--room", default=None, help="Room to post to (joined if needed).")
+@click.option(
+    "--room", callback=room_name, default=None, help="Room to post to (joined if needed)."
+)
 @click.option("--to", default=None, help="Nick to send a direct message to.")
 @click.option("--id", "msg_id", default=None, help="Idempotency key: a retry stores nothing new.")
 @click.option(
@@ -139,7 +143,9 @@ def send(
 @main.command()
 @url_option
 @auth_options
-@click.option("--room", required=True, help="Room (or dm:a:b conversation) to read.")
+@click.option(
+    "--room", callback=room_name, required=True, help="Room (or dm:a:b conversation) to read."
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--before", default=None, type=click.IntRange(min=1), help="Only messages before SEQ."
@@ -186,7 +192,9 @@ def history(
 @main.command()
 @url_option
 @auth_options
-@click.option("--room", required=True, help="Room to follow (joined if needed).")
+@click.option(
+    "--room", callback=room_name, required=True, help="Room to follow (joined if needed)."
+)
 @click.option("--since", default=None, type=click.IntRange(min=0), help="Start after SEQ.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option(
@@ -397,7 +405,13 @@ async def _blocking(client: ChatClient, who: str, *, block: bool) -> str:
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @auth_options
-@click.option("--room", "rooms", multiple=True, help="Room to join at start (repeatable).")
+@click.option(
+    "--room",
+    "rooms",
+    callback=room_names,
+    multiple=True,
+    help="Room to join at start (repeatable).",
+)
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on mentions.")
 def connect(
     url_arg: str | None,

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from chat_tui.cli_shared import Fail, auth_options, make_client, run_command, url_option
+from chat_tui.cli_shared import (
+    Fail,
+    auth_options,
+    make_client,
+    room_name,
+    run_command,
+    url_option,
+)
 from chat_tui.client.errors import ConnectError
 
 if TYPE_CHECKING:
@@ -33,7 +40,9 @@ def _common(func: Callable[..., None]) -> Callable[..., None]:
     func = click.option(
         "--id", "msg_id", default=None, help="Idempotency key: a retry changes nothing new."
     )(func)
-    func = click.option("--room", required=True, help="The message's room.")(func)
+    func = click.option("--room", callback=room_name, required=True, help="The message's room.")(
+        func
+    )
     return auth_options(url_option(func))
 
 

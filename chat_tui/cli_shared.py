@@ -16,7 +16,7 @@ import click
 
 from chat_tui.client import credentials
 from chat_tui.client.credentials import DEFAULT_URL
-from chat_tui.client.errors import AuthError, ClientError, RateLimited, ServerError
+from chat_tui.client.errors import AuthError, ClientError, ConnectError, RateLimited, ServerError
 
 if TYPE_CHECKING:
     from chat_tui.client.client import ChatClient
@@ -66,6 +66,18 @@ def url_option(func: F) -> F:
     )(func)
 
 
+def room_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--room '#ops'`` is ``ops``, as the TUI and IRC write it (a click callback)."""
+    return None if value is None else value.removeprefix("#")
+
+
+def room_names(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """:func:`room_name` for a repeatable ``--room``."""
+    return tuple(room.removeprefix("#") for room in value)
+
+
 def auth_options(func: F) -> F:
     func = click.option(
         "--token",
@@ -99,11 +111,28 @@ def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentia
     stored = credentials.load(url)
     if stored is not None:
         return stored[1], None, None
+    unreachable = _unreachable(url)
+    if unreachable is not None:  # a typo in the address, not a missing login
+        raise Fail(f"cannot connect to {url}: {unreachable}", ConnectError.exit_code)
     raise Fail(
         f"not logged in to {url}: run `chat-tui login {url} --nick NICK`, "
         "or set CHAT_TOKEN (or --nick with CHAT_PASSWORD)",
         AuthError.exit_code,
     )
+
+
+def _unreachable(url: str, timeout: float = 3.0) -> str | None:
+    """Why nothing answers at ``url``'s host and port, or None when something does."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
 
 
 def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:

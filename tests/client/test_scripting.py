@@ -257,6 +257,19 @@ def test_exit_codes(scene: Scene) -> None:
     assert "forbidden" in failure(scene.as_bob("history", "--room", "dm:alice:carol"), 5)
 
 
+def test_rooms_are_named_with_or_without_a_leading_hash(scene: Scene) -> None:
+    ok(scene.run("send", "--room", "#ops", "with a hash"))
+    ok(scene.run("send", "--room", "ops", "without"))
+    assert [m["body"] for m in history_json(scene, "#ops")] == ["with a hash", "without"]
+
+
+def test_logged_in_elsewhere_a_mistyped_port_is_cannot_connect(scene: Scene) -> None:
+    # alice's stored token is for the right address; the typo is not a missing login.
+    wrong = scene.server.url.replace(f":{scene.server.port}/", ":1/")
+    said = failure(scene.run("history", "--url", wrong, "--room", "ops"), 3)
+    assert said == f"Error: cannot connect to {wrong}: Connection refused"
+
+
 @pytest.mark.parametrize(
     "command",
     [
