@@ -24,6 +24,7 @@ from chat_tui import __version__
 from chat_tui.cli_changes import delete, edit, react
 from chat_tui.cli_shared import (
     Fail,
+    ask_password,
     auth_options,
     client_failure,
     env_password,
@@ -47,7 +48,12 @@ if TYPE_CHECKING:
 MAX_ID = 64
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""\b
+Exit codes: 0 done, 2 usage, 3 cannot connect (or no ack within --timeout),
+4 authentication failed or not logged in, 5 rejected by the server (its code is said).""",
+)
 @click.version_option(__version__, prog_name="chat-tui")
 def main() -> None:
     """Terminal client for chat-server: a full-screen chat, and commands for scripts."""
@@ -56,7 +62,7 @@ def main() -> None:
 # --- send ---------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Post a message to a room or a person; exits 0 once acked.")
 @url_option
 @auth_options
 @click.option(
@@ -103,10 +109,9 @@ def send(
         body = text.removesuffix("\n")
         bodies = [body] if body.strip() else []
     if not bodies:
-        if not from_stdin:
-            raise click.UsageError("the message is empty")
-        click.echo("nothing to send: stdin was empty", err=True)
-        return
+        raise click.UsageError(
+            "nothing to send: stdin was empty" if from_stdin else "the message is empty"
+        )
     from chat_tui.client.ids import new_id
     from chat_tui.scripting import oneshot
 
@@ -140,7 +145,7 @@ def send(
 # --- history ------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Print a room's latest messages, or a page before SEQ.")
 @url_option
 @auth_options
 @click.option(
@@ -189,7 +194,7 @@ def history(
 # --- tail ---------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Follow a room: print its entries as they come.")
 @url_option
 @auth_options
 @click.option(
@@ -247,7 +252,7 @@ main.add_command(react)
 # --- login / logout -----------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Log in (or sign up) and store a session token.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @click.option("--nick", envvar="CHAT_NICK", required=True, help="Your nick [env CHAT_NICK].")
@@ -262,7 +267,7 @@ def login(url_arg: str | None, url: str, nick: str) -> None:
       chat-tui login ws://chat.example.org:8765/ws --nick alice
     """
     server = server_url(url_arg, url)
-    password = env_password() or click.prompt("Password", hide_input=True)
+    password = env_password() or ask_password("Password")
     from chat_tui.client.client import ChatClient
 
     client = ChatClient(server, nick=nick, password=password, reconnect=False)
@@ -281,7 +286,7 @@ async def _login(client: ChatClient) -> p.Welcome:
         return client.welcome
 
 
-@main.command()
+@main.command(short_help="Revoke the stored token and forget it.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @click.option("--token", envvar="CHAT_TOKEN", default=None, help="Token to revoke [env CHAT_TOKEN]")
@@ -319,7 +324,7 @@ async def _logout(client: ChatClient, everywhere: bool) -> None:
     await client.logout(everywhere=everywhere)
 
 
-@main.command()
+@main.command(short_help="Change your password; your other sessions are logged out.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @auth_options
@@ -338,8 +343,8 @@ def passwd(url_arg: str | None, url: str, token: str | None, nick: str | None) -
         token = token or credentials.load_token(server)
         if token is None:
             raise click.UsageError(f"not logged in to {server}: give --nick (or chat-tui login)")
-    old = env_password() or click.prompt("Old password", hide_input=True)
-    new = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    old = env_password() or ask_password("Old password")
+    new = ask_password("New password", confirm=True)
     from chat_tui.client.client import ChatClient
 
     if nick is not None:  # a login with the old password
@@ -358,7 +363,7 @@ async def _passwd(client: ChatClient, old: str, new: str) -> None:
 # --- block / unblock ----------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Refuse NICK's direct messages and hide your presence from them.")
 @url_option
 @auth_options
 @click.argument("who", metavar="NICK")
@@ -377,7 +382,7 @@ def block(url: str, token: str | None, nick: str | None, who: str) -> None:
     click.echo(f"Blocked {spelled}: they cannot message you or see when you are online.")
 
 
-@main.command()
+@main.command(short_help="Undo `chat-tui block NICK`.")
 @url_option
 @auth_options
 @click.argument("who", metavar="NICK")
@@ -401,7 +406,7 @@ async def _blocking(client: ChatClient, who: str, *, block: bool) -> str:
 # --- connect (the TUI) --------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Open the full-screen chat.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @auth_options

@@ -68,7 +68,7 @@ def _run(
         click.echo(json.dumps(record, separators=(",", ":")))
 
 
-@click.command()
+@click.command(short_help="Replace the text of your message SEQ.")
 @_common
 @click.argument("seq", type=click.IntRange(min=1))
 @click.argument("text")
@@ -98,7 +98,7 @@ def edit(
     _run(url, token, nick, lambda c: c.edit(room, seq, body, id=msg_id), as_json, timeout)
 
 
-@click.command()
+@click.command(short_help="Delete the message SEQ: its text is erased for everyone.")
 @_common
 @click.option("--reason", default=None, help="Why, for the room to see (one line).")
 @click.argument("seq", type=click.IntRange(min=1))
@@ -122,7 +122,7 @@ def delete(
     _run(url, token, nick, lambda c: c.delete(room, seq, reason, id=msg_id), as_json, timeout)
 
 
-@click.command()
+@click.command(short_help="React to the message SEQ with EMOJI.")
 @_common
 @click.option("--remove", is_flag=True, help="Take your reaction back.")
 @click.argument("seq", type=click.IntRange(min=1))

@@ -97,6 +97,19 @@ def env_password() -> str | None:
     return os.environ.get("CHAT_PASSWORD") or None
 
 
+def ask_password(prompt: str, *, confirm: bool = False) -> str:
+    """A hidden prompt; without a terminal to ask on, a usage error (exit 2) that says so.
+
+    The first password a command needs can come from CHAT_PASSWORD instead; a new one
+    (``passwd``, ``confirm``) only from a person at a terminal.
+    """
+    if not sys.stdin.isatty():
+        instead = "" if confirm else ": set CHAT_PASSWORD"
+        raise click.UsageError(f"no terminal to ask for the {prompt.lower()} on{instead}")
+    answer: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return answer
+
+
 Credentials = tuple[str | None, str | None, str | None]  # token, nick, password
 
 

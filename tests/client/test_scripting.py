@@ -18,6 +18,7 @@ from tests.client.cli_support import (
     failure,
     json_lines,
     ok,
+    run_on_terminal,
     run_tui,
     tui_env,
 )
@@ -104,9 +105,13 @@ def test_login_reads_the_password_from_a_prompt(
 ) -> None:
     server = server_process()
     env = tui_env(tmp_path)
-    result = run_tui(env, "login", server.url, "--nick", "dave", stdin="typed-pw\n")
+    no_terminal = run_tui(env, "login", server.url, "--nick", "dave", stdin="typed-pw\n")
+    said = failure(no_terminal, 2)
+    assert said == "Error: no terminal to ask for the password on: set CHAT_PASSWORD"
+    typed = {"Password: ": "typed-pw\n"}
+    result = run_on_terminal(env, "login", server.url, "--nick", "dave", answers=typed)
     assert "Created the account dave" in ok(result)
-    assert "typed-pw" not in result.stdout  # hidden input is not echoed
+    assert "typed-pw" not in result.stdout + result.stderr
     relogin = run_tui({**env, "CHAT_PASSWORD": "typed-pw"}, "login", server.url, "--nick", "dave")
     assert "Logged in as dave" in ok(relogin)
 
@@ -127,7 +132,12 @@ def test_passwd_changes_the_password_and_logs_out_the_other_sessions(
 ) -> None:
     laptop = tui_env(tmp_path / "laptop", CHAT_URL=scene.server.url)
     ok(run_tui({**laptop, "CHAT_PASSWORD": "alice-pw"}, "login", "--nick", "alice"))
-    changed = scene.run("passwd", stdin="alice-pw\nnew-alice-pw\nnew-alice-pw\n")
+    prompts = {
+        "Old password: ": "alice-pw\n",
+        "New password: ": "new-alice-pw\n",
+        "Repeat for confirmation: ": "new-alice-pw\n",
+    }
+    changed = run_on_terminal(scene.env, "passwd", answers=prompts)
     assert "Password changed" in ok(changed)
     assert "alice-pw" not in changed.stdout + changed.stderr
     # this shell's token still works; the laptop's was revoked; the new password logs in
@@ -139,7 +149,14 @@ def test_passwd_changes_the_password_and_logs_out_the_other_sessions(
 
 
 def test_passwd_with_the_wrong_old_password_changes_nothing(scene: Scene) -> None:
-    refused = scene.run("passwd", stdin="not-it\nnew-pw-1\nnew-pw-1\n")
+    no_terminal = scene.run("passwd", stdin="alice-pw\nnew-pw-1\nnew-pw-1\n")
+    assert failure(no_terminal, 2).startswith("Error: no terminal to ask for the old password on")
+    prompts = {
+        "Old password: ": "not-it\n",
+        "New password: ": "new-pw-1\n",
+        "Repeat for confirmation: ": "new-pw-1\n",
+    }
+    refused = run_on_terminal(scene.env, "passwd", answers=prompts)
     assert "old password is wrong" in failure(refused, 5)
     ok(scene.run("send", "--room", "general", "still logged in"))
     ok(run_tui({**scene.env, "CHAT_PASSWORD": "alice-pw"}, "login", "--nick", "alice"))
@@ -183,7 +200,7 @@ def test_send_reads_stdin_only_when_asked(scene: Scene) -> None:
     bodies = [r["body"] for r in history_json(scene, "general")]
     assert bodies == ["from the argument", "line one\nline two"]  # one trailing newline stripped
     empty = scene.run("send", "--room", "general", "-", stdin="")
-    assert ok(empty) == "" and "nothing to send" in empty.stderr
+    assert failure(empty, 2) == "Error: nothing to send: stdin was empty"
     assert len(history_json(scene, "general")) == 2
 
 
