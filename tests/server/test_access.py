@@ -326,7 +326,7 @@ GRIDS: dict[RoomKind, str] = {
     """,
 }
 # (kind, action, role) -> code for a server admin, where it differs from the grid
-ADMIN: dict[tuple[RoomKind, RoomAction, Role], str | None] = {
+ADMIN: dict[tuple[str, str, str], str | None] = {
     (kind, action, "member"): None
     for kind in ("public", "private")
     for action in ("kick", "ban", "unban")
