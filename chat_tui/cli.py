@@ -74,6 +74,9 @@ def main() -> None:
     "--reply-to", type=click.IntRange(min=1), default=None, help="Answer the message SEQ."
 )
 @click.option("--lines", is_flag=True, help="Send each line of MESSAGE as its own message.")
+@click.option(
+    "--create", is_flag=True, help="Make the room if there is none of that name (else exit 5)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the acks as JSON lines.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the acks.")
 @click.argument("message")
@@ -86,6 +89,7 @@ def send(
     msg_id: str | None,
     reply_to: int | None,
     lines: bool,
+    create: bool,
     as_json: bool,
     timeout: float,
     message: str,
@@ -99,6 +103,7 @@ def send(
       tail -n 20 app.log | chat-tui send --room ops --lines -
       chat-tui send --to alice --id nightly-2026-11-26 "backup done"
       chat-tui send --room ops --reply-to 41 "on it"
+      chat-tui send --room release-42 --create "the release room is open"
     """
     room_or_to(room, to)
     from_stdin = message == "-"
@@ -124,10 +129,9 @@ def send(
     server = server_url(None, url)
     login = oneshot.Login(*pick_credentials(server, token, nick))
     items = [oneshot.Outgoing(body, item_id) for body, item_id in zip(bodies, ids, strict=True)]
+    target = oneshot.Target(room, to, reply_to=reply_to, create=create)
     try:
-        acks = oneshot.send_all(
-            server, login, oneshot.Target(room, to, reply_to=reply_to), items, timeout
-        )
+        acks = oneshot.send_all(server, login, target, items, timeout)
     except ClientError as exc:
         raise client_failure(exc) from None
     except oneshot.Deadline:
@@ -137,6 +141,9 @@ def send(
             f"the same command with --id {key} stores nothing twice"
         )
         raise Fail(message, ConnectError.exit_code) from None
+    finally:
+        if login.created:  # a typo in --nick is a new account: never without a word
+            click.echo(f"Created the account {nick} (a new nick: was it a typo?)", err=True)
     if as_json:
         for ack in acks:
             click.echo(json.dumps(ack, separators=(",", ":")))
