@@ -70,7 +70,9 @@ function inviteEl(invite) {
   decline.type = "button";
   decline.dataset.answer = "decline";
   decline.setAttribute("aria-label", `Decline the invitation to #${invite.room}`);
-  item.append(what, accept, decline);
+  const answers = el("span", "answers");
+  answers.append(accept, decline);
+  item.append(what, answers);
   return item;
 }
 

@@ -98,9 +98,10 @@ function sortRoomList(list) {
 
 export function renderRoomButton(room) {
   const button = room.button;
-  const name = el("span", "name", label(room));
+  const name = el("span", "name");
+  if (room.private) name.append(lockEl());
+  name.append(label(room));
   const parts = [name];
-  if (room.private) parts.unshift(lockEl());
   button.classList.toggle("removed", room.removed !== null);
   if (room.unread > 0 && room.name !== current) {
     const badge = el("span", "badge", String(room.unread));
@@ -115,9 +116,10 @@ export function renderRoomButton(room) {
   document.title = total > 0 ? `(${total}) chat` : "chat"; // seen from another tab
 }
 
-/** The mark of a private room (invited members only). */
+/** The mark of a private room (invited members only): a padlock drawn by style.css (an emoji
+ * font is not everywhere). */
 export function lockEl() {
-  const lock = el("span", "lock", "🔒");
+  const lock = el("span", "lock");
   lock.title = "Private: invited members only";
   lock.setAttribute("role", "img");
   lock.setAttribute("aria-label", "private");
