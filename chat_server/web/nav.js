@@ -142,6 +142,7 @@ export function joined(frame) {
 /** `left`: the answer to our `leave` (the room goes), or, with `by`, someone removed us (kicked
  * or banned): the room stays on screen, greyed, saying who and why, and shows nothing more. */
 export function left(frame) {
+  invitationOver(frame.room); // the answer to declining an invitation
   const room = rooms.get(frame.room);
   if (!room || typeof frame.by !== "string") {
     removeRoom(frame.room);
