@@ -228,3 +228,57 @@ def test_an_op_sets_the_topic_and_everyone_sees_it(pages: Pages, chat: Chat) -> 
 def _frame(raw: str | bytes) -> dict[str, object]:
     frame: dict[str, object] = json.loads(raw)
     return frame
+
+
+def test_a_ban_keeps_someone_out_until_an_unban_and_the_owner_hands_the_room_on(
+    pages: Pages, chat: Chat
+) -> None:
+    alice, bob, carol = uniq("Alice_"), uniq("Bob_"), uniq("Carol_")
+    room = uniq("team-")
+    a = pages.open()
+    login(a, alice)
+    create_room(a, room, private=False)
+    b = pages.open(390, 844)
+    login(b, bob)
+    join_room(b, room)
+    c = pages.open()
+    login(c, carol)
+    join_room(c, room)
+
+    # banned by nick from the form: removed at once, and "Join again" is refused
+    panel = settings(a)
+    panel.get_by_label("Ban or unban someone").fill(bob)
+    panel.get_by_label("Reason for the ban").fill("ads")
+    panel.get_by_role("button", name="Ban", exact=True).click()
+    expect(b.locator("#removed-text")).to_have_text(f"{alice} removed you from #{room}: ads")
+    expect(notices(c).last).to_have_text(f"{alice} banned {bob}: ads")
+    b.get_by_role("button", name="Join again").click()
+    expect(b.locator("#notice")).to_contain_text("banned")
+    expect(b.locator("#removed")).to_be_visible()
+    expect(b.locator("#input")).to_be_disabled()
+
+    # unbanned: Bob may come back
+    panel.get_by_label("Ban or unban someone").fill(bob)
+    panel.get_by_role("button", name="Unban", exact=True).click()
+    expect(notices(c).last).to_have_text(f"{alice} unbanned {bob}")
+    b.get_by_role("button", name="Join again").click()
+    expect(b.locator("#removed")).to_be_hidden()
+    expect(b.locator("#member-list li", has_text=bob)).to_be_visible()
+
+    # the owner hands the room to Carol (asked once) and becomes an op
+    row = member_row(panel, carol)
+    row.get_by_role("button", name=f"Make owner: {carol}").click()
+    expect(row).to_contain_text(f"Hand the room to {carol}? You become an op.")
+    row.get_by_role("button", name=f"Make owner {carol}").click()
+    for page in (a, b, c):
+        people = page.locator("#member-list")
+        expect(people.locator("li", has_text=carol).locator(".role")).to_have_text("owner")
+        expect(people.locator("li", has_text=alice).locator(".role")).to_have_text("op")
+    expect(notices(c).last).to_have_text(f"{alice} made {carol} the owner")
+    # an op now: no say over roles, Carol (the owner) out of reach, and may step down
+    expect(member_row(panel, carol).get_by_role("button")).to_have_count(0)
+    expect(member_row(panel, bob).get_by_role("button", name=f"Make op: {bob}")).to_have_count(0)
+    member_row(panel, alice).get_by_role("button", name=f"Step down: {alice}").click()
+    expect(notices(c).last).to_have_text(f"{alice} gave up their role")
+    expect(a.locator("#member-list li", has_text=alice).locator(".role")).to_have_count(0)
+    expect(panel.locator("#topic-form")).to_be_hidden()
