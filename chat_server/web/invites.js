@@ -88,7 +88,7 @@ function answered(event) {
   const name = button.closest("li").dataset.room;
   invitationOver(name);
   if (button.dataset.answer === "accept") {
-    join(roomOf(name));
+    join(roomOf(name), true); // also a room we were removed from and are invited back to
     selectRoom(name);
   } else {
     transmit({ type: "leave", room: name }); // its `left` answers; nothing to remove here

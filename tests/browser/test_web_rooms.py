@@ -105,6 +105,19 @@ def test_an_invited_user_sees_the_invitation_and_joins(pages: Pages, chat: Chat)
         ["the root cause was DNS", "thanks for the invite"]
     )
 
+    # kicked from a private room there is no way back but another invitation
+    row = member_row(panel, bob)
+    row.get_by_role("button", name=f"Kick: {bob}").click()
+    row.get_by_role("button", name=f"Kick {bob}").click()
+    expect(b.locator("#removed-text")).to_have_text(f"{alice} removed you from #{room}.")
+    expect(b.get_by_role("button", name="Join again")).to_be_hidden()
+    panel.get_by_label("Invite someone").fill(bob)
+    panel.get_by_role("button", name="Invite", exact=True).click()
+    b.get_by_role("button", name=f"Accept the invitation to #{room}").click()
+    expect(b.locator("#removed")).to_be_hidden()
+    expect(b.locator("#input")).to_be_enabled()
+    expect(member_row(panel, bob)).to_be_visible()
+
     # an invitation to a public room, declined: gone here and after a reload
     pest = chat.signup("Pest_")
     pest.join(other)
