@@ -7,6 +7,7 @@ that start a server in-process run what production runs.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import ssl
@@ -117,6 +118,16 @@ def _log_caps(settings: Settings, caps: Caps, limits: FdLimits) -> None:
     )
 
 
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the server to this machine."""
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
 async def start(settings: Settings) -> Running:
     """Open storage and listen; raises StartupError with one clear line."""
     context = _ssl_context(settings)
@@ -170,6 +181,12 @@ async def start(settings: Settings) -> Running:
             " address people use",
             settings.host,
             ", ".join(sorted(o for o in gate.own if o.startswith("http:"))),
+        )
+    if settings.signup == "open" and not is_loopback(settings.host):
+        log.warning(
+            "listening on %s with open signup: anyone who reaches the port can make an"
+            " account; use --signup invite (chat-server invites create) or --signup closed",
+            settings.host,
         )
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     scheme = "wss" if context else "ws"

@@ -157,6 +157,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Server admins: a flag on the account (see the SQLite schema's ``users.admin``).
     ("ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE",),
+    # Invite codes: see the SQLite schema's ``invites``.
+    (
+        """CREATE TABLE invites (
+            hash BYTEA PRIMARY KEY,
+            prefix TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            used INTEGER NOT NULL DEFAULT 0,
+            expires_at DOUBLE PRECISION,
+            rooms TEXT NOT NULL DEFAULT '',
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.
