@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,8 +15,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from chat_server.auth import token_hash
+from chat_server.config import Settings
 from chat_server.ratelimit import Allowance
-from chat_server.server import is_loopback
+from chat_server.server import is_loopback, signup_warning
 from tests.conftest import ChatServerUnderTest, ServerFactory
 from tests.raw import Frame, recv
 from tests.server.each_store import STORES, on_store
@@ -168,6 +170,29 @@ async def test_a_wrong_code_is_a_failed_login(make_server: ServerFactory) -> Non
     assert server.running.ctx.passwords.verifies == verifies  # no hash spent on a guess
     other = await hello(server, "127.0.0.8", nick="guesser2", invite="guess-4")
     assert other["code"] == "forbidden"  # another address is not held up
+
+
+def test_open_signup_beyond_loopback_is_warned_of_in_one_line() -> None:
+    warning = signup_warning(Settings(host="0.0.0.0", signup="open"))
+    assert warning is not None and "\n" not in warning
+    assert warning.startswith("listening on 0.0.0.0 with open signup")
+    assert "--signup invite" in warning
+    for quiet in (
+        Settings(host="127.0.0.1", signup="open"),
+        Settings(host="0.0.0.0", signup="invite"),
+        Settings(host="0.0.0.0", signup="closed"),
+    ):
+        assert signup_warning(quiet) is None
+
+
+async def test_a_loopback_server_with_open_signup_says_nothing_of_it(
+    make_server: ServerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="chat_server")
+    await make_server(signup="open")
+    said = [r.getMessage() for r in caplog.records]
+    assert any(line.startswith("open files:") for line in said), said  # the start was heard
+    assert not [line for line in said if "open signup" in line]
 
 
 def test_loopback_hosts() -> None:
