@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,6 +10,7 @@ import click
 
 from chat_server import __version__
 from chat_server.auth import Passwords, new_token, token_hash
+from chat_server.cli_invites import invites
 from chat_server.cli_options import (
     database_url_option,
     db_option,
@@ -19,6 +19,7 @@ from chat_server.cli_options import (
     resolve_database,
 )
 from chat_server.cli_serve import serve
+from chat_server.cli_store import with_store
 from chat_server.config import Settings
 from chat_server.errors import ChatError
 from chat_server.protocol import is_valid_nick
@@ -41,27 +42,7 @@ def main() -> None:
 
 
 main.add_command(serve)
-
-
-async def _with_store(
-    db: Path | None,
-    database_url: str | None,
-    action: Callable[[Store], Awaitable[T]],
-    *,
-    create: bool = False,
-) -> T:
-    path, postgres_url = resolve_database(db, database_url)
-    if postgres_url is None and not create and not path.exists():
-        raise click.ClickException(f"no database at {path} (start the server once, or use --db)")
-    try:
-        store = create_store(Settings(db_path=path, database_url=postgres_url))
-        await store.open()
-    except ChatError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        return await action(store)
-    finally:
-        await store.close()
+main.add_command(invites)
 
 
 async def _existing_user(store: Store, nick: str) -> User:
@@ -103,7 +84,7 @@ def users_add(
         if admin:
             await store.set_admin(user.id, True)
 
-    _run(_with_store(db, database_url, action, create=True))
+    _run(with_store(db, database_url, action, create=True))
     click.echo(f"created {nick}{', a server admin' if admin else ''}")
 
 
@@ -119,7 +100,7 @@ def users_list(db: Path | None, database_url: str | None) -> None:
     async def action(store: Store) -> list[User]:
         return await store.list_users()
 
-    for user in _run(_with_store(db, database_url, action)):
+    for user in _run(with_store(db, database_url, action)):
         if user.removed:
             click.echo(f"{user.nick}\tremoved")
         else:
@@ -142,7 +123,7 @@ def users_admin(nick: str, revoke: bool, db: Path | None, database_url: str | No
         user = await _existing_user(store, nick)
         return user.nick, await store.set_admin(user.id, not revoke)
 
-    name, changed = _run(_with_store(db, database_url, action))
+    name, changed = _run(with_store(db, database_url, action))
     if revoke:
         click.echo(f"{name} is no longer a server admin" if changed else f"{name} was no admin")
     else:
@@ -163,7 +144,7 @@ def users_remove(nick: str, db: Path | None, database_url: str | None) -> None:
         user = await _existing_user(store, nick)
         await store.remove_user(user.id)
 
-    _run(_with_store(db, database_url, action))
+    _run(with_store(db, database_url, action))
     click.echo(f"removed {nick}")
 
 
@@ -189,7 +170,7 @@ def tokens_create(nick: str, db: Path | None, database_url: str | None, ttl: flo
         await store.add_token(user.id, token_hash(token), time.time() + ttl if ttl else None)
         return token
 
-    click.echo(_run(_with_store(db, database_url, action)))
+    click.echo(_run(with_store(db, database_url, action)))
 
 
 @tokens.command("revoke")
@@ -206,7 +187,7 @@ def tokens_revoke(nick: str, db: Path | None, database_url: str | None) -> None:
         user = await _existing_user(store, nick)
         return await store.revoke_user_tokens(user.id)
 
-    count = _run(_with_store(db, database_url, action))
+    count = _run(with_store(db, database_url, action))
     click.echo(f"revoked {count} token(s) of {nick}")
 
 

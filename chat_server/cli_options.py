@@ -75,3 +75,8 @@ def parse_allowance(_ctx: Any, _param: Any, value: str) -> Allowance:
         return Allowance.parse(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def database_options(func: F) -> F:
+    """``--db`` and ``--database-url``: the database an administration command works on."""
+    return db_option(database_url_option(func))

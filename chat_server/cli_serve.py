@@ -13,9 +13,7 @@ import click
 from chat_server.addresses import TrustedProxies
 from chat_server.cli_login_options import login_limit_options
 from chat_server.cli_options import database_url_option, db_option, parse_duration, resolve_database
-from chat_server.config import (
-    Settings,
-)
+from chat_server.config import SIGNUP_MODES, Settings, Signup
 from chat_server.logs import install_repeat_filter
 from chat_server.ratelimit import Allowance
 from chat_server.runtime import run as _run
@@ -89,7 +87,18 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     " connect from it; without it, from loopback names and the listen address only.",
 )
 @click.option(
-    "--no-signup", is_flag=True, envvar="CHAT_SERVER_NO_SIGNUP", help="Only existing accounts."
+    "--signup",
+    type=click.Choice(SIGNUP_MODES),
+    default=None,
+    envvar="CHAT_SERVER_SIGNUP",
+    help="Who may create an account by logging in: anyone (open, the default), holders of"
+    " an invite code (invite: chat-server invites create), nobody (closed).",
+)
+@click.option(
+    "--no-signup",
+    is_flag=True,
+    envvar="CHAT_SERVER_NO_SIGNUP",
+    help="Only existing accounts (the same as --signup closed).",
 )
 @click.option(
     "--token-ttl",
@@ -302,6 +311,7 @@ def serve(
     keyfile: Path | None,
     allow_origins: tuple[str, ...],
     public_url: str | None,
+    signup: Signup | None,
     no_signup: bool,
     token_ttl: float | None,
     edit_window: float | None,
@@ -358,6 +368,8 @@ def serve(
         raise click.BadParameter("use https://HOST[:PORT]", param_hint="--public-url")
     if (certfile is None) != (keyfile is None):
         raise click.UsageError("--certfile and --keyfile go together")
+    if no_signup and signup not in (None, "closed"):
+        raise click.UsageError(f"--no-signup and --signup {signup} disagree; give one")
     settings = Settings(
         host=host,
         port=port,
@@ -371,7 +383,7 @@ def serve(
         keyfile=keyfile,
         allow_origins=tuple(o for value in allow_origins for o in value.split()),
         public_url=public_url,
-        signup=not no_signup,
+        signup="closed" if no_signup else signup or "open",
         token_ttl=token_ttl,
         edit_window=edit_window,
         compression=None if compression == "none" else compression,

@@ -28,6 +28,7 @@ from chat_tui.cli_shared import (
     auth_options,
     client_failure,
     env_password,
+    invite_option,
     make_client,
     pick_credentials,
     room_name,
@@ -263,7 +264,8 @@ main.add_command(react)
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @click.option("--nick", envvar="CHAT_NICK", required=True, help="Your nick [env CHAT_NICK].")
-def login(url_arg: str | None, url: str, nick: str) -> None:
+@invite_option
+def login(url_arg: str | None, url: str, nick: str, invite: str | None) -> None:
     """Log in (or sign up) and store a session token for the server at URL.
 
     The password comes from CHAT_PASSWORD or a hidden prompt. The token is kept in
@@ -272,12 +274,13 @@ def login(url_arg: str | None, url: str, nick: str) -> None:
     \b
     Example:
       chat-tui login ws://chat.example.org:8765/ws --nick alice
+      chat-tui login ws://chat.example.org:8765/ws --nick dana --invite k3mzq8tbxh2wafnvc7ep
     """
     server = server_url(url_arg, url)
     password = env_password() or ask_password("Password")
     from chat_tui.client.client import ChatClient
 
-    client = ChatClient(server, nick=nick, password=password, reconnect=False)
+    client = ChatClient(server, nick=nick, password=password, invite=invite, reconnect=False)
     welcome = run_command(_login(client))
     credentials.save_token(server, welcome.nick, welcome.token)
     if welcome.created:
@@ -425,6 +428,7 @@ async def _blocking(client: ChatClient, who: str, *, block: bool) -> str:
     help="Room to join at start (repeatable).",
 )
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on mentions.")
+@invite_option
 def connect(
     url_arg: str | None,
     url: str,
@@ -432,6 +436,7 @@ def connect(
     nick: str | None,
     rooms: tuple[str, ...],
     no_bell: bool,
+    invite: str | None,
 ) -> None:
     """Open the full-screen chat.
 
@@ -439,6 +444,7 @@ def connect(
     Examples:
       chat-tui connect
       chat-tui connect ws://chat.example.org:8765/ws --nick alice --room general --room ops
+      chat-tui connect ws://chat.example.org:8765/ws --nick dana --invite k3mzq8tbxh2wafnvc7ep
     """
     from chat_tui.tui.app import run  # Textual is imported only here
 
@@ -449,5 +455,6 @@ def connect(
         token=token,
         password=env_password(),
         bell=not no_bell,
+        invite=invite,
     )
     sys.exit(code)

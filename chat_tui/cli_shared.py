@@ -16,7 +16,14 @@ import click
 
 from chat_tui.client import credentials
 from chat_tui.client.credentials import DEFAULT_URL
-from chat_tui.client.errors import AuthError, ClientError, ConnectError, RateLimited, ServerError
+from chat_tui.client.errors import (
+    AuthError,
+    ClientError,
+    ConnectError,
+    InviteNeeded,
+    RateLimited,
+    ServerError,
+)
 
 if TYPE_CHECKING:
     from chat_tui.client.client import ChatClient
@@ -39,6 +46,8 @@ def client_failure(exc: ClientError) -> Fail:
         return Fail(str(exc), exc.exit_code)
     if isinstance(exc, ServerError):
         return Fail(f"rejected by the server: {exc.code}: {exc.message}", exc.exit_code)
+    if isinstance(exc, InviteNeeded):
+        return Fail(f"sign-up refused: {exc} (chat-tui login --invite CODE)", exc.exit_code)
     if isinstance(exc, AuthError):
         return Fail(f"authentication failed: {exc}", exc.exit_code)
     return Fail(str(exc), exc.exit_code)
@@ -90,6 +99,16 @@ def auth_options(func: F) -> F:
         envvar="CHAT_NICK",
         default=None,
         help="Log in with this nick and the password in CHAT_PASSWORD [env CHAT_NICK].",
+    )(func)
+
+
+def invite_option(func: F) -> F:
+    return click.option(
+        "--invite",
+        metavar="CODE",
+        default=None,
+        help="An invite code (from the server's admin), to sign up a new nick on a server"
+        " that needs one; an existing account ignores it.",
     )(func)
 
 

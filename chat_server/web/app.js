@@ -19,6 +19,8 @@ import { $, clean, notice, setStatus } from "./dom.js";
 import {
   authFailed,
   connectionClosed,
+  invitedByLink,
+  inviteNeeded,
   login,
   loginLimited,
   logout,
@@ -61,6 +63,7 @@ function askAgainLater(frame, pending) {
 function failed(frame, pending) {
   if (frame.code === "auth_failed") return authFailed();
   if (frame.code === "rate_limited" && pending && pending.kind === "hello") return loginLimited(frame);
+  if (frame.code === "forbidden" && pending && pending.kind === "hello") return inviteNeeded(frame);
   if (refused(frame)) return undefined; // one of our sends, edits, deletes or reactions
   if (pending && pending.kind === "around") return undefined; // the quote stays "↳ …"
   if (pending && pending.kind === "thread") return threadFailed(frame.message);
@@ -165,6 +168,7 @@ function start() {
   wireInvites();
   document.addEventListener("visibilitychange", scheduleRead);
   window.addEventListener("online", retryNow);
+  if (invitedByLink()) return; // a new account, even in a browser logged in as someone
   const token = savedToken();
   if (!token) {
     showLogin("");

@@ -34,6 +34,38 @@ export function showLogin(error) {
   (me.nick ? $("login-password") : $("login-nick")).focus();
 }
 
+/** Show the invite-code field (with ``code`` in it, when given). */
+function askInvite(code) {
+  $("login-invite-label").hidden = false;
+  $("login-invite").hidden = false;
+  if (code) $("login-invite").value = code;
+}
+
+/** A link ``…/#invite=CODE`` opens the signup form with the code filled in; the code then
+ * leaves the address bar (not kept in the history, nor in a bookmark). True when it did. */
+export function invitedByLink() {
+  const match = /^#invite=([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
+  if (!match) return false;
+  history.replaceState(null, "", location.pathname + location.search);
+  showLogin("");
+  askInvite(match[1]);
+  $("login-hint").textContent = "You were invited: pick a nick and a password to create your account.";
+  $("login-nick").focus();
+  return true;
+}
+
+/** The server signs up this new nick only with a valid invite code (``forbidden`` to a
+ * hello): ask for one, keeping the password typed, which is the one being chosen. */
+export function inviteNeeded(frame) {
+  me.authFailed = true; // the close that follows is explained here
+  const password = me.password;
+  const text = clean(frame.message);
+  showLogin(`${text.charAt(0).toUpperCase()}${text.slice(1)}. Enter the invite code you were given.`);
+  if (password) $("login-password").value = password;
+  askInvite("");
+  $("login-invite").focus();
+}
+
 export function showChat() {
   $("login-screen").hidden = true;
   $("chat-screen").hidden = false;
@@ -72,7 +104,8 @@ export function login(event) {
     return;
   }
   reset();
-  Object.assign(me, { nick, password, token: null, remember: $("login-remember").checked });
+  const invite = $("login-invite").hidden ? null : $("login-invite").value.trim() || null;
+  Object.assign(me, { nick, password, invite, token: null, remember: $("login-remember").checked });
   $("login-error").textContent = "Logging in…";
   $("login-submit").disabled = true;
   connect();
@@ -92,6 +125,7 @@ export function welcome(frame) {
   me.nick = frame.nick;
   me.token = frame.token;
   me.password = null;
+  me.invite = null;
   if (first) {
     keepToken(frame.token);
     showChat();

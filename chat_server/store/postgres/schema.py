@@ -185,6 +185,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX room_invites_user ON room_invites(user_id, created_at)",
     ),
+    # Invite codes: see the SQLite schema's ``invites``.
+    (
+        """CREATE TABLE invites (
+            hash BYTEA PRIMARY KEY,
+            prefix TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            used INTEGER NOT NULL DEFAULT 0,
+            expires_at DOUBLE PRECISION,
+            rooms TEXT NOT NULL DEFAULT '',
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

@@ -37,6 +37,7 @@ from chat_server.store.base import (
     RoomQuota,
     Stored,
     User,
+    invite_refused,
     is_plain,
     too_many_blocks,
 )
@@ -58,8 +59,12 @@ class Sql:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CreateUser:
+    """A new account; with ``invite`` (a code's hash), one use of it taken and its rooms
+    joined, or ``invite_refused`` and nothing written."""
+
     nick: str
     password_hash: str
+    invite: bytes | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -325,12 +330,22 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             return purge_search(conn, known, pages)
         case Sql(sql, params):
             return conn.execute(sql, params).rowcount
-        case CreateUser(nick, password_hash):
+        case CreateUser(nick, password_hash, invite):
+            rooms = take_invite(conn, invite) if invite is not None else []
             cur = conn.execute(
                 "INSERT INTO users (nick, nick_key, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 (nick, nick_key(nick), password_hash, now_ts()),
             )
             assert cur.lastrowid is not None
+            for name in rooms:
+                conn.execute(
+                    "INSERT OR IGNORE INTO rooms (name, created_at) VALUES (?, ?)", (name, now_ts())
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at)"
+                    " SELECT ?, id, ? FROM rooms WHERE name = ?",
+                    (cur.lastrowid, now_ts(), name),
+                )
             return User(id=cur.lastrowid, nick=nick, password_hash=password_hash)
         case RemoveUser(user_id):
             conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
@@ -401,6 +416,19 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             ).fetchone()
             return int(row[0]) if row else None
     raise TypeError(f"unknown write {op!r}")
+
+
+def take_invite(conn: sqlite3.Connection, code_hash: bytes) -> list[str]:
+    """Take one use of the invite code; its rooms. ``invite_refused`` when it has none left,
+    has expired or is unknown."""
+    row = conn.execute(
+        "UPDATE invites SET used = used + 1 WHERE hash = ? AND used < uses"
+        " AND (expires_at IS NULL OR expires_at > ?) RETURNING rooms",
+        (code_hash, time.time()),
+    ).fetchone()
+    if row is None:
+        raise invite_refused()
+    return str(row[0]).split()
 
 
 def check_quota(
