@@ -91,7 +91,7 @@ def invites() -> None:
     default=None,
     callback=_page,
     help="The address people reach the server at, for the link"
-    f" [env CHAT_SERVER_PUBLIC_URL, as serve; default {DEFAULT_PAGE}].",
+    f" (as serve's; default {DEFAULT_PAGE}).",
 )
 @database_options
 def invites_create(

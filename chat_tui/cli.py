@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from chat_server.cli_help import show_envvars
 from chat_tui import __version__
 from chat_tui.cli_changes import delete, edit, react
 from chat_tui.cli_shared import (
@@ -263,7 +264,7 @@ main.add_command(react)
 @main.command(short_help="Log in (or sign up) and store a session token.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
-@click.option("--nick", envvar="CHAT_NICK", required=True, help="Your nick [env CHAT_NICK].")
+@click.option("--nick", envvar="CHAT_NICK", required=True, help="Your nick.")
 @invite_option
 def login(url_arg: str | None, url: str, nick: str, invite: str | None) -> None:
     """Log in (or sign up) and store a session token for the server at URL.
@@ -299,7 +300,7 @@ async def _login(client: ChatClient) -> p.Welcome:
 @main.command(short_help="Revoke the stored token and forget it.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
-@click.option("--token", envvar="CHAT_TOKEN", default=None, help="Token to revoke [env CHAT_TOKEN]")
+@click.option("--token", envvar="CHAT_TOKEN", default=None, help="Token to revoke.")
 @click.option(
     "--all", "everywhere", is_flag=True, help="Revoke every token of the account (everywhere)."
 )
@@ -458,3 +459,6 @@ def connect(
         invite=invite,
     )
     sys.exit(code)
+
+
+show_envvars(main)  # last: every command is added by now

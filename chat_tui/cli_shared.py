@@ -71,7 +71,7 @@ def url_option(func: F) -> F:
         envvar="CHAT_URL",
         default=DEFAULT_URL,
         show_default=True,
-        help="Server websocket URL (host:port works too) [env CHAT_URL].",
+        help="Server websocket URL (host:port works too).",
     )(func)
 
 
@@ -92,13 +92,13 @@ def auth_options(func: F) -> F:
         "--token",
         envvar="CHAT_TOKEN",
         default=None,
-        help="Session or bot token [env CHAT_TOKEN; default: the one `login` stored].",
+        help="Session or bot token (default: the one `login` stored).",
     )(func)
     return click.option(
         "--nick",
         envvar="CHAT_NICK",
         default=None,
-        help="Log in with this nick and the password in CHAT_PASSWORD [env CHAT_NICK].",
+        help="Log in with this nick and the password in CHAT_PASSWORD.",
     )(func)
 
 
