@@ -47,6 +47,14 @@ class RoomState(Struct):
     unread: int
 
 
+class Invitation(Struct):
+    """A pending invitation (protocol 2): to ``room``, from ``by``."""
+
+    room: str
+    by: str
+    private: bool
+
+
 class Welcome(ServerFrame, tag="welcome"):
     """``blocked``: the nicks the user blocked, sorted case-insensitively (at most
     ``limits.max_blocks``); None from a server older than it: "not said", not "nobody"."""
@@ -60,17 +68,30 @@ class Welcome(ServerFrame, tag="welcome"):
     rooms: list[RoomState]
     blocked: list[str] | None = None
     admin: bool = False  # protocol 2: a server admin (absent otherwise)
+    # protocol 2: the invitations the user has neither accepted (join) nor declined (leave)
+    invites: list[Invitation] | None = None
 
 
 class Joined(ServerFrame, tag="joined"):
+    """``topic``, ``private`` and ``roles`` ({nick: "owner"|"op"}, the members with a role)
+    are protocol 2's."""
+
     room: str
     last_seq: int
     members: list[str]
     online: list[str]
+    topic: str = ""
+    private: bool = False
+    roles: dict[str, str] = {}
 
 
 class Left(ServerFrame, tag="left"):
+    """The user is no longer in ``room``; ``by`` and ``reason`` (protocol 2) when someone
+    removed them (a kick or a ban)."""
+
     room: str
+    by: str | None = None
+    reason: str | None = None
 
 
 class Reaction(Struct, omit_defaults=True):
@@ -94,7 +115,8 @@ class MessageRecord(Struct, omit_defaults=True):
     message is deleted), a delete's ``reason`` is optional, a react's ``emoji`` and
     ``remove`` say what it did ("" and ``deleted`` once the message is deleted). The fields
     a message without changes lacks are left out, so its record is protocol 1's byte for
-    byte.
+    byte. A ``notice`` (a room command's entry) has ``event`` and, as the event needs,
+    ``target_nick``, ``topic``, ``role`` and ``reason``.
     """
 
     room: str
@@ -103,7 +125,7 @@ class MessageRecord(Struct, omit_defaults=True):
     body: str
     ts: str
     id: str
-    kind: Literal["edit", "delete", "react"] | None = None
+    kind: Literal["edit", "delete", "react", "notice"] | None = None
     target: int | None = None
     edited: str | None = None
     deleted: bool = False
@@ -115,6 +137,10 @@ class MessageRecord(Struct, omit_defaults=True):
     reactions: list[Reaction] = []
     emoji: str | None = None
     remove: bool = False
+    event: str | None = None
+    target_nick: str | None = None
+    topic: str | None = None
+    role: str | None = None
 
 
 class HistoryPage(ServerFrame, tag="history"):
@@ -179,6 +205,30 @@ class ReactEvent(ServerFrame, tag="react"):
     target: int
     emoji: str
     remove: bool = False
+
+
+class Notice(ServerFrame, tag="notice"):
+    """Live: a room command's entry (``event``: create, topic, invite, kick, ban, unban,
+    role), by ``nick``; ``target_nick``, ``topic``, ``role``, ``reason`` as it needs."""
+
+    room: str
+    seq: int
+    nick: str
+    ts: str
+    id: str
+    event: str
+    target_nick: str | None = None
+    topic: str | None = None
+    role: str | None = None
+    reason: str | None = None
+
+
+class InviteEvent(ServerFrame, tag="invite"):
+    """Live, to the invitee's connections: ``by`` invited them to ``room``."""
+
+    room: str
+    by: str
+    private: bool
 
 
 class Presence(ServerFrame, tag="presence"):
@@ -267,6 +317,8 @@ AnyServerFrame = (
     | EditEvent
     | DeleteEvent
     | ReactEvent
+    | Notice
+    | InviteEvent
     | Presence
     | TypingEvent
     | ReadEvent
