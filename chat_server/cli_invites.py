@@ -91,7 +91,7 @@ def invites() -> None:
     default=None,
     callback=_page,
     help="The address people reach the server at, for the link"
-    f" (as serve's; default {DEFAULT_PAGE}).",
+    f" [env CHAT_SERVER_PUBLIC_URL, as serve; default {DEFAULT_PAGE}].",
 )
 @database_options
 def invites_create(
@@ -110,7 +110,7 @@ def invites_create(
     expires_at = None if expires is None else time.time() + expires
 
     async def action(store: Store) -> None:
-        await store.add_invite(token_hash(code), code[:INVITE_PREFIX], uses, expires_at, rooms)
+        await store.add_invite_code(token_hash(code), code[:INVITE_PREFIX], uses, expires_at, rooms)
 
     run_with_store(db, database_url, action, create=True)
     click.echo(code)
@@ -150,13 +150,14 @@ def invites_revoke(code: str, db: Path | None, database_url: str | None) -> None
 
     async def action(store: Store) -> str:
         digest = token_hash(wanted)
-        codes = await store.invite_codes()
-        matches = [i for i in codes if i.prefix == wanted or i.code_hash == digest]
+        matches = [
+            i for i in await store.invite_codes() if i.prefix == wanted or i.code_hash == digest
+        ]
         if not matches:
             raise click.ClickException(f"no invite code {wanted}")
         if len(matches) > 1:
             raise click.ClickException(f"{wanted} starts several codes: give the whole code")
-        await store.revoke_invite(matches[0].code_hash)
+        await store.revoke_invite_code(matches[0].code_hash)
         return matches[0].prefix
 
     prefix = run_with_store(db, database_url, action)

@@ -240,7 +240,7 @@ async def _sign_up(
         log.info("signup refused from %s: no invite code for %s", peer(ws), nick)
         raise ProtocolError("forbidden", "an invite code is needed to sign up here", ref)
     if code is not None:
-        invite = await ctx.store.invite(code)
+        invite = await ctx.store.invite_code(code)
         if invite is None or not invite.usable(time.time()):
             _failed(ctx, ws, attempt, nick)
             log.info("signup refused from %s: a bad invite code for %s", peer(ws), nick)

@@ -331,12 +331,12 @@ class Store(Protocol):
         ...
 
     # invite codes (``chat-server invites``)
-    async def add_invite(
+    async def add_invite_code(
         self, code_hash: bytes, prefix: str, uses: int, expires_at: float | None,
         rooms: Sequence[str],
     ) -> None: ...  # fmt: skip
 
-    async def invite(self, code_hash: bytes) -> Invite | None:
+    async def invite_code(self, code_hash: bytes) -> Invite | None:
         """The code, whatever its state; None when unknown (or revoked)."""
         ...
 
@@ -344,7 +344,7 @@ class Store(Protocol):
         """Every code not revoked, oldest first, used up and expired ones included."""
         ...
 
-    async def revoke_invite(self, code_hash: bytes) -> bool:
+    async def revoke_invite_code(self, code_hash: bytes) -> bool:
         """Forget the code; True when there was one."""
         ...
 

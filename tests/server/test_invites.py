@@ -37,7 +37,7 @@ async def server(
 async def invite(
     server: ChatServerUnderTest, code: str = CODE, uses: int = 1, *rooms: str, ttl: float = 3600
 ) -> None:
-    await server.running.store.add_invite(
+    await server.running.store.add_invite_code(
         token_hash(code), code[:6], uses, time.time() + ttl, rooms
     )
 
@@ -90,7 +90,7 @@ async def test_a_newcomer_needs_a_valid_code_and_an_existing_user_does_not(
 async def test_expired_and_revoked_codes_are_refused(server: ChatServerUnderTest) -> None:
     await invite(server, "expiredcodexxxxxxxxx", 5, ttl=-1)
     await invite(server, "revokedcodexxxxxxxxx", 5)
-    await server.running.store.revoke_invite(token_hash("revokedcodexxxxxxxxx"))
+    await server.running.store.revoke_invite_code(token_hash("revokedcodexxxxxxxxx"))
     for code in ("expiredcodexxxxxxxxx", "revokedcodexxxxxxxxx"):
         refused = await hello(server, nick="late", invite=code)
         assert refused["code"] == "forbidden", refused

@@ -21,8 +21,8 @@ async def test_a_code_creates_accounts_while_it_has_uses_and_joins_its_rooms(
     store: AnyStore,
 ) -> None:
     await member(store, "alice", "general")  # one room exists, the other does not yet
-    await store.add_invite(b"h1", "abcdef", 2, None, ["general", "team"])
-    invite = await store.invite(b"h1")
+    await store.add_invite_code(b"h1", "abcdef", 2, None, ["general", "team"])
+    invite = await store.invite_code(b"h1")
     assert invite is not None
     assert (invite.prefix, invite.uses, invite.used, invite.rooms) == (
         "abcdef",
@@ -45,22 +45,24 @@ async def test_a_code_creates_accounts_while_it_has_uses_and_joins_its_rooms(
     with pytest.raises(Forbidden, match="not valid"):  # used up: nothing is written
         await store.create_user("dave", "hash", invite=b"h1")
     assert await store.user_by_nick("dave") is None
-    used = await store.invite(b"h1")
+    used = await store.invite_code(b"h1")
     assert used is not None and used.used == 2 and not used.usable(time.time())
 
 
 async def test_unknown_expired_and_revoked_codes_create_nothing(store: AnyStore) -> None:
-    await store.add_invite(b"old", "oldold", 5, time.time() - 1, [])
-    await store.add_invite(b"new", "newnew", 5, time.time() + 3600, [])
+    await store.add_invite_code(b"old", "oldold", 5, time.time() - 1, [])
+    await store.add_invite_code(b"new", "newnew", 5, time.time() + 3600, [])
     for code in (b"old", b"nope"):
         with pytest.raises(Forbidden):
             await store.create_user("bob", "hash", invite=code)
     assert await store.user_by_nick("bob") is None
-    codes = await store.invite_codes()
-    assert [(i.prefix, i.used) for i in codes] == [("oldold", 0), ("newnew", 0)]
-    assert await store.revoke_invite(b"new")
-    assert not await store.revoke_invite(b"new")
-    assert await store.invite(b"new") is None
+    assert [(i.prefix, i.used) for i in await store.invite_codes()] == [
+        ("oldold", 0),
+        ("newnew", 0),
+    ]
+    assert await store.revoke_invite_code(b"new")
+    assert not await store.revoke_invite_code(b"new")
+    assert await store.invite_code(b"new") is None
     with pytest.raises(Forbidden):
         await store.create_user("bob", "hash", invite=b"new")
     assert [i.prefix for i in await store.invite_codes()] == ["oldold"]
@@ -68,16 +70,16 @@ async def test_unknown_expired_and_revoked_codes_create_nothing(store: AnyStore)
 
 async def test_a_taken_nick_takes_no_use_of_the_code(store: AnyStore) -> None:
     await store.create_user("bob", "hash")
-    await store.add_invite(b"h1", "abcdef", 1, None, ["general"])
+    await store.add_invite_code(b"h1", "abcdef", 1, None, ["general"])
     with pytest.raises(Conflict):
         await store.create_user("Bob", "hash", invite=b"h1")
-    invite = await store.invite(b"h1")
+    invite = await store.invite_code(b"h1")
     assert invite is not None and invite.used == 0
     assert await store.room_by_name("general") is None  # rolled back with the account
 
 
 async def test_concurrent_signups_cannot_overuse_a_one_use_code(store: AnyStore) -> None:
-    await store.add_invite(b"once", "oncexx", 1, None, ["general"])
+    await store.add_invite_code(b"once", "oncexx", 1, None, ["general"])
     nicks = [f"user{n}" for n in range(8)]
     outcomes = await asyncio.gather(
         *(store.create_user(nick, "hash", invite=b"once") for nick in nicks),
@@ -90,5 +92,5 @@ async def test_concurrent_signups_cannot_overuse_a_one_use_code(store: AnyStore)
     general = await store.room_by_name("general")
     assert general is not None
     assert [nick for _, nick in await store.members(general.id)] == [created[0].nick]
-    invite = await store.invite(b"once")
+    invite = await store.invite_code(b"once")
     assert invite is not None and invite.used == 1

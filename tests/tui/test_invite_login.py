@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 async def invite_only(make_server: ServerFactory) -> ChatServerUnderTest:
     server: ChatServerUnderTest = await make_server(signup="invite")
-    await server.running.store.add_invite(
+    await server.running.store.add_invite_code(
         token_hash(CODE), CODE[:6], 1, time.time() + 3600, ["general"]
     )
     return server

@@ -159,7 +159,7 @@ class PostgresAccounts:
 
     # --- invite codes ---------------------------------------------------------------------
 
-    async def add_invite(
+    async def add_invite_code(
         self, code_hash: bytes, prefix: str, uses: int, expires_at: float | None,
         rooms: Sequence[str],
     ) -> None:  # fmt: skip
@@ -173,7 +173,7 @@ class PostgresAccounts:
             " ".join(rooms),
         )
 
-    async def invite(self, code_hash: bytes) -> Invite | None:
+    async def invite_code(self, code_hash: bytes) -> Invite | None:
         row = await self._one(f"SELECT {INVITE_COLUMNS} FROM invites WHERE hash = $1", code_hash)
         return None if row is None else invite_of(row)
 
@@ -181,7 +181,7 @@ class PostgresAccounts:
         rows = await self._all(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY created_at, hash")
         return [invite_of(row) for row in rows]
 
-    async def revoke_invite(self, code_hash: bytes) -> bool:
+    async def revoke_invite_code(self, code_hash: bytes) -> bool:
         return await self._execute("DELETE FROM invites WHERE hash = $1", code_hash) > 0
 
     # --- blocks ---------------------------------------------------------------------------

@@ -157,7 +157,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Server admins: a flag on the account (see the SQLite schema's ``users.admin``).
     ("ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE",),
-    # Rooms with owners: see the SQLite schema's last migration.
+    # Rooms with owners: see the SQLite schema's migration of that name.
     (
         "ALTER TABLE rooms ADD COLUMN private BOOLEAN NOT NULL DEFAULT FALSE,"
         " ADD COLUMN topic TEXT NOT NULL DEFAULT ''",

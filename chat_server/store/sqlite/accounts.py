@@ -119,7 +119,7 @@ class SQLiteAccounts:
 
     # --- invite codes ---------------------------------------------------------------------
 
-    async def add_invite(
+    async def add_invite_code(
         self, code_hash: bytes, prefix: str, uses: int, expires_at: float | None,
         rooms: Sequence[str],
     ) -> None:  # fmt: skip
@@ -131,7 +131,7 @@ class SQLiteAccounts:
             )
         )
 
-    async def invite(self, code_hash: bytes) -> Invite | None:
+    async def invite_code(self, code_hash: bytes) -> Invite | None:
         row = await self._one(f"SELECT {INVITE_COLUMNS} FROM invites WHERE hash = ?", (code_hash,))
         return None if row is None else invite_of(row)
 
@@ -139,7 +139,7 @@ class SQLiteAccounts:
         rows = await self._all(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY created_at, rowid")
         return [invite_of(row) for row in rows]
 
-    async def revoke_invite(self, code_hash: bytes) -> bool:
+    async def revoke_invite_code(self, code_hash: bytes) -> bool:
         count: int = await self._write(Sql("DELETE FROM invites WHERE hash = ?", (code_hash,)))
         return count > 0
 
