@@ -295,3 +295,13 @@ def test_a_ban_keeps_someone_out_until_an_unban_and_the_owner_hands_the_room_on(
     expect(notices(c).last).to_have_text(f"{alice} gave up their role")
     expect(a.locator("#member-list li", has_text=alice).locator(".role")).to_have_count(0)
     expect(panel.locator("#topic-form")).to_be_hidden()
+
+    # the owner leaves: the longest-standing member (Alice) owns the room, and her panel says so
+    c.get_by_role("button", name=f"Leave #{room}").click()
+    expect(c.locator("#room-list button.room", has_text=room)).to_have_count(0)
+    expect(a.locator("#member-list li", has_text=alice).locator(".role")).to_have_text("owner")
+    expect(b.locator("#member-list li", has_text=alice).locator(".role")).to_have_text("owner")
+    expect(panel.locator("#topic-form")).to_be_visible()
+    expect(member_row(panel, bob).get_by_role("button", name=f"Make op: {bob}")).to_be_visible()
+    a.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
