@@ -1,14 +1,17 @@
 // Invitations to rooms: the welcome's list and the live `invite` events, in the sidebar with
 // Accept (join the room) and Decline (leave it: the server forgets the invitation).
 //
-// An invitation is listed until its room is joined or declined, here or in another tab. Someone
-// the user blocked cannot invite them (the server refuses it), so what is listed is wanted or
-// one click from gone.
+// An invitation is listed until its room is joined or declined. Someone the user blocked cannot
+// invite them (the server refuses it), so an invitation from a pest is one click from gone with
+// every later one: Block declines it and blocks its sender.
 
+import { setBlocked } from "./blocks.js";
 import { transmit } from "./connection.js";
 import { $, clean, el } from "./dom.js";
 import { selectRoom } from "./nav.js";
 import { join, lockEl, roomOf, rooms } from "./rooms.js";
+
+const MAX_INVITES = 100; // as many as a welcome lists; a flood of live ones stops here
 
 const invites = new Map(); // room name -> {room, by, private}
 
@@ -19,6 +22,7 @@ function valid(invite) {
 function add(invite) {
   const room = rooms.get(invite.room);
   if (room && (room.joined || room.joining)) return; // a member already
+  if (invites.size >= MAX_INVITES && !invites.has(invite.room)) return;
   invites.set(invite.room, {
     room: invite.room,
     by: typeof invite.by === "string" ? invite.by : "",
@@ -72,6 +76,13 @@ function inviteEl(invite) {
   decline.setAttribute("aria-label", `Decline the invitation to #${invite.room}`);
   const answers = el("span", "answers");
   answers.append(accept, decline);
+  if (invite.by) {
+    const block = el("button", "link block", "Block");
+    block.type = "button";
+    block.dataset.answer = "block";
+    block.setAttribute("aria-label", `Decline and block ${clean(invite.by)}`);
+    answers.append(block);
+  }
   item.append(what, answers);
   return item;
 }
@@ -86,13 +97,15 @@ function answered(event) {
   const button = event.target.closest("button[data-answer]");
   if (!button) return;
   const name = button.closest("li").dataset.room;
+  const invite = invites.get(name);
   invitationOver(name);
   if (button.dataset.answer === "accept") {
     join(roomOf(name), true); // also a room we were removed from and are invited back to
     selectRoom(name);
-  } else {
-    transmit({ type: "leave", room: name }); // its `left` answers; nothing to remove here
+    return;
   }
+  transmit({ type: "leave", room: name }); // its `left` answers; nothing to remove here
+  if (button.dataset.answer === "block" && invite && invite.by) setBlocked(invite.by, true);
 }
 
 export function wireInvites() {

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Locator, Page, WebSocket, expect
 
 from tests.browser.conftest import Pages, join_room, login, say, write
-from tests.server.e2e.e2e_support import NOISE, Chat, uniq
+from tests.server.e2e.e2e_support import NOISE, Chat, Client, Frame, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
 
@@ -41,6 +41,13 @@ def settings(page: Page) -> Locator:
 
 def member_row(panel: Locator, nick: str) -> Locator:
     return panel.locator("#settings-members li", has=panel.page.locator(".nick", has_text=nick))
+
+
+def command(client: Client, frame: Frame) -> Frame:
+    """A room command from a terminal: its ack, or its error (the notices it made pass by)."""
+    frame = {**frame, "id": uniq("cmd")}
+    client.send(frame)
+    return client.recv_until_any(("ack", "error"), skip=NOISE | {"notice"})
 
 
 def notices(page: Page) -> Locator:
@@ -121,11 +128,17 @@ def test_an_invited_user_sees_the_invitation_and_joins(pages: Pages, chat: Chat)
     # an invitation to a public room, declined: gone here and after a reload
     pest = chat.signup("Pest_")
     pest.join(other)
-    pest.request({"type": "invite", "room": other, "nick": bob, "id": uniq("i")}, "ack")
+    command(pest, {"type": "invite", "room": other, "nick": bob})
     invitation = b.locator("#invite-list li", has_text=f"#{other}")
     expect(invitation).to_contain_text(f"from {pest.nick}")
     invitation.get_by_role("button", name=f"Decline the invitation to #{other}").click()
     expect(b.locator("#invites")).to_be_hidden()
+    # again: Block declines it and refuses every later invitation of theirs
+    command(pest, {"type": "invite", "room": other, "nick": bob})
+    b.get_by_role("button", name=f"Decline and block {pest.nick}").click()
+    expect(b.locator("#notice")).to_contain_text(f"Blocked {pest.nick}")
+    expect(b.locator("#invites")).to_be_hidden()
+    assert command(pest, {"type": "invite", "room": other, "nick": bob})["code"] == "forbidden"
     b.reload()
     expect(b.locator("#room-title")).to_have_text(f"#{room}")
     expect(b.locator("#invites")).to_be_hidden()
@@ -196,7 +209,7 @@ def test_an_op_sets_the_topic_and_everyone_sees_it(pages: Pages, chat: Chat) -> 
     bob, carol = uniq("Bob_"), uniq("Carol_")
     room = uniq("plans-")
     owner = chat.signup("Owner_")
-    owner.request({"type": "create", "room": room, "private": False, "id": uniq("c")}, "ack")
+    assert command(owner, {"type": "create", "room": room})["type"] == "ack"
     owner.join(room)
     b = pages.open()
     login(b, bob)
@@ -204,7 +217,9 @@ def test_an_op_sets_the_topic_and_everyone_sees_it(pages: Pages, chat: Chat) -> 
     c = pages.open(390, 844)  # a phone
     login(c, carol)
     join_room(c, room)
-    owner.request({"type": "role", "room": room, "nick": bob, "role": "op", "id": uniq("r")}, "ack")
+    assert (
+        command(owner, {"type": "role", "room": room, "nick": bob, "role": "op"})["type"] == "ack"
+    )
     for page in (b, c):
         expect(page.locator("#member-list li", has_text=bob).locator(".role")).to_have_text("op")
         expect(page.locator("#member-list li", has_text=owner.nick).locator(".role")).to_have_text(
@@ -295,3 +310,13 @@ def test_a_ban_keeps_someone_out_until_an_unban_and_the_owner_hands_the_room_on(
     expect(notices(c).last).to_have_text(f"{alice} gave up their role")
     expect(a.locator("#member-list li", has_text=alice).locator(".role")).to_have_count(0)
     expect(panel.locator("#topic-form")).to_be_hidden()
+
+    # the owner leaves: the longest-standing member (Alice) owns the room, and her panel says so
+    c.get_by_role("button", name=f"Leave #{room}").click()
+    expect(c.locator("#room-list button.room", has_text=room)).to_have_count(0)
+    expect(a.locator("#member-list li", has_text=alice).locator(".role")).to_have_text("owner")
+    expect(b.locator("#member-list li", has_text=alice).locator(".role")).to_have_text("owner")
+    expect(panel.locator("#topic-form")).to_be_visible()
+    expect(member_row(panel, bob).get_by_role("button", name=f"Make op: {bob}")).to_be_visible()
+    a.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
