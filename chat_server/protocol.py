@@ -27,11 +27,14 @@ from chat_server.server_frames import DeleteEvent as DeleteEvent
 from chat_server.server_frames import EditEvent as EditEvent
 from chat_server.server_frames import Error as Error
 from chat_server.server_frames import HistoryPage as HistoryPage
+from chat_server.server_frames import Invitation as Invitation
+from chat_server.server_frames import InviteEvent as InviteEvent
 from chat_server.server_frames import Joined as Joined
 from chat_server.server_frames import Left as Left
 from chat_server.server_frames import Limits as Limits
 from chat_server.server_frames import Message as Message
 from chat_server.server_frames import MessageRecord as MessageRecord
+from chat_server.server_frames import NoticeEvent as NoticeEvent
 from chat_server.server_frames import PasswordChanged as PasswordChanged
 from chat_server.server_frames import Presence as Presence
 from chat_server.server_frames import Rate as Rate

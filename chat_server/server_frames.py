@@ -47,9 +47,19 @@ class RoomState(Struct):
     unread: int
 
 
+class Invitation(Struct):
+    """Protocol 2: a room the user is invited to (``welcome.invites``, the live ``invite``),
+    until they join it or decline (``leave``)."""
+
+    room: str
+    by: str
+    private: bool = False
+
+
 class Welcome(ServerFrame, tag="welcome"):
     """``blocked``: the nicks the user blocked, sorted case-insensitively (at most
-    ``limits.max_blocks``); None from a server older than it: "not said", not "nobody"."""
+    ``limits.max_blocks``); None from a server older than it: "not said", not "nobody".
+    ``invites`` (protocol 2): the invitations waiting for an answer."""
 
     nick: str
     token: str
@@ -60,17 +70,37 @@ class Welcome(ServerFrame, tag="welcome"):
     rooms: list[RoomState]
     blocked: list[str] | None = None
     admin: bool = False  # protocol 2: a server admin (absent otherwise)
+    invites: list[Invitation] = []
+
+
+class InviteEvent(ServerFrame, tag="invite"):
+    """Live (protocol 2): ``by`` invited the user to ``room``."""
+
+    room: str
+    by: str
+    private: bool = False
 
 
 class Joined(ServerFrame, tag="joined"):
+    """``topic``, ``private`` and ``roles`` ({nick: "owner"|"op"}, the members with a role)
+    come with protocol 2."""
+
     room: str
     last_seq: int
     members: list[str]
     online: list[str]
+    topic: str = ""
+    private: bool = False
+    roles: dict[str, str] = {}
 
 
 class Left(ServerFrame, tag="left"):
+    """The answer to ``leave``; unasked (protocol 2), a kick: ``by`` removed the user, who
+    no longer receives the room."""
+
     room: str
+    by: str | None = None
+    reason: str | None = None
 
 
 class Reaction(Struct, omit_defaults=True):
@@ -103,7 +133,7 @@ class MessageRecord(Struct, omit_defaults=True):
     body: str
     ts: str
     id: str
-    kind: Literal["edit", "delete", "react"] | None = None
+    kind: Literal["edit", "delete", "react", "notice"] | None = None
     target: int | None = None
     edited: str | None = None
     deleted: bool = False
@@ -115,6 +145,11 @@ class MessageRecord(Struct, omit_defaults=True):
     reactions: list[Reaction] = []
     emoji: str | None = None
     remove: bool = False
+    # a notice (protocol 2): what a room command did
+    event: str | None = None
+    target_nick: str | None = None
+    topic: str | None = None
+    role: str | None = None
 
 
 class HistoryPage(ServerFrame, tag="history"):
@@ -179,6 +214,22 @@ class ReactEvent(ServerFrame, tag="react"):
     target: int
     emoji: str
     remove: bool = False
+
+
+class NoticeEvent(ServerFrame, tag="notice"):
+    """Live (protocol 2): a room command's entry ``seq``: ``nick`` set the topic, kicked,
+    banned or unbanned ``target_nick``, or gave them a ``role``."""
+
+    room: str
+    seq: int
+    nick: str
+    ts: str
+    id: str
+    event: str
+    target_nick: str | None = None
+    topic: str | None = None
+    role: str | None = None
+    reason: str | None = None
 
 
 class Presence(ServerFrame, tag="presence"):
@@ -267,6 +318,8 @@ AnyServerFrame = (
     | EditEvent
     | DeleteEvent
     | ReactEvent
+    | NoticeEvent
+    | InviteEvent
     | Presence
     | TypingEvent
     | ReadEvent

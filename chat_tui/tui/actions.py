@@ -66,6 +66,15 @@ class Commands:
             case cmd.Who():
                 if room is not None:
                     self._who(room)
+            case (
+                cmd.CreateRoom()
+                | cmd.InviteNick()
+                | cmd.Remove()
+                | cmd.Unban()
+                | cmd.SetRole()
+                | cmd.SetTopic()
+            ):
+                self.app.room_admin.execute(command)
             case cmd.SearchFor(query=query):
                 self.app.run_worker(self._search(query), exit_on_error=False)
             case cmd.Block(nick=nick) | cmd.Unblock(nick=nick):
@@ -162,12 +171,14 @@ class Commands:
 
     async def _leave(self, room: str) -> None:
         assert self.app.client is not None
+        chat = self.app.chat
+        info = chat.rooms.rooms.get(room)
         try:
-            await self.app.client.leave(room)
+            if info is None or info.removed is None:  # removed: only the greyed entry goes
+                await self.app.client.leave(room)
         except ClientError as exc:
             self.app.notice(room, f"cannot leave: {exc}", "error")
             return
-        chat = self.app.chat
         chat.rooms.rooms.pop(room, None)
         chat.history.forget(room)
         remaining = chat.rooms.ordered()

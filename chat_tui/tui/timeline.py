@@ -97,7 +97,10 @@ class Timeline:
     log: RoomLog = field(default_factory=RoomLog)
     dirty: set[int] = field(default_factory=set)  # seqs to draw again (the view empties it)
     quotes_asked: set[int] = field(default_factory=set)  # reply targets fetched (or asked)
+    # the room's notices (protocol 2: a topic set, a kick, a role given), by seq
+    events: dict[int, MessageRecord] = field(default_factory=dict)
     _seqs: list[int] = field(default_factory=list)
+    _event_seqs: list[int] = field(default_factory=list)
     _quoted_by: dict[int, set[int]] = field(default_factory=dict)
 
     @property
@@ -159,8 +162,25 @@ class Timeline:
             if seq == text:
                 self.dirty.update(self._quoted_by.get(seq, ()))
 
+    def add_event(self, notice: MessageRecord) -> bool:
+        """A notice entry (live or from a page), drawn at its seq among the messages;
+        False when it was held already."""
+        if notice.seq in self.events:
+            return False
+        self.events[notice.seq] = notice
+        bisect.insort(self._event_seqs, notice.seq)
+        return True
+
+    @property
+    def events_after_last(self) -> bool:
+        """Whether a notice is drawn below the newest message (a new message then goes
+        under it, not at the end of the lines drawn)."""
+        return bool(self._event_seqs) and self._event_seqs[-1] > self.last_seq
+
     def add(self, message: MessageRecord) -> Added:
         """Add one message (live or a gap fill); your own clears its pending entry."""
+        if message.kind == "notice":
+            return "inserted" if self.add_event(message) else "duplicate"
         if message.kind is not None:  # a change entry of a page
             self._changed(self.log.apply(message), _text_of(message))
             return "duplicate"
@@ -191,6 +211,9 @@ class Timeline:
         first = self.first_seq
         older: list[MessageRecord] = []
         for entry in messages:  # in seq order: a change follows its message
+            if entry.kind == "notice":
+                self.add_event(entry)
+                continue
             self._changed(self.log.apply(entry), _text_of(entry))
             if entry.kind is None and (first is None or entry.seq < first):
                 older.append(self.log.messages[entry.seq])
@@ -264,7 +287,17 @@ class Timeline:
                 yield ("notice", notice.number), notice
         previous = self.messages[start - 1] if start > 0 else None
         previous_day = local_day(previous.ts) if previous else None
+        events = self._event_seqs
+        at = bisect.bisect_right(events, previous.seq) if previous else 0
         for message in self.messages[start:]:
+            while at < len(events) and events[at] < message.seq:
+                event = self.events[events[at]]
+                at += 1
+                day = local_day(event.ts)
+                if day != previous_day:
+                    yield ("day", day), DayItem(day)
+                    previous_day = day
+                yield ("event", event.seq), event
             day = local_day(message.ts)
             if day != previous_day:
                 yield ("day", day), DayItem(day)
@@ -280,6 +313,13 @@ class Timeline:
             for notice in by_anchor.get(message.seq, ()):
                 yield ("notice", notice.number), notice
             previous = message
+        for seq in events[at:]:
+            event = self.events[seq]
+            day = local_day(event.ts)
+            if day != previous_day:
+                yield ("day", day), DayItem(day)
+                previous_day = day
+            yield ("event", seq), event
 
     def pending_items(self) -> Iterator[Item]:
         for entry in self.tail:
