@@ -17,7 +17,7 @@ may delete anyone's message in a room they are a member of (``change_refusal``'s
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final, Literal, NamedTuple
+from typing import Final, Literal, NamedTuple, get_args
 
 from chat_server.protocol import dm_pair, nick_key
 
@@ -173,3 +173,148 @@ def hidden_from(*, dm: bool, blocked: frozenset[int], blocked_by: frozenset[int]
     they may be seen in, ``wrote``): :func:`shows_presence` for every viewer at once,
     given whom the person blocked and who blocked them."""
     return blocked | blocked_by if dm else blocked
+
+
+# --- rooms with owners (protocol 2) ------------------------------------------------------
+
+# Where a user stands in a room: a member with a role (``owner``, ``op``, ``member``),
+# someone it invited, someone it banned, or nobody to it (``none``).
+Role = Literal["owner", "op", "member", "invited", "none", "banned"]
+# What a room is to a rule: a listed one, an invitation-only one, a direct conversation
+# (``dm:a:b``), or a name with no room.
+RoomKind = Literal["public", "private", "dm", "missing"]
+RoomAction = Literal[
+    "join", "leave", "send", "history", "read", "typing", "search", "edit", "delete",
+    "react", "invite", "kick", "ban", "unban", "role", "topic", "create",
+]  # fmt: skip
+ROOM_ACTIONS: Final[tuple[RoomAction, ...]] = get_args(RoomAction)
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+ROOM_KINDS: Final[tuple[RoomKind, ...]] = get_args(RoomKind)
+# What a member does with the room's messages; the room commands change the room itself.
+MEMBER_ACTIONS: Final[frozenset[RoomAction]] = frozenset(
+    {"leave", "send", "history", "read", "typing", "search", "edit", "delete", "react"}
+)
+ROOM_COMMANDS: Final[frozenset[RoomAction]] = frozenset(
+    {"invite", "kick", "ban", "unban", "role", "topic"}
+)
+MEMBERS: Final[frozenset[Role]] = frozenset({"owner", "op", "member"})
+# The rank a role gives over others: an op acts on members only, the owner on anyone.
+RANK: Final[dict[Role, int]] = {"owner": 2, "op": 1, "member": 0}
+
+
+def room_refusal(
+    action: RoomAction, kind: RoomKind, role: Role, *, admin: bool = False, room: str = "it"
+) -> Refusal | None:
+    """Whether someone whose place in ``room`` is ``role`` may take ``action`` there; None
+    when they may (for the commands aimed at a person, :func:`target_refusal` decides the
+    rest). ``admin``: a server admin, who may kick, ban and set roles where they are a
+    member, and sees nothing of a room they are not in.
+
+    Whoever is not a member of a private room is told exactly what a missing room tells
+    them (``not_member``), so neither the room's existence nor its content shows; only a
+    ``join`` of it says ``forbidden`` (a ``join`` of a missing name creates a public room).
+    In a direct conversation the room commands are ``bad_request``; who may read and write
+    one is :func:`conversation_refusal`'s and :func:`dm_refusal`'s to say.
+    """
+    member = role in MEMBERS
+    if action == "create":
+        if kind == "dm":
+            return Refusal("bad_request", "a direct conversation starts with a message")
+        if kind == "missing":
+            return None
+        return Refusal("conflict", f"{room} exists already")
+    if kind == "missing":  # a join creates a public room
+        return None if action == "join" else _not_member(room)
+    if kind == "dm":
+        if action in ROOM_COMMANDS:
+            return Refusal("bad_request", "room commands do not apply to direct conversations")
+        if member or action == "join":
+            return None
+        return _not_member(room)
+    if action == "join":
+        if role == "banned":
+            return Refusal("forbidden", f"you are banned from {room}")
+        if kind == "private" and not (member or role == "invited"):
+            return Refusal("forbidden", f"{room} is private: you need an invitation")
+        return None
+    if action == "leave" and role == "invited":
+        return None  # declines the invitation
+    if not member:
+        return _not_member(room)
+    if action in MEMBER_ACTIONS:
+        return None
+    if action == "invite":
+        if kind == "private" and role == "member":
+            return Refusal("forbidden", f"only the owner and ops of {room} invite people")
+        return None
+    if action == "topic":
+        if role == "member":
+            return Refusal("forbidden", f"only the owner and ops of {room} set its topic")
+        return None
+    if action in ("kick", "ban", "unban") and role == "member" and not admin:
+        return Refusal("forbidden", f"only the owner and ops of {room} {action} people")
+    return None  # the role a member may set is the target's question
+
+
+def _not_member(room: str) -> Refusal:
+    return Refusal("not_member", f"you are not a member of {room}")
+
+
+def target_refusal(
+    action: RoomAction,
+    actor: Role,
+    target: Role,
+    *,
+    admin: bool = False,
+    own: bool = False,
+    nick: str = "they",
+    new_role: Role = "member",
+) -> Refusal | None:
+    """Whether a member whose role is ``actor`` (past :func:`room_refusal`) may ``invite``,
+    ``kick``, ``ban``, ``unban`` or set the role (``role``: to ``new_role``) of ``nick``,
+    whose place in the room is ``target``; ``own``: the user aims at themselves.
+
+    An op acts on members, never on ops or the owner; the owner and a server admin on
+    anyone. The owner grants and takes back ``op`` and hands ownership on (becoming an op);
+    anyone may drop their own role, except the owner, who hands it on instead.
+    """
+    if action == "invite":
+        if target == "banned":
+            return Refusal("forbidden", f"{nick} is banned from this room")
+        if target != "none":
+            what = "invited" if target == "invited" else "a member"
+            return Refusal("conflict", f"{nick} is {what} already")
+        return None
+    if action == "unban":
+        if target != "banned":
+            return Refusal("not_found", f"{nick} is not banned here")
+        return None
+    if own and action in ("kick", "ban"):
+        return Refusal("bad_request", f"you cannot {action} yourself: leave instead")
+    if action == "ban" and target == "banned":
+        return Refusal("conflict", f"{nick} is banned already")
+    if target not in MEMBERS:
+        if action == "ban":
+            return None  # kept out before they come
+        return Refusal("not_found", f"{nick} is not a member of this room")
+    if action in ("kick", "ban"):
+        if actor == "owner" or admin or RANK[target] < RANK[actor]:
+            return None
+        return _outranked(nick)
+    if action != "role":
+        return None
+    if new_role == target:
+        return Refusal("conflict", f"{nick} is {target} already")
+    if new_role not in MEMBERS:
+        return Refusal("bad_request", "a role is owner, op or member")
+    if target == "owner":
+        return Refusal("forbidden", "the owner hands ownership on: give someone the owner role")
+    if own and RANK[new_role] < RANK[target]:
+        return None  # dropping one's own role
+    if actor == "owner" or admin:
+        return None
+    return Refusal("forbidden", "only the owner sets roles")
+
+
+def _outranked(nick: str) -> Refusal:
+    return Refusal("forbidden", f"an op acts on members only, and {nick} is not one")

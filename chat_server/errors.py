@@ -14,6 +14,8 @@
         ├── NotFound          what the operation names does not exist
         ├── Forbidden         the user may not do this to what it names (edit someone
         │                     else's message)
+        ├── Inapplicable      the operation makes no sense where it is aimed (a room
+        │                     command in a direct conversation): ``bad_request``
         └── OverLimit         the write would pass a per-user limit (rooms joined, rooms
                               created in the last hour); ``retry_after`` when waiting helps
 
@@ -75,6 +77,10 @@ class Forbidden(StoreError):
     """The user may not do this to what the operation names (someone else's message)."""
 
 
+class Inapplicable(StoreError):
+    """The operation does not apply to what it names (a room command in a ``dm:`` room)."""
+
+
 class OverLimit(StoreError):
     """The write would pass a per-user limit kept in the database.
 
@@ -92,6 +98,7 @@ _STORE_CODES: dict[type[ChatError], str] = {
     NotFound: "not_found",
     Forbidden: "forbidden",
     Conflict: "conflict",
+    Inapplicable: "bad_request",
 }
 
 

@@ -119,6 +119,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         rooms=rooms,
         blocked=blocked,
         admin=user.admin,
+        invites=await store.invites(user.id),
         ref=hello.ref,
     )
     await ws.send(p.encode(welcome), text=True)

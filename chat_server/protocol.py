@@ -12,7 +12,7 @@ whole frame into a tagged union of msgspec Structs, then checks what types canno
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Final, get_args
+from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
 from msgspec import Meta, Struct
@@ -34,7 +34,7 @@ from chat_server.server_frames import Left as Left
 from chat_server.server_frames import Limits as Limits
 from chat_server.server_frames import Message as Message
 from chat_server.server_frames import MessageRecord as MessageRecord
-from chat_server.server_frames import NoticeEvent as NoticeEvent
+from chat_server.server_frames import Notice as Notice
 from chat_server.server_frames import PasswordChanged as PasswordChanged
 from chat_server.server_frames import Presence as Presence
 from chat_server.server_frames import Rate as Rate
@@ -65,6 +65,7 @@ from chat_server.text import now_ts as now_ts
 PROTOCOL_VERSION: Final = 2
 MAX_BODY: Final = 4000
 MAX_REASON: Final = 500
+MAX_TOPIC: Final = 200
 MAX_EMOJI: Final = 32
 MAX_REACTIONS: Final = 20  # distinct emoji on one message
 MAX_REACTION_NICKS: Final = 50  # the nicks a page lists per emoji (a record stays small)
@@ -138,8 +139,12 @@ class Hello(ClientFrame, tag="hello"):
 
 
 class Join(ClientFrame, tag="join"):
+    """``create`` (protocol 2): False answers ``not_found`` for a missing room instead of
+    creating it."""
+
     room: str
     since: Seq | None = None
+    create: bool = True
 
 
 class Leave(ClientFrame, tag="leave"):
@@ -237,6 +242,63 @@ class Unblock(ClientFrame, tag="unblock"):
     nick: str
 
 
+# Protocol 2's room commands: each carries an ``id`` like ``send`` and is answered by an
+# ``ack`` once its ``notice`` entry is committed.
+
+
+class Create(ClientFrame, tag="create"):
+    """Make a room (``conflict`` when the name is taken), its creator the owner."""
+
+    room: str
+    id: ClientId
+    private: bool = False
+    topic: str = ""
+
+
+class Invite(ClientFrame, tag="invite"):
+    room: str
+    nick: str
+    id: ClientId
+
+
+class Kick(ClientFrame, tag="kick"):
+    room: str
+    nick: str
+    id: ClientId
+    reason: str | None = None
+
+
+class Ban(ClientFrame, tag="ban"):
+    room: str
+    nick: str
+    id: ClientId
+    reason: str | None = None
+
+
+class Unban(ClientFrame, tag="unban"):
+    room: str
+    nick: str
+    id: ClientId
+
+
+class SetRole(ClientFrame, tag="role"):
+    """Give ``nick`` the ``role`` owner, op or member in ``room``."""
+
+    room: str
+    nick: str
+    role: Literal["owner", "op", "member"]
+    id: ClientId
+
+
+class Topic(ClientFrame, tag="topic"):
+    room: str
+    topic: str
+    id: ClientId
+
+
+RoomCommandFrame = Invite | Kick | Ban | Unban | SetRole | Topic
+
+
 AnyClientFrame = (
     Hello
     | Join
@@ -254,6 +316,13 @@ AnyClientFrame = (
     | Block
     | Unblock
     | Password
+    | Create
+    | Invite
+    | Kick
+    | Ban
+    | Unban
+    | SetRole
+    | Topic
 )
 CLIENT_TYPES: Final[frozenset[str]] = frozenset(
     frame.__struct_config__.tag for frame in get_args(AnyClientFrame)
@@ -362,6 +431,17 @@ def clean_reason(reason: str, ref: str | None = None) -> str | None:
     return cleaned or None
 
 
+def clean_topic(topic: str, ref: str | None = None) -> str:
+    """A room topic as it will be stored: one line of at most ``MAX_TOPIC`` characters
+    after cleaning (blank: no topic), or ProtocolError."""
+    cleaned = clean_text(topic).strip()
+    if "\n" in cleaned:
+        raise ProtocolError("bad_request", "a topic is one line", ref)
+    if len(cleaned) > MAX_TOPIC:
+        raise ProtocolError("too_large", f"a topic is at most {MAX_TOPIC} characters", ref)
+    return cleaned
+
+
 def clean_emoji(emoji: str, ref: str | None = None) -> str:
     """A reaction's emoji as it will be stored, or ProtocolError: 1-32 characters after
     cleaning, no whitespace."""
@@ -457,6 +537,16 @@ def _check(frame: AnyClientFrame) -> None:
                     )
         case Block() | Unblock():
             _check_nick(frame.nick, ref)
+        case Create() | Topic():
+            _check_room(frame.room, ref)
+            _check_id(frame.id, ref)
+            frame.topic = clean_topic(frame.topic, ref)
+        case Invite() | Kick() | Ban() | Unban() | SetRole():
+            _check_room(frame.room, ref)
+            _check_nick(frame.nick, ref)
+            _check_id(frame.id, ref)
+            if isinstance(frame, Kick | Ban) and frame.reason is not None:
+                frame.reason = clean_reason(frame.reason, ref)
         case Rooms():
             if frame.cursor is not None:
                 rooms_after(frame.cursor, ref)

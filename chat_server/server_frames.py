@@ -48,18 +48,16 @@ class RoomState(Struct):
 
 
 class Invitation(Struct):
-    """Protocol 2: a room the user is invited to (``welcome.invites``, the live ``invite``),
-    until they join it or decline (``leave``)."""
+    """A pending invitation (protocol 2): to ``room``, from ``by``."""
 
     room: str
     by: str
-    private: bool = False
+    private: bool
 
 
 class Welcome(ServerFrame, tag="welcome"):
     """``blocked``: the nicks the user blocked, sorted case-insensitively (at most
-    ``limits.max_blocks``); None from a server older than it: "not said", not "nobody".
-    ``invites`` (protocol 2): the invitations waiting for an answer."""
+    ``limits.max_blocks``); None from a server older than it: "not said", not "nobody"."""
 
     nick: str
     token: str
@@ -70,20 +68,13 @@ class Welcome(ServerFrame, tag="welcome"):
     rooms: list[RoomState]
     blocked: list[str] | None = None
     admin: bool = False  # protocol 2: a server admin (absent otherwise)
-    invites: list[Invitation] = []
-
-
-class InviteEvent(ServerFrame, tag="invite"):
-    """Live (protocol 2): ``by`` invited the user to ``room``."""
-
-    room: str
-    by: str
-    private: bool = False
+    # protocol 2: the invitations the user has neither accepted (join) nor declined (leave)
+    invites: list[Invitation] | None = None
 
 
 class Joined(ServerFrame, tag="joined"):
     """``topic``, ``private`` and ``roles`` ({nick: "owner"|"op"}, the members with a role)
-    come with protocol 2."""
+    are protocol 2's."""
 
     room: str
     last_seq: int
@@ -95,8 +86,8 @@ class Joined(ServerFrame, tag="joined"):
 
 
 class Left(ServerFrame, tag="left"):
-    """The answer to ``leave``; unasked (protocol 2), a kick: ``by`` removed the user, who
-    no longer receives the room."""
+    """The user is no longer in ``room``; ``by`` and ``reason`` (protocol 2) when someone
+    removed them (a kick or a ban)."""
 
     room: str
     by: str | None = None
@@ -124,7 +115,8 @@ class MessageRecord(Struct, omit_defaults=True):
     message is deleted), a delete's ``reason`` is optional, a react's ``emoji`` and
     ``remove`` say what it did ("" and ``deleted`` once the message is deleted). The fields
     a message without changes lacks are left out, so its record is protocol 1's byte for
-    byte.
+    byte. A ``notice`` (a room command's entry) has ``event`` and, as the event needs,
+    ``target_nick``, ``topic``, ``role`` and ``reason``.
     """
 
     room: str
@@ -145,7 +137,6 @@ class MessageRecord(Struct, omit_defaults=True):
     reactions: list[Reaction] = []
     emoji: str | None = None
     remove: bool = False
-    # a notice (protocol 2): what a room command did
     event: str | None = None
     target_nick: str | None = None
     topic: str | None = None
@@ -216,9 +207,9 @@ class ReactEvent(ServerFrame, tag="react"):
     remove: bool = False
 
 
-class NoticeEvent(ServerFrame, tag="notice"):
-    """Live (protocol 2): a room command's entry ``seq``: ``nick`` set the topic, kicked,
-    banned or unbanned ``target_nick``, or gave them a ``role``."""
+class Notice(ServerFrame, tag="notice"):
+    """Live: a room command's entry (``event``: create, topic, invite, kick, ban, unban,
+    role), by ``nick``; ``target_nick``, ``topic``, ``role``, ``reason`` as it needs."""
 
     room: str
     seq: int
@@ -230,6 +221,14 @@ class NoticeEvent(ServerFrame, tag="notice"):
     topic: str | None = None
     role: str | None = None
     reason: str | None = None
+
+
+class InviteEvent(ServerFrame, tag="invite"):
+    """Live, to the invitee's connections: ``by`` invited them to ``room``."""
+
+    room: str
+    by: str
+    private: bool
 
 
 class Presence(ServerFrame, tag="presence"):
@@ -318,7 +317,7 @@ AnyServerFrame = (
     | EditEvent
     | DeleteEvent
     | ReactEvent
-    | NoticeEvent
+    | Notice
     | InviteEvent
     | Presence
     | TypingEvent

@@ -1,6 +1,14 @@
 """Request handlers, one module per family; importing this package fills the table."""
 
-from chat_server.requests import account, blocking, changes, markers, messages, rooms
+from chat_server.requests import (
+    account,
+    blocking,
+    changes,
+    markers,
+    messages,
+    moderation,
+    rooms,
+)
 from chat_server.requests.registry import HANDLERS, Hangup, handles
 
 __all__ = [
@@ -12,5 +20,6 @@ __all__ = [
     "handles",
     "markers",
     "messages",
+    "moderation",
     "rooms",
 ]

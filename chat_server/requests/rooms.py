@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from chat_server import access
 from chat_server import protocol as p
 from chat_server.context import Context
@@ -11,6 +13,9 @@ from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big
 from chat_server.requests.registry import handles
 from chat_server.store import Blocks, Room
+from chat_server.store.rooms import RoomFacts, StoredNotice
+
+log = logging.getLogger("chat_server")
 
 
 def check(session: Session, room: str, ref: str | None) -> None:
@@ -32,6 +37,17 @@ async def member_room(
         raise ProtocolError(refused.code, refused.message, ref)
     assert room is not None
     return room
+
+
+def notice_frame(stored: StoredNotice) -> bytes:
+    """The live ``notice`` of a committed notice entry."""
+    fields = stored.fields
+    notice = p.Notice(
+        room=stored.room, seq=stored.seq, nick=stored.nick, ts=stored.ts, id=stored.client_id,
+        event=fields.event, target_nick=fields.target_nick, topic=fields.topic,
+        role=fields.role, reason=stored.reason,
+    )  # fmt: skip
+    return p.encode(notice)
 
 
 def other_key(room: str, user_key: str) -> str | None:
@@ -64,12 +80,18 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         # (a room removed since it was cached is the store's NotFound: not_found too)
         room, new_member = await store.join(session.user_id, name, True, create=False)
     else:
-        room, new_member = await store.join(session.user_id, name, False, ctx.room_quota)
+        # a missing name is created (public) unless ``create`` is false; a private room
+        # lets in its members and invitees only, and a room nobody it banned (the store
+        # decides, in the join's transaction)
+        room, new_member = await store.join(
+            session.user_id, name, False, ctx.room_quota, create=frame.create
+        )
     ctx.rooms[name] = room
     hub.subscribe(session, name)
     try:
         last = await store.last_seq(room.id)
         members = await store.members(room.id)
+        facts = RoomFacts() if room.is_dm else await store.room_facts(room.id)
         online = await broker.online([user_id for user_id, _ in members])
         others = online - {session.user_id}
         # joining shows you online (clients take it so): in a public room, not to whom you
@@ -96,6 +118,9 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
             last_seq=last,
             members=[nick for _, nick in members],
             online=[nick for user_id, nick in members if user_id in visible],
+            topic=facts.topic,
+            private=facts.private,
+            roles=facts.roles,
             ref=frame.ref,
         )
     )
@@ -137,8 +162,25 @@ async def _hidden_presence(ctx: Context, room: Room, others: set[int], blocks: B
 
 @handles(p.Leave)
 async def leave(ctx: Context, session: Session, frame: p.Leave) -> None:
-    room = await member_room(ctx, session, frame.room, "leave", frame.ref)
-    await ctx.store.leave(session.user_id, room.id)
+    """Leave a room, or decline its invitation; an owner who leaves hands the room on
+    (the longest-standing op, else member, with a ``role`` notice)."""
+    check(session, frame.room, frame.ref)
+    room = await ctx.room(frame.room)
+    departure = None if room is None else await ctx.store.leave(session.user_id, room.id)
+    if room is None or departure is None or not (departure.left or departure.declined):
+        refused = access.refusal(p.nick_key(session.nick), frame.room, "leave", member=False)
+        assert refused is not None
+        raise ProtocolError(refused.code, refused.message, frame.ref)
+    if not departure.left:  # an invitation declined: nobody else is told
+        log.info("%s declined the invitation to %s", session.nick, room.name)
+        ctx.hub.write(session, p.encode(p.Left(room=room.name, ref=frame.ref)))
+        return
+    if departure.successor is not None:
+        ctx.broker.publish_room(
+            room.name, notice_frame(departure.successor), departure.successor.seq
+        )
+        log.info("room %s: %s left; %s is the owner now", room.name, session.nick,
+                 departure.successor.fields.target_nick)  # fmt: skip
     ctx.hub.unsubscribe(session, room.name)
     left = p.encode(p.Left(room=room.name))
     ctx.broker.leave_user(session.user_id, room.name, left, exclude=session.key)

@@ -16,14 +16,24 @@ from typing import Any, Final, Literal, Protocol
 
 import msgspec
 
+from chat_server import access
 from chat_server.errors import OverLimit
 from chat_server.protocol import (
     MAX_REACTION_NICKS,
+    Invitation,
     MessageRecord,
     Reaction,
     RoomInfo,
     RoomState,
     SearchHit,
+)
+from chat_server.store.rooms import (
+    CreateRoom,
+    Departure,
+    RoomCommand,
+    RoomFacts,
+    StoredNotice,
+    notice_record,
 )
 
 
@@ -38,9 +48,13 @@ class User:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Room:
+    """A room; ``private`` (protocol 2): listed nowhere, joined by invitation. Neither
+    its name nor its kind ever changes, so a server keeps it once read."""
+
     id: int
     name: str
     is_dm: bool
+    private: bool = False
 
 
 # The two records every message passes through are msgspec Structs rather than frozen
@@ -75,8 +89,8 @@ class Stored(msgspec.Struct, frozen=True):
 
 # The kinds of a room's entries, by the number a database stores (messages are 0, the
 # column's default, so a send writes nothing more than before). A reaction taken back is
-# a "react" entry of its own number.
-KINDS: Final = ("message", "edit", "delete", "react", "react")
+# a "react" entry of its own number; a room command leaves a "notice" (``rooms.py``).
+KINDS: Final = ("message", "edit", "delete", "react", "react", "notice")
 EDIT: Final = 1
 DELETE: Final = 2
 REACT: Final = 3
@@ -334,7 +348,32 @@ class Store(Protocol):
         message is about to be sent in it); True when one of them was not."""
         ...
 
-    async def leave(self, user_id: int, room_id: int) -> bool: ...
+    async def leave(self, user_id: int, room_id: int) -> Departure:
+        """Leave the room, or decline its invitation (``declined``); when the owner leaves,
+        the longest-standing op (else member) becomes owner, with a ``role`` notice."""
+        ...
+
+    # rooms with owners (protocol 2; ``rooms.py``)
+    async def place(self, user_id: int, room_id: int) -> access.Role:
+        """Where the user stands in the room: owner, op, member, invited, banned, none."""
+        ...
+
+    async def room_facts(self, room_id: int) -> RoomFacts: ...
+
+    async def invites(self, user_id: int) -> list[Invitation]:
+        """The user's pending invitations, oldest first (at most ``rooms.MAX_INVITES``)."""
+        ...
+
+    async def create_room(self, room: CreateRoom) -> StoredNotice:
+        """Make the room, its creator the owner, with its ``create`` notice at seq 1;
+        Conflict when the name is taken (the same key again: the first answer)."""
+        ...
+
+    def submit_command(self, command: RoomCommand) -> asyncio.Future[StoredNotice]:
+        """Queue a room command: decided (``access.room_refusal``, ``target_refusal``) and
+        applied with its notice in the next group commit; the future fails with the
+        refusal's store error (NotMember, NotFound, Forbidden, Conflict, Inapplicable)."""
+        ...
 
     async def is_member(self, user_id: int, room_id: int) -> bool: ...
 
@@ -500,6 +539,8 @@ def _detailed(room: str, r: Any, d: Any, reactions: dict[int, list[Reaction]]) -
     row with a version keeps it: the details, read after the page, always hold it)."""
     _, kind_number, target, edited, deleted, reason, reply_to, thread, replies, row_id = d
     kind = KINDS[kind_number]
+    if kind == "notice":
+        return notice_record(room, r, reason)
     if kind == "message":
         return MessageRecord(
             room, r[0], r[1], r[2], r[3], r[4],

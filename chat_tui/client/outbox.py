@@ -20,13 +20,12 @@ from websockets.exceptions import ConnectionClosed
 
 from chat_server import protocol as p
 from chat_tui.client.errors import ClientError, ServerError
-from chat_tui.client.room_frames import RoomCommand
 
 if TYPE_CHECKING:
     from chat_tui.client.handshake import Connection
 
 
-Submission = p.Send | p.Edit | p.Delete | p.React | RoomCommand
+Submission = p.Send | p.Edit | p.Delete | p.React | p.Create | p.RoomCommandFrame
 
 
 @dataclass

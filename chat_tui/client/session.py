@@ -352,12 +352,13 @@ class Session:
             )
         elif isinstance(frame, p.EditEvent | p.DeleteEvent | p.ReactEvent):
             self._deliver(change_record(frame))
-        elif isinstance(frame, p.NoticeEvent):
+        elif isinstance(frame, p.Notice):
             self._deliver(notice_record(frame))
         elif isinstance(frame, p.InviteEvent):
             self._emit(frame)
-        elif isinstance(frame, p.Left) and frame.by is not None and frame.ref is None:
-            self._rooms.drop(frame.room)  # kicked: not re-joined after a reconnect
+        elif isinstance(frame, p.Left) and frame.ref is None:
+            # kicked (``by``), or left on another connection: not re-joined after a reconnect
+            self._rooms.drop(frame.room)
             self._emit(frame)
         elif isinstance(frame, p.Ack):
             self._acked(frame)

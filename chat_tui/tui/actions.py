@@ -179,10 +179,18 @@ class Commands:
         except ClientError as exc:
             self.app.notice(room, f"cannot leave: {exc}", "error")
             return
+        self.forget(room)
+
+    def forget(self, room: str) -> None:
+        """Take a room off the screen (left here or elsewhere); another one is shown in
+        its place."""
+        chat = self.app.chat
         chat.rooms.rooms.pop(room, None)
         chat.history.forget(room)
         remaining = chat.rooms.ordered()
-        if remaining:
+        if chat.history.room is not None:  # another room was shown: it stays
+            chat.rooms.refresh_rooms()
+        elif remaining:
             self.app.switch_room(remaining[0])
         else:
             chat.rooms.refresh_rooms()

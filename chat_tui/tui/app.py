@@ -196,7 +196,7 @@ class ChatApp(App[int]):
                 chat.history.apply(event.room, [event])
                 if chat.thread.room == event.room:
                     chat.thread.history.apply(event.room, [event])
-            case p.NoticeEvent():
+            case p.Notice():
                 self.room_admin.on_notice(event)
             case p.InviteEvent():
                 self.room_admin.on_invite(event)

@@ -279,6 +279,12 @@ def notice_text(
     text = Text(end="")
     text.append_text(safe_text(nick, "bold"))
     other = safe_text(target or "someone", "bold")
+    if event == "create":
+        text.append(" created the room")
+        if topic:
+            text.append(": ")
+            text.append_text(safe_text(" ".join(topic.split())))
+        return text
     if event == "topic":
         if topic:
             text.append(" set the topic: ")
@@ -298,7 +304,12 @@ def notice_text(
         text.append_text(other)
         text.append(after)
         return text
-    action = {"kick": " removed ", "ban": " banned ", "unban": " unbanned "}.get(event)
+    action = {
+        "kick": " removed ",
+        "ban": " banned ",
+        "unban": " unbanned ",
+        "invite": " invited ",
+    }.get(event)
     if action is None:
         text.append(" changed the room")
         return text

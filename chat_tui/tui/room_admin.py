@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 RoomCommand = cmd.CreateRoom | cmd.InviteNick | cmd.Remove | cmd.Unban | cmd.SetRole | cmd.SetTopic
 
 
-def apply_notice(info: RoomInfo, notice: p.NoticeEvent) -> None:
+def apply_notice(info: RoomInfo, notice: p.Notice) -> None:
     """What a notice changes in what the screen knows of its room: the topic, the roles
     (a new owner makes the old one an op), the members (a kick or a ban removes one)."""
     target = notice.target_nick
@@ -128,7 +128,7 @@ class RoomAdmin:
 
     # --- what the server tells ----------------------------------------------------------
 
-    def on_notice(self, notice: p.NoticeEvent) -> None:
+    def on_notice(self, notice: p.Notice) -> None:
         """A live notice (or one a catch-up brought): a dim line, and what it changes."""
         app = self.app
         info = app.room_info(notice.room)
@@ -139,8 +139,13 @@ class RoomAdmin:
 
     def on_removed(self, left: p.Left) -> None:
         """Kicked or banned: the room stays in the list, greyed, with the reason; no more
-        of it arrives (a public room can be joined again)."""
+        of it arrives (a public room can be joined again). Left on another device: the
+        room goes from the list."""
         app = self.app
+        if left.by is None:
+            if left.room in app.chat.rooms.rooms:
+                app.commands.forget(left.room)
+            return
         info = app.room_info(left.room)
         info.removed = removed_line(left)
         info.online.clear()
@@ -150,8 +155,11 @@ class RoomAdmin:
         if left.room == app.chat.history.room:
             app.chat.show_room(info)
 
-    def set_invites(self, invites: list[p.Invitation]) -> None:
-        """The invitations the welcome lists (the server's word: it replaces ours)."""
+    def set_invites(self, invites: list[p.Invitation] | None) -> None:
+        """The invitations the welcome lists (the server's word: it replaces ours; None: a
+        server that does not say)."""
+        if invites is None:
+            return
         rooms = self.app.chat.rooms
         rooms.invites = {i.room: i for i in invites}
         rooms.refresh_rooms()

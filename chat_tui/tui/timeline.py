@@ -228,6 +228,12 @@ class Timeline:
         self.more_before = more and bool(older)
         return len(older)
 
+    @property
+    def last_line_seq(self) -> int:
+        """The seq of the last entry drawn: a message, or a notice of the log below it."""
+        last_event = self._event_seqs[-1] if self._event_seqs else 0
+        return max(self.last_seq, last_event)
+
     def add_pending(self, msg_id: str, body: str) -> PendingSend:
         pending = PendingSend(msg_id, body, _now())
         self.pending[msg_id] = pending
@@ -245,7 +251,7 @@ class Timeline:
             self._settle()
 
     def add_notice(self, text: str, level: Literal["info", "error"] = "info") -> Notice:
-        notice = Notice(next(_notice_numbers), text, level, self.last_seq, _now())
+        notice = Notice(next(_notice_numbers), text, level, self.last_line_seq, _now())
         self.tail.append(notice)
         self._settle()
         return notice
@@ -260,7 +266,7 @@ class Timeline:
         tail: list[PendingSend | Notice] = []
         for entry in self.tail:
             if isinstance(entry, Notice) and not waiting:
-                self.notices.append(replace(entry, after_seq=self.last_seq))
+                self.notices.append(replace(entry, after_seq=self.last_line_seq))
                 continue
             tail.append(entry)
             if isinstance(entry, PendingSend) and entry.state != "failed":
@@ -279,9 +285,8 @@ class Timeline:
     def items(self, start: int = 0) -> Iterator[Item]:
         """What to draw for ``messages[start:]`` (all confirmed lines when ``start`` is 0)."""
         by_anchor: dict[int, list[Notice]] = {}
-        first = self.first_seq
-        for notice in self.notices:
-            if first is not None and notice.after_seq >= first:
+        for notice in self.notices:  # under the message or log notice they followed
+            if self.has(notice.after_seq) or notice.after_seq in self.events:
                 by_anchor.setdefault(notice.after_seq, []).append(notice)
             elif start == 0:
                 yield ("notice", notice.number), notice
@@ -298,6 +303,8 @@ class Timeline:
                     yield ("day", day), DayItem(day)
                     previous_day = day
                 yield ("event", event.seq), event
+                for notice in by_anchor.get(event.seq, ()):
+                    yield ("notice", notice.number), notice
             day = local_day(message.ts)
             if day != previous_day:
                 yield ("day", day), DayItem(day)
@@ -320,6 +327,8 @@ class Timeline:
                 yield ("day", day), DayItem(day)
                 previous_day = day
             yield ("event", seq), event
+            for notice in by_anchor.get(seq, ()):
+                yield ("notice", notice.number), notice
 
     def pending_items(self) -> Iterator[Item]:
         for entry in self.tail:

@@ -7,17 +7,25 @@ from typing import Literal
 import pytest
 
 from chat_server.access import (
+    ROLES,
+    ROOM_ACTIONS,
+    ROOM_KINDS,
     Action,
     ChangeAction,
     Refusal,
+    Role,
+    RoomAction,
+    RoomKind,
     block_refusal,
     change_refusal,
     conversation_refusal,
     dm_refusal,
     hidden_from,
     refusal,
+    room_refusal,
     seen_by,
     shows_presence,
+    target_refusal,
 )
 from chat_server.protocol import dm_pair
 
@@ -228,3 +236,215 @@ def test_a_change_refusal_names_the_seq() -> None:
     assert change_refusal("edit", 7, None, author=True, deleted=False) == Refusal(
         "not_found", "no message 7 in this room"
     )
+
+
+# --- rooms with owners: every (role, server admin or not, action, room kind) cell --------
+
+# One grid per room kind: a row per action, a column per role (owner, op, member, invited,
+# none, banned); "." allows, a letter refuses: b bad_request, c conflict, f forbidden,
+# m not_member. ADMIN lists the cells a server admin's flag changes (kind, action, role).
+ROLE_COLUMNS = ("owner", "op", "member", "invited", "none", "banned")
+CODES = {".": None, "b": "bad_request", "c": "conflict", "f": "forbidden", "m": "not_member"}
+GRIDS: dict[RoomKind, str] = {
+    "public": """
+        join     . . . . . f
+        leave    . . . . m m
+        send     . . . m m m
+        history  . . . m m m
+        read     . . . m m m
+        typing   . . . m m m
+        search   . . . m m m
+        edit     . . . m m m
+        delete   . . . m m m
+        react    . . . m m m
+        invite   . . . m m m
+        kick     . . f m m m
+        ban      . . f m m m
+        unban    . . f m m m
+        role     . . . m m m
+        topic    . . f m m m
+        create   c c c c c c
+    """,
+    "private": """
+        join     . . . . f f
+        leave    . . . . m m
+        send     . . . m m m
+        history  . . . m m m
+        read     . . . m m m
+        typing   . . . m m m
+        search   . . . m m m
+        edit     . . . m m m
+        delete   . . . m m m
+        react    . . . m m m
+        invite   . . f m m m
+        kick     . . f m m m
+        ban      . . f m m m
+        unban    . . f m m m
+        role     . . . m m m
+        topic    . . f m m m
+        create   c c c c c c
+    """,
+    # a non-member here is one of the two people (a third party is conversation_refusal's)
+    "dm": """
+        join     . . . . . .
+        leave    . . . m m m
+        send     . . . m m m
+        history  . . . m m m
+        read     . . . m m m
+        typing   . . . m m m
+        search   . . . m m m
+        edit     . . . m m m
+        delete   . . . m m m
+        react    . . . m m m
+        invite   b b b b b b
+        kick     b b b b b b
+        ban      b b b b b b
+        unban    b b b b b b
+        role     b b b b b b
+        topic    b b b b b b
+        create   b b b b b b
+    """,
+    # a missing name answers as a private room answers a non-member; join creates it
+    "missing": """
+        join     . . . . . .
+        leave    m m m m m m
+        send     m m m m m m
+        history  m m m m m m
+        read     m m m m m m
+        typing   m m m m m m
+        search   m m m m m m
+        edit     m m m m m m
+        delete   m m m m m m
+        react    m m m m m m
+        invite   m m m m m m
+        kick     m m m m m m
+        ban      m m m m m m
+        unban    m m m m m m
+        role     m m m m m m
+        topic    m m m m m m
+        create   . . . . . .
+    """,
+}
+# (kind, action, role) -> code for a server admin, where it differs from the grid
+ADMIN: dict[tuple[str, str, str], str | None] = {
+    (kind, action, "member"): None
+    for kind in ("public", "private")
+    for action in ("kick", "ban", "unban")
+}
+
+
+def _cells() -> list[tuple[RoomKind, RoomAction, Role, bool, str | None]]:
+    cells = []
+    for kind, grid in GRIDS.items():
+        rows = [line.split() for line in grid.strip().splitlines()]
+        assert [row[0] for row in rows] == list(ROOM_ACTIONS), kind
+        for action, *marks in rows:
+            assert len(marks) == len(ROLE_COLUMNS)
+            for role, mark in zip(ROLE_COLUMNS, marks, strict=True):
+                code = CODES[mark]
+                cells.append((kind, action, role, False, code))
+                cells.append((kind, action, role, True, ADMIN.get((kind, action, role), code)))
+    return cells  # type: ignore[return-value]
+
+
+ROOM_CELLS = _cells()
+
+
+def test_the_room_table_covers_every_cell() -> None:
+    cells = {(k, a, r, admin) for k, a, r, admin, _ in ROOM_CELLS}
+    assert set(ROLE_COLUMNS) == set(ROLES)
+    assert len(cells) == len(ROLES) * len(ROOM_ACTIONS) * len(ROOM_KINDS) * 2 == len(ROOM_CELLS)
+
+
+@pytest.mark.parametrize(("kind", "action", "role", "admin", "code"), ROOM_CELLS)
+def test_who_may_do_what_in_a_room(
+    kind: RoomKind, action: RoomAction, role: Role, admin: bool, code: str | None
+) -> None:
+    decided = room_refusal(action, kind, role, admin=admin, room="ops")
+    assert (decided.code if decided else None) == code
+    if decided is not None:
+        assert decided.message
+
+
+def test_a_private_room_answers_a_stranger_as_a_missing_one_does() -> None:
+    """Word for word, so that neither its existence nor its content shows."""
+    for action in ROOM_ACTIONS:
+        if action not in ("join", "create"):
+            assert room_refusal(action, "private", "none", room="x") == room_refusal(
+                action, "missing", "none", room="x"
+            )
+
+
+# (action, the actor's role, the target's role, admin, own, new role) -> refusal code
+TARGET_CASES: list[tuple[RoomAction, Role, Role, bool, bool, Role, str | None]] = [
+    # invite: only someone with no place in the room yet
+    ("invite", "member", "none", False, False, "member", None),
+    ("invite", "op", "invited", False, False, "member", "conflict"),
+    *[
+        ("invite", "owner", t, False, False, "member", "conflict")
+        for t in ("owner", "op", "member")
+    ],
+    ("invite", "owner", "banned", False, False, "member", "forbidden"),
+    # kick: the owner anyone, an op members only, an admin anyone; nobody themselves
+    *[("kick", "owner", t, False, False, "member", None) for t in ("op", "member")],
+    ("kick", "op", "member", False, False, "member", None),
+    ("kick", "op", "op", False, False, "member", "forbidden"),
+    ("kick", "op", "owner", False, False, "member", "forbidden"),
+    ("kick", "member", "owner", True, False, "member", None),
+    ("kick", "op", "op", True, False, "member", None),
+    ("kick", "owner", "owner", False, True, "member", "bad_request"),
+    ("kick", "op", "op", False, True, "member", "bad_request"),
+    *[("kick", "owner", t, False, False, "member", "not_found") for t in ("none", "invited")],
+    ("kick", "owner", "banned", False, False, "member", "not_found"),
+    # ban: as kick, and also someone not (yet) in the room; not twice
+    ("ban", "op", "member", False, False, "member", None),
+    ("ban", "op", "none", False, False, "member", None),
+    ("ban", "op", "invited", False, False, "member", None),
+    ("ban", "op", "op", False, False, "member", "forbidden"),
+    ("ban", "op", "owner", False, False, "member", "forbidden"),
+    ("ban", "owner", "op", False, False, "member", None),
+    ("ban", "member", "owner", True, False, "member", None),
+    ("ban", "owner", "banned", False, False, "member", "conflict"),
+    ("ban", "op", "op", False, True, "member", "bad_request"),
+    # unban: only the banned
+    ("unban", "op", "banned", False, False, "member", None),
+    *[("unban", "owner", t, False, False, "member", "not_found") for t in ("member", "none")],
+    # role: the owner grants and takes back op, and hands ownership on
+    ("role", "owner", "member", False, False, "op", None),
+    ("role", "owner", "op", False, False, "member", None),
+    ("role", "owner", "op", False, False, "owner", None),
+    ("role", "owner", "member", False, False, "owner", None),
+    ("role", "owner", "op", False, False, "op", "conflict"),
+    ("role", "owner", "owner", False, True, "op", "forbidden"),  # hands it on instead
+    ("role", "owner", "owner", False, True, "member", "forbidden"),
+    ("role", "owner", "none", False, False, "op", "not_found"),
+    ("role", "owner", "invited", False, False, "op", "not_found"),
+    ("role", "owner", "member", False, False, "banned", "bad_request"),
+    # anyone drops their own role; an op sets nobody else's
+    ("role", "op", "op", False, True, "member", None),
+    ("role", "op", "member", False, False, "op", "forbidden"),
+    ("role", "op", "op", False, False, "member", "forbidden"),
+    ("role", "op", "owner", False, False, "member", "forbidden"),
+    ("role", "member", "member", False, False, "op", "forbidden"),
+    ("role", "member", "member", False, True, "op", "forbidden"),
+    # a server admin sets roles as an owner does, but takes no owner's role away
+    ("role", "member", "member", True, False, "op", None),
+    ("role", "member", "op", True, False, "owner", None),
+    ("role", "member", "owner", True, False, "op", "forbidden"),
+]
+
+
+@pytest.mark.parametrize(("action", "actor", "target", "admin", "own", "new", "code"), TARGET_CASES)
+def test_whom_a_member_may_act_on(
+    action: RoomAction,
+    actor: Role,
+    target: Role,
+    admin: bool,
+    own: bool,
+    new: Role,
+    code: str | None,
+) -> None:
+    decided = target_refusal(action, actor, target, admin=admin, own=own, nick="bob", new_role=new)
+    assert (decided.code if decided else None) == code
+    if decided is not None:
+        assert decided.message

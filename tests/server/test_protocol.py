@@ -41,6 +41,13 @@ def test_every_client_type_decodes() -> None:
         "password": {"old": "old-pw", "new": "new-pw"},
         "block": {"nick": "Mallory"},
         "unblock": {"nick": "Mallory"},
+        "create": {"room": "ops", "private": True, "topic": "on call", "id": "k5"},
+        "invite": {"room": "ops", "nick": "bob", "id": "k6"},
+        "kick": {"room": "ops", "nick": "bob", "reason": "spam", "id": "k7"},
+        "ban": {"room": "ops", "nick": "bob", "reason": "spam", "id": "k8"},
+        "unban": {"room": "ops", "nick": "bob", "id": "k9"},
+        "role": {"room": "ops", "nick": "bob", "role": "op", "id": "k10"},
+        "topic": {"room": "ops", "topic": "incidents only", "id": "k11"},
     }
     assert set(frames) == p.CLIENT_TYPES
     for kind, fields in frames.items():
@@ -274,3 +281,30 @@ def test_every_error_code_has_a_row_in_the_protocol_document() -> None:
     table = doc.split("### Error codes", 1)[1].split("###", 1)[0]
     rows = {line.split("|")[1].strip(" `") for line in table.splitlines() if line.startswith("| `")}
     assert rows == p.ERROR_CODES
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "topic", "room": "ops", "topic": "two\nlines", "id": "t"}, "bad_request"),
+        ({"type": "topic", "room": "ops", "topic": "x" * 201, "id": "t"}, "too_large"),
+        ({"type": "create", "room": "Ops", "id": "t"}, "invalid_name"),
+        ({"type": "create", "room": "ops", "topic": "a\nb", "id": "t"}, "bad_request"),
+        ({"type": "kick", "room": "ops", "nick": "b c", "id": "t"}, "invalid_name"),
+        (
+            {"type": "ban", "room": "ops", "nick": "bob", "reason": "x" * 501, "id": "t"},
+            "too_large",
+        ),
+        ({"type": "role", "room": "ops", "nick": "bob", "role": "god", "id": "t"}, "bad_request"),
+        ({"type": "invite", "room": "ops", "nick": "bob"}, "bad_request"),  # no id
+        ({"type": "join", "room": "ops", "create": "no"}, "bad_request"),
+    ],
+)
+def test_room_commands_are_checked(frame: dict[str, object], code: str) -> None:
+    assert error_of(json.dumps(frame)).code == code
+
+
+def test_a_topic_is_cleaned_to_one_line() -> None:
+    frame = decode({"type": "topic", "room": "ops", "topic": " \x1b[31mred\x1b[0m ", "id": "t"})
+    assert isinstance(frame, p.Topic) and frame.topic == "red"
+    assert decode({"type": "topic", "room": "ops", "topic": "", "id": "t"}).topic == ""  # type: ignore[union-attr]

@@ -24,7 +24,7 @@ async def test_a_join_without_create_finds_or_refuses(store: AnyStore) -> None:
     assert await store.room_by_name("dm:alice:bob") is None  # nothing was created
     room, new = await store.open_dm("dm:alice:bob", (alice.id, bob.id))
     assert (room.is_dm, new) == (True, True)
-    assert await store.leave(bob.id, room.id)
+    assert (await store.leave(bob.id, room.id)).left
     again, new = await store.join(bob.id, "dm:alice:bob", True, create=False)
     assert (again, new) == (room, True)
     assert [nick for _, nick in await store.members(room.id)] == ["alice", "bob"]

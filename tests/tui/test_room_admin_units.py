@@ -41,6 +41,9 @@ def test_help_lists_the_room_commands() -> None:
         ("role", "bob", {"role": "owner"}, "alice made bob the owner"),
         ("role", "bob", {"role": "member"}, "alice made bob a member"),
         ("role", "Alice", {"role": "member"}, "alice gave up their role"),
+        ("invite", "bob", {}, "alice invited bob"),
+        ("create", None, {"topic": "deploys"}, "alice created the room: deploys"),
+        ("create", None, {}, "alice created the room"),
         ("rename", "bob", {}, "alice changed the room"),
     ],
 )
@@ -95,8 +98,8 @@ def test_the_title_shows_the_lock_the_topic_and_a_removal() -> None:
     assert _plain(title_text(info, "a")).endswith(" · removed by alice: spam")
 
 
-def notice(event: str, target: str | None = None, seq: int = 5, **extra: str) -> p.NoticeEvent:
-    return p.NoticeEvent(
+def notice(event: str, target: str | None = None, seq: int = 5, **extra: str) -> p.Notice:
+    return p.Notice(
         room="ops", seq=seq, nick="alice", ts=TS, id=f"n{seq}", event=event,
         target_nick=target, **extra,
     )  # fmt: skip

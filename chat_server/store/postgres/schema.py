@@ -157,6 +157,34 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Server admins: a flag on the account (see the SQLite schema's ``users.admin``).
     ("ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE",),
+    # Rooms with owners: see the SQLite schema's last migration.
+    (
+        "ALTER TABLE rooms ADD COLUMN private BOOLEAN NOT NULL DEFAULT FALSE,"
+        " ADD COLUMN topic TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE memberships ADD COLUMN role TEXT NOT NULL DEFAULT 'member'",
+        "UPDATE memberships m SET role = 'owner' FROM rooms r"
+        " WHERE r.id = m.room_id AND r.created_by = m.user_id AND NOT r.is_dm",
+        "CREATE INDEX memberships_succession ON memberships(room_id, joined_at)",
+        "DROP INDEX rooms_by_size",
+        'CREATE INDEX rooms_by_size ON rooms (member_count DESC, name COLLATE "C")'
+        " WHERE NOT is_dm AND NOT private",
+        """CREATE TABLE room_bans (
+            room_id BIGINT NOT NULL REFERENCES rooms(id),
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            by_id BIGINT NOT NULL REFERENCES users(id),
+            reason TEXT,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (room_id, user_id)
+        )""",
+        """CREATE TABLE room_invites (
+            room_id BIGINT NOT NULL REFERENCES rooms(id),
+            user_id BIGINT NOT NULL REFERENCES users(id),
+            by_id BIGINT NOT NULL REFERENCES users(id),
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+            PRIMARY KEY (room_id, user_id)
+        )""",
+        "CREATE INDEX room_invites_user ON room_invites(user_id, created_at)",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

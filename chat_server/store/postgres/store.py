@@ -22,8 +22,18 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from chat_server.errors import Conflict, Forbidden, NotFound, NotMember, OverLimit, StoreError
+from chat_server import access
+from chat_server.errors import (
+    Conflict,
+    Forbidden,
+    Inapplicable,
+    NotFound,
+    NotMember,
+    OverLimit,
+    StoreError,
+)
 from chat_server.protocol import (
+    Invitation,
     RoomState,
     SearchHit,
 )
@@ -43,17 +53,34 @@ from chat_server.store.base import (
     batch_order,
     rooms_page,
 )
+from chat_server.store.pages import numbered
 from chat_server.store.postgres.accounts import PostgresAccounts
 from chat_server.store.postgres.answers import apply_reaction, apply_reply
 from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.changes import apply_change
+from chat_server.store.postgres.rooms import admit, apply_command, create_room, depart
 from chat_server.store.postgres.schema import Conn, Row, migrate
+from chat_server.store.rooms import (
+    INVITES_SQL,
+    MAX_INVITES,
+    PLACE_SQL,
+    ROLES_SQL,
+    CreateRoom,
+    Departure,
+    RoomCommand,
+    RoomFacts,
+    StoredNotice,
+    as_role,
+    place_params,
+)
 from chat_server.store.writer import GroupCommitter
 
 log = logging.getLogger(__name__)
 
 # the rooms list sorts names bytewise (the ``rooms_by_size`` index), as SQLite does
 _ROOM_COLUMNS = 'name COLLATE "C" AS name, member_count, last_seq'
+_PLACE = numbered(PLACE_SQL)
+_LISTED = "NOT is_dm AND NOT private"  # what ``rooms`` lists: neither DMs nor private
 _BY_SIZE = "member_count DESC, name"
 
 # A whole batch is retried after these: another node's transaction got in the way
@@ -218,8 +245,32 @@ class PostgresStore(PostgresAccounts):
     # --- rooms and memberships ------------------------------------------------------------
 
     async def room_by_name(self, name: str) -> Room | None:
-        row = await self._one("SELECT id, name, is_dm FROM rooms WHERE name = $1", name)
-        return Room(id=row[0], name=row[1], is_dm=row[2]) if row else None
+        row = await self._one("SELECT id, name, is_dm, private FROM rooms WHERE name = $1", name)
+        return Room(id=row[0], name=row[1], is_dm=row[2], private=row[3]) if row else None
+
+    async def place(self, user_id: int, room_id: int) -> access.Role:
+        return as_role((await self._one(_PLACE, *place_params(user_id, room_id)) or ["none"])[0])
+
+    async def room_facts(self, room_id: int) -> RoomFacts:
+        row = await self._one("SELECT topic, private FROM rooms WHERE id = $1", room_id)
+        roles = await self._all(numbered(ROLES_SQL), room_id)
+        if row is None:
+            return RoomFacts()
+        return RoomFacts(topic=row[0], private=row[1], roles={r[0]: r[1] for r in roles})
+
+    async def invites(self, user_id: int) -> list[Invitation]:
+        rows = await self._all(numbered(INVITES_SQL), user_id, MAX_INVITES)
+        return [Invitation(room=r[0], by=r[1], private=r[2]) for r in rows]
+
+    async def create_room(self, room: CreateRoom) -> StoredNotice:
+        async with self._tx() as conn:
+            if room.quota is not None:
+                await _check_quota(conn, room.user_id, room.name, room.quota)
+            return await create_room(conn, room)
+
+    def submit_command(self, command: RoomCommand) -> asyncio.Future[StoredNotice]:
+        future: asyncio.Future[StoredNotice] = self._committer.submit(command)
+        return future
 
     async def join(
         self,
@@ -248,31 +299,35 @@ class PostgresStore(PostgresAccounts):
         async with self._tx() as conn:
             if quota is not None:
                 await _check_quota(conn, user_ids[0], name, quota)
+            role = "member"
             if create:
-                await conn.execute(
+                made = await conn.fetchval(
                     "INSERT INTO rooms (name, is_dm, created_by) VALUES ($1, $2, $3)"
-                    " ON CONFLICT (name) DO NOTHING",
+                    " ON CONFLICT (name) DO NOTHING RETURNING id",
                     name,
                     is_dm,
                     None if is_dm else user_ids[0],
                 )
-            row = await conn.fetchrow("SELECT id, is_dm FROM rooms WHERE name = $1", name)
+                if made is not None and not is_dm:
+                    role = "owner"  # its creator owns a room
+            row = await conn.fetchrow("SELECT id, is_dm, private FROM rooms WHERE name = $1", name)
             if row is None:
                 raise NotFound(f"no room {name}")
-            room = Room(id=row[0], name=name, is_dm=row[1])
+            room = Room(id=row[0], name=name, is_dm=row[1], private=row[2])
+            # banned, or a private room's stranger: refused
+            await admit(conn, user_ids[0], room.id, room.is_dm, room.private)
             status = await conn.execute(
-                "INSERT INTO memberships (user_id, room_id)"
-                " SELECT u, $2 FROM unnest($1::bigint[]) AS u ON CONFLICT DO NOTHING",
+                "INSERT INTO memberships (user_id, room_id, role)"
+                " SELECT u, $2, $3 FROM unnest($1::bigint[]) AS u ON CONFLICT DO NOTHING",
                 list(user_ids),
                 room.id,
+                role,
             )
         return room, _count(status) > 0
 
-    async def leave(self, user_id: int, room_id: int) -> bool:
-        count = await self._execute(
-            "DELETE FROM memberships WHERE user_id = $1 AND room_id = $2", user_id, room_id
-        )
-        return count > 0
+    async def leave(self, user_id: int, room_id: int) -> Departure:
+        async with self._tx() as conn:
+            return await depart(conn, user_id, room_id)
 
     async def is_member(self, user_id: int, room_id: int) -> bool:
         row = await self._one(
@@ -317,15 +372,15 @@ class PostgresStore(PostgresAccounts):
         """A keyset page along the ``rooms_by_size`` index; see ``SQLiteStore.public_rooms``."""
         if after is None:
             rows = await self._all(
-                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT is_dm ORDER BY {_BY_SIZE} LIMIT $1",
+                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE {_LISTED} ORDER BY {_BY_SIZE} LIMIT $1",
                 limit + 1,
             )
         else:
             members, name = after
             rows = await self._all(
-                f"(SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT is_dm AND member_count = $1"
+                f"(SELECT {_ROOM_COLUMNS} FROM rooms WHERE {_LISTED} AND member_count = $1"
                 f'  AND name COLLATE "C" > $2 ORDER BY {_BY_SIZE} LIMIT $3)'
-                f" UNION ALL (SELECT {_ROOM_COLUMNS} FROM rooms WHERE NOT is_dm"
+                f" UNION ALL (SELECT {_ROOM_COLUMNS} FROM rooms WHERE {_LISTED}"
                 f"  AND member_count < $1 ORDER BY {_BY_SIZE} LIMIT $3)"
                 f" ORDER BY {_BY_SIZE} LIMIT $3",
                 members,
@@ -435,7 +490,9 @@ def _single(op: Any) -> bool:
     return not isinstance(op, NewMessage) or op.reply_to is not None
 
 
-async def _apply_one(conn: Conn, op: NewChange | NewReaction | NewMessage) -> Any:
+async def _apply_one(conn: Conn, op: NewChange | NewReaction | NewMessage | RoomCommand) -> Any:
+    if isinstance(op, RoomCommand):
+        return await apply_command(conn, op)
     if isinstance(op, NewChange):
         return await apply_change(conn, op)
     if isinstance(op, NewReaction):
@@ -453,7 +510,7 @@ async def _apply_ops(conn: Conn, ops: Sequence[Any]) -> list[Any]:
             try:
                 async with conn.transaction():
                     results.append(await _apply_one(conn, ops[i]))
-            except (NotMember, NotFound, Forbidden, OverLimit) as exc:
+            except (NotMember, NotFound, Forbidden, OverLimit, Conflict, Inapplicable) as exc:
                 results.append(exc)
             i += 1
             continue

@@ -18,7 +18,15 @@ from typing import Any
 
 import msgspec
 
-from chat_server.errors import Conflict, Forbidden, NotFound, NotMember, OverLimit, StoreError
+from chat_server.errors import (
+    Conflict,
+    Forbidden,
+    Inapplicable,
+    NotFound,
+    NotMember,
+    OverLimit,
+    StoreError,
+)
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.base import (
     CREATION_WINDOW,
@@ -32,8 +40,10 @@ from chat_server.store.base import (
     is_plain,
     too_many_blocks,
 )
+from chat_server.store.rooms import CreateRoom, LeaveRoom, RoomCommand
 from chat_server.store.sqlite.answers import apply_reaction, apply_reply
 from chat_server.store.sqlite.changes import apply_change, note_read, purge_search
+from chat_server.store.sqlite.rooms import admit, apply_command, create_room, depart
 
 # Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
 _CHUNK = 256
@@ -249,7 +259,10 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
             conn.execute("SAVEPOINT op")
             try:
                 results.append(_apply_one(conn, op, seqs, known))
-            except (NotMember, NotFound, Forbidden, OverLimit, sqlite3.IntegrityError) as exc:
+            except (
+                NotMember, NotFound, Forbidden, OverLimit, Conflict, Inapplicable,
+                sqlite3.IntegrityError,
+            ) as exc:  # fmt: skip
                 conn.execute("ROLLBACK TO op")
                 seqs.clear()  # the seqs and marks it took are not taken after all
                 seqs.update(marks[0])
@@ -302,6 +315,14 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             return apply_reaction(conn, op, seqs, known)
         case NewMessage():
             return apply_reply(conn, op, seqs, known)
+        case RoomCommand():
+            return apply_command(conn, op, seqs, known)
+        case CreateRoom(user_id=user_id, quota=quota):
+            if quota is not None:
+                check_quota(conn, user_id, None, quota)
+            return create_room(conn, op, seqs, known)
+        case LeaveRoom(user_id, room_id):
+            return depart(conn, user_id, room_id, seqs, known)
         case IndexSearch():
             return index_search(conn, known)
         case PurgeSearch(pages):
@@ -326,9 +347,14 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             return None
         case Join(user_ids, name, is_dm, quota, create):
             created_at = now_ts()
-            row = conn.execute("SELECT id, is_dm FROM rooms WHERE name = ?", (name,)).fetchone()
+            row = conn.execute(
+                "SELECT id, is_dm, private FROM rooms WHERE name = ?", (name,)
+            ).fetchone()
+            if row is not None:  # banned, or a private room's stranger: refused
+                admit(conn, user_ids[0], row[0], bool(row[1]), bool(row[2]))
             if quota is not None:
                 check_quota(conn, user_ids[0], None if row is None else row[0], quota)
+            role = "member"
             if row is None:
                 if not create:
                     raise NotFound(f"no room {name}")
@@ -336,14 +362,15 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
                     "INSERT INTO rooms (name, is_dm, created_at, created_by) VALUES (?, ?, ?, ?)",
                     (name, int(is_dm), created_at, None if is_dm else user_ids[0]),
                 )
-                row = (cur.lastrowid, int(is_dm))
-            room = Room(id=row[0], name=name, is_dm=bool(row[1]))
+                row = (cur.lastrowid, int(is_dm), 0)
+                role = "member" if is_dm else "owner"  # its creator owns a room
+            room = Room(id=row[0], name=name, is_dm=bool(row[1]), private=bool(row[2]))
             created = False
             for user_id in user_ids:
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at)"
-                    " VALUES (?, ?, ?)",
-                    (user_id, room.id, now_ts()),
+                    "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at, role)"
+                    " VALUES (?, ?, ?, ?)",
+                    (user_id, room.id, now_ts(), role),
                 )
                 created = created or cur.rowcount > 0
             return room, created

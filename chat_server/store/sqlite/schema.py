@@ -186,6 +186,38 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # An admin may delete anyone's message in a room they are a member of; the writer reads
     # the flag in the change's transaction, so a revocation holds from the next delete on.
     ("ALTER TABLE users ADD COLUMN admin INTEGER NOT NULL DEFAULT 0",),
+    # Rooms with owners (protocol 2): a room is ``private`` (never listed, joined by
+    # invitation) or not, has a ``topic``, and its creator (``created_by``, kept since the
+    # per-user limits) is its first owner; a membership has a ``role`` (owner, op, member)
+    # that ends with it, and ``joined_at`` orders who takes over when the owner leaves.
+    # ``room_bans`` keep people out, ``room_invites`` let them into a private room.
+    (
+        "ALTER TABLE rooms ADD COLUMN private INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE memberships ADD COLUMN role TEXT NOT NULL DEFAULT 'member'",
+        "UPDATE memberships SET role = 'owner' WHERE (user_id, room_id) IN"
+        " (SELECT created_by, id FROM rooms WHERE created_by IS NOT NULL AND is_dm = 0)",
+        "CREATE INDEX memberships_succession ON memberships(room_id, joined_at)",
+        "DROP INDEX rooms_by_size",
+        "CREATE INDEX rooms_by_size ON rooms(member_count DESC, name)"
+        " WHERE is_dm = 0 AND private = 0",
+        """CREATE TABLE room_bans (
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            by_id INTEGER NOT NULL REFERENCES users(id),
+            reason TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (room_id, user_id)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE room_invites (
+            room_id INTEGER NOT NULL REFERENCES rooms(id),
+            user_id INTEGER NOT NULL REFERENCES users(id),
+            by_id INTEGER NOT NULL REFERENCES users(id),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (room_id, user_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX room_invites_user ON room_invites(user_id, created_at)",
+    ),
 )
 
 

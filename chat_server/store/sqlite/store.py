@@ -22,8 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from chat_server import access
 from chat_server.errors import StoreError
 from chat_server.protocol import (
+    Invitation,
     RoomState,
     SearchHit,
 )
@@ -42,6 +44,20 @@ from chat_server.store.base import (
     batch_order,
     rooms_page,
 )
+from chat_server.store.rooms import (
+    INVITES_SQL,
+    MAX_INVITES,
+    PLACE_SQL,
+    ROLES_SQL,
+    CreateRoom,
+    Departure,
+    LeaveRoom,
+    RoomCommand,
+    RoomFacts,
+    StoredNotice,
+    as_role,
+    place_params,
+)
 from chat_server.store.sqlite.accounts import SQLiteAccounts
 from chat_server.store.sqlite.batch import (
     STATEMENT_CACHE,
@@ -49,7 +65,6 @@ from chat_server.store.sqlite.batch import (
     Join,
     MarkRead,
     PurgeSearch,
-    Sql,
     WriterCache,
     apply_batch,
     index_search,
@@ -65,6 +80,8 @@ _T = TypeVar("_T")
 log = logging.getLogger(__name__)
 
 _ROOM_COLUMNS = "name, member_count, last_seq"
+# the rooms ``rooms`` lists (along the ``rooms_by_size`` index): neither DMs nor private
+_LISTED = "is_dm = 0 AND private = 0"
 
 # The writer adds new messages to the search index in bulk: once this many wait, or this
 # many seconds after the first of them, or before a search (which must see every message
@@ -208,8 +225,25 @@ class SQLiteStore(SQLiteAccounts):
         return rows[0] if rows else None
 
     async def room_by_name(self, name: str) -> Room | None:
-        row = await self._one("SELECT id, name, is_dm FROM rooms WHERE name = ?", (name,))
-        return Room(id=row[0], name=row[1], is_dm=bool(row[2])) if row else None
+        row = await self._one("SELECT id, name, is_dm, private FROM rooms WHERE name = ?", (name,))
+        if row is None:
+            return None
+        return Room(id=row[0], name=row[1], is_dm=bool(row[2]), private=bool(row[3]))
+
+    async def place(self, user_id: int, room_id: int) -> access.Role:
+        rows = self._now(PLACE_SQL, place_params(user_id, room_id))
+        return as_role(rows[0][0])
+
+    async def room_facts(self, room_id: int) -> RoomFacts:
+        row = await self._one("SELECT topic, private FROM rooms WHERE id = ?", (room_id,))
+        roles = await self._all(ROLES_SQL, (room_id,))
+        if row is None:
+            return RoomFacts()
+        return RoomFacts(topic=row[0], private=bool(row[1]), roles=dict(roles))
+
+    async def invites(self, user_id: int) -> list[Invitation]:
+        rows = await self._all(INVITES_SQL, (user_id, MAX_INVITES))
+        return [Invitation(room=r[0], by=r[1], private=bool(r[2])) for r in rows]
 
     async def is_member(self, user_id: int, room_id: int) -> bool:
         rows = self._now(
@@ -260,7 +294,7 @@ class SQLiteStore(SQLiteAccounts):
         of the index, whatever the number of rooms."""
         if after is None:
             rows = await self._all(
-                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE is_dm = 0"
+                f"SELECT {_ROOM_COLUMNS} FROM rooms WHERE {_LISTED}"
                 " ORDER BY member_count DESC, name LIMIT ?",
                 (limit + 1,),
             )
@@ -268,9 +302,9 @@ class SQLiteStore(SQLiteAccounts):
             members, name = after
             rows = await self._all(
                 f"SELECT {_ROOM_COLUMNS} FROM (SELECT {_ROOM_COLUMNS} FROM rooms"
-                "  WHERE is_dm = 0 AND member_count = ? AND name > ? ORDER BY name LIMIT ?)"
+                f"  WHERE {_LISTED} AND member_count = ? AND name > ? ORDER BY name LIMIT ?)"
                 f" UNION ALL SELECT {_ROOM_COLUMNS} FROM (SELECT {_ROOM_COLUMNS} FROM rooms"
-                "  WHERE is_dm = 0 AND member_count < ? ORDER BY member_count DESC, name LIMIT ?)"
+                f"  WHERE {_LISTED} AND member_count < ? ORDER BY member_count DESC, name LIMIT ?)"
                 " ORDER BY member_count DESC, name LIMIT ?",
                 (members, name, limit + 1, members, limit + 1, limit + 1),
             )
@@ -347,11 +381,17 @@ class SQLiteStore(SQLiteAccounts):
         result: tuple[Room, bool] = await self._write(Join(tuple(user_ids), name, True))
         return result
 
-    async def leave(self, user_id: int, room_id: int) -> bool:
-        count: int = await self._write(
-            Sql("DELETE FROM memberships WHERE user_id = ? AND room_id = ?", (user_id, room_id))
-        )
-        return count > 0
+    async def leave(self, user_id: int, room_id: int) -> Departure:
+        departure: Departure = await self._write(LeaveRoom(user_id, room_id))
+        return departure
+
+    async def create_room(self, room: CreateRoom) -> StoredNotice:
+        notice: StoredNotice = await self._write(room)
+        return notice
+
+    def submit_command(self, command: RoomCommand) -> asyncio.Future[StoredNotice]:
+        future: asyncio.Future[StoredNotice] = self._committer.submit(command)
+        return future
 
     async def mark_read(self, user_id: int, room_id: int, seq: int) -> int | None:
         moved: int | None = await self._write(MarkRead(user_id, room_id, seq))

@@ -34,7 +34,10 @@ def test_join_creates_the_room(chat: Chat) -> None:
     room = uniq("r")
     alice.send({"type": "join", "room": room, "ref": "j1"})
     joined = alice.recv_until("joined")
-    assert_keys(joined, JOINED_KEYS, ref="j1")
+    # protocol 2: its creator owns it (``topic`` and ``private`` are left out while "" and
+    # false, ``roles`` while nobody has one)
+    assert_keys(joined, JOINED_KEYS | {"roles"}, ref="j1")
+    assert joined["roles"] == {alice.nick: "owner"}
     assert joined["room"] == room
     assert joined["last_seq"] == 0
     assert_people(joined["members"], [alice.nick])
@@ -58,7 +61,7 @@ def test_joined_lists_members_and_who_is_online(chat: Chat) -> None:
     room = uniq("r")
     alice.join(room)
     joined, history = bob.join(room)
-    assert_keys(joined, JOINED_KEYS)
+    assert_keys(joined, JOINED_KEYS | {"roles"})
     assert_people(joined["members"], [alice.nick, bob.nick])
     assert_people(joined["online"], [alice.nick, bob.nick])
     assert_keys(history, HISTORY_KEYS)
