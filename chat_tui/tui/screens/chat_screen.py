@@ -33,13 +33,14 @@ def title_text(info: RoomInfo, me: str) -> Text:
     """``#ops 🔒  3 members, 1 online · the topic…`` (cut with ``…``); a room you were
     removed from says so instead of its topic."""
     title = safe_text(room_label(info.room, me), "bold")
+    if info.removed is not None:
+        title.stylize("strike")
     if info.private:
         title.append(f" {LOCK}")
     online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
     count = len(info.members)
     title.append(f"  {count} member{'' if count == 1 else 's'}, {online} online", "dim")
     if info.removed is not None:
-        title.stylize("strike")
         title.append(" · ", "dim")
         title.append_text(safe_text(info.removed, "bold #ff5f5f"))
     elif info.topic:
