@@ -7,7 +7,7 @@ update with ``--snapshot-update`` after looking at the new SVG.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,10 +81,9 @@ class World:
                 return
         raise AssertionError("no history after the join")
 
-    async def on_server(self, coro: Awaitable[Any]) -> Any:
+    async def on_server(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run ``coro`` on the server's loop from the app's."""
-        future = asyncio.run_coroutine_threadsafe(coro, self.server.loop)  # type: ignore[arg-type]
-        return await asyncio.wrap_future(future)
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.server.loop))
 
 
 @pytest.fixture
