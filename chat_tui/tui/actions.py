@@ -186,6 +186,7 @@ class Commands:
         its place."""
         chat = self.app.chat
         chat.rooms.rooms.pop(room, None)
+        chat.rooms.invites.pop(room, None)  # a /leave of it declines an invitation
         chat.history.forget(room)
         remaining = chat.rooms.ordered()
         if chat.history.room is not None:  # another room was shown: it stays

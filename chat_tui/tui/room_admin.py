@@ -5,7 +5,7 @@ invitations and kicks change on screen.
 ``/topic`` each run in a worker; a refusal is an inline line in the room, as other command
 errors are. Who may do what is the server's rule: the client asks it and shows the answer.
 The room's log says what was done (a ``notice`` entry, drawn as a dim line), so a command
-that succeeds adds nothing of its own, except ``/invite`` (the invitation makes no entry).
+that succeeds adds nothing of its own.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ class RoomAdmin:
             case cmd.SetTopic(topic=str(topic)):
                 self._run(room, "set the topic", client.set_topic(room, topic))
             case cmd.InviteNick(nick=nick):
-                self._run(room, f"invite {nick}", self._invite(room, nick))
+                self._run(room, f"invite {nick}", client.invite(room, nick))
             case cmd.Remove(nick=nick, reason=reason, ban=True):
                 self._run(room, f"ban {nick}", client.ban(room, nick, reason))
             case cmd.Remove(nick=nick, reason=reason):
@@ -105,11 +105,6 @@ class RoomAdmin:
         assert self.app.client is not None
         await self.app.client.create(command.room, private=command.private, topic=command.topic)
         await self.app.commands.join(command.room, switch=True)
-
-    async def _invite(self, room: str, nick: str) -> None:
-        assert self.app.client is not None
-        await self.app.client.invite(room, nick)
-        self.app.notice(room, f"invited {nick} to {room_label(room, self.app.nick)}")
 
     def _show_topic(self, room: str) -> None:
         topic = self.app.room_info(room).topic
@@ -171,10 +166,11 @@ class RoomAdmin:
         rooms.invites[invitation.room] = held
         rooms.refresh_rooms()
         if invitation.room not in rooms.rooms:
+            name = f"#{invitation.room}"
             app.notice(
                 None,
-                f"{invitation.by} invited you to #{invitation.room}: Enter on it under "
-                "invitations in the room list joins or declines",
+                f"{invitation.by} invited you to {name}: /join {name} accepts, /leave {name} "
+                "declines (or Enter on it in the room list)",
             )
 
     def joined(self, room: str) -> None:

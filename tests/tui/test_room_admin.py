@@ -65,7 +65,7 @@ async def test_an_owner_creates_invites_sets_the_topic_and_hands_on(
                 "the create notice",
             )
             await enter(pilot, app, "/invite bob")
-            await until(pilot, lambda: "invited bob to #ops" in screen_text(app), "invited")
+            await until(pilot, lambda: "alice invited bob" in screen_text(app), "invited")
             invite = await bob.recv_type("invite")  # bob's first frame since his welcome
             assert invite == {"type": "invite", "room": "ops", "by": "alice", "private": True}
             joined = await answer(bob, {"type": "join", "room": "ops"}, "joined")
@@ -221,6 +221,15 @@ async def test_invitations_are_listed_and_answered(server: ChatServerUnderTest) 
             await pilot.press("n")
             await until(pilot, lambda: "invitations" not in room_list(app), "declined")
             assert "declined the invitation to #secret" in screen_text(app)
+            await acked(alice, {"type": "create", "room": "later", "id": "later"})
+            await acked(alice, {"type": "invite", "room": "later", "nick": "bob", "id": "i3"})
+            await until(pilot, lambda: "» #later" in room_list(app), "a third invitation")
+            assert "/join #later accepts, /leave #later declines" in " ".join(
+                screen_text(app).split()
+            )
+            await enter(pilot, app, "/leave #later")
+            await until(pilot, lambda: "invitations" not in room_list(app), "/leave declines")
+            assert app.chat.history.room == "hiring", "the room shown stays"
     async with server.resume(token) as again:
         refused = await answer(again, {"type": "join", "room": "secret"}, "joined")
         assert refused["type"] == "error" and refused["code"] == "forbidden", "declined"
