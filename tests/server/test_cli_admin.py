@@ -87,10 +87,10 @@ async def test_users_admin_grants_and_revokes_at_once(
     async with connect(server.url, open_timeout=TIMEOUT) as ws:
         hi = await request(ws, {"type": "hello", "token": bob["token"]}, "welcome")
         assert hi["admin"] is True, hi
-        await join(ws, "general")
         async with connect(server.url, open_timeout=TIMEOUT) as root_ws:
             await request(root_ws, {"type": "hello", "nick": "root", "password": "p"}, "welcome")
             await join(root_ws, "general")
+            await join(ws, "general")  # root made the room (its owner), not bob
             for key in ("m1", "m2"):
                 frame = {"type": "send", "room": "general", "body": "hi", "id": key}
                 assert (await request(root_ws, frame, "ack"))["type"] == "ack"

@@ -34,6 +34,7 @@ from chat_server.store.base import (
     age_of,
     stored_entry,
 )
+from chat_server.store.rooms import MODERATOR_SQL
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -147,9 +148,10 @@ def apply_change(
         (change.room_id, change.target),
     ).fetchone()
     author = target is not None and target[1] == change.user_id
-    # a server admin may delete anyone's message: the flag as it is in this transaction
+    # a server admin, the room's owner and its ops may delete anyone's message: the flag
+    # and the role as they are in this transaction
     moderator = (
-        change.kind == "delete" and target is not None and not author and _is_admin(conn, change)
+        change.kind == "delete" and target is not None and not author and _moderates(conn, change)
     )
     refused = access.change_refusal(
         change.kind,
@@ -219,9 +221,10 @@ def apply_change(
     )  # fmt: skip
 
 
-def _is_admin(conn: sqlite3.Connection, change: NewChange) -> bool:
-    """Whether the change's user is a server admin now (one may delete anyone's message)."""
-    row = conn.execute("SELECT admin FROM users WHERE id = ?", (change.user_id,)).fetchone()
+def _moderates(conn: sqlite3.Connection, change: NewChange) -> bool:
+    """Whether the change's user may delete anyone's message in its room now: a server
+    admin, or the room's owner or an op."""
+    row = conn.execute(MODERATOR_SQL, (change.user_id, change.user_id, change.room_id)).fetchone()
     return row is not None and bool(row[0])
 
 
