@@ -173,11 +173,15 @@ class Commands:
         assert self.app.client is not None
         chat = self.app.chat
         info = chat.rooms.rooms.get(room)
+        label = room_label(room, self.app.nick)
+        if info is None and room not in chat.rooms.invites:  # said where you typed it
+            self.app.notice(None, f"cannot leave {label}: you are not in it", "error")
+            return
         try:
             if info is None or info.removed is None:  # removed: only the greyed entry goes
                 await self.app.client.leave(room)
         except ClientError as exc:
-            self.app.notice(room, f"cannot leave: {exc}", "error")
+            self.app.notice(None, f"cannot leave {label}: {exc}", "error")
             return
         self.forget(room)
 

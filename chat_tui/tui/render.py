@@ -171,15 +171,27 @@ def message_parts(nick: str, body: str, *, me: str, nick_width: int) -> tuple[Te
     return prefix, text, mentioned
 
 
+NARROW_BODY = 24  # cells: a narrower column beside the nick reads as a word per line
+
+
 def wrap_lines(
     console: Console, head: Text, body: Text, width: int, indent: int | None = None
 ) -> list[Text]:
     """``head`` then ``body`` wrapped to ``width`` cells, continuation lines indented.
 
     Long words are folded, so nothing is ever cut off; wide characters (CJK, emoji) are
-    measured in cells, as the terminal shows them.
+    measured in cells, as the terminal shows them. When the column left beside ``head`` is
+    narrower than ``NARROW_BODY`` (a phone's terminal, a split pane), ``head`` takes a line of
+    its own and the body wraps under it, two cells in.
     """
     hang = head.cell_len if indent is None else indent
+    if width - hang < NARROW_BODY and head.plain.strip():
+        alone = head.copy()
+        alone.rstrip()
+        if alone.plain.endswith("│"):  # the column's separator, with no column beside it
+            alone.right_crop(1)
+            alone.rstrip()
+        return [alone, *wrap_lines(console, Text("  "), body, width)]
     body_width = max(width - hang, 8)
     lines: list[Text] = []
     for number, line in enumerate(body.wrap(console, body_width, overflow="fold")):

@@ -40,6 +40,7 @@ class PendingSend:
     ts: str
     state: SendState = "sending"
     error: str = ""
+    after_seq: int = 0  # the last line drawn when it was typed: where it stays if refused
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,9 @@ class Timeline:
     read_seq: int = 0
     messages: list[MessageRecord] = field(default_factory=list)
     pending: dict[str, PendingSend] = field(default_factory=dict)
-    notices: list[Notice] = field(default_factory=list)
+    # local lines anchored under what was drawn when they were made: notices, and the
+    # messages the server refused (``✗ not sent``), where they were typed
+    notices: list[Notice | PendingSend] = field(default_factory=list)
     tail: list[PendingSend | Notice] = field(default_factory=list)
     divider_seq: int | None = None
     more_before: bool = True
@@ -235,7 +238,7 @@ class Timeline:
         return max(self.last_seq, last_event)
 
     def add_pending(self, msg_id: str, body: str) -> PendingSend:
-        pending = PendingSend(msg_id, body, _now())
+        pending = PendingSend(msg_id, body, _now(), after_seq=self.last_line_seq)
         self.pending[msg_id] = pending
         self.tail.append(pending)
         return pending
@@ -245,9 +248,14 @@ class Timeline:
             self.pending[msg_id].state = "sent"
 
     def mark_failed(self, msg_id: str, error: str) -> None:
-        if msg_id in self.pending:
-            self.pending[msg_id].state = "failed"
-            self.pending[msg_id].error = error
+        """The server refused the message: it stays where it was typed, marked ``✗``, and
+        newer messages go below it (not above a line pinned to the bottom)."""
+        refused = self.pending.pop(msg_id, None)
+        if refused is not None:
+            refused.state = "failed"
+            refused.error = error
+            self.tail.remove(refused)
+            self.notices.append(refused)
             self._settle()
 
     def add_notice(self, text: str, level: Literal["info", "error"] = "info") -> Notice:
@@ -284,12 +292,12 @@ class Timeline:
 
     def items(self, start: int = 0) -> Iterator[Item]:
         """What to draw for ``messages[start:]`` (all confirmed lines when ``start`` is 0)."""
-        by_anchor: dict[int, list[Notice]] = {}
+        by_anchor: dict[int, list[Notice | PendingSend]] = {}
         for notice in self.notices:  # under the message or log notice they followed
             if self.has(notice.after_seq) or notice.after_seq in self.events:
                 by_anchor.setdefault(notice.after_seq, []).append(notice)
             elif start == 0:
-                yield ("notice", notice.number), notice
+                yield _anchored(notice)
         previous = self.messages[start - 1] if start > 0 else None
         previous_day = local_day(previous.ts) if previous else None
         events = self._event_seqs
@@ -304,7 +312,7 @@ class Timeline:
                     previous_day = day
                 yield ("event", event.seq), event
                 for notice in by_anchor.get(event.seq, ()):
-                    yield ("notice", notice.number), notice
+                    yield _anchored(notice)
             day = local_day(message.ts)
             if day != previous_day:
                 yield ("day", day), DayItem(day)
@@ -318,7 +326,7 @@ class Timeline:
                 yield ("divider", divider), DividerItem(divider)
             yield ("message", message.seq), message
             for notice in by_anchor.get(message.seq, ()):
-                yield ("notice", notice.number), notice
+                yield _anchored(notice)
             previous = message
         for seq in events[at:]:
             event = self.events[seq]
@@ -328,11 +336,15 @@ class Timeline:
                 previous_day = day
             yield ("event", seq), event
             for notice in by_anchor.get(seq, ()):
-                yield ("notice", notice.number), notice
+                yield _anchored(notice)
 
     def pending_items(self) -> Iterator[Item]:
         for entry in self.tail:
-            if isinstance(entry, Notice):
-                yield ("notice", entry.number), entry
-            else:
-                yield ("pending", entry.id, entry.state), entry
+            yield _anchored(entry)
+
+
+def _anchored(entry: Notice | PendingSend) -> Item:
+    """The drawing key and payload of a local line."""
+    if isinstance(entry, Notice):
+        return ("notice", entry.number), entry
+    return ("pending", entry.id, entry.state), entry

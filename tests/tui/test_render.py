@@ -67,12 +67,25 @@ def test_zalgo_marks_are_capped() -> None:
 def test_long_words_and_wide_characters_wrap_within_the_width() -> None:
     console = Console(width=200)
     body = Text("x" * 100 + " 漢字漢字漢字漢字漢字漢字 🎉🎉🎉🎉🎉🎉🎉🎉🎉🎉")
-    lines = wrap_lines(console, Text("12:00 alice │ "), body, 30)
-    assert all(line.cell_len <= 30 for line in lines)
+    lines = wrap_lines(console, Text("12:00 alice │ "), body, 40)
+    assert all(line.cell_len <= 40 for line in lines)
     assert "".join(line.plain[14:] for line in lines).replace(" ", "") == body.plain.replace(
         " ", ""
     )
     assert all(line.plain.startswith(" " * 14) for line in lines[1:])
+
+
+def test_a_column_too_narrow_to_read_puts_the_text_under_the_nick() -> None:
+    console = Console(width=200)
+    body = Text("a long message that would be a word per line")
+    lines = wrap_lines(console, Text("12:00     alice │ "), body, 38)  # a 40-column terminal
+    assert [line.plain for line in lines] == [
+        "12:00     alice",
+        "  a long message that would be a word",
+        "  per line",
+    ]
+    wide = wrap_lines(console, Text("12:00     alice │ "), body, 80)
+    assert [line.plain for line in wide] == [f"12:00     alice │ {body.plain}"]
 
 
 def test_nick_colours_are_stable_per_nick() -> None:

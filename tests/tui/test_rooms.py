@@ -122,6 +122,12 @@ async def test_join_leave_who_help_and_errors(server: ChatServerUnderTest) -> No
         await until(pilot, lambda: "'#Bad' is not a room name" in screen_text(app), "bad name")
         await enter(pilot, app, "/msg nobody-here hi")
         await until(pilot, lambda: "not sent" in screen_text(app), "unknown nick is an error")
+        await enter(pilot, app, "/leave #nowhere")
+        await until(
+            pilot,
+            lambda: "cannot leave #nowhere: you are not in it" in screen_text(app),
+            "a /leave of a room you are not in says so where you typed it",
+        )
         await pilot.press("alt+1")
         room = app.chat.history.room
         await enter(pilot, app, "/leave")
@@ -192,3 +198,19 @@ async def test_help_wraps_under_its_second_column_at_80_columns(
             "the meaning goes on under itself, not under the command"
         )
         assert all(len(line) <= app.chat.history.size.width for line in lines)
+
+
+async def test_at_40_columns_the_conversation_takes_the_width(server: ChatServerUnderTest) -> None:
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(40, 20)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        assert not app.chat.rooms.display  # alt+up / alt+down still switch rooms
+        await enter(pilot, app, "every word of this message stays readable at forty columns")
+        shown = app.chat.history.all_text
+        await until(pilot, lambda: any("forty columns" in line for line in shown()), "sent")
+        lines = [line for line in shown() if line.strip()]
+        assert lines[-3].endswith("alice")
+        assert " ".join(line.strip() for line in lines[-2:]) == (
+            "every word of this message stays readable at forty columns"
+        )

@@ -27,6 +27,8 @@ def kinds(timeline: Timeline) -> list[str]:
                 shown.append(str(payload.seq))
             case Notice():
                 shown.append(f"notice {payload.text}")
+            case PendingSend():
+                shown.append(f"{payload.state} {payload.body}")
     return shown
 
 
@@ -84,10 +86,21 @@ def test_failed_sends_stay_visible_and_do_not_hold_notices() -> None:
     timeline.add_pending("p1", "x" * 10)
     timeline.mark_failed("p1", "too_large: the message body is over 4000 characters")
     timeline.add_notice("next")
-    entries = [entry for _, entry in timeline.pending_items()]
-    assert len(entries) == 1 and isinstance(entries[0], PendingSend)
-    assert entries[0].state == "failed"
-    assert kinds(timeline) == ["notice next"]
+    assert list(timeline.pending_items()) == []
+    assert kinds(timeline) == [f"failed {'x' * 10}", "notice next"]
+
+
+def test_a_refused_message_stays_where_it_was_typed_under_newer_ones() -> None:
+    timeline = Timeline("general", "alice")
+    timeline.add(msg(1))
+    timeline.add_pending("p1", "refused one")
+    timeline.add_pending("p2", "accepted one")
+    timeline.mark_failed("p1", "forbidden: you were removed from #general")
+    timeline.add(msg(2))
+    timeline.add(MessageRecord("general", 3, "alice", "accepted one", msg(3).ts, "p2"))
+    timeline.add(msg(4))
+    assert list(timeline.pending_items()) == []  # nothing pinned below the newest
+    assert kinds(timeline)[1:] == ["1", "failed refused one", "2", "3", "4"]
 
 
 # --- protocol 2: messages that change ---------------------------------------------------------

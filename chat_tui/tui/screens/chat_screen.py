@@ -110,6 +110,8 @@ class ChatScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.rooms.styles.width = 24 if self.size.width >= 160 else 18
+        # below 60 columns the conversation takes the width (alt+up/down still switch rooms)
+        self.rooms.display = self.size.width >= 60
         members = self.members
         self.set_class(self.size.width < 100, "narrow")  # a thread covers the room
         if not members.has_class("toggled"):

@@ -33,6 +33,7 @@ from chat_server.protocol import MessageRecord, nick_key
 from chat_tui.tui.render import (
     DELETED_STYLE,
     EDITED_STYLE,
+    NARROW_BODY,
     NOTICE_LINE_STYLE,
     TIME_STYLE,
     day_label,
@@ -316,9 +317,13 @@ class HistoryView(ScrollView, can_focus=True):
             self._rebuild_tail()
 
     def mark_failed(self, room: str, msg_id: str, error: str) -> None:
+        """A refused message moves from the sends in flight to where it was typed."""
         self.timeline(room).mark_failed(msg_id, error)
         if room == self.room:
-            self._rebuild_tail()
+            follow = self.at_bottom
+            self.rebuild()
+            if follow:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def add_notice(self, room: str, text: str, level: str = "info") -> None:
         """Show a local line (command output or error) in ``room``."""
@@ -460,7 +465,9 @@ class HistoryView(ScrollView, can_focus=True):
         head.stylize(TIME_STYLE)
         head.append_text(prefix)
         head.append(SEPARATOR, "dim")
-        hang = head.cell_len
+        # what goes under the message lines up with its text (in a narrow room, the text is
+        # under the nick: see wrap_lines)
+        hang = head.cell_len if width - head.cell_len >= NARROW_BODY else 2
         texts: list[Text] = []
         if record.reply_to is not None and not (self.thread and record.reply_to == record.thread):
             quote = self._quote(record.reply_to)  # in a thread, an answer to its root: none
