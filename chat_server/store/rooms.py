@@ -149,6 +149,13 @@ def stored_notice(row: Any, client_id: str) -> StoredNotice:
     )  # fmt: skip
 
 
+# The entry a user's idempotency key stands for (parameters: key, user id), the columns
+# ``stored_notice`` reads.
+BY_KEY_SQL: Final = (
+    "SELECT r.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body, m.reason"
+    " FROM messages m JOIN rooms r ON r.id = m.room_id"
+    " WHERE m.client_id = ? AND m.author_id = ?"
+)
 # Where a user stands in a room (``access.Role``), from one row: parameters (user id,
 # room id) once each, in the order the ``?`` take them.
 PLACE_SQL: Final = (
