@@ -272,3 +272,30 @@ async def test_creating_rooms_counts_toward_the_hourly_quota(store: AnyStore) ->
         await store.create_room(CreateRoom(alice.id, "alice", name, f"c-{name}", False, "", quota))
     with pytest.raises(OverLimit):
         await store.create_room(CreateRoom(alice.id, "alice", "a3", "c-a3", True, "", quota))
+
+
+async def test_a_removed_account_keeps_no_invitation(store: AnyStore) -> None:
+    alice, bob = await user(store, "alice"), await user(store, "bob")
+    room = await create(store, alice, "hiring", private=True)
+    await command(store, alice, room, "invite", "bob")
+    await store.remove_user(bob.id)
+    assert await store.invites(bob.id) == []
+    assert await store.place(bob.id, room.id) == "none"
+
+
+async def test_a_removed_owner_hands_their_rooms_on(store: AnyStore) -> None:
+    alice, bob, carol = [await user(store, n) for n in ("alice", "bob", "carol")]
+    lobby = await create(store, alice, "lobby")
+    alone = await create(store, alice, "alone")
+    for person in (bob, carol):
+        await store.join(person.id, "lobby", False)
+    await command(store, alice, lobby, "role", "carol", role="op")
+    await store.remove_user(alice.id)  # `chat-server users remove alice`
+    assert (await store.room_facts(lobby.id)).roles == {"carol": "owner"}
+    [notice] = (
+        await store.history(lobby, after=await store.last_seq(lobby.id) - 1, limit=5)
+    ).messages
+    assert (notice.kind, notice.event, notice.nick, notice.target_nick, notice.role) == (
+        "notice", "role", "alice", "carol", "owner",
+    )  # fmt: skip
+    assert (await store.room_facts(alone.id)).roles == {}  # nobody left to own it

@@ -12,6 +12,7 @@ from chat_server.store.pages import numbered
 from chat_server.store.postgres.changes import append_entry, locked_room
 from chat_server.store.postgres.schema import Conn
 from chat_server.store.rooms import (
+    BY_KEY_SQL,
     NOTICE,
     PLACE_SQL,
     REMOVE_SQL,
@@ -38,11 +39,7 @@ _REMOVE = numbered(REMOVE_SQL)
 _UNINVITE = numbered(UNINVITE_SQL)
 _UNBAN = numbered(UNBAN_SQL)
 _SUCCESSOR = numbered(SUCCESSOR_SQL)
-_BY_KEY = (
-    "SELECT r.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body, m.reason"
-    " FROM messages m JOIN rooms r ON r.id = m.room_id"
-    " WHERE m.client_id = $1 AND m.author_id = $2"
-)
+_BY_KEY = numbered(BY_KEY_SQL)
 
 
 async def place(conn: Conn, user_id: int, room_id: int) -> access.Role:
@@ -218,6 +215,26 @@ async def depart(conn: Conn, user_id: int, room_id: int) -> Departure:
     await conn.execute(_REMOVE, room_id, user_id)
     successor = None
     if role == "owner" and locked is not None:
-        nick = await conn.fetchval("SELECT nick FROM users WHERE id = $1", user_id)
-        successor = await _succeed(conn, locked, room_id, user_id, nick)
+        successor = await _hand_on(conn, locked, room_id, user_id)
     return Departure(left=True, declined=declined, successor=successor)
+
+
+async def _hand_on(
+    conn: Conn, room: tuple[str, int], room_id: int, user_id: int
+) -> StoredNotice | None:
+    """The owner ``user_id`` is gone from the (locked) room: the next owner takes over."""
+    nick = await conn.fetchval("SELECT nick FROM users WHERE id = $1", user_id)
+    return await _succeed(conn, room, room_id, user_id, nick)
+
+
+async def remove_owner(conn: Conn, user_id: int) -> None:
+    """An account being removed (its rooms locked already): each room it owns goes on to
+    its next owner."""
+    owned = await conn.fetch(
+        "SELECT m.room_id, r.name, r.last_seq FROM memberships m JOIN rooms r ON r.id = m.room_id"
+        " WHERE m.user_id = $1 AND m.role = 'owner'",
+        user_id,
+    )
+    for row in owned:
+        await conn.execute(_REMOVE, row[0], user_id)
+        await _hand_on(conn, (row[1], row[2]), row[0], user_id)
