@@ -72,6 +72,9 @@ async def test_rooms_list_then_remove_while_the_server_runs(
         assert [r["room"] for r in hi["rooms"]] == []
         found = await request(ws, {"type": "search", "q": "pills"}, "results")
         assert found["messages"] == []
+        # a client resuming where it was (since) is told it is gone, and makes nothing
+        resume = await request(ws, {"type": "join", "room": "spam", "since": 3}, "joined")
+        assert (resume["type"], resume["code"]) == ("error", "not_found"), resume
         # the name is free: a join makes a new, empty room
         await join(ws, "spam")
         page = await request(ws, {"type": "history", "room": "spam", "after": 0}, "history")
