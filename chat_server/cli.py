@@ -10,8 +10,10 @@ import click
 
 from chat_server import __version__
 from chat_server.auth import Passwords, new_token, token_hash
+from chat_server.cli_help import show_envvars
 from chat_server.cli_invites import invites
 from chat_server.cli_options import (
+    database_name,
     database_url_option,
     db_option,
     db_path_or_default,
@@ -69,7 +71,11 @@ def users() -> None:
 @click.argument("nick", callback=_check_nick)
 @db_option
 @database_url_option
-@click.password_option(envvar="CHAT_PASSWORD", help="The password [env CHAT_PASSWORD].")
+@click.password_option(
+    envvar="CHAT_PASSWORD",
+    help="The password; asked for when not given. On the command line it shows in `ps` and"
+    " the shell's history: prefer the prompt or CHAT_PASSWORD.",
+)
 @click.option("--admin", is_flag=True, help="Make the account a server admin.")
 def users_add(
     nick: str, db: Path | None, database_url: str | None, password: str, admin: bool
@@ -78,6 +84,13 @@ def users_add(
 
     Example: chat-server users add alice
     """
+    given = click.get_current_context().get_parameter_source("password")
+    if given is click.core.ParameterSource.COMMANDLINE:
+        click.echo(
+            "warning: a password given with --password shows in ps and the shell's history;"
+            " leave it out to be asked, or set CHAT_PASSWORD",
+            err=True,
+        )
 
     async def action(store: Store) -> None:
         if await store.user_by_nick(nick) is not None:
@@ -232,9 +245,7 @@ def db_migrate(db: Path | None, database_url: str | None) -> None:
         await store.close()
 
     _run(action())
-    where = str(db_path)
-    if postgres_url is not None:
-        from chat_server.store.postgres.store import redact
+    click.echo(f"the schema of {database_name(db_path, postgres_url)} is up to date")
 
-        where = redact(postgres_url)
-    click.echo(f"the schema of {where} is up to date")
+
+show_envvars(main)  # last: every command is added by now

@@ -12,7 +12,13 @@ import click
 
 from chat_server.addresses import TrustedProxies
 from chat_server.cli_login_options import login_limit_options
-from chat_server.cli_options import database_url_option, db_option, parse_duration, resolve_database
+from chat_server.cli_options import (
+    database_name,
+    database_url_option,
+    db_option,
+    parse_duration,
+    resolve_database,
+)
 from chat_server.config import SIGNUP_MODES, Settings, Signup
 from chat_server.logs import install_repeat_filter
 from chat_server.ratelimit import Allowance
@@ -36,8 +42,22 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="CHAT_SERVER_HOST")
-@click.option("--port", default=8765, show_default=True, type=int, envvar="CHAT_SERVER_PORT")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CHAT_SERVER_HOST",
+    help="The address to listen on: 0.0.0.0 (or ::) for every interface, which people on the"
+    " network can reach.",
+)
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="CHAT_SERVER_PORT",
+    help="The TCP port of the websocket (/ws) and the browser client (/); 0 picks a free one.",
+)
 @db_option
 @database_url_option
 @click.option(
@@ -298,6 +318,7 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     default="info",
     show_default=True,
     envvar="CHAT_SERVER_LOG_LEVEL",
+    help="The least severe log records written to stderr (never a password, token or body).",
 )
 def serve(
     host: str,
@@ -418,11 +439,14 @@ def serve(
         trusted_proxies=trusted_proxies,
     )
 
+    where = database_name(db_path, postgres_url)
+
     def ready(url: str) -> None:
         click.echo(f"listening on {url}")
         # the same address over http(s): where a person points a browser
         page = "http" + url.removeprefix("ws").removesuffix("ws")
         click.echo(f"browser client at {page}")
+        click.echo(f"database {where}")
         sys.stdout.flush()
 
     try:

@@ -19,6 +19,7 @@ from chat_tui.client.credentials import DEFAULT_URL
 from chat_tui.client.errors import (
     AuthError,
     ClientError,
+    ConnectError,
     InviteNeeded,
     RateLimited,
     ServerError,
@@ -70,8 +71,20 @@ def url_option(func: F) -> F:
         envvar="CHAT_URL",
         default=DEFAULT_URL,
         show_default=True,
-        help="Server websocket URL (host:port works too) [env CHAT_URL].",
+        help="Server websocket URL (host:port works too).",
     )(func)
+
+
+def room_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--room '#ops'`` is ``ops``, as the TUI and IRC write it (a click callback)."""
+    return None if value is None else value.removeprefix("#")
+
+
+def room_names(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """:func:`room_name` for a repeatable ``--room``."""
+    return tuple(room.removeprefix("#") for room in value)
 
 
 def auth_options(func: F) -> F:
@@ -79,13 +92,13 @@ def auth_options(func: F) -> F:
         "--token",
         envvar="CHAT_TOKEN",
         default=None,
-        help="Session or bot token [env CHAT_TOKEN; default: the one `login` stored].",
+        help="Session or bot token (default: the one `login` stored).",
     )(func)
     return click.option(
         "--nick",
         envvar="CHAT_NICK",
         default=None,
-        help="Log in with this nick and the password in CHAT_PASSWORD [env CHAT_NICK].",
+        help="Log in with this nick and the password in CHAT_PASSWORD.",
     )(func)
 
 
@@ -103,6 +116,19 @@ def env_password() -> str | None:
     return os.environ.get("CHAT_PASSWORD") or None
 
 
+def ask_password(prompt: str, *, confirm: bool = False) -> str:
+    """A hidden prompt; without a terminal to ask on, a usage error (exit 2) that says so.
+
+    The first password a command needs can come from CHAT_PASSWORD instead; a new one
+    (``passwd``, ``confirm``) only from a person at a terminal.
+    """
+    if not sys.stdin.isatty():
+        instead = "" if confirm else ": set CHAT_PASSWORD"
+        raise click.UsageError(f"no terminal to ask for the {prompt.lower()} on{instead}")
+    answer: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return answer
+
+
 Credentials = tuple[str | None, str | None, str | None]  # token, nick, password
 
 
@@ -117,6 +143,9 @@ def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentia
     stored = credentials.load(url)
     if stored is not None:
         return stored[1], None, None
+    unreachable = _unreachable(url)
+    if unreachable is not None:  # a typo in the address, not a missing login
+        raise Fail(f"cannot connect to {url}: {unreachable}", ConnectError.exit_code)
     raise Fail(
         f"not logged in to {url}: run `chat-tui login {url} --nick NICK`, "
         "or set CHAT_TOKEN (or --nick with CHAT_PASSWORD)",
@@ -124,10 +153,24 @@ def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentia
     )
 
 
+def _unreachable(url: str, timeout: float = 3.0) -> str | None:
+    """Why nothing answers at ``url``'s host and port, or None when something does."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
+
+
 def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
     from chat_tui.client.client import ChatClient
 
-    url = credentials.normalize_url(url)
+    url = server_url(None, url)
     token, nick, password = pick_credentials(url, token, nick)
     return ChatClient(url, token=token, nick=nick, password=password, **kwargs)
 
@@ -149,4 +192,8 @@ def stdout_guard() -> Iterator[None]:
 
 
 def server_url(url_arg: str | None, url: str) -> str:
-    return credentials.normalize_url(url_arg or url)
+    """The server's canonical URL; an address that cannot be one is exit 3, in one line."""
+    try:
+        return credentials.normalize_url(url_arg or url)
+    except ClientError as exc:
+        raise client_failure(exc) from None

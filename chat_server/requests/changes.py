@@ -15,7 +15,7 @@ from chat_server.hub import Session
 from chat_server.requests.budget import spend
 from chat_server.requests.messages import consent, refused_commit
 from chat_server.requests.registry import handles
-from chat_server.requests.rooms import check, other_key
+from chat_server.requests.rooms import check, hide_private, other_key
 from chat_server.store import NewChange, NewReaction, Room, StoredChange
 
 log = logging.getLogger("chat_server")
@@ -53,6 +53,7 @@ async def _room(ctx: Context, session: Session, frame: p.Edit | p.Delete | p.Rea
     room = await ctx.room(frame.room)
     if room is None:
         raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
+    await hide_private(ctx, session, room, frame.ref)
     other = other_key(room.name, p.nick_key(session.nick))
     if not isinstance(frame, p.Delete) and other is not None:
         await consent(ctx, session, other, frame.ref)
@@ -90,7 +91,7 @@ def _committed(
     assert stored.target is not None
     if stored.moderated is not None:  # who, whose, where: never the text (it is gone)
         log.info(
-            "admin %s deleted %s's message %d in %s (seq %d)",
+            "moderator %s deleted %s's message %d in %s (seq %d)",
             stored.nick, stored.moderated, stored.target, stored.room, stored.seq,
         )  # fmt: skip
     event: p.EditEvent | p.DeleteEvent | p.ReactEvent

@@ -15,7 +15,7 @@ from chat_server.hub import Session
 from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big, write_results
 from chat_server.requests.registry import handles
-from chat_server.requests.rooms import check, member_room, other_key
+from chat_server.requests.rooms import check, hide_private, member_room, other_key
 from chat_server.store import NewMessage, Stored, search_words
 
 log = logging.getLogger("chat_server")
@@ -46,6 +46,7 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
         if found is None:
             raise ProtocolError("not_member", f"you are not a member of {frame.room}", frame.ref)
         room = found  # membership is checked in the commit, with the seq
+        await hide_private(ctx, session, room, frame.ref)
         other = other_key(room.name, p.nick_key(session.nick))
         if other is not None:
             await consent(ctx, session, other, frame.ref)

@@ -24,7 +24,7 @@ from chat_server.hub import Session
 from chat_server.requests.budget import spend
 from chat_server.requests.messages import refused_commit
 from chat_server.requests.registry import handles
-from chat_server.requests.rooms import check, notice_frame
+from chat_server.requests.rooms import check, hide_private, notice_frame
 from chat_server.store.rooms import CommandAction, CreateRoom, RoomCommand, StoredNotice
 
 log = logging.getLogger("chat_server")
@@ -72,6 +72,7 @@ async def command(ctx: Context, session: Session, frame: p.RoomCommandFrame) -> 
         refused = access.room_refusal(action, "missing", "none", room=frame.room)
         assert refused is not None
         raise ProtocolError(refused.code, refused.message, frame.ref)
+    await hide_private(ctx, session, room, frame.ref)
     if room.is_dm:
         refused = access.room_refusal(action, "dm", "member", room=frame.room)
         assert refused is not None

@@ -39,6 +39,15 @@ async def member_room(
     return room
 
 
+async def hide_private(ctx: Context, session: Session, room: Room, ref: str | None) -> None:
+    """Refuse a stranger's request to a private room as a missing room refuses it (the
+    writer would say so too, in words of its own): its existence does not show."""
+    if room.private and not await ctx.store.is_member(session.user_id, room.id):
+        refused = access.room_refusal("send", "missing", "none", room=room.name)
+        assert refused is not None
+        raise ProtocolError(refused.code, refused.message, ref)
+
+
 def notice_frame(stored: StoredNotice) -> bytes:
     """The live ``notice`` of a committed notice entry."""
     fields = stored.fields

@@ -225,5 +225,12 @@ INVITES_SQL: Final = (
     "SELECT r.name, u.nick, r.private FROM room_invites i JOIN rooms r ON r.id = i.room_id"
     " JOIN users u ON u.id = i.by_id WHERE i.user_id = ? ORDER BY i.created_at, r.name LIMIT ?"
 )
+# Whether a user (parameters: user id, room id) may delete anyone's message in the room: a
+# server admin, or the room's owner or an op (``access.change_refusal``'s ``moderator``).
+MODERATOR_SQL: Final = (
+    "SELECT EXISTS (SELECT 1 FROM users WHERE id = ? AND admin)"
+    " OR EXISTS (SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?"
+    " AND role IN ('owner', 'op'))"
+)
 # The pending invitations a welcome lists, at most.
 MAX_INVITES: Final = 100

@@ -2,6 +2,7 @@
 
 import { cancelReply } from "./actions.js";
 import { knownBlocks } from "./blocks.js";
+import { clearInvites, knownInvites } from "./invites.js";
 import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
 import { $, clean, setStatus } from "./dom.js";
 import { clearPending } from "./log.js";
@@ -19,6 +20,7 @@ import {
 } from "./rooms.js";
 import { closeSearch, searchDisconnected } from "./search.js";
 import { forget, keepToken, me } from "./session.js";
+import { closeSettings } from "./settings.js";
 import { closeThread } from "./thread.js";
 
 export function showLogin(error) {
@@ -78,6 +80,8 @@ function reset() {
   cancelReveal();
   closeSearch();
   closeThread();
+  closeSettings();
+  clearInvites();
   cancelReply();
   $("search-q").value = "";
   me.authFailed = false;
@@ -127,10 +131,11 @@ export function welcome(frame) {
     showChat();
   }
   setStatus("");
-  me.admin = frame.admin === true; // may delete anyone's message
+  me.admin = frame.admin === true; // may delete anyone's message, kick and ban in any room
   me.editWindow = frame.limits ? frame.limits.edit_window_s : null;
   $("me-nick").textContent = frame.nick;
   knownBlocks(frame.blocked);
+  knownInvites(frame.invites);
   for (const info of frame.rooms) {
     const room = roomOf(info.room);
     room.lastSeq = info.last_seq;

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Literal
 
 from websockets.exceptions import ConnectionClosed
 
@@ -78,6 +79,38 @@ class ChatClient(Session):
         :meth:`send`; a repeat, or removing what is not there, is acked and changes nothing."""
         frame = p.React(room=room, target=target, emoji=emoji, remove=remove, id=id or new_id())
         return await self._submit(frame)
+
+    # --- rooms with owners (protocol 2): each acked once its notice entry is committed ---
+
+    async def create(self, room: str, *, private: bool = False, topic: str | None = None) -> p.Ack:
+        """Make ``room`` (public, or ``private``: only members and invitees may join), you
+        its owner; ``conflict`` when the name is taken. Join it afterwards to read it."""
+        return await self._submit(
+            p.Create(room=room, private=private, topic=topic or "", id=new_id())
+        )
+
+    async def invite(self, room: str, nick: str) -> p.Ack:
+        """Invite ``nick`` to ``room`` (a private room: its owner or ops only)."""
+        return await self._submit(p.Invite(room=room, nick=nick, id=new_id()))
+
+    async def kick(self, room: str, nick: str, reason: str | None = None) -> p.Ack:
+        """Remove ``nick`` from ``room`` (they may join a public room again)."""
+        return await self._submit(p.Kick(room=room, nick=nick, reason=reason, id=new_id()))
+
+    async def ban(self, room: str, nick: str, reason: str | None = None) -> p.Ack:
+        """Remove ``nick`` from ``room`` and keep them out until :meth:`unban`."""
+        return await self._submit(p.Ban(room=room, nick=nick, reason=reason, id=new_id()))
+
+    async def unban(self, room: str, nick: str) -> p.Ack:
+        return await self._submit(p.Unban(room=room, nick=nick, id=new_id()))
+
+    async def set_role(self, room: str, nick: str, role: Literal["owner", "op", "member"]) -> p.Ack:
+        """Make ``nick`` an ``op`` or a plain ``member`` of ``room``, or its ``owner`` (the
+        owner hands the room on and becomes an op)."""
+        return await self._submit(p.SetRole(room=room, nick=nick, role=role, id=new_id()))
+
+    async def set_topic(self, room: str, topic: str) -> p.Ack:
+        return await self._submit(p.Topic(room=room, topic=topic, id=new_id()))
 
     async def history(
         self,

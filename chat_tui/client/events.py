@@ -3,6 +3,8 @@
 A room's entries arrive in seq order: a new message as ``p.MessageRecord`` (``kind`` None), a
 change to one (protocol 2) as the live frame ``p.EditEvent``, ``p.DeleteEvent`` or
 ``p.ReactEvent``, whether it came live or in a catch-up; ``entries.RoomLog`` applies them all.
+A room command's entry comes as ``p.Notice``; an invitation as ``p.InviteEvent``, and a
+kick as ``p.Left`` with ``by`` (the room is no longer re-joined).
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class JoinResult:
     # the page's change entries (protocol 2), as the live frames that made them: with
     # ``since``, they bring messages the caller already holds up to date
     changes: list[p.EditEvent | p.DeleteEvent | p.ReactEvent] = field(default_factory=list)
+    # the page's notices (protocol 2: a topic set, a kick, a role given...), in seq order
+    notices: list[p.Notice] = field(default_factory=list)
+    topic: str = ""
+    private: bool = False
+    roles: dict[str, str] = field(default_factory=dict)  # nick -> "owner" | "op"
 
 
 Event = (
@@ -65,6 +72,9 @@ Event = (
     | p.EditEvent
     | p.DeleteEvent
     | p.ReactEvent
+    | p.Notice
+    | p.InviteEvent
+    | p.Left
     | p.Presence
     | p.TypingEvent
     | p.ReadEvent

@@ -1,7 +1,8 @@
 """The outbox: sends not yet acknowledged, in the order they go out (again, after a reconnect).
 
 "Sends" are every request answered by an ``ack`` and made idempotent by its ``id``: ``send``,
-and protocol 2's ``edit``, ``delete`` and ``react``, which spend the same rate tokens.
+protocol 2's ``edit``, ``delete`` and ``react``, which spend the same rate tokens, and its
+room commands (``create``, ``invite``, ``kick``, ...).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from chat_tui.client.handshake import Connection
 
 
-Submission = p.Send | p.Edit | p.Delete | p.React
+Submission = p.Send | p.Edit | p.Delete | p.React | p.Create | p.RoomCommandFrame
 
 
 @dataclass

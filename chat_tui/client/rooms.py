@@ -53,6 +53,25 @@ def change_event(entry: p.MessageRecord) -> Change | None:
     return p.ReactEvent(e.room, e.seq, e.nick, e.ts, e.id, e.target, e.emoji or "", e.remove)
 
 
+def notice_record(frame: p.Notice) -> p.MessageRecord:
+    """A live notice (protocol 2) as the entry of the room's log that ``history`` lists."""
+    return p.MessageRecord(
+        frame.room, frame.seq, frame.nick, "", frame.ts, frame.id, kind="notice",
+        event=frame.event, target_nick=frame.target_nick, topic=frame.topic, role=frame.role,
+        reason=frame.reason,
+    )  # fmt: skip
+
+
+def notice_event(e: p.MessageRecord) -> p.Notice | None:
+    """A page's notice entry as the live frame that made it (None for any other entry)."""
+    if e.kind != "notice":
+        return None
+    return p.Notice(
+        room=e.room, seq=e.seq, nick=e.nick, ts=e.ts, id=e.id, event=e.event or "",
+        target_nick=e.target_nick, topic=e.topic, role=e.role, reason=e.reason,
+    )  # fmt: skip
+
+
 Fetch = Callable[[str, int], Awaitable[p.HistoryPage]]
 """Ask the server for ``history`` of a room (first argument) after a seq (second)."""
 

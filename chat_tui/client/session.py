@@ -50,6 +50,8 @@ from chat_tui.client.rooms import (
     catch_up,
     change_event,
     change_record,
+    notice_event,
+    notice_record,
 )
 from chat_tui.client.sequencing import Backoff
 
@@ -354,6 +356,14 @@ class Session:
             )
         elif isinstance(frame, p.EditEvent | p.DeleteEvent | p.ReactEvent):
             self._deliver(change_record(frame))
+        elif isinstance(frame, p.Notice):
+            self._deliver(notice_record(frame))
+        elif isinstance(frame, p.InviteEvent):
+            self._emit(frame)
+        elif isinstance(frame, p.Left) and frame.ref is None:
+            # kicked (``by``), or left on another connection: not re-joined after a reconnect
+            self._rooms.drop(frame.room)
+            self._emit(frame)
         elif isinstance(frame, p.Ack):
             self._acked(frame)
         elif isinstance(frame, p.Error):
@@ -382,6 +392,7 @@ class Session:
         self._maybe_fill(room)
         messages = [m for m in page.messages if m.kind is None]
         changes = [c for m in page.messages if (c := change_event(m)) is not None]
+        notices = [n for m in page.messages if (n := notice_event(m)) is not None]
         return JoinResult(
             joined.room,
             joined.last_seq,
@@ -390,6 +401,10 @@ class Session:
             messages,
             page.more,
             changes,
+            notices,
+            joined.topic,
+            joined.private,
+            dict(joined.roles),
         )
 
     def _deliver(self, message: p.MessageRecord) -> None:
@@ -440,13 +455,14 @@ class Session:
         return task
 
     def _emit(self, event: Event) -> None:
-        # A change entry (protocol 2's edit, delete, react) travels through the room's order
-        # as the record history lists; it reaches the user as the live frame that made it.
+        # A change entry (protocol 2's edit, delete, react) or a notice travels through the
+        # room's order as the record history lists; it reaches the user as the live frame
+        # that made it.
         if isinstance(event, p.MessageRecord) and event.kind is not None:
-            change = change_event(event)
-            if change is None:
+            live = change_event(event) or notice_event(event)
+            if live is None:
                 return
-            event = change
+            event = live
         self._events.put_nowait(event)
 
     def _set_status(self, state: State, retry_in: float | None = None) -> None:

@@ -66,6 +66,15 @@ class Commands:
             case cmd.Who():
                 if room is not None:
                     self._who(room)
+            case (
+                cmd.CreateRoom()
+                | cmd.InviteNick()
+                | cmd.Remove()
+                | cmd.Unban()
+                | cmd.SetRole()
+                | cmd.SetTopic()
+            ):
+                self.app.room_admin.execute(command)
             case cmd.SearchFor(query=query):
                 self.app.run_worker(self._search(query), exit_on_error=False)
             case cmd.Block(nick=nick) | cmd.Unblock(nick=nick):
@@ -162,16 +171,27 @@ class Commands:
 
     async def _leave(self, room: str) -> None:
         assert self.app.client is not None
+        chat = self.app.chat
+        info = chat.rooms.rooms.get(room)
         try:
-            await self.app.client.leave(room)
+            if info is None or info.removed is None:  # removed: only the greyed entry goes
+                await self.app.client.leave(room)
         except ClientError as exc:
             self.app.notice(room, f"cannot leave: {exc}", "error")
             return
+        self.forget(room)
+
+    def forget(self, room: str) -> None:
+        """Take a room off the screen (left here or elsewhere); another one is shown in
+        its place."""
         chat = self.app.chat
         chat.rooms.rooms.pop(room, None)
+        chat.rooms.invites.pop(room, None)  # a /leave of it declines an invitation
         chat.history.forget(room)
         remaining = chat.rooms.ordered()
-        if remaining:
+        if chat.history.room is not None:  # another room was shown: it stays
+            chat.rooms.refresh_rooms()
+        elif remaining:
             self.app.switch_room(remaining[0])
         else:
             chat.rooms.refresh_rooms()

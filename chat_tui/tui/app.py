@@ -26,16 +26,19 @@ from chat_tui.client import credentials
 from chat_tui.client.client import ChatClient
 from chat_tui.client.errors import AuthError, ClientError, ConnectError, InviteNeeded
 from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
+from chat_tui.client.rooms import notice_record
 from chat_tui.tui import commands as cmd
+from chat_tui.tui import crash
 from chat_tui.tui.actions import Commands
 from chat_tui.tui.message_actions import MessageActions
 from chat_tui.tui.render import mentions, room_label
+from chat_tui.tui.room_admin import RoomAdmin
 from chat_tui.tui.screens.chat_screen import ChatScreen
 from chat_tui.tui.screens.login import LoginScreen
 from chat_tui.tui.textual_internals import alt_digits_are_keys
 from chat_tui.tui.widgets.composer import Composer
 from chat_tui.tui.widgets.history import HistoryView
-from chat_tui.tui.widgets.rooms import RoomInfo, RoomList
+from chat_tui.tui.widgets.rooms import INVITE_PREFIX, RoomInfo, RoomList
 
 alt_digits_are_keys()  # before any app reads the terminal; see textual_internals
 
@@ -76,6 +79,7 @@ class ChatApp(App[int]):
         self.welcome: p.Welcome | None = None
         self.commands = Commands(self)
         self.message_actions = MessageActions(self)
+        self.room_admin = RoomAdmin(self)
         self.chat = ChatScreen()
         self.chat.composer.edit_last = self.edit_last
         self.error_message = ""
@@ -83,6 +87,18 @@ class ChatApp(App[int]):
         self._quotes: dict[str, list[int]] = {}  # room -> reply targets to fetch, in turn
         self._read_due = False
         self.ready = False  # rooms joined and the first room shown (tests wait for it)
+
+    # --- an unplanned failure: one line, the traceback in a file -----------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's private hooks (checked by tests/tui/test_crash.py, marked private_api):
+        # it would print a traceback with every frame's locals, passwords included.
+        self.error_message = crash.report(error)
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self._close_messages_no_wait()
 
     # --- start and login ---------------------------------------------------------------------
 
@@ -157,6 +173,7 @@ class ChatApp(App[int]):
         self.chat.history.me = welcome.nick
         self.chat.rooms.me = welcome.nick
         self.chat.show_status(client.status, client.queued)
+        self.room_admin.set_invites(welcome.invites)
         states = {state.room: state for state in welcome.rooms}
         wanted = [room.removeprefix("#") for room in self.wanted_rooms]
         names = list(dict.fromkeys([*wanted, *states])) or [DEFAULT_ROOM]
@@ -206,6 +223,12 @@ class ChatApp(App[int]):
                 chat.history.apply(event.room, [event])
                 if chat.thread.room == event.room:
                     chat.thread.history.apply(event.room, [event])
+            case p.Notice():
+                self.room_admin.on_notice(event)
+            case p.InviteEvent():
+                self.room_admin.on_invite(event)
+            case p.Left():
+                self.room_admin.on_removed(event)
             case p.Presence(room=room, nick=nick, status=status):
                 info = self.room_info(room)
                 if status in ("online", "joined"):  # joining takes a connection: online
@@ -232,10 +255,12 @@ class ChatApp(App[int]):
             case p.Joined():
                 info = self.room_info(event.room)
                 info.members, info.online = list(event.members), set(event.online)
+                info.topic, info.private, info.roles = event.topic, event.private, event.roles
                 if event.room == chat.history.room:
                     chat.show_room(info)
             case Connected(welcome=welcome):
                 self.welcome = welcome
+                self.room_admin.set_invites(welcome.invites)
                 assert self.client is not None
                 chat.show_status(self.client.status, self.client.queued)
             case StatusChanged():
@@ -278,11 +303,15 @@ class ChatApp(App[int]):
     def joined(self, result: JoinResult, *, live: bool) -> None:
         info = self.room_info(result.room)
         info.members, info.online = list(result.members), set(result.online)
+        info.topic, info.private, info.roles = result.topic, result.private, dict(result.roles)
+        self.room_admin.joined(result.room)
         history = self.chat.history
         timeline = history.timeline(result.room)
         timeline.read_seq = max(timeline.read_seq, info.read_seq)
         history.add_messages(result.room, result.messages, live=live)
         history.apply(result.room, result.changes)  # what changed while this client was away
+        history.add_events(result.room, [notice_record(n) for n in result.notices])
+        self.chat.rooms.refresh_rooms()
         first = timeline.first_seq
         timeline.more_before = first is not None and first > 1
         if result.room == history.room:
@@ -342,6 +371,9 @@ class ChatApp(App[int]):
 
     def on_option_list_option_selected(self, event: RoomList.OptionSelected) -> None:
         if isinstance(event.option_list, RoomList) and event.option.id:
+            if event.option.id.startswith(INVITE_PREFIX):
+                self.room_admin.answer(event.option.id.removeprefix(INVITE_PREFIX))
+                return
             self.switch_room(event.option.id)
             self.chat.composer.focus()
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
-from chat_server.protocol import MAX_EMOJI, is_valid_nick, is_valid_room
+from chat_server.protocol import MAX_EMOJI, MAX_REASON, is_valid_nick, is_valid_room
 from chat_tui.tui import emoji as emoji_names
 
 HELP: Final = (
@@ -23,6 +23,13 @@ HELP: Final = (
     ("/delete ^N", "erase your message's text for everyone"),
     ("/react ^N emoji", "react with 👍 or :name: (/unreact ^N emoji undoes)"),
     ("/who", "list the room's members, online first"),
+    ("/create #room [topic]", "a room you own; --private after #room: invitees only"),
+    ("/invite nick", "invite nick to this room"),
+    ("/topic [text]", "set this room's topic (owner, ops); alone: show it"),
+    ("/kick nick [reason]", "remove nick from this room (owner, ops)"),
+    ("/ban nick [reason]", "remove nick and keep them out; /unban nick"),
+    ("/op nick", "make nick an op (owner); /deop nick undoes"),
+    ("/owner nick", "hand the room on to nick (you become an op)"),
     ("/search words", "search your rooms; Enter on a result jumps to it"),
     ("/block nick", "refuse nick's direct messages, hide when you are online"),
     ("/unblock nick", "undo /block"),
@@ -108,6 +115,47 @@ class Who:
 
 
 @dataclass(frozen=True)
+class CreateRoom:
+    room: str
+    private: bool
+    topic: str | None
+
+
+@dataclass(frozen=True)
+class InviteNick:
+    nick: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    """``/kick`` (``ban`` False) or ``/ban`` ``nick`` from the current room."""
+
+    nick: str
+    reason: str | None
+    ban: bool
+
+
+@dataclass(frozen=True)
+class Unban:
+    nick: str
+
+
+@dataclass(frozen=True)
+class SetRole:
+    """``/op`` (``op``), ``/deop`` (``member``), ``/owner`` (``owner``)."""
+
+    nick: str
+    role: Literal["owner", "op", "member"]
+
+
+@dataclass(frozen=True)
+class SetTopic:
+    """A new topic for the current room; None shows the current one."""
+
+    topic: str | None
+
+
+@dataclass(frozen=True)
 class SearchFor:
     query: str
 
@@ -148,6 +196,12 @@ Command = (
     | DeleteMessage
     | React
     | Who
+    | CreateRoom
+    | InviteNick
+    | Remove
+    | Unban
+    | SetRole
+    | SetTopic
     | SearchFor
     | Block
     | Unblock
@@ -220,6 +274,41 @@ def _ref_and_text(rest: str, usage: str) -> tuple[Ref, str]:
     return _ref_arg(token, usage), text.lstrip(" ")
 
 
+MAX_TOPIC: Final = 200  # DESIGN.md: a topic is 0-200 characters, one line
+PRIVATE_FLAGS: Final = ("--private", "-p")
+ROLE_COMMANDS: Final[dict[str, Literal["owner", "op", "member"]]] = {
+    "op": "op",
+    "deop": "member",
+    "owner": "owner",
+}
+
+
+def _create(arg: str) -> CreateRoom:
+    usage = "/create #room [--private] [topic]"
+    words = arg.split(" ")
+    flags = [index for index, word in enumerate(words[:2]) if word in PRIVATE_FLAGS]
+    rest = [word for index, word in enumerate(words) if index not in flags]
+    name, _, topic = " ".join(rest).partition(" ")
+    if not name:
+        raise CommandError(f"usage: {usage}")
+    return CreateRoom(_room_arg(name, usage), bool(flags), _topic_arg(topic) or None)
+
+
+def _topic_arg(topic: str) -> str:
+    topic = " ".join(topic.split())
+    if len(topic) > MAX_TOPIC:
+        raise CommandError(f"a topic is at most {MAX_TOPIC} characters ({len(topic)} given)")
+    return topic
+
+
+def _nick_and_reason(arg: str, usage: str) -> tuple[str, str | None]:
+    nick, _, reason = arg.partition(" ")
+    reason = " ".join(reason.split())
+    if len(reason) > MAX_REASON:
+        raise CommandError(f"a reason is at most {MAX_REASON} characters")
+    return _nick_arg(nick, usage), reason or None
+
+
 def parse(line: str) -> Command | None:
     """The command in ``line``, or None for a blank line; raises CommandError."""
     if not line.strip():
@@ -267,6 +356,19 @@ def parse(line: str) -> Command | None:
             return React(ref, _emoji_arg(emoji.strip(), usage), remove=name == "unreact")
         case "who" | "names":
             return Who()
+        case "create":
+            return _create(arg)
+        case "invite":
+            return InviteNick(_nick_arg(arg, "/invite nick"))
+        case "kick" | "ban":
+            nick, reason = _nick_and_reason(arg, f"/{name} nick [reason]")
+            return Remove(nick, reason, ban=name == "ban")
+        case "unban":
+            return Unban(_nick_arg(arg, "/unban nick"))
+        case "op" | "deop" | "owner":
+            return SetRole(_nick_arg(arg, f"/{name} nick"), ROLE_COMMANDS[name])
+        case "topic":
+            return SetTopic(_topic_arg(arg) if arg else None)
         case "search" | "s":
             if not arg:
                 raise CommandError("usage: /search words")

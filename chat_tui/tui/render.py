@@ -251,3 +251,71 @@ def reactions_text(reactions: list[tuple[str, int, bool]], replies: int) -> Text
         label = f"{replies} repl{'y' if replies == 1 else 'ies'} (t)".replace(" ", NBSP)
         text.append(label, "bold #61afef")
     return text
+
+
+# --- protocol 2: rooms with owners ---------------------------------------------------------
+
+NOTICE_LINE_STYLE: Final = Style(dim=True, italic=True)
+ROLE_MARKS: Final = {"owner": "~", "op": "@"}  # IRC's habit: ~ founder, @ op
+LOCK: Final = "🔒"
+
+
+def role_mark(role: str | None) -> str:
+    """``~`` for the owner, ``@`` for an op, "" for anyone else."""
+    return ROLE_MARKS.get(role or "", "")
+
+
+def notice_text(
+    event: str,
+    nick: str,
+    target: str | None,
+    *,
+    topic: str | None = None,
+    role: str | None = None,
+    reason: str | None = None,
+) -> Text:
+    """What a room command did, as one line: ``alice removed bob: spam``, ``alice set the
+    topic: …``, ``alice made bob an op``. Every name and word in it is untrusted."""
+    text = Text(end="")
+    text.append_text(safe_text(nick, "bold"))
+    other = safe_text(target or "someone", "bold")
+    if event == "create":
+        text.append(" created the room")
+        if topic:
+            text.append(": ")
+            text.append_text(safe_text(" ".join(topic.split())))
+        return text
+    if event == "topic":
+        if topic:
+            text.append(" set the topic: ")
+            text.append_text(safe_text(" ".join(topic.split())))
+        else:
+            text.append(" cleared the topic")
+        return text
+    if event == "role":
+        verb = {"owner": " made {} the owner", "op": " made {} an op"}.get(
+            role or "", " made {} a member"
+        )
+        before, _, after = verb.partition("{}")
+        if target is not None and nick_key(target) == nick_key(nick) and role == "member":
+            text.append(" gave up their role")
+            return text
+        text.append(before)
+        text.append_text(other)
+        text.append(after)
+        return text
+    action = {
+        "kick": " removed ",
+        "ban": " banned ",
+        "unban": " unbanned ",
+        "invite": " invited ",
+    }.get(event)
+    if action is None:
+        text.append(" changed the room")
+        return text
+    text.append(action)
+    text.append_text(other)
+    if reason:
+        text.append(": ")
+        text.append_text(safe_text(" ".join(reason.split())))
+    return text

@@ -97,7 +97,10 @@ class Timeline:
     log: RoomLog = field(default_factory=RoomLog)
     dirty: set[int] = field(default_factory=set)  # seqs to draw again (the view empties it)
     quotes_asked: set[int] = field(default_factory=set)  # reply targets fetched (or asked)
+    # the room's notices (protocol 2: a topic set, a kick, a role given), by seq
+    events: dict[int, MessageRecord] = field(default_factory=dict)
     _seqs: list[int] = field(default_factory=list)
+    _event_seqs: list[int] = field(default_factory=list)
     _quoted_by: dict[int, set[int]] = field(default_factory=dict)
 
     @property
@@ -159,8 +162,25 @@ class Timeline:
             if seq == text:
                 self.dirty.update(self._quoted_by.get(seq, ()))
 
+    def add_event(self, notice: MessageRecord) -> bool:
+        """A notice entry (live or from a page), drawn at its seq among the messages;
+        False when it was held already."""
+        if notice.seq in self.events:
+            return False
+        self.events[notice.seq] = notice
+        bisect.insort(self._event_seqs, notice.seq)
+        return True
+
+    @property
+    def events_after_last(self) -> bool:
+        """Whether a notice is drawn below the newest message (a new message then goes
+        under it, not at the end of the lines drawn)."""
+        return bool(self._event_seqs) and self._event_seqs[-1] > self.last_seq
+
     def add(self, message: MessageRecord) -> Added:
         """Add one message (live or a gap fill); your own clears its pending entry."""
+        if message.kind == "notice":
+            return "inserted" if self.add_event(message) else "duplicate"
         if message.kind is not None:  # a change entry of a page
             self._changed(self.log.apply(message), _text_of(message))
             return "duplicate"
@@ -191,6 +211,9 @@ class Timeline:
         first = self.first_seq
         older: list[MessageRecord] = []
         for entry in messages:  # in seq order: a change follows its message
+            if entry.kind == "notice":
+                self.add_event(entry)
+                continue
             self._changed(self.log.apply(entry), _text_of(entry))
             if entry.kind is None and (first is None or entry.seq < first):
                 older.append(self.log.messages[entry.seq])
@@ -204,6 +227,12 @@ class Timeline:
                 self.add(message)
         self.more_before = more and bool(older)
         return len(older)
+
+    @property
+    def last_line_seq(self) -> int:
+        """The seq of the last entry drawn: a message, or a notice of the log below it."""
+        last_event = self._event_seqs[-1] if self._event_seqs else 0
+        return max(self.last_seq, last_event)
 
     def add_pending(self, msg_id: str, body: str) -> PendingSend:
         pending = PendingSend(msg_id, body, _now())
@@ -222,7 +251,7 @@ class Timeline:
             self._settle()
 
     def add_notice(self, text: str, level: Literal["info", "error"] = "info") -> Notice:
-        notice = Notice(next(_notice_numbers), text, level, self.last_seq, _now())
+        notice = Notice(next(_notice_numbers), text, level, self.last_line_seq, _now())
         self.tail.append(notice)
         self._settle()
         return notice
@@ -237,7 +266,7 @@ class Timeline:
         tail: list[PendingSend | Notice] = []
         for entry in self.tail:
             if isinstance(entry, Notice) and not waiting:
-                self.notices.append(replace(entry, after_seq=self.last_seq))
+                self.notices.append(replace(entry, after_seq=self.last_line_seq))
                 continue
             tail.append(entry)
             if isinstance(entry, PendingSend) and entry.state != "failed":
@@ -256,15 +285,26 @@ class Timeline:
     def items(self, start: int = 0) -> Iterator[Item]:
         """What to draw for ``messages[start:]`` (all confirmed lines when ``start`` is 0)."""
         by_anchor: dict[int, list[Notice]] = {}
-        first = self.first_seq
-        for notice in self.notices:
-            if first is not None and notice.after_seq >= first:
+        for notice in self.notices:  # under the message or log notice they followed
+            if self.has(notice.after_seq) or notice.after_seq in self.events:
                 by_anchor.setdefault(notice.after_seq, []).append(notice)
             elif start == 0:
                 yield ("notice", notice.number), notice
         previous = self.messages[start - 1] if start > 0 else None
         previous_day = local_day(previous.ts) if previous else None
+        events = self._event_seqs
+        at = bisect.bisect_right(events, previous.seq) if previous else 0
         for message in self.messages[start:]:
+            while at < len(events) and events[at] < message.seq:
+                event = self.events[events[at]]
+                at += 1
+                day = local_day(event.ts)
+                if day != previous_day:
+                    yield ("day", day), DayItem(day)
+                    previous_day = day
+                yield ("event", event.seq), event
+                for notice in by_anchor.get(event.seq, ()):
+                    yield ("notice", notice.number), notice
             day = local_day(message.ts)
             if day != previous_day:
                 yield ("day", day), DayItem(day)
@@ -280,6 +320,15 @@ class Timeline:
             for notice in by_anchor.get(message.seq, ()):
                 yield ("notice", notice.number), notice
             previous = message
+        for seq in events[at:]:
+            event = self.events[seq]
+            day = local_day(event.ts)
+            if day != previous_day:
+                yield ("day", day), DayItem(day)
+                previous_day = day
+            yield ("event", seq), event
+            for notice in by_anchor.get(seq, ()):
+                yield ("notice", notice.number), notice
 
     def pending_items(self) -> Iterator[Item]:
         for entry in self.tail:

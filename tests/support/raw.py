@@ -30,7 +30,7 @@ TIMEOUT = 10.0  # a frame the test waits for (recv, expect, request)
 CLIENT_TIMEOUT = 5.0  # the same for :class:`Client`
 RECV_TIMEOUT = 5.0  # the same for :class:`SyncClient`
 # Events the server sends unasked, which a test waiting for a reply skips.
-LIVE = ("presence", "typing", "read", "message", "edit", "delete", "react")
+LIVE = ("presence", "typing", "read", "message", "edit", "delete", "react", "notice", "invite")
 NOISE = frozenset({"presence", "typing", "read"})
 SKIP_DEFAULT = NOISE | {"message"}
 

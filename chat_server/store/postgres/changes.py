@@ -23,8 +23,11 @@ from chat_server.store.base import (
     age_of,
     stored_entry,
 )
+from chat_server.store.pages import numbered
 from chat_server.store.postgres.schema import Conn, Row
+from chat_server.store.rooms import MODERATOR_SQL
 
+_MODERATOR = numbered(MODERATOR_SQL)
 _ENTRY = "SELECT r.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body, m.reason, m.client_id"
 
 
@@ -124,7 +127,7 @@ async def apply_change(conn: Conn, change: NewChange) -> StoredChange:
         change.kind == "delete"
         and target is not None
         and not author
-        and bool(await conn.fetchval("SELECT admin FROM users WHERE id = $1", change.user_id))
+        and bool(await conn.fetchval(_MODERATOR, change.user_id, change.user_id, change.room_id))
     )
     refused = access.change_refusal(
         change.kind,

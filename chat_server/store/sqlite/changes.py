@@ -1,5 +1,6 @@
 """Edits and deletes on the SQLite writer: one change, its rules and its erasures, inside
-the batch's transaction; and ``append_entry``, which every entry but a plain message takes.
+the batch's transaction; and ``append_entry``, which every entry written alone takes (runs
+of edits and reactions are written in bulk: ``change_runs.py``).
 
 A change is a row of ``messages`` of its own (the room's next seq) and rewrites the rows it
 changes: the message (``body``, ``edited``, ``deleted``, ``version``) and its earlier edits,
@@ -34,6 +35,7 @@ from chat_server.store.base import (
     age_of,
     stored_entry,
 )
+from chat_server.store.rooms import MODERATOR_SQL
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -147,9 +149,10 @@ def apply_change(
         (change.room_id, change.target),
     ).fetchone()
     author = target is not None and target[1] == change.user_id
-    # a server admin may delete anyone's message: the flag as it is in this transaction
+    # a server admin, the room's owner and its ops may delete anyone's message: the flag
+    # and the role as they are in this transaction
     moderator = (
-        change.kind == "delete" and target is not None and not author and _is_admin(conn, change)
+        change.kind == "delete" and target is not None and not author and _moderates(conn, change)
     )
     refused = access.change_refusal(
         change.kind,
@@ -219,9 +222,10 @@ def apply_change(
     )  # fmt: skip
 
 
-def _is_admin(conn: sqlite3.Connection, change: NewChange) -> bool:
-    """Whether the change's user is a server admin now (one may delete anyone's message)."""
-    row = conn.execute("SELECT admin FROM users WHERE id = ?", (change.user_id,)).fetchone()
+def _moderates(conn: sqlite3.Connection, change: NewChange) -> bool:
+    """Whether the change's user may delete anyone's message in its room now: a server
+    admin, or the room's owner or an op."""
+    row = conn.execute(MODERATOR_SQL, (change.user_id, change.user_id, change.room_id)).fetchone()
     return row is not None and bool(row[0])
 
 

@@ -60,7 +60,6 @@ from chat_server.store.rooms import (
 )
 from chat_server.store.sqlite.accounts import SQLiteAccounts
 from chat_server.store.sqlite.batch import (
-    STATEMENT_CACHE,
     IndexSearch,
     Join,
     MarkRead,
@@ -74,6 +73,7 @@ from chat_server.store.sqlite.files import create_private, create_private_dir
 from chat_server.store.sqlite.readers import ReaderThread, open_reader
 from chat_server.store.sqlite.room_admin import SQLiteRoomAdmin
 from chat_server.store.sqlite.schema import migrate
+from chat_server.store.sqlite.values import STATEMENT_CACHE
 from chat_server.store.writer import GroupCommitter
 
 _T = TypeVar("_T")

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Label
 
 from chat_tui.client.events import Status
-from chat_tui.tui.render import nick_text, room_label, safe_text
+from chat_tui.tui.render import LOCK, nick_text, room_label, safe_text
 from chat_tui.tui.widgets.composer import Composer
 from chat_tui.tui.widgets.history import HistoryView
 from chat_tui.tui.widgets.members import MemberList
@@ -27,6 +27,28 @@ from chat_tui.tui.widgets.status import StatusLine
 from chat_tui.tui.widgets.thread import ThreadPane
 
 TYPING_SHOWN_FOR = 5.0  # seconds a typing notification stays on screen
+
+
+def title_text(info: RoomInfo, me: str) -> Text:
+    """``#ops 🔒  3 members, 1 online · the topic…`` (cut with ``…``); a room you were
+    removed from says so instead of its topic."""
+    title = safe_text(room_label(info.room, me), "bold")
+    if info.removed is not None:
+        title.stylize("strike")
+    if info.private:
+        title.append(f" {LOCK}")
+    online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
+    count = len(info.members)
+    title.append(f"  {count} member{'' if count == 1 else 's'}, {online} online", "dim")
+    if info.removed is not None:
+        title.append(" · ", "dim")
+        title.append_text(safe_text(info.removed, "bold #ff5f5f"))
+    elif info.topic:
+        title.append(" · ", "dim")
+        title.append_text(safe_text(" ".join(info.topic.split())))
+    title.no_wrap = True
+    title.overflow = "ellipsis"
+    return title
 
 
 class ChatScreen(Screen[None]):
@@ -96,13 +118,10 @@ class ChatScreen(Screen[None]):
     # --- what the app tells the screen ------------------------------------------------------
 
     def show_room(self, info: RoomInfo) -> None:
-        """Title and member list of the current room."""
-        title = safe_text(room_label(info.room, self.me), "bold")
-        online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
-        count = len(info.members)
-        title.append(f"  {count} member{'' if count == 1 else 's'}, {online} online", "dim")
-        self.title_line.update(title)
-        self.members.show(info.members, info.online, self.me)
+        """Title (the room, its lock, its topic, who is here) and member list of the
+        current room."""
+        self.title_line.update(title_text(info, self.me))
+        self.members.show(info.members, info.online, self.me, info.roles)
         self.show_info()
 
     def show_status(self, status: Status, queued: int) -> None:

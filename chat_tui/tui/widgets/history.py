@@ -33,9 +33,11 @@ from chat_server.protocol import MessageRecord, nick_key
 from chat_tui.tui.render import (
     DELETED_STYLE,
     EDITED_STYLE,
+    NOTICE_LINE_STYLE,
     TIME_STYLE,
     day_label,
     message_parts,
+    notice_text,
     parse_ts,
     quote_text,
     reactions_text,
@@ -191,7 +193,8 @@ class HistoryView(ScrollView, can_focus=True):
         follow = self.at_bottom
         settled = len(timeline.notices)
         start = len(timeline.messages)
-        rebuild = start == 0  # the "no messages yet" line goes
+        # the "no messages yet" line goes; a message goes above a notice drawn last
+        rebuild = start == 0 or timeline.events_after_last
         new_from_others = 0
         me = nick_key(self.me)
         for message in messages:
@@ -213,6 +216,17 @@ class HistoryView(ScrollView, can_focus=True):
             self.scroll_end(animate=False, immediate=True, x_axis=False)
         elif live and new_from_others:
             self._set_unseen(self.unseen + new_from_others)
+
+    def add_events(self, room: str, notices: list[MessageRecord]) -> None:
+        """Notices of the room's log (a topic set, a kick, a role given), each drawn at its
+        seq as a dim line."""
+        timeline = self.timeline(room)
+        added = [timeline.add_event(notice) for notice in notices]
+        if room == self.room and any(added):
+            follow = self.at_bottom
+            self.rebuild()
+            if follow:
+                self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def prepend(self, room: str, messages: list[MessageRecord], more: bool) -> None:
         """Add an older page above, keeping the same message under the user's eyes."""
@@ -410,7 +424,27 @@ class HistoryView(ScrollView, can_focus=True):
         if isinstance(payload, PendingSend):
             return self._message_texts(payload.ts, self.me, payload.body, width, payload)
         assert isinstance(payload, MessageRecord)
+        if payload.kind == "notice":
+            return self._event_texts(payload, width)
         return self._record_texts(payload, width)
+
+    def _event_texts(self, event: MessageRecord, width: int) -> list[Text]:
+        """A notice of the room's log: ``12:04        • │ alice removed bob: spam``, dim."""
+        nick_width = self._nick_width(width)
+        head = Text(parse_ts(event.ts).strftime("%H:%M "), end="")
+        head.stylize(TIME_STYLE)
+        head.append(" " * (nick_width - 1) + "•", "dim")
+        head.append(SEPARATOR, "dim")
+        line = notice_text(
+            event.event or "",
+            event.nick,
+            event.target_nick,
+            topic=event.topic,
+            role=event.role,
+            reason=event.reason,
+        )
+        line.stylize(NOTICE_LINE_STYLE)
+        return wrap_lines(self.app.console, head, line, width)
 
     def _record_texts(self, record: MessageRecord, width: int) -> list[Text]:
         """A message as it is now: the quote of what it answers above it, ``(edited)`` or
@@ -488,7 +522,7 @@ class HistoryView(ScrollView, can_focus=True):
         self._divider_line = None
         if self.room is not None:
             timeline = self.timeline(self.room)
-            if not timeline.messages and not timeline.more_before:
+            if not timeline.messages and not timeline.events and not timeline.more_before:
                 self._lines.extend(self._strips((self.room, "empty"), EmptyRoom(), self._width()))
             self._append_items(timeline.items())
         self._rebuild_tail()

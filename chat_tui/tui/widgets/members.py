@@ -1,4 +1,5 @@
-"""The member list: who is in the current room, online first, and who is typing."""
+"""The member list: who is in the current room, online first, the owner marked ``~`` and ops
+``@`` (IRC's habit)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,31 @@ from rich.text import Text
 from textual.widgets import Static
 
 from chat_server.protocol import nick_key
-from chat_tui.tui.render import nick_text
+from chat_tui.tui.render import nick_text, role_mark
+
+RANK = {"owner": 0, "op": 1}
 
 
-def members_text(members: list[str], online: set[str], me: str) -> Text:
-    """``● alice`` for online members, ``○ bob`` (dim) for the others."""
+def members_text(
+    members: list[str], online: set[str], me: str, roles: dict[str, str] | None = None
+) -> Text:
+    """``● ~alice`` for online members (``~`` the owner, ``@`` an op), ``○ bob`` (dim) for
+    the others; online first, then by role, then by name."""
     keys = {nick_key(n) for n in online}
-    ordered = sorted(members, key=lambda n: (nick_key(n) not in keys, nick_key(n)))
+    role_of = {nick_key(n): role for n, role in (roles or {}).items()}
+
+    def order(nick: str) -> tuple[bool, int, str]:
+        key = nick_key(nick)
+        return key not in keys, RANK.get(role_of.get(key, ""), 2), key
+
+    ordered = sorted(members, key=order)
     text = Text(f"{len(keys & {nick_key(m) for m in members})}/{len(members)} online\n", "dim")
     for nick in ordered:
         here = nick_key(nick) in keys
         text.append("● " if here else "○ ", "#98c379" if here else "dim")
+        mark = role_mark(role_of.get(nick_key(nick)))
+        if mark:
+            text.append(mark, "bold #e5c07b" if here else "dim")
         shown = nick_text(nick, bold=nick_key(nick) == nick_key(me))
         if not here:
             shown.stylize("dim")
@@ -29,5 +44,7 @@ def members_text(members: list[str], online: set[str], me: str) -> Text:
 class MemberList(Static):
     """Redrawn from the room's members and presence; hidden with F2."""
 
-    def show(self, members: list[str], online: set[str], me: str) -> None:
-        self.update(members_text(members, online, me))
+    def show(
+        self, members: list[str], online: set[str], me: str, roles: dict[str, str] | None = None
+    ) -> None:
+        self.update(members_text(members, online, me, roles))

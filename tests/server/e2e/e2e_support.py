@@ -43,6 +43,7 @@ WELCOME_KEYS = {
     "limits",
     "rooms",
     "blocked",
+    "invites",  # protocol 2: pending invitations, [] when none
 }
 WELCOME_ROOM_KEYS = {"room", "last_seq", "read_seq", "unread"}
 JOINED_KEYS = {"type", "room", "last_seq", "members", "online"}
