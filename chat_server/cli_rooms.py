@@ -44,7 +44,7 @@ def rooms_remove(name: str, db: Path | None, database_url: str | None) -> None:
     """Erase a room: its messages (as a delete erases them: text, edits, reactions, search
     words), members, bans and invitations; its name is free again. It works on the
     database: members connected to a running server keep the room on screen, where a send
-    is refused (not_member), until their next login, which no longer lists it.
+    is refused (not_member), until their client reconnects and drops it.
 
     Example: chat-server rooms remove spam-2026 --yes
     """
