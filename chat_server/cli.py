@@ -20,6 +20,7 @@ from chat_server.cli_options import (
     parse_duration,
     resolve_database,
 )
+from chat_server.cli_rooms import rooms
 from chat_server.cli_serve import serve
 from chat_server.cli_store import with_store
 from chat_server.config import Settings
@@ -45,6 +46,7 @@ def main() -> None:
 
 main.add_command(serve)
 main.add_command(invites)
+main.add_command(rooms)
 
 
 async def _existing_user(store: Store, nick: str) -> User:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import click
 
 from chat_server.auth import INVITE_PREFIX, new_invite_code, token_hash
 from chat_server.cli_options import database_options, parse_duration
-from chat_server.cli_store import run_with_store
+from chat_server.cli_store import run_with_store, table
 from chat_server.protocol import is_valid_room
 from chat_server.store import Store
 
@@ -162,12 +161,3 @@ def invites_revoke(code: str, db: Path | None, database_url: str | None) -> None
 
     prefix = run_with_store(db, database_url, action)
     click.echo(f"revoked {prefix}...")
-
-
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """Rows as columns padded to their widest cell (the last one left ragged)."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
-        for row in rows
-    )

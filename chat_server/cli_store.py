@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -50,3 +50,12 @@ def run_with_store(
 ) -> T:
     """:func:`with_store` on an event loop of its own, for a command's body."""
     return run(with_store(db, database_url, action, create=create))
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Rows as columns padded to their widest cell (the last one left ragged)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[-1]])
+        for row in rows
+    )

@@ -145,7 +145,7 @@ class Hello(ClientFrame, tag="hello"):
 
 class Join(ClientFrame, tag="join"):
     """``create`` (protocol 2): False answers ``not_found`` for a missing room instead of
-    creating it."""
+    creating it; so does a ``since`` above 0 (a resume of a room that was removed)."""
 
     room: str
     since: Seq | None = None

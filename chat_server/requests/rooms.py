@@ -89,11 +89,14 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         # (a room removed since it was cached is the store's NotFound: not_found too)
         room, new_member = await store.join(session.user_id, name, True, create=False)
     else:
-        # a missing name is created (public) unless ``create`` is false; a private room
-        # lets in its members and invitees only, and a room nobody it banned (the store
-        # decides, in the join's transaction)
+        # a missing name is created (public) unless ``create`` is false, or ``since``
+        # says the client saw entries of a room of that name: it was removed (``chat-server
+        # rooms remove``), and a resume must not make an empty one in its place; a private
+        # room lets in its members and invitees only, and a room nobody it banned (the
+        # store decides, in the join's transaction)
+        create = frame.create and not frame.since
         room, new_member = await store.join(
-            session.user_id, name, False, ctx.room_quota, create=frame.create
+            session.user_id, name, False, ctx.room_quota, create=create
         )
     ctx.rooms[name] = room
     hub.subscribe(session, name)

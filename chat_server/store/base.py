@@ -87,6 +87,17 @@ class Room:
     private: bool = False
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RoomSummary:
+    """A room as ``chat-server rooms list`` shows it; ``last_activity``: the wire time of
+    its newest entry, or of its creation when it has none."""
+
+    name: str
+    private: bool
+    members: int
+    last_activity: str
+
+
 # The two records every message passes through are msgspec Structs rather than frozen
 # dataclasses: a frozen dataclass's __init__ sets each field through object.__setattr__,
 # ~1.2 us for seven fields against ~0.1 us, once per message on each side of the writer.
@@ -328,6 +339,18 @@ class Store(Protocol):
         joins the code's rooms (created public when missing); Forbidden
         (``invite_refused``) and nothing is written when the code is unknown, used up or
         expired, so concurrent signups never use a code more often than it allows."""
+        ...
+
+    # rooms, for the command line (``chat-server rooms``)
+    async def room_summaries(self) -> list[RoomSummary]:
+        """Every room but direct conversations, by name."""
+        ...
+
+    async def remove_room(self, name: str) -> bool:
+        """Erase a room (not a direct conversation) in one transaction: its entries (bodies,
+        edits, reactions, search-index words), memberships, bans and invitations, and its
+        name, which a new room may take; False when there is no such room. A server that
+        has read the room keeps its id by name until a join of that name reads it anew."""
         ...
 
     # invite codes (``chat-server invites``)

@@ -75,7 +75,8 @@ function failed(frame, pending) {
   if (pending && pending.kind === "hello") return showLogin(clean(frame.message));
   if (pending && pending.kind === "join") {
     const room = rooms.get(pending.room);
-    if (room && room.last === null) removeRoom(pending.room);
+    // not_found to a resume (a join with since): an administrator removed the room
+    if (room && (room.last === null || frame.code === "not_found")) removeRoom(pending.room);
     else if (room) room.joining = false;
   }
   if (pending && pending.room) {

@@ -266,9 +266,11 @@ class Session:
         ]
         results = await asyncio.gather(*rejoins, return_exceptions=True)
         for room, result in zip(rooms, results, strict=True):
-            if isinstance(result, ServerError):  # left or forbidden meanwhile
+            if isinstance(result, ServerError):  # left, forbidden or removed meanwhile
                 log.info("cannot re-join %s: %s", room.name, result)
                 self._rooms.drop(room.name)
+                # the room is no longer the user's: shown as a room left elsewhere is
+                self._emit(p.Left(room=room.name))
             elif isinstance(result, BaseException):
                 return  # the connection dropped again
         conn.ready.set()

@@ -25,7 +25,7 @@ def error_of(data: str | bytes) -> ProtocolError:
 
 def test_every_client_type_decodes() -> None:
     frames: dict[str, dict[str, object]] = {
-        "hello": {"nick": "alice", "password": "pw", "client": "test/1"},
+        "hello": {"nick": "alice", "password": "pw", "client": "test/1", "invite": "k3mzq8"},
         "join": {"room": "general", "since": 3},
         "leave": {"room": "general"},
         "send": {"room": "general", "body": "hi", "id": "k1"},
@@ -110,6 +110,9 @@ def test_a_rooms_cursor_names_the_last_room_listed() -> None:
         ({"type": "hello", "nick": "a" * 33, "password": "x"}, "invalid_name"),
         ({"type": "hello", "nick": "alice"}, "bad_request"),
         ({"type": "hello"}, "bad_request"),
+        ({"type": "hello", "nick": "alice", "password": "x", "invite": ""}, "bad_request"),
+        ({"type": "hello", "nick": "alice", "password": "x", "invite": "i" * 65}, "bad_request"),
+        ({"type": "hello", "nick": "alice", "password": "x", "invite": 5}, "bad_request"),
         ({"type": "send", "room": "a", "to": "bob", "body": "x", "id": "1"}, "bad_request"),
         ({"type": "send", "body": "x", "id": "1"}, "bad_request"),
         ({"type": "send", "room": "a", "body": "x", "id": ""}, "bad_request"),

@@ -58,6 +58,7 @@ from chat_server.store.postgres.accounts import PostgresAccounts
 from chat_server.store.postgres.answers import apply_reaction, apply_reply
 from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.changes import apply_change
+from chat_server.store.postgres.room_admin import PostgresRoomAdmin
 from chat_server.store.postgres.rooms import admit, apply_command, create_room, depart
 from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.rooms import (
@@ -168,7 +169,7 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-class PostgresStore(PostgresAccounts):
+class PostgresStore(PostgresAccounts, PostgresRoomAdmin):
     """The Store protocol on a PostgreSQL database (``postgresql://`` URL)."""
 
     def __init__(self, url: str, *, pool_size: int = 10, batch_max: int = 512) -> None:
