@@ -5,7 +5,7 @@ defaults), 50 senders each in a room of their own, as in ``persist``; batches of
 per sender (``persist``'s window 1) and of eight (its saturated window) go through the
 store's own group commit, with none, 10 % or 25 % of the entries changes: half of them a
 first reaction to one of the sender's recent messages, half an edit of the sender's
-newest, as the benchmarks' changes mix sends them (``harness/client.py``). It prints the
+newest, with the keys the benchmarks' clients make (``harness/client.py``). It prints the
 writer thread's CPU time (``/proc/self/task/TID/schedstat``: user and system) per entry,
 the median of the repetitions, and its ratio to no changes. The search index's own work
 (the writer indexes new messages in bulk, and merges out the words edits took out) runs on
@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chat_server.store import NewChange, NewMessage, NewReaction, SQLiteStore
+from chat_tui.client.ids import new_id
 
 SENDERS = 50
 PREFILL = 20  # messages per room before the measured batches: the first targets
@@ -38,13 +39,8 @@ class _Sender:
         self.user_id, self.nick, self.room_id = user_id, nick, room_id
         self.period = period
         self.entries = 0
-        self.keys = 0
         self.mine: collections.deque[int] = collections.deque(maxlen=64)
         self.reactable: collections.deque[int] = collections.deque(maxlen=64)
-
-    def key(self) -> str:
-        self.keys += 1
-        return f"{self.nick}-{self.keys:08d}"
 
     def next_entry(self) -> NewMessage | NewChange | NewReaction:
         """A message, or (once in ``period // 2`` entries) a reaction or an edit."""
@@ -52,18 +48,23 @@ class _Sender:
         phase = self.entries % self.period if self.period else -1
         if phase == 0 and self.reactable:
             target = self.reactable.pop()
-            return NewReaction(self.user_id, self.nick, self.room_id, self.key(), target, "+1")
+            return NewReaction(self.user_id, self.nick, self.room_id, _change_key(), target, "+1")
         if phase == self.period // 2 and self.mine:
             body = f"edited at {time.monotonic_ns()}"
-            return NewChange(self.user_id, self.nick, self.room_id, self.key(), "edit",
+            return NewChange(self.user_id, self.nick, self.room_id, _change_key(), "edit",
                              self.mine[-1], body)  # fmt: skip
-        body = f"message {self.keys} from {self.nick}: " + "lorem ipsum dolor sit amet " * 3
-        return NewMessage(self.user_id, self.nick, self.room_id, self.key(), body)
+        body = f"message {self.entries} from {self.nick}: " + "lorem ipsum dolor sit amet " * 3
+        return NewMessage(self.user_id, self.nick, self.room_id, new_id(), body)
 
     def acked(self, entry: Any, result: Any) -> None:
         if isinstance(entry, NewMessage):
             self.mine.append(result.seq)
             self.reactable.append(result.seq)
+
+
+def _change_key() -> str:
+    """A change's key as the benchmarks' clients make it (``harness/client.py``)."""
+    return f"@@{time.monotonic_ns()}@@{new_id()}"
 
 
 def _writer_cpu_ns() -> int:
@@ -104,8 +105,8 @@ async def _batch(store: SQLiteStore, senders: list[_Sender], per_sender: int, *,
             entry = sender.next_entry()
             if plain or isinstance(entry, NewMessage):
                 if not isinstance(entry, NewMessage):
-                    entry = NewMessage(sender.user_id, sender.nick, sender.room_id,
-                                       sender.key(), "prefill")  # fmt: skip
+                    entry = NewMessage(sender.user_id, sender.nick, sender.room_id, new_id(),
+                                       "prefill")  # fmt: skip
                 future: asyncio.Future[Any] = store.submit(entry)
             else:
                 future = store.submit_change(entry)

@@ -16,6 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatu
 from websockets.frames import Close
 from websockets.http11 import Response
 
+from benchmarks import writer_cpu
 from benchmarks.harness import wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
@@ -203,6 +204,17 @@ def test_tiny_persist_mix_acks_every_change(tmp_path: Path) -> None:
     assert "x chat" in ctx.results.table()
     kinds = [k for k in entry_kinds(tmp_path) if k.get(1)]
     assert len(kinds) == 1 and kinds[0][3] > 0
+
+
+def test_writer_profile_stores_the_mix_it_measures(tmp_path: Path) -> None:
+    """``python -m benchmarks writer``: with 25 % changes, one entry in eight is a reaction
+    and one an edit, every one of them stored (none refused), and a CPU time is measured."""
+    path = tmp_path / "chat-writer.db"
+    us = asyncio.run(writer_cpu._measure(path, 8, 0.25, 400))
+    assert us > 0
+    kinds = entry_kinds(tmp_path)
+    # 20 messages per sender first, then 8 entries each: 6 messages, a reaction, an edit
+    assert kinds == [{0: 50 * (20 + 6), 1: 50, 3: 50, -1: 50}]
 
 
 @pytest.mark.slow

@@ -253,6 +253,8 @@ async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> Non
         (change_runs.EMOJI_SQL, (5,)),
         (change_runs.TARGET_SQL, (5, "new", "2026-12-03T10:00:00.000Z", 1001)),
         (change_runs.EDITS_SQL, (room, 5, "new")),
+        (change_runs.SEARCH_OUT_SQL, (5,)),
+        (change_runs.SEARCH_IN_SQL, (5,)),
     )
     with sqlite3.connect(tmp_path / "chat.db") as conn:  # no ANALYZE, as in the server
         for template, row in statements:

@@ -37,24 +37,22 @@ from chat_server.store.base import (
     StoredChange,
     age_of,
     reacted,
-    stored_entry,
 )
-from chat_server.store.sqlite.changes import note_read
+from chat_server.store.sqlite.changes import by_key, note_read
 from chat_server.store.sqlite.values import chunks, each_row
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
 
-# One row per change (``i``: its place in the run): the entry its key stands for, if any;
-# whether its author is a member of the room; its target; and whether the author's
-# reaction with its emoji stands. Each join finds its row by a unique index.
+# One row per change (``i``: its place in the run): whether its key stands for an entry
+# stored before; whether its author is a member of the room; its target; and whether the
+# author's reaction with its emoji stands. Each join finds its row by a unique index.
 CHECK_SQL = (
     "WITH k(i, a, c, r, t, e) AS (VALUES {values})"
-    " SELECT k.i, m.id IS NOT NULL, rm.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body,"
-    " m.reason, EXISTS (SELECT 1 FROM memberships s WHERE s.user_id = k.a AND s.room_id = k.r),"
-    " g.id, g.author_id, g.kind, g.deleted, g.body, g.ts, x.user_id IS NOT NULL"
+    " SELECT k.i, m.id IS NOT NULL,"
+    " EXISTS (SELECT 1 FROM memberships s WHERE s.user_id = k.a AND s.room_id = k.r),"
+    " g.id, g.author_id, g.kind, g.deleted, g.ts, x.user_id IS NOT NULL"
     " FROM k LEFT JOIN messages m ON m.client_id = k.c AND m.author_id = k.a"
-    " LEFT JOIN rooms rm ON rm.id = m.room_id"
     " LEFT JOIN messages g ON g.room_id = k.r AND g.seq = k.t"
     " LEFT JOIN reactions x ON x.message_id = g.id AND x.emoji = k.e AND x.user_id = k.a"
 )
@@ -81,8 +79,16 @@ EDITS_SQL = (
     " UPDATE messages SET body = v.b FROM v WHERE messages.room_id = v.r"
     " AND messages.target = v.t AND messages.kind = 1 AND messages.body != v.b"
 )
-SEARCH_OUT_SQL = "INSERT INTO messages_fts (messages_fts, rowid, body) VALUES {values}"
-SEARCH_IN_SQL = "INSERT INTO messages_fts (rowid, body) VALUES {values}"
+# The search index's words of the edited messages it holds: out before the rewrite (the
+# 'delete' command needs the text it indexed), in after it.
+SEARCH_OUT_SQL = (
+    "WITH v(i) AS (VALUES {values}) INSERT INTO messages_fts (messages_fts, rowid, body)"
+    " SELECT 'delete', m.id, m.body FROM v JOIN messages m ON m.id = v.i"
+)
+SEARCH_IN_SQL = (
+    "WITH v(i) AS (VALUES {values}) INSERT INTO messages_fts (rowid, body)"
+    " SELECT m.id, m.body FROM v JOIN messages m ON m.id = v.i"
+)
 REACTIONS_SQL = (
     "INSERT INTO reactions (message_id, emoji, user_id, nick, seq, since) VALUES {values}"
 )
@@ -102,9 +108,8 @@ class _Target:
     author_id: int
     kind: int
     deleted: bool
-    body: str
     ts: str
-    indexed: str  # the text the search index holds for it, when it holds it
+    body: str = ""  # its text as the run's last edit made it
     edited: str | None = None  # the ts of the run's last edit of it
     version: int | None = None  # the seq of the run's last change to it
 
@@ -170,9 +175,9 @@ def apply_change_run(
             results.append(msgspec.structs.replace(first, new=False, body=body))
             continue
         if row[1]:  # the key stands for an entry stored before
-            results.append(stored_entry(*row[2:10], client_id=op.client_id))
+            results.append(by_key(conn, op.client_id, op.user_id))
             continue
-        if not row[10]:
+        if not row[2]:
             results.append(NotMember("you are not a member of this room"))
             continue
         target = state.targets.get((op.room_id, op.target))
@@ -184,7 +189,7 @@ def apply_change_run(
             assert target is not None
             stored_here[key] = (result, target)
             state.targets[(op.room_id, result.seq)] = _Target(
-                None, op.user_id, EDIT if isinstance(op, NewChange) else REACT, False, "", "", ""
+                None, op.user_id, EDIT if isinstance(op, NewChange) else REACT, False, result.ts
             )
         results.append(result)
 
@@ -207,9 +212,10 @@ def apply_change_run(
 def _read(
     conn: sqlite3.Connection, run: Sequence[NewChange | NewReaction], state: _Run
 ) -> list[Any]:
-    """Everything the run's changes are decided on, in three statements at most: one
-    ``CHECK_SQL`` row per change (in ``state``: their targets and the reactions of theirs
-    that stand), the rooms' names and seqs, the emoji on the messages reactions target."""
+    """Everything the run's changes are decided on, in three statements at most (and one
+    per key that stands for an entry already, a retry): one ``CHECK_SQL`` row per change
+    (in ``state``: their targets and the reactions of theirs that stand), the rooms' names
+    and seqs, the emoji on the messages reactions target."""
     checks: list[Any] = [None] * len(run)
     keys = [
         (i, op.user_id, op.client_id, op.room_id, op.target,
@@ -220,17 +226,17 @@ def _read(
         checks[row[0]] = row
     state.known.learn_rooms(conn, {op.room_id for op in run}, state.seqs, state.cache)
     for op, row in zip(run, checks, strict=True):
-        if row[11] is None:
+        message_id = row[3]
+        if message_id is None:
             continue
         if (op.room_id, op.target) not in state.targets:
-            body = row[15]
             state.targets[(op.room_id, op.target)] = _Target(
-                row[11], row[12], row[13], bool(row[14]), body, row[16], body
+                message_id, row[4], row[5], bool(row[6]), row[7]
             )
         if isinstance(op, NewReaction):
-            state.emoji[row[11]] = {}
-            if row[17]:
-                state.standing.add((row[11], op.emoji, op.user_id))
+            state.emoji[message_id] = {}
+            if row[8]:
+                state.standing.add((message_id, op.emoji, op.user_id))
     if state.emoji:
         ids = [(i,) for i in state.emoji]
         for message_id, emoji, people, since in each_row(conn, EMOJI_SQL, ids):
@@ -325,6 +331,9 @@ def _write(conn: sqlite3.Connection, state: _Run, indexed_upto: int) -> tuple[in
     for cursor in chunks(conn, ENTRY_SQL, [tuple(entry) for entry in state.entries]):
         assert cursor.lastrowid is not None
         last_id = cursor.lastrowid
+    indexed = [(i,) for i, t in state.changed.items() if t.edited and i <= indexed_upto]
+    if indexed:
+        list(chunks(conn, SEARCH_OUT_SQL, indexed))
     changed = [
         (i, t.body if t.edited else None, t.edited, t.version) for i, t in state.changed.items()
     ]
@@ -332,10 +341,8 @@ def _write(conn: sqlite3.Connection, state: _Run, indexed_upto: int) -> tuple[in
     texts = {(e[0], e[8]): e[5] for e, _ in state.edits}
     if texts:
         list(chunks(conn, EDITS_SQL, [(*where, body) for where, body in texts.items()]))
-    indexed = [(i, t) for i, t in state.changed.items() if t.edited and i <= indexed_upto]
     if indexed:
-        list(chunks(conn, SEARCH_OUT_SQL, [("delete", i, t.indexed) for i, t in indexed]))
-        list(chunks(conn, SEARCH_IN_SQL, [(i, t.body) for i, t in indexed]))
+        list(chunks(conn, SEARCH_IN_SQL, indexed))
         conn.execute("UPDATE search_indexed SET purge = 1")
     if state.stood:
         conn.executemany(UNREACT_SQL, list(state.stood))
