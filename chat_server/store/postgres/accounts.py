@@ -106,6 +106,7 @@ class PostgresAccounts:
             await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1", user_id)
+            await conn.execute("DELETE FROM room_invites WHERE user_id = $1", user_id)
             await conn.execute(
                 "UPDATE users SET removed_at = now(), password_hash = NULL WHERE id = $1",
                 user_id,

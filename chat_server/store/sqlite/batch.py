@@ -340,6 +340,7 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM memberships WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?", (user_id,) * 2)
+            conn.execute("DELETE FROM room_invites WHERE user_id = ?", (user_id,))
             conn.execute(
                 "UPDATE users SET removed_at = ?, password_hash = NULL WHERE id = ?",
                 (now_ts(), user_id),
