@@ -41,6 +41,12 @@ export function redraw(room, seqs) {
   }
 }
 
+/** The viewer's role in `room` changed: draw its messages again (the actions they offer). */
+export function redrawAll(room) {
+  const shown = room.list.querySelectorAll(".msg:not(.pending)");
+  redraw(room, Array.from(shown, (item) => Number(item.dataset.seq)));
+}
+
 export function atBottom() {
   const log = $("log");
   return log.scrollHeight - log.scrollTop - log.clientHeight < 40;

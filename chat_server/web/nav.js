@@ -4,7 +4,7 @@
 import { cancelReply } from "./actions.js";
 import { request } from "./connection.js";
 import { $, clean } from "./dom.js";
-import { atBottom, scrollToBottom } from "./log.js";
+import { atBottom, redrawAll, scrollToBottom } from "./log.js";
 import { cancelReveal, maybeLoadOlder, renderLogTop } from "./messages.js";
 import { renderMembers, renderTyping } from "./people.js";
 import {
@@ -19,8 +19,8 @@ import {
   setCurrent,
 } from "./rooms.js";
 import { invitationOver } from "./invites.js";
-import { rolesFrom } from "./roles.js";
-import { isMe } from "./session.js";
+import { roleOf, rolesFrom } from "./roles.js";
+import { isMe, me } from "./session.js";
 import { closeSettings, renderSettings } from "./settings.js";
 import { closeThread } from "./thread.js";
 
@@ -123,7 +123,9 @@ export function joined(frame) {
   room.online = new Set(frame.online);
   room.topic = typeof frame.topic === "string" ? frame.topic : "";
   room.private = frame.private === true;
+  const before = roleOf(room.roles, me.nick);
   room.roles = rolesFrom(frame.roles);
+  if (roleOf(room.roles, me.nick) !== before) redrawAll(room); // who may delete what
   room.stateSeq = frame.last_seq;
   room.removed = null; // joined again
   invitationOver(room.name);

@@ -7,6 +7,7 @@
 // when its notice comes back, in the log and here, as on every other client.
 
 import { $, clean, el, notice } from "./dom.js";
+import { redrawAll } from "./log.js";
 import { renderHeader, selectRoom } from "./nav.js";
 import { submitChange } from "./outbox.js";
 import { renderMembers, roleEl } from "./people.js";
@@ -30,7 +31,10 @@ function viewer(room) {
 export function noticed(room, entry) {
   if (entry.seq <= room.stateSeq) return;
   room.stateSeq = entry.seq;
-  if (!applyNotice(room, entry) || room.name !== current) return;
+  const before = roleOf(room.roles, me.nick);
+  if (!applyNotice(room, entry)) return;
+  if (roleOf(room.roles, me.nick) !== before) redrawAll(room); // who may delete what
+  if (room.name !== current) return;
   renderHeader(room);
   renderMembers(room);
   renderSettings();

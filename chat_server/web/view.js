@@ -4,7 +4,8 @@
 // `notice`) as one dim line. Text only, never markup.
 
 import { clean, el, timeEl } from "./dom.js";
-import { noticeText } from "./roles.js";
+import { noticeText, roleOf } from "./roles.js";
+import { rooms } from "./rooms.js";
 import { isMe, me } from "./session.js";
 
 const QUOTE_CHARS = 60; // a reply's quote: its target's words on one line, cut to this
@@ -16,9 +17,13 @@ export function canEdit(m) {
   return Date.now() - Date.parse(m.ts) < me.editWindow * 1000;
 }
 
-/** Whether the viewer may delete message `m`: their own, or anyone's for a server admin. */
+/** Whether the viewer may delete message `m`: their own, or anyone's for a server admin and
+ * for the owner and the ops of its room. */
 export function canDelete(m) {
-  return !m.deleted && (isMe(m.nick) || me.admin === true);
+  if (m.deleted) return false;
+  if (isMe(m.nick) || me.admin === true) return true;
+  const room = rooms.get(m.room);
+  return room !== undefined && roleOf(room.roles, me.nick) !== "member";
 }
 
 /** "↳ alice: the first words…", "↳ deleted message", or "↳ …" while the target is fetched. */

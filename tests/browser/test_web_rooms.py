@@ -11,6 +11,7 @@ import json
 import pytest
 from playwright.sync_api import Locator, Page, WebSocket, expect
 
+from tests.browser.changes_support import actions, delete, message
 from tests.browser.conftest import Pages, join_room, login, say, write
 from tests.server.e2e.e2e_support import NOISE, Chat, Client, Frame, uniq
 
@@ -184,10 +185,16 @@ def test_a_kicked_user_stops_seeing_the_room_at_once_and_sees_why(pages: Pages, 
     expect(a.locator("#member-list li", has_text=bob)).to_have_count(0)
     kick = bystander.recv_until("notice", skip=NOISE | {"message"}, room=room)
     assert (kick["event"], kick["target_nick"], kick["reason"]) == ("kick", bob, "spam, twice")
+    # and the owner deletes the spam (the owner and ops may delete anyone's message)
+    a.get_by_role("button", name="Close the room settings").click()
+    message(a, "buy cheap watches").hover()
+    assert actions(message(a, "buy cheap watches")) == ["Reply", "React", "Delete"]
+    delete(a, "buy cheap watches")
+    expect(a.locator("#log .msg .body")).to_have_text(["message deleted"])
 
     # Alice writes in the room, then to Bob directly: his page gets the second, never the first
     say(a, "he is gone")
-    bystander.recv_until("message", skip=NOISE, room=room, body="he is gone")
+    bystander.recv_until("message", skip=NOISE | {"delete"}, room=room, body="he is gone")
     dm = chat.signup("Dm_")  # a message Bob's socket must carry, sent after the room's
     dm.send_msg(None, "still there?", to=bob)
     expect(b.locator("#dm-list button.room")).to_contain_text(dm.nick)
@@ -200,7 +207,7 @@ def test_a_kicked_user_stops_seeing_the_room_at_once_and_sees_why(pages: Pages, 
     b.get_by_role("button", name="Join again").click()
     expect(b.locator("#removed")).to_be_hidden()
     expect(b.locator("#input")).to_be_enabled()
-    expect(b.locator("#log .msg .body")).to_have_text(["buy cheap watches", "he is gone"])
+    expect(b.locator("#log .msg .body")).to_have_text(["message deleted", "he is gone"])
     write(b, "sorry")
     expect(a.locator("#log .msg .body").last).to_have_text("sorry")
 
@@ -217,9 +224,16 @@ def test_an_op_sets_the_topic_and_everyone_sees_it(pages: Pages, chat: Chat) -> 
     c = pages.open(390, 844)  # a phone
     login(c, carol)
     join_room(c, room)
+    owner.say(room, "plan A")
+    message(b, "plan A").hover()
+    assert actions(message(b, "plan A")) == ["Reply", "React"]
     assert (
         command(owner, {"type": "role", "room": room, "nick": bob, "role": "op"})["type"] == "ack"
     )
+    # an op may delete anyone's message: the action shows as soon as the role comes
+    expect(message(b, "plan A").locator(".actions button")).to_have_count(3)
+    message(b, "plan A").hover()
+    assert actions(message(b, "plan A")) == ["Reply", "React", "Delete"]
     for page in (b, c):
         expect(page.locator("#member-list li", has_text=bob).locator(".role")).to_have_text("op")
         expect(page.locator("#member-list li", has_text=owner.nick).locator(".role")).to_have_text(
