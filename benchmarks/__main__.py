@@ -1,4 +1,5 @@
-"""``python -m benchmarks run [--quick] [--json FILE]``, ``python -m benchmarks soak``."""
+"""``python -m benchmarks run [--quick] [--json FILE]``, ``python -m benchmarks soak``,
+``python -m benchmarks writer``."""
 
 from benchmarks.cli import main
 

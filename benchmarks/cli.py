@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks import writer_cpu
 from benchmarks.harness import procs
 from benchmarks.harness.context import Context, machine
 from benchmarks.scenarios import scenario_nodes, soak
@@ -97,7 +98,11 @@ def main(argv: list[str] | None = None) -> None:
     run_parser.add_argument("--keep", action="store_true", help="keep the work directory")
     soak_parser = sub.add_parser("soak", help="many clients chatting for N minutes")
     soak.add_arguments(soak_parser)
+    writer_parser = sub.add_parser("writer", help="the SQLite writer's CPU per entry, in-process")
+    writer_cpu.add_arguments(writer_parser)
     args = parser.parse_args(argv)
     if args.command == "soak":
         sys.exit(soak.run(args))
+    if args.command == "writer":
+        sys.exit(writer_cpu.run(args))
     sys.exit(run(args.quick, args.json, args.only, args.keep))

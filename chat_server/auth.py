@@ -1,4 +1,5 @@
-"""Passwords (argon2id, hashed off the event loop, a bounded line first) and session tokens."""
+"""Passwords (argon2id, hashed off the event loop, a bounded line first), session tokens
+and invite codes."""
 
 from __future__ import annotations
 
@@ -33,6 +34,19 @@ def new_token() -> str:
 def token_hash(token: str) -> bytes:
     """What the database keeps of a token: its SHA-256, never the token itself."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+# Invite codes are typed as well as clicked: lower-case letters and digits, none that look
+# alike (0/o, 1/l/i), 20 of them (about 97 bits). The store keeps their SHA-256
+# (``token_hash``) and the first INVITE_PREFIX characters, which ``invites list`` shows.
+INVITE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+INVITE_LENGTH = 20
+INVITE_PREFIX = 6
+
+
+def new_invite_code() -> str:
+    """A fresh invite code (``chat-server invites create``)."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
 
 
 def dummy_hash(hasher: PasswordHasher) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -11,7 +10,10 @@ import click
 
 from chat_server import __version__
 from chat_server.auth import Passwords, new_token, token_hash
+from chat_server.cli_help import show_envvars
+from chat_server.cli_invites import invites
 from chat_server.cli_options import (
+    database_name,
     database_url_option,
     db_option,
     db_path_or_default,
@@ -19,6 +21,7 @@ from chat_server.cli_options import (
     resolve_database,
 )
 from chat_server.cli_serve import serve
+from chat_server.cli_store import with_store
 from chat_server.config import Settings
 from chat_server.errors import ChatError
 from chat_server.protocol import is_valid_nick
@@ -41,27 +44,7 @@ def main() -> None:
 
 
 main.add_command(serve)
-
-
-async def _with_store(
-    db: Path | None,
-    database_url: str | None,
-    action: Callable[[Store], Awaitable[T]],
-    *,
-    create: bool = False,
-) -> T:
-    path, postgres_url = resolve_database(db, database_url)
-    if postgres_url is None and not create and not path.exists():
-        raise click.ClickException(f"no database at {path} (start the server once, or use --db)")
-    try:
-        store = create_store(Settings(db_path=path, database_url=postgres_url))
-        await store.open()
-    except ChatError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        return await action(store)
-    finally:
-        await store.close()
+main.add_command(invites)
 
 
 async def _existing_user(store: Store, nick: str) -> User:
@@ -86,7 +69,11 @@ def users() -> None:
 @click.argument("nick", callback=_check_nick)
 @db_option
 @database_url_option
-@click.password_option(envvar="CHAT_PASSWORD", help="The password [env CHAT_PASSWORD].")
+@click.password_option(
+    envvar="CHAT_PASSWORD",
+    help="The password; asked for when not given. On the command line it shows in `ps` and"
+    " the shell's history: prefer the prompt or CHAT_PASSWORD.",
+)
 @click.option("--admin", is_flag=True, help="Make the account a server admin.")
 def users_add(
     nick: str, db: Path | None, database_url: str | None, password: str, admin: bool
@@ -95,6 +82,13 @@ def users_add(
 
     Example: chat-server users add alice
     """
+    given = click.get_current_context().get_parameter_source("password")
+    if given is click.core.ParameterSource.COMMANDLINE:
+        click.echo(
+            "warning: a password given with --password shows in ps and the shell's history;"
+            " leave it out to be asked, or set CHAT_PASSWORD",
+            err=True,
+        )
 
     async def action(store: Store) -> None:
         if await store.user_by_nick(nick) is not None:
@@ -103,7 +97,7 @@ def users_add(
         if admin:
             await store.set_admin(user.id, True)
 
-    _run(_with_store(db, database_url, action, create=True))
+    _run(with_store(db, database_url, action, create=True))
     click.echo(f"created {nick}{', a server admin' if admin else ''}")
 
 
@@ -119,7 +113,7 @@ def users_list(db: Path | None, database_url: str | None) -> None:
     async def action(store: Store) -> list[User]:
         return await store.list_users()
 
-    for user in _run(_with_store(db, database_url, action)):
+    for user in _run(with_store(db, database_url, action)):
         if user.removed:
             click.echo(f"{user.nick}\tremoved")
         else:
@@ -142,7 +136,7 @@ def users_admin(nick: str, revoke: bool, db: Path | None, database_url: str | No
         user = await _existing_user(store, nick)
         return user.nick, await store.set_admin(user.id, not revoke)
 
-    name, changed = _run(_with_store(db, database_url, action))
+    name, changed = _run(with_store(db, database_url, action))
     if revoke:
         click.echo(f"{name} is no longer a server admin" if changed else f"{name} was no admin")
     else:
@@ -163,7 +157,7 @@ def users_remove(nick: str, db: Path | None, database_url: str | None) -> None:
         user = await _existing_user(store, nick)
         await store.remove_user(user.id)
 
-    _run(_with_store(db, database_url, action))
+    _run(with_store(db, database_url, action))
     click.echo(f"removed {nick}")
 
 
@@ -189,7 +183,7 @@ def tokens_create(nick: str, db: Path | None, database_url: str | None, ttl: flo
         await store.add_token(user.id, token_hash(token), time.time() + ttl if ttl else None)
         return token
 
-    click.echo(_run(_with_store(db, database_url, action)))
+    click.echo(_run(with_store(db, database_url, action)))
 
 
 @tokens.command("revoke")
@@ -206,7 +200,7 @@ def tokens_revoke(nick: str, db: Path | None, database_url: str | None) -> None:
         user = await _existing_user(store, nick)
         return await store.revoke_user_tokens(user.id)
 
-    count = _run(_with_store(db, database_url, action))
+    count = _run(with_store(db, database_url, action))
     click.echo(f"revoked {count} token(s) of {nick}")
 
 
@@ -249,9 +243,7 @@ def db_migrate(db: Path | None, database_url: str | None) -> None:
         await store.close()
 
     _run(action())
-    where = str(db_path)
-    if postgres_url is not None:
-        from chat_server.store.postgres.store import redact
+    click.echo(f"the schema of {database_name(db_path, postgres_url)} is up to date")
 
-        where = redact(postgres_url)
-    click.echo(f"the schema of {where} is up to date")
+
+show_envvars(main)  # last: every command is added by now

@@ -23,7 +23,7 @@ def db_option(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         envvar="CHAT_SERVER_DB",
         default=None,
-        help="SQLite database file [env CHAT_SERVER_DB; default: chat.db in the user data dir].",
+        help="SQLite database file (default: chat.db in the user data dir).",
     )(func)
 
 
@@ -35,9 +35,17 @@ def database_url_option(func: F) -> F:
     return click.option(
         "--database-url",
         envvar="CHAT_SERVER_DATABASE_URL",
-        help="sqlite:///PATH (the long form of --db) or postgresql://USER@HOST/DB"
-        " [env CHAT_SERVER_DATABASE_URL].",
+        help="sqlite:///PATH (the long form of --db) or postgresql://USER@HOST/DB.",
     )(func)
+
+
+def database_name(db_path: Path, postgres_url: str | None) -> str:
+    """The database as a person may be shown it: the file, or the URL without its password."""
+    if postgres_url is None:
+        return str(db_path)
+    from chat_server.store.postgres.store import redact
+
+    return redact(postgres_url)
 
 
 def resolve_database(db: Path | None, database_url: str | None) -> tuple[Path, str | None]:
@@ -75,3 +83,8 @@ def parse_allowance(_ctx: Any, _param: Any, value: str) -> Allowance:
         return Allowance.parse(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def database_options(func: F) -> F:
+    """``--db`` and ``--database-url``: the database an administration command works on."""
+    return db_option(database_url_option(func))

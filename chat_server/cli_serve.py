@@ -12,10 +12,14 @@ import click
 
 from chat_server.addresses import TrustedProxies
 from chat_server.cli_login_options import login_limit_options
-from chat_server.cli_options import database_url_option, db_option, parse_duration, resolve_database
-from chat_server.config import (
-    Settings,
+from chat_server.cli_options import (
+    database_name,
+    database_url_option,
+    db_option,
+    parse_duration,
+    resolve_database,
 )
+from chat_server.config import SIGNUP_MODES, Settings, Signup
 from chat_server.logs import install_repeat_filter
 from chat_server.ratelimit import Allowance
 from chat_server.runtime import run as _run
@@ -38,8 +42,22 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
 
 
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="CHAT_SERVER_HOST")
-@click.option("--port", default=8765, show_default=True, type=int, envvar="CHAT_SERVER_PORT")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CHAT_SERVER_HOST",
+    help="The address to listen on: 0.0.0.0 (or ::) for every interface, which people on the"
+    " network can reach.",
+)
+@click.option(
+    "--port",
+    default=8765,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    envvar="CHAT_SERVER_PORT",
+    help="The TCP port of the websocket (/ws) and the browser client (/); 0 picks a free one.",
+)
 @db_option
 @database_url_option
 @click.option(
@@ -89,7 +107,18 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     " connect from it; without it, from loopback names and the listen address only.",
 )
 @click.option(
-    "--no-signup", is_flag=True, envvar="CHAT_SERVER_NO_SIGNUP", help="Only existing accounts."
+    "--signup",
+    type=click.Choice(SIGNUP_MODES),
+    default=None,
+    envvar="CHAT_SERVER_SIGNUP",
+    help="Who may create an account by logging in: anyone (open, the default), holders of"
+    " an invite code (invite: chat-server invites create), nobody (closed).",
+)
+@click.option(
+    "--no-signup",
+    is_flag=True,
+    envvar="CHAT_SERVER_NO_SIGNUP",
+    help="Only existing accounts (the same as --signup closed).",
 )
 @click.option(
     "--token-ttl",
@@ -289,6 +318,7 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     default="info",
     show_default=True,
     envvar="CHAT_SERVER_LOG_LEVEL",
+    help="The least severe log records written to stderr (never a password, token or body).",
 )
 def serve(
     host: str,
@@ -302,6 +332,7 @@ def serve(
     keyfile: Path | None,
     allow_origins: tuple[str, ...],
     public_url: str | None,
+    signup: Signup | None,
     no_signup: bool,
     token_ttl: float | None,
     edit_window: float | None,
@@ -358,6 +389,8 @@ def serve(
         raise click.BadParameter("use https://HOST[:PORT]", param_hint="--public-url")
     if (certfile is None) != (keyfile is None):
         raise click.UsageError("--certfile and --keyfile go together")
+    if no_signup and signup not in (None, "closed"):
+        raise click.UsageError(f"--no-signup and --signup {signup} disagree; give one")
     settings = Settings(
         host=host,
         port=port,
@@ -371,7 +404,7 @@ def serve(
         keyfile=keyfile,
         allow_origins=tuple(o for value in allow_origins for o in value.split()),
         public_url=public_url,
-        signup=not no_signup,
+        signup="closed" if no_signup else signup or "open",
         token_ttl=token_ttl,
         edit_window=edit_window,
         compression=None if compression == "none" else compression,
@@ -406,11 +439,14 @@ def serve(
         trusted_proxies=trusted_proxies,
     )
 
+    where = database_name(db_path, postgres_url)
+
     def ready(url: str) -> None:
         click.echo(f"listening on {url}")
         # the same address over http(s): where a person points a browser
         page = "http" + url.removeprefix("ws").removesuffix("ws")
         click.echo(f"browser client at {page}")
+        click.echo(f"database {where}")
         sys.stdout.flush()
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 
@@ -19,6 +20,10 @@ BAD_FRAMES = Allowance(50, 10.0)
 # per user: old-password checks of ``password`` (3 at once, then one every 5 s); each costs
 # a hash, and a stolen session could guess the password with them
 PASSWORD_TRIES = Allowance(3, 15.0)
+
+
+Signup = Literal["open", "invite", "closed"]
+SIGNUP_MODES: tuple[Signup, ...] = ("open", "invite", "closed")
 
 
 def default_db_path() -> Path:
@@ -46,7 +51,9 @@ class Settings:
     allow_origins: tuple[str, ...] = ()
     # the address people reach the server at (http(s)://host[:port]): browsers' Origin
     public_url: str | None = None
-    signup: bool = True
+    # who may create an account with a hello: anyone (open), the holders of an invite code
+    # (invite: ``chat-server invites create``), or nobody (closed: ``chat-server users add``)
+    signup: Signup = "open"
     token_ttl: float | None = None
     # seconds after sending that its author may edit a message; None: no limit
     edit_window: float | None = None

@@ -6,8 +6,11 @@ A password hello over a limit (failed logins per address or per nick, signups pe
 ``attempts.py``; a full password-hash queue) is answered ``rate_limited`` with
 ``retry_after`` at once and closed 1008: no hello waits for a limit, and a refused one costs
 no password hash. Hashing runs off the event loop, a few at a time, logins of existing
-accounts before signups (``auth.Passwords``). A user who already holds
-``--max-connections-per-user`` connections is refused with ``rate_limited`` and closed 1013.
+accounts before signups (``auth.Passwords``). A new nick signs up as ``--signup`` allows: a
+signup that needs an invite code and lacks a valid one is refused with ``forbidden`` (so
+a client can tell it from a wrong password and ask for a code) and closed 1008. A user
+who already holds ``--max-connections-per-user`` connections is refused with
+``rate_limited`` and closed 1013.
 """
 
 from __future__ import annotations
@@ -24,15 +27,27 @@ from chat_server.addresses import client_address, peer
 from chat_server.attempts import Attempt
 from chat_server.auth import Priority, new_token, token_hash
 from chat_server.context import Context
-from chat_server.errors import ChatError, Conflict, ProtocolError, TooManyConnections, wire_error
+from chat_server.errors import (
+    ChatError,
+    Conflict,
+    Forbidden,
+    ProtocolError,
+    TooManyConnections,
+    wire_error,
+)
 from chat_server.hub import Session
 from chat_server.ratelimit import TokenBucket
 from chat_server.store import User
+from chat_server.store.base import Invite, invite_refused
 
 log = logging.getLogger("chat_server")
 
 # A refused hello ends the connection with 1008 and this reason.
-_CLOSING = {"auth_failed": "authentication failed", "rate_limited": "too many attempts"}
+_CLOSING = {
+    "auth_failed": "authentication failed",
+    "forbidden": "invite code needed",  # a signup without a valid invite code
+    "rate_limited": "too many attempts",
+}
 
 
 async def login(ctx: Context, ws: ServerConnection) -> Session | None:
@@ -100,8 +115,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         user = found
         _take_user_slot(ctx, ws, user, hello.ref)
     else:
-        assert hello.nick is not None and hello.password is not None
-        user, created = await _password_login(ctx, ws, hello.nick, hello.password, hello.ref)
+        user, created = await _password_login(ctx, ws, hello)
         _take_user_slot(ctx, ws, user, hello.ref)  # before a token is made for nothing
         token = new_token()
         digest = token_hash(token)
@@ -157,28 +171,29 @@ def _take_user_slot(ctx: Context, ws: ServerConnection, user: User, ref: str | N
     )
 
 
-async def _password_login(
-    ctx: Context, ws: ServerConnection, nick: str, password: str, ref: str | None
-) -> tuple[User, bool]:
-    key, address = p.nick_key(nick), client_address(ws)
+async def _password_login(ctx: Context, ws: ServerConnection, hello: p.Hello) -> tuple[User, bool]:
+    assert hello.nick is not None and hello.password is not None
+    key, address = p.nick_key(hello.nick), client_address(ws)
     attempt = ctx.logins.admit(key, address, time.monotonic())
     if not isinstance(attempt, Attempt):
         # debug, not info: refusals cost nothing, so they come as fast as a client can ask
         log.debug("login refused from %s: too many failed logins", peer(ws))
-        raise ProtocolError("rate_limited", "too many attempts", ref, retry_after=attempt)
+        raise ProtocolError("rate_limited", "too many attempts", hello.ref, retry_after=attempt)
     try:
-        return await _try_password(ctx, ws, attempt, nick, password, ref)
+        return await _try_password(ctx, ws, attempt, hello)
     finally:
         attempt.close()
 
 
 async def _try_password(
-    ctx: Context, ws: ServerConnection, attempt: Attempt, nick: str, password: str, ref: str | None
+    ctx: Context, ws: ServerConnection, attempt: Attempt, hello: p.Hello
 ) -> tuple[User, bool]:
+    nick, password, ref = hello.nick, hello.password, hello.ref
+    assert nick is not None and password is not None
     store = ctx.store
     user = await store.user_by_nick(nick)
-    if user is None and ctx.settings.signup:
-        created = await _sign_up(ctx, ws, nick, password, ref)
+    if user is None and ctx.settings.signup != "closed":
+        created = await _sign_up(ctx, ws, attempt, hello)
         if created is not None:
             return created, True
         user = await store.user_by_nick(nick)  # lost a race for the nick (on another node)
@@ -190,8 +205,7 @@ async def _try_password(
     priority = Priority.LOGIN if attempt.clean else Priority.SUSPECT
     ok, rehashed = await ctx.passwords.verify(stored, password, priority)
     if not ok or user is None:
-        attempt.failed(time.monotonic())
-        ctx.broker.share_login(p.nick_key(nick), client_address(ws))
+        _failed(ctx, ws, attempt, nick)
         reason = "wrong password" if stored else "unknown nick" if user is None else "no password"
         log.info("auth failure from %s: %s for %s", peer(ws), reason, nick)
         raise ProtocolError("auth_failed", "wrong nick or password", ref)
@@ -200,10 +214,37 @@ async def _try_password(
     return user, False
 
 
+def _failed(ctx: Context, ws: ServerConnection, attempt: Attempt, nick: str) -> None:
+    """Count a failed login (a wrong password, a missing or bad invite code) here and on
+    the other nodes."""
+    attempt.failed(time.monotonic())
+    ctx.broker.share_login(p.nick_key(nick), client_address(ws))
+
+
 async def _sign_up(
-    ctx: Context, ws: ServerConnection, nick: str, password: str, ref: str | None
+    ctx: Context, ws: ServerConnection, attempt: Attempt, hello: p.Hello
 ) -> User | None:
-    """The new account, or None when another node created the nick first."""
+    """The new account, or None when another node created the nick first.
+
+    A signup that needs an invite code (``--signup invite``) and has none, or one that is
+    unknown, used up or expired (under any mode), is refused with ``forbidden`` before any
+    password hash, and counts as a failed login: codes cannot be guessed faster than
+    passwords.
+    """
+    nick, password, ref = hello.nick, hello.password, hello.ref
+    assert nick is not None and password is not None
+    code = None if hello.invite is None else token_hash(hello.invite)
+    invite: Invite | None = None
+    if code is None and ctx.settings.signup == "invite":
+        _failed(ctx, ws, attempt, nick)
+        log.info("signup refused from %s: no invite code for %s", peer(ws), nick)
+        raise ProtocolError("forbidden", "an invite code is needed to sign up here", ref)
+    if code is not None:
+        invite = await ctx.store.invite_code(code)
+        if invite is None or not invite.usable(time.time()):
+            _failed(ctx, ws, attempt, nick)
+            log.info("signup refused from %s: a bad invite code for %s", peer(ws), nick)
+            raise ProtocolError("forbidden", str(invite_refused()), ref)
     address = client_address(ws)
     wait = ctx.signups.take(address, time.monotonic())
     if wait is not None:
@@ -215,7 +256,14 @@ async def _sign_up(
     ctx.broker.share_signup(address)
     digest = await ctx.passwords.hash(password, Priority.SIGNUP)
     try:
-        return await ctx.store.create_user(nick, digest)
+        user = await ctx.store.create_user(nick, digest, code)
     except Conflict:
         log.info("signup of %s lost a race for the nick", nick)
         return None
+    except Forbidden:  # another signup took the code's last use meanwhile
+        _failed(ctx, ws, attempt, nick)
+        log.info("signup refused from %s: a used-up invite code for %s", peer(ws), nick)
+        raise ProtocolError("forbidden", str(invite_refused()), ref) from None
+    if invite is not None:
+        log.info("%s signed up with the invite code %s...", nick, invite.prefix)
+    return user

@@ -84,6 +84,7 @@ MAX_PASSWORD: Final = 1024
 MAX_QUERY: Final = 256
 MAX_CLIENT: Final = 128
 MAX_TOKEN: Final = 256
+MAX_INVITE: Final = 64
 
 ERROR_CODES: Final = frozenset(
     {
@@ -132,10 +133,14 @@ class ClientFrame(Struct, tag_field="type", kw_only=True, omit_defaults=True):
 
 
 class Hello(ClientFrame, tag="hello"):
+    """``invite`` (protocol 2): a code from ``chat-server invites create``, with ``nick`` and
+    ``password``, to create the account on a server whose signup needs one."""
+
     nick: str | None = None
     password: str | None = None
     token: str | None = None
     client: str | None = None
+    invite: str | None = None
 
 
 class Join(ClientFrame, tag="join"):
@@ -493,6 +498,10 @@ def _check(frame: AnyClientFrame) -> None:
                     )
             if frame.client is not None and len(frame.client) > MAX_CLIENT:
                 raise ProtocolError("bad_request", "client is too long", ref)
+            if frame.invite is not None and not 0 < len(frame.invite) <= MAX_INVITE:
+                raise ProtocolError(
+                    "bad_request", f"invite codes are 1-{MAX_INVITE} characters", ref
+                )
         case Join() | Leave() | Read() | Typing():
             _check_room(frame.room, ref)
         case Send():

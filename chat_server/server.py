@@ -7,6 +7,7 @@ that start a server in-process run what production runs.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import signal
 import ssl
@@ -117,6 +118,27 @@ def _log_caps(settings: Settings, caps: Caps, limits: FdLimits) -> None:
     )
 
 
+def is_loopback(host: str) -> bool:
+    """Whether listening on ``host`` keeps the server to this machine."""
+    if host.strip("[]") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to anything
+
+
+def signup_warning(settings: Settings) -> str | None:
+    """The one line ``serve`` logs when anyone who reaches it can make an account."""
+    if settings.signup != "open" or is_loopback(settings.host):
+        return None
+    return (
+        f"listening on {settings.host or 'every interface'} with open signup: anyone who"
+        " reaches the port can make an account; use --signup invite (chat-server invites"
+        " create) or --signup closed"
+    )
+
+
 async def start(settings: Settings) -> Running:
     """Open storage and listen; raises StartupError with one clear line."""
     context = _ssl_context(settings)
@@ -171,6 +193,9 @@ async def start(settings: Settings) -> Running:
             settings.host,
             ", ".join(sorted(o for o in gate.own if o.startswith("http:"))),
         )
+    warning = signup_warning(settings)
+    if warning is not None:
+        log.warning("%s", warning)
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     scheme = "wss" if context else "ws"
     _log_caps(settings, caps, fd_limits)

@@ -20,15 +20,20 @@ from typing import TYPE_CHECKING
 
 import click
 
+from chat_server.cli_help import show_envvars
 from chat_tui import __version__
 from chat_tui.cli_changes import delete, edit, react
 from chat_tui.cli_shared import (
     Fail,
+    ask_password,
     auth_options,
     client_failure,
     env_password,
+    invite_option,
     make_client,
     pick_credentials,
+    room_name,
+    room_names,
     room_or_to,
     run_command,
     server_url,
@@ -45,7 +50,12 @@ if TYPE_CHECKING:
 MAX_ID = 64
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="""\b
+Exit codes: 0 done, 2 usage, 3 cannot connect (or no ack within --timeout),
+4 authentication failed or not logged in, 5 rejected by the server (its code is said).""",
+)
 @click.version_option(__version__, prog_name="chat-tui")
 def main() -> None:
     """Terminal client for chat-server: a full-screen chat, and commands for scripts."""
@@ -54,16 +64,21 @@ def main() -> None:
 # --- send ---------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Post a message to a room or a person; exits 0 once acked.")
 @url_option
 @auth_options
-@click.option("--room", default=None, help="Room to post to (joined if needed).")
+@click.option(
+    "--room", callback=room_name, default=None, help="Room to post to (joined if needed)."
+)
 @click.option("--to", default=None, help="Nick to send a direct message to.")
 @click.option("--id", "msg_id", default=None, help="Idempotency key: a retry stores nothing new.")
 @click.option(
     "--reply-to", type=click.IntRange(min=1), default=None, help="Answer the message SEQ."
 )
 @click.option("--lines", is_flag=True, help="Send each line of MESSAGE as its own message.")
+@click.option(
+    "--create", is_flag=True, help="Make the room if there is none of that name (else exit 5)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the acks as JSON lines.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the acks.")
 @click.argument("message")
@@ -76,6 +91,7 @@ def send(
     msg_id: str | None,
     reply_to: int | None,
     lines: bool,
+    create: bool,
     as_json: bool,
     timeout: float,
     message: str,
@@ -89,6 +105,7 @@ def send(
       tail -n 20 app.log | chat-tui send --room ops --lines -
       chat-tui send --to alice --id nightly-2026-11-26 "backup done"
       chat-tui send --room ops --reply-to 41 "on it"
+      chat-tui send --room release-42 --create "the release room is open"
     """
     room_or_to(room, to)
     from_stdin = message == "-"
@@ -99,32 +116,36 @@ def send(
         body = text.removesuffix("\n")
         bodies = [body] if body.strip() else []
     if not bodies:
-        if not from_stdin:
-            raise click.UsageError("the message is empty")
-        click.echo("nothing to send: stdin was empty", err=True)
-        return
-    ids: list[str | None]
-    if msg_id is not None:
-        ids = [msg_id] if len(bodies) == 1 else [f"{msg_id}-{n}" for n in range(1, len(bodies) + 1)]
-        if not 1 <= len(str(ids[-1])) <= MAX_ID:
-            raise click.UsageError(f"--id must leave room for the line number (at most {MAX_ID})")
-    else:
-        ids = [None] * len(bodies)
+        raise click.UsageError(
+            "nothing to send: stdin was empty" if from_stdin else "the message is empty"
+        )
     from chat_tui.client.ids import new_id
     from chat_tui.scripting import oneshot
 
-    server = credentials.normalize_url(url)
+    # Without --id, one key for this run: its lines are KEY-1, KEY-2, ..., so the retry that a
+    # timeout's message spells out (the same KEY) stores nothing twice.
+    key = msg_id or new_id()
+    ids = [key] if len(bodies) == 1 else [f"{key}-{n}" for n in range(1, len(bodies) + 1)]
+    if not 1 <= len(ids[-1]) <= MAX_ID:
+        raise click.UsageError(f"--id must leave room for the line number (at most {MAX_ID})")
+    server = server_url(None, url)
     login = oneshot.Login(*pick_credentials(server, token, nick))
-    items = [oneshot.Outgoing(body, key or new_id()) for body, key in zip(bodies, ids, strict=True)]
+    items = [oneshot.Outgoing(body, item_id) for body, item_id in zip(bodies, ids, strict=True)]
+    target = oneshot.Target(room, to, reply_to=reply_to, create=create)
     try:
-        acks = oneshot.send_all(
-            server, login, oneshot.Target(room, to, reply_to=reply_to), items, timeout
-        )
+        acks = oneshot.send_all(server, login, target, items, timeout)
     except ClientError as exc:
         raise client_failure(exc) from None
     except oneshot.Deadline:
-        message = f"no ack within {timeout:g} s from {server} (a retry with the same --id is safe)"
+        acked = sum(item.ack is not None for item in items)
+        message = (
+            f"no ack within {timeout:g} s from {server} ({acked} of {len(items)} acked): "
+            f"the same command with --id {key} stores nothing twice"
+        )
         raise Fail(message, ConnectError.exit_code) from None
+    finally:
+        if login.created:  # a typo in --nick is a new account: never without a word
+            click.echo(f"Created the account {nick} (a new nick: was it a typo?)", err=True)
     if as_json:
         for ack in acks:
             click.echo(json.dumps(ack, separators=(",", ":")))
@@ -133,10 +154,12 @@ def send(
 # --- history ------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Print a room's latest messages, or a page before SEQ.")
 @url_option
 @auth_options
-@click.option("--room", required=True, help="Room (or dm:a:b conversation) to read.")
+@click.option(
+    "--room", callback=room_name, required=True, help="Room (or dm:a:b conversation) to read."
+)
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option(
     "--before", default=None, type=click.IntRange(min=1), help="Only messages before SEQ."
@@ -180,10 +203,12 @@ def history(
 # --- tail ---------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Follow a room: print its entries as they come.")
 @url_option
 @auth_options
-@click.option("--room", required=True, help="Room to follow (joined if needed).")
+@click.option(
+    "--room", callback=room_name, required=True, help="Room to follow (joined if needed)."
+)
 @click.option("--since", default=None, type=click.IntRange(min=0), help="Start after SEQ.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option(
@@ -236,11 +261,12 @@ main.add_command(react)
 # --- login / logout -----------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Log in (or sign up) and store a session token.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
-@click.option("--nick", envvar="CHAT_NICK", required=True, help="Your nick [env CHAT_NICK].")
-def login(url_arg: str | None, url: str, nick: str) -> None:
+@click.option("--nick", envvar="CHAT_NICK", required=True, help="Your nick.")
+@invite_option
+def login(url_arg: str | None, url: str, nick: str, invite: str | None) -> None:
     """Log in (or sign up) and store a session token for the server at URL.
 
     The password comes from CHAT_PASSWORD or a hidden prompt. The token is kept in
@@ -249,12 +275,13 @@ def login(url_arg: str | None, url: str, nick: str) -> None:
     \b
     Example:
       chat-tui login ws://chat.example.org:8765/ws --nick alice
+      chat-tui login ws://chat.example.org:8765/ws --nick dana --invite k3mzq8tbxh2wafnvc7ep
     """
     server = server_url(url_arg, url)
-    password = env_password() or click.prompt("Password", hide_input=True)
+    password = env_password() or ask_password("Password")
     from chat_tui.client.client import ChatClient
 
-    client = ChatClient(server, nick=nick, password=password, reconnect=False)
+    client = ChatClient(server, nick=nick, password=password, invite=invite, reconnect=False)
     welcome = run_command(_login(client))
     credentials.save_token(server, welcome.nick, welcome.token)
     if welcome.created:
@@ -270,10 +297,10 @@ async def _login(client: ChatClient) -> p.Welcome:
         return client.welcome
 
 
-@main.command()
+@main.command(short_help="Revoke the stored token and forget it.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
-@click.option("--token", envvar="CHAT_TOKEN", default=None, help="Token to revoke [env CHAT_TOKEN]")
+@click.option("--token", envvar="CHAT_TOKEN", default=None, help="Token to revoke.")
 @click.option(
     "--all", "everywhere", is_flag=True, help="Revoke every token of the account (everywhere)."
 )
@@ -308,7 +335,7 @@ async def _logout(client: ChatClient, everywhere: bool) -> None:
     await client.logout(everywhere=everywhere)
 
 
-@main.command()
+@main.command(short_help="Change your password; your other sessions are logged out.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @auth_options
@@ -327,8 +354,8 @@ def passwd(url_arg: str | None, url: str, token: str | None, nick: str | None) -
         token = token or credentials.load_token(server)
         if token is None:
             raise click.UsageError(f"not logged in to {server}: give --nick (or chat-tui login)")
-    old = env_password() or click.prompt("Old password", hide_input=True)
-    new = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    old = env_password() or ask_password("Old password")
+    new = ask_password("New password", confirm=True)
     from chat_tui.client.client import ChatClient
 
     if nick is not None:  # a login with the old password
@@ -347,7 +374,7 @@ async def _passwd(client: ChatClient, old: str, new: str) -> None:
 # --- block / unblock ----------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Refuse NICK's direct messages and hide your presence from them.")
 @url_option
 @auth_options
 @click.argument("who", metavar="NICK")
@@ -366,7 +393,7 @@ def block(url: str, token: str | None, nick: str | None, who: str) -> None:
     click.echo(f"Blocked {spelled}: they cannot message you or see when you are online.")
 
 
-@main.command()
+@main.command(short_help="Undo `chat-tui block NICK`.")
 @url_option
 @auth_options
 @click.argument("who", metavar="NICK")
@@ -390,12 +417,19 @@ async def _blocking(client: ChatClient, who: str, *, block: bool) -> str:
 # --- connect (the TUI) --------------------------------------------------------------------
 
 
-@main.command()
+@main.command(short_help="Open the full-screen chat.")
 @click.argument("url_arg", metavar="[URL]", required=False)
 @url_option
 @auth_options
-@click.option("--room", "rooms", multiple=True, help="Room to join at start (repeatable).")
+@click.option(
+    "--room",
+    "rooms",
+    callback=room_names,
+    multiple=True,
+    help="Room to join at start (repeatable).",
+)
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on mentions.")
+@invite_option
 def connect(
     url_arg: str | None,
     url: str,
@@ -403,6 +437,7 @@ def connect(
     nick: str | None,
     rooms: tuple[str, ...],
     no_bell: bool,
+    invite: str | None,
 ) -> None:
     """Open the full-screen chat.
 
@@ -410,6 +445,7 @@ def connect(
     Examples:
       chat-tui connect
       chat-tui connect ws://chat.example.org:8765/ws --nick alice --room general --room ops
+      chat-tui connect ws://chat.example.org:8765/ws --nick dana --invite k3mzq8tbxh2wafnvc7ep
     """
     from chat_tui.tui.app import run  # Textual is imported only here
 
@@ -420,5 +456,9 @@ def connect(
         token=token,
         password=env_password(),
         bell=not no_bell,
+        invite=invite,
     )
     sys.exit(code)
+
+
+show_envvars(main)  # last: every command is added by now

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from chat_tui.cli_shared import Fail, auth_options, make_client, run_command, url_option
+from chat_tui.cli_shared import (
+    Fail,
+    auth_options,
+    make_client,
+    room_name,
+    run_command,
+    url_option,
+)
 from chat_tui.client.errors import ConnectError
 
 if TYPE_CHECKING:
@@ -33,7 +40,9 @@ def _common(func: Callable[..., None]) -> Callable[..., None]:
     func = click.option(
         "--id", "msg_id", default=None, help="Idempotency key: a retry changes nothing new."
     )(func)
-    func = click.option("--room", required=True, help="The message's room.")(func)
+    func = click.option("--room", callback=room_name, required=True, help="The message's room.")(
+        func
+    )
     return auth_options(url_option(func))
 
 
@@ -59,7 +68,7 @@ def _run(
         click.echo(json.dumps(record, separators=(",", ":")))
 
 
-@click.command()
+@click.command(short_help="Replace the text of your message SEQ.")
 @_common
 @click.argument("seq", type=click.IntRange(min=1))
 @click.argument("text")
@@ -89,7 +98,7 @@ def edit(
     _run(url, token, nick, lambda c: c.edit(room, seq, body, id=msg_id), as_json, timeout)
 
 
-@click.command()
+@click.command(short_help="Delete the message SEQ: its text is erased for everyone.")
 @_common
 @click.option("--reason", default=None, help="Why, for the room to see (one line).")
 @click.argument("seq", type=click.IntRange(min=1))
@@ -113,7 +122,7 @@ def delete(
     _run(url, token, nick, lambda c: c.delete(room, seq, reason, id=msg_id), as_json, timeout)
 
 
-@click.command()
+@click.command(short_help="React to the message SEQ with EMOJI.")
 @_common
 @click.option("--remove", is_flag=True, help="Take your reaction back.")
 @click.argument("seq", type=click.IntRange(min=1))

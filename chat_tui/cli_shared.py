@@ -16,7 +16,14 @@ import click
 
 from chat_tui.client import credentials
 from chat_tui.client.credentials import DEFAULT_URL
-from chat_tui.client.errors import AuthError, ClientError, RateLimited, ServerError
+from chat_tui.client.errors import (
+    AuthError,
+    ClientError,
+    ConnectError,
+    InviteNeeded,
+    RateLimited,
+    ServerError,
+)
 
 if TYPE_CHECKING:
     from chat_tui.client.client import ChatClient
@@ -39,6 +46,8 @@ def client_failure(exc: ClientError) -> Fail:
         return Fail(str(exc), exc.exit_code)
     if isinstance(exc, ServerError):
         return Fail(f"rejected by the server: {exc.code}: {exc.message}", exc.exit_code)
+    if isinstance(exc, InviteNeeded):
+        return Fail(f"sign-up refused: {exc} (chat-tui login --invite CODE)", exc.exit_code)
     if isinstance(exc, AuthError):
         return Fail(f"authentication failed: {exc}", exc.exit_code)
     return Fail(str(exc), exc.exit_code)
@@ -62,8 +71,20 @@ def url_option(func: F) -> F:
         envvar="CHAT_URL",
         default=DEFAULT_URL,
         show_default=True,
-        help="Server websocket URL (host:port works too) [env CHAT_URL].",
+        help="Server websocket URL (host:port works too).",
     )(func)
+
+
+def room_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--room '#ops'`` is ``ops``, as the TUI and IRC write it (a click callback)."""
+    return None if value is None else value.removeprefix("#")
+
+
+def room_names(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> tuple[str, ...]:
+    """:func:`room_name` for a repeatable ``--room``."""
+    return tuple(room.removeprefix("#") for room in value)
 
 
 def auth_options(func: F) -> F:
@@ -71,18 +92,41 @@ def auth_options(func: F) -> F:
         "--token",
         envvar="CHAT_TOKEN",
         default=None,
-        help="Session or bot token [env CHAT_TOKEN; default: the one `login` stored].",
+        help="Session or bot token (default: the one `login` stored).",
     )(func)
     return click.option(
         "--nick",
         envvar="CHAT_NICK",
         default=None,
-        help="Log in with this nick and the password in CHAT_PASSWORD [env CHAT_NICK].",
+        help="Log in with this nick and the password in CHAT_PASSWORD.",
+    )(func)
+
+
+def invite_option(func: F) -> F:
+    return click.option(
+        "--invite",
+        metavar="CODE",
+        default=None,
+        help="An invite code (from the server's admin), to sign up a new nick on a server"
+        " that needs one; an existing account ignores it.",
     )(func)
 
 
 def env_password() -> str | None:
     return os.environ.get("CHAT_PASSWORD") or None
+
+
+def ask_password(prompt: str, *, confirm: bool = False) -> str:
+    """A hidden prompt; without a terminal to ask on, a usage error (exit 2) that says so.
+
+    The first password a command needs can come from CHAT_PASSWORD instead; a new one
+    (``passwd``, ``confirm``) only from a person at a terminal.
+    """
+    if not sys.stdin.isatty():
+        instead = "" if confirm else ": set CHAT_PASSWORD"
+        raise click.UsageError(f"no terminal to ask for the {prompt.lower()} on{instead}")
+    answer: str = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm)
+    return answer
 
 
 Credentials = tuple[str | None, str | None, str | None]  # token, nick, password
@@ -99,6 +143,9 @@ def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentia
     stored = credentials.load(url)
     if stored is not None:
         return stored[1], None, None
+    unreachable = _unreachable(url)
+    if unreachable is not None:  # a typo in the address, not a missing login
+        raise Fail(f"cannot connect to {url}: {unreachable}", ConnectError.exit_code)
     raise Fail(
         f"not logged in to {url}: run `chat-tui login {url} --nick NICK`, "
         "or set CHAT_TOKEN (or --nick with CHAT_PASSWORD)",
@@ -106,10 +153,24 @@ def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentia
     )
 
 
+def _unreachable(url: str, timeout: float = 3.0) -> str | None:
+    """Why nothing answers at ``url``'s host and port, or None when something does."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "wss" else 80)
+    try:
+        socket.create_connection((parts.hostname or "", port), timeout=timeout).close()
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
+
+
 def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) -> ChatClient:
     from chat_tui.client.client import ChatClient
 
-    url = credentials.normalize_url(url)
+    url = server_url(None, url)
     token, nick, password = pick_credentials(url, token, nick)
     return ChatClient(url, token=token, nick=nick, password=password, **kwargs)
 
@@ -131,4 +192,8 @@ def stdout_guard() -> Iterator[None]:
 
 
 def server_url(url_arg: str | None, url: str) -> str:
-    return credentials.normalize_url(url_arg or url)
+    """The server's canonical URL; an address that cannot be one is exit 3, in one line."""
+    try:
+        return credentials.normalize_url(url_arg or url)
+    except ClientError as exc:
+        raise client_failure(exc) from None

@@ -102,7 +102,7 @@ def cli_send(ctx: Context) -> None:
         commands = {
             "script": [sys.executable, str(script), url, tokens[0], "cli", "hello from a script"],
             "chat": [*tui, "send", "--url", url, "--token", tokens[0], "--room", "cli",
-                     "hello from chat-tui"],
+                     "--create", "hello from chat-tui"],
         }  # fmt: skip
         ctx.log(f"cli-send: chat-tui send and minimal_send.py, each on core {procs.LOAD_CORE}")
         for cmd in commands.values():  # warm the page cache and the bytecode cache

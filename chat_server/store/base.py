@@ -17,7 +17,7 @@ from typing import Any, Final, Literal, Protocol
 import msgspec
 
 from chat_server import access
-from chat_server.errors import OverLimit
+from chat_server.errors import Forbidden, OverLimit
 from chat_server.protocol import (
     MAX_REACTION_NICKS,
     Invitation,
@@ -44,6 +44,36 @@ class User:
     password_hash: str | None
     removed: bool = False
     admin: bool = False  # a server admin (``chat-server users admin``)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Invite:
+    """An invite code as stored: only its SHA-256 (``code_hash``) and its first characters
+    (``prefix``, for people to tell codes apart and name one to revoke)."""
+
+    code_hash: bytes
+    prefix: str
+    uses: int  # accounts it may create
+    used: int  # accounts it created
+    expires_at: float | None  # Unix time; None: never
+    rooms: tuple[str, ...]  # the rooms a new account joins
+
+    def usable(self, now: float) -> bool:
+        return self.used < self.uses and (self.expires_at is None or self.expires_at > now)
+
+
+# What an ``Invite`` is read from, in the order ``invite_of`` takes it.
+INVITE_COLUMNS: Final = "hash, prefix, uses, used, expires_at, rooms"
+
+
+def invite_of(row: Any) -> Invite:
+    """An invite from a row of ``INVITE_COLUMNS`` (a tuple, or a driver's record)."""
+    return Invite(bytes(row[0]), row[1], row[2], row[3], row[4], tuple(row[5].split()))
+
+
+def invite_refused() -> Forbidden:
+    """What a signup with a code that is unknown, used up, expired or revoked raises."""
+    return Forbidden("the invite code is not valid (unknown, used up, expired or revoked)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -292,7 +322,31 @@ class Store(Protocol):
 
     async def user_by_token(self, token_hash: bytes, now: float) -> User | None: ...
 
-    async def create_user(self, nick: str, password_hash: str) -> User: ...
+    async def create_user(self, nick: str, password_hash: str, invite: bytes | None = None) -> User:
+        """A new account (Conflict when the nick is taken). With ``invite`` (a code's
+        SHA-256), in the same transaction: one use of the code is taken and the account
+        joins the code's rooms (created public when missing); Forbidden
+        (``invite_refused``) and nothing is written when the code is unknown, used up or
+        expired, so concurrent signups never use a code more often than it allows."""
+        ...
+
+    # invite codes (``chat-server invites``)
+    async def add_invite_code(
+        self, code_hash: bytes, prefix: str, uses: int, expires_at: float | None,
+        rooms: Sequence[str],
+    ) -> None: ...  # fmt: skip
+
+    async def invite_code(self, code_hash: bytes) -> Invite | None:
+        """The code, whatever its state; None when unknown (or revoked)."""
+        ...
+
+    async def invite_codes(self) -> list[Invite]:
+        """Every code not revoked, oldest first, used up and expired ones included."""
+        ...
+
+    async def revoke_invite_code(self, code_hash: bytes) -> bool:
+        """Forget the code; True when there was one."""
+        ...
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
 

@@ -106,6 +106,14 @@ class RoomFacts:
     roles: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+def room_facts(rows: list[Any]) -> RoomFacts:
+    """A room's facts from the rows of ``FACTS_SQL`` (none: a room removed meanwhile)."""
+    if not rows:
+        return RoomFacts()
+    roles = {row[2]: row[3] for row in rows if row[2] is not None}
+    return RoomFacts(topic=rows[0][0], private=bool(rows[0][1]), roles=roles)
+
+
 _fields_decoder = msgspec.json.Decoder(NoticeFields)
 _encoder = msgspec.json.Encoder()
 
@@ -141,6 +149,13 @@ def stored_notice(row: Any, client_id: str) -> StoredNotice:
     )  # fmt: skip
 
 
+# The entry a user's idempotency key stands for (parameters: key, user id), the columns
+# ``stored_notice`` reads.
+BY_KEY_SQL: Final = (
+    "SELECT r.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body, m.reason"
+    " FROM messages m JOIN rooms r ON r.id = m.room_id"
+    " WHERE m.client_id = ? AND m.author_id = ?"
+)
 # Where a user stands in a room (``access.Role``), from one row: parameters (user id,
 # room id) once each, in the order the ``?`` take them.
 PLACE_SQL: Final = (
@@ -217,9 +232,12 @@ SUCCESSOR_SQL: Final = (
     "SELECT m.user_id, u.nick FROM memberships m JOIN users u ON u.id = m.user_id"
     " WHERE m.room_id = ? ORDER BY m.role = 'op' DESC, m.joined_at, m.user_id LIMIT 1"
 )
-ROLES_SQL: Final = (
-    "SELECT u.nick, m.role FROM memberships m JOIN users u ON u.id = m.user_id"
-    " WHERE m.room_id = ? AND m.role <> 'member' ORDER BY u.nick_key"
+# What ``joined`` tells of a room besides its members, in one query: a row per member with a
+# role (one row with no nick when nobody has one); parameter: room id.
+FACTS_SQL: Final = (
+    "SELECT r.topic, r.private, u.nick, m.role FROM rooms r"
+    " LEFT JOIN memberships m ON m.room_id = r.id AND m.role <> 'member'"
+    " LEFT JOIN users u ON u.id = m.user_id WHERE r.id = ? ORDER BY u.nick_key"
 )
 INVITES_SQL: Final = (
     "SELECT r.name, u.nick, r.private FROM room_invites i JOIN rooms r ON r.id = i.room_id"

@@ -7,7 +7,9 @@
 // are now, pure), view (one message on screen), log (its items, pending sends, redraws), quotes
 // (fetching what replies quote), actions (reply, react, edit, delete), thread (the thread
 // panel), composer (the composers and keys), outbox (requests never lost nor doubled), people
-// (members, typing), blocks (blocking people), search, dom (text only).
+// (members, typing), blocks (blocking people), roles (who may do what in a room, what a notice
+// says: pure), settings (the room settings panel, creating rooms), invites (invitations), search,
+// dom (text only).
 
 import { wireActions } from "./actions.js";
 import { blocked, setBlocked, unblocked } from "./blocks.js";
@@ -17,6 +19,8 @@ import { $, clean, notice, setStatus } from "./dom.js";
 import {
   authFailed,
   connectionClosed,
+  invitedByLink,
+  inviteNeeded,
   login,
   loginLimited,
   logout,
@@ -24,13 +28,15 @@ import {
   showLogin,
   welcome,
 } from "./login.js";
+import { invited, wireInvites } from "./invites.js";
 import { fillGap, history, maybeLoadOlder, onMessage } from "./messages.js";
-import { joined, leaveCurrent, left, removeRoom, selectRoom } from "./nav.js";
+import { joined, leaveCurrent, left, rejoinCurrent, removeRoom, selectRoom } from "./nav.js";
 import { loadOutbox, onAck, refused } from "./outbox.js";
 import { presence, typing } from "./people.js";
 import { dmRoom, join, readMoved, renderRoomButton, roomOf, rooms, scheduleRead } from "./rooms.js";
 import { closeSearch, search, searchFailed, searchResults } from "./search.js";
 import { me, savedToken, tokenRemembered } from "./session.js";
+import { createdAck, wireSettings } from "./settings.js";
 import { threadFailed } from "./thread.js";
 
 const RETRY_MIN_MS = 50;
@@ -57,6 +63,7 @@ function askAgainLater(frame, pending) {
 function failed(frame, pending) {
   if (frame.code === "auth_failed") return authFailed();
   if (frame.code === "rate_limited" && pending && pending.kind === "hello") return loginLimited(frame);
+  if (frame.code === "forbidden" && pending && pending.kind === "hello") return inviteNeeded(frame);
   if (refused(frame)) return undefined; // one of our sends, edits, deletes or reactions
   if (pending && pending.kind === "around") return undefined; // the quote stays "↳ …"
   if (pending && pending.kind === "thread") return threadFailed(frame.message);
@@ -87,7 +94,12 @@ const FRAMES = {
   edit: onMessage, // changes to messages are entries of the room's log too
   delete: onMessage,
   react: onMessage,
-  ack: onAck,
+  notice: onMessage, // a change to the room (topic, kick, ban, role) is an entry too
+  ack: (frame) => {
+    onAck(frame);
+    createdAck(frame);
+  },
+  invite: invited,
   presence,
   typing,
   read: readMoved,
@@ -102,6 +114,7 @@ function wireForms() {
   $("login-form").addEventListener("submit", login);
   $("logout").addEventListener("click", logout);
   $("leave").addEventListener("click", leaveCurrent);
+  $("rejoin").addEventListener("click", rejoinCurrent);
   for (const list of [$("room-list"), $("dm-list")]) {
     list.addEventListener("click", (event) => {
       const button = event.target.closest("button.room");
@@ -151,8 +164,11 @@ function start() {
   wireForms();
   wireComposer();
   wireActions();
+  wireSettings();
+  wireInvites();
   document.addEventListener("visibilitychange", scheduleRead);
   window.addEventListener("online", retryNow);
+  if (invitedByLink()) return; // a new account, even in a browser logged in as someone
   const token = savedToken();
   if (!token) {
     showLogin("");

@@ -10,10 +10,13 @@
 
 const CHANGES = new Set(["edit", "delete", "react"]);
 
-/** "message", "edit", "delete" or "react": a live frame says it by `type`, a page entry by `kind`. */
+const KINDS = new Set([...CHANGES, "notice"]);
+
+/** "message", "edit", "delete", "react" or "notice" (a change to the room, see roles.js): a live
+ * frame says it by `type`, a page entry by `kind`. */
 export function kindOf(entry) {
-  if (typeof entry.kind === "string" && CHANGES.has(entry.kind)) return entry.kind;
-  if (typeof entry.type === "string" && CHANGES.has(entry.type)) return entry.type;
+  if (typeof entry.kind === "string" && KINDS.has(entry.kind)) return entry.kind;
+  if (typeof entry.type === "string" && KINDS.has(entry.type)) return entry.type;
   return "message";
 }
 
@@ -69,10 +72,12 @@ export class RoomState {
 
   /**
    * Take one entry of the log: a message is held (and counts on its thread's root), a change is
-   * applied to its target. Returns the seqs of the messages whose state changed (for redrawing).
+   * applied to its target, a notice (a change to the room) is not held. Returns the seqs of the
+   * messages whose state changed (for redrawing).
    */
   apply(entry) {
     const kind = kindOf(entry);
+    if (kind === "notice") return []; // a change to the room, not to a message
     if (kind === "message") {
       const changed = [this.hold(entry).seq];
       const root = entry.thread != null ? this.#messages.get(entry.thread) : undefined;

@@ -1,6 +1,6 @@
 // The composers (the room's, the thread panel's) and the page's keys: Enter sends, Up in an empty
 // composer edits your last message, Escape closes what is open (a picker, the reply, the thread,
-// the search), Ctrl+K or / searches.
+// the room settings, the search), Ctrl+K or / searches.
 
 import { cancelReply, closePopups, replying, takeReply } from "./actions.js";
 import { blockCommand } from "./blocks.js";
@@ -9,6 +9,7 @@ import { $ } from "./dom.js";
 import { sendMessage } from "./outbox.js";
 import { typed } from "./people.js";
 import { closeSearch } from "./search.js";
+import { closeSettings, settingsOpen } from "./settings.js";
 import { closeThread, sendInThread, threadOpen } from "./thread.js";
 
 function enterSends(input, form) {
@@ -41,6 +42,8 @@ function wireKeys() {
         cancelReply();
       } else if (threadOpen()) {
         closeThread();
+      } else if (settingsOpen()) {
+        closeSettings();
       } else if (!$("search-panel").hidden) {
         closeSearch();
       } else {

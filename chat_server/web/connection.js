@@ -8,7 +8,8 @@ import { setStatus } from "./dom.js";
 import { hello } from "./session.js";
 
 const BACKOFF_FIRST_MS = 500;
-const BACKOFF_MAX_MS = 30000;
+// A restart is noticed within 3 s of the server being back; the jitter spreads the clients.
+const BACKOFF_MAX_MS = 3000;
 
 const handlers = new Map(); // frame type -> handler(frame, pending request or undefined)
 const requests = new Map(); // ref -> {kind, room}: what an answer answers

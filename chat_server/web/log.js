@@ -6,7 +6,7 @@
 import { $, el } from "./dom.js";
 import { wantQuote } from "./quotes.js";
 import { isMe, me } from "./session.js";
-import { messageEl, quoteText } from "./view.js";
+import { messageEl, noticeEl, quoteText } from "./view.js";
 
 const pendingEls = new Map(); // id -> <li> shown as pending/sent until its message arrives
 
@@ -59,6 +59,11 @@ export function appendItem(room, m) {
     pendingEls.delete(m.id);
   }
   room.list.insertBefore(itemEl(room, m), room.list.querySelector(".pending"));
+}
+
+/** Put a `notice` entry at the end of `room`'s list, before our pending sends. */
+export function appendNotice(room, entry) {
+  room.list.insertBefore(noticeEl(entry), room.list.querySelector(".pending"));
 }
 
 export function showPending(room, frame) {

@@ -2,6 +2,7 @@
 
 import { cancelReply } from "./actions.js";
 import { knownBlocks } from "./blocks.js";
+import { clearInvites, knownInvites } from "./invites.js";
 import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
 import { $, clean, setStatus } from "./dom.js";
 import { clearPending } from "./log.js";
@@ -19,6 +20,7 @@ import {
 } from "./rooms.js";
 import { closeSearch, searchDisconnected } from "./search.js";
 import { forget, keepToken, me } from "./session.js";
+import { closeSettings } from "./settings.js";
 import { closeThread } from "./thread.js";
 
 export function showLogin(error) {
@@ -30,6 +32,38 @@ export function showLogin(error) {
   $("login-submit").disabled = false;
   $("login-password").value = "";
   (me.nick ? $("login-password") : $("login-nick")).focus();
+}
+
+/** Show the invite-code field (with ``code`` in it, when given). */
+function askInvite(code) {
+  $("login-invite-label").hidden = false;
+  $("login-invite").hidden = false;
+  if (code) $("login-invite").value = code;
+}
+
+/** A link ``…/#invite=CODE`` opens the signup form with the code filled in; the code then
+ * leaves the address bar (not kept in the history, nor in a bookmark). True when it did. */
+export function invitedByLink() {
+  const match = /^#invite=([A-Za-z0-9_-]{1,64})$/.exec(location.hash);
+  if (!match) return false;
+  history.replaceState(null, "", location.pathname + location.search);
+  showLogin("");
+  askInvite(match[1]);
+  $("login-hint").textContent = "You were invited: pick a nick and a password to create your account.";
+  $("login-nick").focus();
+  return true;
+}
+
+/** The server signs up this new nick only with a valid invite code (``forbidden`` to a
+ * hello): ask for one, keeping the password typed, which is the one being chosen. */
+export function inviteNeeded(frame) {
+  me.authFailed = true; // the close that follows is explained here
+  const password = me.password;
+  const text = clean(frame.message);
+  showLogin(`${text.charAt(0).toUpperCase()}${text.slice(1)}. Enter the invite code you were given.`);
+  if (password) $("login-password").value = password;
+  askInvite("");
+  $("login-invite").focus();
 }
 
 export function showChat() {
@@ -46,6 +80,8 @@ function reset() {
   cancelReveal();
   closeSearch();
   closeThread();
+  closeSettings();
+  clearInvites();
   cancelReply();
   $("search-q").value = "";
   me.authFailed = false;
@@ -68,7 +104,8 @@ export function login(event) {
     return;
   }
   reset();
-  Object.assign(me, { nick, password, token: null, remember: $("login-remember").checked });
+  const invite = $("login-invite").hidden ? null : $("login-invite").value.trim() || null;
+  Object.assign(me, { nick, password, invite, token: null, remember: $("login-remember").checked });
   $("login-error").textContent = "Logging in…";
   $("login-submit").disabled = true;
   connect();
@@ -88,15 +125,17 @@ export function welcome(frame) {
   me.nick = frame.nick;
   me.token = frame.token;
   me.password = null;
+  me.invite = null;
   if (first) {
     keepToken(frame.token);
     showChat();
   }
   setStatus("");
-  me.admin = frame.admin === true; // may delete anyone's message
+  me.admin = frame.admin === true; // may delete anyone's message, kick and ban in any room
   me.editWindow = frame.limits ? frame.limits.edit_window_s : null;
   $("me-nick").textContent = frame.nick;
   knownBlocks(frame.blocked);
+  knownInvites(frame.invites);
   for (const info of frame.rooms) {
     const room = roomOf(info.room);
     room.lastSeq = info.last_seq;

@@ -8,12 +8,14 @@
 import { isConnected, request } from "./connection.js";
 import { $, clean, notice } from "./dom.js";
 import { kindOf } from "./changes.js";
-import { appendItem, atBottom, itemEl, redraw, scrollToBottom } from "./log.js";
+import { appendItem, appendNotice, atBottom, itemEl, redraw, scrollToBottom } from "./log.js";
 import { renderTyping } from "./people.js";
 import { aroundPage } from "./quotes.js";
 import { current, join, label, renderRoomButton, rooms, roomOf, scheduleRead } from "./rooms.js";
 import { isMe } from "./session.js";
+import { noticed } from "./settings.js";
 import { threadPage, threadReply } from "./thread.js";
+import { noticeEl } from "./view.js";
 
 const PAGE = 100; // messages per `history before` page
 const JUMP_PAGE_MAX = 500; // a jump to an old search hit loads up to this many per page
@@ -22,13 +24,20 @@ const HIT_SHOWN_MS = 2500; // how long a message a jump reached stays highlighte
 let jump = null; // {room, seq}: a message to show once its page is loaded
 
 /** Take the entry that is next in seq order: a message goes on screen (before any pending sends
- * of ours), a change is applied to the message it targets. */
+ * of ours), a change is applied to the message it targets, a notice goes on screen as one line
+ * and changes the room (its topic, its roles). */
 function append(room, m, live) {
   const shown = room.name === current;
   const stick = shown && atBottom();
   const changed = room.state.apply(m);
   if (room.oldest === null) room.oldest = m.seq;
   room.lastSeq = Math.max(room.lastSeq, m.seq);
+  if (kindOf(m) === "notice") {
+    appendNotice(room, m);
+    noticed(room, m);
+    if (stick) scrollToBottom();
+    return;
+  }
   if (kindOf(m) !== "message") {
     redraw(room, changed);
     if (stick) scrollToBottom();
@@ -72,10 +81,12 @@ export function fillGap(room) {
   request({ type: "history", room: room.name, after: room.last, limit: 500 }, "after", room);
 }
 
-/** A message, or a change to one (`edit`, `delete`, `react`): an entry of the room's log. */
+/** A message, a change to one (`edit`, `delete`, `react`) or to the room (`notice`): an entry
+ * of the room's log. */
 export function onMessage(frame) {
   if (!rooms.has(frame.room) && !frame.room.startsWith("dm:")) return; // a room we just left
   const room = roomOf(frame.room);
+  if (room.removed) return; // removed from it: nothing more is shown, whatever still comes
   if (room.last === null && !room.joined && !room.joining) {
     join(room); // a direct conversation someone just opened with us: its history brings this one
     if (!isMe(frame.nick)) room.unread += 1;
@@ -85,6 +96,7 @@ export function onMessage(frame) {
 }
 
 export function history(frame, pending) {
+  if (rooms.has(frame.room) && rooms.get(frame.room).removed) return undefined; // asked before
   const room = roomOf(frame.room);
   const kind = pending ? pending.kind : "after";
   if (kind === "older") return prependOlder(room, frame);
@@ -142,8 +154,10 @@ function prependOlder(room, frame) {
     const log = $("log");
     const fromBottom = log.scrollHeight - log.scrollTop;
     const changed = older.flatMap((m) => room.state.apply(m));
-    const messages = older.filter((m) => kindOf(m) === "message");
-    const nodes = messages.map((m) => itemEl(room, room.state.get(m.seq)));
+    const shown = older.filter((m) => kindOf(m) === "message" || kindOf(m) === "notice");
+    const nodes = shown.map((m) =>
+      kindOf(m) === "notice" ? noticeEl(m) : itemEl(room, room.state.get(m.seq)),
+    );
     room.list.prepend(...nodes);
     room.oldest = older[0].seq;
     redraw(room, changed);

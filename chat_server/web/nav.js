@@ -1,14 +1,16 @@
-// Which room is on screen, and the changes to the room list the server reports (joined, left).
+// Which room is on screen (its header: name, lock, topic), and the changes to the room list the
+// server reports (joined, left, and removed by someone: kicked or banned).
 
 import { cancelReply } from "./actions.js";
 import { request } from "./connection.js";
-import { $ } from "./dom.js";
+import { $, clean } from "./dom.js";
 import { atBottom, scrollToBottom } from "./log.js";
 import { cancelReveal, maybeLoadOlder, renderLogTop } from "./messages.js";
 import { renderMembers, renderTyping } from "./people.js";
 import {
   current,
   flushRead,
+  join,
   label,
   renderRoomButton,
   roomOf,
@@ -16,7 +18,10 @@ import {
   scheduleRead,
   setCurrent,
 } from "./rooms.js";
+import { invitationOver } from "./invites.js";
+import { rolesFrom } from "./roles.js";
 import { isMe } from "./session.js";
+import { closeSettings, renderSettings } from "./settings.js";
 import { closeThread } from "./thread.js";
 
 const ROOM_KEY = "chat.room"; // in localStorage: the room shown last, shown first next time
@@ -33,6 +38,7 @@ export function selectRoom(name) {
   cancelReveal(); // a message still loading elsewhere is no longer wanted
   if (name !== current) {
     closeThread();
+    closeSettings();
     cancelReply();
   }
   flushRead(); // what was on screen in the room we leave has been seen
@@ -45,20 +51,44 @@ export function selectRoom(name) {
   $("input").focus();
 }
 
+/** The header of the room on screen: its name, the lock of a private room, its topic; and what
+ * the composer says when the room has been taken from the user. */
+export function renderHeader(room) {
+  $("room-title").textContent = room ? label(room) : "No room";
+  $("room-lock").hidden = !room || !room.private;
+  const topic = room ? clean(room.topic).replace(/\s+/g, " ").trim() : "";
+  $("room-topic").textContent = topic;
+  $("room-topic").title = topic;
+  $("settings").hidden = !room || room.dm || room.removed !== null;
+  $("leave").hidden = !room || room.dm;
+  const gone = room !== null && room.removed !== null;
+  $("conversation").classList.toggle("removed", gone);
+  $("removed").hidden = !gone;
+  $("input").disabled = gone;
+  $("send").disabled = gone;
+  if (!room) return;
+  const verb = gone ? "Close" : "Leave";
+  $("leave").textContent = verb;
+  $("leave").setAttribute("aria-label", `${verb} ${label(room)}`);
+  if (gone) {
+    const who = clean(room.removed.by || "someone");
+    const why = clean(room.removed.reason || "").replace(/\s+/g, " ").trim();
+    $("removed-text").textContent = `${who} removed you from ${label(room)}${why ? ": " + why : "."}`;
+    $("rejoin").hidden = room.private;
+  }
+}
+
 function showRoom(room) {
   const log = $("log");
+  renderHeader(room);
   if (!room) {
-    $("room-title").textContent = "No room";
     log.replaceChildren($("log-top"));
     $("member-list").replaceChildren();
     $("typing").textContent = "";
     return;
   }
-  $("room-title").textContent = label(room);
   $("input-label").textContent = `Message ${label(room)}`;
   $("input").placeholder = `Message ${label(room)}`;
-  $("leave").hidden = room.dm;
-  $("leave").setAttribute("aria-label", `Leave ${label(room)}`);
   log.replaceChildren($("log-top"), room.list);
   renderLogTop(room);
   renderMembers(room);
@@ -91,20 +121,57 @@ export function joined(frame) {
   room.lastSeq = frame.last_seq;
   room.members = frame.members.slice();
   room.online = new Set(frame.online);
+  room.topic = typeof frame.topic === "string" ? frame.topic : "";
+  room.private = frame.private === true;
+  room.roles = rolesFrom(frame.roles);
+  room.stateSeq = frame.last_seq;
+  room.removed = null; // joined again
+  invitationOver(room.name);
   if (room.dm) {
     const other = frame.members.find((n) => !isMe(n));
     if (other) room.peer = other;
-    renderRoomButton(room);
-    if (room.name === current) $("room-title").textContent = label(room);
   }
-  if (room.name === current) renderMembers(room);
+  renderRoomButton(room);
+  if (room.name === current) {
+    renderHeader(room);
+    renderMembers(room);
+    renderSettings();
+  }
 }
 
+/** `left`: the answer to our `leave` (the room goes), or, with `by`, someone removed us (kicked
+ * or banned): the room stays on screen, greyed, saying who and why, and shows nothing more. */
 export function left(frame) {
-  removeRoom(frame.room);
+  invitationOver(frame.room); // the answer to declining an invitation
+  const room = rooms.get(frame.room);
+  if (!room || typeof frame.by !== "string") {
+    removeRoom(frame.room);
+    return;
+  }
+  room.removed = { by: frame.by, reason: typeof frame.reason === "string" ? frame.reason : "" };
+  Object.assign(room, { joined: false, joining: false, loadingOlder: false, gapFilling: false });
+  room.typing.clear();
+  room.unread = 0;
+  renderRoomButton(room);
+  if (room.name === current) {
+    closeThread();
+    closeSettings();
+    renderHeader(room);
+    renderTyping(room);
+  }
 }
 
+/** Leave the room on screen; one we were removed from is only closed (the server forgot us). */
 export function leaveCurrent() {
   const room = rooms.get(current);
-  if (room && !room.dm) request({ type: "leave", room: room.name }, "leave", room);
+  if (!room || room.dm) return;
+  if (room.removed) removeRoom(room.name);
+  else request({ type: "leave", room: room.name }, "leave", room);
+}
+
+/** Join again a public room we were removed from (the server refuses it to the banned); the
+ * room stays greyed until `joined` comes. */
+export function rejoinCurrent() {
+  const room = rooms.get(current);
+  if (room && room.removed) join(room, true);
 }

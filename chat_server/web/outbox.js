@@ -39,15 +39,31 @@ export function sendMessage(body, replyTo = null) {
   if (isConnected()) transmit(frame);
 }
 
-/** Ask for a change to a message (`edit`, `delete`, `react`): kept like a send until its ack,
- * re-sent with its id after a reconnect; its entry shows the change when it comes back. */
+/** Ask for a change to a message (`edit`, `delete`, `react`) or to a room (`create`, `topic`,
+ * `invite`, `kick`, `ban`, `unban`, `role`): kept like a send until its ack, re-sent with its id
+ * after a reconnect; its entry shows the change when it comes back. Its id. */
 export function submitChange(roomName, change) {
   const id = newId();
   const frame = { ...change, room: roomName, id, ref: id };
   outbox.set(id, { frame, room: roomName });
   saveOutbox();
   if (isConnected()) transmit(frame);
+  return id;
 }
+
+// What a refused request was, for "Could not …: why".
+const DOING = {
+  edit: "edit",
+  delete: "delete",
+  react: "react",
+  create: "create the room",
+  topic: "set the topic",
+  invite: "invite",
+  kick: "kick",
+  ban: "ban",
+  unban: "unban",
+  role: "change the role",
+};
 
 function saveOutbox() {
   const entries = Array.from(outbox.values());
@@ -103,7 +119,7 @@ export function refused(frame) {
     outbox.delete(frame.ref);
     saveOutbox();
     if (asked.type === "send") pendingFailed(frame.ref, clean(frame.message));
-    else notice(`Could not ${asked.type}: ${clean(frame.message)}`);
+    else notice(`Could not ${DOING[asked.type] || asked.type}: ${clean(frame.message)}`);
   }
   return true;
 }

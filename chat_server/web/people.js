@@ -1,9 +1,11 @@
-// Who is in the room on screen: the members with their presence, and who is typing.
+// Who is in the room on screen: the members with their presence and roles, and who is typing.
 
 import { transmit } from "./connection.js";
 import { $, clean, el } from "./dom.js";
+import { roleOf } from "./roles.js";
 import { current, rooms } from "./rooms.js";
 import { me } from "./session.js";
+import { renderSettings } from "./settings.js";
 
 const TYPING_EVERY_MS = 3000; // the server relays at most one typing per 3 s per room
 const TYPING_SHOWN_MS = 5000;
@@ -21,9 +23,12 @@ export function presence(frame) {
     room.members.sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
   } else if (frame.status === "left") {
     room.members = room.members.filter((n) => n.toLowerCase() !== frame.nick.toLowerCase());
+    room.roles.delete(frame.nick.toLowerCase()); // roles end with membership
   }
   if (frame.status === "joined") room.online.add(frame.nick);
-  if (room.name === current) renderMembers(room);
+  if (room.name !== current) return;
+  renderMembers(room);
+  if (frame.status === "joined" || frame.status === "left") renderSettings();
 }
 
 export function renderMembers(room) {
@@ -36,11 +41,20 @@ export function renderMembers(room) {
     const name = el("span", "nick", clean(nick));
     name.title = clean(nick); // in full, where a long one is cut short
     item.append(el("span", "dot"), name, " ");
+    const role = roleOf(room.roles, nick);
+    if (role !== "member") item.append(roleEl(role), " ");
     item.append(el("span", "presence", on ? "online" : "offline"));
     if (!self) item.append(blockButton(nick));
     return item;
   });
   $("member-list").replaceChildren(...items);
+}
+
+/** The mark of an owner or an op beside their name. */
+export function roleEl(role) {
+  const mark = el("span", `role role-${role}`, role);
+  mark.title = role === "owner" ? "Owner of the room" : "Op: may kick, ban and set the topic";
+  return mark;
 }
 
 /** Block or unblock a member (app.js acts on the click: data-block is "block" or "unblock"). */

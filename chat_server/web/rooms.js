@@ -1,8 +1,8 @@
 // The rooms this tab is in: their records, the sidebar's lists with unread counts, joins, read markers.
 //
 // A room record holds the room's ordering (`order`, see ordering.js), its messages as they are now
-// (`state`, see changes.js) and its own message list element, which the log shows while the room
-// is the current one.
+// (`state`, see changes.js), its topic and roles (roles.js) and its own message list element,
+// which the log shows while the room is the current one.
 
 import { request, transmit } from "./connection.js";
 import { $, el } from "./dom.js";
@@ -45,6 +45,11 @@ function newRoom(name) {
     gapFilling: false,
     members: [],
     online: new Set(),
+    topic: "", // joined.topic, then topic notices
+    private: false, // joined.private: invited members only, never listed
+    roles: new Map(), // lower-cased nick -> "owner" | "op" (roles.js); everyone else is a member
+    stateSeq: 0, // the seq topic and roles are as of (joined.last_seq, then each notice applied)
+    removed: null, // {by, reason}: kicked or banned; the room stays on screen, greyed, with why
     joined: false,
     joining: false, // a join is on its way
     typing: new Map(), // nick -> expiry time
@@ -93,8 +98,11 @@ function sortRoomList(list) {
 
 export function renderRoomButton(room) {
   const button = room.button;
-  const name = el("span", "name", label(room));
+  const name = el("span", "name");
+  if (room.private) name.append(lockEl());
+  name.append(label(room));
   const parts = [name];
+  button.classList.toggle("removed", room.removed !== null);
   if (room.unread > 0 && room.name !== current) {
     const badge = el("span", "badge", String(room.unread));
     badge.setAttribute("aria-label", `${room.unread} unread`);
@@ -108,9 +116,20 @@ export function renderRoomButton(room) {
   document.title = total > 0 ? `(${total}) chat` : "chat"; // seen from another tab
 }
 
-/** Join (or re-join with `since`, after a reconnect); the answer is `joined` then `history`. */
-export function join(room) {
-  if (room.joining || room.joined) return;
+/** The mark of a private room (invited members only): a padlock drawn by style.css (an emoji
+ * font is not everywhere). */
+export function lockEl() {
+  const lock = el("span", "lock");
+  lock.title = "Private: invited members only";
+  lock.setAttribute("role", "img");
+  lock.setAttribute("aria-label", "private");
+  return lock;
+}
+
+/** Join (or re-join with `since`, after a reconnect); the answer is `joined` then `history`.
+ * A room we were removed from is joined only when the user asks `again`. */
+export function join(room, again = false) {
+  if (room.joining || room.joined || (room.removed && !again)) return;
   room.joining = true;
   const frame = { type: "join", room: room.name };
   if (room.last !== null) frame.since = room.last;

@@ -9,6 +9,7 @@ export const me = {
   nick: null, // null: logged out; "" while a saved token logs in
   token: null,
   password: null, // only until the first welcome
+  invite: null, // an invite code, sent with the password to sign up (login.js)
   remember: false,
   authFailed: false,
   blocked: new Set(), // lower-cased nicks this tab blocked (blocks.js)
@@ -25,6 +26,7 @@ export function hello() {
   const frame = { type: "hello", client: "chat-web/1" };
   if (me.password !== null) Object.assign(frame, { nick: me.nick, password: me.password });
   else frame.token = me.token;
+  if (me.password !== null && me.invite) frame.invite = me.invite;
   return frame;
 }
 

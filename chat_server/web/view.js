@@ -1,8 +1,10 @@
 // One message on screen, from its record as it is now (changes.js): who and when, the quote of
 // the message it answers, the text (edited, or "message deleted"), reactions, the thread's size,
-// and the actions the viewer may take (actions.js acts on them). Text only, never markup.
+// and the actions the viewer may take (actions.js acts on them); and a change to the room (a
+// `notice`) as one dim line. Text only, never markup.
 
 import { clean, el, timeEl } from "./dom.js";
+import { noticeText } from "./roles.js";
 import { isMe, me } from "./session.js";
 
 const QUOTE_CHARS = 60; // a reply's quote: its target's words on one line, cut to this
@@ -103,5 +105,22 @@ export function messageEl(m, target, pending = false) {
     item.append(replies);
   }
   if (!pending && !m.deleted) item.append(actionsEl(m));
+  return item;
+}
+
+/** A `notice` entry (a topic, a kick, a ban, a role): one dim line, "alice removed bob: spam". */
+export function noticeEl(entry) {
+  const item = el("li", "event");
+  item.dataset.seq = String(entry.seq);
+  item.dataset.event = String(entry.event);
+  const text = noticeText({
+    ...entry,
+    event: clean(entry.event ?? ""),
+    nick: clean(entry.nick),
+    target_nick: entry.target_nick == null ? null : clean(entry.target_nick),
+    topic: entry.topic == null ? null : clean(entry.topic).replace(/\s+/g, " "),
+    reason: entry.reason == null ? null : clean(entry.reason).replace(/\s+/g, " "),
+  });
+  item.append(el("span", "text", text), " ", timeEl(entry.ts));
   return item;
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from chat_tui.client.errors import ClientError
+from chat_tui.client.errors import ClientError, ConnectError
 
 FILE_NAME = "credentials.json"
 DEFAULT_URL = "ws://127.0.0.1:8765/ws"
@@ -23,6 +23,10 @@ DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 
 class CredentialsError(ClientError):
     """The credentials file cannot be read or written."""
+
+
+class BadAddress(ConnectError):
+    """The server address cannot be a websocket URL (exit code 3, as for an unreachable one)."""
 
 
 def config_dir() -> Path:
@@ -40,12 +44,22 @@ def normalize_url(url: str) -> str:
 
     ``http(s)://`` is accepted for ``ws(s)://`` (people paste the web client's address), and a
     missing path means the server's ``/ws`` endpoint.
+
+    Anything else (another scheme, no host, a port that is not a number from 1 to 65535) is
+    :class:`BadAddress`, before anything connects or prompts for a password.
     """
-    url = url.strip()
-    if "://" not in url:
-        url = "ws://" + url
+    given = url.strip()
+    url = given if "://" in given else "ws://" + given
     parts = urlsplit(url)
     scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if scheme not in ("ws", "wss") or not parts.hostname or port == 0:
+        raise BadAddress(
+            f"not a server address: {given!r} (expected host:port or ws://host:port/ws)"
+        )
     path = parts.path if parts.path not in ("", "/") else "/ws"
     return urlunsplit((scheme, parts.netloc.lower(), path, parts.query, ""))
 

@@ -3,6 +3,7 @@
     ClientError             base of everything this package raises on purpose
     ├── ConnectError        the server cannot be reached (exit code 3)
     ├── AuthError           the server refused the credentials: ``auth_failed`` (exit code 4)
+    │   └── InviteNeeded    a new nick, refused ``forbidden``: signing up needs an invite code
     ├── ServerError         the server answered a request with an ``error`` frame (exit code 5)
     │   └── RateLimited     ``rate_limited``: ask again after ``retry_after`` seconds (exit code 5)
     └── ClosedError         the client was closed (or logged out) before the request finished
@@ -32,6 +33,12 @@ class AuthError(ClientError):
     """The server refused the token or the nick and password."""
 
     exit_code = 4
+
+
+class InviteNeeded(AuthError):
+    """The nick is free, but the server signs up only with a valid invite code: none was
+    given, or the one given is unknown, used up, expired or revoked (the server's message
+    says which)."""
 
 
 class ServerError(ClientError):
@@ -71,6 +78,8 @@ def refusal(code: str, message: str, retry_after: float | None = None) -> Client
     """The error for an ``error`` frame answering a ``hello``."""
     if code == "auth_failed":
         return AuthError(message)
+    if code == "forbidden":  # the only refusal of a hello that names no limit
+        return InviteNeeded(message)
     if code == "rate_limited":
         return RateLimited(message, retry_after)
     return ServerError(code, message)

@@ -33,6 +33,7 @@ async def open_connection(
     token: str | None,
     nick: str | None,
     password: str | None,
+    invite: str | None = None,
     client_name: str,
     open_timeout: float,
     ssl: ssl_module.SSLContext | None,
@@ -58,7 +59,7 @@ async def open_connection(
     if token is not None:
         hello = p.Hello(token=token, client=client_name)
     else:
-        hello = p.Hello(nick=nick, password=password, client=client_name)
+        hello = p.Hello(nick=nick, password=password, client=client_name, invite=invite)
     try:
         welcome = await _hello(ws, hello, open_timeout)
     except BaseException:

@@ -74,6 +74,7 @@ class Session:
         token: str | None = None,
         nick: str | None = None,
         password: str | None = None,
+        invite: str | None = None,
         reconnect: bool = True,
         backoff: Backoff | None = None,
         open_timeout: float = 10.0,
@@ -86,6 +87,7 @@ class Session:
         self.token = token
         self.nick = nick
         self._password = password
+        self._invite = invite  # sent with the password until an account exists
         self.reconnect = reconnect
         self.backoff = backoff or Backoff()
         self.open_timeout = open_timeout
@@ -169,6 +171,7 @@ class Session:
             token=self.token,
             nick=self.nick,
             password=self._password,
+            invite=self._invite,
             client_name=self._client_name,
             open_timeout=self.open_timeout,
             ssl=self._ssl,
@@ -178,6 +181,7 @@ class Session:
             self._blocked = {p.nick_key(nick): nick for nick in conn.welcome.blocked}
         self.token = conn.welcome.token
         self.nick = conn.welcome.nick
+        self._invite = None
         return conn
 
     async def _run(self, conn: Connection) -> None:

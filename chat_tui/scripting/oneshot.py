@@ -52,6 +52,7 @@ class Target:
     to: str | None = None
     joined: bool = False
     reply_to: int | None = None  # the seq of the message they answer (protocol 2)
+    create: bool = False  # a room that does not exist is made (else not_found)
 
     def frame(self, item: Outgoing, ref: str) -> Frame:
         where: Frame = {"room": self.room} if self.room is not None else {"to": self.to}
@@ -65,6 +66,7 @@ class Login:
     token: str | None = None
     nick: str | None = None
     password: str | None = None
+    created: bool = False  # the nick was new: this login made the account
 
 
 def send_all(
@@ -149,6 +151,7 @@ def _hello(ws: ClientConnection, login: Login, until: float) -> Frame:
         frame = _recv(ws, until)
         if frame.get("type") == "welcome":
             login.token = frame["token"]  # a reconnect logs in with the token
+            login.created = login.created or bool(frame.get("created"))
             rate: Frame = frame["limits"]["rate"]
             return rate
         if frame.get("type") == "error":
@@ -165,15 +168,15 @@ def _deliver(
     if target.room is not None and not target.joined:
         refused = _pump(ws, target, unacked[:1], bucket, until, tolerate="not_member")
         if refused:
-            _join(ws, target.room, until)
+            _join(ws, target.room, until, create=target.create)
             _pump(ws, target, unacked[:1], bucket, until)
         target.joined = True
         unacked = unacked[1:]
     _pump(ws, target, unacked, bucket, until)
 
 
-def _join(ws: ClientConnection, room: str, until: float) -> None:
-    ws.send(json.dumps({"type": "join", "room": room, "ref": "join"}))
+def _join(ws: ClientConnection, room: str, until: float, *, create: bool) -> None:
+    ws.send(json.dumps({"type": "join", "room": room, "create": create, "ref": "join"}))
     while True:
         frame = _recv(ws, until)
         if frame.get("ref") != "join":
@@ -202,6 +205,7 @@ def _pump(
     waiting = len(items)
     while waiting:
         while queue:
+            _left(until)  # paced by the rate limit, the wait is bounded by --timeout too
             if not bucket.take(time.monotonic()):
                 if _drain(ws, target, queue, by_ref, bucket, until, tolerate, wait=0.02):
                     return True

@@ -136,7 +136,16 @@ class CursorError(ValueError):
 
 
 def read_cursor(path: Path) -> int | None:
-    """The last seq a previous ``tail`` printed, or None when it has not run yet."""
+    """The last seq a previous ``tail`` printed, or None when it has not run yet.
+
+    A cursor that could not be written after the first line (its directory missing or not
+    writable) is a CursorError now, before anything is printed.
+    """
+    directory = path.parent
+    if not directory.is_dir():
+        raise CursorError(f"cannot keep a cursor in {path}: {directory} is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise CursorError(f"cannot keep a cursor in {path}: {directory} is not writable")
     try:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:

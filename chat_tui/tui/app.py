@@ -24,10 +24,11 @@ from textual.widgets import Input
 from chat_server import protocol as p
 from chat_tui.client import credentials
 from chat_tui.client.client import ChatClient
-from chat_tui.client.errors import AuthError, ClientError, ConnectError
+from chat_tui.client.errors import AuthError, ClientError, ConnectError, InviteNeeded
 from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
 from chat_tui.client.rooms import notice_record
 from chat_tui.tui import commands as cmd
+from chat_tui.tui import crash
 from chat_tui.tui.actions import Commands
 from chat_tui.tui.message_actions import MessageActions
 from chat_tui.tui.render import mentions, room_label
@@ -64,6 +65,7 @@ class ChatApp(App[int]):
         token: str | None = None,
         password: str | None = None,
         bell: bool = True,
+        invite: str | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -71,6 +73,7 @@ class ChatApp(App[int]):
         self.wanted_rooms = list(rooms or [])
         self.token = token
         self.password = password
+        self.invite = invite  # a code from the command line, for a new nick
         self.ring = bell
         self.client: ChatClient | None = None
         self.welcome: p.Welcome | None = None
@@ -85,6 +88,18 @@ class ChatApp(App[int]):
         self._read_due = False
         self.ready = False  # rooms joined and the first room shown (tests wait for it)
 
+    # --- an unplanned failure: one line, the traceback in a file -----------------------------
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's private hooks (checked by tests/tui/test_crash.py, marked private_api):
+        # it would print a traceback with every frame's locals, passwords included.
+        self.error_message = crash.report(error)
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        self.bell()
+        self._close_messages_no_wait()
+
     # --- start and login ---------------------------------------------------------------------
 
     def on_mount(self) -> None:
@@ -93,9 +108,12 @@ class ChatApp(App[int]):
         if self.token is not None:
             self._start(ChatClient(self.url, token=self.token))
         elif self.nick and self.password:
-            self._start(ChatClient(self.url, nick=self.nick, password=self.password))
+            client = ChatClient(
+                self.url, nick=self.nick, password=self.password, invite=self.invite
+            )
+            self._start(client)
         else:
-            self.push_screen(LoginScreen(self.url, self.nick))
+            self.push_screen(LoginScreen(self.url, self.nick, invite=self.invite))
 
     def _start(self, client: ChatClient, *, remember: bool = False) -> None:
         self.run_worker(self._connect(client, remember), group="session", exclusive=True)
@@ -104,6 +122,15 @@ class ChatApp(App[int]):
         login = self.screen if isinstance(self.screen, LoginScreen) else None
         try:
             welcome = await client.connect()
+        except InviteNeeded as exc:
+            if login is None:
+                invite = self.invite or ""
+                login = LoginScreen(
+                    self.url, self.nick, invite=invite, password=self.password or ""
+                )
+                await self.push_screen(login)
+            login.ask_invite(f"Sign-up refused: {exc}. Type the invite code you were given.")
+            return
         except AuthError as exc:
             self._login_failed(login, f"Login refused: {exc}")
             return
@@ -131,7 +158,7 @@ class ChatApp(App[int]):
 
     def on_login_screen_submitted(self, event: LoginScreen.Submitted) -> None:
         self.nick = event.nick
-        client = ChatClient(self.url, nick=event.nick, password=event.password)
+        client = ChatClient(self.url, nick=event.nick, password=event.password, invite=event.invite)
         self._start(client, remember=True)
 
     async def _session(self, client: ChatClient, welcome: p.Welcome) -> None:
@@ -542,6 +569,7 @@ def create_app(
     token: str | None = None,
     password: str | None = None,
     bell: bool = True,
+    invite: str | None = None,
 ) -> ChatApp:
     """The app for ``url``, its credentials resolved as ``chat-tui connect`` does.
 
@@ -552,7 +580,9 @@ def create_app(
     token, nick = resolve_token(url, nick, token)
     if token is None:
         password = password or os.environ.get("CHAT_PASSWORD") or None
-    return ChatApp(url, nick=nick, rooms=rooms, token=token, password=password, bell=bell)
+    return ChatApp(
+        url, nick=nick, rooms=rooms, token=token, password=password, bell=bell, invite=invite
+    )
 
 
 def resolve_token(url: str, nick: str | None, token: str | None) -> tuple[str | None, str | None]:
@@ -574,9 +604,12 @@ def run(
     token: str | None,
     password: str | None,
     bell: bool,
+    invite: str | None = None,
 ) -> int:
     """Run ``chat-tui connect``: the full-screen chat; returns the exit code."""
-    app = create_app(url, nick=nick, rooms=rooms, token=token, password=password, bell=bell)
+    app = create_app(
+        url, nick=nick, rooms=rooms, token=token, password=password, bell=bell, invite=invite
+    )
     code = app.run()
     if app.error_message:
         print(f"chat-tui: {app.error_message}", file=sys.stderr)

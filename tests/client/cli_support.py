@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import queue
+import select
 import subprocess
 import sys
+import termios
 import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +44,50 @@ def run_tui(
         timeout=timeout,
         check=False,
     )
+
+
+def run_on_terminal(
+    env: dict[str, str], *args: str, answers: dict[str, str], timeout: float = TIMEOUT
+) -> subprocess.CompletedProcess[str]:
+    """Run ``chat-tui ARGS`` with a pseudo-terminal as its controlling terminal and stdin, as
+    from a shell; each prompt in ``answers`` (e.g. ``"Password: "``) is answered as it appears.
+    stdout and stderr are pipes, so what the terminal echoes is not in them."""
+    master, slave = pty.openpty()
+
+    def attach() -> None:  # in the child: a session of its own whose terminal is the pty
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        chat_tui_command(*args),
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+        preexec_fn=attach,
+    )
+    os.close(slave)
+    try:
+        screen = ""
+        pending = dict(answers)
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    screen += os.read(master, 4096).decode(errors="replace")
+                except OSError:  # the child closed the terminal
+                    break
+            for prompt in [p for p in pending if p in screen]:
+                screen = screen.split(prompt, 1)[1]
+                os.write(master, pending.pop(prompt).encode())
+        out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -25,7 +25,11 @@ def test_tail_survives_a_server_crash_without_gap_or_repeat(
     server = server_process(*args)
     env = tui_env(tmp_path, CHAT_URL=server.url, CHAT_PASSWORD="pw")
     ok(run_tui(env, "login", "--nick", "alice"))
-    ok(run_tui(env, "send", "--room", "feed", "--lines", "-", stdin="\n".join(["b1", "b2"])))
+    ok(
+        run_tui(
+            env, "send", "--create", "--room", "feed", "--lines", "-", stdin="\n".join(["b1", "b2"])
+        )
+    )
     tail = subprocess.Popen(
         chat_tui_command("tail", "--room", "feed", "--since", "0", "--json"),
         stdin=subprocess.DEVNULL,
@@ -40,7 +44,18 @@ def test_tail_survives_a_server_crash_without_gap_or_repeat(
         for round_ in range(3):
             server.restart(signal.SIGKILL)  # the same port and database
             lines = [f"r{round_}-{n}" for n in range(40)]
-            ok(run_tui(env, "send", "--room", "feed", "--lines", "-", stdin="\n".join(lines)))
+            ok(
+                run_tui(
+                    env,
+                    "send",
+                    "--create",
+                    "--room",
+                    "feed",
+                    "--lines",
+                    "-",
+                    stdin="\n".join(lines),
+                )
+            )
             seen += out.take(len(lines))
     finally:
         tail.send_signal(signal.SIGTERM)
@@ -58,13 +73,13 @@ def test_send_in_flight_across_a_crash_stores_each_line_once(
     server = server_process(*args)
     env = tui_env(tmp_path, CHAT_URL=server.url, CHAT_PASSWORD="pw")
     ok(run_tui(env, "login", "--nick", "alice"))
-    ok(run_tui(env, "send", "--room", "batch", "start"))
+    ok(run_tui(env, "send", "--create", "--room", "batch", "start"))
     lines = [f"line {n}" for n in range(200)]
     (tmp_path / "lines.txt").write_text("\n".join(lines))
     with (tmp_path / "lines.txt").open() as stdin:
         send = subprocess.Popen(
             chat_tui_command(
-                "send", "--room", "batch", "--lines", "--id", "nightly", "--json", "-"
+                "send", "--create", "--room", "batch", "--lines", "--id", "nightly", "--json", "-"
             ),
             stdin=stdin,
             stdout=subprocess.PIPE,

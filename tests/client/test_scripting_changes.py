@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 
 def send(scene: Scene, body: str, *extra: str) -> int:
-    [ack] = json_lines(ok(scene.run("send", "--room", "ops", "--json", *extra, body)))
+    [ack] = json_lines(ok(scene.run("send", "--create", "--room", "ops", "--json", *extra, body)))
     seq = ack["seq"]
     assert isinstance(seq, int)
     return seq
@@ -103,7 +103,7 @@ def test_human_tail_shows_changes_as_short_lines(scene: Scene) -> None:
 
 def test_replies_show_what_they_answer(scene: Scene) -> None:
     question = send(scene, "who takes the pager tonight?")
-    ok(scene.as_bob("send", "--room", "ops", "--reply-to", str(question), "me"))
+    ok(scene.as_bob("send", "--create", "--room", "ops", "--reply-to", str(question), "me"))
     assert bodies(scene) == [
         "alice: who takes the pager tonight?",
         "bob: ↳ alice: who takes the pager tonight?  me",

@@ -94,6 +94,12 @@ def test_backoff_grows_exponentially_up_to_the_cap() -> None:
     assert backoff.delay(1000, rand=1.0) == 30.0  # no overflow for a client down for days
 
 
+def test_a_restarted_server_is_found_within_3_s_of_its_return() -> None:
+    # However long the server was away, the next attempt comes at most 3 s later.
+    assert [Backoff().delay(n, rand=1.0) for n in range(6)] == [0.5, 1.0, 2.0, 3.0, 3.0, 3.0]
+    assert Backoff().delay(10_000, rand=1.0) == 3.0
+
+
 @given(st.integers(min_value=0, max_value=200), st.floats(min_value=0.0, max_value=1.0))
 def test_backoff_jitter_stays_between_half_and_all_of_the_window(attempt: int, rand: float) -> None:
     backoff = Backoff()

@@ -81,9 +81,23 @@ def test_serve_prints_where_to_point_a_browser(serve: Serve, tmp_path: Path) -> 
     assert match
     page = server.stdout_line(1).strip()
     assert page == f"browser client at http://127.0.0.1:{match[1]}/", page
+    assert server.stdout_line(2).strip() == f"database {tmp_path / 'chat.db'}"
     with urllib.request.urlopen(page.removeprefix("browser client at "), timeout=TIMEOUT) as got:
         assert got.status == 200 and b"<title>chat</title>" in got.read()
     assert server.stop() == 0
+
+
+def test_serve_help_describes_every_option_and_names_its_variable() -> None:
+    import click
+
+    from chat_server.cli_serve import serve
+
+    shown = " ".join(cli("serve", "--help").stdout.split())  # unwrapped
+    for option in serve.params:
+        if not isinstance(option, click.Option) or option.name == "help":
+            continue
+        assert option.help, f"{option.opts[0]} has no description"
+        assert f"env var: {option.envvar}" in shown, f"{option.opts[0]}: its env var is not shown"
 
 
 def test_serve_refuses_a_taken_port(tmp_path: Path) -> None:

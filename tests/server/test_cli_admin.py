@@ -49,8 +49,15 @@ async def test_users_add_list_remove(server_process: Spawn, tmp_path: Path) -> N
     assert_ok(listed)
     assert any(line.split()[0] == "Alice" for line in listed.stdout.splitlines()), listed.stdout
 
+    assert added.stderr == ""  # the password came from CHAT_PASSWORD: nothing to warn about
     again = cli("users", "add", "alice", "--db", str(db), env=clean_env(CHAT_PASSWORD="x"))
     assert again.returncode != 0, "a nick is unique case-insensitively"
+    typed = cli("users", "add", "bob", "--password", "pw-2", "--db", str(db))
+    assert_ok(typed)
+    assert typed.stderr == (
+        "warning: a password given with --password shows in ps and the shell's history;"
+        " leave it out to be asked, or set CHAT_PASSWORD\n"
+    )
 
     removed = cli("users", "remove", "Alice", "--db", str(db))
     assert_ok(removed)

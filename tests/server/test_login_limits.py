@@ -79,7 +79,7 @@ def assert_rate_limited(reply: Reply, message: str) -> float:
 async def test_a_rate_limited_hello_is_answered_at_once_then_closed(
     make_server: ServerFactory,
 ) -> None:
-    server = await make_server(login_failures=Allowance(2, 60.0), signup=False)
+    server = await make_server(login_failures=Allowance(2, 60.0), signup="closed")
     count = passwords(server)
     for _ in range(2):
         reply = await hello(server, GUESSER, "nobody", "guess")
@@ -107,7 +107,7 @@ async def test_an_unknown_nick_costs_a_verify_like_a_wrong_password(
 ) -> None:
     """On a closed server an unknown nick is checked against a dummy hash: one argon2
     verify, as for a real nick, so its answer takes as long (no nick enumeration)."""
-    server = await make_server(signup=False)
+    server = await make_server(signup="closed")
     await server.running.store.create_user("member", await Passwords().hash("right-pw"))
     count = passwords(server)
     before = count.verifies

@@ -81,6 +81,9 @@ async def test_a_version_1_database_is_upgraded_with_history_keys_and_search(
         assert [(r.room, r.members) for r in listed.rooms] == [("general", 2)]
         # who has written where is read from the messages already there
         assert await store.has_written(1, room.id) and not await store.has_written(2, room.id)
+        # a room from before owners: public, no topic, and nobody known to have made it
+        facts = await store.room_facts(room.id)
+        assert (facts.topic, facts.private, facts.roles) == ("", False, {})
     finally:
         await store.close()
     with sqlite3.connect(path) as db:
@@ -88,6 +91,45 @@ async def test_a_version_1_database_is_upgraded_with_history_keys_and_search(
         assert versions == list(range(1, len(MIGRATIONS) + 1))
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert db.execute("SELECT COUNT(*) FROM messages").fetchone() == (301,)
+
+
+async def test_rooms_made_before_owners_are_owned_by_whoever_made_them(tmp_path: Path) -> None:
+    """The migration that brings owners makes each room's creator (known since the per-user
+    limits) its owner, if still a member."""
+    owners = next(i for i, m in enumerate(MIGRATIONS) if any("room_bans" in s for s in m))
+    path = tmp_path / "chat.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+        )
+        for version, statements in enumerate(MIGRATIONS[:owners], start=1):
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations VALUES (?, 'then')", (version,))
+        for user_id, nick in ((1, "alice"), (2, "bob")):
+            db.execute(
+                "INSERT INTO users (id, nick, nick_key, password_hash, created_at)"
+                " VALUES (?, ?, ?, 'hash', 'then')",
+                (user_id, nick, nick),
+            )
+        for room_id, name, creator in ((1, "general", 1), (2, "gone", 2)):
+            db.execute(
+                "INSERT INTO rooms (id, name, created_at, created_by) VALUES (?, ?, 'then', ?)",
+                (room_id, name, creator),
+            )
+        for user_id, room_id in ((1, 1), (2, 1), (1, 2)):  # bob left the room he made
+            db.execute(
+                "INSERT INTO memberships (user_id, room_id, joined_at) VALUES (?, ?, 'then')",
+                (user_id, room_id),
+            )
+    store = SQLiteStore(path)
+    await store.open()
+    try:
+        assert (await store.room_facts(1)).roles == {"alice": "owner"}
+        assert (await store.room_facts(2)).roles == {}
+        assert await store.place(2, 1) == "member"
+    finally:
+        await store.close()
 
 
 @contextlib.asynccontextmanager

@@ -14,15 +14,14 @@ import pytest
 
 from chat_server.errors import NotMember, StoreError
 from chat_server.store import NewMessage, SQLiteStore, search_words
+from chat_server.store.sqlite import change_runs
 from chat_server.store.sqlite.batch import (
     CHECK_SQL,
     LAST_SEQ_SQL,
     READ_SEQ_SQL,
     SEARCH_SQL,
-    STATEMENT_CACHE,
-    chunk_sizes,
-    values_sql,
 )
+from chat_server.store.sqlite.values import STATEMENT_CACHE, TEMPLATES, chunk_sizes, values_sql
 from tests.server.store_backends import AnyStore, Backend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
 from tests.server.store_backends import store as store
@@ -222,9 +221,10 @@ async def test_several_nodes_writing_one_room_get_contiguous_seqs(backend: Backe
 
 
 async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> None:
-    """The statements of every batch (idempotency and membership lookups, seq and read
-    marker updates) find their rows by index, never by a scan of ``messages``,
-    ``memberships`` or ``rooms``: with a scan, each batch costs more as the database grows."""
+    """The statements of every batch (idempotency, membership and target lookups, seq, read
+    marker and changed message updates) find their rows by index, never by a scan of
+    ``messages``, ``memberships``, ``rooms`` or ``reactions``: with a scan, each batch costs
+    more as the database grows."""
     db = SQLiteStore(tmp_path / "chat.db")
     await db.open()
     try:
@@ -248,6 +248,11 @@ async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> Non
         (CHECK_SQL, (alice.id, "k1", room)),
         (LAST_SEQ_SQL, (room, 1001)),
         (READ_SEQ_SQL, (alice.id, room, 1001, 1)),
+        # a run of edits and reactions (change_runs.py)
+        (change_runs.CHECK_SQL, (0, alice.id, "k1", room, 5, "+1")),
+        (change_runs.EMOJI_SQL, (5,)),
+        (change_runs.TARGET_SQL, (5, "new", "2026-12-03T10:00:00.000Z", 1001)),
+        (change_runs.EDITS_SQL, (room, 5, "new")),
     )
     with sqlite3.connect(tmp_path / "chat.db") as conn:  # no ANALYZE, as in the server
         for template, row in statements:
@@ -272,4 +277,4 @@ def test_sqlite_batch_statements_come_in_few_sizes() -> None:
         assert len(sizes) <= 2 + rows // 256
         seen.update(sizes)
     assert len(seen) <= 31 and max(seen) == 256
-    assert 5 * len(seen) + 50 <= STATEMENT_CACHE  # every template's sizes, and the rest
+    assert TEMPLATES * len(seen) + 50 <= STATEMENT_CACHE  # every template's sizes, and the rest

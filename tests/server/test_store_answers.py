@@ -287,3 +287,74 @@ async def test_a_search_hit_is_the_message_as_it_is_now(store: AnyStore) -> None
     assert (by_seq[1].replies, by_seq[1].version, by_seq[1].reactions) == (1, 2, [])
     assert (by_seq[2].reply_to, by_seq[2].thread, by_seq[2].version) == (1, 1, 3)
     assert by_seq[2].reactions == [Reaction(emoji="🙏", nicks=["alice"])]
+
+
+async def test_changes_in_one_batch_are_decided_in_order_each_as_if_alone(
+    store: AnyStore,
+) -> None:
+    """Edits and reactions submitted together (one batch: the SQLite writer reads all
+    their checks up front and writes them in bulk) answer as they would one at a time:
+    each sees the changes before it, a refused one takes no seq, a key twice stores once."""
+    alice, room = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    carol, _ = await member(store, "carol", "general")
+    mallory = await store.create_user("mallory", "hash")
+    await say(store, alice.id, "alice", room, "m1")
+    await say(store, bob.id, "bob", room, "m2")
+    for i in range(19):  # message 2 holds 19 different emoji (seqs 3-21)
+        await store.submit_change(react(carol.id, "carol", room, f"c{i}", 2, f":e{i}:"))
+
+    def edit(key: str, body: str, user_id: int = alice.id, nick: str = "alice") -> NewChange:
+        return NewChange(user_id, nick, room, key, "edit", 1, body)
+
+    changes: list[NewChange | NewReaction] = [
+        edit("e1", "v1"),
+        react(bob.id, "bob", room, "r1", 1, "👍"),
+        edit("e2", "v2"),
+        react(bob.id, "bob", room, "r2", 1, "👍", remove=True),
+        react(carol.id, "carol", room, "r3", 1, "👍"),  # a first use again
+        react(bob.id, "bob", room, "r4", 1, "👍"),
+        react(carol.id, "carol", room, "r5", 1, "👍"),  # hers stands: nothing to store
+        edit("e1", "v3"),  # a key of this batch: its first answer
+        react(mallory.id, "mallory", room, "x1", 1, "👍"),
+        edit("b1", "mine now", bob.id, "bob"),
+        react(bob.id, "bob", room, "r6", 22, "👍"),  # 22: the edit e1, not a message
+        react(alice.id, "alice", room, "r7", 2, ":e19:"),  # the 20th emoji
+        react(alice.id, "alice", room, "r8", 2, ":e20:"),  # a 21st
+        react(alice.id, "alice", room, "r9", 2, ":e0:"),  # one it has
+    ]
+    futures = [store.submit_change(change) for change in changes]
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    answers = [
+        type(r).__name__ if isinstance(r, BaseException) else (r.seq, r.new, r.body or r.emoji)
+        for r in results
+    ]
+    assert answers == [
+        (22, True, "v1"),
+        (23, True, "👍"),
+        (24, True, "v2"),
+        (25, True, "👍"),
+        (26, True, "👍"),
+        (27, True, "👍"),
+        (27, False, "👍"),
+        (22, False, "v2"),  # the entry as stored now: an edit carries its message's text
+        "NotMember",
+        "Forbidden",
+        "NotFound",
+        (28, True, ":e19:"),
+        "OverLimit",
+        (29, True, ":e0:"),
+    ]
+    assert await store.last_seq(room) == 29
+    page = await store.history(await room_of(store, "general"), after=0, limit=100)
+    assert [m.seq for m in page.messages] == list(range(1, 30))
+    first, second = page.messages[:2]
+    last_edit = results[2]
+    assert not isinstance(last_edit, BaseException)
+    assert (first.body, first.edited, first.version) == ("v2", last_edit.ts, 27)
+    assert first.reactions == [Reaction(emoji="👍", nicks=["carol", "bob"])]
+    assert [(m.kind, m.body) for m in page.messages[21:24:2]] == [("edit", "v2"), ("edit", "v2")]
+    assert (second.version, len(second.reactions)) == (29, 20)
+    assert second.reactions[0] == Reaction(emoji=":e0:", nicks=["carol", "alice"])
+    again = await store.submit_change(react(bob.id, "bob", room, "r2", 1, "👍", remove=True))
+    assert (again.seq, again.new, again.remove) == (25, False, True)

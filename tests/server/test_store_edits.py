@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from chat_server.errors import Forbidden, NotFound, NotMember
+from chat_server.errors import Conflict, Forbidden, NotFound, NotMember
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
 from chat_server.store.sqlite import changes
 from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
@@ -320,3 +320,41 @@ async def test_a_purge_goes_in_steps_and_a_send_waits_for_one_at_most(
         go_on.set()
         await db.close()
     assert _files_hold(path, SECRET.encode()) == []
+
+
+async def test_a_run_of_changes_the_database_refuses_goes_one_change_at_a_time(
+    tmp_path: Path,
+) -> None:
+    """When the database refuses a write of a run of edits and reactions (here a trigger,
+    as a failing disk would), the run leaves nothing and its changes are applied one at a
+    time: only the refused one fails, the others keep contiguous seqs."""
+    backend = SQLiteBackend(tmp_path / "chat.db")
+    db = backend.store()
+    await db.open()
+    try:
+        alice, room = await member(db, "alice", "general")
+        bob, _ = await member(db, "bob", "general")
+        await db.append(NewMessage(alice.id, "alice", room, "m1", "one"))
+        await backend.sabotage("boom")
+        results = await asyncio.gather(
+            db.submit_change(NewReaction(bob.id, "bob", room, "r1", 1, "👍")),
+            db.submit_change(edit(alice.id, "alice", room, "e1", 1, "fixed")),
+            db.submit_change(edit(alice.id, "alice", room, "e2", 1, "boom")),
+            return_exceptions=True,
+        )
+        reaction, fixed, refused = results
+        assert isinstance(refused, Conflict)
+        assert not isinstance(reaction, BaseException) and not isinstance(fixed, BaseException)
+        assert [(r.seq, r.new) for r in (reaction, fixed)] == [(2, True), (3, True)]
+        after = await db.append(NewMessage(bob.id, "bob", room, "m2", "two"))
+        assert after.seq == 4
+        page = await db.history(await room_of(db, "general"), limit=10)
+        assert [m.seq for m in page.messages] == [1, 2, 3, 4]
+        message = page.messages[0]
+        assert (message.body, message.version, [r.nicks for r in message.reactions]) == (
+            "fixed",
+            3,
+            [["bob"]],
+        )
+    finally:
+        await db.close()

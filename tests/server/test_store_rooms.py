@@ -272,3 +272,12 @@ async def test_creating_rooms_counts_toward_the_hourly_quota(store: AnyStore) ->
         await store.create_room(CreateRoom(alice.id, "alice", name, f"c-{name}", False, "", quota))
     with pytest.raises(OverLimit):
         await store.create_room(CreateRoom(alice.id, "alice", "a3", "c-a3", True, "", quota))
+
+
+async def test_a_removed_account_keeps_no_invitation(store: AnyStore) -> None:
+    alice, bob = await user(store, "alice"), await user(store, "bob")
+    room = await create(store, alice, "hiring", private=True)
+    await command(store, alice, room, "invite", "bob")
+    await store.remove_user(bob.id)
+    assert await store.invites(bob.id) == []
+    assert await store.place(bob.id, room.id) == "none"

@@ -29,6 +29,7 @@ def fixed_changes_clock(fixed_clock: None, monkeypatch: pytest.MonkeyPatch) -> N
     clock = vars(batch)["now_ts"]  # fixed_clock's, patched into the batch module
     monkeypatch.setattr("chat_server.store.sqlite.changes.now_ts", clock)
     monkeypatch.setattr("chat_server.store.sqlite.answers.now_ts", clock)
+    monkeypatch.setattr("chat_server.store.sqlite.change_runs.now_ts", clock)
 
 
 async def acked(client: Client, frame: dict[str, Any]) -> int:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 from chat_server.protocol import nick_key
-from chat_server.store.base import Blocks, User, too_many_blocks
+from chat_server.store.base import (
+    INVITE_COLUMNS,
+    Blocks,
+    Invite,
+    User,
+    invite_of,
+    invite_refused,
+    too_many_blocks,
+)
 from chat_server.store.postgres.schema import Conn, Row
 
 
@@ -78,8 +87,21 @@ class PostgresAccounts:
         )
         return {bytes(row[0]) for row in rows}
 
-    async def create_user(self, nick: str, password_hash: str) -> User:
+    async def create_user(self, nick: str, password_hash: str, invite: bytes | None = None) -> User:
         async with self._tx() as conn:
+            rooms: list[str] = []
+            if invite is not None:
+                # the row stays locked until the commit: a concurrent signup with the same
+                # code waits, then sees the use taken
+                taken = await conn.fetchval(
+                    "UPDATE invites SET used = used + 1 WHERE hash = $1 AND used < uses"
+                    " AND (expires_at IS NULL OR expires_at > $2) RETURNING rooms",
+                    invite,
+                    time.time(),
+                )
+                if taken is None:
+                    raise invite_refused()
+                rooms = taken.split()
             user_id = await conn.fetchval(
                 "INSERT INTO users (nick, nick_key, password_hash) VALUES ($1, $2, $3)"
                 " RETURNING id",
@@ -87,6 +109,8 @@ class PostgresAccounts:
                 nick_key(nick),
                 password_hash,
             )
+            if rooms:
+                await _join_invited(conn, int(user_id), rooms)
         return User(id=int(user_id), nick=nick, password_hash=password_hash)
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
@@ -106,6 +130,7 @@ class PostgresAccounts:
             await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1", user_id)
+            await conn.execute("DELETE FROM room_invites WHERE user_id = $1", user_id)
             await conn.execute(
                 "UPDATE users SET removed_at = now(), password_hash = NULL WHERE id = $1",
                 user_id,
@@ -132,6 +157,33 @@ class PostgresAccounts:
         return await self._execute(
             "DELETE FROM tokens WHERE user_id = $1 AND hash IS DISTINCT FROM $2", user_id, keep
         )
+
+    # --- invite codes ---------------------------------------------------------------------
+
+    async def add_invite_code(
+        self, code_hash: bytes, prefix: str, uses: int, expires_at: float | None,
+        rooms: Sequence[str],
+    ) -> None:  # fmt: skip
+        await self._execute(
+            "INSERT INTO invites (hash, prefix, uses, expires_at, rooms)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            code_hash,
+            prefix,
+            uses,
+            expires_at,
+            " ".join(rooms),
+        )
+
+    async def invite_code(self, code_hash: bytes) -> Invite | None:
+        row = await self._one(f"SELECT {INVITE_COLUMNS} FROM invites WHERE hash = $1", code_hash)
+        return None if row is None else invite_of(row)
+
+    async def invite_codes(self) -> list[Invite]:
+        rows = await self._all(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY created_at, hash")
+        return [invite_of(row) for row in rows]
+
+    async def revoke_invite_code(self, code_hash: bytes) -> bool:
+        return await self._execute("DELETE FROM invites WHERE hash = $1", code_hash) > 0
 
     # --- blocks ---------------------------------------------------------------------------
 
@@ -194,3 +246,21 @@ class PostgresAccounts:
             nick_key(other_nick),
         )
         return (bool(row[0]), bool(row[1])) if row is not None else (False, False)
+
+
+async def _join_invited(conn: Conn, user_id: int, rooms: Sequence[str]) -> None:
+    """Make a new account a member of an invite code's rooms, creating those missing."""
+    await conn.execute(
+        "INSERT INTO rooms (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING", rooms
+    )
+    # the memberships' trigger updates the rooms: lock them in id order first, as a write
+    # batch does, so the two never deadlock
+    await conn.execute(
+        "SELECT 1 FROM rooms WHERE name = ANY($1::text[]) ORDER BY id FOR UPDATE", rooms
+    )
+    await conn.execute(
+        "INSERT INTO memberships (user_id, room_id) SELECT $1, id FROM rooms"
+        " WHERE name = ANY($2::text[]) ON CONFLICT DO NOTHING",
+        user_id,
+        rooms,
+    )

@@ -12,6 +12,7 @@ from chat_server.store.pages import numbered
 from chat_server.store.postgres.changes import append_entry, locked_room
 from chat_server.store.postgres.schema import Conn
 from chat_server.store.rooms import (
+    BY_KEY_SQL,
     NOTICE,
     PLACE_SQL,
     REMOVE_SQL,
@@ -38,11 +39,7 @@ _REMOVE = numbered(REMOVE_SQL)
 _UNINVITE = numbered(UNINVITE_SQL)
 _UNBAN = numbered(UNBAN_SQL)
 _SUCCESSOR = numbered(SUCCESSOR_SQL)
-_BY_KEY = (
-    "SELECT r.name, m.seq, m.ts, m.nick, m.kind, m.target, m.body, m.reason"
-    " FROM messages m JOIN rooms r ON r.id = m.room_id"
-    " WHERE m.client_id = $1 AND m.author_id = $2"
-)
+_BY_KEY = numbered(BY_KEY_SQL)
 
 
 async def place(conn: Conn, user_id: int, room_id: int) -> access.Role:

@@ -157,7 +157,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # Server admins: a flag on the account (see the SQLite schema's ``users.admin``).
     ("ALTER TABLE users ADD COLUMN admin BOOLEAN NOT NULL DEFAULT FALSE",),
-    # Rooms with owners: see the SQLite schema's last migration.
+    # Rooms with owners: see the SQLite schema's migration of that name.
     (
         "ALTER TABLE rooms ADD COLUMN private BOOLEAN NOT NULL DEFAULT FALSE,"
         " ADD COLUMN topic TEXT NOT NULL DEFAULT ''",
@@ -184,6 +184,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (room_id, user_id)
         )""",
         "CREATE INDEX room_invites_user ON room_invites(user_id, created_at)",
+    ),
+    # Invite codes: see the SQLite schema's ``invites``.
+    (
+        """CREATE TABLE invites (
+            hash BYTEA PRIMARY KEY,
+            prefix TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            used INTEGER NOT NULL DEFAULT 0,
+            expires_at DOUBLE PRECISION,
+            rooms TEXT NOT NULL DEFAULT '',
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
     ),
 )
 

@@ -61,10 +61,10 @@ from chat_server.store.postgres.changes import apply_change
 from chat_server.store.postgres.rooms import admit, apply_command, create_room, depart
 from chat_server.store.postgres.schema import Conn, Row, migrate
 from chat_server.store.rooms import (
+    FACTS_SQL,
     INVITES_SQL,
     MAX_INVITES,
     PLACE_SQL,
-    ROLES_SQL,
     CreateRoom,
     Departure,
     RoomCommand,
@@ -72,6 +72,7 @@ from chat_server.store.rooms import (
     StoredNotice,
     as_role,
     place_params,
+    room_facts,
 )
 from chat_server.store.writer import GroupCommitter
 
@@ -80,6 +81,7 @@ log = logging.getLogger(__name__)
 # the rooms list sorts names bytewise (the ``rooms_by_size`` index), as SQLite does
 _ROOM_COLUMNS = 'name COLLATE "C" AS name, member_count, last_seq'
 _PLACE = numbered(PLACE_SQL)
+_FACTS = numbered(FACTS_SQL)
 _LISTED = "NOT is_dm AND NOT private"  # what ``rooms`` lists: neither DMs nor private
 _BY_SIZE = "member_count DESC, name"
 
@@ -252,11 +254,7 @@ class PostgresStore(PostgresAccounts):
         return as_role((await self._one(_PLACE, *place_params(user_id, room_id)) or ["none"])[0])
 
     async def room_facts(self, room_id: int) -> RoomFacts:
-        row = await self._one("SELECT topic, private FROM rooms WHERE id = $1", room_id)
-        roles = await self._all(numbered(ROLES_SQL), room_id)
-        if row is None:
-            return RoomFacts()
-        return RoomFacts(topic=row[0], private=row[1], roles={r[0]: r[1] for r in roles})
+        return room_facts(await self._all(_FACTS, room_id))
 
     async def invites(self, user_id: int) -> list[Invitation]:
         rows = await self._all(numbered(INVITES_SQL), user_id, MAX_INVITES)

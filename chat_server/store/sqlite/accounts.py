@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chat_server.protocol import nick_key, now_ts
-from chat_server.store.base import Blocks, User
+from chat_server.store.base import INVITE_COLUMNS, Blocks, Invite, User, invite_of
 from chat_server.store.sqlite.batch import Block, CreateUser, RemoveUser, Sql
 
 
@@ -82,8 +82,8 @@ class SQLiteAccounts:
             live.update(bytes(row[0]) for row in rows)
         return live
 
-    async def create_user(self, nick: str, password_hash: str) -> User:
-        user: User = await self._write(CreateUser(nick, password_hash))
+    async def create_user(self, nick: str, password_hash: str, invite: bytes | None = None) -> User:
+        user: User = await self._write(CreateUser(nick, password_hash, invite))
         return user
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
@@ -116,6 +116,32 @@ class SQLiteAccounts:
             Sql("DELETE FROM tokens WHERE user_id = ? AND hash IS NOT ?", (user_id, keep))
         )
         return count
+
+    # --- invite codes ---------------------------------------------------------------------
+
+    async def add_invite_code(
+        self, code_hash: bytes, prefix: str, uses: int, expires_at: float | None,
+        rooms: Sequence[str],
+    ) -> None:  # fmt: skip
+        await self._write(
+            Sql(
+                "INSERT INTO invites (hash, prefix, uses, expires_at, rooms, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (code_hash, prefix, uses, expires_at, " ".join(rooms), now_ts()),
+            )
+        )
+
+    async def invite_code(self, code_hash: bytes) -> Invite | None:
+        row = await self._one(f"SELECT {INVITE_COLUMNS} FROM invites WHERE hash = ?", (code_hash,))
+        return None if row is None else invite_of(row)
+
+    async def invite_codes(self) -> list[Invite]:
+        rows = await self._all(f"SELECT {INVITE_COLUMNS} FROM invites ORDER BY created_at, rowid")
+        return [invite_of(row) for row in rows]
+
+    async def revoke_invite_code(self, code_hash: bytes) -> bool:
+        count: int = await self._write(Sql("DELETE FROM invites WHERE hash = ?", (code_hash,)))
+        return count > 0
 
     # --- blocks ---------------------------------------------------------------------------
 

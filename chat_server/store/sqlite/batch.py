@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,21 +37,16 @@ from chat_server.store.base import (
     RoomQuota,
     Stored,
     User,
+    invite_refused,
     is_plain,
     too_many_blocks,
 )
 from chat_server.store.rooms import CreateRoom, LeaveRoom, RoomCommand
 from chat_server.store.sqlite.answers import apply_reaction, apply_reply
+from chat_server.store.sqlite.change_runs import apply_change_run, in_change_run
 from chat_server.store.sqlite.changes import apply_change, note_read, purge_search
 from chat_server.store.sqlite.rooms import admit, apply_command, create_room, depart
-
-# Rows per statement, at most: 7 parameters each stays well under SQLite's limit of 32766.
-_CHUNK = 256
-# Up to this many rows go in one statement of their exact size; more, in multiples of it.
-_SMALL = 16
-# Statements the writer connection keeps compiled: every size of every VALUES template
-# (``chunk_sizes``), and the rest.
-STATEMENT_CACHE = 256
+from chat_server.store.sqlite.values import chunks, each_row
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -64,8 +59,12 @@ class Sql:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CreateUser:
+    """A new account; with ``invite`` (a code's hash), one use of it taken and its rooms
+    joined, or ``invite_refused`` and nothing written."""
+
     nick: str
     password_hash: str
+    invite: bytes | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -142,6 +141,38 @@ class WriterCache:
         self.indexed_upto, purge = conn.execute("SELECT upto, purge FROM search_indexed").fetchone()
         self.purge = bool(purge)
 
+    def learn_rooms(
+        self,
+        conn: sqlite3.Connection,
+        room_ids: Iterable[int],
+        seqs: dict[int, int],
+        cache: WriterCache,
+    ) -> None:
+        """Read the name and last seq of each room whose name or seq neither ``cache``
+        nor this batch knows yet (``self``: the batch's own copy; ``seqs``: the last seq
+        it took in each room)."""
+        unknown = tuple(
+            room_id
+            for room_id in room_ids
+            if not (room_id in cache.names or room_id in self.names)
+            or not (room_id in seqs or room_id in self.last_seq or room_id in cache.last_seq)
+        )
+        if unknown:
+            marks = ",".join("?" * len(unknown))
+            for room_id, last_seq, name in conn.execute(
+                f"SELECT id, last_seq, name FROM rooms WHERE id IN ({marks})", unknown
+            ):
+                self.last_seq[room_id] = last_seq
+                self.names[room_id] = name
+
+    def next_seq(self, room_id: int, seqs: dict[int, int], cache: WriterCache) -> int:
+        """The room's next seq in this batch (``seqs``: the last seq it took in each room)."""
+        if room_id in seqs:
+            return seqs[room_id] + 1
+        if room_id in self.last_seq:
+            return self.last_seq[room_id] + 1
+        return cache.last_seq.get(room_id, 0) + 1
+
 
 # Every statement of a run of messages takes all its rows at once, as a VALUES table: one
 # step each, so the writer thread leaves and retakes the GIL a few times per batch instead
@@ -182,55 +213,11 @@ def flush_marks(conn: sqlite3.Connection, seqs: dict[int, int], known: WriterCac
     """Write the rooms' last seqs and the authors' read markers the batch moved so far."""
     if not known.unflushed:
         return
-    list(_chunks(conn, LAST_SEQ_SQL, list(seqs.items())))
+    list(chunks(conn, LAST_SEQ_SQL, list(seqs.items())))
     marks = [(u, r, seq, int(wrote)) for (u, r), (seq, wrote) in known.reads.items()]
-    list(_chunks(conn, READ_SEQ_SQL, marks))
+    list(chunks(conn, READ_SEQ_SQL, marks))
     known.reads.clear()
     known.unflushed = False
-
-
-def values_sql(template: str, rows: int, width: int = 2) -> str:
-    """``template`` with its VALUES list holding ``rows`` rows of ``width`` placeholders."""
-    row = "(" + ",".join("?" * width) + ")"
-    return template.format(values=",".join([row] * rows))
-
-
-def chunk_sizes(rows: int) -> Iterator[int]:
-    """How many rows each statement of a run of ``rows`` takes: up to ``_SMALL`` rows in
-    one statement of that size, more in a multiple of ``_SMALL`` first (250 rows: 240,
-    then 10), at most ``_CHUNK`` at a time.
-
-    Compiling a statement of a few hundred parameters costs more than running it. With
-    any row count allowed, each template would have hundreds of texts, more than the
-    connection's statement cache holds, and most batches would compile theirs anew; this
-    way a template has at most 31 texts, every one stays cached (``STATEMENT_CACHE``), and
-    a batch takes two statements per template, three past 256 rows.
-    """
-    while rows:
-        size = rows if rows <= _SMALL else min(_CHUNK, rows - rows % _SMALL)
-        yield size
-        rows -= size
-
-
-def _chunks(
-    conn: sqlite3.Connection, template: str, rows: Sequence[tuple[Any, ...]]
-) -> Iterator[sqlite3.Cursor]:
-    """Run ``template`` over ``rows`` in the chunks of ``chunk_sizes``; yields each
-    statement's cursor."""
-    start = 0
-    for size in chunk_sizes(len(rows)):
-        chunk = rows[start : start + size]
-        start += size
-        params = [value for row in chunk for value in row]
-        yield conn.execute(values_sql(template, size, len(chunk[0])), params)
-
-
-def _each_row(
-    conn: sqlite3.Connection, template: str, rows: Sequence[tuple[Any, ...]]
-) -> Iterator[Any]:
-    """The rows the statements of ``_chunks`` return."""
-    for cursor in _chunks(conn, template, rows):
-        yield from cursor
 
 
 def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache) -> list[Any]:
@@ -245,31 +232,24 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
         conn.execute("BEGIN IMMEDIATE")
         i = 0
         while i < len(ops):
-            if is_plain(ops[i]):
-                j = i
-                while j < len(ops) and is_plain(ops[j]):
+            op = ops[i]
+            bulk = is_plain if is_plain(op) else in_change_run if in_change_run(op) else None
+            if bulk is not None:
+                j = i + 1
+                while j < len(ops) and bulk(ops[j]):
                     j += 1
-                results.extend(_append_run(conn, ops[i:j], seqs, cache, known))
+                if bulk is is_plain:
+                    results.extend(_append_run(conn, ops[i:j], seqs, cache, known))
+                else:
+                    done = apply_change_run(conn, ops[i:j], seqs, cache, known)
+                    if done is None:  # the database refused a write: each change alone
+                        done = [_apply_alone(conn, change, seqs, known) for change in ops[i:j]]
+                    results.extend(done)
                 i = j
                 continue
-            op = ops[i]
             if not isinstance(op, NewChange | NewReaction | NewMessage):
                 flush_marks(conn, seqs, known)  # it may read them (a join: the last seq)
-            marks = (dict(seqs), dict(known.reads), known.unflushed)
-            conn.execute("SAVEPOINT op")
-            try:
-                results.append(_apply_one(conn, op, seqs, known))
-            except (
-                NotMember, NotFound, Forbidden, OverLimit, Conflict, Inapplicable,
-                sqlite3.IntegrityError,
-            ) as exc:  # fmt: skip
-                conn.execute("ROLLBACK TO op")
-                seqs.clear()  # the seqs and marks it took are not taken after all
-                seqs.update(marks[0])
-                known.reads, known.unflushed = marks[1], marks[2]
-                failed = isinstance(exc, sqlite3.IntegrityError)
-                results.append(Conflict(str(exc)) if failed else exc)
-            conn.execute("RELEASE op")
+            results.append(_apply_alone(conn, op, seqs, known))
             i += 1
         flush_marks(conn, seqs, known)
         conn.execute("COMMIT")
@@ -289,6 +269,27 @@ def apply_batch(conn: sqlite3.Connection, ops: Sequence[Any], cache: WriterCache
     cache.indexed_upto = known.indexed_upto
     cache.purge = known.purge
     return results
+
+
+def _apply_alone(
+    conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: WriterCache
+) -> Any:
+    """Apply one write in a savepoint of its own: refused (its exception is the result),
+    it leaves no trace, and the seqs and marks it took are not taken after all."""
+    marks = (dict(seqs), dict(known.reads), known.unflushed)
+    conn.execute("SAVEPOINT op")
+    try:
+        result = _apply_one(conn, op, seqs, known)
+    except (
+        NotMember, NotFound, Forbidden, OverLimit, Conflict, Inapplicable, sqlite3.IntegrityError,
+    ) as exc:  # fmt: skip
+        conn.execute("ROLLBACK TO op")
+        seqs.clear()
+        seqs.update(marks[0])
+        known.reads, known.unflushed = marks[1], marks[2]
+        result = Conflict(str(exc)) if isinstance(exc, sqlite3.IntegrityError) else exc
+    conn.execute("RELEASE op")
+    return result
 
 
 def index_search(conn: sqlite3.Connection, known: WriterCache) -> int:
@@ -329,17 +330,28 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             return purge_search(conn, known, pages)
         case Sql(sql, params):
             return conn.execute(sql, params).rowcount
-        case CreateUser(nick, password_hash):
+        case CreateUser(nick, password_hash, invite):
+            rooms = take_invite(conn, invite) if invite is not None else []
             cur = conn.execute(
                 "INSERT INTO users (nick, nick_key, password_hash, created_at) VALUES (?, ?, ?, ?)",
                 (nick, nick_key(nick), password_hash, now_ts()),
             )
             assert cur.lastrowid is not None
+            for name in rooms:
+                conn.execute(
+                    "INSERT OR IGNORE INTO rooms (name, created_at) VALUES (?, ?)", (name, now_ts())
+                )
+                conn.execute(
+                    "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at)"
+                    " SELECT ?, id, ? FROM rooms WHERE name = ?",
+                    (cur.lastrowid, now_ts(), name),
+                )
             return User(id=cur.lastrowid, nick=nick, password_hash=password_hash)
         case RemoveUser(user_id):
             conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM memberships WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?", (user_id,) * 2)
+            conn.execute("DELETE FROM room_invites WHERE user_id = ?", (user_id,))
             conn.execute(
                 "UPDATE users SET removed_at = ?, password_hash = NULL WHERE id = ?",
                 (now_ts(), user_id),
@@ -407,6 +419,19 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
     raise TypeError(f"unknown write {op!r}")
 
 
+def take_invite(conn: sqlite3.Connection, code_hash: bytes) -> list[str]:
+    """Take one use of the invite code; its rooms. ``invite_refused`` when it has none left,
+    has expired or is unknown."""
+    row = conn.execute(
+        "UPDATE invites SET used = used + 1 WHERE hash = ? AND used < uses"
+        " AND (expires_at IS NULL OR expires_at > ?) RETURNING rooms",
+        (code_hash, time.time()),
+    ).fetchone()
+    if row is None:
+        raise invite_refused()
+    return str(row[0]).split()
+
+
 def check_quota(
     conn: sqlite3.Connection, user_id: int, room_id: int | None, quota: RoomQuota
 ) -> None:
@@ -452,7 +477,7 @@ def _append_run(
     existing: dict[tuple[int, str], Stored] = {}
     outsiders: set[tuple[int, int]] = set()
     keys = list(dict.fromkeys((m.user_id, m.client_id, m.room_id) for m in run))
-    for author, key, room_id, stored, *found in _each_row(conn, CHECK_SQL, keys):
+    for author, key, room_id, stored, *found in each_row(conn, CHECK_SQL, keys):
         if stored:
             name, seq, ts, nick, body = found
             existing[(author, key)] = Stored(
@@ -460,14 +485,7 @@ def _append_run(
             )
         else:
             outsiders.add((author, room_id))
-    unknown = tuple({m.room_id for m in run} - cache.names.keys() - known.names.keys())
-    if unknown:
-        marks = ",".join("?" * len(unknown))
-        for room_id, last_seq, name in conn.execute(
-            f"SELECT id, last_seq, name FROM rooms WHERE id IN ({marks})", unknown
-        ):
-            known.last_seq[room_id] = last_seq
-            known.names[room_id] = name
+    known.learn_rooms(conn, {m.room_id for m in run}, seqs, cache)
 
     ts = now_ts()
     results: list[Any] = []
@@ -485,13 +503,7 @@ def _append_run(
         if (message.user_id, room_id) in outsiders:
             results.append(NotMember("you are not a member of this room"))
             continue
-        if room_id in seqs:
-            seq = seqs[room_id] + 1
-        elif room_id in known.last_seq:
-            seq = known.last_seq[room_id] + 1
-        else:
-            seq = cache.last_seq.get(room_id, 0) + 1
-        seqs[room_id] = seq
+        seq = seqs[room_id] = known.next_seq(room_id, seqs, cache)
         name = known.names.get(room_id) or cache.names[room_id]
         stored = Stored(
             room=name, seq=seq, ts=ts, client_id=message.client_id, nick=message.nick,
@@ -504,7 +516,7 @@ def _append_run(
         )
         note_read(known, message.user_id, room_id, seq, True)
     if rows:
-        for cursor in _chunks(conn, INSERT_SQL, rows):
+        for cursor in chunks(conn, INSERT_SQL, rows):
             assert cursor.lastrowid is not None
             known.last_id = cursor.lastrowid
     return results

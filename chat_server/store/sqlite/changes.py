@@ -1,5 +1,6 @@
 """Edits and deletes on the SQLite writer: one change, its rules and its erasures, inside
-the batch's transaction; and ``append_entry``, which every entry but a plain message takes.
+the batch's transaction; and ``append_entry``, which every entry written alone takes (runs
+of edits and reactions are written in bulk: ``change_runs.py``).
 
 A change is a row of ``messages`` of its own (the room's next seq) and rewrites the rows it
 changes: the message (``body``, ``edited``, ``deleted``, ``version``) and its earlier edits,

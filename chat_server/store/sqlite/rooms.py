@@ -13,6 +13,7 @@ from chat_server import access
 from chat_server.errors import Conflict, NotFound, NotMember
 from chat_server.protocol import nick_key, now_ts
 from chat_server.store.rooms import (
+    BY_KEY_SQL,
     NOTICE,
     PLACE_SQL,
     REMOVE_SQL,
@@ -33,7 +34,7 @@ from chat_server.store.rooms import (
     refuse,
     stored_notice,
 )
-from chat_server.store.sqlite.changes import _BY_KEY, append_entry
+from chat_server.store.sqlite.changes import append_entry
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -50,9 +51,7 @@ def admit(conn: sqlite3.Connection, user_id: int, room_id: int, is_dm: bool, pri
     if is_dm:
         return
     where = place(conn, user_id, room_id)
-    access_kind = kind_of(is_dm, private)
-    refused = access.room_refusal("join", access_kind, where, room="this room")
-    refuse(refused)
+    refuse(access.room_refusal("join", kind_of(is_dm, private), where, room="this room"))
     conn.execute(UNINVITE_SQL, (room_id, user_id))
 
 
@@ -81,7 +80,7 @@ def _notice(
 
 
 def _by_key(conn: sqlite3.Connection, client_id: str, user_id: int) -> StoredNotice | None:
-    row = conn.execute(_BY_KEY, (client_id, user_id)).fetchone()
+    row = conn.execute(BY_KEY_SQL, (client_id, user_id)).fetchone()
     return None if row is None else stored_notice(row, client_id)
 
 

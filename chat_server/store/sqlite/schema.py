@@ -218,6 +218,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX room_invites_user ON room_invites(user_id, created_at)",
     ),
+    # Invite codes (``chat-server invites``, ``serve --signup invite``): only a code's
+    # SHA-256 is kept, and its first characters for people to tell codes apart. A signup
+    # takes a use in the transaction that creates the account (``used < uses``), so two
+    # signups at once cannot both take a code's last use. ``rooms``: the names the new
+    # account joins, space-separated (room names hold no space).
+    (
+        """CREATE TABLE invites (
+            hash BLOB PRIMARY KEY,
+            prefix TEXT NOT NULL,
+            uses INTEGER NOT NULL,
+            used INTEGER NOT NULL DEFAULT 0,
+            expires_at REAL,
+            rooms TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )""",
+    ),
 )
 
 

@@ -45,10 +45,10 @@ from chat_server.store.base import (
     rooms_page,
 )
 from chat_server.store.rooms import (
+    FACTS_SQL,
     INVITES_SQL,
     MAX_INVITES,
     PLACE_SQL,
-    ROLES_SQL,
     CreateRoom,
     Departure,
     LeaveRoom,
@@ -57,10 +57,10 @@ from chat_server.store.rooms import (
     StoredNotice,
     as_role,
     place_params,
+    room_facts,
 )
 from chat_server.store.sqlite.accounts import SQLiteAccounts
 from chat_server.store.sqlite.batch import (
-    STATEMENT_CACHE,
     IndexSearch,
     Join,
     MarkRead,
@@ -73,6 +73,7 @@ from chat_server.store.sqlite.changes import purge_search
 from chat_server.store.sqlite.files import create_private, create_private_dir
 from chat_server.store.sqlite.readers import ReaderThread, open_reader
 from chat_server.store.sqlite.schema import migrate
+from chat_server.store.sqlite.values import STATEMENT_CACHE
 from chat_server.store.writer import GroupCommitter
 
 _T = TypeVar("_T")
@@ -235,11 +236,7 @@ class SQLiteStore(SQLiteAccounts):
         return as_role(rows[0][0])
 
     async def room_facts(self, room_id: int) -> RoomFacts:
-        row = await self._one("SELECT topic, private FROM rooms WHERE id = ?", (room_id,))
-        roles = await self._all(ROLES_SQL, (room_id,))
-        if row is None:
-            return RoomFacts()
-        return RoomFacts(topic=row[0], private=bool(row[1]), roles=dict(roles))
+        return room_facts(await self._all(FACTS_SQL, (room_id,)))
 
     async def invites(self, user_id: int) -> list[Invitation]:
         rows = await self._all(INVITES_SQL, (user_id, MAX_INVITES))

@@ -1,4 +1,5 @@
-"""The login screen: nick and a hidden password, shown when no token is stored."""
+"""The login screen: nick and a hidden password, shown when no token is stored; and an invite
+code, once the server says a new nick needs one."""
 
 from __future__ import annotations
 
@@ -47,12 +48,25 @@ class LoginScreen(Screen[None]):
     class Submitted(Message):
         nick: str
         password: str
+        invite: str | None = None  # the code typed, when the field is shown
 
-    def __init__(self, url: str, nick: str = "", error: str = "") -> None:
+    def __init__(
+        self,
+        url: str,
+        nick: str = "",
+        error: str = "",
+        *,
+        invite: str | None = None,
+        password: str = "",
+    ) -> None:
+        """``invite``: show the invite-code field, with this code in it ("" for none);
+        ``password``: the one the command line gave, kept while a code is asked for."""
         super().__init__()
         self.url = url
         self.nick = nick
+        self.password = password
         self.error = error
+        self.invite = invite
 
     def compose(self) -> ComposeResult:
         with Vertical(id="login-box"):
@@ -61,13 +75,34 @@ class LoginScreen(Screen[None]):
             yield Label(title, id="login-title")
             yield Label(Text("A new nick creates an account with this password.", "dim"))
             yield LoginField(self.nick, placeholder="nick", id="login-nick")
-            yield LoginField(placeholder="password", password=True, id="login-password")
+            yield LoginField(
+                self.password, placeholder="password", password=True, id="login-password"
+            )
+            yield LoginField(
+                self.invite or "",
+                placeholder="invite code (a new nick on this server needs one)",
+                id="login-invite",
+                classes="" if self.invite is None else "needed",
+            )
             yield Label(safe_text(self.error), id="login-error")
             yield Button("Log in", variant="primary", id="login-button")
 
     def on_mount(self) -> None:
         target = "#login-password" if self.nick else "#login-nick"
         self.query_one(target, Input).focus()
+
+    @property
+    def asks_invite(self) -> bool:
+        return self.query_one("#login-invite", Input).has_class("needed")
+
+    def ask_invite(self, message: str) -> None:
+        """The server refused a new nick for want of a valid invite code: show the field
+        (keeping the password, which is the one being chosen) and put the cursor in it."""
+        self.query_one("#login-error", Label).update(safe_text(message))
+        self.query_one("#login-button", Button).disabled = False
+        field = self.query_one("#login-invite", Input)
+        field.add_class("needed")
+        field.focus()
 
     def show_error(self, message: str) -> None:
         self.query_one("#login-error", Label).update(safe_text(message))
@@ -86,14 +121,17 @@ class LoginScreen(Screen[None]):
         if not password:
             self.show_error("Type your password (or choose one for a new account).")
             return
+        invite = self.query_one("#login-invite", Input).value.strip() if self.asks_invite else ""
         self.query_one("#login-error", Label).update(Text("Logging in…", "dim"))
         self.query_one("#login-button", Button).disabled = True
-        self.post_message(self.Submitted(nick, password))
+        self.post_message(self.Submitted(nick, password, invite or None))
 
     def field_done(self, field: LoginField, key: str) -> None:
         """Enter or Tab in a field: on to the password, or log in."""
         if field.id == "login-nick":
             self.set_focus(self.query_one("#login-password", Input), scroll_visible=False)
+        elif field.id == "login-password" and key == "tab" and self.asks_invite:
+            self.set_focus(self.query_one("#login-invite", Input), scroll_visible=False)
         elif key == "enter":
             self._submit()
         else:
