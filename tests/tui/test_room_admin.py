@@ -158,6 +158,13 @@ async def test_a_kicked_user_sees_the_room_grey_out_and_can_come_back(
             assert shown.index("alice removed bob: [red]spam[/]") < shown.index(told)
             prompt = app.chat.rooms.get_option_at_index(0).prompt
             assert str(prompt) == "#dev" and "strike" in str(prompt.spans[0].style)  # type: ignore[union-attr]
+            await enter(pilot, app, "let me back in")
+            await until(
+                pilot,
+                lambda: "you were removed by alice: [red]spam[/]: /join #dev" in screen_text(app),
+                "nothing is sent to a room you were removed from",
+            )
+            assert "let me back in" not in screen_text(app)
             await say(alice, "dev", "after the kick", "a2")
             await enter(pilot, app, "/who")  # a round trip: anything sent would be here by now
             await until(pilot, lambda: "#dev: 1 member" in screen_text(app), "/who")
