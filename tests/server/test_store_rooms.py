@@ -281,3 +281,21 @@ async def test_a_removed_account_keeps_no_invitation(store: AnyStore) -> None:
     await store.remove_user(bob.id)
     assert await store.invites(bob.id) == []
     assert await store.place(bob.id, room.id) == "none"
+
+
+async def test_a_removed_owner_hands_their_rooms_on(store: AnyStore) -> None:
+    alice, bob, carol = [await user(store, n) for n in ("alice", "bob", "carol")]
+    lobby = await create(store, alice, "lobby")
+    alone = await create(store, alice, "alone")
+    for person in (bob, carol):
+        await store.join(person.id, "lobby", False)
+    await command(store, alice, lobby, "role", "carol", role="op")
+    await store.remove_user(alice.id)  # `chat-server users remove alice`
+    assert (await store.room_facts(lobby.id)).roles == {"carol": "owner"}
+    [notice] = (
+        await store.history(lobby, after=await store.last_seq(lobby.id) - 1, limit=5)
+    ).messages
+    assert (notice.kind, notice.event, notice.nick, notice.target_nick, notice.role) == (
+        "notice", "role", "alice", "carol", "owner",
+    )  # fmt: skip
+    assert (await store.room_facts(alone.id)).roles == {}  # nobody left to own it

@@ -17,6 +17,7 @@ from chat_server.store.base import (
     invite_refused,
     too_many_blocks,
 )
+from chat_server.store.postgres.rooms import remove_owner
 from chat_server.store.postgres.schema import Conn, Row
 
 
@@ -127,6 +128,7 @@ class PostgresAccounts:
                 " (SELECT room_id FROM memberships WHERE user_id = $1) ORDER BY id FOR UPDATE",
                 user_id,
             )
+            await remove_owner(conn, user_id)  # (rooms it owned go on to others)
             await conn.execute("DELETE FROM tokens WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM memberships WHERE user_id = $1", user_id)
             await conn.execute("DELETE FROM blocks WHERE user_id = $1 OR blocked_id = $1", user_id)

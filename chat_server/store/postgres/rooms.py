@@ -215,6 +215,26 @@ async def depart(conn: Conn, user_id: int, room_id: int) -> Departure:
     await conn.execute(_REMOVE, room_id, user_id)
     successor = None
     if role == "owner" and locked is not None:
-        nick = await conn.fetchval("SELECT nick FROM users WHERE id = $1", user_id)
-        successor = await _succeed(conn, locked, room_id, user_id, nick)
+        successor = await _hand_on(conn, locked, room_id, user_id)
     return Departure(left=True, declined=declined, successor=successor)
+
+
+async def _hand_on(
+    conn: Conn, room: tuple[str, int], room_id: int, user_id: int
+) -> StoredNotice | None:
+    """The owner ``user_id`` is gone from the (locked) room: the next owner takes over."""
+    nick = await conn.fetchval("SELECT nick FROM users WHERE id = $1", user_id)
+    return await _succeed(conn, room, room_id, user_id, nick)
+
+
+async def remove_owner(conn: Conn, user_id: int) -> None:
+    """An account being removed (its rooms locked already): each room it owns goes on to
+    its next owner."""
+    owned = await conn.fetch(
+        "SELECT m.room_id, r.name, r.last_seq FROM memberships m JOIN rooms r ON r.id = m.room_id"
+        " WHERE m.user_id = $1 AND m.role = 'owner'",
+        user_id,
+    )
+    for row in owned:
+        await conn.execute(_REMOVE, row[0], user_id)
+        await _hand_on(conn, (row[1], row[2]), row[0], user_id)

@@ -45,7 +45,13 @@ from chat_server.store.rooms import CreateRoom, LeaveRoom, RoomCommand
 from chat_server.store.sqlite.answers import apply_reaction, apply_reply
 from chat_server.store.sqlite.change_runs import apply_change_run, in_change_run
 from chat_server.store.sqlite.changes import apply_change, note_read, purge_search
-from chat_server.store.sqlite.rooms import admit, apply_command, create_room, depart
+from chat_server.store.sqlite.rooms import (
+    admit,
+    apply_command,
+    create_room,
+    depart,
+    remove_owner,
+)
 from chat_server.store.sqlite.values import chunks, each_row
 
 
@@ -348,6 +354,7 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
                 )
             return User(id=cur.lastrowid, nick=nick, password_hash=password_hash)
         case RemoveUser(user_id):
+            remove_owner(conn, seqs, known, user_id)  # (rooms it owned go on to others)
             conn.execute("DELETE FROM tokens WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM memberships WHERE user_id = ?", (user_id,))
             conn.execute("DELETE FROM blocks WHERE user_id = ? OR blocked_id = ?", (user_id,) * 2)

@@ -233,6 +233,25 @@ def depart(
     conn.execute(REMOVE_SQL, (room_id, user_id))
     successor = None
     if role[0] == "owner":
-        nick = conn.execute("SELECT nick FROM users WHERE id = ?", (user_id,)).fetchone()[0]
-        successor = _succeed(conn, seqs, known, room_id, user_id, nick)
+        successor = hand_on(conn, seqs, known, room_id, user_id)
     return Departure(left=True, declined=declined, successor=successor)
+
+
+def hand_on(
+    conn: sqlite3.Connection, seqs: dict[int, int], known: WriterCache, room_id: int, user_id: int
+) -> StoredNotice | None:
+    """The owner ``user_id`` is gone from the room: the next owner takes over."""
+    nick = conn.execute("SELECT nick FROM users WHERE id = ?", (user_id,)).fetchone()[0]
+    return _succeed(conn, seqs, known, room_id, user_id, nick)
+
+
+def remove_owner(
+    conn: sqlite3.Connection, seqs: dict[int, int], known: WriterCache, user_id: int
+) -> None:
+    """An account being removed: each room it owns goes on to its next owner."""
+    owned = conn.execute(
+        "SELECT room_id FROM memberships WHERE user_id = ? AND role = 'owner'", (user_id,)
+    ).fetchall()
+    for (room_id,) in owned:
+        conn.execute(REMOVE_SQL, (room_id, user_id))
+        hand_on(conn, seqs, known, room_id, user_id)
