@@ -43,8 +43,12 @@ class Commands:
         match command:
             case cmd.Say(body=body) | cmd.Me(action=body):
                 body = f"/me {body}" if isinstance(command, cmd.Me) else body
+                removed = self.app.chat.rooms.rooms.get(room or "")
                 if room is None:
                     self.app.notice(room, "join a room first: /join #room", "error")
+                elif removed is not None and removed.removed is not None:
+                    label = room_label(room, self.app.nick)
+                    self.app.notice(room, f"you were {removed.removed}: /join {label}", "error")
                 else:
                     self.send(room, body)
             case cmd.DirectMessage(nick=nick, body=body):

@@ -240,6 +240,7 @@ class ChatApp(App[int]):
                     chat.stopped_typing(room, nick)
                 elif status == "left" and nick in info.members:
                     info.members.remove(nick)
+                    info.roles.pop(nick, None)  # roles end with membership
                 if room == chat.history.room:
                     chat.show_room(info)
             case p.TypingEvent(room=room, nick=nick):

@@ -158,6 +158,13 @@ async def test_a_kicked_user_sees_the_room_grey_out_and_can_come_back(
             assert shown.index("alice removed bob: [red]spam[/]") < shown.index(told)
             prompt = app.chat.rooms.get_option_at_index(0).prompt
             assert str(prompt) == "#dev" and "strike" in str(prompt.spans[0].style)  # type: ignore[union-attr]
+            await enter(pilot, app, "let me back in")
+            await until(
+                pilot,
+                lambda: "you were removed by alice: [red]spam[/]: /join #dev" in screen_text(app),
+                "nothing is sent to a room you were removed from",
+            )
+            assert "let me back in" not in screen_text(app)
             await say(alice, "dev", "after the kick", "a2")
             await enter(pilot, app, "/who")  # a round trip: anything sent would be here by now
             await until(pilot, lambda: "#dev: 1 member" in screen_text(app), "/who")
@@ -233,3 +240,30 @@ async def test_invitations_are_listed_and_answered(server: ChatServerUnderTest) 
     async with server.resume(token) as again:
         refused = await answer(again, {"type": "join", "room": "secret"}, "joined")
         assert refused["type"] == "error" and refused["code"] == "forbidden", "declined"
+
+
+@pytest.mark.slow
+async def test_a_room_left_elsewhere_leaves_the_list_and_its_roles(
+    server: ChatServerUnderTest,
+) -> None:
+    token = await token_for(server, "bob")
+    async with server.login("alice") as alice, server.resume(token) as phone:
+        await acked(alice, {"type": "create", "room": "dev", "id": "c1"})
+        await alice.join("dev")
+        app = create_app(server.url, token=token, rooms=["general", "dev"])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.ready, "the rooms are shown")
+            await acked(alice, {"type": "role", "room": "dev", "nick": "bob", "role": "owner",
+                                "id": "r1"})  # fmt: skip
+            await pilot.press("alt+2")
+            await until(pilot, lambda: "~bob" in members(app), "bob owns #dev")
+            assert "@alice" in members(app)
+            await acked(alice, {"type": "role", "room": "dev", "nick": "alice", "role": "member",
+                                "id": "r2"})  # fmt: skip
+            await until(pilot, lambda: "alice gave up their role" in screen_text(app), "dropped")
+            assert "@alice" not in members(app)
+            left = await answer(phone, {"type": "leave", "room": "dev"}, "left")
+            assert left["type"] == "left", left
+            await until(pilot, lambda: "dev" not in app.chat.rooms.rooms, "gone from the list")
+            assert app.chat.history.room == "general", "another room is shown"
+            assert room_list(app) == ["#general"]
