@@ -46,9 +46,11 @@ async def test_every_frame_the_one_shot_send_writes_decodes_on_the_server(
 
     # bob exists; alice signs up with a password, sends to a room she has not joined (refused
     # not_member, so a join, then the send again), then with her token to bob directly
-    await asyncio.to_thread(send_all, Login(nick="bob", password="bob-pw"), Target("lobby"), "b1")
+    await asyncio.to_thread(
+        send_all, Login(nick="bob", password="bob-pw"), Target("lobby", create=True), "b1"
+    )
     alice = Login(nick="alice", password="alice-pw")
-    acks = await asyncio.to_thread(send_all, alice, Target("lobby"), "a1", "a2")
+    acks = await asyncio.to_thread(send_all, alice, Target("lobby", create=True), "a1", "a2")
     assert [ack["id"] for ack in acks] == ["a1-id", "a2-id"]
     by_token = Login(token=alice.token)
     acks = await asyncio.to_thread(send_all, by_token, Target(to="bob"), "to-bob")

@@ -289,10 +289,8 @@ def test_a_malformed_limit_is_a_usage_error(flag: str, value: str, tmp_path: Pat
     result = cli("serve", "--port", "0", "--db", str(tmp_path / "chat.db"), flag, value)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     error = result.stderr.splitlines()[-1]
-    assert error == (
-        f"Error: Invalid value for '{flag}': '{value}' is not N/PERIOD with N at least 1"
-        " (e.g. 5/h, 10/15m)"
-    )
+    assert error.startswith(f"Error: Invalid value for '{flag}' (env var: 'CHAT_SERVER_"), error
+    assert error.endswith(f"'): '{value}' is not N/PERIOD with N at least 1 (e.g. 5/h, 10/15m)")
 
 
 def test_every_serve_option_has_an_env_var_and_a_readme_row() -> None:
