@@ -15,7 +15,7 @@ import logging
 import ssl as ssl_module
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import msgspec
 from websockets.exceptions import ConnectionClosed
@@ -62,6 +62,10 @@ log = logging.getLogger("chat_tui.client")
 # MIN_RETRY; a longer wait (the rooms a user may create an hour) is the caller's error.
 MIN_RETRY = 0.05
 MAX_RETRY = 5.0
+
+
+# A re-join refused with one of these is asked again after a reconnect, not given up.
+RETRY_LATER: Final = frozenset({"internal"})  # rate_limited: asked again in the call
 
 
 class Session:
@@ -265,6 +269,12 @@ class Session:
             for room in rooms
         ]
         results = await asyncio.gather(*rejoins, return_exceptions=True)
+        if any(isinstance(r, ServerError) and r.code in RETRY_LATER for r in results):
+            # the server could not answer now (its storage failed): the rooms are still
+            # the user's; connect again after the backoff and re-join them then
+            log.info("re-joining was refused for now; reconnecting later")
+            await conn.ws.close()
+            return
         for room, result in zip(rooms, results, strict=True):
             if isinstance(result, ServerError):  # left, forbidden or removed meanwhile
                 log.info("cannot re-join %s: %s", room.name, result)

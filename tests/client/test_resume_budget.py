@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import pytest
 
 from chat_server import protocol as p
+from chat_server.errors import StoreError
 from chat_tui.client.events import Connected, StatusChanged
 from chat_tui.client.sequencing import Backoff
 from tests.client.conftest import RestartableServer, ServerMaker
@@ -74,3 +76,34 @@ async def test_a_resume_over_a_small_budget_asks_again_and_misses_nothing(
     behind = {f"room{i:03d}": 3 for i in range(20)}
     await resume(chat, 20, behind)
     assert [r for r in caplog.records if RETRIED in r.getMessage()]  # it was refused, and waited
+
+
+@pytest.mark.slow
+async def test_a_rejoin_the_storage_fails_keeps_the_room_and_is_asked_again(
+    make_chat: ServerMaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by a reconnect storm into a server short of file descriptors: its answer to the
+    # re-join was ``internal``, and the client dropped the room for good.
+    chat: RestartableServer = await make_chat(**FAST_WRITERS)
+    bob = await chat.account("bob")
+    alice = chat.client(await chat.account("alice"), backoff=Backoff(base=0.2, factor=1.0, cap=0.2))
+    async with alice:
+        watcher = Watcher(alice)
+        await alice.join("ops")
+        await outage(chat, watcher)
+        assert chat.running is not None
+        store = chat.running.ctx.store
+        real_join = store.join
+        failures = [StoreError("database is locked")]
+
+        async def join_failing_once(*args: Any, **kwargs: Any) -> Any:
+            if failures:
+                raise failures.pop()
+            return await real_join(*args, **kwargs)
+
+        monkeypatch.setattr(store, "join", join_failing_once)
+        await watcher.until(lambda seen: sum(isinstance(e, Connected) for e in seen) == 2, 30)
+        assert not failures, "the storage failed the first re-join"
+        assert not [e for e in watcher.seen if isinstance(e, p.Left)]  # the room was kept
+        await post(chat, bob, "ops", ["still here"])
+        assert await watcher.messages_up_to("ops", 1) == [1]
