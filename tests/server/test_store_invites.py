@@ -38,8 +38,12 @@ async def test_a_code_creates_accounts_while_it_has_uses_and_joins_its_rooms(
     team = await store.room_by_name("team")
     assert general is not None and team is not None and not team.is_dm
     assert [nick for _, nick in await store.members(general.id)] == ["alice", "bob"]
+    # the room the code made is bob's, as a room made by a join is its creator's
+    assert await store.place(bob.id, team.id) == "owner"
+    assert await store.place(bob.id, general.id) == "member"
     carol = await store.create_user("carol", "hash", invite=b"h1")
     assert [nick for _, nick in await store.members(team.id)] == ["bob", "carol"]
+    assert (await store.room_facts(team.id)).roles == {"bob": "owner"}
     assert carol.nick == "carol"
 
     with pytest.raises(Forbidden, match="not valid"):  # used up: nothing is written

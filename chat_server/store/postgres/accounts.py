@@ -251,9 +251,13 @@ class PostgresAccounts:
 
 
 async def _join_invited(conn: Conn, user_id: int, rooms: Sequence[str]) -> None:
-    """Make a new account a member of an invite code's rooms, creating those missing."""
-    await conn.execute(
-        "INSERT INTO rooms (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING", rooms
+    """Make a new account a member of an invite code's rooms; those missing are created,
+    owned by it."""
+    made = await conn.fetch(
+        "INSERT INTO rooms (name, created_by) SELECT unnest($1::text[]), $2"
+        " ON CONFLICT (name) DO NOTHING RETURNING id",
+        rooms,
+        user_id,
     )
     # the memberships' trigger updates the rooms: lock them in id order first, as a write
     # batch does, so the two never deadlock
@@ -261,8 +265,10 @@ async def _join_invited(conn: Conn, user_id: int, rooms: Sequence[str]) -> None:
         "SELECT 1 FROM rooms WHERE name = ANY($1::text[]) ORDER BY id FOR UPDATE", rooms
     )
     await conn.execute(
-        "INSERT INTO memberships (user_id, room_id) SELECT $1, id FROM rooms"
-        " WHERE name = ANY($2::text[]) ON CONFLICT DO NOTHING",
+        "INSERT INTO memberships (user_id, room_id, role)"
+        " SELECT $1, id, CASE WHEN id = ANY($3::bigint[]) THEN 'owner' ELSE 'member' END"
+        " FROM rooms WHERE name = ANY($2::text[]) ON CONFLICT DO NOTHING",
         user_id,
         rooms,
+        [row[0] for row in made],
     )

@@ -346,14 +346,15 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
                 (nick, nick_key(nick), password_hash, now_ts()),
             )
             assert cur.lastrowid is not None
-            for name in rooms:
+            for name in rooms:  # a room the code names that is missing: this account owns it
+                made = conn.execute(
+                    "INSERT OR IGNORE INTO rooms (name, created_at, created_by) VALUES (?, ?, ?)",
+                    (name, now_ts(), cur.lastrowid),
+                ).rowcount
                 conn.execute(
-                    "INSERT OR IGNORE INTO rooms (name, created_at) VALUES (?, ?)", (name, now_ts())
-                )
-                conn.execute(
-                    "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at)"
-                    " SELECT ?, id, ? FROM rooms WHERE name = ?",
-                    (cur.lastrowid, now_ts(), name),
+                    "INSERT OR IGNORE INTO memberships (user_id, room_id, joined_at, role)"
+                    " SELECT ?, id, ?, ? FROM rooms WHERE name = ?",
+                    (cur.lastrowid, now_ts(), "owner" if made else "member", name),
                 )
             return User(id=cur.lastrowid, nick=nick, password_hash=password_hash)
         case RemoveUser(user_id):
