@@ -25,7 +25,7 @@ HELP: Final = (
     ("/who", "list the room's members, online first"),
     ("/create #room", "a room you own; then --private (invitees only), a topic"),
     ("/invite nick", "invite nick to this room"),
-    ("/topic [text]", "set this room's topic (owner, ops); alone: show it"),
+    ("/topic [text]", "set the topic (owner, ops); alone: show it; -delete: clear it"),
     ("/kick nick", "remove nick from this room; a reason may follow"),
     ("/ban nick", "remove nick and keep them out; a reason may follow"),
     ("/unban nick", "let nick back in"),
@@ -151,7 +151,7 @@ class SetRole:
 
 @dataclass(frozen=True)
 class SetTopic:
-    """A new topic for the current room; None shows the current one."""
+    """A new topic for the current room ("": none); None shows the current one."""
 
     topic: str | None
 
@@ -369,6 +369,8 @@ def parse(line: str) -> Command | None:
         case "op" | "deop" | "owner":
             return SetRole(_nick_arg(arg, f"/{name} nick"), ROLE_COMMANDS[name])
         case "topic":
+            if arg.strip() == "-delete":  # irssi's and WeeChat's way to clear it
+                return SetTopic("")
             return SetTopic(_topic_arg(arg) if arg else None)
         case "search" | "s":
             if not arg:

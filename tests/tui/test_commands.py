@@ -71,6 +71,7 @@ from chat_tui.tui import commands as cmd
         ("/owner bob", cmd.SetRole("bob", "owner")),
         ("/topic", cmd.SetTopic(None)),
         ("/topic  deploys at 11 ", cmd.SetTopic("deploys at 11")),
+        ("/topic -delete", cmd.SetTopic("")),
     ],
 )
 def test_parse(line: str, command: cmd.Command) -> None:

@@ -81,6 +81,9 @@ async def test_an_owner_creates_invites_sets_the_topic_and_hands_on(
             await until(
                 pilot, lambda: "topic of #ops: the deploy is at 11" in screen_text(app), "shown"
             )
+            await enter(pilot, app, "/topic -delete")
+            await until(pilot, lambda: "alice cleared the topic" in screen_text(app), "cleared")
+            assert "the deploy is at 11" not in title(app)
             await enter(pilot, app, "/deop bob")
             await until(pilot, lambda: "@bob" not in members(app), "bob's mark gone")
             await enter(pilot, app, "/owner bob")
