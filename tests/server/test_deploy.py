@@ -1,11 +1,13 @@
 """The deployment the README gives an admin to copy (``deploy/``): the systemd units pass
 ``systemd-analyze verify``; the service's command with its environment file serves as
 configured and stops cleanly on SIGTERM; the backup unit's command copies the live database,
-drops copies older than 14 days, and the README's restore steps bring that copy back.
+drops copies older than 14 days, and the README's restore steps bring that copy back; a
+``pg_dump`` is restored with ``pg_restore`` as the README says.
 """
 
 from __future__ import annotations
 
+import asyncio
 import configparser
 import os
 import shlex
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.client.cli_support import json_lines, ok, run_tui, tui_env
+from tests.scale.cluster import PostgresSchema
 from tests.support.servers import ServerProcess, free_port, server_command
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -161,3 +164,35 @@ def test_a_nightly_backup_is_restored_as_the_readme_says(tmp_path: Path) -> None
         assert bodies == ["said before the backup"], bodies
     finally:
         assert server.stop(signal.SIGTERM, timeout=30) == 0, server.log_tail()
+
+
+def test_a_pg_dump_is_restored_as_the_readme_says(database_url: str, tmp_path: Path) -> None:
+    """The README's PostgreSQL backup (``pg_dump --format=custom``) and restore
+    (``pg_restore --clean --if-exists``, every server stopped), on a schema of its own."""
+    schema = PostgresSchema(database_url)
+    asyncio.run(schema.create())
+    server = ServerProcess(schema.url).start()
+    user = tui_env(tmp_path / "home", CHAT_PASSWORD="alice's password")
+    dump = tmp_path / "chat.dump"
+    try:
+        send = ("send", "--url", server.url, "--room", "general", "--create")
+        ok(run_tui(user, "login", server.url, "--nick", "alice"))
+        ok(run_tui(user, *send, "said before the dump"))
+        pg_dump = ["pg_dump", "--format=custom", f"--schema={schema.name}", f"--file={dump}"]
+        dumped = subprocess.run(
+            [*pg_dump, database_url], capture_output=True, text=True, timeout=120
+        )
+        assert dumped.returncode == 0, dumped.stderr
+        ok(run_tui(user, *send, "said after the dump"))
+        assert server.stop(signal.SIGTERM, timeout=30) == 0, server.log_tail()
+
+        restore = ["pg_restore", "--clean", "--if-exists", f"--dbname={database_url}", str(dump)]
+        restored = subprocess.run(restore, capture_output=True, text=True, timeout=120)
+        assert restored.returncode == 0, restored.stderr
+        server.start()
+        history = run_tui(user, "history", "--url", server.url, "--room", "general", "--json")
+        bodies = [m["body"] for m in json_lines(ok(history))]
+        assert bodies == ["said before the dump"], bodies
+    finally:
+        server.stop(signal.SIGTERM, timeout=30)
+        asyncio.run(schema.drop())
