@@ -19,7 +19,14 @@ from benchmarks.scenarios.abuse import abuse
 from benchmarks.scenarios.erase import delete_erase
 from benchmarks.scenarios.resources import cli_send, history, idle_conns
 from benchmarks.scenarios.terminal import tui_10k, tui_start
-from benchmarks.scenarios.traffic import fanout, fanout_mix, persist, persist_mix, rooms50
+from benchmarks.scenarios.traffic import (
+    fanout,
+    fanout_mix,
+    metrics_on,
+    persist,
+    persist_mix,
+    rooms50,
+)
 
 SCENARIOS: dict[str, Callable[[Context], None]] = {
     "fanout-100": lambda ctx: fanout(ctx, 100),
@@ -28,6 +35,7 @@ SCENARIOS: dict[str, Callable[[Context], None]] = {
     "persist": persist,
     "persist-mix": persist_mix,
     "fanout-100-mix": fanout_mix,
+    "metrics-on": metrics_on,
     "delete-erase": delete_erase,
     "idle-conns": idle_conns,
     "history": history,

@@ -313,6 +313,13 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="A reverse proxy (CIDR or address) whose X-Forwarded-For names the client (repeatable).",
 )
 @click.option(
+    "--metrics",
+    is_flag=True,
+    envvar="CHAT_SERVER_METRICS",
+    help="Answer GET /metrics (Prometheus text format) on the same port; anyone who reaches"
+    " the port can read it, so keep /metrics behind the proxy.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
     default="info",
@@ -367,6 +374,7 @@ def serve(
     handshake_timeout: float,
     hello_timeout: float,
     trusted_proxies: tuple[str, ...],
+    metrics: bool,
     log_level: str,
 ) -> None:
     """Run the chat server until SIGTERM or Ctrl-C.
@@ -437,6 +445,7 @@ def serve(
         handshake_timeout=handshake_timeout,
         hello_timeout=hello_timeout,
         trusted_proxies=trusted_proxies,
+        metrics=metrics,
     )
 
     where = database_name(db_path, postgres_url)

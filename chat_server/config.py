@@ -88,6 +88,8 @@ class Settings:
     ping_interval: float = 20.0
     ping_timeout: float = 20.0
     typing_interval: float = 3.0
+    # GET /metrics (Prometheus text format) on the same port; 404 without
+    metrics: bool = False
     # errors (``rate_limited`` aside) a connection may earn before it is closed 1008
     bad_frames: Allowance = BAD_FRAMES
     # old-password checks of ``password``, the user's across their connections on this node

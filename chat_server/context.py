@@ -1,6 +1,6 @@
 """What every part of a running server shares: settings, storage, fan-out, the hub, the
-connection caps, the password queue, the login and signup limits, the per-user limits, and a cache
-of rooms by name."""
+metrics, the connection caps, the password queue, the login and signup limits, the per-user
+limits, and a cache of rooms by name."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from chat_server.broker import Broker
 from chat_server.config import Settings
 from chat_server.doorman import Doorman
 from chat_server.hub import Hub
+from chat_server.metrics import NO_METRICS, Metrics, PrometheusMetrics
 from chat_server.ratelimit import SharedBuckets
 from chat_server.store import Room, RoomQuota, Store
 
@@ -36,6 +37,7 @@ class Context:
             settings.max_early_returns,
         )
         self.hub = Hub(settings.max_buffer, settings.max_pending_output)
+        self.metrics: Metrics = PrometheusMetrics(self.hub) if settings.metrics else NO_METRICS
         self.passwords = Passwords(settings.hash_concurrency, settings.hash_queue)
         policy = LoginPolicy(
             settings.login_failures, settings.nick_failures, settings.hashes_per_address

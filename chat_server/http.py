@@ -1,5 +1,5 @@
-"""HTTP before the websocket handshake: the origin check, /healthz, the web client, 404, and
-the 503 of a connection cap.
+"""HTTP before the websocket handshake: the origin check, /healthz, /metrics (with
+``--metrics``), the web client, 404, and the 503 of a connection cap.
 
 Browsers may open a websocket from the server's own origins (``--public-url``, or without
 it loopback names and the listen address: never whatever the Host header says, which a
@@ -27,6 +27,7 @@ from websockets.datastructures import Headers, MultipleValuesError
 from websockets.http11 import Request, Response
 
 from chat_server.admission import Refusal
+from chat_server.metrics import CONTENT_TYPE as METRICS_TYPE
 
 WS_PATH = "/ws"
 WEB_DIR = Path(__file__).parent / "web"
@@ -176,6 +177,26 @@ def origin_allowed(origin: str, own: frozenset[str], allowed: tuple[str, ...]) -
     return origin in own or origin in {a.rstrip("/").lower() for a in allowed}
 
 
+def _figures(
+    connection: ServerConnection, request: Request, body: bytes, content_type: str
+) -> Response:
+    """A GET or HEAD of figures that change all the time (/healthz, /metrics)."""
+    if request.method not in ("GET", "HEAD"):
+        response = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
+        response.headers["Allow"] = "GET, HEAD"
+        return response
+    response = connection.respond(HTTPStatus.OK, "")
+    response.body = body
+    del response.headers["Content-Type"]  # Headers is a multidict: replace, not add
+    del response.headers["Content-Length"]
+    response.headers["Content-Type"] = content_type
+    response.headers["Content-Length"] = str(len(body))
+    response.headers["Cache-Control"] = "no-store"
+    if request.method == "HEAD":
+        response.body = b""  # Content-Length stays the length of GET's body
+    return response
+
+
 class Admitter(Protocol):
     """The connection caps, as the gate consults them (chat_server/doorman.py)."""
 
@@ -196,8 +217,11 @@ class RequestGate:
         admitter: Admitter | None = None,
         *,
         own: frozenset[str] = frozenset(),
+        metrics: Callable[[], bytes] | None = None,
     ):
+        """``metrics``: the text of ``GET /metrics``; without it, /metrics is 404."""
         self.allowed_origins = allowed_origins
+        self.metrics = metrics
         self.own = own  # set by the server once it listens (own_origins: the port is known)
         self.health = health
         self.web_files = load_web_files(web_dir)
@@ -230,18 +254,10 @@ class RequestGate:
         if web is not None:
             return web
         if path == "/healthz":
-            if request.method not in ("GET", "HEAD"):
-                response = connection.respond(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed\n")
-                response.headers["Allow"] = "GET, HEAD"
-                return response
-            body = json.dumps(self.health()) + "\n"
-            response = connection.respond(HTTPStatus.OK, body)
-            del response.headers["Content-Type"]  # Headers is a multidict: replace, not add
-            response.headers["Content-Type"] = "application/json"
-            response.headers["Cache-Control"] = "no-store"
-            if request.method == "HEAD":
-                response.body = b""  # Content-Length stays the length of GET's body
-            return response
+            body = (json.dumps(self.health()) + "\n").encode()
+            return _figures(connection, request, body, "application/json")
+        if path == "/metrics" and self.metrics is not None:
+            return _figures(connection, request, self.metrics(), METRICS_TYPE)
         if path != WS_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found; the chat is at /\n")
         origin = request.headers.get("Origin")

@@ -93,6 +93,7 @@ class Hub:
         self._users: dict[int, dict[Session, None]] = {}
         self.writer: FrameWriter[Session] = FrameWriter(max_buffer, self._slow)
         self.slow_closed = 0
+        self.delivered = 0  # events written to connections by room fan-out
         # closed as slow and not gone yet: their unread output still takes memory (until
         # the peer reads it or the close times out), so it still counts in the total
         self._shedding: dict[Session, None] = {}
@@ -130,6 +131,10 @@ class Hub:
     @property
     def connection_count(self) -> int:
         return sum(len(sessions) for sessions in self._users.values())
+
+    @property
+    def user_count(self) -> int:
+        return len(self._users)
 
     @property
     def room_count(self) -> int:
@@ -223,8 +228,10 @@ class Hub:
         after = ALWAYS if seq is None else seq
         writer = self.writer
         dirty = writer.dirty
+        delivered = 0
         for session, covered in live.items():
             if after > covered and session.user_id != exclude_user:
+                delivered += 1
                 frames = session.frames
                 if frames is None:
                     session.frames = frame
@@ -233,6 +240,7 @@ class Hub:
                     frames.append(frame)
                 else:
                     session.frames = [frames, frame]
+        self.delivered += delivered
         writer.schedule()
 
     def deliver_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
@@ -247,6 +255,7 @@ class Hub:
         for session in live:
             if session.user_id not in exclude_users:
                 self.writer.queue(session, frame)
+                self.delivered += 1
         self.writer.schedule()
 
     def deliver_user_rooms(self, user_id: int, events: Sequence[tuple[str, bytes]]) -> None:

@@ -77,6 +77,7 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
             except TooManyConnections as exc:
                 # not a failed login: the slot frees when one of the user's connections
                 # closes, so "try again later" (1013), and a token that stays good (not 1008)
+                ctx.metrics.error(exc.code)
                 await ws.send(p.refusal_frame(exc), text=True)
                 await ws.close(p.CLOSE_TRY_AGAIN, "too many connections for this user")
                 return None
@@ -86,6 +87,9 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
                     log.error("login failed on storage: %s", exc)
                 elif error.code == "rate_limited" and error.retry_after:
                     ctx.doorman.told_to_wait(ws, error.retry_after)
+                elif error.code == "auth_failed":
+                    ctx.metrics.login_failed()
+                ctx.metrics.error(error.code)
                 await ws.send(p.refusal_frame(error), text=True)
                 if error.code in _CLOSING:
                     await ws.close(p.CLOSE_POLICY, _CLOSING[error.code])
@@ -97,6 +101,7 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
                 raise
             except Exception:  # a bug must cost one request, never the connection
                 log.exception("login request failed")
+                ctx.metrics.error("internal")
                 await ws.send(p.error_frame("internal", "the request failed"), text=True)
     except ConnectionClosed:
         return None

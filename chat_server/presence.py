@@ -23,8 +23,13 @@ class Presence:
         self._sweeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        metrics = self.ctx.metrics
         await self.ctx.broker.start(
-            self.ctx.hub, self.announce, self.login_elsewhere, self.signup_elsewhere
+            self.ctx.hub,
+            self.announce,
+            self.login_elsewhere,
+            self.signup_elsewhere,
+            lag=metrics.lag if metrics.enabled else None,
         )
         self._sweeper = asyncio.create_task(self._sweep_revoked(), name="revocation-sweep")
 

@@ -154,6 +154,8 @@ async def start(settings: Settings) -> Running:
         await store.close()
         raise StartupError(f"cannot use the Redis URL: {exc}") from exc
     ctx = Context(settings, store, broker, caps)
+    if ctx.metrics.enabled:
+        store.observe_batches(ctx.metrics.batch)
     presence = Presence(ctx)
     await presence.start()
     connections = Connections(ctx, presence)
@@ -161,7 +163,12 @@ async def start(settings: Settings) -> Running:
     # with the peer it gives up on: half each, so a dead peer (a sleeping laptop, a lost NAT)
     # is dropped and goes offline within ping_interval + ping_timeout of its last pong.
     half_timeout = settings.ping_timeout / 2
-    gate = RequestGate(settings.allow_origins, ctx.health, admitter=ctx.doorman)
+    gate = RequestGate(
+        settings.allow_origins,
+        ctx.health,
+        admitter=ctx.doorman,
+        metrics=ctx.metrics.page if ctx.metrics.enabled else None,
+    )
     try:
         server = await serve(
             connections.handle,

@@ -81,6 +81,7 @@ class Connections:
             self.ctx.sends.release(session.user_id, now)
             self.ctx.password_tries.release(session.user_id, now)
             last = hub.detach(session)
+            self.ctx.metrics.closed(ws.close_code)
             log.info("disconnect %s (%s)", session.nick, ws.close_code)
             if last and await broker.user_offline(session.user_id):
                 with contextlib.suppress(StoreError):
@@ -113,6 +114,7 @@ class Connections:
                 refused = 0
                 continue
             ctx.hub.write(session, p.refusal_frame(error))
+            ctx.metrics.error(error.code)
             if error.code == "rate_limited":
                 refused += 1
                 if refused > TOLERATED_REFUSALS and not await _paused(

@@ -23,7 +23,7 @@ from benchmarks.harness.stats import Results, percentile
 from benchmarks.scenarios import abuse, erase, scenario_nodes
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
-from benchmarks.scenarios.traffic import fanout, fanout_mix, persist_mix
+from benchmarks.scenarios.traffic import fanout, fanout_mix, metrics_on, persist_mix
 
 
 def measured(records: Iterable[Mapping[str, object]]) -> dict[tuple[object, object], float]:
@@ -204,6 +204,22 @@ def test_tiny_persist_mix_acks_every_change(tmp_path: Path) -> None:
     assert "x chat" in ctx.results.table()
     kinds = [k for k in entry_kinds(tmp_path) if k.get(1)]
     assert len(kinds) == 1 and kinds[0][3] > 0
+
+
+@pytest.mark.slow
+def test_tiny_metrics_on_measures_chat_with_and_without_metrics(tmp_path: Path) -> None:
+    """metrics-on: fan-out and persist on chat with --metrics against chat without, both
+    delivering and acking everything, the ratios against plain chat."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=1, window_s=0.3)
+    metrics_on(ctx, n=2, senders=3)
+    records = ctx.results.records()
+    assert {r["scenario"] for r in records} == {"fanout-2-metrics", "persist-metrics"}
+    got = measured(records)
+    for system in ("chat", "chat-metrics"):
+        lost = ctx.results.get("fanout-2-metrics", system, "lost")
+        assert lost is not None and lost.values == [0]
+        assert got[(system, "acked_per_s")] > 0 and got[(system, "errors")] == 0
+    assert ctx.results.table().count("x chat") >= 6
 
 
 def test_writer_profile_stores_the_mix_it_measures(tmp_path: Path) -> None:

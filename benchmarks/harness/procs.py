@@ -37,6 +37,8 @@ CHAT_FLAGS = (
     *("--rate", "1000000", "--burst", "1000000", "--log-level", "warning"),
     *("--max-connections-per-address", "1000000", "--max-pending-per-address", "1000000"),
 )
+# the chat servers on a SQLite file: as measured, with every limit at its default, with --metrics
+CHAT_SQLITE = ("chat", "chat-defended", "chat-metrics")
 # and so are the read budgets and the rooms a user may create or join: the benchmark measures
 # capacity, not the limiters. Set in the environment, which a checkout from before these
 # limits (CHAT_BENCH_SRC) ignores, where it would refuse an unknown option.
@@ -128,12 +130,14 @@ class Server:
 
     def command(self) -> list[str]:
         py = [sys.executable, "-m"]
-        if self.system in ("chat", "chat-defended"):
+        if self.system in CHAT_SQLITE:
             assert self.db is not None
             chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
             command = [*chat, "serve", "--port", "0", "--db", str(self.db)]
             if self.system == "chat-defended":  # every limit at its default (the abuse scenario)
                 return [*command, "--log-level", "warning"]
+            if self.system == "chat-metrics":  # chat with GET /metrics and its counting
+                return [*command, *CHAT_FLAGS, "--metrics"]
             return [*command, *CHAT_FLAGS]
         if self.system == "chat-pg":
             assert self.database_url and self.redis_url and self.redis_prefix
@@ -158,9 +162,9 @@ class Server:
         cmd = self.command()
         env = dict(os.environ)
         cwd = ROOT
-        if self.system in ("chat", "chat-pg"):
+        if self.system in ("chat", "chat-metrics", "chat-pg"):
             env.update(CHAT_ENV)
-        if self.system in ("chat", "chat-pg", "chat-defended") and env.get(CHAT_SRC):
+        if self.system in (*CHAT_SQLITE, "chat-pg") and env.get(CHAT_SRC):
             cwd = Path(env[CHAT_SRC])  # ``python -m`` puts the working directory first
             env["PYTHONPATH"] = env[CHAT_SRC]
         with open(self.log, "wb") as log:

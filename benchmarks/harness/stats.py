@@ -96,8 +96,9 @@ REFERENCE = {
 
 def reference(scenario: str) -> str:
     """The system a scenario's ratios are taken against (every changes mix, ``*-mix``:
-    chat without changes)."""
-    return REFERENCE.get(scenario) or ("chat" if scenario.endswith("-mix") else "")
+    chat without changes; every ``*-metrics``: chat without --metrics)."""
+    plain_chat = scenario.endswith(("-mix", "-metrics"))
+    return REFERENCE.get(scenario) or ("chat" if plain_chat else "")
 
 
 class Results:

@@ -184,6 +184,8 @@ CHAT_MIX = Dialect(
     delivery=(b'{"type":"message"', b'{"type":"edit"', b'{"type":"react"'),
     ack=b'{"type":"ack"',
 )
+# chat with --metrics: the same wire
+CHAT_METRICS = Dialect("chat-metrics", delivery=CHAT.delivery, ack=CHAT.ack)
 # the per-commit SQLite baseline speaks chat's wire shape
 COMMIT = Dialect("sqlite-per-commit", delivery=b'{"type":"message"', ack=b'{"type":"ack"')
-DIALECTS = {d.name: d for d in (CHAT, CHAT_MIX, CEILING, SEED, COMMIT)}
+DIALECTS = {d.name: d for d in (CHAT, CHAT_MIX, CHAT_METRICS, CEILING, SEED, COMMIT)}

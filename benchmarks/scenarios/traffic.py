@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import statistics
 import time
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,6 +34,8 @@ OVERLOADED_REPS = 3
 # and the load generators of both count ``edit`` and ``react`` frames as deliveries.
 CHANGES = 0.10
 MIX_SYSTEMS = ("chat", "chat-mix")
+# The cost of ``serve --metrics``: chat with it (``chat-metrics``) against chat without.
+METRICS_SYSTEMS = ("chat", "chat-metrics")
 
 
 def _drain(
@@ -70,12 +73,21 @@ def _rigs(
             served = "chat" if mixed else system
             dialect = "chat-mix" if mixed else None
             server = stack.enter_context(ctx.server(scenario, served))
+            if system == "chat-metrics":
+                _check_metrics(server.port)
             workers = stack.enter_context(
                 ctx.workers(scenario, system, server.port, *roles, dialect=dialect)
             )
             subs = workers[0] if len(workers) > 1 else None
             rigs.append(Rig(system, server, subs, workers[-1]))
         yield rigs
+
+
+def _check_metrics(port: int) -> None:
+    """Refuse to compare chat with chat: the server must answer /metrics."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        if b"chat_acks_total" not in reply.read():
+            raise RuntimeError("chat-metrics: /metrics has no chat_acks_total")
 
 
 def _saturate(ctx: Context, scenario: str, rig: Rig, n: int, window: int) -> float:
@@ -311,3 +323,10 @@ def fanout_mix(ctx: Context, n: int = 100, latency_rate: float | None = None) ->
     """fanout-N-mix: fanout-N with 10 % of the entries reactions and edits, against 0 %;
     the latency phase at half of plain chat's saturation rate."""
     fanout(ctx, n, MIX_SYSTEMS, latency_rate, f"fanout-{n}-mix")
+
+
+def metrics_on(ctx: Context, n: int = 100, senders: int = 50) -> None:
+    """metrics-on: fanout-N and persist with ``serve --metrics`` against without, in the same
+    run (``fanout-N-metrics``, ``persist-metrics``; the ratios are against plain chat)."""
+    fanout(ctx, n, METRICS_SYSTEMS, scenario=f"fanout-{n}-metrics")
+    persist(ctx, senders, METRICS_SYSTEMS, "persist-metrics")

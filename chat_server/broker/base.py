@@ -28,6 +28,9 @@ LoginHook = Callable[[str, str | None], None]
 SignupHook = Callable[[str], None]
 """Record a signup (client address) let through by another node in the signup limits."""
 
+LagHook = Callable[[float], None]
+"""Observe the seconds from a node publishing a room event to this node receiving it."""
+
 
 class Receiver(Protocol):
     """What a broker delivers to: the node's hub."""
@@ -58,6 +61,7 @@ class Broker(Protocol):
         presence: PresenceHook | None = None,
         logins: LoginHook | None = None,
         signups: SignupHook | None = None,
+        lag: LagHook | None = None,
     ) -> None: ...
 
     async def close(self) -> None: ...

@@ -9,10 +9,14 @@ from chat_server.broker.base import Receiver
 
 
 class RoomEvent(msgspec.Struct, tag="r", array_like=True):
+    """``sent``: the publisher's clock (Unix seconds) when it published the event, for the
+    lag metric; an older node neither sends it nor reads it."""
+
     room: str
     data: bytes
     seq: int | None = None
     exclude_user: int | None = None
+    sent: float | None = None
 
 
 class UserEvent(msgspec.Struct, tag="u", array_like=True):
@@ -95,7 +99,7 @@ def decode_envelope(data: bytes) -> Envelope | None:
 def deliver(receiver: Receiver, envelope: Envelope) -> None:
     """Hand one event to the local hub (failed logins and signups are not the hub's)."""
     match envelope:
-        case RoomEvent(room, data, seq, exclude_user):
+        case RoomEvent(room, data, seq, exclude_user, _):
             receiver.deliver_room(room, data, seq, exclude_user)
         case UserEvent(user_id, data, exclude):
             receiver.deliver_user(user_id, data, exclude)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from chat_server.broker.base import LoginHook, PresenceHook, Receiver, SignupHook
+from chat_server.broker.base import LagHook, LoginHook, PresenceHook, Receiver, SignupHook
 
 
 class LocalBroker:
@@ -20,7 +20,9 @@ class LocalBroker:
         presence: PresenceHook | None = None,
         logins: LoginHook | None = None,
         signups: SignupHook | None = None,
+        lag: LagHook | None = None,
     ) -> None:
+        """``lag``: events never cross a network here, so it is never called."""
         self._receiver = receiver
 
     async def close(self) -> None:

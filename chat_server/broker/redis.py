@@ -29,6 +29,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Collection, Sequence
 from typing import Any
@@ -38,7 +39,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from chat_server.broker.base import LoginHook, PresenceHook, Receiver, SignupHook
+from chat_server.broker.base import LagHook, LoginHook, PresenceHook, Receiver, SignupHook
 from chat_server.broker.envelope import (
     Envelope,
     LeaveUser,
@@ -85,6 +86,7 @@ class RedisBroker:
         self._presence: PresenceHook | None = None
         self._logins: LoginHook | None = None
         self._signups: SignupHook | None = None
+        self._lag: LagHook | None = None
         self._up = False
         self._outbox: collections.deque[Envelope] = collections.deque()
         self._wake = asyncio.Event()
@@ -110,9 +112,11 @@ class RedisBroker:
         presence: PresenceHook | None = None,
         logins: LoginHook | None = None,
         signups: SignupHook | None = None,
+        lag: LagHook | None = None,
     ) -> None:
         """Start the publisher, the subscriber and the heartbeat; Redis may be down."""
         self._receiver = receiver
+        self._lag = lag
         self._presence = presence
         self._logins = logins
         self._signups = signups
@@ -162,7 +166,7 @@ class RedisBroker:
     def publish_room(
         self, room: str, data: bytes, seq: int | None = None, exclude_user: int | None = None
     ) -> None:
-        self._publish(RoomEvent(room, data, seq, exclude_user))
+        self._publish(RoomEvent(room, data, seq, exclude_user, time.time()))
 
     def publish_user(self, user_id: int, data: bytes, exclude: str | None = None) -> None:
         self._publish(UserEvent(user_id, data, exclude))
@@ -265,6 +269,8 @@ class RedisBroker:
                 self._signups(envelope.address)
         elif self._receiver is not None:
             deliver(self._receiver, envelope)
+            if self._lag is not None and isinstance(envelope, RoomEvent) and envelope.sent:
+                self._lag(time.time() - envelope.sent)
 
     # --- presence -------------------------------------------------------------------------
 

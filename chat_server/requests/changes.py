@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import Any, Literal
 
 from chat_server import protocol as p
@@ -36,13 +37,14 @@ async def delete(ctx: Context, session: Session, frame: p.Delete) -> None:
 @handles(p.React)
 async def react(ctx: Context, session: Session, frame: p.React) -> None:
     """Queue the reaction (or its removal); one that changes nothing is acked alone."""
+    started = time.perf_counter()
     room = await _room(ctx, session, frame)
     reaction = NewReaction(
         session.user_id, session.nick, room.id, frame.id, frame.target, frame.emoji,
         frame.remove,
     )  # fmt: skip
     future = ctx.store.submit_change(reaction)
-    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, started))
 
 
 async def _room(ctx: Context, session: Session, frame: p.Edit | p.Delete | p.React) -> Room:
@@ -68,17 +70,18 @@ async def _submit(
     body: str,
     reason: str | None,
 ) -> None:
+    started = time.perf_counter()
     room = await _room(ctx, session, frame)
     change = NewChange(
         session.user_id, session.nick, room.id, frame.id, kind, frame.target, body, reason,
         edit_window=ctx.settings.edit_window,
     )  # fmt: skip
     future = ctx.store.submit_change(change)
-    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, started))
 
 
 def _committed(
-    ctx: Context, session: Session, ref: str | None, future: asyncio.Future[Any]
+    ctx: Context, session: Session, ref: str | None, started: float, future: asyncio.Future[Any]
 ) -> None:
     """After the commit: the ack to its author, then the entry to the room."""
     if refused_commit(ctx, session, ref, future, "change"):
@@ -86,6 +89,7 @@ def _committed(
     stored: StoredChange = future.result()
     ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)
     ctx.hub.write(session, p.encode(ack))
+    ctx.metrics.committed(stored.kind, stored.new, started)
     if not stored.new:
         return
     assert stored.target is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import Any
 
 from chat_server import access
@@ -24,6 +25,7 @@ log = logging.getLogger("chat_server")
 @handles(p.Send)
 async def send(ctx: Context, session: Session, frame: p.Send) -> None:
     """Queue the message for the next group commit; :func:`_committed` answers."""
+    started = time.perf_counter()
     spend(frame.ref, session.sends)
     store = ctx.store
     if frame.to is not None:
@@ -56,7 +58,7 @@ async def send(ctx: Context, session: Session, frame: p.Send) -> None:
         session.user_id, session.nick, room.id, frame.id, frame.body, frame.reply_to
     )
     future = store.submit(message)
-    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, first))
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, first, started))
 
 
 async def consent(ctx: Context, session: Session, other: str, ref: str | None) -> None:
@@ -82,11 +84,17 @@ def refused_commit(
         log.error("storing the %s of %s failed: %s", what, session.nick, exc)
         error = ProtocolError("internal", f"the {what} was not stored", ref)
     ctx.hub.write(session, p.refusal_frame(error))
+    ctx.metrics.error(error.code)
     return True
 
 
 def _committed(
-    ctx: Context, session: Session, ref: str | None, first: bool, future: asyncio.Future[Any]
+    ctx: Context,
+    session: Session,
+    ref: str | None,
+    first: bool,
+    started: float,
+    future: asyncio.Future[Any],
 ) -> None:
     """After the commit: the ack to the sender, then the message to the room."""
     if refused_commit(ctx, session, ref, future, "message"):
@@ -94,6 +102,7 @@ def _committed(
     stored: Stored = future.result()
     ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)
     ctx.hub.write(session, p.encode(ack))
+    ctx.metrics.committed("message", stored.new, started)
     if stored.new:
         event = p.Message(
             room=stored.room,
@@ -119,6 +128,7 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
     room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
     if room is None:
         room = await member_room(ctx, session, frame.room, "history", frame.ref)
+    reading = time.perf_counter()
     page = await ctx.store.history(
         room,
         before=frame.before,
@@ -127,6 +137,7 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
         thread=frame.thread,
         around=frame.around,
     )
+    ctx.metrics.history_page(time.perf_counter() - reading)
     reply = p.HistoryPage(room=room.name, messages=page.messages, more=page.more, ref=frame.ref)
     # a page that must be cut keeps the end it was asked from: after a seq (or a
     # thread, or around one), the oldest

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from typing import Any
 
 from chat_server import access
@@ -43,6 +44,7 @@ def publish_notice(ctx: Context, stored: StoredNotice) -> None:
 async def create(ctx: Context, session: Session, frame: p.Create) -> None:
     """Make a room, the user its owner; ``conflict`` when the name is taken. It counts
     toward the rooms the user may create an hour and be in, as a join that creates one."""
+    started = time.perf_counter()
     spend(frame.ref, session.sends)
     refused = access.room_refusal(
         "create", "dm" if p.dm_pair(frame.room) else "missing", "none", room=frame.room
@@ -56,6 +58,7 @@ async def create(ctx: Context, session: Session, frame: p.Create) -> None:
     stored = await ctx.store.create_room(op)
     ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=frame.ref)
     ctx.hub.write(session, p.encode(ack))
+    ctx.metrics.committed("notice", stored.new, started)
     if stored.new:
         kind = "private" if frame.private else "public"
         log.info("%s created the %s room %s", session.nick, kind, frame.room)
@@ -64,6 +67,7 @@ async def create(ctx: Context, session: Session, frame: p.Create) -> None:
 @handles(*ACTIONS)
 async def command(ctx: Context, session: Session, frame: p.RoomCommandFrame) -> None:
     """Queue a room command for the next group commit; :func:`_committed` answers."""
+    started = time.perf_counter()
     spend(frame.ref, session.sends)  # a command fans out like a message: the same budget
     check(session, frame.room, frame.ref)
     action = ACTIONS[type(frame)]
@@ -92,11 +96,11 @@ async def command(ctx: Context, session: Session, frame: p.RoomCommandFrame) -> 
         reason=frame.reason if isinstance(frame, p.Kick | p.Ban) else None,
     )  # fmt: skip
     future = ctx.store.submit_command(op)
-    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref))
+    future.add_done_callback(functools.partial(_committed, ctx, session, frame.ref, started))
 
 
 def _committed(
-    ctx: Context, session: Session, ref: str | None, future: asyncio.Future[Any]
+    ctx: Context, session: Session, ref: str | None, started: float, future: asyncio.Future[Any]
 ) -> None:
     """After the commit: the ack, the notice to the room, then what the command does to
     its target's connections."""
@@ -105,6 +109,7 @@ def _committed(
     stored: StoredNotice = future.result()
     ack = p.Ack(id=stored.client_id, room=stored.room, seq=stored.seq, ts=stored.ts, ref=ref)
     ctx.hub.write(session, p.encode(ack))
+    ctx.metrics.committed("notice", stored.new, started)
     if not stored.new:
         return
     publish_notice(ctx, stored)

@@ -9,6 +9,7 @@ from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ProtocolError
 from chat_server.hub import Session
+from chat_server.metrics import resume_outcome
 from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big
 from chat_server.requests.registry import handles
@@ -115,6 +116,7 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
             page = await store.history(room, limit=p.JOIN_BACKLOG, upto=last)
         else:
             page = await store.history(room, after=frame.since, limit=p.HISTORY_MAX, upto=last)
+            ctx.metrics.resumed(resume_outcome(frame.since, last, page.more))
     except BaseException:
         hub.unsubscribe(session, name)
         raise

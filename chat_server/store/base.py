@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal, Protocol
 
@@ -327,6 +327,10 @@ class Store(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def observe_batches(self, observer: Callable[[int, float], None]) -> None:
+        """Have ``observer`` told the size and the seconds of every group commit."""
+        ...
 
     # users and tokens
     async def user_by_nick(self, nick: str) -> User | None: ...

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BatchFn = Callable[[Sequence[Any]], Awaitable[list[Any]]]
 OrderFn = Callable[[Sequence[Any]], list[int]]
+BatchObserver = Callable[[int, float], None]
 
 # A batch of at least this many writes means heavy load (tens of thousands a second at a
 # commit every few milliseconds): the next batch lingers for LINGER seconds.
@@ -65,6 +67,8 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.operations = 0
+        # told the size and the seconds of each batch committed (serve --metrics)
+        self.observer: BatchObserver | None = None
 
     def start(self) -> None:
         self._stopping = False
@@ -139,6 +143,7 @@ class GroupCommitter:
             if self._order is not None:
                 batch = [batch[i] for i in self._order([op for op, _ in batch])]
             ops = [op for op, _ in batch]
+            began = time.perf_counter()
             try:
                 results = await self._apply_batch(ops)
             except Exception as exc:
@@ -150,6 +155,8 @@ class GroupCommitter:
                 continue
             self.batches += 1
             self.operations += len(ops)
+            if self.observer is not None:
+                self.observer(len(ops), time.perf_counter() - began)
             for (_, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue

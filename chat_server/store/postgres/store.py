@@ -75,7 +75,7 @@ from chat_server.store.rooms import (
     place_params,
     room_facts,
 )
-from chat_server.store.writer import GroupCommitter
+from chat_server.store.writer import BatchObserver, GroupCommitter
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +209,9 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin):
     @property
     def stats(self) -> dict[str, int]:
         return {"batches": self._committer.batches, "writes": self._committer.operations}
+
+    def observe_batches(self, observer: BatchObserver) -> None:
+        self._committer.observer = observer
 
     @property
     def _p(self) -> _Pool:

@@ -75,7 +75,7 @@ from chat_server.store.sqlite.readers import ReaderThread, open_reader
 from chat_server.store.sqlite.room_admin import SQLiteRoomAdmin
 from chat_server.store.sqlite.schema import migrate
 from chat_server.store.sqlite.values import STATEMENT_CACHE
-from chat_server.store.writer import GroupCommitter
+from chat_server.store.writer import BatchObserver, GroupCommitter
 
 _T = TypeVar("_T")
 
@@ -200,6 +200,9 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin):
     @property
     def stats(self) -> dict[str, int]:
         return {"batches": self._committer.batches, "writes": self._committer.operations}
+
+    def observe_batches(self, observer: BatchObserver) -> None:
+        self._committer.observer = observer
 
     # --- reads ----------------------------------------------------------------------------
 
