@@ -1,4 +1,5 @@
-"""The ``chat-server rooms`` commands: the rooms of the chat, and erasing one."""
+"""The ``chat-server rooms`` commands: the rooms of the chat, how long one keeps its
+messages, and erasing one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from chat_server.cli_options import database_options
+from chat_server.cli_options import database_options, parse_duration
 from chat_server.cli_store import run_with_store, table
 
 
@@ -52,3 +53,38 @@ def rooms_remove(name: str, db: Path | None, database_url: str | None) -> None:
     if not run_with_store(db, database_url, lambda store: store.remove_room(name)):
         raise click.ClickException(f"no room {name}")
     click.echo(f"removed #{name}")
+
+
+def _retention(value: str) -> int | None:
+    """``forever`` (0), ``default`` (None: the server's --retention), or a duration."""
+    if value == "forever":
+        return 0
+    if value == "default":
+        return None
+    try:
+        seconds = parse_duration(None, None, value)
+    except click.BadParameter:
+        raise click.BadParameter(
+            "use e.g. 30d, 12h, forever or default", param_hint="LIMIT"
+        ) from None
+    assert seconds is not None
+    return max(1, round(seconds))
+
+
+@rooms.command("retention")
+@click.argument("name")
+@click.argument("limit", metavar="LIMIT")
+@database_options
+def rooms_retention(name: str, limit: str, db: Path | None, database_url: str | None) -> None:
+    """How long a room keeps its messages: LIMIT is a duration (30d, 12h), forever, or
+    default (what serve --retention says). Older entries are erased, as a delete erases
+    them, by the running server within a minute; clients show where they were.
+
+    Example: chat-server rooms retention general 30d
+    """
+    name = name.removeprefix("#")
+    seconds = _retention(limit.strip().lower())
+    if not run_with_store(db, database_url, lambda store: store.set_retention(name, seconds)):
+        raise click.ClickException(f"no room {name}")
+    said = {0: "forever", None: "as the server says (serve --retention)"}
+    click.echo(f"#{name} keeps its messages {said.get(seconds, f'for {limit}')}")

@@ -133,6 +133,13 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="How long after sending its author may edit a message (e.g. 15m); default always.",
 )
 @click.option(
+    "--retention",
+    callback=parse_duration,
+    envvar="CHAT_SERVER_RETENTION",
+    help="Erase messages and other entries this long after they were made (e.g. 90d);"
+    " default keep forever. A room may say otherwise (chat-server rooms retention).",
+)
+@click.option(
     "--synchronous",
     type=click.Choice(["full", "normal"]),
     default="full",
@@ -343,6 +350,7 @@ def serve(
     no_signup: bool,
     token_ttl: float | None,
     edit_window: float | None,
+    retention: float | None,
     synchronous: str,
     compression: str,
     rate: float,
@@ -415,6 +423,7 @@ def serve(
         signup="closed" if no_signup else signup or "open",
         token_ttl=token_ttl,
         edit_window=edit_window,
+        retention=retention,
         compression=None if compression == "none" else compression,
         rate_per_second=rate,
         rate_burst=burst,

@@ -113,6 +113,12 @@ class Settings:
     hash_queue: int = 32
     revocation_check: float = 2.0
     batch_max: int = 512
+    # entries are erased this many seconds after they were made (None: kept forever; a
+    # room may say otherwise); the pruning task looks every retention_interval seconds and
+    # waits retention_pause between two of its writes (``retention.py``)
+    retention: float | None = None
+    retention_interval: float = 60.0
+    retention_pause: float = 0.01
 
     @property
     def server_name(self) -> str:

@@ -24,6 +24,7 @@ from chat_server.context import Context
 from chat_server.errors import ChatError
 from chat_server.http import LOOPBACK_NAMES, WS_PATH, RequestGate, own_origins
 from chat_server.presence import Presence
+from chat_server.retention import Pruner
 from chat_server.runtime import quiet_gc, raise_fd_limit
 from chat_server.session import Connections
 from chat_server.store import Store, create_store
@@ -63,6 +64,13 @@ class Running:
         self.server = server
         self.store: Store = ctx.store
         self.url = url
+        settings = ctx.settings
+        self.pruner = Pruner(
+            ctx.store,
+            settings.retention,
+            interval=settings.retention_interval,
+            pause=settings.retention_pause,
+        )
 
     @property
     def port(self) -> int:
@@ -73,6 +81,7 @@ class Running:
         self.server.close(close_connections=True)
         self.connections.abandon_logins()
         await self.server.wait_closed()
+        await self.pruner.close()
         await self.presence.close()
         await self.store.close()
         self.ctx.passwords.close()
@@ -207,7 +216,9 @@ async def start(settings: Settings) -> Running:
     scheme = "wss" if context else "ws"
     _log_caps(settings, caps, fd_limits)
     quiet_gc()
-    return Running(ctx, presence, connections, server, f"{scheme}://{host}:{port}{WS_PATH}")
+    running = Running(ctx, presence, connections, server, f"{scheme}://{host}:{port}{WS_PATH}")
+    running.pruner.start()
+    return running
 
 
 async def serve_forever(settings: Settings, ready: Callable[[str], None]) -> None:

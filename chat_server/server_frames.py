@@ -74,7 +74,9 @@ class Welcome(ServerFrame, tag="welcome"):
 
 class Joined(ServerFrame, tag="joined"):
     """``topic``, ``private`` and ``roles`` ({nick: "owner"|"op"}, the members with a role)
-    are protocol 2's."""
+    are protocol 2's; so are ``floor`` (the room's first seq still stored: retention erased
+    those below it; absent while 1) and ``retention_s`` (how long its entries are kept, in
+    seconds; absent: forever)."""
 
     room: str
     last_seq: int
@@ -83,6 +85,8 @@ class Joined(ServerFrame, tag="joined"):
     topic: str = ""
     private: bool = False
     roles: dict[str, str] = {}
+    floor: int = 1
+    retention_s: int | None = None
 
 
 class Left(ServerFrame, tag="left"):
@@ -144,9 +148,12 @@ class MessageRecord(Struct, omit_defaults=True):
 
 
 class HistoryPage(ServerFrame, tag="history"):
+    """``floor`` (protocol 2): the room's first seq still stored (absent while 1)."""
+
     room: str
     messages: list[MessageRecord]
     more: bool
+    floor: int = 1
 
 
 class Ack(ServerFrame, tag="ack"):

@@ -138,7 +138,9 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
         around=frame.around,
     )
     ctx.metrics.history_page(time.perf_counter() - reading)
-    reply = p.HistoryPage(room=room.name, messages=page.messages, more=page.more, ref=frame.ref)
+    reply = p.HistoryPage(
+        room=room.name, messages=page.messages, more=page.more, floor=page.floor, ref=frame.ref
+    )
     # a page that must be cut keeps the end it was asked from: after a seq (or a
     # thread, or around one), the oldest
     ascending = frame.after is not None or frame.thread is not None or frame.around is not None

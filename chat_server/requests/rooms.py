@@ -117,6 +117,7 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         else:
             page = await store.history(room, after=frame.since, limit=p.HISTORY_MAX, upto=last)
             ctx.metrics.resumed(resume_outcome(frame.since, last, page.more))
+        kept = await store.retention(room.id)
     except BaseException:
         hub.unsubscribe(session, name)
         raise
@@ -135,10 +136,14 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
             topic=facts.topic,
             private=facts.private,
             roles=facts.roles,
+            floor=page.floor,
+            retention_s=kept.effective(ctx.settings.retention),
             ref=frame.ref,
         )
     )
-    history = p.HistoryPage(room=name, messages=page.messages, more=page.more, ref=frame.ref)
+    history = p.HistoryPage(
+        room=name, messages=page.messages, more=page.more, floor=page.floor, ref=frame.ref
+    )
     try:
         # the backlog since a seq keeps its oldest messages when it must be cut, the
         # newest 50 their newest; the client pages on for the rest (``more``)

@@ -282,8 +282,48 @@ def too_many_blocks(max_blocks: int) -> OverLimit:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Page:
+    """``floor``: the room's first seq still stored (retention pruned those below it)."""
+
     messages: list[MessageRecord]
     more: bool
+    floor: int = 1
+
+
+# The most entries one prune (a transaction of the writer's) takes out of a room.
+PRUNE_BATCH: Final = 500
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Retention:
+    """A room's retention: ``floor``, its first seq still stored, and ``seconds``, its own
+    limit (None: the server's ``--retention``; 0: kept forever)."""
+
+    floor: int
+    seconds: int | None
+
+    def effective(self, default: float | None) -> int | None:
+        """How long the room's entries are kept, in whole seconds; None: forever."""
+        seconds = default if self.seconds is None else self.seconds
+        return int(seconds) if seconds else None
+
+
+def expired(rows: Sequence[Any], before: str) -> int:
+    """How many of a room's oldest entries, rows (seq, ts) in seq order, were made before
+    the wire time ``before``: entries are made in seq order, so those come first."""
+    for taken, row in enumerate(rows):
+        if row[1] >= before:
+            return taken
+    return len(rows)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ExportFilter:
+    """What ``chat-server export`` writes: the messages of ``room`` (any room when None),
+    by ``user_id`` (anyone's when None), sent at ``since`` (a wire time) or later."""
+
+    room: str | None = None
+    user_id: int | None = None
+    since: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -355,6 +395,33 @@ class Store(Protocol):
         edits, reactions, search-index words), memberships, bans and invitations, and its
         name, which a new room may take; False when there is no such room. A server that
         has read the room keeps its id by name until a join of that name reads it anew."""
+        ...
+
+    # retention (``serve --retention``, ``chat-server rooms retention``; ``retention.py``)
+    async def set_retention(self, name: str, seconds: int | None) -> bool:
+        """Keep the room's entries ``seconds`` (0: forever; None: as the server says);
+        False when there is no such room (direct conversations are rooms here)."""
+        ...
+
+    async def retention(self, room_id: int) -> Retention: ...
+
+    async def expiring_rooms(self, default: float | None) -> list[tuple[int, float]]:
+        """The rooms (id, seconds kept) whose entries expire and that have entries, with
+        ``default`` for those without a limit of their own."""
+        ...
+
+    async def prune(self, room_id: int, before: str, limit: int = PRUNE_BATCH) -> int:
+        """Through the writer, in one transaction: erase (as a delete does) the oldest
+        entries of the room, from its floor on, made before the wire time ``before``, at
+        most ``limit``; the floor moves past them. How many were erased."""
+        ...
+
+    # export (``chat-server export``)
+    async def export_page(
+        self, which: ExportFilter, after_id: int, limit: int
+    ) -> tuple[list[MessageRecord], int]:
+        """Up to ``limit`` messages (not deleted, as they are now) in storage order after
+        the position ``after_id``, and the position to ask after next (0: no more)."""
         ...
 
     # invite codes (``chat-server invites``)
@@ -592,13 +659,14 @@ def history_page(
     newest_first: bool,
     details: dict[int, Any] = {},  # noqa: B006 (never changed)
     reactions: dict[int, list[Reaction]] | None = None,
+    floor: int = 1,
 ) -> Page:
     """A page from the rows of a keyset query that asked for ``limit + 1`` rows.
 
     Rows are ``PAGE_COLUMNS`` in query order; the extra row only says that there is more.
     ``newest_first`` rows (paging back) are turned to ascending order. ``details``: the
     rows of ``DETAIL_COLUMNS`` by seq, for the rows with a version; ``reactions`` by
-    message id.
+    message id; ``floor``: the room's.
     """
     kept = rows[:limit]
     if newest_first:
@@ -612,7 +680,7 @@ def history_page(
         else _detailed(room, r, details[r[0]], reactions or {})
         for r in kept
     ]
-    return Page(messages=messages, more=len(rows) > limit)
+    return Page(messages=messages, more=len(rows) > limit, floor=floor)
 
 
 def _detailed(room: str, r: Any, d: Any, reactions: dict[int, list[Reaction]]) -> MessageRecord:

@@ -41,10 +41,11 @@ def numbered(sql: str) -> str:
 async def page(
     query: Query, room: Room, rows: list[Any], limit: int, *, newest_first: bool
 ) -> Page:
-    """``history_page`` with the details of the rows that have them."""
+    """``history_page`` with the details of the rows that have them, and the floor."""
     span = details_span(rows[:limit])
+    floor = await floor_of(query, room, rows)
     if span is None:
-        return history_page(room.name, rows, limit, newest_first=newest_first)
+        return history_page(room.name, rows, limit, newest_first=newest_first, floor=floor)
     details = {
         d[0]: d
         for d in await query(
@@ -55,8 +56,18 @@ async def page(
     }
     reactions = await reactions_of(query, reacted_ids(details.values()))
     return history_page(
-        room.name, rows, limit, newest_first=newest_first, details=details, reactions=reactions
-    )
+        room.name, rows, limit, newest_first=newest_first, details=details,
+        reactions=reactions, floor=floor,
+    )  # fmt: skip
+
+
+async def floor_of(query: Query, room: Room, rows: Sequence[Any]) -> int:
+    """The room's first seq still stored: 1 when the page holds entry 1 (never pruned),
+    else one lookup of the room's row."""
+    if any(r[0] == 1 for r in rows):
+        return 1
+    found = await query("SELECT floor FROM rooms WHERE id = ?", (room.id,))
+    return int(found[0][0]) if found else 1
 
 
 async def reactions_of(query: Query, ids: list[int]) -> dict[int, list[Reaction]]:
@@ -147,6 +158,5 @@ async def around(query: Query, room: Room, seq: int, *, limit: int) -> Page:
         f"SELECT {PAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
         (room.id, low, limit),
     )
-    return dataclasses.replace(
-        await page(query, room, rows, limit, newest_first=False), more=low > 1
-    )
+    found = await page(query, room, rows, limit, newest_first=False)
+    return dataclasses.replace(found, more=low > found.floor)

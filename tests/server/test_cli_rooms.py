@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 
-from tests.raw import request
+from tests.raw import Frame, request
 from tests.server.cli_support import (
     TIMEOUT,
     Spawn,
@@ -81,3 +81,38 @@ async def test_rooms_list_then_remove_while_the_server_runs(
         assert page["messages"] == []
     gone = cli("rooms", "remove", "spam-nope", "--yes", "--db", db)
     assert assert_one_line_failure(gone) == "Error: no room spam-nope"
+
+
+async def test_rooms_retention_sets_what_joined_says_over_the_servers_default(
+    server_process: Spawn, tmp_path: Path
+) -> None:
+    db = str(tmp_path / "chat.db")
+    server = server_process("--retention", "90d")
+    alice = await welcome(server.url, nick="alice", password="pw-alice")
+
+    async def joined(room: str) -> Frame:
+        async with connect(server.url, open_timeout=TIMEOUT) as ws:
+            await request(ws, {"type": "hello", "token": alice["token"]}, "welcome")
+            frame = await request(ws, {"type": "join", "room": room}, "joined")
+            assert frame["type"] == "joined", frame
+            return frame
+
+    assert (await joined("general"))["retention_s"] == 90 * 86400
+    await joined("archive")
+    short = cli("rooms", "retention", "#general", "30d", "--db", db)
+    assert_ok(short)
+    assert short.stdout == "#general keeps its messages for 30d\n"
+    forever = cli("rooms", "retention", "archive", "forever", "--db", db)
+    assert_ok(forever)
+    assert forever.stdout == "#archive keeps its messages forever\n"
+    assert (await joined("general"))["retention_s"] == 30 * 86400
+    assert "retention_s" not in await joined("archive")
+    back = cli("rooms", "retention", "general", "default", "--db", db)
+    assert back.stdout == "#general keeps its messages as the server says (serve --retention)\n"
+    assert (await joined("general"))["retention_s"] == 90 * 86400
+
+    bad = cli("rooms", "retention", "general", "soon", "--db", db)
+    assert "use e.g. 30d, 12h, forever or default" in bad.stderr
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    nowhere = cli("rooms", "retention", "nowhere", "30d", "--db", db)
+    assert assert_one_line_failure(nowhere) == "Error: no room nowhere"

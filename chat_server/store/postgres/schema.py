@@ -197,6 +197,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TIMESTAMPTZ NOT NULL DEFAULT now()
         )""",
     ),
+    # Retention: see the SQLite schema's last migration.
+    (
+        "ALTER TABLE rooms ADD COLUMN floor BIGINT NOT NULL DEFAULT 1,"
+        " ADD COLUMN retention_s BIGINT",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

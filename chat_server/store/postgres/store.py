@@ -58,6 +58,7 @@ from chat_server.store.postgres.accounts import PostgresAccounts
 from chat_server.store.postgres.answers import apply_reaction, apply_reply
 from chat_server.store.postgres.batch import append_run
 from chat_server.store.postgres.changes import apply_change
+from chat_server.store.postgres.retention import PostgresRetention, Prune, prune
 from chat_server.store.postgres.room_admin import PostgresRoomAdmin
 from chat_server.store.postgres.rooms import admit, apply_command, create_room, depart
 from chat_server.store.postgres.schema import Conn, Row, migrate
@@ -169,7 +170,7 @@ def _count(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-class PostgresStore(PostgresAccounts, PostgresRoomAdmin):
+class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
     """The Store protocol on a PostgreSQL database (``postgresql://`` URL)."""
 
     def __init__(self, url: str, *, pool_size: int = 10, batch_max: int = 512) -> None:
@@ -468,6 +469,10 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin):
         future: asyncio.Future[StoredChange] = self._committer.submit(change)
         return future
 
+    async def _write(self, op: Any) -> Any:
+        """A write of the group committer's (a prune): its result once committed."""
+        return await self._committer.submit(op)
+
     # --- the writer task's side -----------------------------------------------------------
 
     async def _apply_batch(self, ops: Sequence[Any]) -> list[Any]:
@@ -492,7 +497,11 @@ def _single(op: Any) -> bool:
     return not isinstance(op, NewMessage) or op.reply_to is not None
 
 
-async def _apply_one(conn: Conn, op: NewChange | NewReaction | NewMessage | RoomCommand) -> Any:
+async def _apply_one(
+    conn: Conn, op: NewChange | NewReaction | NewMessage | RoomCommand | Prune
+) -> Any:
+    if isinstance(op, Prune):
+        return await prune(conn, op)
     if isinstance(op, RoomCommand):
         return await apply_command(conn, op)
     if isinstance(op, NewChange):

@@ -234,6 +234,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             created_at TEXT NOT NULL
         )""",
     ),
+    # Retention (``serve --retention``, ``chat-server rooms retention``): ``floor`` is the
+    # room's first seq still stored (entries below it were pruned); ``retention_s`` the
+    # room's own limit in seconds (NULL: the server's, 0: keep forever).
+    (
+        "ALTER TABLE rooms ADD COLUMN floor INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE rooms ADD COLUMN retention_s INTEGER",
+    ),
 )
 
 

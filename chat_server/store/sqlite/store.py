@@ -72,6 +72,7 @@ from chat_server.store.sqlite.batch import (
 from chat_server.store.sqlite.changes import purge_search
 from chat_server.store.sqlite.files import create_private, create_private_dir
 from chat_server.store.sqlite.readers import ReaderThread, open_reader
+from chat_server.store.sqlite.retention import SQLiteRetention
 from chat_server.store.sqlite.room_admin import SQLiteRoomAdmin
 from chat_server.store.sqlite.schema import migrate
 from chat_server.store.sqlite.values import STATEMENT_CACHE
@@ -101,7 +102,7 @@ SEARCH_PURGE_INTERVAL = 10.0
 SEARCH_PURGE_PAGES = 64
 
 
-class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin):
+class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
     """The Store protocol on one SQLite file."""
 
     def __init__(self, path: Path, *, synchronous: str = "full", batch_max: int = 512) -> None:

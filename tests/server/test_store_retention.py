@@ -1,0 +1,142 @@
+"""The Store contract for retention: a prune erases a room's oldest entries as a delete
+erases, a batch at a time, and the room's floor moves past them.
+
+Runs on every backend (``store_backends.py``: SQLite, and PostgreSQL when
+``CHAT_TEST_DATABASE_URL`` is set).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import UTC, datetime
+
+from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
+from chat_server.store.base import Retention
+from chat_server.text import format_ts
+from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
+from tests.server.store_backends import backend as backend  # the fixtures, for this module
+from tests.server.store_backends import store as store
+from tests.server.test_store_edits import _files_hold, _wait_purged
+
+SECRET = "swordfishqz"
+
+
+def later(seconds: float = 3600.0) -> str:
+    """A wire time ``seconds`` from now: every entry made so far is before it."""
+    return format_ts(datetime.fromtimestamp(time.time() + seconds, UTC))
+
+
+async def room_of(store: AnyStore, name: str) -> Room:
+    room = await store.room_by_name(name)
+    assert room is not None
+    return room
+
+
+async def test_a_prune_takes_the_oldest_entries_a_batch_at_a_time_and_moves_the_floor(
+    store: AnyStore,
+) -> None:
+    alice, room_id = await member(store, "alice", "general")
+    for i in range(1, 6):
+        await store.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"note {i}"))
+    room = await room_of(store, "general")
+    assert await store.retention(room_id) == Retention(1, None)
+
+    assert await store.prune(room_id, later(-3600), limit=3) == 0  # nothing that old
+    assert await store.prune(room_id, later(), limit=3) == 3
+    page = await store.history(room, limit=10)
+    assert [m.seq for m in page.messages] == [4, 5]
+    assert page.floor == 4
+    assert (await store.retention(room_id)).floor == 4
+    assert (await store.history(room, after=1, limit=10)).floor == 4  # a resume from below
+    assert [m.seq for m in (await store.history(room, after=1, limit=10)).messages] == [4, 5]
+
+    assert await store.prune(room_id, later(), limit=3) == 2
+    assert await store.prune(room_id, later(), limit=3) == 0
+    empty = await store.history(room, limit=10)
+    assert (empty.messages, empty.floor) == ([], 6)
+    sent = await store.append(NewMessage(alice.id, "alice", room_id, "m6", "after the prune"))
+    assert sent.seq == 6  # seqs go on: the log has no holes, only a floor
+    page = await store.history(room, limit=10)
+    assert [(m.seq, m.body) for m in page.messages] == [(6, "after the prune")]
+    assert page.floor == 6
+
+
+async def test_a_pruned_message_is_erased_as_a_delete_erases(
+    store: AnyStore, backend: Backend
+) -> None:
+    alice, room_id = await member(store, "alice", "general")
+    bob, _ = await member(store, "bob", "general")
+    await store.append(NewMessage(alice.id, "alice", room_id, "m1", f"the code is {SECRET}"))
+    await store.append(NewMessage(bob.id, "bob", room_id, "m2", "kept words"))
+    await store.search(alice.id, search_words("code"), None, 5)  # indexed now
+    await store.submit_change(NewReaction(bob.id, "bob", room_id, "r1", 1, "👍"))  # seq 3
+    # the edit (seq 4) stays above the floor; the message it changed (seq 1) goes
+    await store.submit_change(
+        NewChange(alice.id, "alice", room_id, "e1", "edit", 1, f"now {SECRET} twice")
+    )
+    assert len(await store.search(bob.id, search_words(SECRET), None, 5)) == 1
+
+    assert await store.prune(room_id, later(), limit=1) == 1
+    assert await store.search(bob.id, search_words(SECRET), None, 5) == []
+    assert [h.body for h in await store.search(bob.id, ["kept"], None, 5)] == ["kept words"]
+    page = await store.history(await room_of(store, "general"), limit=10)
+    assert page.floor == 2
+    assert [(m.seq, m.kind, m.body) for m in page.messages] == [
+        (2, None, "kept words"),
+        (3, "react", ""),
+        (4, "edit", ""),  # the edit of a message that is gone keeps no text
+    ]
+    if isinstance(backend, SQLiteBackend):
+        assert isinstance(store, SQLiteStore)
+        db = sqlite3.connect(backend.path)
+        try:  # the search index itself, not only the search through the table
+            found = db.execute(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?", (f'"{SECRET}"',)
+            ).fetchall()
+            assert found == []
+            assert db.execute("SELECT COUNT(*) FROM reactions").fetchone() == (0,)
+        finally:
+            db.close()
+        await _wait_purged(store)
+        db = sqlite3.connect(backend.path)
+        try:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+        assert _files_hold(backend.path, SECRET.encode()) == []
+        assert _files_hold(backend.path, b"kept words") == ["chat.db"]  # the check can see
+    else:
+        assert isinstance(backend, PostgresBackend)
+        [rows, reactions, index] = await backend._admin(
+            f"SELECT id FROM messages WHERE body LIKE '%{SECRET}%'",
+            "SELECT message_id FROM reactions",
+            "SELECT id FROM messages WHERE to_tsvector('simple', body)"
+            f" @@ plainto_tsquery('simple', '{SECRET}') AND kind = 0",
+        )
+        assert (rows, reactions, index) == ([], [], [])
+
+
+async def test_a_room_keeps_its_own_limit_or_the_servers(store: AnyStore) -> None:
+    alice, general = await member(store, "alice", "general")
+    _, forever = await member(store, "alice", "archive")
+    _, short = await member(store, "alice", "ephemeral")
+    _, quiet = await member(store, "alice", "quiet")  # nothing said: nothing to prune
+    for room_id in (general, forever, short):
+        await store.append(NewMessage(alice.id, "alice", room_id, f"m{room_id}", "hello"))
+    assert await store.set_retention("archive", 0)
+    assert await store.set_retention("ephemeral", 3600)
+    assert not await store.set_retention("nowhere", 60)
+
+    assert await store.retention(forever) == Retention(1, 0)
+    assert await store.retention(short) == Retention(1, 3600)
+    assert (await store.retention(short)).effective(90 * 86400) == 3600
+    assert (await store.retention(forever)).effective(90 * 86400) is None
+    assert (await store.retention(general)).effective(90 * 86400) == 90 * 86400
+    assert (await store.retention(general)).effective(None) is None
+    assert await store.expiring_rooms(None) == [(short, 3600.0)]
+    assert await store.expiring_rooms(86400) == [(general, 86400.0), (short, 3600.0)]
+    assert quiet not in dict(await store.expiring_rooms(86400))
+
+    assert await store.set_retention("ephemeral", None)  # back to the server's
+    assert await store.expiring_rooms(None) == []
