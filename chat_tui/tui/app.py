@@ -152,7 +152,7 @@ class ChatApp(App[int]):
 
     def _login_failed(self, login: LoginScreen | None, message: str) -> None:
         if login is not None:
-            login.show_error(message)
+            login.show_error(message, clear_password=True)
         else:
             self.push_screen(LoginScreen(self.url, self.nick, message))
 

@@ -104,11 +104,14 @@ class LoginScreen(Screen[None]):
         field.add_class("needed")
         field.focus()
 
-    def show_error(self, message: str) -> None:
+    def show_error(self, message: str, *, clear_password: bool = False) -> None:
+        """Say what went wrong (wrapped, in full); ``clear_password`` after the server
+        refused it, else it stays typed (a connection error says nothing against it)."""
         self.query_one("#login-error", Label).update(safe_text(message))
         self.query_one("#login-button", Button).disabled = False
         password = self.query_one("#login-password", Input)
-        password.value = ""
+        if clear_password:
+            password.value = ""
         password.focus()
 
     def _submit(self) -> None:
