@@ -26,7 +26,7 @@ QUICK_DRAIN_S = 2.0
 # Systems that cannot keep up with the offered rate (a backlog that takes tens of seconds
 # to deliver, its threads starving any process beside it on the core): their latency
 # repetitions come after every other system's, and only the minimum of them.
-OVERLOADED = ("seed",)
+OVERLOADED = ("seed", "seed-threading")
 OVERLOADED_REPS = 3
 # The "changes mix" scenarios: chat with 10 % of the publishers' entries reactions and edits
 # (``chat-mix``), against chat with none (``chat``) in the same run; both are a chat server,
@@ -137,16 +137,19 @@ def _latency(ctx: Context, scenario: str, rig: Rig, n: int, rate: float) -> None
 def fanout(
     ctx: Context,
     n: int,
-    systems: tuple[str, ...] = ("ceiling", "chat", "seed"),
+    systems: tuple[str, ...] | None = None,
     latency_rate: float | None = None,
     scenario: str = "",
 ) -> None:
     """fanout-N: one room, N subscribers, one publisher; saturation, then latency.
 
     The latency phase offers ``latency_rate`` messages/s, by default half of the first
-    system's (the ceiling's) median saturation rate in this run.
+    system's (the ceiling's) median saturation rate in this run. ``systems`` by default:
+    the ceiling, chat, the seed and mosquitto (when installed).
     """
     scenario = scenario or f"fanout-{n}"
+    if systems is None:
+        systems = ctx.with_mosquitto(scenario, ("ceiling", "chat", "seed"))
     tokens = ctx.ensure_accounts(n + 1)
     with _rigs(ctx, scenario, systems, ("subscribers", "publisher")) as rigs:
         fanout_on(ctx, scenario, rigs, {rig.system: tokens for rig in rigs}, n, latency_rate)
