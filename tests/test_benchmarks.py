@@ -21,6 +21,7 @@ from benchmarks.harness import mqtt, procs, wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
 from benchmarks.scenarios import abuse, erase, scenario_nodes
+from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
 from benchmarks.scenarios.traffic import fanout, fanout_mix, persist_mix
@@ -320,7 +321,6 @@ def test_two_nodes_fanout_delivers_every_message_once(
     """fanout-2nodes on real PostgreSQL + Redis: two subscribers (on two nodes for
     chat-2nodes, the publisher on the first), every acked message delivered to each exactly
     once; the fresh schemas and Redis keys are gone afterwards."""
-    import asyncpg  # type: ignore[import-untyped]
     import redis
 
     ctx = Context(workdir=tmp_path, quick=True, repetitions=3, window_s=0.2)
@@ -341,24 +341,45 @@ def test_two_nodes_fanout_delivers_every_message_once(
         assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
     assert ctx.results.table().count("x chat-1node") >= 4  # 2 nodes against 1 node
 
-    async def schemas_left() -> list[str]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            rows = await conn.fetch(
-                "SELECT schema_name FROM information_schema.schemata"
-                " WHERE schema_name = ANY($1::text[])",
-                [b.schema for b in used],
-            )
-        finally:
-            await conn.close()
-        return [r["schema_name"] for r in rows]
-
-    assert len(used) == 2 and asyncio.run(schemas_left()) == []
+    assert len(used) == 2 and asyncio.run(schemas_left(database_url, used)) == []
     client = redis.Redis.from_url(redis_url)
     try:
         assert [k for b in used for k in client.scan_iter(match=f"{b.prefix}:*")] == []
     finally:
         client.close()
+
+
+async def schemas_left(database_url: str, used: list[scenario_nodes.Backing]) -> list[str]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT schema_name FROM information_schema.schemata"
+            " WHERE schema_name = ANY($1::text[])",
+            [b.schema for b in used],
+        )
+    finally:
+        await conn.close()
+    return [r["schema_name"] for r in rows]
+
+
+@pytest.mark.slow
+def test_tiny_persist_pg_acks_durable_sends_on_both_systems(
+    tmp_path: Path, database_url: str
+) -> None:
+    """persist-pg on real PostgreSQL: chat and the one-commit-per-message baseline ack every
+    send of three senders, in both windows; their schemas are dropped afterwards."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=3, window_s=0.2)
+    used = persist_pg(ctx, senders=3, url=database_url)
+    got = measured(ctx.results.records())
+    for system in ("chat", "pg-per-commit"):
+        for suffix in ("", "_saturated"):
+            assert got[(system, "acked_per_s" + suffix)] > 0
+            assert got[(system, "errors" + suffix)] == 0
+            assert 0 < got[(system, "p50_ms" + suffix)] <= got[(system, "p99_ms" + suffix)]
+    assert "x pg-per-commit" in ctx.results.table()
+    assert len(used) == 2 and asyncio.run(schemas_left(database_url, used)) == []
 
 
 def test_two_nodes_scenario_is_skipped_with_the_reason_without_postgresql(

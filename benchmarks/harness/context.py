@@ -79,7 +79,7 @@ class Context:
     ) -> Iterator[procs.Server]:
         """A started server of ``system`` on the server core, stopped on exit (``options``:
         a ``chat-pg`` node's ``database_url``, ``redis_url`` and ``redis_prefix``)."""
-        if db is None and system not in ("ceiling", "chat-pg", "mosquitto"):
+        if db is None and system not in ("ceiling", "chat-pg", "pg-per-commit", "mosquitto"):
             db = self.fresh_db(system)
         server = procs.Server(system, self.workdir, db, **options).start()
         self.log(f"{scenario}: {system} server pid {server.pid} on core {procs.SERVER_CORE}")

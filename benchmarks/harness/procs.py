@@ -155,13 +155,18 @@ class Server:
             if self.system == "chat-defended":  # every limit at its default (the abuse scenario)
                 return [*command, "--log-level", "warning"]
             return [*command, *CHAT_FLAGS]
-        if self.system == "chat-pg":
-            assert self.database_url and self.redis_url and self.redis_prefix
+        if self.system == "chat-pg":  # Redis only when given (several nodes)
+            assert self.database_url
             chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
+            redis = ["--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix]
             return [
                 *chat, "serve", "--port", "0", "--database-url", self.database_url,
-                "--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix, *CHAT_FLAGS,
+                *(redis if self.redis_url else []), *CHAT_FLAGS,
             ]  # fmt: skip
+        if self.system == "pg-per-commit":
+            assert self.database_url
+            commit = "benchmarks.baselines.commit_server"
+            return [*py, commit, "--port", "0", "--database-url", self.database_url]
         if self.system == "ceiling":
             return [*py, "benchmarks.baselines.ceiling_server", "--port", "0"]
         if self.system == "sqlite-per-commit":

@@ -189,10 +189,13 @@ CHAT_MIX = Dialect(
     delivery=(b'{"type":"message"', b'{"type":"edit"', b'{"type":"react"'),
     ack=b'{"type":"ack"',
 )
-# the per-commit SQLite baseline speaks chat's wire shape
+# the per-commit baselines (SQLite, PostgreSQL) speak chat's wire shape
 COMMIT = Dialect("sqlite-per-commit", delivery=b'{"type":"message"', ack=b'{"type":"ack"')
+PG_COMMIT = Dialect("pg-per-commit", delivery=COMMIT.delivery, ack=COMMIT.ack)
 # mosquitto: QoS 0 PUBLISH to the room's topic; every subscriber (the publisher too) gets a
 # copy, the publisher's own is its ack, as the ceiling's echo is
 MOSQUITTO = Dialect("mosquitto", delivery=b"", ack=b"", mqtt=True)
 SEED_THREADING = Dialect("seed-threading", delivery=SEED.delivery, ack=b"", engineio=True)
-DIALECTS = {d.name: d for d in (CHAT, CHAT_MIX, CEILING, SEED, SEED_THREADING, COMMIT, MOSQUITTO)}
+DIALECTS = {
+    d.name: d for d in (CHAT, CHAT_MIX, CEILING, SEED, SEED_THREADING, COMMIT, PG_COMMIT, MOSQUITTO)
+}

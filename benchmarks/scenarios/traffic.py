@@ -236,21 +236,33 @@ def _senders(
     """
     tokens = ctx.ensure_accounts(len(rooms))
     with _rigs(ctx, scenario, systems, ("senders",)) as rigs:
-        for rig in rigs:
-            specs: list[dict[str, Any]] = [
-                {"room": room, "token": tokens[i], "tag": f"c{i}", "count": False}
-                for i, room in enumerate(rooms)
-            ]
-            if rig.system == "chat-mix":
-                for spec in specs:
-                    spec["changes"] = CHANGES
-            took = rig.pub.call("connect", clients=specs, timeout=300)["seconds"]
-            ctx.log(f"{scenario}: {rig.system}: {len(rooms)} senders connected in {took:.1f}s")
-            rig.pub.call("loop", window=1, duration=0.3, max_sends=100_000)  # warm-up
-        for _ in range(ctx.reps):
-            for suffix, window in windows:
-                for rig in rigs:
-                    _send_window(ctx, scenario, rig, window, suffix)
+        senders_on(ctx, scenario, rigs, {rig.system: tokens for rig in rigs}, rooms, windows)
+
+
+def senders_on(
+    ctx: Context,
+    scenario: str,
+    rigs: list[Rig],
+    tokens: dict[str, list[str]],
+    rooms: list[str],
+    windows: tuple[tuple[str, int], ...],
+) -> None:
+    """The senders' measurement on rigs already up (``tokens``: each system's accounts)."""
+    for rig in rigs:
+        specs: list[dict[str, Any]] = [
+            {"room": room, "token": tokens[rig.system][i], "tag": f"c{i}", "count": False}
+            for i, room in enumerate(rooms)
+        ]
+        if rig.system == "chat-mix":
+            for spec in specs:
+                spec["changes"] = CHANGES
+        took = rig.pub.call("connect", clients=specs, timeout=300)["seconds"]
+        ctx.log(f"{scenario}: {rig.system}: {len(rooms)} senders connected in {took:.1f}s")
+        rig.pub.call("loop", window=1, duration=0.3, max_sends=100_000)  # warm-up
+    for _ in range(ctx.reps):
+        for suffix, window in windows:
+            for rig in rigs:
+                _send_window(ctx, scenario, rig, window, suffix)
 
 
 def _send_window(ctx: Context, scenario: str, rig: Rig, window: int, suffix: str) -> None:
@@ -266,7 +278,8 @@ def _send_window(ctx: Context, scenario: str, rig: Rig, window: int, suffix: str
     used = [procs.cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True)]
     for metric, seconds in zip(("server_cpu_pct", "loadgen_cpu_pct"), used, strict=True):
         add(metric, 100 * seconds / result["seconds"])
-    if rig.system != "ceiling":  # SQLite's share: the threads other than the event loop's
+    if rig.server.system in ("chat", "sqlite-per-commit"):  # SQLite's share: the threads
+        # other than the event loop's
         main, other = procs.thread_cpu_seconds(rig.server.pid)
         main, other = main - threads[0], other - threads[1]
         add("sqlite_thread_cpu_share_pct", 100 * other / (main + other) if main + other else 0.0)
@@ -291,6 +304,7 @@ def rooms50(ctx: Context, clients: int = 1000, rooms: int = 50) -> None:
 # Sends each persist sender keeps in flight for the ``_saturated`` metrics: 400 in all, so
 # group commit batches grow until the server's core is the limit.
 SATURATING_WINDOW = 8
+PERSIST_WINDOWS = (("", 1), ("_saturated", SATURATING_WINDOW))
 
 
 def persist(
@@ -301,8 +315,7 @@ def persist(
 ) -> None:
     """persist: 50 concurrent senders, each in its own room, acked after the commit."""
     names = [f"persist-{i}" for i in range(senders)]
-    windows = (("", 1), ("_saturated", SATURATING_WINDOW))
-    _senders(ctx, scenario, systems, names, windows)
+    _senders(ctx, scenario, systems, names, PERSIST_WINDOWS)
 
 
 def persist_mix(ctx: Context, senders: int = 50) -> None:
