@@ -17,6 +17,7 @@ from benchmarks.harness.context import Context, machine
 from benchmarks.scenarios import scenario_nodes, soak
 from benchmarks.scenarios.abuse import abuse
 from benchmarks.scenarios.erase import delete_erase
+from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.resources import cli_send, history, idle_conns
 from benchmarks.scenarios.terminal import tui_10k, tui_start
 from benchmarks.scenarios.traffic import (
@@ -28,12 +29,13 @@ from benchmarks.scenarios.traffic import (
     rooms50,
 )
 
-SCENARIOS: dict[str, Callable[[Context], None]] = {
+SCENARIOS: dict[str, Callable[[Context], object]] = {
     "fanout-100": lambda ctx: fanout(ctx, 100),
     "fanout-1000": lambda ctx: fanout(ctx, 1000, latency_rate=20),
     "rooms-50": rooms50,
     "persist": persist,
     "persist-mix": persist_mix,
+    "persist-pg": persist_pg,
     "fanout-100-mix": fanout_mix,
     "metrics-on": metrics_on,
     "delete-erase": delete_erase,

@@ -17,10 +17,11 @@ from websockets.frames import Close
 from websockets.http11 import Response
 
 from benchmarks import writer_cpu
-from benchmarks.harness import wire, wsclient
+from benchmarks.harness import mqtt, procs, wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
 from benchmarks.scenarios import abuse, erase, scenario_nodes
+from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
 from benchmarks.scenarios.traffic import fanout, fanout_mix, metrics_on, persist_mix
@@ -103,6 +104,49 @@ def test_engineio_packets() -> None:
         wire.parse_eio("42{}")
 
 
+def test_mqtt_packets_are_the_spec_bytes() -> None:
+    # MQTT 3.1.1: CONNECT (clean session, keep-alive 0), SUBSCRIBE at QoS 0, PUBLISH at QoS 0
+    assert mqtt.connect("c1") == b"\x10\x0e\x00\x04MQTT\x04\x02\x00\x00\x00\x02c1"
+    assert mqtt.subscribe(7, "fan") == b"\x82\x08\x00\x07\x00\x03fan\x00"
+    assert mqtt.publish("fan", b"hi") == b"\x30\x07\x00\x03fanhi"
+    assert mqtt.PINGREQ_PACKET == b"\xc0\x00"
+    # remaining lengths take 1-4 bytes
+    for size, head in ((122, 2), (123, 3), (16_378, 3), (16_379, 4)):
+        packet = mqtt.publish("fan", b"x" * size)
+        assert len(packet) == head + 5 + size
+        packets, pos = mqtt.parse_packets(packet)
+        assert pos == len(packet)
+        [(kind, flags, start, end)] = packets
+        assert (kind, flags) == (mqtt.PUBLISH, 0)
+        topic, payload = mqtt.publish_parts(packet, flags, start, end)
+        assert topic == "fan" and packet[payload:end] == b"x" * size
+    with pytest.raises(ValueError):
+        mqtt.publish("t", b"x" * (mqtt.MAX_REMAINING + 1))
+
+
+def test_mqtt_parse_splits_the_broker_stream_and_waits_for_a_cut_packet() -> None:
+    qos1 = b"\x32\x09\x00\x03fan\x00\x05ok"  # a QoS 1 PUBLISH: packet id 5 before the payload
+    stream = b"\x20\x02\x00\x00" + b"\x90\x03\x00\x01\x00" + qos1 + b"\xd0\x00"
+    packets, pos = mqtt.parse_packets(stream)
+    assert pos == len(stream)
+    assert [(k, f) for k, f, _, _ in packets] == [
+        (mqtt.CONNACK, 0),
+        (mqtt.SUBACK, 0),
+        (mqtt.PUBLISH, 2),
+        (mqtt.PINGRESP, 0),
+    ]
+    assert mqtt.connack_code(stream, packets[0][2], packets[0][3]) == 0
+    _, flags, start, end = packets[2]
+    topic, payload = mqtt.publish_parts(stream, flags, start, end)
+    assert (topic, stream[payload:end]) == ("fan", b"ok")
+    for cut in range(len(stream)):  # a packet cut anywhere waits for the rest
+        got, pos = mqtt.parse_packets(stream[:cut])
+        assert got == packets[: len(got)]
+        assert pos == (got[-1][3] if got else 0)
+    with pytest.raises(ValueError):
+        mqtt.parse_packets(b"\x30\xff\xff\xff\xff\x01")
+
+
 def test_percentile_interpolates_between_ranks() -> None:
     values = list(range(1, 101))  # 1..100
     assert percentile(values, 50) == pytest.approx(50.5)
@@ -149,6 +193,21 @@ def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
         assert got[(system, "deliveries_per_s")] > 0
         assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
     assert {r["scenario"] for r in records} == {"fanout-2"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(procs.mosquitto_binary() is None, reason="mosquitto is not installed")
+def test_tiny_fanout_on_mosquitto_delivers_every_message(tmp_path: Path) -> None:
+    """mosquitto on its own port and config (QoS 0): the MQTT clients get every message."""
+    ctx = Context(workdir=tmp_path, quick=False, repetitions=3, window_s=0.2)
+    fanout(ctx, 3, systems=("ceiling", "mosquitto"), latency_rate=50)
+    got = measured(ctx.results.records())
+    lost = ctx.results.get("fanout-3", "mosquitto", "lost")
+    assert lost is not None and lost.values == [0, 0, 0]
+    assert got[("mosquitto", "deliveries_per_s")] > 0
+    assert 0 < got[("mosquitto", "p50_ms")] <= got[("mosquitto", "p99_ms")]
+    [config] = tmp_path.glob("mosquitto-*.conf")
+    assert "persistence false" in config.read_text()
 
 
 def entry_kinds(workdir: Path) -> list[dict[int, int]]:
@@ -278,7 +337,6 @@ def test_two_nodes_fanout_delivers_every_message_once(
     """fanout-2nodes on real PostgreSQL + Redis: two subscribers (on two nodes for
     chat-2nodes, the publisher on the first), every acked message delivered to each exactly
     once; the fresh schemas and Redis keys are gone afterwards."""
-    import asyncpg  # type: ignore[import-untyped]
     import redis
 
     ctx = Context(workdir=tmp_path, quick=True, repetitions=3, window_s=0.2)
@@ -299,24 +357,45 @@ def test_two_nodes_fanout_delivers_every_message_once(
         assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
     assert ctx.results.table().count("x chat-1node") >= 4  # 2 nodes against 1 node
 
-    async def schemas_left() -> list[str]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            rows = await conn.fetch(
-                "SELECT schema_name FROM information_schema.schemata"
-                " WHERE schema_name = ANY($1::text[])",
-                [b.schema for b in used],
-            )
-        finally:
-            await conn.close()
-        return [r["schema_name"] for r in rows]
-
-    assert len(used) == 2 and asyncio.run(schemas_left()) == []
+    assert len(used) == 2 and asyncio.run(schemas_left(database_url, used)) == []
     client = redis.Redis.from_url(redis_url)
     try:
         assert [k for b in used for k in client.scan_iter(match=f"{b.prefix}:*")] == []
     finally:
         client.close()
+
+
+async def schemas_left(database_url: str, used: list[scenario_nodes.Backing]) -> list[str]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT schema_name FROM information_schema.schemata"
+            " WHERE schema_name = ANY($1::text[])",
+            [b.schema for b in used],
+        )
+    finally:
+        await conn.close()
+    return [r["schema_name"] for r in rows]
+
+
+@pytest.mark.slow
+def test_tiny_persist_pg_acks_durable_sends_on_both_systems(
+    tmp_path: Path, database_url: str
+) -> None:
+    """persist-pg on real PostgreSQL: chat and the one-commit-per-message baseline ack every
+    send of three senders, in both windows; their schemas are dropped afterwards."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=3, window_s=0.2)
+    used = persist_pg(ctx, senders=3, url=database_url)
+    got = measured(ctx.results.records())
+    for system in ("chat", "pg-per-commit"):
+        for suffix in ("", "_saturated"):
+            assert got[(system, "acked_per_s" + suffix)] > 0
+            assert got[(system, "errors" + suffix)] == 0
+            assert 0 < got[(system, "p50_ms" + suffix)] <= got[(system, "p99_ms" + suffix)]
+    assert "x pg-per-commit" in ctx.results.table()
+    assert len(used) == 2 and asyncio.run(schemas_left(database_url, used)) == []
 
 
 def test_two_nodes_scenario_is_skipped_with_the_reason_without_postgresql(

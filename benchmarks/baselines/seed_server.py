@@ -2,9 +2,14 @@
 
 As in the seed document: a ``message`` event {nickname, message, date} is stored as a
 ``Message`` row and committed through Flask-SQLAlchemy, then emitted to everyone as
-``response``. SQLite stands in for PostgreSQL; eventlet is not installed here, so
-Flask-SocketIO runs in its threading mode (simple-websocket, one thread per connection).
-Run: ``python -m benchmarks.baselines.seed_server --db PATH``.
+``response``. SQLite stands in for PostgreSQL.
+
+Deployed as the seed's README deploys it (its Procfile: ``gunicorn -k eventlet app:app``, one
+worker): ``gunicorn -k eventlet --bind 127.0.0.1:PORT
+'benchmarks.baselines.seed_server:wsgi("PATH")'``; Flask-SocketIO then runs in its eventlet
+mode (greenlets, eventlet's own websocket). ``python -m benchmarks.baselines.seed_server --db
+PATH --port N`` runs it in the threading mode instead (Werkzeug, simple-websocket, one thread
+per connection): the harness's ``seed-threading``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from flask_socketio import SocketIO, emit  # type: ignore[import-untyped]
 from flask_sqlalchemy import SQLAlchemy
 
 
-def create_app(db_path: str) -> tuple[Flask, SocketIO]:
+def create_app(db_path: str, async_mode: str = "threading") -> tuple[Flask, SocketIO]:
     app = Flask(__name__)
     app.config["SECRET_KEY"] = "bench"
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{db_path}"
@@ -35,7 +40,7 @@ def create_app(db_path: str) -> tuple[Flask, SocketIO]:
     with app.app_context():
         db.create_all()
 
-    socketio = SocketIO(app, async_mode="threading", logger=False, engineio_logger=False)
+    socketio = SocketIO(app, async_mode=async_mode, logger=False, engineio_logger=False)
 
     @socketio.on("message")  # type: ignore[untyped-decorator]
     def handle_message(msg: dict[str, Any]) -> None:
@@ -47,6 +52,13 @@ def create_app(db_path: str) -> tuple[Flask, SocketIO]:
         emit("response", msg, broadcast=True)
 
     return app, socketio
+
+
+def wsgi(db_path: str) -> Flask:
+    """The app for gunicorn's eventlet worker (which has monkey-patched the standard
+    library before importing this): Flask-SocketIO in its eventlet mode."""
+    app, _socketio = create_app(db_path, "eventlet")
+    return app
 
 
 def main() -> None:

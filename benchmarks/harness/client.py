@@ -14,7 +14,7 @@ import json
 import time
 from typing import cast
 
-from benchmarks.harness import wire
+from benchmarks.harness import mqtt, wire
 from chat_tui.client.ids import new_id
 
 
@@ -305,9 +305,12 @@ class RawClient(asyncio.Protocol):
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.waiters.append((b"\x00pong", fut))
         start = time.monotonic_ns()
-        self.write(b"bench", wire.OP_PING)
+        self._send_ping()
         await asyncio.wait_for(fut, timeout)
         return time.monotonic_ns() - start
+
+    def _send_ping(self) -> None:
+        self.write(b"bench", wire.OP_PING)
 
     async def request(
         self, payload: bytes, reply_prefix: bytes | tuple[bytes, ...], timeout: float = 10.0
@@ -327,6 +330,62 @@ class RawClient(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.write(b"\x03\xe8", wire.OP_CLOSE)
             self.transport.close()
+
+
+class MqttClient(RawClient):
+    """One MQTT 3.1.1 connection (QoS 0, clean session, no keep-alive): CONNECT, then
+    SUBSCRIBE to the room's topic (a publisher subscribes too: its own copy is its ack)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.state = "connack"
+        self.transport.write(mqtt.connect(f"{self.tag}-{id(self):x}"))
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        packets, pos = mqtt.parse_packets(buf)
+        if not packets:
+            return
+        now = time.monotonic_ns()
+        for kind, flags, start, end in packets:
+            if kind == mqtt.PUBLISH and self.state == "ready":
+                _topic, payload = mqtt.publish_parts(buf, flags, start, end)
+                self._on_text(buf, payload, end, now)
+            elif kind == mqtt.CONNACK:
+                code = mqtt.connack_code(buf, start, end)
+                if code:
+                    self._fail(f"CONNACK {code}")
+                elif self.room:
+                    self.state = "suback"
+                    self.write(mqtt.subscribe(1, self.room))
+                else:
+                    self._set_ready()
+            elif kind == mqtt.SUBACK:
+                if buf[end - 1] == 0x80:
+                    self._fail("SUBACK refused")
+                else:
+                    self._set_ready()
+            elif kind == mqtt.PINGRESP:
+                self._resolve(b"")
+        del buf[:pos]
+
+    def write(self, payload: bytes, opcode: int = wire.OP_TEXT) -> None:
+        """Packets go as they are (``opcode`` is the websocket clients')."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(payload)
+
+    def _send_ping(self) -> None:
+        self.write(mqtt.PINGREQ_PACKET)  # its PINGRESP ends ``ping``
+
+    def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.write(mqtt.DISCONNECT_PACKET)
+            self.transport.close()
+
+
+def client_class(dialect: wire.Dialect) -> type[RawClient]:
+    return MqttClient if dialect.mqtt else RawClient
 
 
 async def open_client(client: RawClient, timeout: float = 30.0) -> RawClient:

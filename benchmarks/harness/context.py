@@ -43,6 +43,16 @@ class Context:
     def log(self, message: str) -> None:
         print(f"[{time.monotonic() - self.started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
+    def with_mosquitto(self, scenario: str, systems: tuple[str, ...]) -> tuple[str, ...]:
+        """``systems`` and the mosquitto broker, when it is installed (else the reason is
+        logged and the scenario runs without it)."""
+        if procs.mosquitto_binary() is None:
+            self.log(
+                f"{scenario}: mosquitto skipped: no mosquitto executable (apt install mosquitto)"
+            )
+            return systems
+        return (*systems, "mosquitto")
+
     def ensure_accounts(self, count: int) -> list[str]:
         """Tokens of ``count`` chat accounts in the run's template database (made once)."""
         if self.template is None or len(self.tokens) < count:
@@ -69,7 +79,7 @@ class Context:
     ) -> Iterator[procs.Server]:
         """A started server of ``system`` on the server core, stopped on exit (``options``:
         a ``chat-pg`` node's ``database_url``, ``redis_url`` and ``redis_prefix``)."""
-        if db is None and system not in ("ceiling", "chat-pg"):
+        if db is None and system not in ("ceiling", "chat-pg", "pg-per-commit", "mosquitto"):
             db = self.fresh_db(system)
         server = procs.Server(system, self.workdir, db, **options).start()
         self.log(f"{scenario}: {system} server pid {server.pid} on core {procs.SERVER_CORE}")

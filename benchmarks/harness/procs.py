@@ -54,6 +54,25 @@ CHAT_ENV = {
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# systems that print no "listening on" line: started once their port accepts
+QUIET = ("mosquitto", "seed")
+MOSQUITTO_CONFIG = """\
+listener {port} 127.0.0.1
+allow_anonymous true
+persistence false
+max_connections -1
+set_tcp_nodelay true
+log_dest stderr
+log_type error
+log_type warning
+"""
+
+
+def mosquitto_binary() -> str | None:
+    """The mosquitto broker's executable (Debian's package puts it in /usr/sbin), or None."""
+    return shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
+
+
 def cores() -> int:
     return len(os.sched_getaffinity(0))
 
@@ -126,6 +145,7 @@ class Server:
         self.redis_prefix = redis_prefix
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
+        self.worker_pid = 0
         self.log = workdir / f"{system}-{time.monotonic_ns()}.log"
 
     def command(self) -> list[str]:
@@ -139,24 +159,45 @@ class Server:
             if self.system == "chat-metrics":  # chat with GET /metrics and its counting
                 return [*command, *CHAT_FLAGS, "--metrics"]
             return [*command, *CHAT_FLAGS]
-        if self.system == "chat-pg":
-            assert self.database_url and self.redis_url and self.redis_prefix
+        if self.system == "chat-pg":  # Redis only when given (several nodes)
+            assert self.database_url
             chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
+            redis = ["--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix]
             return [
                 *chat, "serve", "--port", "0", "--database-url", self.database_url,
-                "--redis-url", self.redis_url, "--redis-prefix", self.redis_prefix, *CHAT_FLAGS,
+                *(redis if self.redis_url else []), *CHAT_FLAGS,
             ]  # fmt: skip
+        if self.system == "pg-per-commit":
+            assert self.database_url
+            commit = "benchmarks.baselines.commit_server"
+            return [*py, commit, "--port", "0", "--database-url", self.database_url]
         if self.system == "ceiling":
             return [*py, "benchmarks.baselines.ceiling_server", "--port", "0"]
         if self.system == "sqlite-per-commit":
             assert self.db is not None
             return [*py, "benchmarks.baselines.commit_server", "--port", "0", "--db", str(self.db)]
-        if self.system == "seed":
+        if self.system == "mosquitto":
+            self.port = free_port()
+            return [mosquitto_binary() or "mosquitto", "-c", str(self._mosquitto_config())]
+        if self.system == "seed":  # as the seed's Procfile deploys it
+            assert self.db is not None
+            self.port = free_port()
+            app = f"benchmarks.baselines.seed_server:wsgi({str(self.db)!r})"
+            return [*py, "gunicorn", "-k", "eventlet", "--bind", f"127.0.0.1:{self.port}",
+                    "--graceful-timeout", "2", "--log-level", "warning", app]  # fmt: skip
+        if self.system == "seed-threading":
             assert self.db is not None
             self.port = free_port()
             seed = "benchmarks.baselines.seed_server"
             return [*py, seed, "--port", str(self.port), "--db", str(self.db)]
         raise ValueError(f"unknown system {self.system}")
+
+    def _mosquitto_config(self) -> Path:
+        """mosquitto's own config file, on this run's free port: QoS 0 as the clients send,
+        nothing kept on disk, no connection limit, Nagle off as every asyncio server has it."""
+        path = self.workdir / f"mosquitto-{self.port}.conf"
+        path.write_text(MOSQUITTO_CONFIG.format(port=self.port))
+        return path
 
     def start(self, timeout: float = 30.0) -> Server:
         cmd = self.command()
@@ -179,6 +220,12 @@ class Server:
             )
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout
+        if self.system in QUIET:  # says nothing on stdout: wait for its port
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if self._accepts(0.5) and self._find_worker():
+                    return self
+            self.stop()
+            raise RuntimeError(f"{self.system} did not start: {self.log.read_text()[-2000:]}")
         seen = b""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -197,8 +244,8 @@ class Server:
         self.stop()
         raise RuntimeError(f"{self.system} did not start in {timeout} s")
 
-    def _accepts(self) -> bool:
-        deadline = time.monotonic() + 10
+    def _accepts(self, within: float = 10.0) -> bool:
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             with (
                 contextlib.suppress(OSError),
@@ -208,10 +255,23 @@ class Server:
             time.sleep(0.05)
         return False
 
+    def _find_worker(self) -> bool:
+        """gunicorn serves from its one worker process, a child of the arbiter: that is the
+        process whose CPU and RSS are measured."""
+        if self.system != "seed":
+            return True
+        assert self.proc is not None
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+        if not children.split():
+            return False
+        self.worker_pid = int(children.split()[0])
+        return True
+
     @property
     def pid(self) -> int:
+        """The serving process (for gunicorn its worker, not the arbiter)."""
         assert self.proc is not None
-        return self.proc.pid
+        return self.worker_pid or self.proc.pid
 
     def rss_kb(self) -> int:
         """VmRSS of the server process, in kB (threads included: one address space)."""

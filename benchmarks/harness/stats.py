@@ -83,6 +83,7 @@ REFERENCE = {
     "fanout-1000": "ceiling",
     "rooms-50": "ceiling",
     "persist": "sqlite-per-commit",
+    "persist-pg": "pg-per-commit",
     "delete-erase": "send",
     "idle-conns": "ceiling",
     "history": "ping",

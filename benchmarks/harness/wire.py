@@ -14,6 +14,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks.harness import mqtt
+
 OP_TEXT = 0x1
 OP_BINARY = 0x2
 OP_CLOSE = 0x8
@@ -155,6 +157,7 @@ class Dialect:
     # prefix of a payload that acknowledges the client's own send (b"" = its own echo)
     ack: bytes
     engineio: bool = False
+    mqtt: bool = False  # MQTT 3.1.1 packets on the bare TCP stream, no websocket
 
     def path(self, room: str) -> str:
         if self.engineio:
@@ -165,6 +168,8 @@ class Dialect:
 
     def publish(self, room: str, text: str, key: str, nick: str = "bench") -> bytes:
         """The frame payload that publishes ``text`` to ``room``."""
+        if self.mqtt:
+            return mqtt.publish(room, text.encode())
         if self.engineio:
             date = "26.11.2026 05:00:00"
             return eio_event("message", {"nickname": nick, "message": text, "date": date}).encode()
@@ -186,6 +191,24 @@ CHAT_MIX = Dialect(
 )
 # chat with --metrics: the same wire
 CHAT_METRICS = Dialect("chat-metrics", delivery=CHAT.delivery, ack=CHAT.ack)
-# the per-commit SQLite baseline speaks chat's wire shape
+# the per-commit baselines (SQLite, PostgreSQL) speak chat's wire shape
 COMMIT = Dialect("sqlite-per-commit", delivery=b'{"type":"message"', ack=b'{"type":"ack"')
-DIALECTS = {d.name: d for d in (CHAT, CHAT_MIX, CHAT_METRICS, CEILING, SEED, COMMIT)}
+PG_COMMIT = Dialect("pg-per-commit", delivery=COMMIT.delivery, ack=COMMIT.ack)
+# mosquitto: QoS 0 PUBLISH to the room's topic; every subscriber (the publisher too) gets a
+# copy, the publisher's own is its ack, as the ceiling's echo is
+MOSQUITTO = Dialect("mosquitto", delivery=b"", ack=b"", mqtt=True)
+SEED_THREADING = Dialect("seed-threading", delivery=SEED.delivery, ack=b"", engineio=True)
+DIALECTS = {
+    d.name: d
+    for d in (
+        CHAT,
+        CHAT_MIX,
+        CHAT_METRICS,
+        CEILING,
+        SEED,
+        SEED_THREADING,
+        COMMIT,
+        PG_COMMIT,
+        MOSQUITTO,
+    )
+}

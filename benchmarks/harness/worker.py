@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmarks.harness import hostile, wire
 from benchmarks.harness.bystander import Bystander
-from benchmarks.harness.client import RawClient, Tally, open_client
+from benchmarks.harness.client import RawClient, Tally, client_class, open_client
 from chat_tui.client.ids import new_id
 
 Spec = dict[str, Any]
@@ -61,7 +61,7 @@ class _Process:
             # a spec may name its own port (clients of one worker spread over several nodes)
             spec = {"host": self.host, "port": self.port, **spec}
             async with gate:
-                client = RawClient(self.dialect, self.tally, **spec)
+                client = client_class(self.dialect)(self.dialect, self.tally, **spec)
                 return await open_client(client)
 
         self.clients += await asyncio.gather(*(one(spec) for spec in clients))

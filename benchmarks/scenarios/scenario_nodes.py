@@ -61,11 +61,15 @@ class Backing:
         """The node flags (see :meth:`procs.Server.command`)."""
         return {"database_url": self.url, "redis_url": self.redis_url, "redis_prefix": self.prefix}
 
+    def create_schema(self) -> None:
+        """Only the empty schema (a baseline server makes its own table)."""
+        asyncio.run(self._admin(f"CREATE SCHEMA {self.schema}"))
+
     def create(self, users: int) -> list[str]:
         """Create the schema, migrate it with ``chat-server db migrate``, and add ``users``
         accounts bench0.. with a token each (direct inserts: an argon2 hash per account would
         cost minutes); returns the tokens."""
-        asyncio.run(self._admin(f"CREATE SCHEMA {self.schema}"))
+        self.create_schema()
         subprocess.run(
             [*procs.tool("chat-server"), "db", "migrate", "--database-url", self.url],
             check=True,
@@ -79,6 +83,8 @@ class Backing:
     def drop(self) -> None:
         """Drop the schema and every key under the prefix."""
         asyncio.run(self._admin(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))
+        if not self.redis_url:
+            return
         client = redis.Redis.from_url(self.redis_url)
         try:
             keys = list(client.scan_iter(match=f"{self.prefix}:*"))
@@ -112,11 +118,13 @@ class Backing:
 
 
 def unreachable(database_url: str, redis_url: str) -> str | None:
-    """Why PostgreSQL or Redis cannot be used (None: both answer)."""
+    """Why PostgreSQL or Redis (when given) cannot be used (None: they answer)."""
     try:
         asyncio.run(Backing(database_url, redis_url)._admin("SELECT 1"))
     except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         return f"no PostgreSQL at {database_url} ({type(exc).__name__}: {exc}; set {DATABASE_ENV})"
+    if not redis_url:
+        return None
     client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
     try:
         client.ping()

@@ -27,7 +27,7 @@ QUICK_DRAIN_S = 2.0
 # Systems that cannot keep up with the offered rate (a backlog that takes tens of seconds
 # to deliver, its threads starving any process beside it on the core): their latency
 # repetitions come after every other system's, and only the minimum of them.
-OVERLOADED = ("seed",)
+OVERLOADED = ("seed", "seed-threading")
 OVERLOADED_REPS = 3
 # The "changes mix" scenarios: chat with 10 % of the publishers' entries reactions and edits
 # (``chat-mix``), against chat with none (``chat``) in the same run; both are a chat server,
@@ -149,16 +149,19 @@ def _latency(ctx: Context, scenario: str, rig: Rig, n: int, rate: float) -> None
 def fanout(
     ctx: Context,
     n: int,
-    systems: tuple[str, ...] = ("ceiling", "chat", "seed"),
+    systems: tuple[str, ...] | None = None,
     latency_rate: float | None = None,
     scenario: str = "",
 ) -> None:
     """fanout-N: one room, N subscribers, one publisher; saturation, then latency.
 
     The latency phase offers ``latency_rate`` messages/s, by default half of the first
-    system's (the ceiling's) median saturation rate in this run.
+    system's (the ceiling's) median saturation rate in this run. ``systems`` by default:
+    the ceiling, chat, the seed and mosquitto (when installed).
     """
     scenario = scenario or f"fanout-{n}"
+    if systems is None:
+        systems = ctx.with_mosquitto(scenario, ("ceiling", "chat", "seed"))
     tokens = ctx.ensure_accounts(n + 1)
     with _rigs(ctx, scenario, systems, ("subscribers", "publisher")) as rigs:
         fanout_on(ctx, scenario, rigs, {rig.system: tokens for rig in rigs}, n, latency_rate)
@@ -245,21 +248,33 @@ def _senders(
     """
     tokens = ctx.ensure_accounts(len(rooms))
     with _rigs(ctx, scenario, systems, ("senders",)) as rigs:
-        for rig in rigs:
-            specs: list[dict[str, Any]] = [
-                {"room": room, "token": tokens[i], "tag": f"c{i}", "count": False}
-                for i, room in enumerate(rooms)
-            ]
-            if rig.system == "chat-mix":
-                for spec in specs:
-                    spec["changes"] = CHANGES
-            took = rig.pub.call("connect", clients=specs, timeout=300)["seconds"]
-            ctx.log(f"{scenario}: {rig.system}: {len(rooms)} senders connected in {took:.1f}s")
-            rig.pub.call("loop", window=1, duration=0.3, max_sends=100_000)  # warm-up
-        for _ in range(ctx.reps):
-            for suffix, window in windows:
-                for rig in rigs:
-                    _send_window(ctx, scenario, rig, window, suffix)
+        senders_on(ctx, scenario, rigs, {rig.system: tokens for rig in rigs}, rooms, windows)
+
+
+def senders_on(
+    ctx: Context,
+    scenario: str,
+    rigs: list[Rig],
+    tokens: dict[str, list[str]],
+    rooms: list[str],
+    windows: tuple[tuple[str, int], ...],
+) -> None:
+    """The senders' measurement on rigs already up (``tokens``: each system's accounts)."""
+    for rig in rigs:
+        specs: list[dict[str, Any]] = [
+            {"room": room, "token": tokens[rig.system][i], "tag": f"c{i}", "count": False}
+            for i, room in enumerate(rooms)
+        ]
+        if rig.system == "chat-mix":
+            for spec in specs:
+                spec["changes"] = CHANGES
+        took = rig.pub.call("connect", clients=specs, timeout=300)["seconds"]
+        ctx.log(f"{scenario}: {rig.system}: {len(rooms)} senders connected in {took:.1f}s")
+        rig.pub.call("loop", window=1, duration=0.3, max_sends=100_000)  # warm-up
+    for _ in range(ctx.reps):
+        for suffix, window in windows:
+            for rig in rigs:
+                _send_window(ctx, scenario, rig, window, suffix)
 
 
 def _send_window(ctx: Context, scenario: str, rig: Rig, window: int, suffix: str) -> None:
@@ -275,7 +290,8 @@ def _send_window(ctx: Context, scenario: str, rig: Rig, window: int, suffix: str
     used = [procs.cpu_seconds(pid) - c for pid, c in zip(pids, cpu, strict=True)]
     for metric, seconds in zip(("server_cpu_pct", "loadgen_cpu_pct"), used, strict=True):
         add(metric, 100 * seconds / result["seconds"])
-    if rig.system != "ceiling":  # SQLite's share: the threads other than the event loop's
+    if rig.server.system in ("chat", "sqlite-per-commit"):  # SQLite's share: the threads
+        # other than the event loop's
         main, other = procs.thread_cpu_seconds(rig.server.pid)
         main, other = main - threads[0], other - threads[1]
         add("sqlite_thread_cpu_share_pct", 100 * other / (main + other) if main + other else 0.0)
@@ -300,6 +316,7 @@ def rooms50(ctx: Context, clients: int = 1000, rooms: int = 50) -> None:
 # Sends each persist sender keeps in flight for the ``_saturated`` metrics: 400 in all, so
 # group commit batches grow until the server's core is the limit.
 SATURATING_WINDOW = 8
+PERSIST_WINDOWS = (("", 1), ("_saturated", SATURATING_WINDOW))
 
 
 def persist(
@@ -310,8 +327,7 @@ def persist(
 ) -> None:
     """persist: 50 concurrent senders, each in its own room, acked after the commit."""
     names = [f"persist-{i}" for i in range(senders)]
-    windows = (("", 1), ("_saturated", SATURATING_WINDOW))
-    _senders(ctx, scenario, systems, names, windows)
+    _senders(ctx, scenario, systems, names, PERSIST_WINDOWS)
 
 
 def persist_mix(ctx: Context, senders: int = 50) -> None:
