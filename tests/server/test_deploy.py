@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import contextlib
+import http.client
+import json
 import os
 import shlex
 import shutil
 import signal
+import socket
+import ssl
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.client.cli_support import json_lines, ok, run_tui, tui_env
 from tests.scale.cluster import PostgresSchema
@@ -196,3 +204,118 @@ def test_a_pg_dump_is_restored_as_the_readme_says(database_url: str, tmp_path: P
     finally:
         server.stop(signal.SIGTERM, timeout=30)
         asyncio.run(schema.drop())
+
+
+NGINX_MAIN = """worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 64; }}
+http {{
+    access_log {dir}/access.log;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    include {dir}/chat.conf;
+}}
+"""
+
+
+def nginx_site(directory: Path, http_port: int, https_port: int, chat_port: int) -> Path:
+    """deploy/nginx.conf on test ports, a self-signed certificate and a private prefix; the
+    main configuration that includes it."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=chat.example.com", "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, timeout=60,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    site = (DEPLOY / "nginx.conf").read_text()
+    live = "/etc/letsencrypt/live/chat.example.com"
+    for old, new in [
+        ("listen [::]:80;", ""),
+        ("listen [::]:443 ssl;", ""),
+        ("listen 80;", f"listen 127.0.0.1:{http_port};"),
+        ("listen 443 ssl;", f"listen 127.0.0.1:{https_port} ssl;"),
+        (f"{live}/fullchain.pem", str(cert)),
+        (f"{live}/privkey.pem", str(key)),
+        ("127.0.0.1:8765", f"127.0.0.1:{chat_port}"),
+    ]:
+        assert old in site, old
+        site = site.replace(old, new)
+    (directory / "chat.conf").write_text(site)
+    main = directory / "nginx.conf"
+    main.write_text(NGINX_MAIN.format(dir=directory))
+    return main
+
+
+def test_nginx_in_front_carries_websockets_and_the_clients_address(tmp_path: Path) -> None:
+    """deploy/nginx.conf with the settings of chat.env: a websocket through it works, the
+    server logs the client's own address (from X-Forwarded-For, trusted from 127.0.0.1),
+    plain HTTP is sent to HTTPS, and /metrics is not served to the world."""
+    if shutil.which("nginx") is None:
+        pytest.skip("nginx is not installed here (Debian package nginx)")
+    env = environment_file(tmp_path)
+    log = tmp_path / "server.log"
+    (tmp_path / "state").mkdir()
+    admin = {**os.environ, **env, "CHAT_PASSWORD": "pw"}  # invite-only signup: an admin adds her
+    add = subprocess.run(
+        [*server_command(), "users", "add", "alice"], env=admin, capture_output=True, timeout=60
+    )
+    assert add.returncode == 0, add.stderr
+    server = ServerProcess(None, log, bare=True, env={**os.environ, **env}).start()
+    http_port, https_port = free_port(), free_port()
+    main = nginx_site(tmp_path, http_port, https_port, int(env["CHAT_SERVER_PORT"]))
+    nginx = subprocess.Popen(
+        ["nginx", "-p", str(tmp_path), "-c", str(main), "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for_port(https_port, nginx)
+        asyncio.run(_login_through(https_port))
+        assert "connect alice from 127.0.0.2 via 127.0.0.1:" in server.log_text()
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        https = f"https://127.0.0.1:{https_port}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{https}/metrics", context=context, timeout=10)
+        assert refused.value.code == 403
+        with urllib.request.urlopen(f"{https}/healthz", context=context, timeout=10) as page:
+            assert json.loads(page.read())["status"] == "ok"
+        plain = http.client.HTTPConnection("127.0.0.1", http_port, timeout=10)
+        plain.request("GET", "/", headers={"Host": "chat.example.com"})
+        moved = plain.getresponse()
+        assert moved.status == 301
+        assert moved.getheader("Location") == "https://chat.example.com/"
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        server.stop(signal.SIGTERM, timeout=30)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else proc.returncode
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {port}")
+
+
+async def _login_through(port: int) -> None:
+    """Log alice in through nginx, from 127.0.0.2 (an address other than the proxy's)."""
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    async with connect(
+        f"wss://127.0.0.1:{port}/ws",
+        ssl=context,
+        server_hostname="chat.example.com",
+        local_addr=("127.0.0.2", 0),
+        open_timeout=20,
+    ) as ws:
+        await ws.send(json.dumps({"type": "hello", "nick": "alice", "password": "pw"}))
+        welcome = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        assert welcome["type"] == "welcome", welcome
