@@ -477,7 +477,7 @@ def connect(
       chat-tui connect ws://chat.example.org:8765/ws --nick alice --room general --room ops
       chat-tui connect ws://chat.example.org:8765/ws --nick dana --invite k3mzq8tbxh2wafnvc7ep
       chat-tui connect --highlight deploy --highlight outage
-      chat-tui connect --notify-command "sh -c 'jq -r .body | xargs -0 notify-send chat'"
+      chat-tui connect --notify-command "sh -c 'jq -j .body | xargs -0 notify-send chat'"
     """
     from chat_tui.tui.app import run  # Textual is imported only here
     from chat_tui.tui.notifications import NotifyCommandError, NotifySettings, parse_command
