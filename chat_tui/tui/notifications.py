@@ -20,11 +20,13 @@ import json
 import os
 import re
 import shlex
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
 from chat_server.protocol import MessageRecord, clean_text, dm_pair, nick_key
+from chat_server.ratelimit import TokenBucket
 from chat_tui.tui.render import mentions, room_label
 from chat_tui.tui.textual_internals import write_to_terminal
 
@@ -36,6 +38,8 @@ Style = Literal["osc777", "osc9"]
 
 TEXT_MAX = 200  # characters of a title or body in a terminal notification
 COMMAND_TIMEOUT = 5.0  # seconds a notify command may run before it is killed
+# Notifications shown: 5 at once, then one every 5 s, however many people name you.
+BURST, EVERY = 5, 5.0
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 
@@ -205,7 +209,8 @@ class NotifySettings:
 
 class Notifier:
     """The app's side: an alert for each message that deserves one while the terminal is
-    not focused, through the terminal and the notify command."""
+    not focused, through the terminal and the notify command; at most :data:`BURST` at once,
+    then one every :data:`EVERY` seconds (the rest are dropped)."""
 
     def __init__(
         self, app: ChatApp, settings: NotifySettings, env: Mapping[str, str] | None = None
@@ -220,14 +225,15 @@ class Notifier:
         if settings.command:
             self.command = NotifyCommand(settings.command, self._failed, settings.command_timeout)
         self.live = True  # False while a reconnect catches up (old news: no alerts)
+        self.budget = TokenBucket(1 / EVERY, BURST, time.monotonic())
 
     def message(self, message: MessageRecord) -> None:
         app = self.app
         if app.app_focus or not self.live:
             return
         alert = alert_for(message, app.nick, self.highlight)
-        if alert is None:
-            return
+        if alert is None or not self.budget.take(time.monotonic()):
+            return  # a flood of mentions is not a flood of pop-ups (or of commands run)
         if self.settings.terminal:
             write_to_terminal(app, terminal_sequence(alert, app.nick, self.style, tmux=self.tmux))
         if self.command is not None and self.command.claim():

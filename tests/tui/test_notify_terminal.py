@@ -1,7 +1,7 @@
 """The terminal notification, end to end: ``chat-tui connect`` runs in a pseudo-terminal (the
 fake terminal), which reports losing the focus (``ESC [ O``) as a real one does and reads what
 the app writes: an OSC 777 sequence for a mention while unfocused, with the text made safe;
-nothing while focused, for your own message, or with ``--no-notify``.
+nothing while focused, for your own message, past the budget, or with ``--no-notify``.
 """
 
 from __future__ import annotations
@@ -130,10 +130,18 @@ async def test_a_mention_while_unfocused_is_an_osc_777_notification(
         assert payload == b"bob in #general;alice: look  ;here end"
         assert not re.search(rb"[\x00-\x1f\x7f]", payload)
 
+        async with server.login("carol") as carol:  # a flood: 4 more shown, then 1 per 5 s
+            await carol.join("general")
+            for number in range(8):
+                await carol.say("general", f"alice: flood-{number}", f"flood-{number}")
+        await term.wait_for(b"flood-7")
+        assert len(term.notifications()) == 5
+        assert b"flood-3" in term.notifications()[-1]
+
         await term.focus(True, "probe-two")
         await say(server, "bob", "alice: focused-again")
         await term.wait_for(b"focused-again")
-        assert len(term.notifications()) == 1, "focused again: none"
+        assert len(term.notifications()) == 5, "focused again: none"
 
 
 async def test_no_notify_writes_no_sequence(server: ChatServerUnderTest, tmp_path: Path) -> None:
