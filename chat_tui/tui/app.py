@@ -257,6 +257,7 @@ class ChatApp(App[int]):
                     info.mentioned = False
                     chat.rooms.refresh_rooms()
             case p.Joined():
+                self.notifier.joined_at[event.room] = event.last_seq
                 info = self.room_info(event.room)
                 info.members, info.online = list(event.members), set(event.online)
                 info.topic, info.private, info.roles = event.topic, event.private, event.roles

@@ -225,11 +225,13 @@ class Notifier:
         if settings.command:
             self.command = NotifyCommand(settings.command, self._failed, settings.command_timeout)
         self.live = True  # False while a reconnect catches up (old news: no alerts)
+        # room -> its last seq when (re-)joined: older messages a catch-up brings are old news
+        self.joined_at: dict[str, int] = {}
         self.budget = TokenBucket(1 / EVERY, BURST, time.monotonic())
 
     def message(self, message: MessageRecord) -> None:
         app = self.app
-        if app.app_focus or not self.live:
+        if app.app_focus or not self.live or message.seq <= self.joined_at.get(message.room, 0):
             return
         alert = alert_for(message, app.nick, self.highlight)
         if alert is None or not self.budget.take(time.monotonic()):

@@ -19,7 +19,9 @@ from textual.pilot import Pilot
 from chat_tui.tui.app import ChatApp, create_app
 from chat_tui.tui.notifications import NotifySettings
 from tests.conftest import ChatServerUnderTest, ServerFactory
-from tests.tui.conftest import screen_text, token_for, until
+from tests.tui.conftest import screen_text, seed, token_for, until
+
+REJOIN_PAGE = 500  # messages a re-join with since brings at most (docs/protocol.md)
 
 # Appends its stdin to the file it is given; a body with "hang" makes it hang first.
 NOTIFY_SCRIPT = """\
@@ -159,8 +161,12 @@ async def test_what_a_reconnect_catches_up_on_does_not_notify(
         await blur(pilot, app)
         port = first.running.port
         await first.running.stop()
-        # said while alice's client is away, on a server it does not know of
-        elsewhere: ChatServerUnderTest = await make_server()
+        # said while alice's client is away, on a server it does not know of: more than the
+        # re-join brings (500), so the mention comes in the catch-up after it
+        elsewhere: ChatServerUnderTest = await make_server(
+            rate_per_second=100000.0, rate_burst=100000
+        )
+        await seed(elsewhere, "bob", "general", [f"filler {n}" for n in range(REJOIN_PAGE)])
         await say(elsewhere, "bob", "alice: said while you were away")
         await elsewhere.running.stop()
         again: ChatServerUnderTest = await make_server(port=port)
