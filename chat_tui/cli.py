@@ -429,6 +429,27 @@ async def _blocking(client: ChatClient, who: str, *, block: bool) -> str:
     help="Room to join at start (repeatable).",
 )
 @click.option("--no-bell", is_flag=True, help="Do not ring the terminal bell on mentions.")
+@click.option(
+    "--no-notify",
+    is_flag=True,
+    envvar="CHAT_NO_NOTIFY",
+    help="No desktop notification through the terminal (OSC 777 / OSC 9).",
+)
+@click.option(
+    "--notify-command",
+    metavar="CMD",
+    envvar="CHAT_NOTIFY_COMMAND",
+    default=None,
+    help="Run CMD (no shell) for each notification, the event as JSON on stdin.",
+)
+@click.option(
+    "--highlight",
+    "highlights",
+    metavar="WORD",
+    multiple=True,
+    envvar="CHAT_HIGHLIGHT",
+    help="Notify for messages with WORD too, as for your nick (repeatable).",
+)
 @invite_option
 def connect(
     url_arg: str | None,
@@ -437,17 +458,35 @@ def connect(
     nick: str | None,
     rooms: tuple[str, ...],
     no_bell: bool,
+    no_notify: bool,
+    notify_command: str | None,
+    highlights: tuple[str, ...],
     invite: str | None,
 ) -> None:
     """Open the full-screen chat.
+
+    While the terminal is not focused, a message that names you (or a --highlight WORD) or
+    a direct message shows a desktop notification: through the terminal (OSC 777, or OSC 9
+    on iTerm2, kitty and Windows Terminal; it works over SSH), and through --notify-command,
+    which gets {"room", "nick", "body", "ts", "kind"} as JSON on stdin. One runs at a time
+    (a notification that comes meanwhile is dropped) and for at most 5 seconds.
 
     \b
     Examples:
       chat-tui connect
       chat-tui connect ws://chat.example.org:8765/ws --nick alice --room general --room ops
       chat-tui connect ws://chat.example.org:8765/ws --nick dana --invite k3mzq8tbxh2wafnvc7ep
+      chat-tui connect --highlight deploy --highlight outage
+      chat-tui connect --notify-command "sh -c 'jq -j .body | xargs -0 notify-send chat'"
     """
     from chat_tui.tui.app import run  # Textual is imported only here
+    from chat_tui.tui.notifications import NotifyCommandError, NotifySettings, parse_command
+
+    try:
+        command = None if notify_command is None else parse_command(notify_command)
+    except NotifyCommandError as exc:
+        raise click.UsageError(str(exc)) from None
+    settings = NotifySettings(not no_notify, command, highlights)
 
     code = run(
         server_url(url_arg, url),
@@ -457,6 +496,7 @@ def connect(
         password=env_password(),
         bell=not no_bell,
         invite=invite,
+        notify=settings,
     )
     sys.exit(code)
 

@@ -31,6 +31,7 @@ from chat_tui.tui import commands as cmd
 from chat_tui.tui import crash
 from chat_tui.tui.actions import Commands
 from chat_tui.tui.message_actions import MessageActions
+from chat_tui.tui.notifications import Notifier, NotifySettings
 from chat_tui.tui.render import mentions, room_label
 from chat_tui.tui.room_admin import RoomAdmin
 from chat_tui.tui.screens.chat_screen import ChatScreen
@@ -66,6 +67,7 @@ class ChatApp(App[int]):
         password: str | None = None,
         bell: bool = True,
         invite: str | None = None,
+        notify: NotifySettings | None = None,
     ) -> None:
         super().__init__()
         self.url = url
@@ -75,6 +77,7 @@ class ChatApp(App[int]):
         self.password = password
         self.invite = invite  # a code from the command line, for a new nick
         self.ring = bell
+        self.notifier = Notifier(self, notify or NotifySettings())
         self.client: ChatClient | None = None
         self.welcome: p.Welcome | None = None
         self.commands = Commands(self)
@@ -254,17 +257,21 @@ class ChatApp(App[int]):
                     info.mentioned = False
                     chat.rooms.refresh_rooms()
             case p.Joined():
+                self.notifier.joined_at[event.room] = event.last_seq
                 info = self.room_info(event.room)
                 info.members, info.online = list(event.members), set(event.online)
                 info.topic, info.private, info.roles = event.topic, event.private, event.roles
                 if event.room == chat.history.room:
                     chat.show_room(info)
             case Connected(welcome=welcome):
+                self.notifier.live = True
                 self.welcome = welcome
                 self.room_admin.set_invites(welcome.invites)
                 assert self.client is not None
                 chat.show_status(self.client.status, self.client.queued)
-            case StatusChanged():
+            case StatusChanged(status=status):
+                # a reconnect's catch-up comes before the client says it is connected again
+                self.notifier.live = status.state == "connected"
                 assert self.client is not None
                 chat.show_status(self.client.status, self.client.queued)
             case Closed(error=error):
@@ -290,6 +297,7 @@ class ChatApp(App[int]):
         if mine:  # the server moved your read marker to your own message
             info.read_seq = max(info.read_seq, message.seq)
             return
+        self.notifier.message(message)
         current = message.room == chat.history.room
         mentioned = mentions(message.body, message.nick, self.nick)
         if mentioned and self.ring:
@@ -570,6 +578,7 @@ def create_app(
     password: str | None = None,
     bell: bool = True,
     invite: str | None = None,
+    notify: NotifySettings | None = None,
 ) -> ChatApp:
     """The app for ``url``, its credentials resolved as ``chat-tui connect`` does.
 
@@ -581,7 +590,14 @@ def create_app(
     if token is None:
         password = password or os.environ.get("CHAT_PASSWORD") or None
     return ChatApp(
-        url, nick=nick, rooms=rooms, token=token, password=password, bell=bell, invite=invite
+        url,
+        nick=nick,
+        rooms=rooms,
+        token=token,
+        password=password,
+        bell=bell,
+        invite=invite,
+        notify=notify,
     )
 
 
@@ -605,10 +621,18 @@ def run(
     password: str | None,
     bell: bool,
     invite: str | None = None,
+    notify: NotifySettings | None = None,
 ) -> int:
     """Run ``chat-tui connect``: the full-screen chat; returns the exit code."""
     app = create_app(
-        url, nick=nick, rooms=rooms, token=token, password=password, bell=bell, invite=invite
+        url,
+        nick=nick,
+        rooms=rooms,
+        token=token,
+        password=password,
+        bell=bell,
+        invite=invite,
+        notify=notify,
     )
     code = app.run()
     if app.error_message:

@@ -1,4 +1,5 @@
-"""Textual's private internals, in one place: let alt+1..9 reach the app as keys.
+"""Textual's private internals, in one place: let alt+1..9 reach the app as keys, and write
+an escape sequence of our own (a desktop notification) to the terminal.
 
 xterm-like terminals (and tmux) send ESC followed by the digit for alt+1..9, which switch rooms
 (as in IRC clients). Textual's private table of escape sequences maps those to the characters
@@ -9,6 +10,11 @@ entries its parser reads ESC as alt. Textual has no public API for this.
 was written. When it is not, :func:`alt_digits_are_keys` does nothing but log why at debug
 level (alt+up and alt+down still switch rooms), and tests/tui/test_textual_internals.py fails,
 so a Textual release that moves the table is noticed before users are.
+
+Textual has no public API to write to the terminal either (its own ``App.bell`` writes to
+the private ``App._driver``): :func:`write_to_terminal` does the same when the driver is
+there with a ``write`` method, and otherwise writes nothing (the notification is lost, the
+app is fine).
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from __future__ import annotations
 import importlib
 import logging
 from types import ModuleType
+from typing import Any
+
+from textual.app import App
 
 log = logging.getLogger(__name__)
 
@@ -53,4 +62,15 @@ def alt_digits_are_keys(module: str | ModuleType = TABLE_MODULE) -> bool:
         return False
     for sequence in ALT_DIGITS:
         table.pop(sequence, None)
+    return True
+
+
+def write_to_terminal(app: App[Any], data: str) -> bool:
+    """Write ``data`` (already safe: no untrusted escape in it) to ``app``'s terminal as is;
+    False when Textual's driver is not there (not running, or a release that moved it)."""
+    write = getattr(getattr(app, "_driver", None), "write", None)
+    if not callable(write):
+        log.debug("no terminal to write to: Textual's App._driver.write is not there")
+        return False
+    write(data)
     return True

@@ -505,3 +505,18 @@ def test_the_client_and_scripting_layers_do_not_import_the_tui() -> None:
 def test_the_one_shot_send_does_not_import_asyncio() -> None:
     imports = "import chat_tui.cli, chat_tui.scripting.oneshot, chat_tui.client.ids"
     assert _loaded_after(imports, ("asyncio",)) == "[]"
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("notify-send 'chat", "Error: --notify-command: No closing quotation"),
+        ("  ", "Error: --notify-command is empty"),
+    ],
+)
+def test_a_notify_command_that_is_no_command_line_is_exit_2(
+    tmp_path: Path, command: str, why: str
+) -> None:
+    result = run_tui(tui_env(tmp_path), "connect", "--notify-command", command)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert why in result.stderr.splitlines()

@@ -9,7 +9,7 @@ from textual.widgets import Input
 from chat_tui.tui.app import create_app
 from tests.conftest import ChatServerUnderTest
 from tests.support.servers import free_port
-from tests.tui.conftest import login_error, on_login_screen, token_for, until
+from tests.tui.conftest import login_error, on_login_screen, token_for, until, widget_text
 
 LONG_PATH = "/ws/" + "a-very-long-path-segment-" * 6 + "end"
 
@@ -29,6 +29,8 @@ async def test_a_connection_error_shows_in_full_and_keeps_the_password(width: in
         whole = "".join(shown)
         assert "".join(f"cannot connect to {url}: ".split()) in "".join(whole.split())
         assert "Connect call failed" in whole
+        title = "".join(widget_text(app.screen.query_one("#login-title")).split())
+        assert title == f"Loginto{url}", "the address in the title is whole too"
         assert app.screen.query_one("#login-password", Input).value == "dana-pw-1"
 
 

@@ -7,6 +7,7 @@ from types import MappingProxyType, ModuleType
 
 import pytest
 from textual._xterm_parser import XTermParser
+from textual.app import App
 
 import chat_tui.tui.app  # noqa: F401 - applies the change at start-up, as the CLI does
 from chat_tui.tui import textual_internals as ti
@@ -57,3 +58,18 @@ def test_the_change_takes_out_the_alt_digits_only() -> None:
     table: dict[str, object] = {"\x1b1": "¡", "\x1b9": "ª", "\x1b0": "º", "\r": "enter"}
     assert ti.alt_digits_are_keys(fake_textual(ANSI_SEQUENCES_KEYS=table))
     assert table == {"\x1b0": "º", "\r": "enter"}
+
+
+@pytest.mark.private_api
+async def test_a_running_app_has_the_driver_a_notification_is_written_to() -> None:
+    app: App[None] = App()
+    async with app.run_test():
+        assert ti.write_to_terminal(app, "\x1b]777;notify;title;body\x1b\\")
+
+
+def test_without_a_driver_nothing_is_written_and_the_app_carries_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger=ti.__name__):
+        assert ti.write_to_terminal(App(), "\x1b]9;body\x1b\\") is False  # not running
+    assert "App._driver.write is not there" in caplog.text
