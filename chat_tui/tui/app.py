@@ -24,7 +24,13 @@ from textual.widgets import Input
 from chat_server import protocol as p
 from chat_tui.client import credentials
 from chat_tui.client.client import ChatClient
-from chat_tui.client.errors import AuthError, ClientError, ConnectError, InviteNeeded
+from chat_tui.client.errors import (
+    AuthError,
+    ClientError,
+    ConnectError,
+    InviteNeeded,
+    RateLimited,
+)
 from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
 from chat_tui.client.rooms import notice_record
 from chat_tui.tui import commands as cmd
@@ -48,6 +54,9 @@ OLDER_PAGE = 200  # messages fetched per step of infinite scroll
 QUOTE_PAGE = 20  # entries fetched around a reply's target this client does not hold
 THREAD_PAGES = 10  # at most this many pages of a thread are loaded when it opens
 DEFAULT_ROOM = "general"
+# a login refused for a few seconds at most (two from one address at once) is tried again by
+# itself; a longer wait (failed logins) is the person's to decide
+LOGIN_RETRY_MAX = 5.0
 
 
 class ChatApp(App[int]):
@@ -136,6 +145,15 @@ class ChatApp(App[int]):
             return
         except AuthError as exc:
             self._login_failed(login, f"Login refused: {exc}")
+            return
+        except RateLimited as exc:  # judged nothing: the password stays typed
+            if login is None:
+                self._login_failed(login, str(exc))
+            elif exc.retry_after is not None and exc.retry_after <= LOGIN_RETRY_MAX:
+                wait = exc.message.strip().rstrip(".")
+                login.try_again(f"{wait}: trying again by itself…", exc.retry_after)
+            else:
+                login.show_error(str(exc))
             return
         except ConnectError as exc:
             if login is not None:

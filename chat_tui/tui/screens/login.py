@@ -114,6 +114,12 @@ class LoginScreen(Screen[None]):
             password.value = ""
         password.focus()
 
+    def try_again(self, message: str, seconds: float) -> None:
+        """The server asked to wait a moment (another login from this address is being
+        checked): say so, and log in again with what is typed once ``seconds`` are over."""
+        self.query_one("#login-error", Label).update(safe_text(message))
+        self.set_timer(max(seconds, 0.1), self._submit)
+
     def _submit(self) -> None:
         nick = self.query_one("#login-nick", Input).value.strip()
         password = self.query_one("#login-password", Input).value
