@@ -42,6 +42,7 @@ WEB_MODULES = (
     "dom.js",
     "edit.js",
     "invites.js",
+    "layout.js",
     "log.js",
     "login.js",
     "messages.js",
