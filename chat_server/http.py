@@ -43,6 +43,7 @@ WEB_MODULES = (
     "edit.js",
     "invites.js",
     "layout.js",
+    "length.js",
     "log.js",
     "login.js",
     "messages.js",

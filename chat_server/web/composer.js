@@ -7,6 +7,7 @@ import { blockCommand } from "./blocks.js";
 import { editLast } from "./edit.js";
 import { $ } from "./dom.js";
 import { closeOverlays, isPhone, openDrawer } from "./layout.js";
+import { countLength, fits, watchLength } from "./length.js";
 import { sendMessage } from "./outbox.js";
 import { typed } from "./people.js";
 import { closeSearch } from "./search.js";
@@ -60,8 +61,9 @@ export function wireComposer() {
   $("composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const body = $("input").value;
-    if (!body.trim()) return;
+    if (!body.trim() || !fits(body)) return;
     $("input").value = "";
+    countLength($("input"));
     if (!blockCommand(body)) sendMessage(body, takeReply());
   });
   enterSends($("input"), $("composer"));
@@ -71,11 +73,14 @@ export function wireComposer() {
     }
   });
   $("input").addEventListener("input", () => typed($("input").value));
+  watchLength($("input"));
+  watchLength($("thread-input"));
   $("thread-composer").addEventListener("submit", (event) => {
     event.preventDefault();
     const body = $("thread-input").value;
-    if (!body.trim()) return;
+    if (!body.trim() || !fits(body)) return;
     $("thread-input").value = "";
+    countLength($("thread-input"));
     sendInThread(body);
   });
   enterSends($("thread-input"), $("thread-composer"));

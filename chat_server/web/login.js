@@ -5,6 +5,7 @@ import { knownBlocks } from "./blocks.js";
 import { clearInvites, knownInvites } from "./invites.js";
 import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
 import { $, clean, setStatus } from "./dom.js";
+import { setMaxBody } from "./length.js";
 import { clearPending } from "./log.js";
 import { cancelReveal } from "./messages.js";
 import { firstRoom, selectRoom } from "./nav.js";
@@ -133,6 +134,7 @@ export function welcome(frame) {
   setStatus("");
   me.admin = frame.admin === true; // may delete anyone's message, kick and ban in any room
   me.editWindow = frame.limits ? frame.limits.edit_window_s : null;
+  setMaxBody(frame.limits);
   $("me-nick").textContent = frame.nick;
   knownBlocks(frame.blocked);
   knownInvites(frame.invites);
