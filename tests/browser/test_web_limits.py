@@ -1,12 +1,12 @@
 """What the browser client says at its limits: a message over the server's length limit is
-refused with a reason (never cut), a counter shows as it nears it."""
+refused with a reason (never cut), a counter shows as it nears it; the search field is not cut."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import Pages, SentFrames, join_room, login
+from tests.browser.conftest import Pages, SentFrames, join_room, login, rooms_drawer
 from tests.server.e2e.e2e_support import NOISE, Chat, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -57,3 +57,30 @@ def test_a_long_paste_is_refused_with_a_reason_not_cut(pages: Pages, chat: Chat)
     got = bob.recv_until("message", skip=NOISE, room=room)
     assert got["body"] == kept and got["nick"] != bob.nick
     assert sent.failures == []
+
+
+# The width the placeholder's text takes in its input's own font, and the room inside the input.
+PLACEHOLDER_FITS = """input => {
+    const style = getComputedStyle(input);
+    const pen = document.createElement("canvas").getContext("2d");
+    pen.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return {text: input.placeholder, needs: pen.measureText(input.placeholder).width, room};
+}"""
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_search_field_says_what_it_is_in_full(pages: Pages, width: int) -> None:
+    page = pages.open(width, 844, has_touch=width < 600, is_mobile=width < 600)
+    login(page, uniq("Find_"))
+    rooms_drawer(page)
+    field = page.get_by_label("Search messages")
+    expect(field).to_be_visible()
+    fit = field.evaluate(PLACEHOLDER_FITS)
+    assert fit["text"] and fit["needs"] <= fit["room"], fit  # the placeholder is not cut
+    label = page.locator('label[for="search-q"]')
+    expect(label).to_have_text("Search messages Ctrl+K")  # the shortcut, where it is not cut
+    assert label.evaluate("l => l.scrollWidth <= l.clientWidth")
+    expect(field).to_have_attribute(
+        "title", "Words to find in your rooms (Ctrl+K or / from anywhere)"
+    )
