@@ -10,6 +10,7 @@ import { clearPending } from "./log.js";
 import { cancelReveal } from "./messages.js";
 import { firstRoom, selectRoom } from "./nav.js";
 import { clearOutbox, resend } from "./outbox.js";
+import { renderMembers } from "./people.js";
 import {
   clearRooms,
   current,
@@ -180,6 +181,7 @@ export function loginLimited(frame) {
 export function connectionClosed(code) {
   searchDisconnected();
   roomsDisconnected();
+  if (rooms.has(current)) renderMembers(rooms.get(current)); // greyed: presence is not known
   if (me.authFailed || me.nick === null) return; // showLogin already explains why
   if (code === 1008 && me.password === null) {
     forget();

@@ -1,11 +1,13 @@
 """What the browser client says at its limits: a message over the server's length limit is
-refused with a reason (never cut), a counter shows as it nears it; the search field is not cut."""
+refused with a reason (never cut), a counter shows as it nears it; the search field is not cut;
+while disconnected, presence is greyed out (not known), not shown as it last was."""
 
 from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.changes_support import Cable
 from tests.browser.conftest import Pages, SentFrames, join_room, login, rooms_drawer
 from tests.server.e2e.e2e_support import NOISE, Chat, uniq
 
@@ -84,3 +86,35 @@ def test_the_search_field_says_what_it_is_in_full(pages: Pages, width: int) -> N
     expect(field).to_have_attribute(
         "title", "Words to find in your rooms (Ctrl+K or / from anywhere)"
     )
+
+
+def test_while_disconnected_nobody_shows_as_online(pages: Pages, chat: Chat) -> None:
+    room = uniq("gone-")
+    bob = chat.signup("Bob_")
+    bob.join(room)
+    cable = Cable()
+    page = pages.open(before=cable.route)
+    me = uniq("Cut_")
+    login(page, me)
+    join_room(page, room)
+    people, status = page.locator("#people"), page.locator("#people-status")
+    members = page.locator("#member-list .member")
+    expect(members).to_have_count(2)
+    expect(page.locator(f'.member[data-nick="{bob.nick}"] .presence')).to_have_text("online")
+    expect(status).to_be_hidden()
+
+    cable.pull()
+    expect(status).to_have_text("Offline: reconnecting…")
+    expect(people).to_have_class("stale")
+    expect(members).to_have_count(2)  # the list stays, greyed
+    expect(page.locator(".member.online")).to_have_count(0)
+    expect(page.locator("#member-list .presence")).to_have_text(["", ""])
+    assert members.evaluate_all("items => items.map(i => i.dataset.status)") == ["unknown"] * 2
+    dot = page.locator(f'.member[data-nick="{bob.nick}"] .dot')
+    assert dot.evaluate("d => getComputedStyle(d).backgroundColor") == "rgba(0, 0, 0, 0)"
+
+    cable.plug(page)
+    expect(status).to_be_hidden()
+    expect(people).not_to_have_class("stale")
+    expect(page.locator(f'.member[data-nick="{bob.nick}"] .presence')).to_have_text("online")
+    expect(page.locator(f'.member[data-nick="{me}"] .presence')).to_have_text("online")
