@@ -48,6 +48,7 @@ WEB_MODULES = (
     "login.js",
     "messages.js",
     "nav.js",
+    "notify.js",
     "ordering.js",
     "outbox.js",
     "people.js",

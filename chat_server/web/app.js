@@ -9,7 +9,8 @@
 // panel), composer (the composers and keys), outbox (requests never lost nor doubled), people
 // (members, typing), blocks (blocking people), roles (who may do what in a room, what a notice
 // says: pure), settings (the room settings panel, creating rooms), invites (invitations), search,
-// layout (the phone's drawer and sheet), dom (text only).
+// layout (the phone's drawer and sheet), length (the message length limit), notify (desktop
+// notifications and the mention tone), dom (text only).
 
 import { wireActions } from "./actions.js";
 import { blocked, setBlocked, unblocked } from "./blocks.js";
@@ -32,6 +33,7 @@ import { invited, wireInvites } from "./invites.js";
 import { closeOverlays, wireLayout } from "./layout.js";
 import { fillGap, history, maybeLoadOlder, onMessage } from "./messages.js";
 import { joined, leaveCurrent, left, rejoinCurrent, removeRoom, selectRoom } from "./nav.js";
+import { wireNotify } from "./notify.js";
 import { loadOutbox, onAck, refused } from "./outbox.js";
 import { presence, typing } from "./people.js";
 import { dmRoom, join, readMoved, renderRoomButton, roomOf, rooms, scheduleRead } from "./rooms.js";
@@ -171,6 +173,7 @@ function start() {
   wireSettings();
   wireInvites();
   wireLayout();
+  wireNotify();
   document.addEventListener("visibilitychange", scheduleRead);
   window.addEventListener("online", retryNow);
   if (invitedByLink()) return; // a new account, even in a browser logged in as someone
