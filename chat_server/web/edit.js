@@ -36,7 +36,7 @@ export function startEdit(at) {
         notice("A message cannot be empty: delete it instead.");
         return;
       }
-      if (!fits(text)) return; // the box keeps the text, to be shortened
+      if (!fits(text, "saved")) return; // the box keeps the text, to be shortened
       const now = at.room.state.get(at.seq);
       if (now && !now.deleted && text !== now.body) {
         submitChange(at.room.name, { type: "edit", target: at.seq, body: text });

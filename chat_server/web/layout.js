@@ -9,13 +9,15 @@ import { $ } from "./dom.js";
 const EDGE_PX = 24; // a swipe that opens the drawer starts this close to the left edge
 const SWIPE_PX = 60; // and goes at least this far right, more sideways than down
 
-let swipe = null; // {x, y}: where a touch that may open (or close) the drawer started
+let swipe = null; // {x, y, open}: where a touch that may open (or close) the drawer started
 
 function setOpen(part, open) {
   const drawer = part === "drawer";
   $("chat-screen").classList.toggle(drawer ? "drawer-open" : "sheet-open", open);
   $(drawer ? "rooms-open" : "people-open").setAttribute("aria-expanded", String(open));
-  $("backdrop").hidden = !$("chat-screen").matches(".drawer-open, .sheet-open");
+  const over = $("chat-screen").matches(".drawer-open, .sheet-open");
+  $("backdrop").hidden = !over;
+  $("conversation").inert = over; // Tab and screen readers stay in what is open
 }
 
 export function openDrawer() {

@@ -34,11 +34,13 @@ export function countLength(input) {
   else input.removeAttribute("aria-invalid");
 }
 
-/** Whether `text` may be sent; when not, say why (and nothing is sent or cut). */
-export function fits(text) {
+/** Whether `text` may be sent (or `saved`, an edit); when not, say why (and nothing is sent
+ * or cut). */
+export function fits(text, done = "sent") {
   const length = lengthOf(text);
   if (length <= max) return true;
-  notice(`Not sent: ${length} characters, over the limit of ${max}. Shorten it by ${length - max}.`);
+  const by = length - max;
+  notice(`Not ${done}: ${length} characters, over the limit of ${max}. Shorten it by ${by}.`);
   return false;
 }
 

@@ -58,6 +58,17 @@ def test_a_long_paste_is_refused_with_a_reason_not_cut(pages: Pages, chat: Chat)
     # the other side saw nothing before it: its first message is the one within the limit
     got = bob.recv_until("message", skip=NOISE, room=room)
     assert got["body"] == kept and got["nick"] != bob.nick
+
+    # an edit over the limit is refused the same way, its box keeping the text
+    box.press("ArrowUp")  # edits the last message
+    edit = page.locator("#log .msg.editing .edit-box")
+    edit.fill(kept + "d")
+    edit.press("Enter")
+    expect(page.locator("#notice")).to_have_text(
+        f"Not saved: {MAX_BODY + 1} characters, over the limit of {MAX_BODY}. Shorten it by 1."
+    )
+    assert edit.input_value() == kept + "d"
+    assert "edit" not in sent.types
     assert sent.failures == []
 
 
