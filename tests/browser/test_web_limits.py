@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from chat_server.text import clean_text
 from tests.browser.changes_support import Cable
 from tests.browser.conftest import Pages, SentFrames, join_room, login, rooms_drawer
 from tests.server.e2e.e2e_support import NOISE, Chat, uniq
@@ -129,3 +130,27 @@ def test_while_disconnected_nobody_shows_as_online(pages: Pages, chat: Chat) -> 
     expect(people).not_to_have_class("stale")
     expect(page.locator(f'.member[data-nick="{bob.nick}"] .presence')).to_have_text("online")
     expect(page.locator(f'.member[data-nick="{me}"] .presence')).to_have_text("online")
+
+
+LENGTHS = [
+    "abc",
+    "🙂" * 3,  # code points, not UTF-16 units
+    "a\r\nb",  # a CRLF is one newline once cleaned
+    "a\x07b\x1b[31mc\x1b]0;title\x07d",  # control characters and escapes are cleaned away
+    "tab\tand\nnewline",
+]
+
+
+def test_the_length_counted_is_the_servers(pages: Pages) -> None:
+    """The page counts as the server does: code points of the body after clean_text."""
+    page = pages.open()
+    expect(page.locator("#login-screen")).to_be_visible()
+    found = page.evaluate(
+        """async (texts) => {
+            const { lengthOf } = await import("/length.js");
+            return texts.map(lengthOf);
+        }""",
+        LENGTHS,
+    )
+    assert found == [len(clean_text(text)) for text in LENGTHS]
+    assert found[:4] == [3, 3, 3, 4]

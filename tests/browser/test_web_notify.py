@@ -177,3 +177,29 @@ def test_the_tab_title_counts_what_is_unread(pages: Pages, chat: Chat) -> None:
     expect(page).to_have_title("(2) chat")
     tab_shown(page, True)
     expect(page).to_have_title("chat")
+
+
+MENTIONS = [
+    ("hi alice", True),
+    ("hi @Alice!", True),  # any case, with or without @
+    ("ALICE: look", True),
+    ("alice", True),
+    ("malice", False),  # inside another word
+    ("alice_2 is someone else", False),  # another nick
+    ("alice-bot said", False),
+    ("hi al ice", False),
+    ("", False),
+]
+
+
+def test_what_counts_as_a_mention(pages: Pages) -> None:
+    page = pages.open()
+    expect(page.locator("#login-screen")).to_be_visible()
+    found = page.evaluate(
+        """async (bodies) => {
+            const { mentions } = await import("/notify.js");
+            return bodies.map((body) => mentions(body, "alice"));
+        }""",
+        [body for body, _ in MENTIONS],
+    )
+    assert found == [expected for _, expected in MENTIONS]
