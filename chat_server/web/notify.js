@@ -1,6 +1,7 @@
 // Telling the user about a message meant for them (a direct message, or their nick in a room)
-// while they look elsewhere: a desktop notification, once they turn it on in the sidebar (the
-// browser's permission is asked then, never on load), and a short tone, off by default. Both
+// while they look elsewhere: a desktop notification while the page is hidden or unfocused, once
+// they turn it on in the sidebar (the browser's permission is asked then, never on load), and a
+// short tone, off by default, for a room not on screen too. Both
 // choices are kept in this browser (localStorage). The unread count in the tab's title is
 // rooms.js's.
 
@@ -38,16 +39,16 @@ export function mentions(body, nick) {
   return new RegExp(`(^|[^A-Za-z0-9_-])@?${escaped}(?![A-Za-z0-9_-])`, "i").test(body);
 }
 
-/** A live message from someone else reached `room`: tell the user when it is meant for them
- * and they are not looking at that room. */
+/** A live message from someone else reached `room`: when it is meant for the user, a tone if
+ * they are not looking at that room, and a desktop notification if they are not looking at
+ * the page (in the page, the room's unread count says it). */
 export function arrived(room, m) {
   if (me.blocked.has(m.nick.toLowerCase())) return;
   if (!room.dm && !mentions(m.body, me.nick)) return;
-  const looking =
-    room.name === current && document.visibilityState === "visible" && document.hasFocus();
-  if (looking) return;
+  const onPage = document.visibilityState === "visible" && document.hasFocus();
+  if (onPage && room.name === current) return;
   if (chosen(SOUND_KEY)) tone();
-  if (chosen(DESKTOP_KEY) && canNotify()) show(room, m);
+  if (!onPage && chosen(DESKTOP_KEY) && canNotify()) show(room, m);
 }
 
 function show(room, m) {

@@ -84,9 +84,15 @@ def test_desktop_notifications_only_once_turned_on(pages: Pages, chat: Chat) -> 
     assert seen(page)["asked"] == 1
     assert page.evaluate("localStorage.getItem('chat.notify.desktop')") == "on"
 
-    # looking at the room: nothing; elsewhere: a mention and a direct message, not other talk
+    # on the page: nothing (in another room, its unread count says it)
     bob.say(room, f"hey {alice}, while you look")
     expect(page.locator("#log .msg .body").last).to_have_text(f"hey {alice}, while you look")
+    join_room(page, uniq("aside-"))
+    bob.say(room, f"hey {alice}, in the room beside")
+    expect(page.locator(f'button.room[data-room="{room}"] .badge')).to_have_text("1")
+    page.locator(f'button.room[data-room="{room}"]').click()
+    expect(page.locator("#log .msg .body").last).to_have_text(f"hey {alice}, in the room beside")
+    # elsewhere (another window): a mention and a direct message, not other talk
     elsewhere(page)
     bob.say(room, "talk that names nobody")
     bob.say(room, f"{alice.lower()}alike is not a mention")
