@@ -9,7 +9,8 @@
 // panel), composer (the composers and keys), outbox (requests never lost nor doubled), people
 // (members, typing), blocks (blocking people), roles (who may do what in a room, what a notice
 // says: pure), settings (the room settings panel, creating rooms), invites (invitations), search,
-// dom (text only).
+// layout (the phone's drawer and sheet), length (the message length limit), notify (desktop
+// notifications and the mention tone), dom (text only).
 
 import { wireActions } from "./actions.js";
 import { blocked, setBlocked, unblocked } from "./blocks.js";
@@ -29,8 +30,10 @@ import {
   welcome,
 } from "./login.js";
 import { invited, wireInvites } from "./invites.js";
+import { closeOverlays, wireLayout } from "./layout.js";
 import { fillGap, history, maybeLoadOlder, onMessage } from "./messages.js";
 import { joined, leaveCurrent, left, rejoinCurrent, removeRoom, selectRoom } from "./nav.js";
+import { wireNotify } from "./notify.js";
 import { loadOutbox, onAck, refused } from "./outbox.js";
 import { presence, typing } from "./people.js";
 import { dmRoom, join, readMoved, renderRoomButton, roomOf, rooms, scheduleRead } from "./rooms.js";
@@ -150,7 +153,9 @@ function wireForms() {
   $("search-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const q = $("search-q").value.trim();
-    if (q) search(q);
+    if (!q) return;
+    closeOverlays(); // on a phone, the results show over the conversation
+    search(q);
   });
   $("search-close").addEventListener("click", closeSearch);
   $("member-list").addEventListener("click", (event) => {
@@ -167,6 +172,8 @@ function start() {
   wireActions();
   wireSettings();
   wireInvites();
+  wireLayout();
+  wireNotify();
   document.addEventListener("visibilitychange", scheduleRead);
   window.addEventListener("online", retryNow);
   if (invitedByLink()) return; // a new account, even in a browser logged in as someone

@@ -3,6 +3,7 @@
 
 import { closePopups, located } from "./actions.js";
 import { $, el, notice } from "./dom.js";
+import { fits } from "./length.js";
 import { itemEl } from "./log.js";
 import { submitChange } from "./outbox.js";
 import { current, rooms } from "./rooms.js";
@@ -17,7 +18,6 @@ export function startEdit(at) {
   const box = el("textarea", "edit-box");
   box.value = at.m.body;
   box.rows = Math.min(8, at.m.body.split("\n").length);
-  box.maxLength = 4000;
   box.setAttribute("aria-label", "Edit your message (Enter saves, Escape cancels)");
   at.item.classList.add("editing");
   body.replaceWith(box, el("div", "edit-hint", "Enter saves · Escape cancels"));
@@ -36,6 +36,7 @@ export function startEdit(at) {
         notice("A message cannot be empty: delete it instead.");
         return;
       }
+      if (!fits(text, "saved")) return; // the box keeps the text, to be shortened
       const now = at.room.state.get(at.seq);
       if (now && !now.deleted && text !== now.body) {
         submitChange(at.room.name, { type: "edit", target: at.seq, body: text });

@@ -5,10 +5,12 @@ import { knownBlocks } from "./blocks.js";
 import { clearInvites, knownInvites } from "./invites.js";
 import { connect, disconnect, resetBackoff, retryLater, transmit } from "./connection.js";
 import { $, clean, setStatus } from "./dom.js";
+import { setMaxBody } from "./length.js";
 import { clearPending } from "./log.js";
 import { cancelReveal } from "./messages.js";
 import { firstRoom, selectRoom } from "./nav.js";
 import { clearOutbox, resend } from "./outbox.js";
+import { renderMembers } from "./people.js";
 import {
   clearRooms,
   current,
@@ -133,6 +135,7 @@ export function welcome(frame) {
   setStatus("");
   me.admin = frame.admin === true; // may delete anyone's message, kick and ban in any room
   me.editWindow = frame.limits ? frame.limits.edit_window_s : null;
+  setMaxBody(frame.limits);
   $("me-nick").textContent = frame.nick;
   knownBlocks(frame.blocked);
   knownInvites(frame.invites);
@@ -178,6 +181,7 @@ export function loginLimited(frame) {
 export function connectionClosed(code) {
   searchDisconnected();
   roomsDisconnected();
+  if (rooms.has(current)) renderMembers(rooms.get(current)); // greyed: presence is not known
   if (me.authFailed || me.nick === null) return; // showLogin already explains why
   if (code === 1008 && me.password === null) {
     forget();

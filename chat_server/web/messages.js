@@ -13,6 +13,7 @@ import { renderTyping } from "./people.js";
 import { aroundPage } from "./quotes.js";
 import { current, join, label, renderRoomButton, rooms, roomOf, scheduleRead } from "./rooms.js";
 import { isMe } from "./session.js";
+import { arrived } from "./notify.js";
 import { noticed } from "./settings.js";
 import { threadPage, threadReply } from "./thread.js";
 import { noticeEl } from "./view.js";
@@ -50,6 +51,7 @@ function append(room, m, live) {
   threadReply(room, held);
   room.typing.delete(m.nick);
   if (live && !mine) {
+    arrived(room, m); // a notification or a tone, when it is meant for the user
     if (shown && document.visibilityState === "visible") {
       $("announce").textContent = `${clean(m.nick)}: ${clean(m.body)}`;
     } else {
@@ -90,6 +92,7 @@ export function onMessage(frame) {
   if (room.last === null && !room.joined && !room.joining) {
     join(room); // a direct conversation someone just opened with us: its history brings this one
     if (!isMe(frame.nick)) room.unread += 1;
+    if (!isMe(frame.nick) && kindOf(frame) === "message") arrived(room, frame); // not live then
     renderRoomButton(room);
   }
   accept(room, frame, true);

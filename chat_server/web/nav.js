@@ -19,6 +19,7 @@ import {
   setCurrent,
 } from "./rooms.js";
 import { invitationOver } from "./invites.js";
+import { closeOverlays } from "./layout.js";
 import { roleOf, rolesFrom } from "./roles.js";
 import { isMe, me } from "./session.js";
 import { closeSettings, renderSettings } from "./settings.js";
@@ -35,6 +36,7 @@ export function firstRoom() {
 }
 
 export function selectRoom(name) {
+  closeOverlays(); // on a phone, choosing a room in the drawer shows it
   cancelReveal(); // a message still loading elsewhere is no longer wanted
   if (name !== current) {
     closeThread();

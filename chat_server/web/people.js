@@ -1,6 +1,7 @@
-// Who is in the room on screen: the members with their presence and roles, and who is typing.
+// Who is in the room on screen: the members with their presence (greyed while not known) and
+// roles, and who is typing.
 
-import { transmit } from "./connection.js";
+import { isConnected, transmit } from "./connection.js";
 import { $, clean, el } from "./dom.js";
 import { roleOf } from "./roles.js";
 import { current, rooms } from "./rooms.js";
@@ -31,19 +32,25 @@ export function presence(frame) {
   if (frame.status === "joined" || frame.status === "left") renderSettings();
 }
 
+/** The members of `room`, with their presence while it is known: only while joined (after a
+ * disconnect the list stays, greyed, saying so, until the room is joined again). */
 export function renderMembers(room) {
+  const known = room.joined;
+  $("people").classList.toggle("stale", !known);
+  $("people-status").textContent = known || isConnected() ? "" : "Offline: reconnecting…";
   const items = room.members.map((nick) => {
     const self = nick.toLowerCase() === me.nick.toLowerCase();
     const on = room.online.has(nick) || self;
-    const item = el("li", on ? "member online" : "member offline");
+    const status = !known ? "unknown" : on ? "online" : "offline";
+    const item = el("li", `member ${status}`);
     item.dataset.nick = nick;
-    item.dataset.status = on ? "online" : "offline";
+    item.dataset.status = status;
     const name = el("span", "nick", clean(nick));
     name.title = clean(nick); // in full, where a long one is cut short
     item.append(el("span", "dot"), name, " ");
     const role = roleOf(room.roles, nick);
     if (role !== "member") item.append(roleEl(role), " ");
-    item.append(el("span", "presence", on ? "online" : "offline"));
+    item.append(el("span", "presence", known ? status : ""));
     if (!self) item.append(blockButton(nick));
     return item;
   });

@@ -112,7 +112,8 @@ export function renderRoomButton(room) {
   if (room.name === current) button.setAttribute("aria-current", "page");
   else button.removeAttribute("aria-current");
   let total = 0;
-  for (const other of rooms.values()) if (other.name !== current) total += other.unread;
+  // every room, this one too while the tab is hidden (its count is cleared when it is seen)
+  for (const other of rooms.values()) total += other.unread;
   document.title = total > 0 ? `(${total}) chat` : "chat"; // seen from another tab
 }
 

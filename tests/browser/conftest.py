@@ -186,7 +186,17 @@ def login(page: Page, nick: str, password: str = PASSWORD, *, remember: bool = F
     expect(page.locator("#me-nick")).to_have_text(nick)
 
 
+def rooms_drawer(page: Page) -> None:
+    """On a phone, open the rooms drawer (the sidebar) with its button, as a person would; on a
+    wider screen the sidebar is always there."""
+    opener = page.get_by_role("button", name="Rooms", exact=True)
+    if opener.is_visible() and opener.get_attribute("aria-expanded") != "true":
+        opener.click()
+    expect(page.locator("#sidebar")).to_be_visible()
+
+
 def join_room(page: Page, room: str) -> None:
+    rooms_drawer(page)
     page.get_by_label("Join a room").fill(room)
     page.get_by_role("button", name="Join", exact=True).click()
     expect(page.locator("#room-title")).to_have_text(f"#{room}")

@@ -243,29 +243,6 @@ def test_the_wait_reads_as_in_the_terminal(pages: Pages) -> None:
     assert lines == [str(RateLimited(message, wait)) for message, wait in cases]
 
 
-def test_phone_viewport_shows_one_column(pages: Pages) -> None:
-    page = pages.open(width=375, height=740, is_mobile=True, has_touch=True)
-    login(page, uniq("Phone_"))
-    expect(page.locator("#room-title")).to_have_text("#general")
-    tops = []
-    for part in ("#sidebar", "#conversation", "#people"):
-        box = page.locator(part).bounding_box()
-        assert box is not None, part
-        assert box["x"] == 0 and box["width"] == 375, (part, box)  # full width, stacked
-        tops.append(box["y"])
-    assert tops == sorted(tops) and len(set(tops)) == 3  # rooms, then messages, then people
-    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # no sideways scroll
-    say(page, "typed on a phone")
-    expect(page.locator("#input")).to_be_in_viewport()
-
-    desk = pages.open(width=1100, height=700)
-    login(desk, uniq("Desk_"))
-    side = desk.locator("#sidebar").bounding_box()
-    main = desk.locator("#conversation").bounding_box()
-    assert side is not None and main is not None
-    assert side["y"] == main["y"] and side["x"] + side["width"] <= main["x"]  # side by side
-
-
 def test_screenshot_of_the_main_screen(pages: Pages, chat: Chat, tmp_path: Path) -> None:
     """Saves the README's picture: CHAT_WEB_SCREENSHOT=docs/web-client.png refreshes the copy."""
     room = "design-review"

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Locator, Page, WebSocket, expect
 
 from tests.browser.changes_support import actions, delete, message
-from tests.browser.conftest import Pages, join_room, login, say, write
+from tests.browser.conftest import Pages, join_room, login, rooms_drawer, say, write
 from tests.server.e2e.e2e_support import NOISE, Chat, Client, Frame, uniq
 
 pytestmark = pytest.mark.slow  # a browser and a server subprocess
@@ -23,6 +23,7 @@ HTML = '<img src=x onerror="alert(1)">'
 def create_room(page: Page, room: str, *, private: bool, topic: str = "") -> None:
     """Create a room from the sidebar's form, as a person would; it opens once the server
     made it."""
+    rooms_drawer(page)
     page.get_by_text("Create a room").click()
     page.locator("#create-name").fill(room)
     page.locator("#create-topic").fill(topic)
@@ -305,7 +306,7 @@ def test_a_ban_keeps_someone_out_until_an_unban_and_the_owner_hands_the_room_on(
     expect(notices(c).last).to_have_text(f"{alice} unbanned {bob}")
     b.get_by_role("button", name="Join again").click()
     expect(b.locator("#removed")).to_be_hidden()
-    expect(b.locator("#member-list li", has_text=bob)).to_be_visible()
+    expect(b.locator("#member-list li", has_text=bob)).to_be_attached()  # in the phone's sheet
 
     # the owner hands the room to Carol (asked once) and becomes an op
     row = member_row(panel, carol)

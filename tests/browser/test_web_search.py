@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import Pages, join_room, login, say
+from tests.browser.conftest import Pages, join_room, login, rooms_drawer, say
 from tests.browser.test_web_chat import XSS_CORPUS
 from tests.server.e2e.e2e_support import Chat, uniq
 
@@ -13,6 +13,7 @@ pytestmark = pytest.mark.slow  # a browser and a server subprocess
 
 
 def search(page: Page, words: str) -> None:
+    rooms_drawer(page)  # on a phone, the field is in the drawer
     page.get_by_label("Search messages").fill(words)
     page.get_by_label("Search messages").press("Enter")
     expect(page.locator("#search-panel")).to_be_visible()
