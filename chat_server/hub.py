@@ -284,7 +284,11 @@ class Hub:
         A buffer stays under ``max_buffer`` plus one frame.
         """
         self.slow_closed += 1
-        log.info("closing slow consumer %s (%s)", session.nick, session.ws.remote_address)
+        where = session.ws.remote_address
+        log.info(
+            "closing slow consumer %s (%s)", session.nick, where,
+            extra={"event": "slow_consumer", "nick": session.nick, "peer": where, "code": 1013},
+        )  # fmt: skip
         self._shedding[session] = None
         closing = asyncio.get_running_loop().create_task(
             session.ws.close(CLOSE_TRY_AGAIN, "slow consumer: reconnect and resume with since")
