@@ -23,6 +23,8 @@ UNITS = {
     "server_cpu_pct": "%",
     "loadgen_cpu_pct": "%",
     "sqlite_thread_cpu_share_pct": "%",
+    "server_cpu_us_per_delivery": "µs",
+    "server_cpu_us_per_ack": "µs",
     "login_p50_ms": "ms",
     "login_p99_ms": "ms",
     "history_p50_ms": "ms",

@@ -115,6 +115,9 @@ def _saturate(ctx: Context, scenario: str, rig: Rig, n: int, window: int) -> flo
     ctx.results.add(scenario, system, "lost", lost)
     rate = float(got / ((last_ns - before["ns"]) / 1e9))
     ctx.results.add(scenario, system, "deliveries_per_s", rate)
+    # the server's CPU per delivery: on a shared machine, steadier than the rate
+    if got > 0:
+        ctx.results.add(scenario, system, "server_cpu_us_per_delivery", 1e6 * sum(used[2:]) / got)
     subs.call("take")
     return rate
 
@@ -287,6 +290,8 @@ def _send_window(ctx: Context, scenario: str, rig: Rig, window: int, suffix: str
     add("errors", result["errors"])
     acks = result["ack_ms"] or [float("nan")]
     add("acked_per_s", result["acked"] / result["seconds"])
+    if result["acked"]:  # the server's CPU per ack: on a shared machine, steadier than the rate
+        add("server_cpu_us_per_ack", 1e6 * used[0] / result["acked"])
     add("p50_ms", percentile(acks, 50))
     add("p99_ms", percentile(acks, 99))
 
