@@ -127,12 +127,17 @@ _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) 
 }
 
 
+def _utc(created: float) -> str:
+    """A record's time as the wire writes times: ``2026-12-03T14:19:39.236Z``."""
+    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": _utc(record.created),
             "level": record.levelname.lower(),
             "event": getattr(record, "event", None) or str(record.msg),
             "logger": record.name,

@@ -4,6 +4,7 @@ fields; neither format ever holds a password, a token or a message body, even at
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,7 @@ def test_a_whole_session_logs_no_password_token_or_body(tmp_path: Path, log_form
     for entry in entries:
         assert {"ts", "level", "event", "message"} <= set(entry), entry
         assert entry["level"] in ("debug", "info", "warning", "error", "critical"), entry
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", entry["ts"]), entry
     events = {entry["event"] for entry in entries}
     assert {"connect", "disconnect", "auth_failure"} <= events
     failures = [entry for entry in entries if entry["event"] == "auth_failure"]
