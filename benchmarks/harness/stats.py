@@ -25,6 +25,8 @@ UNITS = {
     "sqlite_thread_cpu_share_pct": "%",
     "server_cpu_us_per_delivery": "µs",
     "server_cpu_us_per_ack": "µs",
+    "metrics_calls_us_per_ack": "µs",
+    "metrics_share_of_ack_pct": "%",
     "login_p50_ms": "ms",
     "login_p99_ms": "ms",
     "history_p50_ms": "ms",
