@@ -228,10 +228,9 @@ class Hub:
         after = ALWAYS if seq is None else seq
         writer = self.writer
         dirty = writer.dirty
-        delivered = 0
+        skipped = 0  # the sender's own sessions, and those that read it in their backlog
         for session, covered in live.items():
             if after > covered and session.user_id != exclude_user:
-                delivered += 1
                 frames = session.frames
                 if frames is None:
                     session.frames = frame
@@ -240,7 +239,9 @@ class Hub:
                     frames.append(frame)
                 else:
                     session.frames = [frames, frame]
-        self.delivered += delivered
+            else:
+                skipped += 1
+        self.delivered += len(live) - skipped  # per call, not per recipient
         writer.schedule()
 
     def deliver_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
