@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.conftest import ServerFactory
 from tests.scale.cluster import PostgresSchema
-from tests.server.test_metrics import metered, scrape, value
+from tests.support.metrics import metered, scrape, value
 from tests.support.raw import uniq
 
 

@@ -4,10 +4,6 @@ label; without the flag there is no /metrics at all."""
 from __future__ import annotations
 
 import asyncio
-import http.client
-from typing import Any
-
-from prometheus_client.parser import text_string_to_metric_families
 
 from chat_server.metrics import (
     CLOSE_CODES,
@@ -19,45 +15,9 @@ from chat_server.metrics import (
     resume_outcome,
 )
 from chat_server.protocol import ERROR_CODES
-from tests.conftest import ChatServerUnderTest, ServerFactory
+from tests.conftest import ServerFactory
+from tests.support.metrics import get, metered, scrape, value
 from tests.support.raw import uniq
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _get(port: int, path: str) -> tuple[int, str, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.headers.get("Content-Type", ""), response.read().decode()
-    finally:
-        conn.close()
-
-
-async def scrape(port: int) -> Samples:
-    """Every sample of /metrics, by name and labels."""
-    status, content_type, text = await asyncio.to_thread(_get, port, "/metrics")
-    assert status == 200, text
-    assert content_type.startswith("text/plain"), content_type
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
-
-
-async def metered(make_server: ServerFactory, **overrides: Any) -> ChatServerUnderTest:
-    """A server with --metrics whose page is made anew at every scrape."""
-    server: ChatServerUnderTest = await make_server(metrics=True, **overrides)
-    metrics = server.running.ctx.metrics
-    assert isinstance(metrics, PrometheusMetrics)
-    metrics.page_ttl = 0
-    return server
 
 
 async def test_metrics_move_as_people_log_in_send_read_and_get_refused(
@@ -152,7 +112,7 @@ async def test_no_label_ever_holds_a_nick_or_a_room(make_server: ServerFactory) 
 
 async def test_without_the_flag_there_is_no_metrics_page(make_server: ServerFactory) -> None:
     server = await make_server()
-    status, _, _ = await asyncio.to_thread(_get, server.running.port, "/metrics")
+    status, _, _ = await asyncio.to_thread(get, server.running.port, "/metrics")
     assert status == 404
 
 
