@@ -22,6 +22,7 @@ from chat_server.cli_options import (
 )
 from chat_server.cli_rooms import rooms
 from chat_server.cli_serve import serve
+from chat_server.cli_stats import stats
 from chat_server.cli_store import with_store
 from chat_server.config import Settings
 from chat_server.errors import ChatError
@@ -47,6 +48,7 @@ def main() -> None:
 main.add_command(serve)
 main.add_command(invites)
 main.add_command(rooms)
+main.add_command(stats)
 
 
 async def _existing_user(store: Store, nick: str) -> User:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sys
 from pathlib import Path
@@ -20,7 +19,8 @@ from chat_server.cli_options import (
     resolve_database,
 )
 from chat_server.config import SIGNUP_MODES, Settings, Signup
-from chat_server.logs import install_repeat_filter
+from chat_server.logs import LOG_FORMATS, LogFormat
+from chat_server.logs import configure as configure_logging
 from chat_server.ratelimit import Allowance
 from chat_server.runtime import run as _run
 
@@ -334,6 +334,14 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     envvar="CHAT_SERVER_LOG_LEVEL",
     help="The least severe log records written to stderr (never a password, token or body).",
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    envvar="CHAT_SERVER_LOG_FORMAT",
+    help="text: one line per record; json: one JSON object per line (ts, level, event, fields).",
+)
 def serve(
     host: str,
     port: int,
@@ -384,6 +392,7 @@ def serve(
     trusted_proxies: tuple[str, ...],
     metrics: bool,
     log_level: str,
+    log_format: LogFormat,
 ) -> None:
     """Run the chat server until SIGTERM or Ctrl-C.
 
@@ -391,13 +400,7 @@ def serve(
     """
     from chat_server.server import StartupError, serve_forever
 
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("websockets").setLevel(logging.WARNING)
-    repeats = [install_repeat_filter(handler) for handler in logging.getLogger().handlers]
+    repeats = configure_logging(log_level, log_format)
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise click.BadParameter("use redis://HOST:PORT/DB", param_hint="--redis-url")
     db_path, postgres_url = resolve_database(db, database_url)

@@ -228,10 +228,9 @@ class Hub:
         after = ALWAYS if seq is None else seq
         writer = self.writer
         dirty = writer.dirty
-        delivered = 0
+        skipped = 0  # the sender's own sessions, and those that read it in their backlog
         for session, covered in live.items():
             if after > covered and session.user_id != exclude_user:
-                delivered += 1
                 frames = session.frames
                 if frames is None:
                     session.frames = frame
@@ -240,7 +239,9 @@ class Hub:
                     frames.append(frame)
                 else:
                     session.frames = [frames, frame]
-        self.delivered += delivered
+            else:
+                skipped += 1
+        self.delivered += len(live) - skipped  # per call, not per recipient
         writer.schedule()
 
     def deliver_room_except(self, room: str, data: bytes, exclude_users: Collection[int]) -> None:
@@ -284,7 +285,11 @@ class Hub:
         A buffer stays under ``max_buffer`` plus one frame.
         """
         self.slow_closed += 1
-        log.info("closing slow consumer %s (%s)", session.nick, session.ws.remote_address)
+        where = session.ws.remote_address
+        log.info(
+            "closing slow consumer %s (%s)", session.nick, where,
+            extra={"event": "slow_consumer", "nick": session.nick, "peer": where, "code": 1013},
+        )  # fmt: skip
         self._shedding[session] = None
         closing = asyncio.get_running_loop().create_task(
             session.ws.close(CLOSE_TRY_AGAIN, "slow consumer: reconnect and resume with since")

@@ -61,7 +61,11 @@ async def login(ctx: Context, ws: ServerConnection) -> Session | None:
                 async with asyncio.timeout_at(deadline):
                     data = await ws.recv()
             except TimeoutError:
-                log.info("auth failure from %s: no hello in time", peer(ws))
+                where = peer(ws)
+                log.info(
+                    "auth failure from %s: no hello in time", where,
+                    extra={"event": "auth_failure", "peer": where, "reason": "no hello"},
+                )  # fmt: skip
                 await ws.close(p.CLOSE_POLICY, "no hello in time")
                 return None
             if isinstance(data, bytes):
@@ -115,7 +119,11 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         digest = token_hash(token)
         found = await store.user_by_token(digest, time.time())
         if found is None:
-            log.info("auth failure from %s: unknown token", peer(ws))
+            where = peer(ws)
+            log.info(
+                "auth failure from %s: unknown token", where,
+                extra={"event": "auth_failure", "peer": where, "reason": "unknown token"},
+            )  # fmt: skip
             raise ProtocolError("auth_failed", "unknown or revoked token", hello.ref)
         user = found
         _take_user_slot(ctx, ws, user, hello.ref)
@@ -163,7 +171,11 @@ def _take_user_slot(ctx: Context, ws: ServerConnection, user: User, ref: str | N
         return
     settings = ctx.settings
     cap = ctx.doorman.caps.per_user
-    log.info("refused %s from %s: %d connections already", user.nick, peer(ws), cap)
+    where = peer(ws)
+    log.info(
+        "refused %s from %s: %d connections already", user.nick, where, cap,
+        extra={"event": "too_many_connections", "nick": user.nick, "peer": where},
+    )  # fmt: skip
     raise TooManyConnections(
         "rate_limited",
         f"too many connections for {user.nick}: at most {cap} at once;"
@@ -212,7 +224,11 @@ async def _try_password(
     if not ok or user is None:
         _failed(ctx, ws, attempt, nick)
         reason = "wrong password" if stored else "unknown nick" if user is None else "no password"
-        log.info("auth failure from %s: %s for %s", peer(ws), reason, nick)
+        where = peer(ws)
+        log.info(
+            "auth failure from %s: %s for %s", where, reason, nick,
+            extra={"event": "auth_failure", "peer": where, "reason": reason, "nick": nick},
+        )  # fmt: skip
         raise ProtocolError("auth_failed", "wrong nick or password", ref)
     if rehashed is not None:
         await store.set_password_hash(user.id, rehashed)

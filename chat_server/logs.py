@@ -1,4 +1,10 @@
-"""Keeping a flood of alike warnings and errors from drowning the log of ``chat-server serve``.
+"""The log of ``chat-server serve``: its two formats, and keeping a flood of alike warnings
+and errors from drowning it.
+
+``--log-format json`` writes one JSON object per line: ``ts``, ``level``, ``event`` (the
+record's own name for what happened, or its message template), ``message`` and the fields a
+record carries (``nick``, ``peer``, ``code``, ...; given as ``extra``). No format ever holds
+a password, a token or a message body: nothing logs them.
 
 A client that makes the same request fail thousands of times a second would write as many
 lines (tracebacks, even) and fill the disk; after ``limit`` alike records in ``interval``
@@ -9,10 +15,14 @@ own: the summaries go to a callable and the time comes from one, so tests need n
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
 
 REPEAT_LIMIT = 10  # alike records let through per interval
 REPEAT_INTERVAL = 60.0  # seconds
@@ -104,3 +114,48 @@ def install_repeat_filter(handler: logging.Handler) -> RepeatFilter:
     repeat = RepeatFilter(handler.handle)
     handler.addFilter(repeat)
     return repeat
+
+
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[LogFormat, ...] = ("text", "json")
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# what every LogRecord has: the rest of its attributes are the fields a call gave (extra)
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "event",
+}
+
+
+def _utc(created: float) -> str:
+    """A record's time as the wire writes times: ``2026-12-03T14:19:39.236Z``."""
+    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record, on one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": _utc(record.created),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", None) or str(record.msg),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key not in entry:
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+def configure(level: str, log_format: LogFormat) -> list[RepeatFilter]:
+    """The root logger's one handler on stderr, in ``log_format``, with its repeat filter."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter = JsonFormatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT)
+    handler.setFormatter(formatter)
+    logging.basicConfig(level=level.upper(), handlers=[handler])
+    logging.getLogger("websockets").setLevel(logging.WARNING)
+    return [install_repeat_filter(h) for h in logging.getLogger().handlers]

@@ -69,7 +69,11 @@ class Connections:
             return
         hub, broker = self.ctx.hub, self.ctx.broker
         first = hub.attach(session)
-        log.info("connect %s from %s", session.nick, peer(ws))
+        where = peer(ws)
+        log.info(
+            "connect %s from %s", session.nick, where,
+            extra={"event": "connect", "nick": session.nick, "peer": where},
+        )  # fmt: skip
         try:
             if first and await broker.user_online(session.user_id, session.nick):
                 await self.presence.announce(session.user_id, session.nick, "online")
@@ -82,7 +86,11 @@ class Connections:
             self.ctx.password_tries.release(session.user_id, now)
             last = hub.detach(session)
             self.ctx.metrics.closed(ws.close_code)
-            log.info("disconnect %s (%s)", session.nick, ws.close_code)
+            log.info(
+                "disconnect %s (%s)", session.nick, ws.close_code,
+                extra={"event": "disconnect", "nick": session.nick, "peer": where,
+                       "code": ws.close_code},
+            )  # fmt: skip
             if last and await broker.user_offline(session.user_id):
                 with contextlib.suppress(StoreError):
                     await self.presence.announce(session.user_id, session.nick, "offline")
@@ -104,11 +112,17 @@ class Connections:
             except ChatError as exc:
                 error = wire_error(exc, ref)
                 if error.code == "internal":
-                    log.error("storage error for %s: %s", session.nick, exc)
+                    log.error(
+                        "storage error for %s: %s", session.nick, exc,
+                        extra={"event": "storage_error", "nick": session.nick},
+                    )  # fmt: skip
             except ConnectionClosed:
                 raise
             except Exception:  # a bug costs the request, and the connection only if repeated
-                log.exception("request from %s failed", session.nick)
+                log.exception(
+                    "request from %s failed", session.nick,
+                    extra={"event": "request_failed", "nick": session.nick},
+                )  # fmt: skip
                 error = ProtocolError("internal", "the request failed", ref)
             else:
                 refused = 0

@@ -279,6 +279,13 @@ def test_tiny_metrics_on_measures_chat_with_and_without_metrics(tmp_path: Path) 
         assert lost is not None and lost.values == [0]
         assert got[(system, "acked_per_s")] > 0 and got[(system, "errors")] == 0
     assert ctx.results.table().count("x chat") >= 6
+    # the metrics calls of an ack, timed in-process: the no-op ones cost less
+    assert (
+        0
+        < got[("chat", "metrics_calls_us_per_ack")]
+        < got[("chat-metrics", "metrics_calls_us_per_ack")]
+    )
+    assert got[("chat-metrics", "metrics_share_of_ack_pct")] > 0
 
 
 def test_writer_profile_stores_the_mix_it_measures(tmp_path: Path) -> None:

@@ -115,6 +115,9 @@ def _saturate(ctx: Context, scenario: str, rig: Rig, n: int, window: int) -> flo
     ctx.results.add(scenario, system, "lost", lost)
     rate = float(got / ((last_ns - before["ns"]) / 1e9))
     ctx.results.add(scenario, system, "deliveries_per_s", rate)
+    # the server's CPU per delivery: on a shared machine, steadier than the rate
+    if got > 0:
+        ctx.results.add(scenario, system, "server_cpu_us_per_delivery", 1e6 * sum(used[2:]) / got)
     subs.call("take")
     return rate
 
@@ -303,6 +306,8 @@ def _send_window(ctx: Context, scenario: str, rig: Rig, window: int, suffix: str
     add("errors", result["errors"])
     acks = result["ack_ms"] or [float("nan")]
     add("acked_per_s", result["acked"] / result["seconds"])
+    if result["acked"]:  # the server's CPU per ack: on a shared machine, steadier than the rate
+        add("server_cpu_us_per_ack", 1e6 * used[0] / result["acked"])
     add("p50_ms", percentile(acks, 50))
     add("p99_ms", percentile(acks, 99))
 
@@ -343,6 +348,46 @@ def fanout_mix(ctx: Context, n: int = 100, latency_rate: float | None = None) ->
 
 def metrics_on(ctx: Context, n: int = 100, senders: int = 50) -> None:
     """metrics-on: fanout-N and persist with ``serve --metrics`` against without, in the same
-    run (``fanout-N-metrics``, ``persist-metrics``; the ratios are against plain chat)."""
+    run (``fanout-N-metrics``, ``persist-metrics``; the ratios are against plain chat), then
+    the metrics calls of one ack timed in-process (``_metrics_calls``)."""
     fanout(ctx, n, METRICS_SYSTEMS, scenario=f"fanout-{n}-metrics")
     persist(ctx, senders, METRICS_SYSTEMS, "persist-metrics")
+    _metrics_calls(ctx, "persist-metrics")
+
+
+class _NoHub:
+    connection_count = user_count = delivered = slow_closed = 0
+
+
+# acks per group commit in the saturated persist window (400 sends in flight): a batch's
+# observation is shared by them
+ACKS_PER_BATCH = 64
+
+
+def _metrics_calls(ctx: Context, scenario: str, count: int = 200_000) -> None:
+    """The CPU of the metrics calls one ack makes (``committed``, and its share of a batch's),
+    timed in-process with metrics off (``chat``: the no-op calls) and on (``chat-metrics``),
+    and what the difference is of the server's CPU per ack at saturation measured above
+    (``metrics_share_of_ack_pct``): a figure the machine's load barely moves, beside the
+    end-to-end ratios, which it moves by tens of percent."""
+    from chat_server.metrics import NO_METRICS, PrometheusMetrics
+
+    took: dict[str, list[float]] = {}
+    for _ in range(ctx.reps):
+        for system, metrics in (
+            ("chat", NO_METRICS),
+            ("chat-metrics", PrometheusMetrics(_NoHub())),
+        ):
+            start, began = time.process_time(), time.perf_counter()
+            for i in range(count):
+                metrics.committed("message", True, began)
+                if i % ACKS_PER_BATCH == 0:
+                    metrics.batch(ACKS_PER_BATCH, 0.002)
+            us = 1e6 * (time.process_time() - start) / count
+            took.setdefault(system, []).append(us)
+            ctx.results.add(scenario, system, "metrics_calls_us_per_ack", us)
+    per_ack = ctx.results.get(scenario, "chat", "server_cpu_us_per_ack_saturated")
+    if per_ack is not None:
+        added = statistics.median(took["chat-metrics"]) - statistics.median(took["chat"])
+        share = 100 * added / per_ack.median
+        ctx.results.add(scenario, "chat-metrics", "metrics_share_of_ack_pct", share)

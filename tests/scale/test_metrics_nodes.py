@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.conftest import ServerFactory
 from tests.scale.cluster import PostgresSchema
-from tests.server.test_metrics import scrape, value
+from tests.support.metrics import metered, scrape, value
 from tests.support.raw import uniq
 
 
@@ -14,8 +14,8 @@ async def test_the_lag_from_publishing_to_delivery_is_measured_across_nodes(
 ) -> None:
     prefix = uniq("metrics")
     nodes = [
-        await make_server(
-            database_url=schema.url, redis_url=redis_url, redis_prefix=prefix, metrics=True
+        await metered(
+            make_server, database_url=schema.url, redis_url=redis_url, redis_prefix=prefix
         )
         for _ in range(2)
     ]

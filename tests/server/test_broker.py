@@ -194,6 +194,22 @@ def test_login_envelopes_read_across_versions() -> None:
     assert msgspec.msgpack.decode(new, type=Older) == Older("n2", "alice", True)
 
 
+def test_room_events_read_across_versions_with_and_without_their_send_time() -> None:
+    """The publisher's clock (for the lag metric) came last: an older node's room event
+    reads as one without it, and an older node reads a newer one as before."""
+
+    class Older(msgspec.Struct, tag="r", array_like=True):
+        room: str
+        data: bytes
+        seq: int | None = None
+        exclude_user: int | None = None
+
+    old = msgspec.msgpack.encode(Older("general", b"{}", 7, None))
+    assert decode_envelope(old) == RoomEvent("general", b"{}", 7, None, None)
+    new = encode_envelope(RoomEvent("general", b"{}", 8, 3, 1764770000.25))
+    assert msgspec.msgpack.decode(new, type=Older) == Older("general", b"{}", 8, 3)
+
+
 async def test_with_redis_every_node_hears_every_event_and_presence(redis_url: str) -> None:
     async with nodes(redis_url) as make_node:
         await two_nodes(make_node)

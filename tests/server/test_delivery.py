@@ -9,6 +9,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory
+from tests.support.metrics import scrape, value
 
 
 async def pipeline(client: Client, room: str, count: int, prefix: str, pause: float = 0.0) -> None:
@@ -98,7 +99,7 @@ async def test_a_consumer_that_stops_reading_is_closed_with_1013(
     make_server: ServerFactory,
 ) -> None:
     server: ChatServerUnderTest = await make_server(
-        rate_per_second=1e6, rate_burst=10**6, max_buffer=256 * 1024
+        rate_per_second=1e6, rate_burst=10**6, max_buffer=256 * 1024, metrics=True
     )
     body = "x" * 3900
     count = 1500  # about 6 MB: more than the socket buffers and the 256 KiB limit
@@ -125,6 +126,11 @@ async def test_a_consumer_that_stops_reading_is_closed_with_1013(
         assert codes == [1013]
         health = await asyncio.to_thread(_health, server.url)
         assert health["connections"] == 2
+        # and an operator sees it (serve --metrics)
+        samples = await scrape(server.running.port)
+        assert value(samples, "chat_slow_consumer_closes_total") == 1
+        assert value(samples, "chat_connection_closes_total", code="1013") == 1
+        assert value(samples, "chat_connections") == 2
 
 
 def _health(url: str) -> dict[str, object]:

@@ -4,48 +4,26 @@ label; without the flag there is no /metrics at all."""
 from __future__ import annotations
 
 import asyncio
-import http.client
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from chat_server.metrics import CLOSE_CODES, ENTRY_KINDS, OTHER, RESUME_OUTCOMES, resume_outcome
+from chat_server.metrics import (
+    CLOSE_CODES,
+    ENTRY_KINDS,
+    OTHER,
+    PAGE_TTL,
+    RESUME_OUTCOMES,
+    PrometheusMetrics,
+    resume_outcome,
+)
 from chat_server.protocol import ERROR_CODES
 from tests.conftest import ServerFactory
+from tests.support.metrics import get, metered, scrape, value
 from tests.support.raw import uniq
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def _get(port: int, path: str) -> tuple[int, str, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.headers.get("Content-Type", ""), response.read().decode()
-    finally:
-        conn.close()
-
-
-async def scrape(port: int) -> Samples:
-    """Every sample of /metrics, by name and labels."""
-    status, content_type, text = await asyncio.to_thread(_get, port, "/metrics")
-    assert status == 200, text
-    assert content_type.startswith("text/plain"), content_type
-    return {
-        (sample.name, frozenset(sample.labels.items())): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-
-
-def value(samples: Samples, name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 async def test_metrics_move_as_people_log_in_send_read_and_get_refused(
     make_server: ServerFactory,
 ) -> None:
-    server = await make_server(metrics=True, rate_per_second=0.1, rate_burst=3)
+    server = await metered(make_server, rate_per_second=0.1, rate_burst=3)
     port = server.running.port
     room = uniq("r")
     alice, bob = uniq("a"), uniq("b")
@@ -110,7 +88,7 @@ async def test_metrics_move_as_people_log_in_send_read_and_get_refused(
 
 
 async def test_no_label_ever_holds_a_nick_or_a_room(make_server: ServerFactory) -> None:
-    server = await make_server(metrics=True)
+    server = await metered(make_server)
     room, nick = uniq("room"), uniq("nick")
     async with server.login(nick) as client:
         await client.join(room)
@@ -134,7 +112,7 @@ async def test_no_label_ever_holds_a_nick_or_a_room(make_server: ServerFactory) 
 
 async def test_without_the_flag_there_is_no_metrics_page(make_server: ServerFactory) -> None:
     server = await make_server()
-    status, _, _ = await asyncio.to_thread(_get, server.running.port, "/metrics")
+    status, _, _ = await asyncio.to_thread(get, server.running.port, "/metrics")
     assert status == 404
 
 
@@ -143,3 +121,20 @@ def test_a_resume_is_caught_up_paged_or_reset() -> None:
     assert resume_outcome(since=4, last_seq=10, more=False) == "caught_up"
     assert resume_outcome(since=4, last_seq=900, more=True) == "paged"
     assert resume_outcome(since=11, last_seq=10, more=False) == "reset"
+
+
+async def test_a_page_is_served_again_until_its_time_is_over(make_server: ServerFactory) -> None:
+    """Anyone who reaches the port may ask for /metrics: asking often costs no more than
+    one page per ``page_ttl`` (PAGE_TTL, a second, by default)."""
+    server = await make_server(metrics=True)
+    metrics = server.running.ctx.metrics
+    assert isinstance(metrics, PrometheusMetrics) and metrics.page_ttl == PAGE_TTL == 1.0
+    metrics.page_ttl = 3600  # however slow this machine is, the second scrape comes within it
+    port = server.running.port
+    first = await scrape(port)
+    async with server.login(uniq("n")):
+        again = await scrape(port)
+    assert value(first, "chat_connections") == value(again, "chat_connections") == 0
+    metrics.page_ttl = 0
+    async with server.login(uniq("n")):
+        assert value(await scrape(port), "chat_connections") == 1

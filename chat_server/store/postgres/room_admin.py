@@ -10,9 +10,18 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
-from chat_server.store.base import RoomSummary
+from chat_server.store.base import RoomSummary, StoreFigures
 from chat_server.store.postgres.schema import Conn, Row
 
+FIGURES_SQL = (
+    "SELECT (SELECT COUNT(*) FROM users WHERE removed_at IS NULL),"
+    " (SELECT COUNT(*) FROM rooms WHERE NOT is_dm),"
+    " (SELECT COUNT(*) FROM rooms WHERE is_dm AND name LIKE 'dm:%'),"
+    " (SELECT COUNT(*) FROM messages WHERE kind = 0 AND NOT deleted),"
+    " (SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c"
+    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = current_schema() AND c.relkind = 'r')"
+)
 SUMMARIES_SQL = (
     "SELECT r.name, r.private, r.member_count, COALESCE((SELECT m.ts FROM messages m"
     " WHERE m.room_id = r.id AND m.seq = r.last_seq),"
@@ -29,6 +38,10 @@ class PostgresRoomAdmin:
         async def _all(self, sql: str, *args: object) -> list[Row]: ...
 
         def _tx(self) -> AbstractAsyncContextManager[Conn]: ...
+
+    async def figures(self) -> StoreFigures:
+        (row,) = await self._all(FIGURES_SQL)
+        return StoreFigures(*(int(row[i]) for i in range(5)))
 
     async def room_summaries(self) -> list[RoomSummary]:
         rows = await self._all(SUMMARIES_SQL)

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from chat_server.store.base import RoomSummary
+from chat_server.store.base import RoomSummary, StoreFigures
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -24,6 +24,14 @@ SUMMARIES_SQL = (
     "SELECT r.name, r.private, r.member_count, COALESCE((SELECT m.ts FROM messages m"
     " WHERE m.room_id = r.id AND m.seq = r.last_seq), r.created_at)"
     " FROM rooms r WHERE r.is_dm = 0 ORDER BY r.name"
+)
+
+FIGURES_SQL = (
+    "SELECT (SELECT COUNT(*) FROM users WHERE removed_at IS NULL),"
+    " (SELECT COUNT(*) FROM rooms WHERE is_dm = 0),"
+    " (SELECT COUNT(*) FROM rooms WHERE is_dm = 1 AND name LIKE 'dm:%'),"
+    " (SELECT COUNT(*) FROM messages WHERE kind = 0 AND deleted = 0),"
+    " (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size())"
 )
 
 
@@ -74,6 +82,10 @@ class SQLiteRoomAdmin:
     async def room_summaries(self) -> list[RoomSummary]:
         rows = await self._all(SUMMARIES_SQL)
         return [RoomSummary(r[0], bool(r[1]), r[2], r[3]) for r in rows]
+
+    async def figures(self) -> StoreFigures:
+        (row,) = await self._all(FIGURES_SQL)
+        return StoreFigures(*row)
 
     async def remove_room(self, name: str) -> bool:
         removed: bool = await self._write(RemoveRoom(name))
