@@ -41,6 +41,7 @@ WEB_MODULES = (
     "connection.js",
     "dom.js",
     "edit.js",
+    "floor.js",
     "invites.js",
     "log.js",
     "login.js",
