@@ -20,7 +20,7 @@ from benchmarks import writer_cpu
 from benchmarks.harness import wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
-from benchmarks.scenarios import abuse, erase, scenario_nodes
+from benchmarks.scenarios import abuse, erase, retention, scenario_nodes
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
 from benchmarks.scenarios.traffic import fanout, fanout_mix, persist_mix
@@ -404,3 +404,23 @@ def test_tiny_abuse_runs_every_phase_and_counts_refusals(tmp_path: Path) -> None
     table = ctx.results.table()
     assert "x idle" in table
     assert not [line for line in table.splitlines() if " served " in line and "x idle" in line]
+
+
+@pytest.mark.slow
+def test_tiny_retention_purge_times_prunes_and_sends_with_and_without_it(tmp_path: Path) -> None:
+    """retention-purge in a room of 20,000: each prune timed in the store, the probe's sends
+    with the room kept and while the server prunes it, and the room erased to its end
+    (no text left, none in the search index)."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=1)
+    retention.retention_purge(ctx, size=20_000)
+    got = measured(ctx.results.records())
+    assert 0 < got[("prune", "txn_p50_ms")] <= got[("prune", "txn_max_ms")]
+    assert got[("prune", "entries_per_s")] > 0
+    assert 0 < got[("no-purge", "send_p50_ms")] <= got[("no-purge", "send_p99_ms")]
+    (db,) = tmp_path.glob("retention-serve-0.db")
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT floor FROM rooms WHERE name = 'big'").fetchone()[0] > 20_000
+        left = conn.execute("SELECT COUNT(*) FROM messages WHERE body LIKE 'history%'")
+        assert left.fetchone()[0] == 0
+        hits = conn.execute("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'history'")
+        assert hits.fetchone()[0] == 0

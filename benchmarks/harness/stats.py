@@ -84,6 +84,7 @@ REFERENCE = {
     "rooms-50": "ceiling",
     "persist": "sqlite-per-commit",
     "delete-erase": "send",
+    "retention-purge": "no-purge",
     "idle-conns": "ceiling",
     "history": "ping",
     "cli-send": "script",
