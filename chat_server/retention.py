@@ -72,4 +72,6 @@ class Pruner:
                 if taken < PRUNE_BATCH:
                     break
                 await asyncio.sleep(max(self.pause, time.monotonic() - began))
+        if erased:
+            await self.store.sweep_done()
         return erased

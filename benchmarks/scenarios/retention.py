@@ -76,6 +76,7 @@ async def _prune_all(store: Store, room_id: int) -> tuple[list[float], float]:
         took = time.perf_counter() - began
         times.append(took * 1000)
         await asyncio.sleep(max(PAUSE, took))
+    await store.sweep_done()
     return times, time.perf_counter() - start
 
 

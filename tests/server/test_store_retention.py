@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
 from chat_server.store.base import Retention
@@ -98,6 +99,7 @@ async def test_a_pruned_message_is_erased_as_a_delete_erases(
             assert db.execute("SELECT COUNT(*) FROM reactions").fetchone() == (0,)
         finally:
             db.close()
+        await store.sweep_done()
         await _wait_purged(store)
         db = sqlite3.connect(backend.path)
         try:
@@ -140,3 +142,23 @@ async def test_a_room_keeps_its_own_limit_or_the_servers(store: AnyStore) -> Non
 
     assert await store.set_retention("ephemeral", None)  # back to the server's
     assert await store.expiring_rooms(None) == []
+
+
+async def test_the_search_index_is_merged_after_a_sweep_not_between_its_prunes(
+    tmp_path: Path,
+) -> None:
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        for i in range(4):
+            await db.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"{SECRET} {i}"))
+        await db.search(alice.id, search_words("swordfishqz"), None, 5)  # indexed now
+        assert await db.prune(room_id, later(), limit=2) == 2
+        assert not db._cache.purge  # no merge step may run between two prunes
+        with sqlite3.connect(tmp_path / "chat.db") as conn:  # but a restart would purge
+            assert conn.execute("SELECT purge FROM search_indexed").fetchone() == (1,)
+        await db.sweep_done()
+        await _wait_purged(db)
+    finally:
+        await db.close()
