@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
-from chat_server.store.base import Retention
+from chat_server.store.base import ExportFilter, Retention
 from chat_server.text import format_ts
 from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
@@ -52,6 +52,8 @@ async def test_a_prune_takes_the_oldest_entries_a_batch_at_a_time_and_moves_the_
     assert (await store.history(room, after=1, limit=10)).floor == 4  # a resume from below
     assert [m.seq for m in (await store.history(room, after=1, limit=10)).messages] == [4, 5]
 
+    exported, _ = await store.export_page(ExportFilter(room="general"), 0, 10)
+    assert [m.body for m in exported] == ["note 4", "note 5"]  # an export shows none erased
     assert await store.prune(room_id, later(), limit=3) == 2
     assert await store.prune(room_id, later(), limit=3) == 0
     empty = await store.history(room, limit=10)
