@@ -19,6 +19,7 @@ from benchmarks.scenarios.abuse import abuse
 from benchmarks.scenarios.erase import delete_erase
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.resources import cli_send, history, idle_conns
+from benchmarks.scenarios.retention import retention_purge
 from benchmarks.scenarios.terminal import tui_10k, tui_start
 from benchmarks.scenarios.traffic import (
     fanout,
@@ -39,6 +40,7 @@ SCENARIOS: dict[str, Callable[[Context], object]] = {
     "fanout-100-mix": fanout_mix,
     "metrics-on": metrics_on,
     "delete-erase": delete_erase,
+    "retention-purge": retention_purge,
     "idle-conns": idle_conns,
     "history": history,
     "cli-send": cli_send,
@@ -49,9 +51,11 @@ SCENARIOS: dict[str, Callable[[Context], object]] = {
 }
 
 
-def run(quick: bool, json_path: Path | None, only: list[str], keep: bool) -> int:
+def run(
+    quick: bool, json_path: Path | None, only: list[str], keep: bool, repetitions: int | None = None
+) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
-    ctx = Context(workdir=workdir, quick=quick)
+    ctx = Context(workdir=workdir, quick=quick, repetitions=repetitions)
     names = only or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -106,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
     )
     run_parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    run_parser.add_argument(
+        "--repetitions", type=int, metavar="N", help="repetitions per scenario (default 5, 3 quick)"
+    )
     soak_parser = sub.add_parser("soak", help="many clients chatting for N minutes")
     soak.add_arguments(soak_parser)
     writer_parser = sub.add_parser("writer", help="the SQLite writer's CPU per entry, in-process")
@@ -115,4 +122,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(soak.run(args))
     if args.command == "writer":
         sys.exit(writer_cpu.run(args))
-    sys.exit(run(args.quick, args.json, args.only, args.keep))
+    sys.exit(run(args.quick, args.json, args.only, args.keep, args.repetitions))

@@ -10,6 +10,7 @@ import click
 
 from chat_server import __version__
 from chat_server.auth import Passwords, new_token, token_hash
+from chat_server.cli_export import export
 from chat_server.cli_help import show_envvars
 from chat_server.cli_invites import invites
 from chat_server.cli_options import (
@@ -49,6 +50,7 @@ main.add_command(serve)
 main.add_command(invites)
 main.add_command(rooms)
 main.add_command(stats)
+main.add_command(export)
 
 
 async def _existing_user(store: Store, nick: str) -> User:

@@ -42,6 +42,7 @@ WEB_MODULES = (
     "connection.js",
     "dom.js",
     "edit.js",
+    "floor.js",
     "invites.js",
     "layout.js",
     "length.js",

@@ -3,8 +3,9 @@ room's own ``chat-server rooms retention``).
 
 Every ``retention_interval`` seconds it asks the store which rooms have entries that may
 expire, and prunes each room from its floor, ``PRUNE_BATCH`` entries per write of the
-group committer's, ``retention_pause`` seconds apart: other people's writes go between
-any two prunes, and none waits behind a long transaction.
+group committer's, then waits ``retention_pause`` seconds or as long as that prune took,
+whichever is longer: other people's writes go between any two prunes, none waits behind a
+long transaction, and the writer spends at most about half its time pruning.
 """
 
 from __future__ import annotations
@@ -65,9 +66,12 @@ class Pruner:
         for room_id, seconds in await self.store.expiring_rooms(self.default):
             before = format_ts(datetime.fromtimestamp(moment - seconds, UTC))
             while True:
+                began = time.monotonic()
                 taken = await self.store.prune(room_id, before)
                 erased += taken
                 if taken < PRUNE_BATCH:
                     break
-                await asyncio.sleep(self.pause)
+                await asyncio.sleep(max(self.pause, time.monotonic() - began))
+        if erased:
+            await self.store.sweep_done()
         return erased

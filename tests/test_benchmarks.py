@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
 import struct
 from collections.abc import Iterable, Mapping
@@ -20,7 +21,7 @@ from benchmarks import writer_cpu
 from benchmarks.harness import mqtt, procs, wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
-from benchmarks.scenarios import abuse, erase, scenario_nodes
+from benchmarks.scenarios import abuse, erase, retention, scenario_nodes
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
@@ -506,3 +507,30 @@ def test_tiny_abuse_runs_every_phase_and_counts_refusals(tmp_path: Path) -> None
     table = ctx.results.table()
     assert "x idle" in table
     assert not [line for line in table.splitlines() if " served " in line and "x idle" in line]
+
+
+@pytest.mark.slow
+def test_tiny_retention_purge_times_prunes_and_sends_with_and_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """retention-purge in a room of 20,000 (2,000 on PostgreSQL): each prune timed in the
+    store, the probe's sends with the room kept and while the server prunes it, and the room
+    erased to its end (no text left, none in the search index)."""
+    database_url = os.environ.get("CHAT_TEST_DATABASE_URL")
+    if database_url:
+        monkeypatch.setenv("CHAT_BENCH_DATABASE_URL", database_url)
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=1)
+    retention.retention_purge(ctx, size=20_000, postgres=bool(database_url), pg_size=2000)
+    got = measured(ctx.results.records())
+    systems = ("prune", "prune-pg") if database_url else ("prune",)
+    for system in systems:
+        assert 0 < got[(system, "txn_p50_ms")] <= got[(system, "txn_max_ms")]
+    assert got[("prune", "entries_per_s")] > 0
+    assert 0 < got[("no-purge", "send_p50_ms")] <= got[("no-purge", "send_p99_ms")]
+    (db,) = tmp_path.glob("retention-serve-0.db")
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("SELECT floor FROM rooms WHERE name = 'big'").fetchone()[0] > 20_000
+        left = conn.execute("SELECT COUNT(*) FROM messages WHERE body LIKE 'history%'")
+        assert left.fetchone()[0] == 0
+        hits = conn.execute("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'history'")
+        assert hits.fetchone()[0] == 0

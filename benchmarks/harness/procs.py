@@ -323,6 +323,11 @@ def chat_template(path: Path, users: int) -> list[str]:
     return tokens
 
 
+def history_body(seq: int) -> str:
+    """The text of message ``seq`` of a room ``fill_room`` builds."""
+    return f"history message {seq} " + "y" * 60
+
+
 def fill_room(
     path: Path,
     room: str,
@@ -332,7 +337,7 @@ def fill_room(
 ) -> None:
     """Add ``room`` with ``messages`` messages (in the server's schema) and its members;
     ``body(seq)`` is a message's text. The first member (bench0) wrote them all."""
-    text = body or (lambda seq: f"history message {seq} " + "y" * 60)
+    text = body or history_body
     ts = now_ts()
     with contextlib.closing(sqlite3.connect(path)) as db, db:
         db.execute("PRAGMA journal_mode=WAL")

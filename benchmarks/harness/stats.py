@@ -89,6 +89,7 @@ REFERENCE = {
     "persist": "sqlite-per-commit",
     "persist-pg": "pg-per-commit",
     "delete-erase": "send",
+    "retention-purge": "no-purge",
     "idle-conns": "ceiling",
     "history": "ping",
     "cli-send": "script",

@@ -434,6 +434,11 @@ class Store(Protocol):
         most ``limit``; the floor moves past them. How many were erased."""
         ...
 
+    async def sweep_done(self) -> None:
+        """The retention task's sweep is over (after prunes that erased something): what a
+        store does after its prunes, not between them (SQLite: the search index's purge)."""
+        ...
+
     # export (``chat-server export``)
     async def export_page(
         self, which: ExportFilter, after_id: int, limit: int

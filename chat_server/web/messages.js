@@ -8,6 +8,7 @@
 import { isConnected, request } from "./connection.js";
 import { $, clean, notice } from "./dom.js";
 import { kindOf } from "./changes.js";
+import { floorText, passFloor } from "./floor.js";
 import { appendItem, appendNotice, atBottom, itemEl, redraw, scrollToBottom } from "./log.js";
 import { renderTyping } from "./people.js";
 import { aroundPage } from "./quotes.js";
@@ -102,6 +103,7 @@ export function history(frame, pending) {
   if (rooms.has(frame.room) && rooms.get(frame.room).removed) return undefined; // asked before
   const room = roomOf(frame.room);
   const kind = pending ? pending.kind : "after";
+  show(room, passFloor(room, frame), false);
   if (kind === "older") return prependOlder(room, frame);
   if (kind === "around") return aroundPage(frame);
   if (kind === "thread") return threadPage(frame);
@@ -130,7 +132,9 @@ export function history(frame, pending) {
 export function renderLogTop(room) {
   let text = "";
   if (room.loadingOlder) text = "Loading older messages…";
-  else if (room.last !== null && !room.more) text = `This is the start of ${label(room)}.`;
+  else if (room.last !== null && !room.more) {
+    text = floorText(room) || `This is the start of ${label(room)}.`;
+  }
   $("log-top").textContent = text;
 }
 

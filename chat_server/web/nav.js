@@ -4,6 +4,7 @@
 import { cancelReply } from "./actions.js";
 import { request } from "./connection.js";
 import { $, clean } from "./dom.js";
+import { joinedFloor } from "./floor.js";
 import { atBottom, redrawAll, scrollToBottom } from "./log.js";
 import { cancelReveal, maybeLoadOlder, renderLogTop } from "./messages.js";
 import { renderMembers, renderTyping } from "./people.js";
@@ -129,6 +130,7 @@ export function joined(frame) {
   room.roles = rolesFrom(frame.roles);
   if (roleOf(room.roles, me.nick) !== before) redrawAll(room); // who may delete what
   room.stateSeq = frame.last_seq;
+  joinedFloor(room, frame);
   room.removed = null; // joined again
   invitationOver(room.name);
   if (room.dm) {

@@ -41,6 +41,8 @@ function newRoom(name) {
     unread: 0,
     oldest: null,
     more: false, // older pages exist
+    floor: 1, // the first seq the server still stores (retention: floor.js)
+    retentionS: null, // how long the room keeps its entries, in seconds (null: forever)
     loadingOlder: false,
     gapFilling: false,
     members: [],

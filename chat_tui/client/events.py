@@ -65,6 +65,8 @@ class JoinResult:
     topic: str = ""
     private: bool = False
     roles: dict[str, str] = field(default_factory=dict)  # nick -> "owner" | "op"
+    floor: int = 1  # the room's first entry still stored (retention erased those below)
+    retention_s: int | None = None  # how long the room keeps its entries; None: forever
 
 
 Event = (

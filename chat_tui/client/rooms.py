@@ -101,6 +101,7 @@ class Room:
         The last page (``more`` false) ends the catch-up: a hole the server cannot fill is
         skipped, so that it never stalls the room.
         """
+        self.seq.advance(page.floor - 1)  # below the floor: erased (retention), not missed
         ready = [out for message in page.messages for out in self.offer(message)]
         if not page.more:
             ready += self.seq.skip_gap()
@@ -133,6 +134,7 @@ class Rooms:
         room = self._rooms.get(joined.room)
         events: list[p.MessageRecord | p.Joined] = []
         if resumed and room is not None:
+            room.seq.advance(page.floor - 1)  # below the floor: erased (retention), not missed
             for message in page.messages:
                 events += room.offer(message)
             events.append(joined)

@@ -417,6 +417,8 @@ class Session:
             joined.topic,
             joined.private,
             dict(joined.roles),
+            page.floor,
+            joined.retention_s,
         )
 
     def _deliver(self, message: p.MessageRecord) -> None:

@@ -279,6 +279,7 @@ class ChatApp(App[int]):
                 info = self.room_info(event.room)
                 info.members, info.online = list(event.members), set(event.online)
                 info.topic, info.private, info.roles = event.topic, event.private, event.roles
+                chat.history.set_floor(event.room, event.floor, event.retention_s)
                 if event.room == chat.history.room:
                     chat.show_room(info)
             case Connected(welcome=welcome):
@@ -339,8 +340,9 @@ class ChatApp(App[int]):
         history.apply(result.room, result.changes)  # what changed while this client was away
         history.add_events(result.room, [notice_record(n) for n in result.notices])
         self.chat.rooms.refresh_rooms()
+        timeline.floor, timeline.retention_s = result.floor, result.retention_s
         first = timeline.first_seq
-        timeline.more_before = first is not None and first > 1
+        timeline.more_before = first is not None and first > result.floor
         if result.room == history.room:
             self.chat.show_room(info)
 
@@ -415,6 +417,7 @@ class ChatApp(App[int]):
             self.chat.history.timeline(room).loading = False
             self.notice(room, f"cannot load older messages: {exc}", "error")
             return
+        self.chat.history.timeline(room).floor = page.floor  # where a page stops for good
         self.chat.history.prepend(room, page.messages, page.more)
 
     def on_history_view_need_quote(self, event: HistoryView.NeedQuote) -> None:

@@ -24,6 +24,7 @@ from typing import Literal
 from chat_server import protocol as p
 from chat_server.protocol import MessageRecord, format_ts, nick_key
 from chat_tui.client.entries import RoomLog
+from chat_tui.tui.floor import FloorItem, floor_item
 from chat_tui.tui.render import local_day
 
 SendState = Literal["sending", "sent", "failed"]
@@ -64,7 +65,7 @@ class DividerItem:
     seq: int
 
 
-Payload = MessageRecord | Notice | PendingSend | DayItem | DividerItem
+Payload = MessageRecord | Notice | PendingSend | DayItem | DividerItem | FloorItem
 Item = tuple[Hashable, Payload]
 
 _notice_numbers = count(1)
@@ -97,6 +98,8 @@ class Timeline:
     divider_seq: int | None = None
     more_before: bool = True
     loading: bool = False
+    floor: int = 1  # the room's first entry still stored (retention erased those below)
+    retention_s: int | None = None  # how long the room keeps its entries; None: forever
     log: RoomLog = field(default_factory=RoomLog)
     dirty: set[int] = field(default_factory=set)  # seqs to draw again (the view empties it)
     quotes_asked: set[int] = field(default_factory=set)  # reply targets fetched (or asked)
@@ -292,6 +295,9 @@ class Timeline:
 
     def items(self, start: int = 0) -> Iterator[Item]:
         """What to draw for ``messages[start:]`` (all confirmed lines when ``start`` is 0)."""
+        floor = floor_item(self.floor, self.retention_s, self.more_before)
+        if start == 0 and floor is not None:
+            yield ("floor", self.floor), floor
         by_anchor: dict[int, list[Notice | PendingSend]] = {}
         for notice in self.notices:  # under the message or log notice they followed
             if self.has(notice.after_seq) or notice.after_seq in self.events:

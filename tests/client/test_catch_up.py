@@ -86,3 +86,36 @@ def test_a_hole_the_server_cannot_fill_is_skipped_on_the_last_page() -> None:
     asyncio.run(catch_up(room, fetch, emitted.append))
     assert seqs(emitted) == [5, 6]
     assert (room.seq.last, room.behind) == (6, False)
+
+
+def test_a_resume_from_below_the_floor_delivers_what_is_left_without_a_gap() -> None:
+    rooms = Rooms()
+    rooms.joined(joined(2), page(1, 2), since=None, resumed=False)
+    # entries 3 to 599 were erased (retention) while the client was away
+    erased = p.HistoryPage(
+        room="general", messages=[message(s) for s in range(600, 900)], more=True, floor=600
+    )
+    room, events = rooms.joined(joined(1000), erased, since=2, resumed=True)
+    assert seqs([e for e in events if isinstance(e, p.MessageRecord)]) == list(range(600, 900))
+    assert (room.seq.last, room.seq.gap) == (899, False)
+    rest = p.HistoryPage(
+        room="general", messages=[message(s) for s in range(900, 1001)], more=False, floor=600
+    )
+    assert seqs(room.catch_up(rest)) == list(range(900, 1001))
+    assert room.behind is False
+
+
+def test_a_catch_up_page_from_the_floor_is_not_a_gap() -> None:
+    room = Room("general", Sequencer(10), 700)
+    pages = [
+        p.HistoryPage(room="general", messages=[message(s) for s in range(500, 700)], more=True,
+                      floor=500),
+        p.HistoryPage(room="general", messages=[message(700)], more=False, floor=500),
+    ]  # fmt: skip
+    emitted: list[p.MessageRecord] = []
+
+    async def fetch(name: str, after: int) -> p.HistoryPage:
+        return pages.pop(0)
+
+    asyncio.run(catch_up(room, fetch, emitted.append))
+    assert seqs(emitted) == list(range(500, 701))

@@ -53,17 +53,20 @@ async def test_expired_messages_vanish_and_a_resume_from_below_sees_the_floor(
         joined, _ = await alice.join("general")
         assert joined["retention_s"] == 1 and "floor" not in joined
         await bob.join("general")
+        store = server.running.store
+        assert await store.set_retention("general", 0)  # kept forever for now
         for n in range(3):
             await alice.say("general", f"ancient words {n}", f"m{n}")
         found = await ask(alice, {"type": "search", "q": "ancient"}, "results")
         assert len(found["messages"]) == 3
+        assert await store.set_retention("general", None)  # the server's second, from now
 
         pruned = await floor_reaches(alice, "general", 4)
         assert (pruned["messages"], pruned["floor"]) == ([], 4)
         found = await ask(alice, {"type": "search", "q": "ancient"}, "results")
         assert found["messages"] == []
         # the room keeps what follows for an hour (``chat-server rooms retention``)
-        assert await server.running.store.set_retention("general", 3600)
+        assert await store.set_retention("general", 3600)
         await alice.say("general", "fresh words", "m3")
         bob_token = bob.token
 

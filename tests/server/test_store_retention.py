@@ -10,9 +10,10 @@ from __future__ import annotations
 import sqlite3
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
-from chat_server.store.base import Retention
+from chat_server.store.base import ExportFilter, Retention
 from chat_server.text import format_ts
 from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
@@ -51,6 +52,8 @@ async def test_a_prune_takes_the_oldest_entries_a_batch_at_a_time_and_moves_the_
     assert (await store.history(room, after=1, limit=10)).floor == 4  # a resume from below
     assert [m.seq for m in (await store.history(room, after=1, limit=10)).messages] == [4, 5]
 
+    exported, _ = await store.export_page(ExportFilter(room="general"), 0, 10)
+    assert [m.body for m in exported] == ["note 4", "note 5"]  # an export shows none erased
     assert await store.prune(room_id, later(), limit=3) == 2
     assert await store.prune(room_id, later(), limit=3) == 0
     empty = await store.history(room, limit=10)
@@ -98,6 +101,7 @@ async def test_a_pruned_message_is_erased_as_a_delete_erases(
             assert db.execute("SELECT COUNT(*) FROM reactions").fetchone() == (0,)
         finally:
             db.close()
+        await store.sweep_done()
         await _wait_purged(store)
         db = sqlite3.connect(backend.path)
         try:
@@ -140,3 +144,23 @@ async def test_a_room_keeps_its_own_limit_or_the_servers(store: AnyStore) -> Non
 
     assert await store.set_retention("ephemeral", None)  # back to the server's
     assert await store.expiring_rooms(None) == []
+
+
+async def test_the_search_index_is_merged_after_a_sweep_not_between_its_prunes(
+    tmp_path: Path,
+) -> None:
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        for i in range(4):
+            await db.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"{SECRET} {i}"))
+        await db.search(alice.id, search_words("swordfishqz"), None, 5)  # indexed now
+        assert await db.prune(room_id, later(), limit=2) == 2
+        assert not db._cache.purge  # no merge step may run between two prunes
+        with sqlite3.connect(tmp_path / "chat.db") as conn:  # but a restart would purge
+            assert conn.execute("SELECT purge FROM search_indexed").fetchone() == (1,)
+        await db.sweep_done()
+        await _wait_purged(db)
+    finally:
+        await db.close()

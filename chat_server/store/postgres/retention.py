@@ -99,6 +99,9 @@ class PostgresRetention:
         erased: int = await self._write(Prune(room_id, before, limit))
         return erased
 
+    async def sweep_done(self) -> None:
+        """Nothing to do: the full-text index is over the table, rows and words go together."""
+
     async def export_page(
         self, which: ExportFilter, after_id: int, limit: int
     ) -> tuple[list[MessageRecord], int]:

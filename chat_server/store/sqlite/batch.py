@@ -45,7 +45,7 @@ from chat_server.store.rooms import CreateRoom, LeaveRoom, RoomCommand
 from chat_server.store.sqlite.answers import apply_reaction, apply_reply
 from chat_server.store.sqlite.change_runs import apply_change_run, in_change_run
 from chat_server.store.sqlite.changes import apply_change, note_read, purge_search
-from chat_server.store.sqlite.prune import Prune, prune
+from chat_server.store.sqlite.prune import Prune, SweepDone, prune, sweep_done
 from chat_server.store.sqlite.room_admin import RemoveRoom, remove_room
 from chat_server.store.sqlite.rooms import (
     admit,
@@ -338,6 +338,8 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             return remove_room(conn, name, known)
         case Prune():
             return prune(conn, op, known)
+        case SweepDone():
+            return sweep_done(conn, known)
         case PurgeSearch(pages):
             return purge_search(conn, known, pages)
         case Sql(sql, params):

@@ -3,7 +3,8 @@
 A prune is a write of the writer's (``Prune``), so it shares a group commit with whatever
 else is pending and never holds the database for long: at most ``limit`` entries each. It
 erases as a delete does (``changes.py``): the words of the messages it takes leave the
-search index (FTS5's 'delete', then the merge the store schedules), their reactions go, and
+search index (FTS5's 'delete', then the merge the store schedules once the sweep is over:
+``SweepDone``), their reactions go, and
 an edit kept above the floor of a message below it loses its text. Then the entries' rows
 go, and the room's floor moves past them.
 """
@@ -63,7 +64,21 @@ def prune(conn: sqlite3.Connection, op: Prune, known: WriterCache) -> int:
     )
     conn.execute("DELETE FROM messages WHERE room_id = ? AND seq >= ? AND seq <= ?", span)
     conn.execute("UPDATE rooms SET floor = ? WHERE id = ?", (top + 1, op.room_id))
-    if indexed > 0:
+    if indexed > 0:  # merged out of the index once the sweep is over (``SweepDone``)
         conn.execute("UPDATE search_indexed SET purge = 1")
-        known.purge = True
     return taken
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SweepDone:
+    """The retention task's sweep is over: the search index's purge may start."""
+
+
+def sweep_done(conn: sqlite3.Connection, known: WriterCache) -> bool:
+    """Let the store purge the words the sweep's prunes took out of the search index: its
+    merge steps never run between prunes. (With SQLite 3.40.1, FTS5's incremental 'merge'
+    steps between bulk deletes and inserts corrupted the index of a room of 1,000,000
+    pruned while people wrote: ``benchmarks/README.md``, retention-purge.)"""
+    (purge,) = conn.execute("SELECT purge FROM search_indexed").fetchone()
+    known.purge = bool(purge)
+    return known.purge

@@ -10,7 +10,7 @@ from chat_server.store import pages
 from chat_server.store.base import PRUNE_BATCH, ExportFilter, Retention
 from chat_server.store.export import export_query, exported
 from chat_server.store.sqlite.batch import Sql
-from chat_server.store.sqlite.prune import Prune
+from chat_server.store.sqlite.prune import Prune, SweepDone
 
 
 class SQLiteRetention:
@@ -43,6 +43,9 @@ class SQLiteRetention:
     async def prune(self, room_id: int, before: str, limit: int = PRUNE_BATCH) -> int:
         erased: int = await self._write(Prune(room_id, before, limit))
         return erased
+
+    async def sweep_done(self) -> None:
+        await self._write(SweepDone())
 
     async def export_page(
         self, which: ExportFilter, after_id: int, limit: int

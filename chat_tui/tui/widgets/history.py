@@ -30,6 +30,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from chat_server.protocol import MessageRecord, nick_key
+from chat_tui.tui.floor import FloorItem
 from chat_tui.tui.render import (
     DELETED_STYLE,
     EDITED_STYLE,
@@ -243,6 +244,16 @@ class HistoryView(ScrollView, can_focus=True):
         self.scroll_to(y=old_y + len(self._lines) - before, animate=False, immediate=True)
         self.call_after_refresh(self.load_older_at_top)  # still at the top: the page was short
 
+    def set_floor(self, room: str, floor: int, retention_s: int | None) -> None:
+        """The room's floor and retention as the server last said them (a resume's
+        ``joined``): the line above its history says where older messages were erased."""
+        timeline = self.timeline(room)
+        if (timeline.floor, timeline.retention_s) == (floor, retention_s):
+            return
+        timeline.floor, timeline.retention_s = floor, retention_s
+        if room == self.room:
+            self.rebuild()
+
     def apply(self, room: str, changes: list[Change]) -> None:
         """Edits, deletes and reactions: the messages they change are drawn again in place."""
         timeline = self.timeline(room)
@@ -412,6 +423,8 @@ class HistoryView(ScrollView, can_focus=True):
             return [rule(Text(day_label(payload.day)), width, "dim")]
         if isinstance(payload, DividerItem):
             return [rule(Text("new messages", style="bold"), width, "#ff5f5f")]
+        if isinstance(payload, FloorItem):
+            return [Text(f" {payload.text}", style="dim italic")]
         if isinstance(payload, Notice):
             head = Text(parse_ts(payload.ts).strftime("%H:%M "), end="")
             head.stylize(TIME_STYLE)
@@ -713,7 +726,7 @@ class HistoryView(ScrollView, can_focus=True):
             return
         timeline = self.timeline(self.room)
         first = timeline.first_seq
-        if timeline.loading or not timeline.more_before or first is None or first <= 1:
+        if timeline.loading or not timeline.more_before or first is None or first <= timeline.floor:
             return
         timeline.loading = True
         self.post_message(self.LoadOlder(self.room, first))
