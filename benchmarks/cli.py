@@ -19,6 +19,7 @@ from benchmarks.scenarios.abuse import abuse
 from benchmarks.scenarios.erase import delete_erase
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.resources import cli_send, history, idle_conns
+from benchmarks.scenarios.search import search_1m
 from benchmarks.scenarios.terminal import tui_10k, tui_start
 from benchmarks.scenarios.traffic import fanout, fanout_mix, persist, persist_mix, rooms50
 
@@ -33,6 +34,7 @@ SCENARIOS: dict[str, Callable[[Context], object]] = {
     "delete-erase": delete_erase,
     "idle-conns": idle_conns,
     "history": history,
+    "search-1m": search_1m,
     "cli-send": cli_send,
     "tui-start": tui_start,
     "tui-10k": tui_10k,

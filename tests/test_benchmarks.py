@@ -20,7 +20,7 @@ from benchmarks import writer_cpu
 from benchmarks.harness import mqtt, procs, wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
-from benchmarks.scenarios import abuse, erase, scenario_nodes
+from benchmarks.scenarios import abuse, erase, scenario_nodes, search
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
@@ -380,6 +380,25 @@ def test_tiny_persist_pg_acks_durable_sends_on_both_systems(
             assert 0 < got[(system, "p50_ms" + suffix)] <= got[(system, "p99_ms" + suffix)]
     assert "x pg-per-commit" in ctx.results.table()
     assert len(used) == 2 and asyncio.run(schemas_left(database_url, used)) == []
+
+
+@pytest.mark.slow
+def test_tiny_search_finds_messages_on_sqlite_and_postgresql(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """search-1m, small: two-word searches in one room and in a user's 50 rooms find
+    messages on both stores (the default limit of 50 at most), timed against a ping."""
+    monkeypatch.setattr(search, "sizes", lambda ctx: (3000, 60))
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=3)
+    search.search_1m(ctx, url=database_url, count=10)
+    got = measured(ctx.results.records())
+    for system in ("sqlite-room", "sqlite-50rooms", "pg-room", "pg-50rooms"):
+        assert 0 < got[(system, "hits")] <= 50
+        assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
+    # the same rows in both stores: the same number of hits
+    assert got[("sqlite-room", "hits")] == got[("pg-room", "hits")]
+    assert got[("sqlite-50rooms", "hits")] == got[("pg-50rooms", "hits")]
+    assert ctx.results.table().count("x ping") == 8
 
 
 def test_two_nodes_scenario_is_skipped_with_the_reason_without_postgresql(

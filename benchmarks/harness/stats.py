@@ -38,11 +38,12 @@ UNITS = {
     "send_wait_ms": "ms",
     "history_max_ms": "ms",
     "ping_max_ms": "ms",
+    "hits": "messages",
 }
 # counts and growths from about zero: a ratio of them says nothing
 NO_RATIO = frozenset(
     {"bystander_failed", "bystander_timeouts", "served", "refused",
-     "attacker_errors", "log_errors"}
+     "attacker_errors", "log_errors", "hits"}
 )  # fmt: skip
 
 
@@ -87,6 +88,7 @@ REFERENCE = {
     "delete-erase": "send",
     "idle-conns": "ceiling",
     "history": "ping",
+    "search-1m": "ping",
     "cli-send": "script",
     "tui-start": "textual-import",
     "tui-10k": "empty-room",

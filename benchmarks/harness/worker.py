@@ -23,10 +23,12 @@ from benchmarks.harness import hostile, wire
 from benchmarks.harness.bystander import Bystander
 from benchmarks.harness.client import RawClient, Tally, client_class, open_client
 from chat_tui.client.ids import new_id
+from chat_tui.client.sequencing import Backoff
 
 Spec = dict[str, Any]
 ACK_OR_ERROR = (b'{"type":"ack"', b'{"type":"error"')
 HISTORY = (b'{"type":"history"', b'{"type":"error"')
+RESULTS = (b'{"type":"results"', b'{"type":"error"')
 
 
 def _json(frame: dict[str, Any]) -> bytes:
@@ -52,6 +54,10 @@ class _Process:
         self.attack: hostile.Attack | None = None
         self.probing = False  # the delete-erase scenario's probe
         self.probe: asyncio.Future[dict[str, Any]] | None = None
+        self.specs: list[Spec] = []  # each client's spec, to connect it again (rejoin)
+        self.rejoins: list[asyncio.Future[None]] = []
+        self.back = 0
+        self.back_ns = 0
 
     async def connect(self, clients: list[Spec], concurrency: int = 100) -> dict[str, Any]:
         start = time.monotonic()
@@ -65,8 +71,44 @@ class _Process:
                 return await open_client(client)
 
         self.clients += await asyncio.gather(*(one(spec) for spec in clients))
+        self.specs += clients
         ports = sorted({c.port for c in self.clients})
         return {"connected": len(self.clients), "seconds": time.monotonic() - start, "ports": ports}
+
+    def rejoin_start(self) -> dict[str, Any]:
+        """From now on every client that loses its connection connects again (and logs in
+        and joins again) with chat's own clients' backoff (``Backoff``: attempt n waits half
+        to all of 0.5 s x 2^n, at most 3 s), until it is back; ``rejoin_status`` tells."""
+        self.back = 0
+        self.back_ns = 0
+        self.rejoins = [asyncio.ensure_future(self._rejoin(i)) for i in range(len(self.clients))]
+        return {}
+
+    async def _rejoin(self, index: int) -> None:
+        await self.clients[index].closed
+        backoff = Backoff()
+        spec = {"host": self.host, "port": self.port, **self.specs[index]}
+        attempt = 0
+        while True:
+            await asyncio.sleep(backoff.delay(attempt))
+            attempt += 1
+            client = client_class(self.dialect)(self.dialect, self.tally, **spec)
+            try:
+                self.clients[index] = await open_client(client, 10.0)
+            except (OSError, TimeoutError, ConnectionError):
+                client.close()
+                continue
+            self.back += 1
+            self.back_ns = max(self.back_ns, time.monotonic_ns())
+            return
+
+    def rejoin_status(self) -> dict[str, Any]:
+        return {"back": self.back, "last_ns": self.back_ns, "clients": len(self.clients)}
+
+    def take_latest(self) -> dict[str, Any]:
+        """Each message's send time and when the last ``latest`` client here got it."""
+        latest, self.tally.latest = self.tally.latest, {}
+        return {"latest": latest}
 
     def mark(self) -> dict[str, Any]:
         return {
@@ -141,6 +183,20 @@ class _Process:
             ).encode()
             times.append(await client.request(frame, b'{"type":"history"') / 1e6)
         return {"ms": times}
+
+    async def search(self, queries: list[str], room: str = "") -> dict[str, Any]:
+        """Each query a ``search`` (in ``room``, or in every room of the user), one at a
+        time, timed until its ``results``; and how many messages each found."""
+        client = self.clients[0]
+        times, hits = [], []
+        for i, words in enumerate(queries):
+            frame: dict[str, Any] = {"type": "search", "q": words, "ref": f"s{i}"}
+            if room:
+                frame["room"] = room
+            took, reply = await client.exchange(_json(frame), RESULTS, 30)
+            times.append(took / 1e6)
+            hits.append(len(json.loads(reply)["messages"]))
+        return {"ms": times, "hits": hits}
 
     async def erase(self, room: str, targets: list[int]) -> dict[str, Any]:
         """One at a time, a ``send`` to ``room`` then a ``delete`` of each target (ours),
@@ -239,6 +295,8 @@ class _Process:
         return await attack.stop()
 
     async def close(self) -> None:
+        for task in self.rejoins:
+            task.cancel()
         if self.attack is not None:
             await self.attack.stop(drain=0)
         if self.bystander is not None:
@@ -324,7 +382,14 @@ class Worker:
 
     def call(self, name: str, timeout: float = 120.0, **args: Any) -> Any:
         """Run one command in the worker and return its result (raises on its error)."""
+        self.begin(name, **args)
+        return self.finish(name, timeout)
+
+    def begin(self, name: str, **args: Any) -> None:
+        """Start a command (several workers can then run theirs at once); ``finish`` it."""
         self.conn.send((name, args))
+
+    def finish(self, name: str, timeout: float = 120.0) -> Any:
         if not self.conn.poll(timeout):
             raise TimeoutError(f"{self.role}: {name} took more than {timeout} s")
         status, result = self.conn.recv()
