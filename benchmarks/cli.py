@@ -16,6 +16,7 @@ from benchmarks.harness import procs
 from benchmarks.harness.context import Context, machine
 from benchmarks.scenarios import scenario_nodes, soak
 from benchmarks.scenarios.abuse import abuse
+from benchmarks.scenarios.c100k import c100k
 from benchmarks.scenarios.erase import delete_erase
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.resources import cli_send, history, idle_conns
@@ -40,12 +41,15 @@ SCENARIOS: dict[str, Callable[[Context], object]] = {
     "tui-10k": tui_10k,
     "fanout-2nodes": scenario_nodes.scenario,
     "abuse": abuse,
+    "c100k": c100k,
 }
 
 
-def run(quick: bool, json_path: Path | None, only: list[str], keep: bool) -> int:
+def run(
+    quick: bool, json_path: Path | None, only: list[str], keep: bool, connections: int | None
+) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
-    ctx = Context(workdir=workdir, quick=quick)
+    ctx = Context(workdir=workdir, quick=quick, connections=connections)
     names = only or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -100,6 +104,12 @@ def main(argv: list[str] | None = None) -> None:
         help=f"run only this scenario (repeatable): {', '.join(SCENARIOS)}",
     )
     run_parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    run_parser.add_argument(
+        "--connections",
+        type=int,
+        metavar="N",
+        help="c100k: connections to hold (default 100000; 300 with --quick)",
+    )
     soak_parser = sub.add_parser("soak", help="many clients chatting for N minutes")
     soak.add_arguments(soak_parser)
     writer_parser = sub.add_parser("writer", help="the SQLite writer's CPU per entry, in-process")
@@ -109,4 +119,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(soak.run(args))
     if args.command == "writer":
         sys.exit(writer_cpu.run(args))
-    sys.exit(run(args.quick, args.json, args.only, args.keep))
+    if args.connections is not None and args.connections < 2:
+        parser.error("--connections must be at least 2")
+    sys.exit(run(args.quick, args.json, args.only, args.keep, args.connections))

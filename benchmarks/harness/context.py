@@ -29,6 +29,7 @@ class Context:
     # overrides of the mode's defaults (the tests run tiny scenarios)
     repetitions: int | None = None
     window_s: float | None = None
+    connections: int | None = None  # c100k's count (``--connections``)
 
     @property
     def reps(self) -> int:

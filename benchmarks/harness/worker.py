@@ -13,13 +13,12 @@ import json
 import multiprocessing
 import os
 import random
-import resource
 import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from benchmarks.harness import hostile, wire
+from benchmarks.harness import hostile, procs, wire
 from benchmarks.harness.bystander import Bystander
 from benchmarks.harness.client import RawClient, Tally, client_class, open_client
 from chat_tui.client.ids import new_id
@@ -33,12 +32,6 @@ RESULTS = (b'{"type":"results"', b'{"type":"error"')
 
 def _json(frame: dict[str, Any]) -> bytes:
     return json.dumps(frame, separators=(",", ":")).encode()
-
-
-def _raise_nofile() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class _Process:
@@ -75,12 +68,29 @@ class _Process:
         ports = sorted({c.port for c in self.clients})
         return {"connected": len(self.clients), "seconds": time.monotonic() - start, "ports": ports}
 
+    async def join_all(self, room: str, concurrency: int = 100) -> dict[str, Any]:
+        """Every client that notes arrivals (``latest``) joins ``room``, ``concurrency`` at a
+        time, each until its ``history``; a later reconnect (``rejoin``) joins it again."""
+        gate = asyncio.Semaphore(concurrency)
+        frame = _json({"type": "join", "room": room})
+
+        async def one(index: int) -> None:
+            async with gate:
+                await self.clients[index].request(frame, HISTORY, 120)
+            self.specs[index] = {**self.specs[index], "room": room}
+
+        start = time.monotonic()
+        chosen = [i for i, c in enumerate(self.clients) if c.latest]
+        await asyncio.gather(*(one(i) for i in chosen))
+        return {"joined": len(chosen), "seconds": time.monotonic() - start}
+
     def rejoin_start(self) -> dict[str, Any]:
         """From now on every client that loses its connection connects again (and logs in
         and joins again) with chat's own clients' backoff (``Backoff``: attempt n waits half
         to all of 0.5 s x 2^n, at most 3 s), until it is back; ``rejoin_status`` tells."""
         self.back = 0
         self.back_ns = 0
+        self.refusals: dict[str, int] = {}  # why reconnect attempts failed, and how often
         self.rejoins = [asyncio.ensure_future(self._rejoin(i)) for i in range(len(self.clients))]
         return {}
 
@@ -88,22 +98,30 @@ class _Process:
         await self.clients[index].closed
         backoff = Backoff()
         spec = {"host": self.host, "port": self.port, **self.specs[index]}
+        # as chat's client: connect and log in within 10 s, then join its room again (chat:
+        # a join after the login; the ceiling's room is its path)
+        room = spec["room"] if self.dialect is wire.CHAT else ""
+        login = {**spec, "room": ""} if room else spec
         attempt = 0
         while True:
             await asyncio.sleep(backoff.delay(attempt))
             attempt += 1
-            client = client_class(self.dialect)(self.dialect, self.tally, **spec)
+            client = client_class(self.dialect)(self.dialect, self.tally, **login)
             try:
                 self.clients[index] = await open_client(client, 10.0)
-            except (OSError, TimeoutError, ConnectionError):
+                if room:
+                    await client.request(_json({"type": "join", "room": room}), HISTORY, 120)
+            except (OSError, TimeoutError, ConnectionError, RuntimeError) as exc:
                 client.close()
+                reason = str(exc).split(": ", 1)[-1][:60] or type(exc).__name__
+                self.refusals[reason] = self.refusals.get(reason, 0) + 1
                 continue
             self.back += 1
             self.back_ns = max(self.back_ns, time.monotonic_ns())
             return
 
     def rejoin_status(self) -> dict[str, Any]:
-        return {"back": self.back, "last_ns": self.back_ns, "clients": len(self.clients)}
+        return {"back": self.back, "last_ns": self.back_ns, "refusals": self.refusals}
 
     def take_latest(self) -> dict[str, Any]:
         """Each message's send time and when the last ``latest`` client here got it."""
@@ -346,7 +364,7 @@ def _main(conn: Connection, system: str, host: str, port: int, core: int | None)
     if core is not None:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {core})
-    _raise_nofile()
+    procs.raise_nofile()
     try:
         import uvloop
 
