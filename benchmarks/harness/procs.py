@@ -190,8 +190,11 @@ class Server:
             assert self.db is not None
             self.port = free_port()
             app = f"benchmarks.baselines.seed_server:wsgi({str(self.db)!r})"
+            # gunicorn's default of 1000 connections per worker would refuse fanout-1000's
+            # publisher (1001st) and idle-conns' 5000: the one flag changed from the Procfile
             return [*py, "gunicorn", "-k", "eventlet", "--bind", f"127.0.0.1:{self.port}",
-                    "--graceful-timeout", "2", "--log-level", "warning", app]  # fmt: skip
+                    "--worker-connections", "10000", "--graceful-timeout", "2",
+                    "--log-level", "warning", app]  # fmt: skip
         if self.system == "seed-threading":
             assert self.db is not None
             self.port = free_port()
