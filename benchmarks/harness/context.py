@@ -143,6 +143,8 @@ def machine() -> str:
         "Flask-SQLAlchemy",
         "SQLAlchemy",
         "simple-websocket",
+        "eventlet",
+        "gunicorn",
     ):
         with contextlib.suppress(PackageNotFoundError):
             parts.append(f"{dist} {version(dist)}")
