@@ -16,10 +16,12 @@ from benchmarks.harness import procs
 from benchmarks.harness.context import Context, machine
 from benchmarks.scenarios import scenario_nodes, soak
 from benchmarks.scenarios.abuse import abuse
+from benchmarks.scenarios.c100k import c100k
 from benchmarks.scenarios.erase import delete_erase
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.resources import cli_send, history, idle_conns
 from benchmarks.scenarios.retention import retention_purge
+from benchmarks.scenarios.search import search_1m
 from benchmarks.scenarios.terminal import tui_10k, tui_start
 from benchmarks.scenarios.traffic import (
     fanout,
@@ -43,19 +45,26 @@ SCENARIOS: dict[str, Callable[[Context], object]] = {
     "retention-purge": retention_purge,
     "idle-conns": idle_conns,
     "history": history,
+    "search-1m": search_1m,
     "cli-send": cli_send,
     "tui-start": tui_start,
     "tui-10k": tui_10k,
     "fanout-2nodes": scenario_nodes.scenario,
     "abuse": abuse,
+    "c100k": c100k,
 }
 
 
 def run(
-    quick: bool, json_path: Path | None, only: list[str], keep: bool, repetitions: int | None = None
+    quick: bool,
+    json_path: Path | None,
+    only: list[str],
+    keep: bool,
+    repetitions: int | None = None,
+    connections: int | None = None,
 ) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="chat-bench-"))
-    ctx = Context(workdir=workdir, quick=quick, repetitions=repetitions)
+    ctx = Context(workdir=workdir, quick=quick, repetitions=repetitions, connections=connections)
     names = only or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -113,6 +122,12 @@ def main(argv: list[str] | None = None) -> None:
     run_parser.add_argument(
         "--repetitions", type=int, metavar="N", help="repetitions per scenario (default 5, 3 quick)"
     )
+    run_parser.add_argument(
+        "--connections",
+        type=int,
+        metavar="N",
+        help="c100k: connections to hold (default 100000; 300 with --quick)",
+    )
     soak_parser = sub.add_parser("soak", help="many clients chatting for N minutes")
     soak.add_arguments(soak_parser)
     writer_parser = sub.add_parser("writer", help="the SQLite writer's CPU per entry, in-process")
@@ -122,4 +137,6 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(soak.run(args))
     if args.command == "writer":
         sys.exit(writer_cpu.run(args))
-    sys.exit(run(args.quick, args.json, args.only, args.keep, args.repetitions))
+    if args.connections is not None and args.connections < 2:
+        parser.error("--connections must be at least 2")
+    sys.exit(run(args.quick, args.json, args.only, args.keep, args.repetitions, args.connections))

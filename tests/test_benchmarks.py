@@ -21,7 +21,7 @@ from benchmarks import writer_cpu
 from benchmarks.harness import mqtt, procs, wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
-from benchmarks.scenarios import abuse, erase, retention, scenario_nodes
+from benchmarks.scenarios import abuse, c100k, erase, retention, scenario_nodes, search
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
@@ -404,6 +404,61 @@ def test_tiny_persist_pg_acks_durable_sends_on_both_systems(
             assert 0 < got[(system, "p50_ms" + suffix)] <= got[(system, "p99_ms" + suffix)]
     assert "x pg-per-commit" in ctx.results.table()
     assert len(used) == 2 and asyncio.run(schemas_left(database_url, used)) == []
+
+
+@pytest.mark.slow
+def test_tiny_search_finds_messages_on_sqlite_and_postgresql(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """search-1m, small: two-word searches in one room and in a user's 50 rooms find
+    messages on both stores (the default limit of 50 at most), timed against a ping."""
+    monkeypatch.setattr(search, "sizes", lambda ctx: (3000, 60))
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=3)
+    search.search_1m(ctx, url=database_url, count=10)
+    got = measured(ctx.results.records())
+    for system in ("sqlite-room", "sqlite-50rooms", "pg-room", "pg-50rooms"):
+        assert 0 < got[(system, "hits")] <= 50
+        assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
+    # the same rows in both stores: the same number of hits
+    assert got[("sqlite-room", "hits")] == got[("pg-room", "hits")]
+    assert got[("sqlite-50rooms", "hits")] == got[("pg-50rooms", "hits")]
+    assert ctx.results.table().count("x ping") == 8
+
+
+@pytest.mark.slow
+def test_tiny_c100k_holds_the_connections_and_brings_them_back_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    """c100k with 30 connections: every one logged in from its loopback source address, every
+    room message delivered to every member, all back after the server's restart."""
+    ctx = Context(workdir=tmp_path, quick=True, connections=30)
+    c100k.c100k(ctx)
+    got = measured(ctx.results.records())
+    for system in ("ceiling", "chat"):
+        assert got[(system, "back_pct")] == 100
+        assert got[(system, "reconnect_s")] > 0
+        assert got[(system, "connects_per_s")] > 0
+        assert got[(system, "rss_kb_per_conn_30")] > 0
+        assert got[(system, "rss_mb")] > 0
+        assert 0 < got[(system, "room_p50_ms")] <= got[(system, "room_p99_ms")]
+    assert got[("chat", "room_join_s")] > 0
+    assert "x ceiling" in ctx.results.table()
+
+
+def test_c100k_spreads_clients_over_source_addresses_and_stages() -> None:
+    assert c100k.counts(100_000) == [10_000, 50_000, 100_000]
+    assert c100k.counts(30_000) == [10_000, 30_000]
+    assert c100k.counts(2_000) == [2_000]
+    assert [c100k.source(i) for i in (0, 19_999, 20_000, 99_999)] == [
+        "127.0.0.2", "127.0.0.2", "127.0.0.3", "127.0.0.6"
+    ]  # fmt: skip
+    # chat's members log in first and join later; the ceiling's room is their path
+    for room in ("", "c100k"):
+        clients = c100k.specs(["t0", "t1", "t2"], 0, 3, room_members=2, room=room)
+        assert [(c["room"], c["latest"], c["token"]) for c in clients] == [
+            (room, True, "t0"), (room, True, "t1"), ("", False, "t2")
+        ]  # fmt: skip
+    assert c100k.label(10_000) == "10k" and c100k.label(1_500) == "1500"
 
 
 def test_two_nodes_scenario_is_skipped_with_the_reason_without_postgresql(

@@ -27,6 +27,8 @@ class Tally:
         self.errors = 0  # error frames received after login
         self.delivery_ns: list[int] = []  # publish-to-receive, sampled clients only
         self.ack_ns: list[int] = []  # send-to-ack round trips
+        # a message's send time -> when the last of the ``latest`` clients received it
+        self.latest: dict[int, int] = {}
 
     def take(self) -> tuple[list[int], list[int]]:
         out = (self.delivery_ns, self.ack_ns)
@@ -50,6 +52,8 @@ class RawClient(asyncio.Protocol):
         count: bool = True,
         sample: bool = False,
         changes: float = 0.0,
+        source: str = "",
+        latest: bool = False,
     ) -> None:
         self.dialect = dialect
         self.tally = tally
@@ -61,6 +65,8 @@ class RawClient(asyncio.Protocol):
         self.own = f"@@{tag} ".encode()
         self.count = count
         self.sample = sample
+        self.source = source  # the local address to connect from ("": the kernel's choice)
+        self.latest = latest  # note when each message reached this client (tally.latest)
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.upgraded = False
@@ -204,6 +210,10 @@ class RawClient(asyncio.Protocol):
             return
         if not dialect.ack and self.inflight and buf.find(self.own, start, end) >= 0:
             self._on_ack(now)  # our own echo is the ack
+        if self.latest:
+            sent = wire.stamp(buf, start, end)
+            if sent is not None and now > self.tally.latest.get(sent, 0):
+                self.tally.latest[sent] = now
         if self.count:
             self.tally.delivered += 1
             if self.sample:
@@ -316,6 +326,13 @@ class RawClient(asyncio.Protocol):
         self, payload: bytes, reply_prefix: bytes | tuple[bytes, ...], timeout: float = 10.0
     ) -> int:
         """Send a request and wait for the reply starting with ``reply_prefix``; ns."""
+        elapsed, _reply = await self.exchange(payload, reply_prefix, timeout)
+        return elapsed
+
+    async def exchange(
+        self, payload: bytes, reply_prefix: bytes | tuple[bytes, ...], timeout: float = 10.0
+    ) -> tuple[int, bytes]:
+        """``request``, returning the reply too: (ns, reply)."""
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.waiters.append((reply_prefix, fut))
         start = time.monotonic_ns()
@@ -324,7 +341,7 @@ class RawClient(asyncio.Protocol):
         elapsed = time.monotonic_ns() - start
         if reply.startswith(b'{"type":"error"'):
             raise RuntimeError(reply.decode()[:200])
-        return elapsed
+        return elapsed, reply
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -391,8 +408,10 @@ def client_class(dialect: wire.Dialect) -> type[RawClient]:
 async def open_client(client: RawClient, timeout: float = 30.0) -> RawClient:
     """Connect and log in (hello + join, Engine.IO open + connect, or just the upgrade)."""
     loop = asyncio.get_running_loop()
+    source = (client.source, 0) if client.source else None
     await asyncio.wait_for(
-        loop.create_connection(lambda: client, client.host, client.port), timeout
+        loop.create_connection(lambda: client, client.host, client.port, local_addr=source),
+        timeout,
     )
     await asyncio.wait_for(client.ready, timeout)
     return client

@@ -29,6 +29,7 @@ class Context:
     # overrides of the mode's defaults (the tests run tiny scenarios)
     repetitions: int | None = None
     window_s: float | None = None
+    connections: int | None = None  # c100k's count (``--connections``)
 
     @property
     def reps(self) -> int:
@@ -142,6 +143,8 @@ def machine() -> str:
         "Flask-SQLAlchemy",
         "SQLAlchemy",
         "simple-websocket",
+        "eventlet",
+        "gunicorn",
     ):
         with contextlib.suppress(PackageNotFoundError):
             parts.append(f"{dist} {version(dist)}")

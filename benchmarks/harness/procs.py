@@ -27,6 +27,7 @@ from chat_server.protocol import now_ts
 from chat_server.store.sqlite.batch import WriterCache, index_search
 
 SERVER_CORE = 0
+NOFILE = 300_000  # open files a server or load generator may hold (c100k: 100,000 each)
 LOAD_CORE = 1
 LISTENING = re.compile(rb"listening on (wss?://\S+)")
 # chat's per-user send rate limit is raised for the benchmark (default 20/s, burst 40)
@@ -49,6 +50,7 @@ CHAT_ENV = {
     "CHAT_SERVER_SEARCH_BURST": "1000000",
     "CHAT_SERVER_ROOM_CREATE_RATE": "1000000",
     "CHAT_SERVER_MAX_ROOMS_PER_USER": "1000000",
+    "CHAT_SERVER_MAX_CONNECTIONS": "1000000",  # else 10,000 (c100k)
 }
 # the checkout holding ``benchmarks/``: the working directory of every ``python -m benchmarks...``
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,14 +79,23 @@ def cores() -> int:
     return len(os.sched_getaffinity(0))
 
 
+def raise_nofile() -> int:
+    """Raise RLIMIT_NOFILE to ``NOFILE`` (the hard limit too, where the process may: root
+    may up to /proc/sys/fs/nr_open), else to the hard limit; returns the limit now."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for limit in (max(hard, NOFILE), hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+            return limit
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def pin(core: int | None) -> None:
     """Pin the calling process to ``core`` (when the machine has it) and raise RLIMIT_NOFILE."""
     if core is not None and core < (os.cpu_count() or 1):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {core})
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile()
 
 
 def tool(name: str) -> list[str]:
@@ -143,7 +154,7 @@ class Server:
         self.database_url = database_url
         self.redis_url = redis_url
         self.redis_prefix = redis_prefix
-        self.port = 0
+        self.port = 0  # 0: the system picks one (its log line says which); set to fix it
         self.proc: subprocess.Popen[bytes] | None = None
         self.worker_pid = 0
         self.log = workdir / f"{system}-{time.monotonic_ns()}.log"
@@ -153,7 +164,7 @@ class Server:
         if self.system in CHAT_SQLITE:
             assert self.db is not None
             chat = [*py, "chat_server"] if os.environ.get(CHAT_SRC) else tool("chat-server")
-            command = [*chat, "serve", "--port", "0", "--db", str(self.db)]
+            command = [*chat, "serve", "--port", str(self.port), "--db", str(self.db)]
             if self.system == "chat-defended":  # every limit at its default (the abuse scenario)
                 return [*command, "--log-level", "warning"]
             if self.system == "chat-metrics":  # chat with GET /metrics and its counting
@@ -172,7 +183,7 @@ class Server:
             commit = "benchmarks.baselines.commit_server"
             return [*py, commit, "--port", "0", "--database-url", self.database_url]
         if self.system == "ceiling":
-            return [*py, "benchmarks.baselines.ceiling_server", "--port", "0"]
+            return [*py, "benchmarks.baselines.ceiling_server", "--port", str(self.port)]
         if self.system == "sqlite-per-commit":
             assert self.db is not None
             return [*py, "benchmarks.baselines.commit_server", "--port", "0", "--db", str(self.db)]
@@ -183,8 +194,11 @@ class Server:
             assert self.db is not None
             self.port = free_port()
             app = f"benchmarks.baselines.seed_server:wsgi({str(self.db)!r})"
+            # gunicorn's default of 1000 connections per worker would refuse fanout-1000's
+            # publisher (1001st) and idle-conns' 5000: the one flag changed from the Procfile
             return [*py, "gunicorn", "-k", "eventlet", "--bind", f"127.0.0.1:{self.port}",
-                    "--graceful-timeout", "2", "--log-level", "warning", app]  # fmt: skip
+                    "--worker-connections", "10000", "--graceful-timeout", "2",
+                    "--log-level", "warning", app]  # fmt: skip
         if self.system == "seed-threading":
             assert self.db is not None
             self.port = free_port()

@@ -42,11 +42,19 @@ UNITS = {
     "send_wait_ms": "ms",
     "history_max_ms": "ms",
     "ping_max_ms": "ms",
+    "hits": "messages",
+    "connects_per_s": "1/s",
+    "idle_cpu_pct": "%",
+    "room_p50_ms": "ms",
+    "room_p99_ms": "ms",
+    "reconnect_s": "s",
+    "room_join_s": "s",
+    "back_pct": "%",
 }
 # counts and growths from about zero: a ratio of them says nothing
 NO_RATIO = frozenset(
     {"bystander_failed", "bystander_timeouts", "served", "refused",
-     "attacker_errors", "log_errors"}
+     "attacker_errors", "log_errors", "hits"}
 )  # fmt: skip
 
 
@@ -74,7 +82,8 @@ class Series:
 
     @property
     def unit(self) -> str:
-        return UNITS.get(self.metric, "")
+        # a metric named for a count (``rss_kb_per_conn_10k``): the unit of its stem
+        return UNITS.get(self.metric) or UNITS.get(self.metric.rsplit("_", 1)[0], "")
 
     @property
     def median(self) -> float:
@@ -92,6 +101,8 @@ REFERENCE = {
     "retention-purge": "no-purge",
     "idle-conns": "ceiling",
     "history": "ping",
+    "search-1m": "ping",
+    "c100k": "ceiling",
     "cli-send": "script",
     "tui-start": "textual-import",
     "tui-10k": "empty-room",

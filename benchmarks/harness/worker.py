@@ -13,30 +13,25 @@ import json
 import multiprocessing
 import os
 import random
-import resource
 import threading
 import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from benchmarks.harness import hostile, wire
+from benchmarks.harness import hostile, procs, wire
 from benchmarks.harness.bystander import Bystander
 from benchmarks.harness.client import RawClient, Tally, client_class, open_client
 from chat_tui.client.ids import new_id
+from chat_tui.client.sequencing import Backoff
 
 Spec = dict[str, Any]
 ACK_OR_ERROR = (b'{"type":"ack"', b'{"type":"error"')
 HISTORY = (b'{"type":"history"', b'{"type":"error"')
+RESULTS = (b'{"type":"results"', b'{"type":"error"')
 
 
 def _json(frame: dict[str, Any]) -> bytes:
     return json.dumps(frame, separators=(",", ":")).encode()
-
-
-def _raise_nofile() -> None:
-    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 class _Process:
@@ -52,6 +47,10 @@ class _Process:
         self.attack: hostile.Attack | None = None
         self.probing = False  # the delete-erase scenario's probe
         self.probe: asyncio.Future[dict[str, Any]] | None = None
+        self.specs: list[Spec] = []  # each client's spec, to connect it again (rejoin)
+        self.rejoins: list[asyncio.Future[None]] = []
+        self.back = 0
+        self.back_ns = 0
 
     async def connect(self, clients: list[Spec], concurrency: int = 100) -> dict[str, Any]:
         start = time.monotonic()
@@ -65,8 +64,69 @@ class _Process:
                 return await open_client(client)
 
         self.clients += await asyncio.gather(*(one(spec) for spec in clients))
+        self.specs += clients
         ports = sorted({c.port for c in self.clients})
         return {"connected": len(self.clients), "seconds": time.monotonic() - start, "ports": ports}
+
+    async def join_all(self, room: str, concurrency: int = 100) -> dict[str, Any]:
+        """Every client that notes arrivals (``latest``) joins ``room``, ``concurrency`` at a
+        time, each until its ``history``; a later reconnect (``rejoin``) joins it again."""
+        gate = asyncio.Semaphore(concurrency)
+        frame = _json({"type": "join", "room": room})
+
+        async def one(index: int) -> None:
+            async with gate:
+                await self.clients[index].request(frame, HISTORY, 120)
+            self.specs[index] = {**self.specs[index], "room": room}
+
+        start = time.monotonic()
+        chosen = [i for i, c in enumerate(self.clients) if c.latest]
+        await asyncio.gather(*(one(i) for i in chosen))
+        return {"joined": len(chosen), "seconds": time.monotonic() - start}
+
+    def rejoin_start(self) -> dict[str, Any]:
+        """From now on every client that loses its connection connects again (and logs in
+        and joins again) with chat's own clients' backoff (``Backoff``: attempt n waits half
+        to all of 0.5 s x 2^n, at most 3 s), until it is back; ``rejoin_status`` tells."""
+        self.back = 0
+        self.back_ns = 0
+        self.refusals: dict[str, int] = {}  # why reconnect attempts failed, and how often
+        self.rejoins = [asyncio.ensure_future(self._rejoin(i)) for i in range(len(self.clients))]
+        return {}
+
+    async def _rejoin(self, index: int) -> None:
+        await self.clients[index].closed
+        backoff = Backoff()
+        spec = {"host": self.host, "port": self.port, **self.specs[index]}
+        # as chat's client: connect and log in within 10 s, then join its room again (chat:
+        # a join after the login; the ceiling's room is its path)
+        room = spec["room"] if self.dialect is wire.CHAT else ""
+        login = {**spec, "room": ""} if room else spec
+        attempt = 0
+        while True:
+            await asyncio.sleep(backoff.delay(attempt))
+            attempt += 1
+            client = client_class(self.dialect)(self.dialect, self.tally, **login)
+            try:
+                self.clients[index] = await open_client(client, 10.0)
+                if room:
+                    await client.request(_json({"type": "join", "room": room}), HISTORY, 120)
+            except (OSError, TimeoutError, ConnectionError, RuntimeError) as exc:
+                client.close()
+                reason = str(exc).split(": ", 1)[-1][:60] or type(exc).__name__
+                self.refusals[reason] = self.refusals.get(reason, 0) + 1
+                continue
+            self.back += 1
+            self.back_ns = max(self.back_ns, time.monotonic_ns())
+            return
+
+    def rejoin_status(self) -> dict[str, Any]:
+        return {"back": self.back, "last_ns": self.back_ns, "refusals": self.refusals}
+
+    def take_latest(self) -> dict[str, Any]:
+        """Each message's send time and when the last ``latest`` client here got it."""
+        latest, self.tally.latest = self.tally.latest, {}
+        return {"latest": latest}
 
     def mark(self) -> dict[str, Any]:
         return {
@@ -141,6 +201,20 @@ class _Process:
             ).encode()
             times.append(await client.request(frame, b'{"type":"history"') / 1e6)
         return {"ms": times}
+
+    async def search(self, queries: list[str], room: str = "") -> dict[str, Any]:
+        """Each query a ``search`` (in ``room``, or in every room of the user), one at a
+        time, timed until its ``results``; and how many messages each found."""
+        client = self.clients[0]
+        times, hits = [], []
+        for i, words in enumerate(queries):
+            frame: dict[str, Any] = {"type": "search", "q": words, "ref": f"s{i}"}
+            if room:
+                frame["room"] = room
+            took, reply = await client.exchange(_json(frame), RESULTS, 30)
+            times.append(took / 1e6)
+            hits.append(len(json.loads(reply)["messages"]))
+        return {"ms": times, "hits": hits}
 
     async def erase(self, room: str, targets: list[int]) -> dict[str, Any]:
         """One at a time, a ``send`` to ``room`` then a ``delete`` of each target (ours),
@@ -239,6 +313,8 @@ class _Process:
         return await attack.stop()
 
     async def close(self) -> None:
+        for task in self.rejoins:
+            task.cancel()
         if self.attack is not None:
             await self.attack.stop(drain=0)
         if self.bystander is not None:
@@ -288,7 +364,7 @@ def _main(conn: Connection, system: str, host: str, port: int, core: int | None)
     if core is not None:
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, {core})
-    _raise_nofile()
+    procs.raise_nofile()
     try:
         import uvloop
 
@@ -324,7 +400,14 @@ class Worker:
 
     def call(self, name: str, timeout: float = 120.0, **args: Any) -> Any:
         """Run one command in the worker and return its result (raises on its error)."""
+        self.begin(name, **args)
+        return self.finish(name, timeout)
+
+    def begin(self, name: str, **args: Any) -> None:
+        """Start a command (several workers can then run theirs at once); ``finish`` it."""
         self.conn.send((name, args))
+
+    def finish(self, name: str, timeout: float = 120.0) -> Any:
         if not self.conn.poll(timeout):
             raise TimeoutError(f"{self.role}: {name} took more than {timeout} s")
         status, result = self.conn.recv()
