@@ -30,6 +30,10 @@ from chat_server.session import Connections
 from chat_server.store import Store, create_store
 
 log = logging.getLogger("chat_server")
+# Connections the kernel may hold accepted-but-not-yet-taken (capped by net.core.somaxconn):
+# asyncio's default of 100 overflows when thousands of clients come back at once after a
+# restart, and each dropped SYN costs its client a retry a second or more later.
+LISTEN_BACKLOG = 4096
 
 
 class StartupError(ChatError):
@@ -194,6 +198,7 @@ async def start(settings: Settings) -> Running:
             close_timeout=half_timeout,
             ssl=context,
             server_header=settings.server_name,
+            backlog=LISTEN_BACKLOG,
         )
     except OSError as exc:
         await presence.close()

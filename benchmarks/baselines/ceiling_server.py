@@ -32,7 +32,8 @@ async def main(host: str, port: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with serve(handler, host, port, compression=None, max_size=2**16) as server:
+    # the listen queue chat-server has (LISTEN_BACKLOG), so a storm of connects is compared alike
+    async with serve(handler, host, port, compression=None, max_size=2**16, backlog=4096) as server:
         bound = server.sockets[0].getsockname()[1]
         print(f"listening on ws://{host}:{bound}/", flush=True)
         await stop.wait()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import socket
 import sqlite3
+import subprocess
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from chat_server.server import LISTEN_BACKLOG
 from tests.raw import recv, request
 from tests.server.cli_support import (
     FAST,
@@ -324,3 +327,18 @@ async def test_no_signup(server_process: Spawn, tmp_path: Path) -> None:
     )
     reply = await welcome(server.url, nick="member", password="pw")
     assert reply["type"] == "welcome" and reply["created"] is False, reply
+
+
+def test_the_listen_queue_holds_a_reconnect_storm(server_process: Spawn) -> None:
+    """After a restart every client comes back at once: the kernel may queue 4096 of them
+    (net.core.somaxconn, if lower) while the server accepts, where asyncio's default is 100
+    and each SYN past it costs its client a retry a second or more later."""
+    if shutil.which("ss") is None:
+        pytest.skip("ss is not installed here (Debian package iproute2)")
+    server = server_process()
+    listing = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{server.port}"], capture_output=True, text=True, timeout=30
+    ).stdout.split()
+    assert listing[0] == "LISTEN", listing
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert int(listing[2]) == min(LISTEN_BACKLOG, somaxconn)  # a listener's Send-Q: its backlog
