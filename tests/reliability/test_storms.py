@@ -283,11 +283,15 @@ async def test_clients_keep_reconnecting_through_a_server_out_of_file_descriptor
 
 
 async def tried_a_few_times(members: list[Member]) -> None:
-    """Wait until every client tried to reconnect three more times (or gave up)."""
+    """Wait until every client tried to reconnect three more times (or gave up). A server
+    out of descriptors cannot accept: a client left in its listen queue waits its open
+    timeout (10 s) before the next try, so three tries may take 3 x (10 s + the 3 s backoff
+    cap)."""
     tries = [m.reconnects + 3 for m in members]
     await eventually(
         lambda: all(
             m.client.closed or m.reconnects >= n for m, n in zip(members, tries, strict=True)
         ),
         "every client to try a few times",
+        timeout=3 * (10.0 + 3.0) + 10.0,
     )
