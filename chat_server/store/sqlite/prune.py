@@ -16,6 +16,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Final
 
 from chat_server.store.base import expired
+from chat_server.store.sqlite.changes import forget_erased_ids
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -63,6 +64,7 @@ def prune(conn: sqlite3.Connection, op: Prune, known: WriterCache) -> int:
         (*span, top),
     )
     conn.execute("DELETE FROM messages WHERE room_id = ? AND seq >= ? AND seq <= ?", span)
+    forget_erased_ids(conn, known)  # the room's newest entries may have gone too
     conn.execute("UPDATE rooms SET floor = ? WHERE id = ?", (top + 1, op.room_id))
     if indexed > 0:  # merged out of the index once the sweep is over (``SweepDone``)
         conn.execute("UPDATE search_indexed SET purge = 1")
