@@ -245,3 +245,34 @@ async def test_the_search_index_stays_whole_through_changes_prunes_and_merge_ste
             assert _index_faults(tmp_path / "chat.db") == [], f"after round {turn}"
     finally:
         await db.close()
+
+
+async def test_a_mark_left_above_the_highest_id_comes_down_when_the_database_opens(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    db = SQLiteStore(path)
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        for i in range(2):
+            await db.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"note {i}"))
+        assert len(await db.search(alice.id, search_words("note"), None, 5)) == 2
+    finally:
+        await db.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:  # an older server's prune
+        conn.execute(
+            "INSERT INTO messages_fts (messages_fts, rowid, body)"
+            " SELECT 'delete', id, body FROM messages WHERE seq = 2"
+        )
+        conn.execute("DELETE FROM messages WHERE seq = 2")
+        assert conn.execute("SELECT upto FROM search_indexed").fetchone() == (2,)
+    db = SQLiteStore(path)
+    await db.open()
+    try:
+        await db.append(NewMessage(alice.id, "alice", room_id, "m2", f"fresh {SECRET}"))
+        [hit] = await db.search(alice.id, search_words(SECRET), None, 5)
+        assert (hit.seq, hit.body) == (3, f"fresh {SECRET}")
+    finally:
+        await db.close()
+    assert _index_faults(path) == []

@@ -69,7 +69,7 @@ from chat_server.store.sqlite.batch import (
     apply_batch,
     index_search,
 )
-from chat_server.store.sqlite.changes import purge_search
+from chat_server.store.sqlite.changes import forget_erased_ids, purge_search
 from chat_server.store.sqlite.files import create_private, create_private_dir
 from chat_server.store.sqlite.readers import ReaderThread, open_reader
 from chat_server.store.sqlite.retention import SQLiteRetention
@@ -507,6 +507,7 @@ def _catch_up_search(conn: sqlite3.Connection, cache: WriterCache) -> None:
     staged = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto, purge=cache.purge)
     conn.execute("BEGIN IMMEDIATE")
     try:
+        forget_erased_ids(conn, staged)  # a mark an older server left above the highest id
         index_search(conn, staged)
         purge_search(conn, staged)
         conn.execute("COMMIT")
@@ -514,5 +515,6 @@ def _catch_up_search(conn: sqlite3.Connection, cache: WriterCache) -> None:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+    cache.last_id = staged.last_id
     cache.indexed_upto = staged.indexed_upto
     cache.purge = staged.purge
