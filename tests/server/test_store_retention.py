@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from chat_server.errors import StoreError
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
 from chat_server.store.base import ExportFilter, Retention
@@ -276,3 +278,28 @@ async def test_a_mark_left_above_the_highest_id_comes_down_when_the_database_ope
     finally:
         await db.close()
     assert _index_faults(path) == []
+
+
+async def test_a_purge_a_change_makes_due_during_a_sweep_waits_for_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chat_server.store.sqlite.store.SEARCH_PURGE_DELAY", 0.1)
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        for i in range(4):
+            await db.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"{SECRET} {i}"))
+        await db.search(alice.id, search_words(SECRET), None, 5)  # indexed now
+        assert await db.prune(room_id, later(), limit=2) == 2  # a sweep under way
+        await db.submit_change(delete(alice.id, "alice", room_id, "d1", 4))
+        assert db._cache.purge
+        await asyncio.sleep(0.5)
+        assert db._cache.purge  # no merge step between the sweep's prunes
+        assert await db.prune(room_id, later(), limit=1) == 1
+        assert db._cache.purge
+        await db.sweep_done()
+        await _wait_purged(db)
+        assert [h.body for h in await db.search(alice.id, search_words(SECRET), None, 5)] == []
+    finally:
+        await db.close()
