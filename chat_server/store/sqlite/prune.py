@@ -78,9 +78,9 @@ class SweepDone:
 
 def sweep_done(conn: sqlite3.Connection, known: WriterCache) -> bool:
     """Let the store purge the words the sweep's prunes took out of the search index: its
-    merge steps never run between prunes, which they slowed (``benchmarks/README.md``,
-    retention-purge). The index's corruption first blamed on them came from ids given
-    again once a prune took a room's newest entries (``changes.forget_erased_ids``)."""
+    merge steps never run between prunes, which they slowed and, with SQLite 3.40.1, in a
+    room of 1,000,000, corrupted (``benchmarks/README.md``, retention-purge; the store holds
+    back the steps an edit or a delete made due as well: ``store._schedule_purge``)."""
     (purge,) = conn.execute("SELECT purge FROM search_indexed").fetchone()
     known.purge = bool(purge)
     return known.purge
