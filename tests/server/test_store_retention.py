@@ -7,18 +7,26 @@ Runs on every backend (``store_backends.py``: SQLite, and PostgreSQL when
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from chat_server.errors import StoreError
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
 from chat_server.store.base import ExportFilter, Retention
+from chat_server.store.sqlite.batch import PurgeSearch
+from chat_server.store.sqlite.store import SEARCH_PURGE_PAGES
 from chat_server.text import format_ts
 from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
 from tests.server.store_backends import store as store
-from tests.server.test_store_edits import _files_hold, _wait_purged
+from tests.server.test_store_edits import _files_hold, _wait_purged, delete, edit
 
 SECRET = "swordfishqz"
 
@@ -162,5 +170,136 @@ async def test_the_search_index_is_merged_after_a_sweep_not_between_its_prunes(
             assert conn.execute("SELECT purge FROM search_indexed").fetchone() == (1,)
         await db.sweep_done()
         await _wait_purged(db)
+    finally:
+        await db.close()
+
+
+async def test_a_message_sent_after_its_room_was_pruned_to_the_end_is_found(
+    store: AnyStore,
+) -> None:
+    # On SQLite the new message takes an erased message's id again (the highest ids went)
+    alice, room_id = await member(store, "alice", "general")
+    for i in range(3):
+        await store.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"old note {i}"))
+    assert len(await store.search(alice.id, search_words("note"), None, 5)) == 3
+    assert await store.prune(room_id, later(), limit=10) == 3
+    await store.append(NewMessage(alice.id, "alice", room_id, "m3", f"new {SECRET}"))
+    [hit] = await store.search(alice.id, search_words(SECRET), None, 5)
+    assert (hit.seq, hit.body) == (4, f"new {SECRET}")
+    await store.submit_change(edit(alice.id, "alice", room_id, "e1", 4, "renamed"))
+    assert await store.search(alice.id, search_words(SECRET), None, 5) == []
+    assert [h.seq for h in await store.search(alice.id, search_words("renamed"), None, 5)] == [4]
+
+
+def _index_faults(path: Path) -> list[Any]:
+    """What FTS5's own check finds wrong in the search index, and the (word, message id)
+    pairs it holds that it should not or lacks. (The check against the content table,
+    'integrity-check' with rank 1, does not apply: the index holds only the plain messages
+    up to its mark, not edits, deletes or reactions; the pairs come from an index built
+    afresh of exactly those.)"""
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as conn:
+        try:
+            conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')")
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        conn.execute("ATTACH ':memory:' AS ref")
+        conn.execute("CREATE VIRTUAL TABLE ref.fts USING fts5(body, columnsize=0)")
+        conn.execute(
+            "INSERT INTO ref.fts (rowid, body) SELECT id, body FROM messages WHERE kind = 0"
+            " AND deleted = 0 AND id <= (SELECT upto FROM search_indexed)"
+        )
+        conn.execute("CREATE VIRTUAL TABLE temp.held USING fts5vocab(main, messages_fts, instance)")
+        conn.execute("CREATE VIRTUAL TABLE temp.due USING fts5vocab(ref, fts, instance)")
+        pairs = "SELECT term, doc, offset FROM temp.{}"
+        return conn.execute(
+            f"SELECT * FROM ({pairs.format('held')} EXCEPT {pairs.format('due')})"
+            f" UNION ALL SELECT * FROM ({pairs.format('due')} EXCEPT {pairs.format('held')})"
+        ).fetchall()
+
+
+async def test_the_search_index_stays_whole_through_changes_prunes_and_merge_steps(
+    tmp_path: Path,
+) -> None:
+    """Sends, edits, deletes, reactions, prunes that reach the room's newest entries, and
+    the index's merge steps between them all: after each round the index holds exactly the
+    words of the messages it should."""
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        sent = 0
+        for turn in range(24):
+            for _ in range(4):
+                sent += 1
+                await db.append(NewMessage(alice.id, "alice", room_id, f"m{sent}", f"w{sent} x"))
+            last = await db.last_seq(room_id)
+            await db.search(alice.id, search_words("x"), None, 5)  # indexed now
+            react = NewReaction(alice.id, "alice", room_id, f"r{turn}", last - 3, "+")
+            writes = [
+                db.submit_change(edit(alice.id, "alice", room_id, f"e{turn}", last, f"y{turn}")),
+                db.submit_change(delete(alice.id, "alice", room_id, f"d{turn}", last - 2)),
+                db.submit_change(react),
+                db.prune(room_id, later(), limit=3 if turn % 4 else 20),
+                *(db._committer.submit(PurgeSearch(SEARCH_PURGE_PAGES)) for _ in range(2)),
+            ]
+            done = await asyncio.gather(*writes, return_exceptions=True)  # some find no target
+            assert [r for r in done if isinstance(r, StoreError)] == [], f"in round {turn}"
+            assert _index_faults(tmp_path / "chat.db") == [], f"after round {turn}"
+    finally:
+        await db.close()
+
+
+async def test_a_mark_left_above_the_highest_id_comes_down_when_the_database_opens(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "chat.db"
+    db = SQLiteStore(path)
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        for i in range(2):
+            await db.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"note {i}"))
+        assert len(await db.search(alice.id, search_words("note"), None, 5)) == 2
+    finally:
+        await db.close()
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:  # an older server's prune
+        conn.execute(
+            "INSERT INTO messages_fts (messages_fts, rowid, body)"
+            " SELECT 'delete', id, body FROM messages WHERE seq = 2"
+        )
+        conn.execute("DELETE FROM messages WHERE seq = 2")
+        assert conn.execute("SELECT upto FROM search_indexed").fetchone() == (2,)
+    db = SQLiteStore(path)
+    await db.open()
+    try:
+        await db.append(NewMessage(alice.id, "alice", room_id, "m2", f"fresh {SECRET}"))
+        [hit] = await db.search(alice.id, search_words(SECRET), None, 5)
+        assert (hit.seq, hit.body) == (3, f"fresh {SECRET}")
+    finally:
+        await db.close()
+    assert _index_faults(path) == []
+
+
+async def test_a_purge_a_change_makes_due_during_a_sweep_waits_for_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chat_server.store.sqlite.store.SEARCH_PURGE_DELAY", 0.1)
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        for i in range(4):
+            await db.append(NewMessage(alice.id, "alice", room_id, f"m{i}", f"{SECRET} {i}"))
+        await db.search(alice.id, search_words(SECRET), None, 5)  # indexed now
+        assert await db.prune(room_id, later(), limit=2) == 2  # a sweep under way
+        await db.submit_change(delete(alice.id, "alice", room_id, "d1", 4))
+        assert db._cache.purge
+        await asyncio.sleep(0.5)
+        assert db._cache.purge  # no merge step between the sweep's prunes
+        assert await db.prune(room_id, later(), limit=1) == 1
+        assert db._cache.purge
+        await db.sweep_done()
+        await _wait_purged(db)
+        assert [h.body for h in await db.search(alice.id, search_words(SECRET), None, 5)] == []
     finally:
         await db.close()

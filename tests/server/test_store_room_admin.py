@@ -80,3 +80,24 @@ async def test_direct_conversations_are_not_removed_by_name(store: AnyStore) -> 
     await store.open_dm("dm:alice:bob", (alice.id, bob.id))
     assert not await store.remove_room("dm:alice:bob")
     assert await store.room_by_name("dm:alice:bob") is not None
+
+
+async def test_a_message_sent_after_the_newest_room_was_removed_is_found(
+    store: AnyStore,
+) -> None:
+    # On SQLite the new message takes an erased message's id again (the highest ids went)
+    alice, other = await member(store, "alice", "other")
+    _, general = await member(store, "alice", "general")
+    await store.append(NewMessage(alice.id, "alice", other, "m1", "an older secret"))
+    for i in range(3):
+        await store.append(NewMessage(alice.id, "alice", general, f"g{i}", f"secret {i}"))
+    assert len(await store.search(alice.id, ["secret"], None, 10)) == 4  # indexed now
+
+    assert await store.remove_room("general")
+    await store.append(NewMessage(alice.id, "alice", other, "m2", "a newer secret"))
+    hits = await store.search(alice.id, ["secret"], None, 10)
+    assert sorted(h.body for h in hits) == ["a newer secret", "an older secret"]
+    await store.submit_change(NewChange(alice.id, "alice", other, "d1", "delete", 2))
+    assert [h.body for h in await store.search(alice.id, ["secret"], None, 10)] == [
+        "an older secret"
+    ]

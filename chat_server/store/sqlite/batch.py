@@ -140,7 +140,8 @@ class WriterCache:
 
     @property
     def unindexed(self) -> int:
-        """Messages committed but not yet in the search index (ids are never reused)."""
+        """Messages committed but not yet in the search index (an id is given again only
+        once every higher one is erased, and the mark comes down then: ``forget_erased_ids``)."""
         return self.last_id - self.indexed_upto
 
     def load(self, conn: sqlite3.Connection) -> None:

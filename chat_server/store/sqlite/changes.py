@@ -234,6 +234,24 @@ def _stored(row: Any, client_id: str) -> StoredChange:
     return stored_entry(*row, client_id=client_id)
 
 
+def forget_erased_ids(conn: sqlite3.Connection, known: WriterCache) -> None:
+    """After rows of ``messages`` were deleted (a prune, a removed room): the search index's
+    mark, and the writer's newest id, come down to the highest id left.
+
+    ``messages.id`` is not AUTOINCREMENT: SQLite gives a new row the highest id + 1, so once
+    the highest ids are gone it gives them out again. A new message under the mark would
+    count as indexed and never be (no search finds it), and an edit, delete or prune of it
+    would take out of the index words it never held: FTS5's 'delete' with text the index
+    does not hold corrupts it ("database disk image is malformed" from the next merge, then
+    from every write).
+    """
+    (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM messages").fetchone()
+    if top < known.indexed_upto:
+        conn.execute("UPDATE search_indexed SET upto = ?", (top,))
+        known.indexed_upto = top
+    known.last_id = min(known.last_id, top)
+
+
 def purge_search(conn: sqlite3.Connection, known: WriterCache, pages: int | None = None) -> bool:
     """Merge the search index's segments into one, leaving out every word a change took out
     of it; whether the purge is done (the mark cleared). Its cost grows with the whole index.

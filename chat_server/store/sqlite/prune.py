@@ -16,6 +16,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Final
 
 from chat_server.store.base import expired
+from chat_server.store.sqlite.changes import forget_erased_ids
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -63,6 +64,7 @@ def prune(conn: sqlite3.Connection, op: Prune, known: WriterCache) -> int:
         (*span, top),
     )
     conn.execute("DELETE FROM messages WHERE room_id = ? AND seq >= ? AND seq <= ?", span)
+    forget_erased_ids(conn, known)  # the room's newest entries may have gone too
     conn.execute("UPDATE rooms SET floor = ? WHERE id = ?", (top + 1, op.room_id))
     if indexed > 0:  # merged out of the index once the sweep is over (``SweepDone``)
         conn.execute("UPDATE search_indexed SET purge = 1")
@@ -76,9 +78,9 @@ class SweepDone:
 
 def sweep_done(conn: sqlite3.Connection, known: WriterCache) -> bool:
     """Let the store purge the words the sweep's prunes took out of the search index: its
-    merge steps never run between prunes. (With SQLite 3.40.1, FTS5's incremental 'merge'
-    steps between bulk deletes and inserts corrupted the index of a room of 1,000,000
-    pruned while people wrote: ``benchmarks/README.md``, retention-purge.)"""
+    merge steps never run between prunes, which they slowed and, with SQLite 3.40.1, in a
+    room of 1,000,000, corrupted (``benchmarks/README.md``, retention-purge; the store holds
+    back the steps an edit or a delete made due as well: ``store._schedule_purge``)."""
     (purge,) = conn.execute("SELECT purge FROM search_indexed").fetchone()
     known.purge = bool(purge)
     return known.purge

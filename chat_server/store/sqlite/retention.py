@@ -22,6 +22,11 @@ class SQLiteRetention:
 
         async def _write(self, op: Any) -> Any: ...
 
+        _sweeping: bool
+        _sweep_erased: int
+
+        def _schedule_purge(self) -> None: ...
+
     async def set_retention(self, name: str, seconds: int | None) -> bool:
         changed: int = await self._write(
             Sql("UPDATE rooms SET retention_s = ? WHERE name = ?", (seconds, name))
@@ -41,11 +46,16 @@ class SQLiteRetention:
         return [(r[0], float(r[1])) for r in rows]
 
     async def prune(self, room_id: int, before: str, limit: int = PRUNE_BATCH) -> int:
+        self._sweeping = True  # the search index's purge waits (``store._schedule_purge``)
         erased: int = await self._write(Prune(room_id, before, limit))
+        self._sweep_erased += erased
+        self._sweeping = self._sweep_erased > 0  # else no ``sweep_done`` comes
         return erased
 
     async def sweep_done(self) -> None:
         await self._write(SweepDone())
+        self._sweeping, self._sweep_erased = False, 0
+        self._schedule_purge()
 
     async def export_page(
         self, which: ExportFilter, after_id: int, limit: int

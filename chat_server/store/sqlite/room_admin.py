@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from chat_server.store.base import RoomSummary, StoreFigures
+from chat_server.store.sqlite.changes import forget_erased_ids
 
 if TYPE_CHECKING:
     from chat_server.store.sqlite.batch import WriterCache
@@ -59,6 +60,7 @@ def remove_room(conn: sqlite3.Connection, name: str, known: WriterCache) -> bool
     )
     for table in ("messages", "memberships", "room_bans", "room_invites"):
         conn.execute(f"DELETE FROM {table} WHERE room_id = ?", (room_id,))
+    forget_erased_ids(conn, known)
     conn.execute(
         "UPDATE rooms SET name = 'removed:' || id, is_dm = 1, private = 1, topic = '',"
         " created_by = NULL WHERE id = ?",

@@ -69,7 +69,7 @@ from chat_server.store.sqlite.batch import (
     apply_batch,
     index_search,
 )
-from chat_server.store.sqlite.changes import purge_search
+from chat_server.store.sqlite.changes import forget_erased_ids, purge_search
 from chat_server.store.sqlite.files import create_private, create_private_dir
 from chat_server.store.sqlite.readers import ReaderThread, open_reader
 from chat_server.store.sqlite.retention import SQLiteRetention
@@ -120,6 +120,10 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         self._purge_timer: asyncio.TimerHandle | None = None
         self._purged_at = -SEARCH_PURGE_INTERVAL  # the loop's time the last purge ended
         self._purging = False  # a purge's steps are under way
+        # A retention sweep's prunes are under way (and erased this many entries): no purge
+        # step runs between them, whatever change made the purge due (``sweep_done``).
+        self._sweeping = False
+        self._sweep_erased = 0
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -427,14 +431,26 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
             raise StoreError("the database is closed")
         results = await self._in_writer(apply_batch, conn, ops, self._cache)
         self._schedule_indexing()
+        self._schedule_purge()
+        return results
+
+    def _schedule_purge(self) -> None:
+        """Arm the purge's timer when one is due, none is under way, and no sweep is.
+
+        With SQLite 3.40.1 the index's merge steps between a sweep's prunes corrupt it in a
+        room of 1,000,000 (about 480,000 entries in, ``benchmarks/README.md``): an edit or a
+        delete during a sweep makes a purge due, and it waits for the sweep's end too."""
         if self._cache.purge and self._purge_timer is None and not self._purging:
+            if self._sweeping:
+                return
             loop = asyncio.get_running_loop()
             wait = max(SEARCH_PURGE_DELAY, self._purged_at + SEARCH_PURGE_INTERVAL - loop.time())
             self._purge_timer = loop.call_later(wait, self._purge_now)
-        return results
 
     def _purge_now(self) -> None:
         self._purge_timer = None
+        if self._sweeping:  # armed before the sweep began: ``sweep_done`` arms it again
+            return
         self._purging = True
         self._purge_step()
 
@@ -444,7 +460,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         if previous is not None:
             _log_failure(previous)
             failed = previous.cancelled() or previous.exception() is not None
-            if failed or previous.result() or self._writer is None:
+            if failed or previous.result() or self._writer is None or self._sweeping:
                 self._purging = False
                 self._purged_at = asyncio.get_running_loop().time()
                 return
@@ -507,6 +523,7 @@ def _catch_up_search(conn: sqlite3.Connection, cache: WriterCache) -> None:
     staged = WriterCache(last_id=cache.last_id, indexed_upto=cache.indexed_upto, purge=cache.purge)
     conn.execute("BEGIN IMMEDIATE")
     try:
+        forget_erased_ids(conn, staged)  # a mark an older server left above the highest id
         index_search(conn, staged)
         purge_search(conn, staged)
         conn.execute("COMMIT")
@@ -514,5 +531,6 @@ def _catch_up_search(conn: sqlite3.Connection, cache: WriterCache) -> None:
         with contextlib.suppress(sqlite3.Error):
             conn.execute("ROLLBACK")
         raise
+    cache.last_id = staged.last_id
     cache.indexed_upto = staged.indexed_upto
     cache.purge = staged.purge
