@@ -65,11 +65,6 @@ def rss_kb(pid: int) -> int:
     raise AssertionError(f"no VmRSS for pid {pid}")
 
 
-def open_fds(pid: int) -> int:
-    """How many file descriptors a process holds open."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 # --- bounded waits ---------------------------------------------------------------------------
 
 
