@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import resource
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
