@@ -267,6 +267,14 @@ class Timeline:
         self._settle()
         return notice
 
+    def mark_erased_below(self, floor: int, text: str) -> None:
+        """A resume from below the room's new ``floor``: what was written after the last
+        message seen and is gone now is said where it was (``text``), never a silent gap."""
+        below = bisect.bisect_left(self._seqs, floor)
+        seen = self._seqs[below - 1] if below else 0
+        if 0 < seen < floor - 1:
+            self.notices.append(Notice(next(_notice_numbers), text, "info", seen, _now()))
+
     def _settle(self) -> None:
         """Move notices that no longer wait behind a send in flight into the history.
 
@@ -295,7 +303,10 @@ class Timeline:
 
     def items(self, start: int = 0) -> Iterator[Item]:
         """What to draw for ``messages[start:]`` (all confirmed lines when ``start`` is 0)."""
-        floor = floor_item(self.floor, self.retention_s, self.more_before)
+        # the top line only above what is left: messages seen before they were erased stay,
+        # and the line of a resume's gap follows them (``HistoryView.set_floor``)
+        kept_older = bool(self._seqs) and self._seqs[0] < self.floor
+        floor = floor_item(self.floor, self.retention_s, self.more_before or kept_older)
         if start == 0 and floor is not None:
             yield ("floor", self.floor), floor
         by_anchor: dict[int, list[Notice | PendingSend]] = {}

@@ -13,7 +13,7 @@ import pytest
 from chat_server.text import format_ts
 from chat_tui.tui.floor import floor_text, kept_for
 from tests.conftest import ChatServerUnderTest
-from tests.tui.conftest import screen_text, seed, token_for, until
+from tests.tui.conftest import screen_text, seed, token_for, until, widget_text
 
 pytestmark = pytest.mark.slow
 
@@ -54,3 +54,41 @@ async def test_a_pruned_room_shows_where_older_messages_were_removed(
         app.switch_room("quiet")  # nothing erased there: no such line
         await until(pilot, lambda: "never pruned" in screen_text(app), "quiet is shown")
         assert "older messages were removed" not in screen_text(app)
+
+
+async def test_a_resume_from_below_the_floor_says_where_messages_were_removed(
+    make_server: Callable[..., Any],
+) -> None:
+    """Offline while the server erased what was written meanwhile: on the resume, the line
+    stands between the last message seen and the first one left, never a silent gap."""
+    from chat_tui.tui.app import create_app
+
+    kept = 30 * 86400.0
+    first: ChatServerUnderTest = await make_server(retention=kept)
+    await seed(first, "bob", "general", ["seen before"])
+    token = await token_for(first, "alice")
+    app = create_app(first.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "seen before" in screen_text(app), "the history is shown")
+        port = first.running.port
+        await first.running.stop()
+        await until(pilot, lambda: "reconnecting" in widget_text(app.chat.status_line), "offline")
+        # written and erased on another port, so the app cannot see it happen
+        elsewhere: ChatServerUnderTest = await make_server(retention=kept)
+        await seed(elsewhere, "bob", "general", ["written while away", "also away", "still here"])
+        store = elsewhere.running.store
+        room = await store.room_by_name("general")
+        assert room is not None
+        later = format_ts(datetime.fromtimestamp(time.time() + 60, UTC))
+        assert await store.prune(room.id, later, limit=3) == 3  # all but "still here"
+        await elsewhere.running.stop()  # (the message seen before is erased too, but was seen)
+        await make_server(port=port, retention=kept)
+        await until(pilot, lambda: "still here" in screen_text(app), "the resume", timeout=20)
+        lines = [line.strip() for line in screen_text(app).splitlines() if line.strip()]
+        said = [n for n, line in enumerate(lines) if "older messages were removed" in line]
+        assert len(said) == 1, lines  # once: where the gap is, not at the top as well
+        [at] = said
+        assert lines[at].endswith("older messages were removed (kept for 30 days)")
+        assert any("seen before" in line for line in lines[:at])
+        assert any("still here" in line for line in lines[at + 1 :])
+        assert "away" not in screen_text(app)

@@ -30,7 +30,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 
 from chat_server.protocol import MessageRecord, nick_key
-from chat_tui.tui.floor import FloorItem
+from chat_tui.tui.floor import FloorItem, floor_text
 from chat_tui.tui.render import (
     DELETED_STYLE,
     EDITED_STYLE,
@@ -250,6 +250,7 @@ class HistoryView(ScrollView, can_focus=True):
         timeline = self.timeline(room)
         if (timeline.floor, timeline.retention_s) == (floor, retention_s):
             return
+        timeline.mark_erased_below(floor, floor_text(retention_s))
         timeline.floor, timeline.retention_s = floor, retention_s
         if room == self.room:
             self.rebuild()
