@@ -40,6 +40,7 @@ class Session(Outbox):
 
     __slots__ = (
         "abuse",
+        "expires_at",
         "key",
         "nick",
         "password_tries",
@@ -58,6 +59,7 @@ class Session(Outbox):
         user_id: int,
         nick: str,
         token_hash: bytes,
+        expires_at: float | None = None,
         *,
         sends: TokenBucket,
         reads: TokenBucket,
@@ -71,6 +73,7 @@ class Session(Outbox):
         self.user_id = user_id
         self.nick = nick
         self.token_hash = token_hash
+        self.expires_at = expires_at  # the token's expiry (epoch seconds); None: never
         self.rooms: set[str] = set()  # subscribed rooms, live or held
         self.sends = sends  # the send rate limit: the user's, shared by their connections
         self.reads = reads  # history, search, rooms and join

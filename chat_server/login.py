@@ -125,7 +125,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
                 extra={"event": "auth_failure", "peer": where, "reason": "unknown token"},
             )  # fmt: skip
             raise ProtocolError("auth_failed", "unknown or revoked token", hello.ref)
-        user = found
+        user, expires_at = found.user, found.expires_at
         _take_user_slot(ctx, ws, user, hello.ref)
     else:
         user, created = await _password_login(ctx, ws, hello)
@@ -133,7 +133,8 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         token = new_token()
         digest = token_hash(token)
         ttl = settings.token_ttl
-        await store.add_token(user.id, digest, time.time() + ttl if ttl else None)
+        expires_at = time.time() + ttl if ttl else None
+        await store.add_token(user.id, digest, expires_at)
     rooms = await store.user_rooms(user.id)
     blocked = await store.blocked_nicks(user.id, settings.max_blocks_per_user)
     welcome = p.Welcome(
@@ -156,6 +157,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         user.id,
         user.nick,
         digest,
+        expires_at,
         sends=ctx.sends.hold(user.id, now),  # let go when the connection ends (session.py)
         reads=TokenBucket(settings.read_rate, settings.read_burst, now),
         searches=TokenBucket(settings.search_rate, settings.search_burst, now),

@@ -77,7 +77,11 @@ class Presence:
     async def _sweep_revoked(self) -> None:
         """Close connections whose token was revoked (logout, a password change, the command
         line, a removal: on any node, within ``revocation_poll`` plus one query) or expired
-        (checked every ``revocation_check``)."""
+        (checked every ``revocation_check``).
+
+        Every revocation deletes a token, and every deleted token moves the store's version:
+        only then are this node's tokens asked about (one query per 500 connections). An
+        expiry needs no query: each connection knows when its token expires."""
         ctx = self.ctx
         settings = ctx.settings
         seen: int | None = None
@@ -89,11 +93,25 @@ class Presence:
             except StoreError as exc:
                 log.warning("revocation check failed: %s", exc)
                 continue
+            if version != seen:
+                seen = version
+                await self.close_revoked()
             now = time.monotonic()
-            if version == seen and now - checked < settings.revocation_check:
-                continue
-            seen, checked = version, now
-            await self.close_revoked()
+            if now - checked >= settings.revocation_check:
+                checked = now
+                self.close_expired(time.time())
+
+    def close_expired(self, now: float) -> None:
+        """Close this node's connections whose token expired by ``now`` (epoch seconds)."""
+        hub = self.ctx.hub
+        dead = [
+            s
+            for s in hub.all_sessions()
+            if s.expires_at is not None and s.expires_at <= now and not s.closing
+        ]
+        if dead:
+            log.info("closing %d connection(s) with expired tokens", len(dead))
+            hub.close_all(dead, p.CLOSE_POLICY, "token expired")
 
     async def close_revoked(self) -> None:
         """Close this node's connections whose token is no longer valid."""

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from chat_server.errors import StoreError
 from chat_server.store.base import (
+    Bearer,
     Blocks,
     NewChange,
     NewMessage,
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from chat_server.config import Settings
 
 __all__ = [
+    "Bearer",
     "Blocks",
     "NewChange",
     "NewMessage",

@@ -47,6 +47,14 @@ class User:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Bearer:
+    """Who holds a token, and when the token expires (epoch seconds; None: never)."""
+
+    user: User
+    expires_at: float | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Invite:
     """An invite code as stored: only its SHA-256 (``code_hash``) and its first characters
     (``prefix``, for people to tell codes apart and name one to revoke)."""
@@ -389,7 +397,9 @@ class Store(Protocol):
     # users and tokens
     async def user_by_nick(self, nick: str) -> User | None: ...
 
-    async def user_by_token(self, token_hash: bytes, now: float) -> User | None: ...
+    async def user_by_token(self, token_hash: bytes, now: float) -> Bearer | None:
+        """The user a live token (not expired at ``now``) logs in, and its expiry."""
+        ...
 
     async def create_user(self, nick: str, password_hash: str, invite: bytes | None = None) -> User:
         """A new account (Conflict when the nick is taken). With ``invite`` (a code's

@@ -89,3 +89,25 @@ async def test_removing_a_connected_user_closes_them_and_the_room_carries_on(
         assert ack["seq"] == 3
         while (await alice.recv_type("message"))["body"] != "still here":
             pass  # alice's own messages, as the room saw them
+
+
+async def test_an_expired_token_closes_its_connections_and_only_those(
+    make_server: ServerFactory,
+) -> None:
+    """``--token-ttl``: a connection whose token expires is closed (the client logs in
+    again); one whose token does not expire (made before, without a ttl) chats on."""
+    server = await make_server(token_ttl=1.5, revocation_check=0.1)
+    store = server.running.store
+    bob = await store.create_user("bob", "!")  # no password: a token only
+    await store.add_token(bob.id, token_hash("bob-forever"), None)  # as `users add` made it
+    async with server.login("alice") as alice, server.resume("bob-forever") as bob_client:
+        await alice.join("general")
+        await bob_client.join("general")
+        async with asyncio.timeout(10):
+            await alice.ws.wait_closed()
+        assert (alice.ws.close_code, alice.ws.close_reason) == (1008, "token expired")
+        ack = await bob_client.say("general", "still here", "b1")
+        assert ack["seq"] == 1
+    async with server.login("alice") as again:  # a password login: a new token
+        joined, _ = await again.join("general")
+        assert joined["members"] == ["alice", "bob"]

@@ -98,11 +98,12 @@ async def test_tokens_and_removed_users(store: AnyStore, backend: Backend) -> No
     await store.add_token(alice.id, b"t1", None)
     await store.add_token(alice.id, b"t2", expires_at=100.0)
     found = await store.user_by_token(b"t1", 0.0)
-    assert found is not None and found.nick == "Alice"
-    assert await store.user_by_token(b"t2", 50.0) is not None
+    assert found is not None and (found.user.nick, found.expires_at) == ("Alice", None)
+    expiring = await store.user_by_token(b"t2", 50.0)
+    assert expiring is not None and expiring.expires_at == 100.0  # the session closes then
     assert await store.user_by_token(b"t2", 150.0) is None  # expired
     assert await store.live_tokens([b"t1", b"t2", b"nope"], 150.0) == {b"t1"}
-    assert (await store.user_by_nick("ALICE")) == found  # case-insensitive
+    assert (await store.user_by_nick("ALICE")) == found.user  # case-insensitive
     await store.remove_user(alice.id)
     assert await store.user_by_token(b"t1", 0.0) is None
     removed = await store.user_by_nick("alice")
@@ -120,7 +121,7 @@ async def test_the_admin_flag_is_set_cleared_and_read_everywhere(store: AnyStore
     await store.add_token(alice.id, b"a1", None)
     by_nick, by_token = await store.user_by_nick("ALICE"), await store.user_by_token(b"a1", 0.0)
     assert by_nick is not None and by_token is not None
-    assert (by_nick.admin, by_token.admin) == (True, True)
+    assert (by_nick.admin, by_token.user.admin) == (True, True)
     assert [(u.nick, u.admin) for u in await store.list_users()] == [
         ("alice", True),
         ("bob", False),

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from chat_server.protocol import nick_key
 from chat_server.store.base import (
     INVITE_COLUMNS,
+    Bearer,
     Blocks,
     Invite,
     User,
@@ -56,17 +57,19 @@ class PostgresAccounts:
             )
         )
 
-    async def user_by_token(self, token_hash: bytes, now: float) -> User | None:
-        return self._user(
-            await self._one(
-                "SELECT u.id, u.nick, u.password_hash, u.removed_at, u.admin FROM tokens t"
-                " JOIN users u ON u.id = t.user_id"
-                " WHERE t.hash = $1 AND u.removed_at IS NULL"
-                " AND (t.expires_at IS NULL OR t.expires_at > $2)",
-                token_hash,
-                now,
-            )
+    async def user_by_token(self, token_hash: bytes, now: float) -> Bearer | None:
+        row = await self._one(
+            "SELECT u.id, u.nick, u.password_hash, u.removed_at, u.admin, t.expires_at"
+            " FROM tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE t.hash = $1 AND u.removed_at IS NULL"
+            " AND (t.expires_at IS NULL OR t.expires_at > $2)",
+            token_hash,
+            now,
         )
+        user = self._user(row)
+        if row is None or user is None:
+            return None
+        return Bearer(user, None if row[5] is None else float(row[5]))
 
     async def list_users(self) -> list[User]:
         rows = await self._all(

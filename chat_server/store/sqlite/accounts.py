@@ -6,7 +6,14 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from chat_server.protocol import nick_key, now_ts
-from chat_server.store.base import INVITE_COLUMNS, Blocks, Invite, User, invite_of
+from chat_server.store.base import (
+    INVITE_COLUMNS,
+    Bearer,
+    Blocks,
+    Invite,
+    User,
+    invite_of,
+)
 from chat_server.store.sqlite.batch import Block, CreateUser, RemoveUser, Sql
 
 
@@ -45,16 +52,16 @@ class SQLiteAccounts:
             )
         )
 
-    async def user_by_token(self, token_hash: bytes, now: float) -> User | None:
-        return self._user(
-            await self._one(
-                "SELECT u.id, u.nick, u.password_hash, u.removed_at, u.admin FROM tokens t"
-                " JOIN users u ON u.id = t.user_id"
-                " WHERE t.hash = ? AND u.removed_at IS NULL"
-                " AND (t.expires_at IS NULL OR t.expires_at > ?)",
-                (token_hash, now),
-            )
+    async def user_by_token(self, token_hash: bytes, now: float) -> Bearer | None:
+        row = await self._one(
+            "SELECT u.id, u.nick, u.password_hash, u.removed_at, u.admin, t.expires_at"
+            " FROM tokens t JOIN users u ON u.id = t.user_id"
+            " WHERE t.hash = ? AND u.removed_at IS NULL"
+            " AND (t.expires_at IS NULL OR t.expires_at > ?)",
+            (token_hash, now),
         )
+        user = self._user(row)
+        return None if user is None else Bearer(user, row[5])
 
     async def list_users(self) -> list[User]:
         rows = await self._all(
