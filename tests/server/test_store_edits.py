@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -267,6 +268,36 @@ async def test_purges_of_the_search_index_are_spaced_out(
         await db.submit_change(delete(alice.id, "alice", room, "d2", 2))
         await asyncio.sleep(0.8)
         assert db._cache.purge  # the next one waits out the interval
+        await _wait_purged(db)
+    finally:
+        await db.close()
+
+
+async def test_a_long_purge_is_followed_by_a_longer_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A purge rewrites the whole index: the larger it is, the longer the pause after it
+    (SEARCH_PURGE_SPACING times its length), so purges never take most of the writer."""
+    monkeypatch.setattr("chat_server.store.sqlite.store.SEARCH_PURGE_INTERVAL", 0.1)
+    real = changes.purge_search
+
+    def slow(conn: sqlite3.Connection, known: Any, pages: int | None = None) -> bool:
+        time.sleep(0.2)  # as a step of a large index
+        return real(conn, known, pages)
+
+    monkeypatch.setattr("chat_server.store.sqlite.batch.purge_search", slow)
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room = await member(db, "alice", "general")
+        for i in (1, 2):
+            await db.append(NewMessage(alice.id, "alice", room, f"m{i}", f"text {i}"))
+        await db.search(alice.id, search_words("text"), None, 5)  # both indexed
+        await db.submit_change(delete(alice.id, "alice", room, "d1", 1))
+        await _wait_purged(db)  # at least 0.2 s long: the next waits 1.8 s or more
+        await db.submit_change(delete(alice.id, "alice", room, "d2", 2))
+        await asyncio.sleep(1.0)  # ten times the interval
+        assert db._cache.purge  # still waiting: the spacing, not the interval, decides
         await _wait_purged(db)
     finally:
         await db.close()

@@ -93,9 +93,13 @@ SEARCH_INDEX_BATCH = 4096
 SEARCH_INDEX_DELAY = 1.0
 # The words an edit or a delete took out of the search index leave its segments this many
 # seconds after the first such change (``changes.purge_search``), or when the store closes;
-# a purge rewrites the whole index, so one follows another no sooner than the interval.
+# a purge rewrites the whole index, so one follows another no sooner than the interval, nor
+# sooner than SEARCH_PURGE_SPACING times the last purge's length after it ended: the purges
+# of a large index (12 s for 1,000,000 messages here) take at most a tenth of the writer's
+# time, however large it grows, where a fixed interval would have them run back to back.
 SEARCH_PURGE_DELAY = 0.5
 SEARCH_PURGE_INTERVAL = 10.0
+SEARCH_PURGE_SPACING = 9.0
 # A purge goes in steps of about this many pages of the index (6 ms each, 17 ms at most,
 # in a 1,000,000-message room here), each one operation of a batch of the writer's, so a
 # send waits for one step at most, never for the whole merge.
@@ -119,6 +123,8 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         self._index_timer: asyncio.TimerHandle | None = None
         self._purge_timer: asyncio.TimerHandle | None = None
         self._purged_at = -SEARCH_PURGE_INTERVAL  # the loop's time the last purge ended
+        self._purge_gap = SEARCH_PURGE_INTERVAL  # from then until the next may start
+        self._purge_began = 0.0  # the loop's time the purge under way began
         self._purging = False  # a purge's steps are under way
         # A retention sweep's prunes are under way (and erased this many entries): no purge
         # step runs between them, whatever change made the purge due (``sweep_done``).
@@ -444,7 +450,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
             if self._sweeping:
                 return
             loop = asyncio.get_running_loop()
-            wait = max(SEARCH_PURGE_DELAY, self._purged_at + SEARCH_PURGE_INTERVAL - loop.time())
+            wait = max(SEARCH_PURGE_DELAY, self._purged_at + self._purge_gap - loop.time())
             self._purge_timer = loop.call_later(wait, self._purge_now)
 
     def _purge_now(self) -> None:
@@ -452,6 +458,7 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         if self._sweeping:  # armed before the sweep began: ``sweep_done`` arms it again
             return
         self._purging = True
+        self._purge_began = asyncio.get_running_loop().time()
         self._purge_step()
 
     def _purge_step(self, previous: asyncio.Future[Any] | None = None) -> None:
@@ -462,7 +469,9 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
             failed = previous.cancelled() or previous.exception() is not None
             if failed or previous.result() or self._writer is None or self._sweeping:
                 self._purging = False
-                self._purged_at = asyncio.get_running_loop().time()
+                self._purged_at = now = asyncio.get_running_loop().time()
+                took = now - self._purge_began
+                self._purge_gap = max(SEARCH_PURGE_INTERVAL, SEARCH_PURGE_SPACING * took)
                 return
         try:
             step = self._committer.submit(PurgeSearch(SEARCH_PURGE_PAGES))
