@@ -179,6 +179,17 @@ def test_results_records_and_ratios() -> None:
 
 
 @pytest.mark.slow
+def test_a_scenario_gets_as_many_accounts_as_it_asks_for_after_a_bigger_one(
+    tmp_path: Path,
+) -> None:
+    """One template serves the whole run: a scenario asking for 2 after another asked for
+    5 gets 2 (search-1m pairs its two users with them), the same first two."""
+    ctx = Context(workdir=tmp_path, quick=True)
+    five = ctx.ensure_accounts(5)
+    assert len(five) == 5
+    assert ctx.ensure_accounts(2) == five[:2]
+
+
 def test_tiny_fanout_delivers_every_message(tmp_path: Path) -> None:
     """Two subscribers, a few short windows, all three systems: records and no loss.
     (Not ``quick``: a quick run leaves out the seed's latency phase.)"""

@@ -55,7 +55,8 @@ class Context:
         return (*systems, "mosquitto")
 
     def ensure_accounts(self, count: int) -> list[str]:
-        """Tokens of ``count`` chat accounts in the run's template database (made once)."""
+        """Tokens of ``count`` chat accounts in the run's template database (made once; a
+        template of more accounts made earlier in the run serves, its first ``count``)."""
         if self.template is None or len(self.tokens) < count:
             self.template = self.workdir / f"template-{count}.db"
             for suffix in ("", "-wal", "-shm"):
@@ -64,7 +65,7 @@ class Context:
             start = time.monotonic()
             self.tokens = procs.chat_template(self.template, count)
             self.log(f"chat template: {count} accounts + tokens in {time.monotonic() - start:.1f}s")
-        return self.tokens
+        return self.tokens[:count]
 
     def fresh_db(self, name: str) -> Path:
         """A new database file for one server start (chat: a copy of the template)."""

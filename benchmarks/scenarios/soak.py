@@ -167,7 +167,7 @@ def _p99(values: list[float]) -> str:
 
 def soak(ctx: Context, minutes: int, clients: int, interval: float, churn: int) -> int:
     """Run the soak; prints one line per minute and the summary. Returns an exit status."""
-    tokens = ctx.ensure_accounts(clients)[:clients]
+    tokens = ctx.ensure_accounts(clients)
     db = ctx.fresh_db("chat-soak")
     with ctx.server("soak", "chat", db) as server:
         mp = multiprocessing.get_context("fork")
