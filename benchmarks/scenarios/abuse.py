@@ -51,8 +51,8 @@ class Sizes:
 
 def sizes(ctx: Context) -> Sizes:
     if ctx.quick:
-        return Sizes(rounds=50, seconds=6, grace=2, hostile=100, silent=500,
-                     long_messages=500, haystack=20_000)  # fmt: skip
+        return Sizes(rounds=15, seconds=2, grace=1, hostile=100, silent=300,
+                     long_messages=500, haystack=20_000, engage_s=1.5)  # fmt: skip
     return Sizes(rounds=200, seconds=16, grace=4, hostile=100, silent=2000,
                  long_messages=500, haystack=20_000)  # fmt: skip
 

@@ -99,8 +99,8 @@ def _probe(ctx: Context, client: Worker, db: Path, size: int, seed: int, keep: b
 
 def delete_erase(ctx: Context, size: int | None = None, count: int | None = None) -> None:
     """Deletes of random messages in a room of ``size`` by their author, against sends."""
-    size = size or (100_000 if ctx.quick else 1_000_000)
-    count = count or (50 if ctx.quick else 200)
+    size = size or (20_000 if ctx.quick else 1_000_000)
+    count = count or (20 if ctx.quick else 200)
     tokens = ctx.ensure_accounts(1)
     db = ctx.fresh_db("chat-erase")
     start = time.monotonic()

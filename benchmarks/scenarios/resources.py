@@ -18,7 +18,7 @@ WARM = 20  # connections opened before the baseline RSS (lazy imports, first buf
 
 def idle_conns(ctx: Context) -> None:
     """RSS per idle connection: VmRSS before and after opening N authenticated connections."""
-    sizes = [1000] if ctx.quick else [1000, 5000]
+    sizes = [500] if ctx.quick else [1000, 5000]
     tokens = ctx.ensure_accounts(max(sizes) + WARM)
     # the seed as deployed (eventlet: a greenlet per connection), and in Flask-SocketIO's
     # threading mode (a thread per connection: what the harness ran before eventlet)

@@ -178,9 +178,9 @@ def retention_purge(
 ) -> None:
     """Prune a room of ``size`` expired messages; the probe with and without the purge (and,
     with ``postgres``, the prunes of a room of ``pg_size`` on PostgreSQL)."""
-    size = size or (100_000 if ctx.quick else 1_000_000)
-    pg_size = pg_size or (20_000 if ctx.quick else 200_000)
-    window = 3.0 if ctx.quick else 10.0  # the no-purge probe's length
+    size = size or (20_000 if ctx.quick else 1_000_000)
+    pg_size = pg_size or (5_000 if ctx.quick else 200_000)
+    window = 1.5 if ctx.quick else 10.0  # the no-purge probe's length
     tokens = ctx.ensure_accounts(1)
     template = ctx.fresh_db("chat-retention")
     start = time.monotonic()
