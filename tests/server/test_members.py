@@ -5,26 +5,19 @@ A real server on port 0; the crowd is made through its store (no passwords: chea
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from chat_server import protocol as p
 from tests.conftest import ChatServerUnderTest, ServerFactory
+from tests.support.crowd import crowd
 
 CROWD = 600  # above p.JOINED_MEMBERS_MAX
-
-
-async def crowd(server: ChatServerUnderTest, room: str, nicks: list[str]) -> None:
-    """Make ``nicks`` members of ``room`` straight through the server's store."""
-    store = server.running.store
-    users = await asyncio.gather(*(store.create_user(nick, "!") for nick in nicks))
-    await asyncio.gather(*(store.join(user.id, room, False) for user in users))
 
 
 async def test_a_big_room_lists_the_first_page_and_pages_on(make_server: ServerFactory) -> None:
     server: ChatServerUnderTest = await make_server()
     # "m000".."m597" and two people who log in: "a-alice" sorts first, "zz-zed" last
-    await crowd(server, "big", [f"m{n:03}" for n in range(CROWD - 2)])
+    await crowd(server.running.store, "big", [f"m{n:03}" for n in range(CROWD - 2)])
     async with contextlib.AsyncExitStack() as stack:
         zed = await stack.enter_async_context(server.login("zz-zed"))
         await zed.join("big")

@@ -5,21 +5,12 @@ Runs on every backend (``store_backends.py``), like test_store.py.
 
 from __future__ import annotations
 
-import asyncio
-
-from chat_server.store import User
 from chat_server.store.postgres.store import MEMBERS_SQL as POSTGRES_MEMBERS_SQL
 from chat_server.store.sqlite.store import MEMBERS_SQL as SQLITE_MEMBERS_SQL
 from tests.server.store_backends import AnyStore, Backend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
 from tests.server.store_backends import store as store
-
-
-async def crowd(store: AnyStore, room: str, nicks: list[str]) -> list[User]:
-    """Make ``nicks`` members of ``room`` (the writer commits them in a few batches)."""
-    users = await asyncio.gather(*(store.create_user(nick, "!") for nick in nicks))
-    await asyncio.gather(*(store.join(user.id, room, False) for user in users))
-    return list(users)
+from tests.support.crowd import crowd
 
 
 async def test_members_come_in_pages_by_nick_case_insensitively(store: AnyStore) -> None:
