@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from chat_server.protocol import nick_key
@@ -49,11 +51,24 @@ def members_text(
     return text
 
 
-class MemberList(Static):
-    """Redrawn from the room's members and presence; hidden with F2."""
+class MemberList(VerticalScroll):
+    """Redrawn from the room's members and presence; hidden with F2. It scrolls (wheel, or
+    focus it and use the arrows): a big room lists hundreds, and its last line says how
+    many more there are."""
+
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines = Static(id="member-lines")
+        self.text = Text()
+
+    def compose(self) -> ComposeResult:
+        yield self.lines
 
     def show(self, info: RoomInfo, me: str) -> None:
         shown = members_text(info.members, info.online, me, info.roles, count=info.count)
         if info.unlisted:  # the last line: how many more, and how to list them
             shown.append(f"\n… {info.unlisted:,} more: /members", "dim italic")
-        self.update(shown)
+        self.text = shown
+        self.lines.update(shown)
