@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from chat_server import protocol as p
 from tests.client.cli_support import failure, ok, run_tui, tui_env
 from tests.conftest import ServerProcess
-from tests.support.crowd import crowd_db
+from tests.support.crowd import crowd_file
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +24,7 @@ def test_members_lists_a_room_past_one_page(
     alice = tui_env(tmp_path / "alice", CHAT_URL=server.url, CHAT_PASSWORD="alice-pw")
     ok(run_tui(alice, "send", "--create", "--room", "crowd", "--nick", "alice", "hello"))
     crowd = [f"M{n:03}" for n in range(p.JOINED_MEMBERS_MAX + 20)]
-    asyncio.run(crowd_db(db, "crowd", crowd))
+    crowd_file(db, "crowd", crowd)
 
     lines = ok(run_tui(alice, "members", "--room", "crowd", "--nick", "alice")).splitlines()
     # by nick, case-insensitively; alice's own connection makes her online

@@ -4,6 +4,7 @@ to compute) made members of a room, a few hundred in a second."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from chat_server.config import Settings
@@ -25,3 +26,9 @@ async def crowd_db(db: Path, room: str, nicks: list[str]) -> None:
         await crowd(store, room, nicks)
     finally:
         await store.close()
+
+
+def crowd_file(db: Path, room: str, nicks: list[str]) -> None:
+    """:func:`crowd_db` from synchronous code, an event loop's thread too (Playwright's)."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, crowd_db(db, room, nicks)).result()
