@@ -107,7 +107,9 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         # the first page of members and how many there are: a join costs the same in a
         # room of ten and of a hundred thousand (the rest: ``members`` requests)
         members = await store.members(room.id, limit=p.JOINED_MEMBERS_MAX)
-        count = await store.member_count(room.id)
+        count = len(members)  # a page that is not full is the whole room
+        if count == p.JOINED_MEMBERS_MAX:
+            count = max(await store.member_count(room.id), count)
         facts = RoomFacts() if room.is_dm else await store.room_facts(room.id)
         # joining shows you online (clients take it so): in a public room, not to whom you
         # blocked; in a direct conversation not at all (presence waits for a message)
