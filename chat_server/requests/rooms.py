@@ -12,7 +12,7 @@ from chat_server.errors import ProtocolError
 from chat_server.hub import Session
 from chat_server.metrics import resume_outcome
 from chat_server.requests.budget import spend
-from chat_server.requests.output import page_reply, write_big
+from chat_server.requests.output import page_reply, write_big, write_members
 from chat_server.requests.registry import handles
 from chat_server.store import Blocks, Room
 from chat_server.store.rooms import RoomFacts, StoredNotice
@@ -200,7 +200,7 @@ async def members(ctx: Context, session: Session, frame: p.Members) -> None:
         more=more,
         ref=frame.ref,
     )
-    ctx.hub.write(session, p.encode(reply))
+    write_members(ctx, session, reply)
 
 
 async def _hidden_presence(ctx: Context, room: Room, others: set[int], blocks: Blocks) -> set[int]:

@@ -96,3 +96,31 @@ async def test_members_spends_the_read_budget(make_server: ServerFactory) -> Non
         # another user's budget is their own
         page = await bob.request({"type": "members", "room": "club"}, "members")
         assert page["members"] == ["alice", "bob"]
+
+
+async def test_a_page_is_cut_to_the_output_budget_and_pages_on(make_server: ServerFactory) -> None:
+    """A connection may be sent ``max_buffer`` bytes at once: a page of members past it is
+    cut and says ``more``; asking on after its last nick gets the rest."""
+    server: ChatServerUnderTest = await make_server(max_buffer=2048)
+    nicks = [f"member-{n:03}-" + "x" * 19 for n in range(200)]  # 31 characters each
+    await crowd(server.running.store, "wide", nicks)
+    store = server.running.store
+    async with server.login("a-alice") as alice:
+        # a member without a join in this session (whose joined would not fit either)
+        user = await store.user_by_nick("a-alice")
+        assert user is not None
+        await store.join(user.id, "wide", False)
+        seen: list[str] = []
+        after: str | None = None
+        pages = 0
+        while pages < len(nicks):
+            pages += 1
+            frame = {"type": "members", "room": "wide", **({"after": after} if after else {})}
+            page = await alice.request(frame, "members")
+            assert page["type"] == "members", page
+            seen += page["members"]
+            if not page["more"]:
+                break
+            after = page["members"][-1]
+        assert seen == ["a-alice", *nicks]
+        assert pages >= 3  # 201 nicks of 31 characters in pages of at most 2 KiB
