@@ -124,3 +124,17 @@ async def test_a_page_is_cut_to_the_output_budget_and_pages_on(make_server: Serv
             after = page["members"][-1]
         assert seen == ["a-alice", *nicks]
         assert pages >= 3  # 201 nicks of 31 characters in pages of at most 2 KiB
+
+
+async def test_a_page_hides_the_presence_of_whoever_blocked_you(
+    server: ChatServerUnderTest,
+) -> None:
+    async with server.login("alice") as alice, server.login("mallory") as mallory:
+        await alice.join("club")
+        await mallory.join("club")
+        blocked = await mallory.request({"type": "block", "nick": "alice"}, "blocked")
+        assert blocked["type"] == "blocked", blocked
+        page = await alice.request({"type": "members", "room": "club"}, "members")
+        assert (page["members"], page["online"]) == (["alice", "mallory"], ["alice"])
+        theirs = await mallory.request({"type": "members", "room": "club"}, "members")
+        assert theirs["online"] == ["alice", "mallory"]
