@@ -21,11 +21,11 @@ from typing import Final, Literal, NamedTuple, get_args
 
 from chat_server.protocol import dm_pair, nick_key
 
-Action = Literal["join", "leave", "send", "history", "read", "typing", "search"]
+Action = Literal["join", "leave", "send", "history", "read", "typing", "search", "members"]
 
 # What only a room's members may do; anyone logged in may join a public room.
 MEMBERS_ONLY: Final[frozenset[Action]] = frozenset(
-    {"leave", "send", "history", "read", "typing", "search"}
+    {"leave", "send", "history", "read", "typing", "search", "members"}
 )
 
 

@@ -32,6 +32,7 @@ from chat_server.server_frames import InviteEvent as InviteEvent
 from chat_server.server_frames import Joined as Joined
 from chat_server.server_frames import Left as Left
 from chat_server.server_frames import Limits as Limits
+from chat_server.server_frames import MemberPage as MemberPage
 from chat_server.server_frames import Message as Message
 from chat_server.server_frames import MessageRecord as MessageRecord
 from chat_server.server_frames import Notice as Notice
@@ -77,6 +78,8 @@ SEARCH_MAX: Final = 100
 SEARCH_DEFAULT: Final = 50
 ROOMS_MAX: Final = 100
 ROOMS_DEFAULT: Final = 50
+# the members a ``joined`` lists, and a ``members`` page's largest ``limit`` (and default)
+JOINED_MEMBERS_MAX: Final = 500
 MAX_CURSOR: Final = 96
 MAX_REF: Final = 64
 MAX_ID: Final = 64
@@ -119,6 +122,7 @@ ClientId = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 HistoryLimit = Annotated[int, Meta(ge=1, le=HISTORY_MAX)]
 SearchLimit = Annotated[int, Meta(ge=1, le=SEARCH_MAX)]
 RoomsLimit = Annotated[int, Meta(ge=1, le=ROOMS_MAX)]
+MembersLimit = Annotated[int, Meta(ge=1, le=JOINED_MEMBERS_MAX)]
 Cursor = Annotated[str, Meta(max_length=MAX_CURSOR)]
 
 
@@ -228,6 +232,15 @@ class Rooms(ClientFrame, tag="rooms"):
     cursor: Cursor | None = None
 
 
+class Members(ClientFrame, tag="members"):
+    """A page of ``room``'s members in nick order (case-insensitive), from the one after the
+    nick ``after`` on: how a client learns the members a ``joined`` did not list."""
+
+    room: str
+    after: str | None = None
+    limit: MembersLimit = JOINED_MEMBERS_MAX
+
+
 class Logout(ClientFrame, tag="logout"):
     all: bool = False  # every token of the user, every connection on every server
 
@@ -317,6 +330,7 @@ AnyClientFrame = (
     | Typing
     | Search
     | Rooms
+    | Members
     | Logout
     | Block
     | Unblock
@@ -556,6 +570,10 @@ def _check(frame: AnyClientFrame) -> None:
             _check_id(frame.id, ref)
             if isinstance(frame, Kick | Ban) and frame.reason is not None:
                 frame.reason = clean_reason(frame.reason, ref)
+        case Members():
+            _check_room(frame.room, ref)
+            if frame.after is not None:
+                _check_nick(frame.after, ref)
         case Rooms():
             if frame.cursor is not None:
                 rooms_after(frame.cursor, ref)

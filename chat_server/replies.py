@@ -1,4 +1,5 @@
-"""Replies that fit: a list reply (a history page, search results) cut to a byte budget.
+"""Replies that fit: a list reply (a history page, search results, a page of members) cut to
+a byte budget.
 
 Pure: the hub says how many bytes a connection may still be sent (its own budget and the
 server's); this module decides how much of a reply fits in them. A cut page says ``more``,
@@ -58,3 +59,24 @@ def fit_results(results: p.Results, budget: int) -> bytes | None:
     if kept == 0:
         return None
     return p.encode(msgspec.structs.replace(results, messages=results.messages[:kept]))
+
+
+def fit_members(page: p.MemberPage, budget: int) -> bytes | None:
+    """A page of members encoded, its first nicks that fit in ``budget`` bytes (then
+    ``more``: the client asks on after the last one); None when not even one fits."""
+    data = p.encode(page)
+    if len(data) <= budget:
+        return data
+    online = set(page.online)
+    room = budget - len(p.encode(msgspec.structs.replace(page, members=[], online=[], more=True)))
+    kept = 0
+    for nick in page.members:  # a nick, and the same again when it is online too
+        room -= (len(_encode(nick)) + 1) * (2 if nick in online else 1)
+        if room < 0:
+            break
+        kept += 1
+    if kept == 0:
+        return None
+    members = page.members[:kept]
+    shown = [nick for nick in page.online if nick in set(members)]
+    return p.encode(msgspec.structs.replace(page, members=members, online=shown, more=True))

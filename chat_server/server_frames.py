@@ -73,15 +73,19 @@ class Welcome(ServerFrame, tag="welcome"):
 
 
 class Joined(ServerFrame, tag="joined"):
-    """``topic``, ``private`` and ``roles`` ({nick: "owner"|"op"}, the members with a role)
-    are protocol 2's; so are ``floor`` (the room's first seq still stored: retention erased
-    those below it; absent while 1) and ``retention_s`` (how long its entries are kept, in
-    seconds; absent: forever)."""
+    """``members`` lists at most ``JOINED_MEMBERS_MAX`` nicks (the first, case-insensitively:
+    all of them in a room that small), ``member_count`` how many the room has (absent from
+    a server older than it), ``online`` the online ones among ``members``. ``topic``,
+    ``private`` and ``roles`` ({nick: "owner"|"op"}, the members with a role) are protocol
+    2's; so are ``floor`` (the room's first seq still stored: retention erased those below
+    it; absent while 1) and ``retention_s`` (how long its entries are kept, in seconds;
+    absent: forever)."""
 
     room: str
     last_seq: int
     members: list[str]
     online: list[str]
+    member_count: int | None = None
     topic: str = ""
     private: bool = False
     roles: dict[str, str] = {}
@@ -290,6 +294,16 @@ class RoomList(ServerFrame, tag="rooms"):
     cursor: str | None
 
 
+class MemberPage(ServerFrame, tag="members"):
+    """The answer to ``members``: a page of nicks in case-insensitive order, the online ones
+    among them, and whether more follow (ask again ``after`` the last nick)."""
+
+    room: str
+    members: list[str]
+    online: list[str]
+    more: bool
+
+
 class PasswordChanged(ServerFrame, tag="password_changed"):
     """The password is changed; the user's other tokens are revoked."""
 
@@ -331,6 +345,7 @@ AnyServerFrame = (
     | ReadEvent
     | Results
     | RoomList
+    | MemberPage
     | PasswordChanged
     | Blocked
     | Unblocked

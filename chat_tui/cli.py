@@ -1,5 +1,5 @@
 """The ``chat-tui`` command: connect (the TUI), and send, edit, delete, react, history, tail,
-login, logout, block and unblock for scripts.
+members, login, logout, block and unblock for scripts.
 
 A thin shell: ``send`` runs the blocking one-shot path (``scripting/oneshot.py``, no
 asyncio), ``history`` and ``tail`` run ChatClient (``scripting/reading.py``), as do ``edit``,
@@ -23,6 +23,7 @@ import click
 from chat_server.cli_help import show_envvars
 from chat_tui import __version__
 from chat_tui.cli_changes import delete, edit, react
+from chat_tui.cli_members import members
 from chat_tui.cli_shared import (
     Fail,
     ask_password,
@@ -256,6 +257,7 @@ def tail(
 main.add_command(edit)
 main.add_command(delete)
 main.add_command(react)
+main.add_command(members)
 
 
 # --- login / logout -----------------------------------------------------------------------

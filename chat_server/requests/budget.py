@@ -1,6 +1,6 @@
 """What a request costs before it is served: a token of each of its buckets.
 
-Sends spend the user's bucket; ``history``, ``search``, ``rooms`` and ``join`` the
+Sends spend the user's bucket; ``history``, ``members``, ``search``, ``rooms`` and ``join`` the
 connection's read bucket, and ``search`` its search bucket besides. Over a budget the
 answer is ``rate_limited`` with ``retry_after`` at once, and nothing is read or stored.
 """

@@ -9,11 +9,13 @@ as a whole is busy sending, the request is refused with ``rate_limited`` and a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from chat_server import protocol as p
 from chat_server.context import Context
 from chat_server.errors import ProtocolError
 from chat_server.hub import Session
-from chat_server.replies import fit_page, fit_results
+from chat_server.replies import fit_members, fit_page, fit_results
 
 BUSY_RETRY_S = 1.0
 
@@ -54,9 +56,21 @@ def write_big(ctx: Context, session: Session, *frames: bytes) -> None:
 
 def write_results(ctx: Context, session: Session, results: p.Results) -> None:
     """Search results, the newest hits that fit."""
+    _write_fitted(ctx, session, results.ref, lambda budget: fit_results(results, budget))
+
+
+def write_members(ctx: Context, session: Session, page: p.MemberPage) -> None:
+    """A page of members, its first nicks that fit (then ``more``)."""
+    _write_fitted(ctx, session, page.ref, lambda budget: fit_members(page, budget))
+
+
+def _write_fitted(
+    ctx: Context, session: Session, ref: str | None, fitted: Callable[[int], bytes | None]
+) -> None:
+    """Write what ``fitted`` makes of the reply in the bytes the budgets leave, or refuse."""
     budget, own_binds = _budget(ctx, session, 0)
-    data = fit_results(results, budget)
+    data = fitted(budget)
     if data is None:
-        _refuse(ctx, session, own_binds, results.ref)
+        _refuse(ctx, session, own_binds, ref)
         return
     write_big(ctx, session, data)

@@ -1,4 +1,5 @@
-"""Rooms: join (with its backlog), leave, and the list of public rooms, a page at a time."""
+"""Rooms: join (with its backlog), leave, a room's members and the list of public rooms,
+a page at a time."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from chat_server.errors import ProtocolError
 from chat_server.hub import Session
 from chat_server.metrics import resume_outcome
 from chat_server.requests.budget import spend
-from chat_server.requests.output import page_reply, write_big
+from chat_server.requests.output import page_reply, write_big, write_members
 from chat_server.requests.registry import handles
 from chat_server.store import Blocks, Room
 from chat_server.store.rooms import RoomFacts, StoredNotice
@@ -103,15 +104,17 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
     hub.subscribe(session, name)
     try:
         last = await store.last_seq(room.id)
-        members = await store.members(room.id)
+        # the first page of members and how many there are: a join costs the same in a
+        # room of ten and of a hundred thousand (the rest: ``members`` requests)
+        members = await store.members(room.id, limit=p.JOINED_MEMBERS_MAX)
+        count = len(members)  # a page that is not full is the whole room
+        if count == p.JOINED_MEMBERS_MAX:
+            count = max(await store.member_count(room.id), count)
         facts = RoomFacts() if room.is_dm else await store.room_facts(room.id)
-        online = await broker.online([user_id for user_id, _ in members])
-        others = online - {session.user_id}
         # joining shows you online (clients take it so): in a public room, not to whom you
         # blocked; in a direct conversation not at all (presence waits for a message)
         announce = new_member and not room.is_dm
-        blocks = await store.blocks(session.user_id) if others or announce else Blocks()
-        visible = online - await _hidden_presence(ctx, room, others, blocks)
+        visible, blocks = await visible_online(ctx, session, room, members, announce)
         if frame.since is None:
             page = await store.history(room, limit=p.JOIN_BACKLOG, upto=last)
         else:
@@ -133,6 +136,7 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
             last_seq=last,
             members=[nick for _, nick in members],
             online=[nick for user_id, nick in members if user_id in visible],
+            member_count=count,
             topic=facts.topic,
             private=facts.private,
             roles=facts.roles,
@@ -158,6 +162,45 @@ async def join(ctx: Context, session: Session, frame: p.Join) -> None:
         return
     write_big(ctx, session, joined, backlog)
     hub.go_live(session, name, last)
+
+
+async def visible_online(
+    ctx: Context,
+    session: Session,
+    room: Room,
+    members: list[tuple[int, str]],
+    need_blocks: bool = False,
+) -> tuple[set[int], Blocks]:
+    """Which of ``members`` (user id, nick) are online as the user may see them, and the
+    user's blocks (read when someone else is online, or when ``need_blocks``)."""
+    online = await ctx.broker.online([user_id for user_id, _ in members])
+    others = online - {session.user_id}
+    blocks = await ctx.store.blocks(session.user_id) if others or need_blocks else Blocks()
+    return online - await _hidden_presence(ctx, room, others, blocks), blocks
+
+
+@handles(p.Members)
+async def members(ctx: Context, session: Session, frame: p.Members) -> None:
+    """A page of a room's members, by nick (case-insensitively), for its members only;
+    costs a read like a ``history`` page."""
+    spend(frame.ref, session.reads)
+    # a room this connection has joined needs no membership lookup (as for ``history``)
+    room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
+    if room is None:
+        room = await member_room(ctx, session, frame.room, "members", frame.ref)
+    after = None if frame.after is None else p.nick_key(frame.after)
+    page = await ctx.store.members(room.id, after, frame.limit + 1)
+    more = len(page) > frame.limit
+    page = page[: frame.limit]
+    visible, _ = await visible_online(ctx, session, room, page)
+    reply = p.MemberPage(
+        room=room.name,
+        members=[nick for _, nick in page],
+        online=[nick for user_id, nick in page if user_id in visible],
+        more=more,
+        ref=frame.ref,
+    )
+    write_members(ctx, session, reply)
 
 
 async def _hidden_presence(ctx: Context, room: Room, others: set[int], blocks: Blocks) -> set[int]:

@@ -558,7 +558,17 @@ class Store(Protocol):
 
     async def is_member(self, user_id: int, room_id: int) -> bool: ...
 
-    async def members(self, room_id: int) -> list[tuple[int, str]]: ...
+    async def members(
+        self, room_id: int, after_key: str | None = None, limit: int | None = None
+    ) -> list[tuple[int, str]]:
+        """The room's members as (user id, nick), by nick key: those after the nick key
+        ``after_key``, at most ``limit`` of them (a walk along an index, never a sort of
+        the whole room)."""
+        ...
+
+    async def member_count(self, room_id: int) -> int:
+        """How many members the room has (0 for a room that does not exist)."""
+        ...
 
     async def user_rooms(self, user_id: int) -> list[RoomState]: ...
 

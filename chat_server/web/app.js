@@ -35,7 +35,7 @@ import { fillGap, history, maybeLoadOlder, onMessage } from "./messages.js";
 import { joined, leaveCurrent, left, rejoinCurrent, removeRoom, selectRoom } from "./nav.js";
 import { wireNotify } from "./notify.js";
 import { loadOutbox, onAck, refused } from "./outbox.js";
-import { presence, typing } from "./people.js";
+import { membersPage, moreMembers, presence, typing } from "./people.js";
 import { dmRoom, join, readMoved, renderRoomButton, roomOf, rooms, scheduleRead } from "./rooms.js";
 import { closeSearch, search, searchFailed, searchResults } from "./search.js";
 import { me, savedToken, tokenRemembered } from "./session.js";
@@ -52,12 +52,14 @@ function askAgainLater(frame, pending) {
   if (!room) return;
   if (pending.kind === "join") room.joining = false;
   else if (pending.kind === "older") room.loadingOlder = false;
+  else if (pending.kind === "members") room.loadingMembers = false;
   else room.gapFilling = false; // "after"
   const wait = Math.max(RETRY_MIN_MS, (frame.retry_after || 1) * 1000);
   setTimeout(() => {
     if (!isConnected() || rooms.get(room.name) !== room) return; // the next welcome re-joins
     if (pending.kind === "join") join(room);
     else if (pending.kind === "older") maybeLoadOlder();
+    else if (pending.kind === "members") moreMembers(room);
     else fillGap(room);
   }, wait);
 }
@@ -84,7 +86,8 @@ function failed(frame, pending) {
   }
   if (pending && pending.room) {
     const room = rooms.get(pending.room);
-    if (room) Object.assign(room, { loadingOlder: false, gapFilling: false });
+    const idle = { loadingOlder: false, gapFilling: false, loadingMembers: false };
+    if (room) Object.assign(room, idle);
   }
   return notice(clean(frame.message));
 }
@@ -109,6 +112,7 @@ const FRAMES = {
   read: readMoved,
   left,
   results: searchResults,
+  members: membersPage,
   blocked,
   unblocked,
   error: failed,
@@ -119,6 +123,7 @@ function wireForms() {
   $("logout").addEventListener("click", logout);
   $("leave").addEventListener("click", leaveCurrent);
   $("rejoin").addEventListener("click", rejoinCurrent);
+  $("members-more").addEventListener("click", () => moreMembers());
   for (const list of [$("room-list"), $("dm-list")]) {
     list.addEventListener("click", (event) => {
       const button = event.target.closest("button.room");

@@ -7,7 +7,7 @@ import { $, clean } from "./dom.js";
 import { joinedFloor } from "./floor.js";
 import { atBottom, redrawAll, scrollToBottom } from "./log.js";
 import { cancelReveal, maybeLoadOlder, renderLogTop } from "./messages.js";
-import { renderMembers, renderTyping } from "./people.js";
+import { joinedMembers, renderMembers, renderTyping } from "./people.js";
 import {
   current,
   flushRead,
@@ -87,6 +87,8 @@ function showRoom(room) {
   if (!room) {
     log.replaceChildren($("log-top"));
     $("member-list").replaceChildren();
+    $("people-count").textContent = "";
+    $("members-more").hidden = true;
     $("typing").textContent = "";
     return;
   }
@@ -122,8 +124,7 @@ export function joined(frame) {
   room.joined = true;
   room.joining = false;
   room.lastSeq = frame.last_seq;
-  room.members = frame.members.slice();
-  room.online = new Set(frame.online);
+  joinedMembers(room, frame);
   room.topic = typeof frame.topic === "string" ? frame.topic : "";
   room.private = frame.private === true;
   const before = roleOf(room.roles, me.nick);

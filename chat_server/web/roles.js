@@ -114,7 +114,11 @@ export function applyNotice(info, entry) {
     case "kick":
     case "ban":
       info.roles.delete(target);
-      info.members = info.members.filter((nick) => nick.toLowerCase() !== target);
+      if (info.members.some((nick) => nick.toLowerCase() === target)) {
+        // counted out only when listed: a notice read again after a joined counts nobody twice
+        info.members = info.members.filter((nick) => nick.toLowerCase() !== target);
+        if (typeof info.memberCount === "number") info.memberCount -= 1;
+      }
       return true;
     default:
       return false;

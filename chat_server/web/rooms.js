@@ -45,7 +45,10 @@ function newRoom(name) {
     retentionS: null, // how long the room keeps its entries, in seconds (null: forever)
     loadingOlder: false,
     gapFilling: false,
-    members: [],
+    members: [], // those known by name: a big room's joined lists its first 500 (people.js)
+    memberCount: 0, // joined.member_count, moved by presence joined/left
+    membersAfter: null, // where the next page of members starts (null: every page loaded)
+    loadingMembers: false, // a members page is on its way
     online: new Set(),
     topic: "", // joined.topic, then topic notices
     private: false, // joined.private: invited members only, never listed

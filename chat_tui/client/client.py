@@ -170,6 +170,28 @@ class ChatClient(Session):
                 return
             cursor = page.cursor
 
+    async def members(
+        self, room: str, after: str | None = None, limit: int | None = None
+    ) -> p.MemberPage:
+        """A page of ``room``'s members by nick, case-insensitively (after the nick
+        ``after``; at most ``limit``, default and most ``p.JOINED_MEMBERS_MAX``), with the
+        online ones among them; ``more`` says whether to ask again after the last one."""
+        frame = p.Members(room=room, after=after, limit=limit or p.JOINED_MEMBERS_MAX)
+        page: p.MemberPage = await self._request(frame)
+        return page
+
+    async def all_members(self, room: str) -> AsyncIterator[tuple[str, bool]]:
+        """Every member of ``room`` (nick, online), by nick, a page at a time."""
+        after: str | None = None
+        while True:
+            page = await self.members(room, after=after)
+            online = set(page.online)
+            for nick in page.members:
+                yield nick, nick in online
+            if not page.more or not page.members:
+                return
+            after = page.members[-1]
+
     async def block(self, nick: str) -> str:
         """Refuse ``nick``'s direct messages and hide your presence from them (blocking
         again does no harm); returns the nick as the account spells it."""

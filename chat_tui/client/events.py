@@ -49,7 +49,8 @@ class Closed:
 
 @dataclass(frozen=True)
 class JoinResult:
-    """A room just joined: its members, and the first history page (not repeated as events)."""
+    """A room just joined: its members (the first page of them, and how many there are),
+    and the first history page (not repeated as events)."""
 
     room: str
     last_seq: int
@@ -67,6 +68,15 @@ class JoinResult:
     roles: dict[str, str] = field(default_factory=dict)  # nick -> "owner" | "op"
     floor: int = 1  # the room's first entry still stored (retention erased those below)
     retention_s: int | None = None  # how long the room keeps its entries; None: forever
+    # how many members the room has: ``members`` lists the first ``p.JOINED_MEMBERS_MAX``
+    # only (ChatClient.members pages on)
+    member_count: int = 0
+
+
+def member_count(joined: p.Joined) -> int:
+    """How many members the joined room has (a server older than ``member_count`` listed
+    them all)."""
+    return len(joined.members) if joined.member_count is None else joined.member_count
 
 
 Event = (

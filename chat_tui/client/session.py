@@ -40,6 +40,7 @@ from chat_tui.client.events import (
     State,
     Status,
     StatusChanged,
+    member_count,
 )
 from chat_tui.client.handshake import Connection, open_connection
 from chat_tui.client.outbox import Outbox, Submission
@@ -419,6 +420,7 @@ class Session:
             dict(joined.roles),
             page.floor,
             joined.retention_s,
+            member_count(joined),
         )
 
     def _deliver(self, message: p.MessageRecord) -> None:

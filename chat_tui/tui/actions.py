@@ -18,6 +18,7 @@ from chat_tui.tui.screens.search import SearchScreen
 if TYPE_CHECKING:
     from chat_tui.tui.app import ChatApp
 
+WHO_OFFLINE_MAX = 50  # /who names at most this many offline members (else counts them)
 JUMP_PAGES = 40  # at most this many 500-message pages are fetched to reach a search hit
 KEYS = (  # /help's second table
     ("alt+up/down", "previous / next room; alt+1..9: room N"),
@@ -70,6 +71,9 @@ class Commands:
             case cmd.Who():
                 if room is not None:
                     self._who(room)
+            case cmd.MoreMembers():
+                if room is not None:
+                    self.app.run_worker(self.more_members(room), exit_on_error=False)
             case (
                 cmd.CreateRoom()
                 | cmd.InviteNick()
@@ -226,12 +230,32 @@ class Commands:
         here = sorted((m for m in info.members if m.lower() in online), key=str.lower)
         away = sorted((m for m in info.members if m.lower() not in online), key=str.lower)
         label = room_label(room, self.app.nick)
-        count = len(info.members)
-        text = f"{label}: {count} member{'' if count == 1 else 's'}; online: "
+        count = info.count
+        text = f"{label}: {count:,} member{'' if count == 1 else 's'}; online: "
         text += ", ".join(here) or "nobody"
-        if away:
+        if len(away) > WHO_OFFLINE_MAX:  # a big room: the panel lists them
+            text += f"; {len(away):,} offline"
+        elif away:
             text += f"; offline: {', '.join(away)}"
+        if info.unlisted:
+            text += f"; {info.unlisted:,} more: /members lists them"
         self.app.notice(room, text)
+
+    async def more_members(self, room: str) -> None:
+        """The next page of a big room's members, into the panel."""
+        info = self.app.room_info(room)
+        if info.members_after is None:
+            self.app.notice(room, f"all {info.count:,} members are listed")
+            return
+        assert self.app.client is not None
+        try:
+            page = await self.app.client.members(room, after=info.members_after)
+        except ClientError as exc:
+            self.app.notice(room, f"cannot list the members: {exc}", "error")
+            return
+        info.add_page(page)
+        if room == self.app.chat.history.room:
+            self.app.chat.show_room(info)
 
     def _blocks(self, room: str | None) -> None:
         assert self.app.client is not None

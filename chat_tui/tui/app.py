@@ -31,7 +31,7 @@ from chat_tui.client.errors import (
     InviteNeeded,
     RateLimited,
 )
-from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged
+from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged, member_count
 from chat_tui.client.rooms import notice_record
 from chat_tui.tui import commands as cmd
 from chat_tui.tui import crash
@@ -253,15 +253,12 @@ class ChatApp(App[int]):
             case p.Presence(room=room, nick=nick, status=status):
                 info = self.room_info(room)
                 if status in ("online", "joined"):  # joining takes a connection: online
-                    info.online.add(nick)
-                    if nick not in info.members:
-                        info.members.append(nick)
+                    info.arrived(nick, new_member=status == "joined")
                 elif status == "offline":
                     info.online.discard(nick)
                     chat.stopped_typing(room, nick)
-                elif status == "left" and nick in info.members:
-                    info.members.remove(nick)
-                    info.roles.pop(nick, None)  # roles end with membership
+                elif status == "left":
+                    info.departed(nick)
                 if room == chat.history.room:
                     chat.show_room(info)
             case p.TypingEvent(room=room, nick=nick):
@@ -277,7 +274,7 @@ class ChatApp(App[int]):
             case p.Joined():
                 self.notifier.joined_at[event.room] = event.last_seq
                 info = self.room_info(event.room)
-                info.members, info.online = list(event.members), set(event.online)
+                info.set_members(event.members, event.online, member_count(event))
                 info.topic, info.private, info.roles = event.topic, event.private, event.roles
                 chat.history.set_floor(event.room, event.floor, event.retention_s)
                 if event.room == chat.history.room:
@@ -330,7 +327,7 @@ class ChatApp(App[int]):
 
     def joined(self, result: JoinResult, *, live: bool) -> None:
         info = self.room_info(result.room)
-        info.members, info.online = list(result.members), set(result.online)
+        info.set_members(result.members, result.online, result.member_count)
         info.topic, info.private, info.roles = result.topic, result.private, dict(result.roles)
         self.room_admin.joined(result.room)
         history = self.chat.history

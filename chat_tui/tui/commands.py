@@ -23,6 +23,7 @@ HELP: Final = (
     ("/delete ^N", "erase your message's text for everyone"),
     ("/react ^N emoji", "react with 👍 or :name: (/unreact ^N emoji undoes)"),
     ("/who", "list the room's members, online first"),
+    ("/members", "a big room: list the next 500 members in the panel"),
     ("/create #room", "a room you own; then --private (invitees only), a topic"),
     ("/invite nick", "invite nick to this room"),
     ("/topic [text]", "set the topic (owner, ops); alone: show it; -delete: clear it"),
@@ -116,6 +117,11 @@ class Who:
 
 
 @dataclass(frozen=True)
+class MoreMembers:
+    """Load the next page of a big room's members into the panel."""
+
+
+@dataclass(frozen=True)
 class CreateRoom:
     room: str
     private: bool
@@ -197,6 +203,7 @@ Command = (
     | DeleteMessage
     | React
     | Who
+    | MoreMembers
     | CreateRoom
     | InviteNick
     | Remove
@@ -357,6 +364,8 @@ def parse(line: str) -> Command | None:
             return React(ref, _emoji_arg(emoji.strip(), usage), remove=name == "unreact")
         case "who" | "names":
             return Who()
+        case "members":
+            return MoreMembers()
         case "create":
             return _create(arg)
         case "invite":

@@ -50,8 +50,7 @@ def apply_notice(info: RoomInfo, notice: p.Notice) -> None:
     elif notice.event in ("kick", "ban"):
         for nick in held:
             del info.roles[nick]
-        info.members = [m for m in info.members if p.nick_key(m) != key]
-        info.online = {m for m in info.online if p.nick_key(m) != key}
+        info.departed(target, listed_only=True)
 
 
 def removed_line(left: p.Left) -> str:

@@ -42,6 +42,11 @@ class Backend:
     def unreachable(self, tmp_path: Path) -> AnyStore:
         raise NotImplementedError
 
+    async def plan(self, sql: str, *params: object) -> str:
+        """The database's plan of a query (``?`` for each parameter), as one text, after
+        the statistics are brought up to date."""
+        raise NotImplementedError
+
 
 class SQLiteBackend(Backend):
     name = "sqlite"
@@ -69,6 +74,12 @@ class SQLiteBackend(Backend):
         blocker = tmp_path / "file"
         blocker.write_text("not a directory")
         return SQLiteStore(blocker / "chat.db")
+
+    async def plan(self, sql: str, *params: object) -> str:
+        with sqlite3.connect(self.path) as db:
+            db.execute("ANALYZE")
+            rows = db.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+        return "\n".join(str(row[-1]) for row in rows)
 
 
 class PostgresBackend(Backend):
@@ -106,6 +117,18 @@ class PostgresBackend(Backend):
 
     def unreachable(self, tmp_path: Path) -> PostgresStore:
         return PostgresStore("postgresql://postgres@127.0.0.1:1/test")
+
+    async def plan(self, sql: str, *params: object) -> str:
+        numbered = sql
+        for n in range(1, len(params) + 1):
+            numbered = numbered.replace("?", f"${n}", 1)
+        conn = await asyncpg.connect(self.url)
+        try:
+            await conn.execute("ANALYZE")
+            rows = await conn.fetch(f"EXPLAIN {numbered}", *params)
+        finally:
+            await conn.close()
+        return "\n".join(str(row[0]) for row in rows)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -29,7 +29,9 @@ from chat_server.access import (
 )
 from chat_server.protocol import dm_pair
 
-ALL: tuple[Action, ...] = ("join", "leave", "send", "history", "read", "typing", "search")
+ALL: tuple[Action, ...] = (
+    "join", "leave", "send", "history", "read", "typing", "search", "members",
+)  # fmt: skip
 
 # (user, room, action, member) -> the refusal's code, or None when allowed
 CASES: list[tuple[str, str, Action, bool, str | None]] = [
@@ -42,6 +44,7 @@ CASES: list[tuple[str, str, Action, bool, str | None]] = [
     *[("bob", "dm:alice:bob", a, True, None) for a in ALL],
     ("bob", "dm:alice:bob", "join", False, None),
     ("bob", "dm:alice:bob", "history", False, "not_member"),
+    ("bob", "dm:alice:bob", "members", False, "not_member"),
     # anyone else is forbidden, member or not (a third party never learns membership)
     *[("mallory", "dm:alice:bob", a, m, "forbidden") for a in ALL for m in (True, False)],
 ]

@@ -37,6 +37,7 @@ def test_every_client_type_decodes() -> None:
         "typing": {"room": "general"},
         "search": {"q": "hello world", "limit": 5},
         "rooms": {"limit": 10, "cursor": "3/general"},
+        "members": {"room": "general", "after": "Bob", "limit": 20},
         "logout": {"all": True},
         "password": {"old": "old-pw", "new": "new-pw"},
         "block": {"nick": "Mallory"},
@@ -65,6 +66,8 @@ def test_defaults() -> None:
     assert isinstance(search, p.Search) and search.limit == 50
     rooms = decode({"type": "rooms"})
     assert isinstance(rooms, p.Rooms) and (rooms.limit, rooms.cursor) == (50, None)
+    members = decode({"type": "members", "room": "a"})
+    assert isinstance(members, p.Members) and (members.limit, members.after) == (500, None)
 
 
 @pytest.mark.parametrize(
@@ -130,6 +133,11 @@ def test_a_rooms_cursor_names_the_last_room_listed() -> None:
         ({"type": "history", "room": "a", "before": 5, "after": 1}, "bad_request"),
         ({"type": "history", "room": "a", "before": -1}, "bad_request"),
         ({"type": "search", "q": "x", "limit": 101}, "bad_request"),
+        ({"type": "members", "room": "a", "limit": 0}, "bad_request"),
+        ({"type": "members", "room": "a", "limit": 501}, "bad_request"),
+        ({"type": "members", "room": "A"}, "invalid_name"),
+        ({"type": "members", "room": "a", "after": "b c"}, "invalid_name"),
+        ({"type": "members", "room": "a", "after": 5}, "bad_request"),
         ({"type": "search", "q": "   "}, "bad_request"),
         ({"type": "search", "q": "\x00"}, "bad_request"),
         ({"type": "search", "q": "\x1b]0;title\x07 \x7f"}, "bad_request"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat_server import protocol as p
-from chat_server.replies import fit_page, fit_results
+from chat_server.replies import fit_members, fit_page, fit_results
 
 
 def page(count: int, *, more: bool = False, size: int = 100) -> p.HistoryPage:
@@ -62,3 +62,21 @@ def test_search_results_keep_the_newest_hits() -> None:
     assert isinstance(frame, p.Results)
     assert [h.seq for h in frame.messages] == list(range(100, 100 - len(frame.messages), -1))
     assert fit_results(p.Results(messages=hits, ref="s"), 100) is None
+
+
+@pytest.mark.parametrize("budget", [200, 1_000, 5_000])
+def test_a_page_of_members_keeps_the_first_nicks_that_fit(budget: int) -> None:
+    nicks = [f"member{n:03}-" + "x" * 20 for n in range(500)]
+    whole = p.MemberPage(room="big", members=nicks, online=nicks[::2], more=False, ref="m")
+    assert fit_members(whole, 1 << 20) == p.encode(whole)
+    data = fit_members(whole, budget)
+    assert data is not None and len(data) <= budget
+    cut = p.decode_server_frame(data)
+    assert isinstance(cut, p.MemberPage) and cut.more and cut.ref == "m"
+    kept = len(cut.members)
+    assert cut.members == nicks[:kept] and cut.online == nicks[:kept:2]
+    # as many as fit: one more would not
+    one_more = nicks[: kept + 1]
+    bigger = p.MemberPage(room="big", members=one_more, online=one_more[::2], more=True, ref="m")
+    assert len(p.encode(bigger)) > budget
+    assert fit_members(whole, 60) is None  # not even one

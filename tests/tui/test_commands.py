@@ -45,6 +45,7 @@ from chat_tui.tui import commands as cmd
         ("/unreact ^1 👍", cmd.React(cmd.Ref(1, None), "👍", remove=True)),
         ("/unreact #9 :heart:", cmd.React(cmd.Ref(None, 9), "❤️", remove=True)),
         ("/who", cmd.Who()),
+        ("/members", cmd.MoreMembers()),
         ("/search deploy friday", cmd.SearchFor("deploy friday")),
         ("/block mallory", cmd.Block("mallory")),
         ("/block @Mallory ", cmd.Block("Mallory")),

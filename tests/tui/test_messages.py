@@ -97,16 +97,16 @@ async def test_members_presence_and_typing(server: ChatServerUnderTest) -> None:
         await until(pilot, lambda: app.ready, "the room is shown")
         members = app.chat.members
         assert members.display, "shown from 100 columns"
-        await until(pilot, lambda: "1/2 online" in widget_text(members), "bob is away")
+        await until(pilot, lambda: "1/2 online" in widget_text(members.lines), "bob is away")
         async with server.login("bob") as bob:
-            await until(pilot, lambda: "2/2 online" in widget_text(members), "bob online")
+            await until(pilot, lambda: "2/2 online" in widget_text(members.lines), "bob online")
             await bob.send({"type": "typing", "room": "general"})
             await until(
                 pilot, lambda: "bob is typing…" in widget_text(app.chat.info_line), "typing"
             )
             await bob.say("general", "done typing", "b9")
             await until(pilot, lambda: "typing" not in widget_text(app.chat.info_line), "gone")
-        await until(pilot, lambda: "1/2 online" in widget_text(members), "bob offline")
+        await until(pilot, lambda: "1/2 online" in widget_text(members.lines), "bob offline")
         await pilot.press("f2")
         assert not members.display, "F2 hides the member list"
 

@@ -20,7 +20,7 @@ def title(app: ChatApp) -> str:
 
 
 def members(app: ChatApp) -> str:
-    return widget_text(app.chat.members)
+    return widget_text(app.chat.members.lines)
 
 
 async def answer(client: Client, frame: dict[str, Any], *types: str) -> dict[str, Any]:

@@ -202,6 +202,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE rooms ADD COLUMN floor BIGINT NOT NULL DEFAULT 1,"
         " ADD COLUMN retention_s BIGINT",
     ),
+    # A room's members a page at a time: see the SQLite schema's last migration. The key
+    # sorts bytewise (COLLATE "C"), as in SQLite, whatever the database's collation.
+    (
+        'ALTER TABLE memberships ADD COLUMN nick_key TEXT COLLATE "C"',
+        "UPDATE memberships m SET nick_key = u.nick_key FROM users u WHERE u.id = m.user_id",
+        """CREATE FUNCTION membership_nick_key() RETURNS trigger LANGUAGE plpgsql
+        SET search_path FROM CURRENT AS $$
+        BEGIN
+            NEW.nick_key := (SELECT nick_key FROM users WHERE id = NEW.user_id);
+            RETURN NEW;
+        END $$""",
+        "CREATE TRIGGER memberships_nick_key BEFORE INSERT ON memberships"
+        " FOR EACH ROW EXECUTE FUNCTION membership_nick_key()",
+        "CREATE INDEX memberships_by_nick ON memberships (room_id, nick_key)",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

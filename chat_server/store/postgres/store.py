@@ -86,6 +86,11 @@ _PLACE = numbered(PLACE_SQL)
 _FACTS = numbered(FACTS_SQL)
 _LISTED = "NOT is_dm AND NOT private"  # what ``rooms`` lists: neither DMs nor private
 _BY_SIZE = "member_count DESC, name"
+# a page of a room's members, along the ``memberships_by_nick`` index (LIMIT NULL: all)
+MEMBERS_SQL = (
+    "SELECT m.user_id, u.nick FROM memberships m JOIN users u ON u.id = m.user_id"
+    " WHERE m.room_id = $1 AND m.nick_key > $2 ORDER BY m.nick_key LIMIT $3"
+)
 
 # A whole batch is retried after these: another node's transaction got in the way
 # (a deadlock, or the same idempotency key stored by another node meanwhile).
@@ -338,13 +343,15 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         )
         return row is not None
 
-    async def members(self, room_id: int) -> list[tuple[int, str]]:
-        rows = await self._all(
-            "SELECT u.id, u.nick FROM memberships m JOIN users u ON u.id = m.user_id"
-            " WHERE m.room_id = $1 ORDER BY u.nick_key",
-            room_id,
-        )
+    async def members(
+        self, room_id: int, after_key: str | None = None, limit: int | None = None
+    ) -> list[tuple[int, str]]:
+        rows = await self._all(MEMBERS_SQL, room_id, after_key or "", limit)
         return [(row[0], row[1]) for row in rows]
+
+    async def member_count(self, room_id: int) -> int:
+        row = await self._one("SELECT member_count FROM rooms WHERE id = $1", room_id)
+        return 0 if row is None else int(row[0])
 
     async def user_rooms(self, user_id: int) -> list[RoomState]:
         rows = await self._all(

@@ -241,6 +241,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE rooms ADD COLUMN floor INTEGER NOT NULL DEFAULT 1",
         "ALTER TABLE rooms ADD COLUMN retention_s INTEGER",
     ),
+    # A room's members a page at a time (``members``, and the first page a ``joined``
+    # lists): a membership keeps its user's ``nick_key`` (a nick never changes), set by a
+    # trigger on every insert, so a page is a walk along (room_id, nick_key) whatever the
+    # room's size, never a sort of the whole room.
+    (
+        "ALTER TABLE memberships ADD COLUMN nick_key TEXT",
+        "UPDATE memberships SET nick_key ="
+        " (SELECT u.nick_key FROM users u WHERE u.id = memberships.user_id)",
+        """CREATE TRIGGER memberships_nick_key AFTER INSERT ON memberships BEGIN
+            UPDATE memberships SET nick_key = (SELECT nick_key FROM users WHERE id = new.user_id)
+            WHERE user_id = new.user_id AND room_id = new.room_id;
+        END""",
+        "CREATE INDEX memberships_by_nick ON memberships(room_id, nick_key)",
+    ),
 )
 
 

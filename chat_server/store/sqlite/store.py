@@ -85,6 +85,11 @@ log = logging.getLogger(__name__)
 _ROOM_COLUMNS = "name, member_count, last_seq"
 # the rooms ``rooms`` lists (along the ``rooms_by_size`` index): neither DMs nor private
 _LISTED = "is_dm = 0 AND private = 0"
+# a page of a room's members, along the ``memberships_by_nick`` index (LIMIT -1: all)
+MEMBERS_SQL = (
+    "SELECT m.user_id, u.nick FROM memberships m JOIN users u ON u.id = m.user_id"
+    " WHERE m.room_id = ? AND m.nick_key > ? ORDER BY m.nick_key LIMIT ?"
+)
 
 # The writer adds new messages to the search index in bulk: once this many wait, or this
 # many seconds after the first of them, or before a search (which must see every message
@@ -263,13 +268,16 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         )
         return bool(rows)
 
-    async def members(self, room_id: int) -> list[tuple[int, str]]:
-        rows = await self._all(
-            "SELECT u.id, u.nick FROM memberships m JOIN users u ON u.id = m.user_id"
-            " WHERE m.room_id = ? ORDER BY u.nick_key",
-            (room_id,),
-        )
+    async def members(
+        self, room_id: int, after_key: str | None = None, limit: int | None = None
+    ) -> list[tuple[int, str]]:
+        everyone = -1 if limit is None else limit
+        rows = await self._all(MEMBERS_SQL, (room_id, after_key or "", everyone))
         return [(row[0], row[1]) for row in rows]
+
+    async def member_count(self, room_id: int) -> int:
+        rows = self._now("SELECT member_count FROM rooms WHERE id = ?", (room_id,))
+        return int(rows[0][0]) if rows else 0
 
     async def user_rooms(self, user_id: int) -> list[RoomState]:
         rows = await self._all(

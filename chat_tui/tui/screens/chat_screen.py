@@ -38,8 +38,8 @@ def title_text(info: RoomInfo, me: str) -> Text:
     if info.private:
         title.append(f" {LOCK}")
     online = len({m.lower() for m in info.online} & {m.lower() for m in info.members})
-    count = len(info.members)
-    title.append(f"  {count} member{'' if count == 1 else 's'}, {online} online", "dim")
+    count = info.count
+    title.append(f"  {count:,} member{'' if count == 1 else 's'}, {online:,} online", "dim")
     if info.removed is not None:
         title.append(" · ", "dim")
         title.append_text(safe_text(info.removed, "bold #ff5f5f"))
@@ -123,7 +123,7 @@ class ChatScreen(Screen[None]):
         """Title (the room, its lock, its topic, who is here) and member list of the
         current room."""
         self.title_line.update(title_text(info, self.me))
-        self.members.show(info.members, info.online, self.me, info.roles)
+        self.members.show(info, self.me)
         self.show_info()
 
     def show_status(self, status: Status, queued: int) -> None:

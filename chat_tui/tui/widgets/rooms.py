@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from chat_server.protocol import Invitation, dm_pair
+from chat_server import protocol as p
+from chat_server.protocol import Invitation, dm_pair, nick_key
 from chat_tui.tui.render import LOCK, room_label, safe_text
 
 INVITE_PREFIX = "invite:"  # the option id of an invitation: INVITE_PREFIX + room
@@ -31,10 +32,64 @@ class RoomInfo:
     private: bool = False
     roles: dict[str, str] = field(default_factory=dict)  # nick -> "owner" | "op"
     removed: str | None = None  # kicked or banned: who did it and why, as shown
+    # how many members the room has: ``members`` holds those known so far (a big room's
+    # ``joined`` lists its first 500; ``members`` pages load more after ``members_after``,
+    # None once every page is loaded)
+    member_count: int = 0
+    members_after: str | None = None
 
     def role(self, nick: str) -> str | None:
         key = nick.lower()
         return next((r for n, r in self.roles.items() if n.lower() == key), None)
+
+    def set_members(self, members: list[str], online: list[str], count: int) -> None:
+        """What a ``joined`` says: the first page of members, and how many there are."""
+        self.members, self.online = list(members), set(online)
+        self.member_count = max(count, len(members))
+        self.members_after = members[-1] if members and count > len(members) else None
+
+    def add_page(self, page: p.MemberPage) -> None:
+        """The next page of members (someone already known, from a live event, once)."""
+        known = {nick_key(m) for m in self.members}
+        self.members.extend(m for m in page.members if nick_key(m) not in known)
+        self.online |= set(page.online)
+        self.member_count = max(self.member_count, len(self.members))
+        self.members_after = page.members[-1] if page.more and page.members else None
+
+    def arrived(self, nick: str, *, new_member: bool) -> None:
+        """Someone came online (or, ``new_member``, joined the room)."""
+        self.online.add(nick)
+        if nick_key(nick) not in {nick_key(m) for m in self.members}:
+            self.members.append(nick)
+            if new_member:
+                self.member_count += 1
+        self.member_count = max(self.member_count, len(self.members))
+
+    def departed(self, nick: str, *, listed_only: bool = False) -> None:
+        """Someone left the room (or was removed): gone from the list and the count.
+        ``listed_only``: count them out only if they were listed (a notice may be read
+        again in a catch-up page, after a ``joined`` that counted without them)."""
+        key = nick_key(nick)
+        listed = any(nick_key(m) == key for m in self.members)
+        if listed_only and not listed:
+            return
+        self.members = [m for m in self.members if nick_key(m) != key]
+        self.online = {m for m in self.online if nick_key(m) != key}
+        for held in [n for n in self.roles if nick_key(n) == key]:
+            del self.roles[held]  # roles end with membership
+        self.member_count = max(self.member_count - 1, len(self.members))
+
+    @property
+    def count(self) -> int:
+        """How many members the room has, as far as the screen knows."""
+        return max(self.member_count, len(self.members))
+
+    @property
+    def unlisted(self) -> int:
+        """Members the screen does not know by name yet (a ``/members`` loads more)."""
+        if self.members_after is None:
+            return 0
+        return max(self.count - len(self.members), 1)
 
     @property
     def is_dm(self) -> bool:

@@ -46,7 +46,7 @@ WELCOME_KEYS = {
     "invites",  # protocol 2: pending invitations, [] when none
 }
 WELCOME_ROOM_KEYS = {"room", "last_seq", "read_seq", "unread"}
-JOINED_KEYS = {"type", "room", "last_seq", "members", "online"}
+JOINED_KEYS = {"type", "room", "last_seq", "members", "online", "member_count"}
 HISTORY_KEYS = {"type", "room", "messages", "more"}
 STORED_MESSAGE_KEYS = {"room", "seq", "nick", "body", "ts", "id"}
 MESSAGE_KEYS = STORED_MESSAGE_KEYS | {"type"}
