@@ -5,7 +5,9 @@ Runs on every backend (``store_backends.py``), like test_store.py.
 
 from __future__ import annotations
 
+from chat_server.store.pages import numbered
 from chat_server.store.postgres.store import MEMBERS_SQL as POSTGRES_MEMBERS_SQL
+from chat_server.store.rooms import FACTS_SQL
 from chat_server.store.sqlite.store import MEMBERS_SQL as SQLITE_MEMBERS_SQL
 from tests.server.store_backends import AnyStore, Backend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
@@ -70,3 +72,18 @@ async def test_a_page_walks_an_index_and_sorts_nothing(backend: Backend, store: 
     page = await store.members(room.id, after_key="user100", limit=50)
     assert [nick for _, nick in page] == [f"user{n:03}" for n in range(101, 151)]
     assert await store.member_count(room.id) == 600
+
+
+async def test_a_rooms_roles_are_read_without_walking_its_members(
+    backend: Backend, store: AnyStore
+) -> None:
+    """Every join reads the room's owner and ops (``room_facts``): along the index of the
+    members with a role, not over every member (8 ms a join in a room of 10,000)."""
+    _, room_id = await member(store, "boss", "big")  # who makes a room owns it
+    await crowd(store, "big", [f"user{n:03}" for n in range(600)])
+    if backend.name == "sqlite":
+        plan = await backend.plan(FACTS_SQL, room_id)
+    else:
+        plan = await backend.plan(numbered(FACTS_SQL), room_id)
+    assert "memberships_roles" in plan
+    assert (await store.room_facts(room_id)).roles == {"boss": "owner"}

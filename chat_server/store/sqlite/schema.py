@@ -255,6 +255,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END""",
         "CREATE INDEX memberships_by_nick ON memberships(room_id, nick_key)",
     ),
+    # A join reads the room's owner and ops (``FACTS_SQL``): along an index of the members
+    # with a role only, not a walk over every member (8 ms a join in a room of 10,000).
+    ("CREATE INDEX memberships_roles ON memberships(room_id) WHERE role <> 'member'",),
 )
 
 
