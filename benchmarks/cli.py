@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="run the scenarios and print the table")
-    run_parser.add_argument("--quick", action="store_true", help="one short repetition of each scenario (a smoke run)")
+    run_parser.add_argument(
+        "--quick", action="store_true", help="one short repetition of each scenario (a smoke run)"
+    )
     run_parser.add_argument("--json", type=Path, metavar="FILE", help="write flat records")
     run_parser.add_argument(
         "--only",
