@@ -205,6 +205,15 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="Searches allowed in a burst per connection.",
 )
 @click.option(
+    "--search-timeout",
+    type=_RATE,
+    default=2.0,
+    show_default=True,
+    envvar="CHAT_SERVER_SEARCH_TIMEOUT",
+    help="Seconds a search may run in the database before it is stopped (too_large); one"
+    " search at a time per user.",
+)
+@click.option(
     "--room-create-rate",
     type=_BURST,
     default=20,
@@ -367,6 +376,7 @@ def serve(
     read_burst: int,
     search_rate: float,
     search_burst: int,
+    search_timeout: float,
     room_create_rate: int,
     max_rooms_per_user: int,
     max_blocks_per_user: int,
@@ -434,6 +444,7 @@ def serve(
         read_burst=read_burst,
         search_rate=search_rate,
         search_burst=search_burst,
+        search_timeout=search_timeout,
         room_create_rate=room_create_rate,
         max_rooms_per_user=max_rooms_per_user,
         max_blocks_per_user=max_blocks_per_user,

@@ -66,6 +66,8 @@ class Settings:
     read_burst: int = 200
     search_rate: float = 1.0
     search_burst: int = 10
+    # seconds a search's query may run before it is stopped (one at a time per user)
+    search_timeout: float = 2.0
     # rooms a user may create by joining, in any hour; rooms a user may be a member of
     room_create_rate: int = 20
     max_rooms_per_user: int = 100

@@ -64,6 +64,9 @@ class Context:
         # session could guess the password with them)
         tries = settings.password_tries
         self.password_tries: SharedBuckets[int] = SharedBuckets(tries.rate, tries.count)
+        # users with a search under way on this node: one at a time each, so that
+        # nobody queues more than one search (of up to ``search_timeout``) before others
+        self.searching: set[int] = set()
         self.room_quota = RoomQuota(settings.max_rooms_per_user, settings.room_create_rate)
         # rooms never change name or kind, so a room read once is good for the process
         self.rooms: dict[str, Room] = {}

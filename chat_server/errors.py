@@ -16,8 +16,10 @@
         │                     else's message)
         ├── Inapplicable      the operation makes no sense where it is aimed (a room
         │                     command in a direct conversation): ``bad_request``
-        └── OverLimit         the write would pass a per-user limit (rooms joined, rooms
-                              created in the last hour); ``retry_after`` when waiting helps
+        ├── OverLimit         the write would pass a per-user limit (rooms joined, rooms
+        │                     created in the last hour); ``retry_after`` when waiting helps
+        └── TooCostly         a read ran past its deadline (a search over too much):
+                              ``too_large``
 
 A store raises only StoreError and its subclasses, never a driver's exception nor a
 ProtocolError: ``chat_server/session.py`` maps them to wire error codes in one place.
@@ -93,12 +95,18 @@ class OverLimit(StoreError):
         self.retry_after = retry_after
 
 
+class TooCostly(StoreError):
+    """A read ran past the time it was given and was stopped (a search that matches too
+    much of a big database); nothing was changed."""
+
+
 _STORE_CODES: dict[type[ChatError], str] = {
     NotMember: "not_member",
     NotFound: "not_found",
     Forbidden: "forbidden",
     Conflict: "conflict",
     Inapplicable: "bad_request",
+    TooCostly: "too_large",
 }
 
 

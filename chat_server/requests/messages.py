@@ -11,7 +11,7 @@ from typing import Any
 from chat_server import access
 from chat_server import protocol as p
 from chat_server.context import Context
-from chat_server.errors import ChatError, ProtocolError, wire_error
+from chat_server.errors import ChatError, ProtocolError, TooCostly, wire_error
 from chat_server.hub import Session
 from chat_server.requests.budget import spend
 from chat_server.requests.output import page_reply, write_big, write_results
@@ -151,9 +151,27 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
 
 @handles(p.Search)
 async def search(ctx: Context, session: Session, frame: p.Search) -> None:
+    user = session.user_id
+    if user in ctx.searching:
+        # checked before the buckets: a refused search spends nothing
+        raise ProtocolError("rate_limited", "one search at a time", frame.ref, retry_after=1.0)
     spend(frame.ref, session.reads, session.searches)
     room_id = None
     if frame.room is not None:
         room_id = (await member_room(ctx, session, frame.room, "search", frame.ref)).id
-    hits = await ctx.store.search(session.user_id, search_words(frame.q), room_id, frame.limit)
+    ctx.searching.add(user)
+    try:
+        hits = await ctx.store.search(
+            user,
+            search_words(frame.q),
+            room_id,
+            frame.limit,
+            deadline=ctx.settings.search_timeout,
+        )
+    except TooCostly as exc:
+        raise ProtocolError(
+            "too_large", "the search took too long: add a word, or search one room", frame.ref
+        ) from exc
+    finally:
+        ctx.searching.discard(user)
     write_results(ctx, session, p.Results(messages=hits, ref=frame.ref))

@@ -644,8 +644,17 @@ class Store(Protocol):
         ...
 
     async def search(
-        self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
-    ) -> list[SearchHit]: ...
+        self,
+        user_id: int,
+        words: Sequence[str],
+        room_id: int | None,
+        limit: int,
+        *,
+        deadline: float | None = None,
+    ) -> list[SearchHit]:
+        """The ``limit`` newest messages holding every word, in ``room_id`` or in every room
+        of the user; TooCostly when the query runs longer than ``deadline`` seconds."""
+        ...
 
 
 # What a page reads of every entry. ``version`` is set on every row with more to say than

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chat_server.errors import NotMember, StoreError
+from chat_server.errors import NotMember, StoreError, TooCostly
 from chat_server.store import NewMessage, SQLiteStore, search_words
 from chat_server.store.sqlite import change_runs
 from chat_server.store.sqlite.batch import (
@@ -21,8 +21,9 @@ from chat_server.store.sqlite.batch import (
     READ_SEQ_SQL,
     SEARCH_SQL,
 )
+from chat_server.store.sqlite.store import FIND_IN_ROOM_SQL, FIND_SQL
 from chat_server.store.sqlite.values import STATEMENT_CACHE, TEMPLATES, chunk_sizes, values_sql
-from tests.server.store_backends import AnyStore, Backend, member
+from tests.server.store_backends import AnyStore, Backend, SQLiteBackend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
 from tests.server.store_backends import store as store
 
@@ -140,6 +141,81 @@ async def test_search_takes_plain_words_in_the_users_rooms(store: AnyStore) -> N
     assert await store.search(alice.id, search_words("deploy service"), general, 50) != []
     assert await store.search(alice.id, search_words("deploy nothing"), None, 50) == []
     assert search_words('" -- ') == []
+
+
+async def test_search_walks_the_users_rooms_newest_first_between_others(
+    store: AnyStore,
+) -> None:
+    """Rooms whose messages interleave: the newest hits of the user's own rooms, in order,
+    none of anyone else's; a room without messages and a word found nowhere find nothing."""
+    alice, general = await member(store, "alice", "general")
+    bob, ops = await member(store, "bob", "ops")
+    await member(store, "bob", "general")
+    _, empty = await member(store, "carol", "empty")
+    for i in range(30):
+        room, author = (general, alice) if i % 3 else (ops, bob)
+        await store.append(NewMessage(author.id, author.nick, room, f"k{i}", f"needle {i}"))
+    everywhere = await store.search(bob.id, ["needle"], None, 50)
+    assert [h.body for h in everywhere] == [f"needle {i}" for i in reversed(range(30))]
+    hits = await store.search(bob.id, ["needle"], ops, 4)
+    assert [(h.room, h.body) for h in hits] == [("ops", f"needle {i}") for i in (27, 24, 21, 18)]
+    assert [h.body for h in await store.search(alice.id, ["needle"], None, 3)] == [
+        "needle 29",
+        "needle 28",
+        "needle 26",
+    ]
+    carol = await store.user_by_nick("carol")
+    assert carol is not None
+    assert await store.search(carol.id, ["needle"], None, 50) == []
+    assert await store.search(carol.id, ["needle"], empty, 50) == []
+    assert await store.search(bob.id, ["haystack"], None, 50) == []
+
+
+async def test_an_sqlite_search_walks_the_index_newest_first_and_sorts_nothing(
+    tmp_path: Path,
+) -> None:
+    """The plan reads the full-text index in rowid order, down from the newest, and stops at
+    the limit, also once ANALYZE has run: it must not collect every match of a word to sort
+    them. (PostgreSQL's GIN index has no order to walk.)"""
+    sqlite = SQLiteBackend(tmp_path / "chat.db")
+    store = sqlite.store()
+    await store.open()
+    try:
+        alice, room = await member(store, "alice", "general")
+        await store.append(NewMessage(alice.id, "alice", room, "k", "needle"))
+        await store.search(alice.id, ["needle"], None, 5)  # indexed now
+    finally:
+        await store.close()
+    for sql, params in (
+        (FIND_SQL, (alice.id, "needle", 5)),
+        (FIND_IN_ROOM_SQL, (alice.id, "needle", 5, room)),
+    ):
+        plan = await sqlite.plan(sql, *params)
+        assert "VIRTUAL TABLE INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_a_search_past_its_deadline_is_stopped(backend: Backend, store: AnyStore) -> None:
+    """A search whose query runs longer than its deadline raises TooCostly, changes
+    nothing, and the next search (without one) is answered as ever."""
+    alice, archive = await member(store, "alice", "archive")
+    mallory, den = await member(store, "mallory", "den")
+    await store.append(NewMessage(mallory.id, "mallory", den, "first", "needle in the den"))
+    await asyncio.gather(
+        *(
+            store.submit(NewMessage(alice.id, "alice", archive, f"k{i}", f"needle {i}"))
+            for i in range(2000)
+        )
+    )
+    await store.append(NewMessage(mallory.id, "mallory", den, "last", "the den again"))
+    # mallory's only hit lies below alice's 2,000: her search walks through them all. SQLite
+    # looks at the clock every few thousand steps of its engine, so a deadline of 0 stops
+    # it there; PostgreSQL's round trip alone outlasts a microsecond.
+    deadline = 0.0 if backend.name == "sqlite" else 1e-6
+    with pytest.raises(TooCostly):
+        await store.search(mallory.id, ["needle"], None, 50, deadline=deadline)
+    [hit] = await store.search(mallory.id, ["needle"], None, 50)
+    assert (hit.room, hit.body) == ("den", "needle in the den")
+    assert len(await store.search(alice.id, ["needle"], archive, 50, deadline=60.0)) == 50
 
 
 async def test_read_markers_move_forward_and_clamp(store: AnyStore) -> None:

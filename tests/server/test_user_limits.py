@@ -284,7 +284,13 @@ async def test_searches_in_a_loop_do_not_hold_up_logins_and_joins(
                 )
             for _ in range(500):
                 await writer.recv_type("ack")
-        async with connections(server, writer.token, 3) as searchers:
+        async with contextlib.AsyncExitStack() as stack:
+            # three people (one search at a time each), each searching the archive in a loop
+            searchers = [
+                await stack.enter_async_context(server.login(f"searcher{n}")) for n in range(3)
+            ]
+            for searcher in searchers:
+                await searcher.join("archive")
 
             async def loop(n: int, client: Client) -> dict[str, Frame]:
                 refs = {f"q{n}-{i}" for i in range(3 * search_burst)}

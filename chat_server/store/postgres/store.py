@@ -31,6 +31,7 @@ from chat_server.errors import (
     NotMember,
     OverLimit,
     StoreError,
+    TooCostly,
 )
 from chat_server.protocol import (
     Invitation,
@@ -119,7 +120,7 @@ _OPEN_ERRORS: tuple[type[Exception], ...] = (*_DRIVER_ERRORS, ValueError)
 class _Pool(Protocol):
     def acquire(self) -> AbstractAsyncContextManager[Conn]: ...
 
-    async def fetch(self, query: str, *args: object) -> list[Row]: ...
+    async def fetch(self, query: str, *args: object, timeout: float | None = None) -> list[Row]: ...
 
     async def fetchrow(self, query: str, *args: object) -> Row | None: ...
 
@@ -441,7 +442,13 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         return await self._all(pages.numbered(sql), *params)
 
     async def search(
-        self, user_id: int, words: Sequence[str], room_id: int | None, limit: int
+        self,
+        user_id: int,
+        words: Sequence[str],
+        room_id: int | None,
+        limit: int,
+        *,
+        deadline: float | None = None,
     ) -> list[SearchHit]:
         """Full text ('simple' configuration); the words are AND-ed, never query syntax."""
         if not words:
@@ -460,7 +467,13 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         sql += f" ORDER BY m.id DESC LIMIT ${len(args) + 1}"
         args.append(limit)
         async with self._searches:
-            rows = await self._all(sql, *args)
+            try:
+                # past the timeout the driver cancels the query on the server too
+                rows = await self._p.fetch(sql, *args, timeout=deadline)
+            except TimeoutError as exc:
+                raise TooCostly(f"the query ran past {deadline:g} s") from exc
+            except _DRIVER_ERRORS as exc:
+                raise StoreError(str(exc)) from exc
             return await pages.hits(self._page_query, rows)
 
     def submit(self, message: NewMessage) -> asyncio.Future[Stored]:

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from chat_server.errors import StoreError
+from chat_server.errors import StoreError, TooCostly
+
+# How often (in SQLite virtual-machine instructions) a query with a deadline looks at the
+# clock: a few microseconds apart, and a Python call each time costs about 1 % of the query
+DEADLINE_CHECK_EVERY = 10_000
 
 
 def open_reader(path: Path, busy_ms: int = 5000) -> sqlite3.Connection:
@@ -45,13 +50,19 @@ class ReaderThread:
             self._pool, open_reader, self.path
         )
 
-    async def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """All rows of one query."""
+    async def all(
+        self, sql: str, params: Sequence[Any] = (), *, deadline: float | None = None
+    ) -> list[Any]:
+        """All rows of one query; with a ``deadline``, TooCostly if it runs longer than that
+        many seconds on the thread (the time it waited for the thread not counted)."""
         conn, pool = self._conn, self._pool
         if conn is None or pool is None:
             raise StoreError("the database is closed")
+        loop = asyncio.get_running_loop()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, _fetch, conn, sql, params)
+            if deadline is None:
+                return await loop.run_in_executor(pool, _fetch, conn, sql, params)
+            return await loop.run_in_executor(pool, _fetch_within, conn, sql, params, deadline)
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
 
@@ -67,3 +78,23 @@ class ReaderThread:
 def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[Any]:
     """On the reader's thread: run one query and fetch all its rows."""
     return conn.execute(sql, params).fetchall()
+
+
+def _fetch_within(
+    conn: sqlite3.Connection, sql: str, params: Sequence[Any], seconds: float
+) -> list[Any]:
+    """On the reader's thread: :func:`_fetch`, stopped (TooCostly) past ``seconds``."""
+    ends = time.monotonic() + seconds
+
+    def overdue() -> bool:
+        return time.monotonic() > ends
+
+    conn.set_progress_handler(overdue, DEADLINE_CHECK_EVERY)
+    try:
+        return _fetch(conn, sql, params)
+    except sqlite3.OperationalError as exc:
+        if overdue():
+            raise TooCostly(f"the query ran past {seconds:g} s") from exc
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
