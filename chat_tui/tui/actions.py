@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from chat_server import protocol as p
-from chat_tui.client.errors import ClientError
+from chat_tui.client.errors import ClientError, ServerError
 from chat_tui.client.ids import new_id
 from chat_tui.tui import commands as cmd
 from chat_tui.tui.render import room_label
@@ -277,7 +277,10 @@ class Commands:
         try:
             results = await self.app.client.search(query)
         except ClientError as exc:
-            self.app.notice(self.app.chat.history.room, f"search failed: {exc}", "error")
+            # a refusal's own words ("the search took too long: add a word…"), not its code;
+            # a rate limit's text says when to try again
+            reason = exc.message if type(exc) is ServerError else str(exc)
+            self.app.notice(self.app.chat.history.room, f"search failed: {reason}", "error")
             return
         screen = SearchScreen(query, results.messages, self.app.nick)
         self.app.push_screen(screen, callback=self._jump_callback)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from textual.message import Message
 
@@ -90,6 +93,30 @@ async def test_search_jumps_to_an_old_message(fast_server: ChatServerUnderTest) 
         )
         first = app.chat.history.timeline("general").first_seq
         assert first is not None and first <= 5
+
+
+async def test_a_search_that_takes_too_long_says_how_to_narrow_it(
+    make_server: Callable[..., Any],
+) -> None:
+    """alice's only "needle" lies below 2,000 of bob's in a room she is not in: with a search
+    timeout of 0 the server stops her search, and she reads why, in words, not a code."""
+    server = await make_server(search_timeout=0.0, rate_per_second=100000.0, rate_burst=100000)
+    await seed(server, "alice", "general", ["a needle of mine"])
+    await seed(server, "bob", "archive", [f"needle {n}" for n in range(2000)])
+    await seed(server, "alice", "general", ["later", "and later"])  # (ids differ from the first)
+    token = await token_for(server, "alice")
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.ready, "the room is shown")
+        await enter(pilot, app, "/search needle")
+        refused = "search failed: the search took too long: add a word, or search one room"
+
+        def shown() -> str:  # the notice wraps: compare its words
+            return " ".join(screen_text(app).replace("│", " ").split())
+
+        await until(pilot, lambda: refused in shown(), "the refusal")
+        assert "too_large" not in screen_text(app)
+        assert not isinstance(app.screen, SearchScreen)
 
 
 async def test_a_room_with_more_unread_than_fits_opens_at_the_divider(
