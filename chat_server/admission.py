@@ -13,13 +13,19 @@ closes, in up to four places:
   trusted proxy, from the handshake, where the address becomes known) until a login succeeds;
 - per address (``--max-connections-per-address``) and in total (``--max-connections``): every
   websocket handshake let through, until it closes;
-- per user (``--max-connections-per-user``): from a successful ``hello`` until it closes.
+- per user (``--max-connections-per-user``): from a successful ``hello`` until it closes;
+- logging in, over all addresses (``--max-logging-in``): every websocket handshake let through,
+  until its login succeeds or it closes. Past it the server is busy: a handshake is answered
+  HTTP 503 with a ``Retry-After`` from :class:`Pace`, which spreads a crowd (every client of a
+  restarted server coming back at once) over the time the server needs to log it in, instead
+  of letting it queue past the clients' own timeouts, where every login started is work lost.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 from collections.abc import Hashable
 from typing import Generic, TypeVar
 
@@ -44,6 +50,7 @@ class Refusal(enum.Enum):
     ADDRESS = "too many connections from your address; try again later\n"
     PENDING = "too many connections from your address are logging in; try again later\n"
     WAIT = "your address was told to wait before logging in again; wait, then try again\n"
+    BUSY = "the server is busy logging others in; try again in the Retry-After seconds\n"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -54,6 +61,7 @@ class Caps:
     per_address: int
     pending_per_address: int
     per_user: int
+    logging_in: int = 512
 
     @property
     def sockets(self) -> int:
@@ -69,6 +77,7 @@ class Caps:
             per_address=settings.max_connections_per_address,
             pending_per_address=settings.max_pending_per_address,
             per_user=settings.max_connections_per_user,
+            logging_in=settings.max_logging_in,
         )
 
 
@@ -128,6 +137,7 @@ class Admission(Generic[K]):
         self._by_address: dict[str, int] = {}
         self._by_user: dict[int, int] = {}
         self.websockets = 0
+        self.logging_in = 0  # websockets let through that have not logged in yet
 
     @property
     def sockets(self) -> int:
@@ -186,9 +196,12 @@ class Admission(Generic[K]):
             return Refusal.ADDRESS
         if self.websockets >= self.caps.total:
             return Refusal.FULL
+        if self.logging_in >= self.caps.logging_in:
+            return Refusal.BUSY
         ticket.address = address
         _add(self._by_address, address)
         self.websockets += 1
+        self.logging_in += 1
         return None
 
     def logged_in(self, conn: K, user: int) -> bool:
@@ -202,6 +215,8 @@ class Admission(Generic[K]):
             return False
         ticket.user = user
         _add(self._by_user, user)
+        if ticket.address is not None:
+            self.logging_in -= 1
         if ticket.pending is not None:
             _remove(self._pending, ticket.pending)
             ticket.pending = None
@@ -218,5 +233,55 @@ class Admission(Generic[K]):
         if ticket.address is not None:
             _remove(self._by_address, ticket.address)
             self.websockets -= 1
+            if ticket.user is None:
+                self.logging_in -= 1
         if ticket.user is not None:
             _remove(self._by_user, ticket.user)
+
+
+# The login rate :class:`Pace` assumes until it has measured a higher one (logins a second):
+# about what one core here completes. Told too early, a client is refused again (a cheap
+# 503) and told a later time; told too late, the server idles while the crowd waits.
+LOGIN_RATE_FLOOR = 500.0
+# The longest wait a refused handshake is told (seconds).
+RETRY_AFTER_MAX = 120
+# Logins are counted over windows of this length (seconds) to measure the rate.
+PACE_WINDOW = 1.0
+
+
+class Pace:
+    """When a handshake refused for a busy server should come back (``Retry-After``).
+
+    Each refusal takes the next free slot of a queue that moves at the login rate: the first
+    refused in a crowd comes back in a second, the thousandth at 500 logins a second in two,
+    the 20,000th in forty, so the crowd returns at the pace the server logs it in. The rate
+    is the one measured over the last window in which the server was busy (refusing), never
+    below :data:`LOGIN_RATE_FLOOR`. Pure: every call is given the time.
+    """
+
+    def __init__(self, floor: float = LOGIN_RATE_FLOOR) -> None:
+        self.floor = floor
+        self.rate = floor
+        self._next = 0.0  # when the queue's last slot is
+        self._window_start = 0.0
+        self._logins = 0  # logins in the window
+        self._busy = False  # a handshake was refused in the window
+
+    def logged_in(self, now: float) -> None:
+        self._roll(now)
+        self._logins += 1
+
+    def refused(self, now: float) -> int:
+        """The whole seconds the refused handshake is told to wait (at least 1)."""
+        self._roll(now)
+        self._busy = True
+        self._next = max(self._next, now) + 1.0 / self.rate
+        return max(1, min(RETRY_AFTER_MAX, math.ceil(self._next - now)))
+
+    def _roll(self, now: float) -> None:
+        elapsed = now - self._window_start
+        if elapsed < PACE_WINDOW:
+            return
+        if self._busy:  # a window that was not busy says nothing of what the server can do
+            self.rate = max(self.floor, self._logins / elapsed)
+        self._window_start, self._logins, self._busy = now, 0, False

@@ -297,6 +297,15 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     help="Connections from one address that have not logged in yet (silent sockets included).",
 )
 @click.option(
+    "--max-logging-in",
+    type=click.IntRange(min=1),
+    default=512,
+    show_default=True,
+    envvar="CHAT_SERVER_MAX_LOGGING_IN",
+    help="Websocket connections logging in at once, from every address; past it a handshake"
+    " is answered 503 with a Retry-After that paces the crowd (a restart's reconnects).",
+)
+@click.option(
     "--max-connections-per-user",
     type=click.IntRange(min=1),
     default=32,
@@ -396,6 +405,7 @@ def serve(
     max_connections: int,
     max_connections_per_address: int,
     max_pending_per_address: int,
+    max_logging_in: int,
     max_connections_per_user: int,
     handshake_timeout: float,
     hello_timeout: float,
@@ -464,6 +474,7 @@ def serve(
         max_connections=max_connections,
         max_connections_per_address=max_connections_per_address,
         max_pending_per_address=max_pending_per_address,
+        max_logging_in=max_logging_in,
         max_connections_per_user=max_connections_per_user,
         handshake_timeout=handshake_timeout,
         hello_timeout=hello_timeout,

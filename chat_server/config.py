@@ -83,6 +83,7 @@ class Settings:
     max_connections: int = 10_000
     max_connections_per_address: int = 1000
     max_pending_per_address: int = 64
+    max_logging_in: int = 512
     max_connections_per_user: int = 32
     handshake_timeout: float = 5.0
     # proxies whose X-Forwarded-For names the client (CIDR networks or addresses)

@@ -20,7 +20,7 @@ import time
 from websockets.asyncio.server import ServerConnection
 
 from chat_server.addresses import ProxiedConnection, TrustedProxies, client_address, peer_ip
-from chat_server.admission import Admission, Caps, Refusal
+from chat_server.admission import Admission, Caps, Pace, Refusal
 from chat_server.framing import abort
 from chat_server.penalties import Penalties
 from chat_server.ratelimit import Cooldown
@@ -40,6 +40,8 @@ class Doorman:
         self.admission: Admission[ServerConnection] = Admission(caps)
         self.penalties = Penalties(strikes)
         self.shut = 0  # sockets closed at accept for coming back too soon
+        self.pace = Pace()
+        self.busy = 0  # handshakes refused because too many connections were logging in
         self._warned = Cooldown(WARN_INTERVAL)
 
     def connection_class(self) -> type[ServerConnection]:
@@ -125,6 +127,14 @@ class Doorman:
                 address,
                 self.caps.per_address,
             )
+        elif refusal is Refusal.BUSY:
+            self.busy += 1
+            self._warn(
+                "busy",
+                "%d connections logging in (--max-logging-in): refusing new ones with a"
+                " Retry-After that paces them",
+                self.caps.logging_in,
+            )
         elif refusal is Refusal.PENDING:
             self._warn(
                 "pending",
@@ -136,7 +146,14 @@ class Doorman:
 
     def logged_in(self, ws: ServerConnection, user_id: int) -> bool:
         """A ``hello`` succeeded: False when the user is at ``--max-connections-per-user``."""
-        return self.admission.logged_in(ws, user_id)
+        if not self.admission.logged_in(ws, user_id):
+            return False
+        self.pace.logged_in(time.monotonic())
+        return True
+
+    def busy_wait(self) -> int:
+        """The ``Retry-After`` seconds for a handshake just refused ``BUSY``."""
+        return self.pace.refused(time.monotonic())
 
     def _warn(self, cap: str, message: str, *args: object) -> None:
         if self._warned.allow(cap, time.monotonic()):

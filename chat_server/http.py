@@ -208,6 +208,8 @@ class Admitter(Protocol):
 
     def admit(self, ws: ServerConnection) -> Refusal | None: ...
 
+    def busy_wait(self) -> int: ...
+
 
 class RequestGate:
     """The ``process_request`` hook: answers plain HTTP, lets valid upgrades through
@@ -271,6 +273,10 @@ class RequestGate:
             refusal = self.admitter.admit(connection)
             if refusal is Refusal.WAIT:
                 return connection.respond(HTTPStatus.TOO_MANY_REQUESTS, refusal.value)
+            if refusal is Refusal.BUSY:
+                response = connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, refusal.value)
+                response.headers["Retry-After"] = str(self.admitter.busy_wait())
+                return response
             if refusal is not None:
                 return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, refusal.value)
         return None

@@ -121,13 +121,14 @@ def _log_caps(settings: Settings, caps: Caps, limits: FdLimits) -> None:
         )
     log.info(
         "open files: %s (hard limit %s); connections: %d, per address %d"
-        " (%d before hello), per user %d",
+        " (%d before hello), per user %d; logging in at once %d",
         soft,
         hard,
         caps.total,
         caps.per_address,
         caps.pending_per_address,
         caps.per_user,
+        caps.logging_in,
     )
 
 

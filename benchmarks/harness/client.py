@@ -18,6 +18,14 @@ from benchmarks.harness import mqtt, wire
 from chat_tui.client.ids import new_id
 
 
+class Refused(ConnectionError):
+    """A handshake the server refused; ``retry_after``: the seconds its Retry-After gave."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Tally:
     """Counters shared by every client of one load-generator process."""
 
@@ -112,10 +120,11 @@ class RawClient(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            status = wire.handshake_status(bytes(buf[:end]))
+            head = bytes(buf[:end])
+            status = wire.handshake_status(head)
             del buf[: end + 4]
             if status != 101:
-                self._fail(f"HTTP {status}")
+                self._fail(f"HTTP {status}", wire.retry_after(head))
                 return
             self.upgraded = True
             self._on_upgrade()
@@ -178,9 +187,9 @@ class RawClient(asyncio.Protocol):
         if not self.ready.done():
             self.ready.set_result(None)
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str, retry_after: float | None = None) -> None:
         if not self.ready.done():
-            self.ready.set_exception(ConnectionError(f"{self.tag}: {reason}"))
+            self.ready.set_exception(Refused(f"{self.tag}: {reason}", retry_after))
         if self.transport is not None:
             self.transport.close()
 

@@ -35,6 +35,18 @@ def handshake_request(host: str, port: int, path: str) -> bytes:
     ).encode()
 
 
+def retry_after(head: bytes) -> float | None:
+    """The ``Retry-After`` seconds of an HTTP response head, or None."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"retry-after":
+            try:
+                return float(value.strip())
+            except ValueError:
+                return None
+    return None
+
+
 def handshake_status(head: bytes) -> int:
     """The status code of an HTTP response head (``HTTP/1.1 101 Switching Protocols``)."""
     line = head.split(b"\r\n", 1)[0].split(b" ")

@@ -20,7 +20,7 @@ from typing import Any
 
 from benchmarks.harness import hostile, procs, wire
 from benchmarks.harness.bystander import Bystander
-from benchmarks.harness.client import RawClient, Tally, client_class, open_client
+from benchmarks.harness.client import RawClient, Refused, Tally, client_class, open_client
 from chat_tui.client.ids import new_id
 from chat_tui.client.sequencing import Backoff
 
@@ -87,7 +87,8 @@ class _Process:
     def rejoin_start(self) -> dict[str, Any]:
         """From now on every client that loses its connection connects again (and logs in
         and joins again) with chat's own clients' backoff (``Backoff``: attempt n waits half
-        to all of 0.5 s x 2^n, at most 3 s), until it is back; ``rejoin_status`` tells."""
+        to all of 0.5 s x 2^n, at most 3 s; after a 503 with a Retry-After, that plus up to a
+        second), until it is back; ``rejoin_status`` tells."""
         self.back = 0
         self.back_ns = 0
         self.refusals: dict[str, int] = {}  # why reconnect attempts failed, and how often
@@ -103,8 +104,10 @@ class _Process:
         room = spec["room"] if self.dialect is wire.CHAT else ""
         login = {**spec, "room": ""} if room else spec
         attempt = 0
+        told: float | None = None  # a busy server's Retry-After, as chat's clients take it
         while True:
-            await asyncio.sleep(backoff.delay(attempt))
+            await asyncio.sleep(backoff.after(attempt, told))
+            told = None
             attempt += 1
             client = client_class(self.dialect)(self.dialect, self.tally, **login)
             try:
@@ -112,6 +115,7 @@ class _Process:
                 if room:
                     await client.request(_json({"type": "join", "room": room}), HISTORY, 120)
             except (OSError, TimeoutError, ConnectionError, RuntimeError) as exc:
+                told = exc.retry_after if isinstance(exc, Refused) else None
                 client.close()
                 reason = str(exc).split(": ", 1)[-1][:60] or type(exc).__name__
                 self.refusals[reason] = self.refusals.get(reason, 0) + 1

@@ -252,7 +252,7 @@ class RedisBroker:
                 self._down("subscribe", exc)
             finally:
                 with contextlib.suppress(*_REDIS_ERRORS):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()  # type: ignore[no-untyped-call,unused-ignore]
             await asyncio.sleep(delay)
             delay = min(delay * 2, _BACKOFF_MAX)
 

@@ -6,6 +6,7 @@
     │   └── InviteNeeded    a new nick, refused ``forbidden``: signing up needs an invite code
     ├── ServerError         the server answered a request with an ``error`` frame (exit code 5)
     │   └── RateLimited     ``rate_limited``: ask again after ``retry_after`` seconds (exit code 5)
+    │       └── Busy        a websocket handshake refused for now (HTTP 503/429, ``Retry-After``)
     └── ClosedError         the client was closed (or logged out) before the request finished
 
 Errors become ``click.ClickException`` (one line, the right exit code) only in the command
@@ -15,6 +16,8 @@ line (``cli_shared.py``, for ``cli.py``'s commands).
 from __future__ import annotations
 
 import math
+
+from websockets.exceptions import InvalidStatus
 
 
 class ClientError(Exception):
@@ -83,6 +86,32 @@ def refusal(code: str, message: str, retry_after: float | None = None) -> Client
     if code == "rate_limited":
         return RateLimited(message, retry_after)
     return ServerError(code, message)
+
+
+class Busy(RateLimited):
+    """The server refused the websocket handshake for now and said when to come back."""
+
+
+def handshake_refusal(exc: BaseException) -> Busy | None:
+    """A websocket handshake the server refused for now, saying when to come back (HTTP 503 or
+    429 with a ``Retry-After`` in seconds: a server busy logging a crowd in, an address told
+    to wait); None for any other failure. The page's own text is not shown: behind a proxy it
+    may be anything (an HTML error page)."""
+    if not isinstance(exc, InvalidStatus) or exc.response.status_code not in (429, 503):
+        return None
+    try:
+        seconds = float(exc.response.headers.get("Retry-After", ""))
+    except ValueError:  # absent, or an HTTP date (never chat-server's)
+        return None
+    if not 0 <= seconds <= RETRY_AFTER_MAX:
+        return None
+    if exc.response.status_code == 503:
+        return Busy("the server is busy logging others in", seconds)
+    return Busy("the server asked this address to wait", seconds)
+
+
+# A Retry-After longer than this is not taken as a time to come back (a day, a typo).
+RETRY_AFTER_MAX = 3600.0
 
 
 class ClosedError(ClientError):

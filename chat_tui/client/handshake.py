@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from chat_server import protocol as p
 from chat_server.ratelimit import TokenBucket
-from chat_tui.client.errors import ConnectError, refusal
+from chat_tui.client.errors import ConnectError, handshake_refusal, refusal
 
 
 @dataclass
@@ -52,6 +52,9 @@ async def open_connection(
             **kwargs,
         )
     except (OSError, TimeoutError, InvalidHandshake, InvalidURI, ConnectionClosed) as exc:
+        told = handshake_refusal(exc)  # busy: come back when it says
+        if told is not None:
+            raise told from exc
         # ConnectionClosed: the server dropped the connection while the handshake was
         # being sent (a server out of file descriptors, or killed at that moment)
         reason = str(exc) or type(exc).__name__

@@ -93,3 +93,13 @@ class Backoff:
             rand = random.random()
         ceiling = min(self.cap, self.base * self.factor ** min(attempt, 64))
         return ceiling / 2 + ceiling / 2 * rand
+
+    def after(self, attempt: int, told: float | None, rand: float | None = None) -> float:
+        """The wait before reconnect ``attempt`` when the server said to wait ``told`` seconds
+        (a ``retry_after``, a ``Retry-After``): never sooner than it said, plus up to a second,
+        since its whole seconds would bring every client told the same back in one instant."""
+        if rand is None:
+            rand = random.random()
+        if told is None:
+            return self.delay(attempt, rand)
+        return max(self.delay(attempt, rand), told + rand)

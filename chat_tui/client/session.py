@@ -210,10 +210,10 @@ class Session:
 
     async def _reconnect(self) -> Connection | None:
         attempt = 0
-        told_to_wait = 0.0  # a rate-limited hello's retry_after: never ask again sooner
+        told_to_wait: float | None = None  # a refusal's retry_after: never ask again sooner
         while not self._closing:
-            delay = max(self.backoff.delay(attempt), told_to_wait)
-            told_to_wait = 0.0
+            delay = self.backoff.after(attempt, told_to_wait)
+            told_to_wait = None
             attempt += 1
             self._set_status("reconnecting", retry_in=delay)
             await asyncio.sleep(delay)
@@ -222,7 +222,7 @@ class Session:
                 return await self._open()
             except RateLimited as exc:
                 log.info("reconnect refused for now: %s", exc)
-                told_to_wait = exc.retry_after or 0.0
+                told_to_wait = exc.retry_after
             except ServerError as exc:
                 # the protocol says to retry these later: a server failure, and a limit that
                 # frees by itself (the user's other connections, one of them perhaps this

@@ -23,7 +23,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from chat_server.ratelimit import TokenBucket
 from chat_tui import __version__
-from chat_tui.client.errors import ConnectError, ServerError, refusal
+from chat_tui.client.errors import Busy, ConnectError, ServerError, handshake_refusal, refusal
 from chat_tui.client.sequencing import Backoff
 
 Frame = dict[str, Any]
@@ -83,6 +83,7 @@ def send_all(
     attempt = 0
     connected_once = False
     while True:
+        told: float | None = None  # a busy server's Retry-After
         try:
             with _open(url, until) as ws:
                 rate = _hello(ws, login, until)
@@ -96,12 +97,16 @@ def send_all(
         except (ConnectionClosed, OSError) as exc:
             if not connected_once:
                 raise ConnectError(f"cannot connect to {url}: {exc}") from exc
+        except Busy as exc:  # a server logging a crowd in: back when it says, time allowing
+            told = exc.retry_after
+            if time.monotonic() + backoff.after(attempt, told, 0.0) >= until:
+                raise
         except ConnectError:
             # A refused handshake (a server mid-restart behind a proxy answers 502/503) is
             # fatal only before the first login; afterwards it is one more reconnect attempt.
             if not connected_once:
                 raise
-        delay = backoff.delay(attempt)
+        delay = backoff.after(attempt, told)
         attempt += 1
         if time.monotonic() + delay >= until:
             raise Deadline()
@@ -118,6 +123,9 @@ def _open(url: str, until: float) -> ClientConnection:
             user_agent_header=f"chat-tui/{__version__}",
         )
     except (InvalidHandshake, InvalidURI, TimeoutError) as exc:
+        told = handshake_refusal(exc)  # busy: come back when it says
+        if told is not None:
+            raise told from exc
         raise ConnectError(f"cannot connect to {url}: {exc or type(exc).__name__}") from exc
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import sys
 import time
@@ -26,13 +27,22 @@ from chat_tui.client import credentials
 from chat_tui.client.client import ChatClient
 from chat_tui.client.errors import (
     AuthError,
+    Busy,
     ClientError,
     ConnectError,
     InviteNeeded,
     RateLimited,
 )
-from chat_tui.client.events import Closed, Connected, JoinResult, StatusChanged, member_count
+from chat_tui.client.events import (
+    Closed,
+    Connected,
+    JoinResult,
+    Status,
+    StatusChanged,
+    member_count,
+)
 from chat_tui.client.rooms import notice_record
+from chat_tui.client.sequencing import Backoff
 from chat_tui.tui import commands as cmd
 from chat_tui.tui import crash
 from chat_tui.tui.actions import Commands
@@ -117,15 +127,24 @@ class ChatApp(App[int]):
     def on_mount(self) -> None:
         self.chat.url = urlsplit(self.url).hostname or self.url
         self.push_screen(self.chat)
-        if self.token is not None:
-            self._start(ChatClient(self.url, token=self.token))
-        elif self.nick and self.password:
-            client = ChatClient(
-                self.url, nick=self.nick, password=self.password, invite=self.invite
-            )
+        client = self._first_client()
+        if client is not None:
             self._start(client)
         else:
             self.push_screen(LoginScreen(self.url, self.nick, invite=self.invite))
+
+    def _first_client(self) -> ChatClient | None:
+        """A client for the login the command line gave (a saved token, or nick and password)."""
+        if self.token is not None:
+            return ChatClient(self.url, token=self.token)
+        if self.nick and self.password:
+            return ChatClient(self.url, nick=self.nick, password=self.password, invite=self.invite)
+        return None
+
+    def _start_again(self) -> None:
+        client = self._first_client()
+        if client is not None:
+            self._start(client)
 
     def _start(self, client: ChatClient, *, remember: bool = False) -> None:
         self.run_worker(self._connect(client, remember), group="session", exclusive=True)
@@ -145,6 +164,16 @@ class ChatApp(App[int]):
             return
         except AuthError as exc:
             self._login_failed(login, f"Login refused: {exc}")
+            return
+        except Busy as exc:  # a server logging a crowd in: again when it says, by itself
+            seconds = Backoff().after(0, exc.retry_after)
+            text = f"{exc.message[0].upper()}{exc.message[1:]}: trying again by itself in"
+            text += f" {math.ceil(seconds)} s…"
+            if login is not None:
+                login.try_again(text, seconds)
+            else:  # started from a saved token: the status line counts down
+                self.chat.show_status(Status("reconnecting", seconds, 0, "busy"), 0)
+                self.set_timer(seconds, self._start_again)
             return
         except RateLimited as exc:  # judged nothing: the password stays typed
             if login is None:

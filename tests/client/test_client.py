@@ -16,7 +16,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from chat_server import protocol as p
 from chat_server.ratelimit import Allowance
 from chat_tui.client import ChatClient
-from chat_tui.client.errors import AuthError, ConnectError, RateLimited, ServerError
+from chat_tui.client.errors import AuthError, Busy, ConnectError, RateLimited, ServerError
 from chat_tui.client.events import Closed, Connected, Event, StatusChanged
 from chat_tui.client.sequencing import Backoff
 from tests.client.conftest import Relay, RestartableServer, ServerMaker
@@ -395,6 +395,45 @@ async def test_a_reconnect_over_the_per_user_cap_waits_for_a_free_place(
     await watcher.until(lambda seen: any(isinstance(e, Connected) for e in seen), 3 * TIMEOUT)
     assert alice.status.state == "connected"
     await alice.close()
+
+
+async def test_a_reconnect_refused_by_a_busy_server_comes_back_when_it_says(
+    make_chat: ServerMaker,
+) -> None:
+    """A restarted server logging a crowd in answers a reconnect 503 with a Retry-After: the
+    client says how long it waits, waits at least that (not its 10 ms backoff), and then gets
+    back in; its first connect, refused so, raises the wait."""
+    chat = await make_chat(max_logging_in=1)
+    alice = chat.client(await chat.account("alice"), backoff=Backoff(base=0.01))
+    bob = chat.client(await chat.account("bob"))
+    watcher = Watcher(alice)
+    await alice.connect()
+    assert chat.running is not None
+    async with connect(chat.url):  # a login under way that never ends: the only place
+        for session in chat.running.ctx.hub.all_sessions():
+            await session.ws.close(1012)
+        told = await watcher.until(
+            lambda seen: any(
+                isinstance(e, StatusChanged) and (e.status.retry_in or 0) >= 1.0 for e in seen
+            )
+        )
+        assert chat.running.ctx.doorman.busy >= 1
+        assert sum(isinstance(e, Connected) for e in told) == 1  # the first connect only
+        with pytest.raises(Busy) as busy:
+            await bob.connect()
+        assert busy.value.retry_after is not None and busy.value.retry_after >= 1
+        assert str(busy.value).startswith("The server is busy logging others in; try again in")
+    await watcher.until(lambda seen: sum(isinstance(e, Connected) for e in seen) == 2)
+    assert alice.status.state == "connected"
+    await alice.close()
+
+
+def test_a_retry_after_is_waited_whole_and_spread_over_the_next_second() -> None:
+    backoff = Backoff()
+    assert backoff.after(0, None, 0.5) == backoff.delay(0, 0.5)
+    assert backoff.after(0, 7.0, 0.0) == 7.0
+    assert backoff.after(0, 7.0, 0.99) == pytest.approx(7.99)
+    assert backoff.after(9, 1.0, 0.0) == backoff.delay(9, 0.0)  # never sooner than the backoff
 
 
 async def test_block_and_unblock(chat: RestartableServer) -> None:

@@ -7,10 +7,12 @@ import signal
 import stat
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import connect as ws_connect
 
 from tests.client.cli_support import (
     Lines,
@@ -491,6 +493,34 @@ def _loaded_after(imports: str, roots: tuple[str, ...]) -> str:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     return result.stdout.strip()
+
+
+def test_a_send_to_a_server_busy_logging_in_waits_as_told(
+    server_process: Callable[..., ServerProcess], tmp_path: Path
+) -> None:
+    """Past --max-logging-in the handshake gets 503 and a Retry-After: ``send`` waits it out
+    while its --timeout allows (then the message goes out once), and says the wait otherwise."""
+    server = server_process(*FAST, "--max-logging-in", "1")
+    env = tui_env(tmp_path, CHAT_URL=server.url)
+    ok(run_tui({**env, "CHAT_PASSWORD": "alice-pw"}, "login", "--nick", "alice"))
+    with ws_connect(server.url):  # a login that never ends: the only place
+        refused = run_tui(env, "send", "--room", "general", "--timeout", "0.5", "too soon")
+        assert failure(refused, 5).startswith(
+            "Error: The server is busy logging others in; try again in "
+        )
+        sending = subprocess.Popen(
+            chat_tui_command("send", "--create", "--room", "general", "after the wait"),
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        time.sleep(1.5)  # refused at least once meanwhile: the place is held
+        assert sending.poll() is None
+    _, err = sending.communicate(timeout=30)
+    assert sending.returncode == 0, err
+    assert err == ""
+    bodies = [
+        m["body"] for m in json_lines(ok(run_tui(env, "history", "--room", "general", "--json")))
+    ]
+    assert bodies == ["after the wait"]
 
 
 def test_the_client_and_scripting_layers_do_not_import_the_tui() -> None:

@@ -14,14 +14,16 @@ import pytest
 from chat_server.admission import (
     HTTP_RESERVE,
     RESERVED_FDS,
+    RETRY_AFTER_MAX,
     Admission,
     Caps,
+    Pace,
     Refusal,
     fit_total,
 )
 from chat_server.config import Settings
 
-CAPS = Caps(total=4, per_address=3, pending_per_address=2, per_user=2)
+CAPS = Caps(total=4, per_address=3, pending_per_address=2, per_user=2, logging_in=3)
 A, B = "198.51.100.1", "198.51.100.2"
 OK = (True, None)
 NO = (False, None)
@@ -96,6 +98,27 @@ SCENARIOS: dict[str, list[Step]] = {
         ("accept", 5, None, OK),
         ("handshake", 5, A, None),
     ],
+    "busy: past the logins under way, from any address, until one ends": [
+        ("accept", 1, A, OK),
+        ("handshake", 1, A, None),
+        ("accept", 2, A, OK),
+        ("handshake", 2, A, None),
+        ("accept", 3, B, OK),
+        ("handshake", 3, B, None),  # three logging in: the cap
+        ("accept", 4, B, OK),
+        ("handshake", 4, B, Refusal.BUSY),
+        ("login", 1, 7, True),  # a login done frees a place
+        ("handshake", 4, B, None),
+        ("close", 4),
+        ("close", 2),  # and so does a login given up
+        ("accept", 5, "203.0.113.9", OK),
+        ("handshake", 5, "203.0.113.9", None),
+        ("accept", 6, "203.0.113.9", OK),
+        ("handshake", 6, "203.0.113.9", None),
+        ("close", 1),  # a logged-in connection closing frees no login place
+        ("accept", 7, A, OK),
+        ("handshake", 7, A, Refusal.BUSY),
+    ],
     "the socket ceiling displaces the oldest silent socket": [
         # total 4 + the HTTP reserve: fill the ceiling from distinct addresses
         *[("accept", c, f"203.0.113.{c}", OK) for c in range(1, CAPS.sockets + 1)],
@@ -147,7 +170,7 @@ def test_closing_everything_leaves_no_count() -> None:
     admission.accept(9, A)
     for conn in (0, 1, 2, 3, 9, 9):  # closing twice is harmless
         admission.release(conn)
-    assert admission.sockets == admission.websockets == 0
+    assert admission.sockets == admission.websockets == admission.logging_in == 0
     assert admission.pending(A) == admission.from_address(A) == admission.of_user(0) == 0
     assert not admission._pending and not admission._by_address and not admission._by_user
 
@@ -176,6 +199,7 @@ def test_caps_of_settings() -> None:
         max_connections_per_address=50,
         max_pending_per_address=5,
         max_connections_per_user=3,
+        max_logging_in=7,
         database_url="postgresql://chat@db/chat",
         db_pool_size=10,
     )
@@ -185,5 +209,46 @@ def test_caps_of_settings() -> None:
         per_address=50,
         pending_per_address=5,
         per_user=3,
+        logging_in=7,
     )
     assert caps.sockets == caps.total + HTTP_RESERVE
+
+
+def test_a_busy_servers_crowd_is_told_to_come_back_at_the_pace_it_logs_in() -> None:
+    pace = Pace(floor=100.0)
+    # 1,000 refused in the same instant at the assumed 100 logins a second: spread evenly
+    # over ten seconds, never told less than one
+    waits = [pace.refused(50.0) for _ in range(1000)]
+    assert waits[0] == 1 and waits[99] == 1 and waits[100] == 2
+    assert waits[-1] == 10
+    assert waits == sorted(waits)
+    # a busy window (refusing) of 400 logins in a second: the crowd now moves at 400 a second
+    assert pace.refused(51.0) == 10
+    for n in range(400):
+        pace.logged_in(51.0 + n / 400)
+    assert pace.refused(52.0) == 9  # the queue already runs to 60.0; one more slot past it
+    assert pace.rate == pytest.approx(400.0)
+    waits = [pace.refused(52.0) for _ in range(400)]
+    assert waits[-1] == 10  # 400 more take one more second at 400 a second, not four
+
+
+def test_a_quiet_window_says_nothing_of_the_login_rate() -> None:
+    pace = Pace(floor=100.0)
+    assert pace.refused(0.0) == 1  # busy in the first window
+    for n in range(30):
+        pace.logged_in(1.0 + n / 30)  # a window with logins but no refusal: not busy
+    pace.logged_in(2.5)
+    assert pace.rate == 100.0  # the floor, not the 30 a second of a quiet window
+    for _ in range(1000):
+        pace.refused(2.6)  # busy again; slots ran to 12.6 now
+    for n in range(600):
+        pace.logged_in(2.6 + n / 1000)
+    pace.refused(3.6)
+    assert pace.rate == pytest.approx(600 / 1.1, rel=0.01)
+    assert pace.refused(1000.0) == 1  # long after: the queue is empty again
+
+
+def test_a_wait_is_never_told_longer_than_the_cap() -> None:
+    pace = Pace(floor=1.0)
+    waits = [pace.refused(0.0) for _ in range(500)]
+    assert waits[0] == 1 and max(waits) == RETRY_AFTER_MAX

@@ -178,6 +178,46 @@ async def test_a_full_server_refuses_handshakes_with_503_while_its_users_carry_o
         await chat_works(newcomer, alice, "made it")
 
 
+async def test_a_server_busy_logging_in_paces_new_handshakes_while_its_users_carry_on(
+    make_server: ServerFactory,
+) -> None:
+    """Past --max-logging-in (connections past the handshake, not yet logged in, from any
+    address), a handshake gets 503 with a Retry-After; the users already in do not notice,
+    and a place frees as soon as a login under way ends."""
+    server = await make_server(max_logging_in=3, handshake_timeout=30.0)
+    doorman = server.running.ctx.doorman
+    async with AsyncExitStack() as stack:
+        alice = await stack.enter_async_context(logged_in(server.url, nick="alice"))
+        bob = await stack.enter_async_context(logged_in(server.url, BYSTANDER, nick="bob"))
+        await alice.join("general")
+        await bob.join("general")
+        # three handshakes that never say hello, from three addresses: every place taken
+        held = [
+            await stack.enter_async_context(connect(server.url, local_addr=(f"127.0.0.{n}", 0)))
+            for n in (4, 5, 6)
+        ]
+        assert doorman.admission.logging_in == 3
+        waits = []
+        for _ in range(3):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(server.url, local_addr=(ATTACKER, 0))
+            response = refused.value.response
+            assert response.status_code == 503
+            assert b"busy logging others in" in response.body
+            waits.append(int(response.headers["Retry-After"]))
+        assert all(1 <= wait <= 120 for wait in waits) and waits == sorted(waits)
+        assert doorman.busy == 3
+        await chat_works(alice, bob, "busy door")
+        await chat_works(bob, alice, "we are in")
+        assert await http_status(server.running.port, "/healthz", ATTACKER) == 200
+
+        await held[0].close()  # a login given up: its place is free
+        await eventually(lambda: doorman.admission.logging_in == 2, "the place to free")
+        carol = await stack.enter_async_context(logged_in(server.url, ATTACKER, nick="carol"))
+        await carol.join("general")
+        await chat_works(carol, alice, "made it in")
+
+
 async def test_one_user_over_the_per_user_cap_is_refused_after_hello(
     make_server: ServerFactory,
 ) -> None:

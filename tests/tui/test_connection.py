@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from textual import events
 from textual.widgets import Input
+from websockets.asyncio.client import connect
 
 from chat_server.ratelimit import Allowance
 from chat_tui.client import credentials
@@ -83,6 +84,24 @@ async def test_login_screen_shows_how_long_to_wait_when_rate_limited(
         wait = "Too many attempts; try again in 60 min"
         await until(pilot, lambda: login_error(app) == wait, "the wait is shown")
         assert app.screen is screen and app.is_running
+
+
+async def test_a_server_busy_logging_in_is_waited_out_with_the_wait_shown(
+    make_server: Callable[..., Any],
+) -> None:
+    """Started with a saved token while the server is logging a crowd in (503 and a
+    Retry-After): the status line says so and counts down, and the app gets in by itself."""
+    server: ChatServerUnderTest = await make_server(max_logging_in=1)
+    token = await token_for(server, "alice")
+    held = await connect(server.url)  # a login that never ends: the only place
+    app = create_app(server.url, token=token, rooms=["general"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: "reconnecting in" in status(app), "the wait is shown")
+        assert "◌ reconnecting in" in status(app) and "· busy" in status(app)
+        assert not app.ready
+        await held.close()
+        await until(pilot, lambda: app.ready, "in by itself once a place is free", timeout=20)
+        assert "● connected" in status(app)
 
 
 async def test_a_revoked_stored_token_asks_to_log_in(server: ChatServerUnderTest) -> None:
