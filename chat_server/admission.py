@@ -278,6 +278,14 @@ class Pace:
         self._next = max(self._next, now) + 1.0 / self.rate
         return max(1, min(RETRY_AFTER_MAX, math.ceil(self._next - now)))
 
+    def window(self, connections: int) -> float:
+        """The seconds logging ``connections`` in takes at the pace's rate: a stopping server
+        tells each of its connections a random point of it to come back at. The rate, not the
+        most logins a second seen: a login after a restart also re-joins rooms and resumes
+        them, and a crowd sent back at the connect storm's 1,500 a second met 15,000 503s and
+        took longer (c100k at 18,000, benchmarks/README.md)."""
+        return connections / self.rate
+
     def _roll(self, now: float) -> None:
         elapsed = now - self._window_start
         if elapsed < PACE_WINDOW:

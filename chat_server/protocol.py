@@ -80,6 +80,10 @@ ROOMS_MAX: Final = 100
 ROOMS_DEFAULT: Final = 50
 # the members a ``joined`` lists, and a ``members`` page's largest ``limit`` (and default)
 JOINED_MEMBERS_MAX: Final = 500
+# A room of more members hears nobody's online and offline (joined and left it does): each
+# would go to every member, and a restart that brings 10,000 of them back would send them 50
+# million; its members pages say who is online. The same line as the members a join lists.
+PRESENCE_MEMBERS_MAX: Final = JOINED_MEMBERS_MAX
 MAX_CURSOR: Final = 96
 MAX_REF: Final = 64
 MAX_ID: Final = 64
@@ -114,6 +118,24 @@ CLOSE_POLICY: Final = 1008
 CLOSE_TOO_BIG: Final = 1009
 CLOSE_INTERNAL: Final = 1011
 CLOSE_TRY_AGAIN: Final = 1013
+
+# A stopping server's 1001 says when to come back: "retry_after=S" (seconds, one decimal), a
+# wait it spreads over its connections so that they return at the pace it can log them in.
+GOING_AWAY_REASON = re.compile(r"retry_after=(\d{1,6}(?:\.\d)?)")
+
+
+def going_away_reason(wait: float) -> str:
+    """The reason of a 1001 that tells the client to wait ``wait`` seconds first."""
+    return f"retry_after={max(0.0, wait):.1f}"
+
+
+def going_away_wait(code: int | None, reason: str | None) -> float | None:
+    """The wait a close asked for: a 1001 whose reason is ``retry_after=S``; else None."""
+    if code != CLOSE_GOING_AWAY or not reason:
+        return None
+    match = GOING_AWAY_REASON.fullmatch(reason)
+    return float(match.group(1)) if match else None
+
 
 Ref = Annotated[str, Meta(max_length=MAX_REF)]
 MAX_SEQ: Final = 2**63 - 1  # SQLite's and PostgreSQL's bigint

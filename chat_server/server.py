@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import random
 import signal
 import ssl
 from collections.abc import Callable
@@ -68,6 +69,7 @@ class Running:
         self.server = server
         self.store: Store = ctx.store
         self.url = url
+        self.spread: Callable[[], float] = random.random  # a point of the return window
         settings = ctx.settings
         self.pruner = Pruner(
             ctx.store,
@@ -81,7 +83,20 @@ class Running:
         return int(self.server.sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
-        """Close every connection with 1001, let the writer finish, close storage."""
+        """Close every connection with 1001, let the writer finish, close storage.
+
+        Each 1001 says when to come back (``retry_after=S``): a random point of the time
+        logging them all in again takes at the measured login rate, so a restart's crowd
+        returns at the pace the next server logs it in, not all in the first second."""
+        self.server.server.close()  # no new sockets while the open ones are told
+        connections = self.server.connections
+        window = self.ctx.doorman.pace.window(len(connections))
+        told = [
+            ws.close(p.CLOSE_GOING_AWAY, p.going_away_reason(window * self.spread()))
+            for ws in connections
+        ]
+        if told:
+            await asyncio.wait([asyncio.ensure_future(close) for close in told])
         self.server.close(close_connections=True)
         self.connections.abandon_logins()
         await self.server.wait_closed()

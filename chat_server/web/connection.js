@@ -13,7 +13,21 @@ const BACKOFF_MAX_MS = 3000;
 
 const handlers = new Map(); // frame type -> handler(frame, pending request or undefined)
 const requests = new Map(); // ref -> {kind, room}: what an answer answers
-const link = { ws: null, connected: false, attempt: 0, timer: null, refCount: 0, closed: null };
+const link = {
+  ws: null,
+  connected: false,
+  attempt: 0,
+  timer: null,
+  refCount: 0,
+  closed: null,
+  toldMs: 0, // what the last close asked to wait (a stopping server spreads its crowd)
+};
+
+/** The wait a close asks for: a 1001 whose reason is `retry_after=S` (docs/protocol.md). */
+export function goingAwayWaitMs(code, reason) {
+  const match = code === 1001 ? /^retry_after=(\d{1,6}(?:\.\d)?)$/.exec(reason || "") : null;
+  return match ? Number(match[1]) * 1000 : 0;
+}
 
 export function on(type, handler) {
   handlers.set(type, handler);
@@ -64,6 +78,7 @@ export function connect() {
     if (link.ws !== ws) return;
     link.ws = null;
     link.connected = false;
+    link.toldMs = goingAwayWaitMs(event.code, event.reason);
     requests.clear();
     if (link.closed) link.closed(event.code);
   });
@@ -83,7 +98,10 @@ function dispatch(frame) {
 /** Connect again after a growing, jittered delay (a restart is not a stampede). */
 export function retryLater() {
   const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** link.attempt);
-  const wait = delay / 2 + Math.random() * (delay / 2);
+  const backoff = delay / 2 + Math.random() * (delay / 2);
+  // never sooner than the server asked, plus up to a second (as chat's other clients)
+  const wait = link.toldMs ? Math.max(backoff, link.toldMs + Math.random() * 1000) : backoff;
+  link.toldMs = 0;
   link.attempt += 1;
   setStatus(`Disconnected. Reconnecting in ${Math.ceil(wait / 1000)} s…`);
   link.timer = setTimeout(connect, wait);

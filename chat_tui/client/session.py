@@ -193,10 +193,10 @@ class Session:
         """Own the connection: serve it until it drops, reconnect with backoff, forever."""
         try:
             while True:
-                await self._serve(conn)
+                told = await self._serve(conn)
                 if self._closing or not self.reconnect:
                     break
-                next_conn = await self._reconnect()
+                next_conn = await self._reconnect(told)
                 if next_conn is None:
                     return
                 conn = next_conn
@@ -208,9 +208,10 @@ class Session:
             return
         self._finish(None if self._closing else ConnectError("connection lost"))
 
-    async def _reconnect(self) -> Connection | None:
+    async def _reconnect(self, told_to_wait: float | None) -> Connection | None:
+        """Connect again, waiting first at least ``told_to_wait`` (a stopping server's 1001
+        says when to come back, so that its crowd does not all return in one second)."""
         attempt = 0
-        told_to_wait: float | None = None  # a refusal's retry_after: never ask again sooner
         while not self._closing:
             delay = self.backoff.after(attempt, told_to_wait)
             told_to_wait = None
@@ -238,7 +239,8 @@ class Session:
                 log.info("reconnect failed: %s", exc)
         return None
 
-    async def _serve(self, conn: Connection) -> None:
+    async def _serve(self, conn: Connection) -> float | None:
+        """Read ``conn`` until it closes: then the wait its close asked for, if any."""
         self._conn = conn
         resume = self._spawn(self._resume(conn))
         writer = self._spawn(self._outbox.write(conn, self._calls.next_ref))
@@ -261,6 +263,7 @@ class Session:
             self._calls.lose_all()
             self._outbox.rewind()
             self._rooms.connection_lost()
+        return p.going_away_wait(conn.ws.close_code, conn.ws.close_reason)
 
     async def _resume(self, conn: Connection) -> None:
         """Re-join every room with ``since``; then the session is ready for requests."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,6 +99,26 @@ def test_an_unsent_message_survives_a_reload(pages: Pages, chat: Chat) -> None:
     assert [m["body"] for m in reader.history(room, after=0)["messages"]] == [
         "written, then the tab reloaded"
     ]
+
+
+def test_a_stopping_servers_wait_is_shown_and_kept(pages: Pages) -> None:
+    """The server's 1001 says ``retry_after=2.0`` (a stopping server spreading its crowd's
+    return): the page says it reconnects in 2-3 s, not in its first backoff's half second,
+    and is back by itself."""
+    sockets: list[tuple[WebSocketRoute, WebSocketRoute]] = []
+
+    def connect(page_side: WebSocketRoute) -> None:
+        sockets.append((page_side, page_side.connect_to_server()))
+
+    page = pages.open(before=lambda page: page.route_web_socket("**/ws", connect))
+    login(page, uniq("Erin_"))
+    join_room(page, uniq("told-"))
+    page_side, server_side = sockets[-1]
+    page_side.close(code=1001, reason="retry_after=2.0")
+    server_side.close()
+    expect(page.locator("#status")).to_have_text(re.compile(r"Reconnecting in [23] s"))
+    expect(page.locator("#status")).to_have_text("", timeout=10_000)
+    assert len(sockets) == 2  # one try, when told: not one a second before it
 
 
 @pytest.fixture

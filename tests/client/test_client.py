@@ -20,6 +20,7 @@ from chat_tui.client.errors import AuthError, Busy, ConnectError, RateLimited, S
 from chat_tui.client.events import Closed, Connected, Event, StatusChanged
 from chat_tui.client.sequencing import Backoff
 from tests.client.conftest import Relay, RestartableServer, ServerMaker
+from tests.support.raw import request
 
 TIMEOUT = 10.0
 
@@ -424,6 +425,55 @@ async def test_a_reconnect_refused_by_a_busy_server_comes_back_when_it_says(
         assert busy.value.retry_after is not None and busy.value.retry_after >= 1
         assert str(busy.value).startswith("The server is busy logging others in; try again in")
     await watcher.until(lambda seen: sum(isinstance(e, Connected) for e in seen) == 2)
+    assert alice.status.state == "connected"
+    await alice.close()
+
+
+async def test_a_stopping_server_tells_each_connection_a_different_time_to_come_back(
+    make_chat: ServerMaker,
+) -> None:
+    """SIGTERM with 20 connections and a login rate of 10 a second: each gets 1001 with a
+    ``retry_after`` spread over the 2 s their logins take, logged in or not yet."""
+    chat = await make_chat()
+    assert chat.running is not None
+    chat.running.ctx.doorman.pace.rate = 10.0
+    tokens = [await chat.account(f"user{n}") for n in range(10)]
+    async with AsyncExitStack() as stack:
+        sockets = [await stack.enter_async_context(connect(chat.url)) for _ in range(20)]
+        for ws, token in zip(sockets, tokens, strict=False):  # half of them logged in
+            welcome = await request(ws, {"type": "hello", "token": token}, "welcome")
+            assert welcome["type"] == "welcome"
+        await chat.stop()
+        waits = []
+        for ws in sockets:
+            await ws.wait_closed()
+            assert ws.close_code == 1001
+            waits.append(p.going_away_wait(ws.close_code, ws.close_reason))
+    assert all(wait is not None and 0.0 <= wait <= 2.0 for wait in waits), waits
+    assert len(set(waits)) >= 5  # spread over the window, not one instant for all
+
+
+async def test_a_client_comes_back_no_sooner_than_the_stopping_server_said(
+    make_chat: ServerMaker,
+) -> None:
+    """The server's 1001 said 2 s: the client shows that wait (not its 50 ms backoff) and
+    is back in once the restarted server is there."""
+    chat = await make_chat()
+    assert chat.running is not None
+    chat.running.ctx.doorman.pace.rate = 0.5  # one connection: a window of 2 s
+    chat.running.spread = lambda: 1.0  # told the end of it
+    alice = chat.client(await chat.account("alice"))
+    watcher = Watcher(alice)
+    await alice.connect()
+    await chat.stop()
+    await chat.start()
+    events = await watcher.until(lambda seen: sum(isinstance(e, Connected) for e in seen) == 2)
+    waits = [
+        e.status.retry_in
+        for e in events
+        if isinstance(e, StatusChanged) and e.status.retry_in is not None
+    ]
+    assert waits and 2.0 <= waits[0] < 3.0, waits
     assert alice.status.state == "connected"
     await alice.close()
 

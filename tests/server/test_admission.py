@@ -252,3 +252,15 @@ def test_a_wait_is_never_told_longer_than_the_cap() -> None:
     pace = Pace(floor=1.0)
     waits = [pace.refused(0.0) for _ in range(500)]
     assert waits[0] == 1 and max(waits) == RETRY_AFTER_MAX
+
+
+def test_a_stopping_server_spreads_its_connections_over_the_time_their_logins_take() -> None:
+    pace = Pace(floor=500.0)
+    assert pace.window(18_000) == pytest.approx(36.0)  # 18,000 logins at 500 a second
+    assert pace.window(0) == 0.0
+    for n in range(1_500):  # 1,500 logins in a second, nobody refused: no rate measured
+        pace.logged_in(10.0 + n / 1_500)
+    pace.logged_in(11.0)
+    assert pace.window(18_000) == pytest.approx(36.0)
+    pace.rate = 2_000.0  # measured faster while it was busy: the crowd comes back sooner
+    assert pace.window(18_000) == pytest.approx(9.0)

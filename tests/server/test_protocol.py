@@ -319,3 +319,23 @@ def test_a_topic_is_cleaned_to_one_line() -> None:
     frame = decode({"type": "topic", "room": "ops", "topic": " \x1b[31mred\x1b[0m ", "id": "t"})
     assert isinstance(frame, p.Topic) and frame.topic == "red"
     assert decode({"type": "topic", "room": "ops", "topic": "", "id": "t"}).topic == ""  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "wait"),
+    [
+        (1001, "retry_after=12.5", 12.5),
+        (1001, p.going_away_reason(3.04), 3.0),
+        (1001, p.going_away_reason(-1.0), 0.0),  # never a wait in the past
+        (1001, "", None),  # a 1001 that says nothing: the client's own backoff
+        (1001, "retry_after=1e9", None),
+        (1001, "retry_after=12.5 please", None),
+        (1001, "retry_after=9999999", None),  # more than six digits: not a wait it will keep
+        (1008, "retry_after=12.5", None),  # only a stopping server's close asks to wait
+        (None, None, None),
+    ],
+)
+def test_a_stopping_servers_close_says_how_long_to_wait(
+    code: int | None, reason: str | None, wait: float | None
+) -> None:
+    assert p.going_away_wait(code, reason) == wait
