@@ -53,7 +53,7 @@ class Presence:
         """
         assert status in ("online", "offline")
         store, broker = self.ctx.store, self.ctx.broker
-        rooms = await store.presence_rooms(user_id)
+        rooms = await store.presence_rooms(user_id, p.PRESENCE_MEMBERS_MAX)
         if not rooms:
             return
         blocks = await store.blocks(user_id)

@@ -42,7 +42,7 @@ async def _show(
     the user's presence when not blocked. The user is online (the request came over one of
     their connections): ``offline`` hides them, ``online`` shows them again."""
     store = ctx.store
-    rooms = await store.presence_rooms(session.user_id)
+    rooms = await store.presence_rooms(session.user_id, p.PRESENCE_MEMBERS_MAX)
     if not rooms:
         return
     blocks = await store.blocks(session.user_id)

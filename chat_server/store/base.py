@@ -572,9 +572,10 @@ class Store(Protocol):
 
     async def user_rooms(self, user_id: int) -> list[RoomState]: ...
 
-    async def presence_rooms(self, user_id: int) -> list[str]:
-        """The rooms where the user's presence is announced: their public rooms, and the
-        direct conversations they have written in (since they last joined it)."""
+    async def presence_rooms(self, user_id: int, max_members: int) -> list[str]:
+        """The rooms where the user's presence is announced: their public rooms of at most
+        ``max_members`` members, and the direct conversations they have written in (since
+        they last joined it)."""
         ...
 
     async def has_written(self, user_id: int, room_id: int) -> bool:

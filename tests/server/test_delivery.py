@@ -8,6 +8,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from chat_server import protocol as p
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory
 from tests.support.metrics import scrape, value
 
@@ -168,6 +169,38 @@ async def test_presence_online_and_offline(server: ChatServerUnderTest) -> None:
                 "nick": "bob",
                 "status": "online",
             }
+
+
+def _presence(room: str, nick: str, status: str) -> dict[str, str]:
+    return {"type": "presence", "room": room, "nick": nick, "status": status}
+
+
+async def test_a_big_rooms_members_see_who_joins_but_not_who_comes_and_goes(
+    server: ChatServerUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A room of more than PRESENCE_MEMBERS_MAX members (2 here, 500 in use) hears nobody's
+    online and offline: each would go to every member, and a restart that brings 10,000 back
+    would send 50 million. Joins still show there, a members page says who is online now,
+    and a small room of the same people hears everything."""
+    monkeypatch.setattr(p, "PRESENCE_MEMBERS_MAX", 2)
+    async with server.login("carol") as carol:
+        await carol.join("crowd")
+    async with server.login("alice") as alice:
+        await alice.join("crowd")
+        await alice.join("pair")
+        async with server.login("bob") as bob:
+            await bob.join("pair")
+            assert await alice.recv() == _presence("pair", "bob", "joined")
+            await bob.join("crowd")  # its third member
+            assert await alice.recv() == _presence("crowd", "bob", "joined")
+        # rooms are told in name order: a "crowd" offline would have come first
+        assert await alice.recv() == _presence("pair", "bob", "offline")
+        async with server.login("bob"):
+            assert await alice.recv() == _presence("pair", "bob", "online")
+            page = await alice.request({"type": "members", "room": "crowd"}, "members")
+            assert page["members"] == ["alice", "bob", "carol"]
+            assert page["online"] == ["alice", "bob"]
+            await alice.no_frame()
 
 
 async def test_logout_revokes_the_token_everywhere(server: ChatServerUnderTest) -> None:

@@ -30,12 +30,22 @@ async def test_a_join_without_create_finds_or_refuses(store: AnyStore) -> None:
     assert [nick for _, nick in await store.members(room.id)] == ["alice", "bob"]
 
 
+async def test_presence_is_announced_in_rooms_up_to_a_size(store: AnyStore) -> None:
+    alice, _ = await member(store, "alice", "crowd")
+    await member(store, "bob", "crowd")
+    await member(store, "carol", "crowd")
+    await member(store, "alice", "pair")
+    await member(store, "bob", "pair")
+    assert await store.presence_rooms(alice.id, 3) == ["crowd", "pair"]
+    assert await store.presence_rooms(alice.id, 2) == ["pair"]  # three members: too many
+
+
 async def test_writing_is_noted_per_membership(store: AnyStore) -> None:
     alice = await store.create_user("alice", "hash")
     bob = await store.create_user("bob", "hash")
     dm, _ = await store.open_dm("dm:alice:bob", (alice.id, bob.id))
     _, general = await member(store, "alice", "general")
-    assert await store.presence_rooms(alice.id) == ["general"]  # not the DM: no word yet
+    assert await store.presence_rooms(alice.id, 500) == ["general"]  # not the DM: no word yet
     await store.append(NewMessage(alice.id, "alice", dm.id, "a1", "hi bob"))
     assert (await store.has_written(alice.id, dm.id), await store.has_written(bob.id, dm.id)) == (
         True,
@@ -43,10 +53,10 @@ async def test_writing_is_noted_per_membership(store: AnyStore) -> None:
     )
     assert await store.mark_read(bob.id, dm.id, 1) == 1  # reading is not writing
     assert not await store.has_written(bob.id, dm.id)
-    assert await store.presence_rooms(alice.id) == ["dm:alice:bob", "general"]
-    assert await store.presence_rooms(bob.id) == []
+    assert await store.presence_rooms(alice.id, 500) == ["dm:alice:bob", "general"]
+    assert await store.presence_rooms(bob.id, 500) == []
     await store.append(NewMessage(bob.id, "bob", dm.id, "b1", "hi alice"))
-    assert await store.presence_rooms(bob.id) == ["dm:alice:bob"]
+    assert await store.presence_rooms(bob.id, 500) == ["dm:alice:bob"]
     assert not await store.has_written(alice.id, general)  # public rooms: ask and it says
     await store.leave(alice.id, dm.id)  # a new membership starts silent
     await store.join(alice.id, "dm:alice:bob", True, create=False)

@@ -365,11 +365,13 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         )
         return [RoomState(room=r[0], last_seq=r[1], read_seq=r[2], unread=r[3]) for r in rows]
 
-    async def presence_rooms(self, user_id: int) -> list[str]:
+    async def presence_rooms(self, user_id: int, max_members: int) -> list[str]:
         rows = await self._all(
             "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
-            " WHERE m.user_id = $1 AND (NOT r.is_dm OR m.wrote) ORDER BY r.name",
+            " WHERE m.user_id = $1 AND (NOT r.is_dm OR m.wrote) AND r.member_count <= $2"
+            " ORDER BY r.name",
             user_id,
+            max_members,
         )
         return [row[0] for row in rows]
 

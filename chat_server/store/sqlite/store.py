@@ -319,11 +319,12 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         )
         return [RoomState(room=r[0], last_seq=r[1], read_seq=r[2], unread=r[3]) for r in rows]
 
-    async def presence_rooms(self, user_id: int) -> list[str]:
+    async def presence_rooms(self, user_id: int, max_members: int) -> list[str]:
         rows = await self._all(
             "SELECT r.name FROM memberships m JOIN rooms r ON r.id = m.room_id"
-            " WHERE m.user_id = ? AND (r.is_dm = 0 OR m.wrote = 1) ORDER BY r.name",
-            (user_id,),
+            " WHERE m.user_id = ? AND (r.is_dm = 0 OR m.wrote = 1) AND r.member_count <= ?"
+            " ORDER BY r.name",
+            (user_id, max_members),
         )
         return [row[0] for row in rows]
 
