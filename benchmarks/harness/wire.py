@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.harness import mqtt
+from chat_server import protocol as p
 
 OP_TEXT = 0x1
 OP_BINARY = 0x2
@@ -45,6 +46,14 @@ def retry_after(head: bytes) -> float | None:
             except ValueError:
                 return None
     return None
+
+
+def close_wait(payload: bytes) -> float | None:
+    """The wait a close frame's payload asks for (a stopping chat server's 1001)."""
+    if len(payload) < 2:
+        return None
+    code = int.from_bytes(payload[:2], "big")
+    return p.going_away_wait(code, payload[2:].decode("utf-8", "replace"))
 
 
 def handshake_status(head: bytes) -> int:

@@ -34,6 +34,13 @@ def _json(frame: dict[str, Any]) -> bytes:
     return json.dumps(frame, separators=(",", ":")).encode()
 
 
+def _reason(exc: Exception) -> str:
+    """A failed attempt's reason, the same for every attempt that failed alike."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return f"[Errno {exc.errno}] {exc.strerror}"
+    return str(exc).split(": ", 1)[-1][:60] or type(exc).__name__
+
+
 class _Process:
     """The worker's side: clients, a tally, and the command dispatcher."""
 
@@ -92,11 +99,13 @@ class _Process:
         self.back = 0
         self.back_ns = 0
         self.refusals: dict[str, int] = {}  # why reconnect attempts failed, and how often
+        self.unclosed = len(self.clients)  # a client whose connection never ends never tries
         self.rejoins = [asyncio.ensure_future(self._rejoin(i)) for i in range(len(self.clients))]
         return {}
 
     async def _rejoin(self, index: int) -> None:
         await self.clients[index].closed
+        self.unclosed -= 1
         backoff = Backoff()
         spec = {"host": self.host, "port": self.port, **self.specs[index]}
         # as chat's client: connect and log in within 10 s, then join its room again (chat:
@@ -104,7 +113,8 @@ class _Process:
         room = spec["room"] if self.dialect is wire.CHAT else ""
         login = {**spec, "room": ""} if room else spec
         attempt = 0
-        told: float | None = None  # a busy server's Retry-After, as chat's clients take it
+        # a stopping server's 1001, then a busy one's Retry-After, as chat's clients take them
+        told = self.clients[index].told
         while True:
             await asyncio.sleep(backoff.after(attempt, told))
             told = None
@@ -114,18 +124,18 @@ class _Process:
                 self.clients[index] = await open_client(client, 10.0)
                 if room:
                     await client.request(_json({"type": "join", "room": room}), HISTORY, 120)
-            except (OSError, TimeoutError, ConnectionError, RuntimeError) as exc:
+            except Exception as exc:  # as chat's client: whatever failed, try again later
                 told = exc.retry_after if isinstance(exc, Refused) else None
                 client.close()
-                reason = str(exc).split(": ", 1)[-1][:60] or type(exc).__name__
-                self.refusals[reason] = self.refusals.get(reason, 0) + 1
+                self.refusals[_reason(exc)] = self.refusals.get(_reason(exc), 0) + 1
                 continue
             self.back += 1
             self.back_ns = max(self.back_ns, time.monotonic_ns())
             return
 
     def rejoin_status(self) -> dict[str, Any]:
-        return {"back": self.back, "last_ns": self.back_ns, "refusals": self.refusals}
+        return {"back": self.back, "last_ns": self.back_ns, "refusals": self.refusals,
+                "unclosed": self.unclosed}  # fmt: skip
 
     def take_latest(self) -> dict[str, Any]:
         """Each message's send time and when the last ``latest`` client here got it."""

@@ -246,12 +246,24 @@ def _restart(
     )
     deadline = time.monotonic() + RESTART_LIMIT_S
     back, last, status = 0, stopped, []
+    # every 10 s: how many are back, and where the CPU goes (the server's core, the load's)
+    pids = [server.pid, *(w.pid for w in workers)]
+    cpu, mark = [procs.cpu_seconds(pid) for pid in pids], time.monotonic()
     while time.monotonic() < deadline:
         status = _all(workers, "rejoin_status", 300)  # a worker busy reconnecting is slow
         back = sum(s["back"] for s in status)
         last = max([stopped, *(s["last_ns"] for s in status)])
         if back >= total:
             break
+        if time.monotonic() - mark >= 10.0:
+            now = [procs.cpu_seconds(pid) for pid in pids]
+            spent = time.monotonic() - mark
+            ctx.log(
+                f"{SCENARIO}: {server.system}: {(time.monotonic_ns() - stopped) / 1e9:.0f}s after"
+                f" the stop: {back:,} back; CPU server {100 * (now[0] - cpu[0]) / spent:.0f} %,"
+                f" load {100 * (sum(now[1:]) - sum(cpu[1:])) / spent:.0f} %"
+            )
+            cpu, mark = now, time.monotonic()
         time.sleep(0.5)
     add("back_pct", 100 * back / total)
     refusals: dict[str, int] = {}
@@ -260,6 +272,9 @@ def _restart(
             refusals[reason] = refusals.get(reason, 0) + n
     if refusals:
         ctx.log(f"{SCENARIO}: {server.system}: failed reconnect attempts: {refusals}")
+    unclosed = sum(part["unclosed"] for part in status)
+    if unclosed:
+        ctx.log(f"{SCENARIO}: {server.system}: {unclosed:,} clients never saw the stop")
     if back >= total:
         add("reconnect_s", (last - stopped) / 1e9)
     else:
