@@ -122,11 +122,13 @@ CLOSE_TRY_AGAIN: Final = 1013
 # A stopping server's 1001 says when to come back: "retry_after=S" (seconds, one decimal), a
 # wait it spreads over its connections so that they return at the pace it can log them in.
 GOING_AWAY_REASON = re.compile(r"retry_after=(\d{1,6}(?:\.\d)?)")
+# A longer wait is not taken (a typo, a hostile proxy): as a Retry-After, an hour at most.
+GOING_AWAY_MAX: Final = 3600.0
 
 
 def going_away_reason(wait: float) -> str:
     """The reason of a 1001 that tells the client to wait ``wait`` seconds first."""
-    return f"retry_after={max(0.0, wait):.1f}"
+    return f"retry_after={min(GOING_AWAY_MAX, max(0.0, wait)):.1f}"
 
 
 def going_away_wait(code: int | None, reason: str | None) -> float | None:
@@ -134,7 +136,8 @@ def going_away_wait(code: int | None, reason: str | None) -> float | None:
     if code != CLOSE_GOING_AWAY or not reason:
         return None
     match = GOING_AWAY_REASON.fullmatch(reason)
-    return float(match.group(1)) if match else None
+    wait = float(match.group(1)) if match else None
+    return wait if wait is not None and wait <= GOING_AWAY_MAX else None
 
 
 Ref = Annotated[str, Meta(max_length=MAX_REF)]

@@ -26,7 +26,8 @@ const link = {
 /** The wait a close asks for: a 1001 whose reason is `retry_after=S` (docs/protocol.md). */
 export function goingAwayWaitMs(code, reason) {
   const match = code === 1001 ? /^retry_after=(\d{1,6}(?:\.\d)?)$/.exec(reason || "") : null;
-  return match ? Number(match[1]) * 1000 : 0;
+  const seconds = match ? Number(match[1]) : 0;
+  return seconds <= 3600 ? seconds * 1000 : 0; // longer: a typo or a hostile proxy, not a wait
 }
 
 export function on(type, handler) {

@@ -119,6 +119,17 @@ def test_a_stopping_servers_wait_is_shown_and_kept(pages: Pages) -> None:
     expect(page.locator("#status")).to_have_text(re.compile(r"Reconnecting in [23] s"))
     expect(page.locator("#status")).to_have_text("", timeout=10_000)
     assert len(sockets) == 2  # one try, when told: not one a second before it
+    # the page's own reading of a close: only a 1001's whole "retry_after=S", an hour at most
+    waits = page.evaluate(
+        """async () => {
+            const { goingAwayWaitMs } = await import("/connection.js");
+            return [[1001, "retry_after=2.5"], [1001, "retry_after=3600.1"],
+                    [1008, "retry_after=2.5"], [1001, "retry_after=1e9"],
+                    [1001, "retry_after=2.5 "], [1001, ""]]
+                .map(([code, reason]) => goingAwayWaitMs(code, reason));
+        }"""
+    )
+    assert waits == [2500, 0, 0, 0, 0, 0]
 
 
 @pytest.fixture
