@@ -181,7 +181,8 @@ class Hub:
         fan-out's hot path does not. Summed at most ten times a second, and less often with
         more than 2,000 connections (about once a second at 18,000, every 2 s past 40,000),
         so the sums cost at most 20,000 connections' worth a second up to 40,000; the replies
-        in between add what they write (``room_for``), so the total errs high, never low.
+        in between add what they write (``room_for``); what the fan-out writes meanwhile
+        waits for the next sum (a room's fan-out is bounded per connection, ``max_buffer``).
         (At 100,000 connections a second, a restart's 18,000 re-joins spent 13 % of the event
         loop summing: py-spy, c100k.)"""
         now = time.monotonic()

@@ -121,7 +121,7 @@ CLOSE_TRY_AGAIN: Final = 1013
 
 # A stopping server's 1001 says when to come back: "retry_after=S" (seconds, one decimal), a
 # wait it spreads over its connections so that they return at the pace it can log them in.
-GOING_AWAY_REASON = re.compile(r"retry_after=(\d{1,6}(?:\.\d)?)")
+GOING_AWAY_REASON = re.compile(r"retry_after=(\d{1,6}(?:\.\d)?)", re.ASCII)
 # A longer wait is not taken (a typo, a hostile proxy): as a Retry-After, an hour at most.
 GOING_AWAY_MAX: Final = 3600.0
 

@@ -89,6 +89,7 @@ class Running:
         logging them all in again takes at the measured login rate, so a restart's crowd
         returns at the pace the next server logs it in, not all in the first second."""
         self.server.server.close()  # no new sockets while the open ones are told
+        self.connections.abandon_logins()  # nobody will get their welcome now
         connections = self.server.connections
         window = self.ctx.doorman.pace.window(len(connections))
         told = [
@@ -98,7 +99,6 @@ class Running:
         if told:
             await asyncio.wait([asyncio.ensure_future(close) for close in told])
         self.server.close(close_connections=True)
-        self.connections.abandon_logins()
         await self.server.wait_closed()
         await self.pruner.close()
         await self.presence.close()

@@ -125,7 +125,7 @@ class _Process:
                 if room:
                     await client.request(_json({"type": "join", "room": room}), HISTORY, 120)
             except Exception as exc:  # as chat's client: whatever failed, try again later
-                told = exc.retry_after if isinstance(exc, Refused) else None
+                told = exc.retry_after if isinstance(exc, Refused) else client.told
                 client.close()
                 self.refusals[_reason(exc)] = self.refusals.get(_reason(exc), 0) + 1
                 continue

@@ -35,6 +35,11 @@ async def _target(ctx: Context, session: Session, nick: str, ref: str | None) ->
     return user
 
 
+# A block hides the blocker in every room, the big ones too: one user's connections are told,
+# and in a room past PRESENCE_MEMBERS_MAX they may have seen the blocker online in a list.
+EVERY_ROOM = 2**31 - 1  # members (the stores' member_count is a 32-bit integer)
+
+
 async def _show(
     ctx: Context, session: Session, target: User, status: Literal["online", "offline"]
 ) -> None:
@@ -42,7 +47,7 @@ async def _show(
     the user's presence when not blocked. The user is online (the request came over one of
     their connections): ``offline`` hides them, ``online`` shows them again."""
     store = ctx.store
-    rooms = await store.presence_rooms(session.user_id, p.PRESENCE_MEMBERS_MAX)
+    rooms = await store.presence_rooms(session.user_id, EVERY_ROOM)
     if not rooms:
         return
     blocks = await store.blocks(session.user_id)

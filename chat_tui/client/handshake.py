@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from chat_server import protocol as p
 from chat_server.ratelimit import TokenBucket
-from chat_tui.client.errors import ConnectError, handshake_refusal, refusal
+from chat_tui.client.errors import Busy, ConnectError, handshake_refusal, refusal
 
 
 @dataclass
@@ -84,6 +84,11 @@ async def _hello(ws: ClientConnection, hello: p.Hello, timeout: float) -> p.Welc
                 if isinstance(frame, p.Error):
                     raise refusal(frame.code, frame.message, frame.retry_after)
     except ConnectionClosed as exc:
+        # a server stopping while it logs a crowd in says when to come back: keep to it
+        closed = exc.rcvd
+        wait = p.going_away_wait(closed.code, closed.reason) if closed else None
+        if wait is not None:
+            raise Busy("the server is restarting", wait) from exc
         raise ConnectError(f"the server closed the connection during login: {exc}") from exc
     except TimeoutError as exc:
         raise ConnectError("the server did not answer hello") from exc

@@ -478,6 +478,23 @@ async def test_a_client_comes_back_no_sooner_than_the_stopping_server_said(
     await alice.close()
 
 
+async def test_a_server_stopping_during_the_login_is_waited_as_it_says() -> None:
+    """The 1001 with ``retry_after`` comes before the welcome (a stop while the server logs a
+    crowd in): the login is refused for that long, not failed for the backoff to retry."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()  # the hello
+        await ws.close(1001, p.going_away_reason(7.5))
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        client = ChatClient(f"ws://127.0.0.1:{port}/ws", token="t", reconnect=False)
+        with pytest.raises(Busy) as busy:
+            await client.connect()
+    assert busy.value.retry_after == 7.5
+    assert str(busy.value) == "The server is restarting; try again in 8 s"
+
+
 def test_a_retry_after_is_waited_whole_and_spread_over_the_next_second() -> None:
     backoff = Backoff()
     assert backoff.after(0, None, 0.5) == backoff.delay(0, 0.5)

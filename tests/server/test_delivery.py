@@ -171,6 +171,26 @@ async def test_presence_online_and_offline(server: ChatServerUnderTest) -> None:
             }
 
 
+async def test_a_block_hides_the_blocker_in_a_big_room_too(
+    server: ChatServerUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No online/offline goes to a big room, but its members page showed alice online to bob:
+    her block tells bob she is offline there as everywhere, and her unblock online again."""
+    monkeypatch.setattr(p, "PRESENCE_MEMBERS_MAX", 2)
+    async with server.login("carol") as carol:
+        await carol.join("crowd")
+    async with server.login("alice") as alice, server.login("bob") as bob:
+        await alice.join("crowd")
+        await bob.join("crowd")
+        await alice.recv_type("presence")  # bob joined
+        page = await bob.request({"type": "members", "room": "crowd"}, "members")
+        assert page["online"] == ["alice", "bob"]
+        await alice.request({"type": "block", "nick": "bob"}, "blocked")
+        assert await bob.recv() == _presence("crowd", "alice", "offline")
+        await alice.request({"type": "unblock", "nick": "bob"}, "unblocked")
+        assert await bob.recv() == _presence("crowd", "alice", "online")
+
+
 def _presence(room: str, nick: str, status: str) -> dict[str, str]:
     return {"type": "presence", "room": room, "nick": nick, "status": status}
 

@@ -332,6 +332,7 @@ def test_a_topic_is_cleaned_to_one_line() -> None:
         (1001, "retry_after=12.5 please", None),
         (1001, "retry_after=9999999", None),  # more than six digits: not a wait it will keep
         (1001, "retry_after=3600.0", 3600.0),
+        (1001, "retry_after=\u0663\u0660", None),  # Arabic-Indic digits: not ASCII, not a wait
         (1001, "retry_after=3600.1", None),  # over an hour: not taken
         (1001, p.going_away_reason(1e9), 3600.0),  # a server never tells more than that
         (1008, "retry_after=12.5", None),  # only a stopping server's close asks to wait
