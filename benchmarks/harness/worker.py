@@ -36,8 +36,8 @@ def _json(frame: dict[str, Any]) -> bytes:
 
 def _reason(exc: Exception) -> str:
     """A failed attempt's reason, the same for every attempt that failed alike."""
-    if isinstance(exc, OSError) and exc.errno is not None:
-        return f"[Errno {exc.errno}] {exc.strerror}"
+    if isinstance(exc, OSError) and exc.errno is not None:  # asyncio's text names the port
+        return f"[Errno {exc.errno}] {os.strerror(exc.errno)}"
     return str(exc).split(": ", 1)[-1][:60] or type(exc).__name__
 
 
@@ -127,7 +127,8 @@ class _Process:
             except Exception as exc:  # as chat's client: whatever failed, try again later
                 told = exc.retry_after if isinstance(exc, Refused) else client.told
                 client.close()
-                self.refusals[_reason(exc)] = self.refusals.get(_reason(exc), 0) + 1
+                reason = _reason(exc)
+                self.refusals[reason] = self.refusals.get(reason, 0) + 1
                 continue
             self.back += 1
             self.back_ns = max(self.back_ns, time.monotonic_ns())

@@ -19,6 +19,8 @@ import math
 
 from websockets.exceptions import InvalidStatus
 
+from chat_server import protocol as p
+
 
 class ClientError(Exception):
     """Base class of every error chat_tui raises on purpose."""
@@ -110,8 +112,9 @@ def handshake_refusal(exc: BaseException) -> Busy | None:
     return Busy("the server asked this address to wait", seconds)
 
 
-# A Retry-After longer than this is not taken as a time to come back (a day, a typo).
-RETRY_AFTER_MAX = 3600.0
+# A Retry-After longer than this is not taken as a time to come back (a day, a typo): the
+# same hour as a stopping server's 1001.
+RETRY_AFTER_MAX = p.GOING_AWAY_MAX
 
 
 class ClosedError(ClientError):
