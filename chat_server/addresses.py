@@ -94,9 +94,12 @@ def limit_key(ip: IPAddress) -> str:
 
 class ProxiedConnection(ServerConnection):
     """A server connection that knows which proxies' ``X-Forwarded-For`` to believe
-    (the server's connection class sets :attr:`trusted_proxies`)."""
+    (the server's connection class sets :attr:`trusted_proxies`), and, once its handshake
+    is shed (:func:`shed_handshake`), the client the request named."""
 
     trusted_proxies: ClassVar[TrustedProxies] = NO_PROXIES
+    handshake_shed = False
+    forwarded_ip: IPAddress | None = None  # once shed: the client a trusted proxy named
 
 
 def _trusted(ws: ServerConnection) -> TrustedProxies:
@@ -121,7 +124,26 @@ def _forwarded(ws: ServerConnection) -> IPAddress | None:
     request = ws.request
     if ip is None or request is None:
         return ip
+    if isinstance(ws, ProxiedConnection) and ws.handshake_shed:
+        return ws.forwarded_ip or ip
     return forwarded_client(ip, request.headers.get_all("X-Forwarded-For"), _trusted(ws))
+
+
+def shed_handshake(ws: ServerConnection) -> None:
+    """Once the connection is logged in, drop its handshake's headers (request and
+    response: a quarter of an idle connection's memory), keeping the client they named.
+
+    websockets keeps the request object for the connection's life (its parser holds it,
+    and the connection tells the handshake from later frames by it), so its headers are
+    emptied in place."""
+    if not isinstance(ws, ProxiedConnection) or ws.request is None:
+        return
+    client = _forwarded(ws)
+    if client != peer_ip(ws):  # behind a trusted proxy
+        ws.forwarded_ip = client
+    ws.handshake_shed = True
+    ws.request.headers.clear()
+    ws.response = None
 
 
 def client_address(ws: ServerConnection) -> str:

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from chat_server import protocol as p
-from chat_server.addresses import peer
+from chat_server.addresses import peer, shed_handshake
 from chat_server.context import Context
 from chat_server.errors import ChatError, ProtocolError, StoreError, wire_error
 from chat_server.hub import Session
@@ -70,6 +70,7 @@ class Connections:
         hub, broker = self.ctx.hub, self.ctx.broker
         first = hub.attach(session)
         where = peer(ws)
+        shed_handshake(ws)
         log.info(
             "connect %s from %s", session.nick, where,
             extra={"event": "connect", "nick": session.nick, "peer": where},

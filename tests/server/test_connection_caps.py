@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import resource
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from chat_server.addresses import client_address, peer
 from chat_server.admission import HTTP_RESERVE, RESERVED_FDS, fit_total
 from tests.conftest import ChatServerUnderTest, Client, ServerFactory
 from tests.server.cli_support import clean_env
@@ -301,6 +303,35 @@ async def test_per_address_cap_behind_a_trusted_proxy(make_server: ServerFactory
         assert refused.value.response.status_code == 503
         assert b"from your address" in refused.value.response.body
         opened.append(await handshake(server, "203.0.113.10"))
+    finally:
+        for ws in opened:
+            await ws.close()
+
+
+async def test_a_logged_in_connection_keeps_its_forwarded_address_not_its_headers(
+    make_server: ServerFactory,
+) -> None:
+    """Once logged in, a connection drops its handshake's headers (memory); the address
+    limits count and the log names is still the client the trusted proxy named."""
+    server = await make_server(trusted_proxies=("127.0.0.1",), max_connections_per_address=2)
+    opened = [await handshake(server, "203.0.113.9") for _ in range(2)]
+    try:
+        for n, ws in enumerate(opened):
+            await ws.send(json.dumps({"type": "hello", "nick": f"p{n}", "password": "secret-pw"}))
+            assert json.loads(await ws.recv())["type"] == "welcome"
+        sessions = server.running.ctx.hub.all_sessions()
+        assert len(sessions) == 2
+        for session in sessions:
+            assert session.ws.response is None
+            assert session.ws.request is not None and not session.ws.request.headers
+            assert client_address(session.ws) == "203.0.113.9"
+            assert peer(session.ws).startswith("203.0.113.9 via 127.0.0.1:")
+        with pytest.raises(InvalidStatus) as refused:  # still counted as 203.0.113.9
+            await handshake(server, "203.0.113.9")
+        assert refused.value.response.status_code == 503
+        # the two carry on
+        await opened[0].send(json.dumps({"type": "join", "room": "lobby", "ref": "j"}))
+        assert json.loads(await opened[0].recv())["type"] == "joined"
     finally:
         for ws in opened:
             await ws.close()
