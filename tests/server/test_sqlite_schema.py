@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chat_server.store import NewMessage, SQLiteStore, search_words
-from chat_server.store.sqlite import MIGRATIONS, SEARCH_INDEX_BATCH
+from chat_server.store import NewChange, NewMessage, SQLiteStore, search_words
+from chat_server.store.sqlite import MIGRATIONS, SEARCH_INDEX_BATCH, SEARCH_INDEX_KEEP
 from chat_server.store.sqlite.batch import SEARCH_SQL
 
 
@@ -164,20 +164,46 @@ async def test_a_search_sees_every_message_acked_before_it(tmp_path: Path) -> No
 
 @pytest.mark.slow
 async def test_the_writer_indexes_new_messages_on_its_own(tmp_path: Path) -> None:
-    """Without a search asking, a lone message reaches the index about a second later,
-    and a burst larger than ``SEARCH_INDEX_BATCH`` as it is committed."""
+    """Without a search asking, a lone message reaches the index once it is ``index_age``
+    old, and a burst as it is committed, all but its newest SEARCH_INDEX_KEEP."""
     path = tmp_path / "chat.db"
     async with _alice_in_general(path) as (store, alice, room):
+        store.index_age = 1.5
         await store.append(NewMessage(alice, "alice", room, "lone", "lone message"))
+        await asyncio.sleep(0.5)
+        assert _indexed_upto(path) == 0  # still young: an edit of it costs the index nothing
         await _wait_indexed(path, 1)
-        burst = SEARCH_INDEX_BATCH + 1000
+        store.index_age = 3600.0
+        burst = SEARCH_INDEX_KEEP + SEARCH_INDEX_BATCH + 1000
         await asyncio.gather(
             *(
                 store.submit(NewMessage(alice, "alice", room, f"b{i}", f"burst {i}"))
                 for i in range(burst)
             )
         )
-        await _wait_indexed(path, 1 + burst)
+        await _wait_indexed(path, 1 + burst - SEARCH_INDEX_KEEP)
+        await asyncio.sleep(1.5)  # the newest stay out until they age (or a search)
+        assert _indexed_upto(path) == 1 + burst - SEARCH_INDEX_KEEP
+        hits = await store.search(alice, search_words("burst"), None, 1)
+        assert [h.seq for h in hits] == [1 + burst]
+        assert _indexed_upto(path) == 1 + burst
+
+
+@pytest.mark.slow
+async def test_an_edit_of_a_new_message_leaves_nothing_to_purge(tmp_path: Path) -> None:
+    """A message edited within a minute (the common case: a typo fixed, a secret taken
+    back) is not in the index yet, so its old words never were: no merge is due."""
+    path = tmp_path / "chat.db"
+    async with _alice_in_general(path) as (store, alice, room):
+        stored = await store.append(NewMessage(alice, "alice", room, "m1", "my pasword secret"))
+        await asyncio.sleep(2.5)  # a few of the writer's index ticks
+        edit = NewChange(alice, "alice", room, "e1", "edit", stored.seq, "my password")
+        await store.submit_change(edit)
+        assert [h.body for h in await store.search(alice, ["password"], None, 5)] == ["my password"]
+        assert await store.search(alice, ["secret"], None, 5) == []
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            # the search took in both rows (the message, its edit's entry); no merge is due
+            assert db.execute("SELECT upto, purge FROM search_indexed").fetchone() == (2, 0)
 
 
 async def test_messages_a_crash_left_out_of_the_index_are_indexed_on_open(

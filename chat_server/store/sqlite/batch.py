@@ -107,7 +107,10 @@ class MarkRead:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class IndexSearch:
-    """Add to the search index every message it lacks (those after ``search_indexed``)."""
+    """Add to the search index the messages it lacks (those after ``search_indexed``): up
+    to the id ``upto`` (the writer's own passes leave the newest out), or all of them."""
+
+    upto: int | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -301,20 +304,22 @@ def _apply_alone(
     return result
 
 
-def index_search(conn: sqlite3.Connection, known: WriterCache) -> int:
-    """Add the messages after the search index's mark to it, in one statement.
+def index_search(conn: sqlite3.Connection, known: WriterCache, upto: int | None = None) -> int:
+    """Add the messages after the search index's mark (up to the id ``upto``, or all) to
+    it, in one statement.
 
     A trigger would add each message in its own commit, and every commit then writes the
     index's new segment and merges; in bulk the cost per message is a fraction of that.
     Returns how many messages were added.
     """
-    upto, top = known.indexed_upto, known.last_id
-    if top <= upto:
+    mark = known.indexed_upto
+    top = known.last_id if upto is None else min(upto, known.last_id)
+    if top <= mark:
         return 0
-    conn.execute(SEARCH_SQL, (upto, top))
+    conn.execute(SEARCH_SQL, (mark, top))
     conn.execute("UPDATE search_indexed SET upto = ?", (top,))
     known.indexed_upto = top
-    return top - upto
+    return top - mark
 
 
 def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: WriterCache) -> Any:
@@ -333,8 +338,8 @@ def _apply_one(conn: sqlite3.Connection, op: Any, seqs: dict[int, int], known: W
             return create_room(conn, op, seqs, known)
         case LeaveRoom(user_id, room_id):
             return depart(conn, user_id, room_id, seqs, known)
-        case IndexSearch():
-            return index_search(conn, known)
+        case IndexSearch(upto):
+            return index_search(conn, known, upto)
         case RemoveRoom(name):
             return remove_room(conn, name, known)
         case Prune():

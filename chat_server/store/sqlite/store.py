@@ -14,6 +14,7 @@ a search.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import sqlite3
@@ -91,9 +92,18 @@ MEMBERS_SQL = (
     " WHERE m.room_id = ? AND m.nick_key > ? ORDER BY m.nick_key LIMIT ?"
 )
 
-# The writer adds new messages to the search index in bulk: once this many wait, or this
-# many seconds after the first of them, or before a search (which must see every message
-# acked before it).
+# The writer adds new messages to the search index in bulk, and leaves the newest out for a
+# while: a message is mostly edited (a typo, a pasted secret) or deleted within a minute of
+# being sent, and a change to a message the index holds takes its words out of the index,
+# which then needs a purge (a merge of the whole index, below), where a change to one it does
+# not hold yet costs the index nothing. So the writer's passes add the messages committed more
+# than SEARCH_INDEX_AGE seconds ago, and every one but the newest SEARCH_INDEX_KEEP whatever
+# its age; a pass goes once SEARCH_INDEX_BATCH are due, or on a timer every
+# SEARCH_INDEX_DELAY seconds while some wait. A search first adds every message still out
+# (at most about SEARCH_INDEX_KEEP + SEARCH_INDEX_BATCH), so it finds every message acked
+# before it.
+SEARCH_INDEX_AGE = 60.0
+SEARCH_INDEX_KEEP = 4096
 SEARCH_INDEX_BATCH = 4096
 SEARCH_INDEX_DELAY = 1.0
 # The words an edit or a delete took out of the search index leave its segments this many
@@ -155,6 +165,11 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         self._cache = WriterCache()
         self._indexing: asyncio.Future[Any] | None = None
         self._index_timer: asyncio.TimerHandle | None = None
+        self.index_age = SEARCH_INDEX_AGE
+        # (the loop's time, the newest message id) after the batches of the last
+        # ``index_age`` seconds, oldest first; and the newest id committed before them
+        self._commits: collections.deque[tuple[float, int]] = collections.deque()
+        self._aged_id = 0
         self._purge_timer: asyncio.TimerHandle | None = None
         self._purged_at = -SEARCH_PURGE_INTERVAL  # the loop's time the last purge ended
         self._purge_gap = SEARCH_PURGE_INTERVAL  # from then until the next may start
@@ -516,14 +531,30 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
             return
         step.add_done_callback(self._purge_step)
 
+    def _index_due(self) -> int:
+        """The newest message id a search-index pass of the writer's adds now (see
+        SEARCH_INDEX_AGE): every one committed ``index_age`` seconds ago or more, and every
+        one but the newest SEARCH_INDEX_KEEP. Notes when the newest ids were committed."""
+        now = asyncio.get_running_loop().time()
+        last_id, commits = self._cache.last_id, self._commits
+        if last_id != (commits[-1][1] if commits else self._aged_id):
+            if commits and now - commits[-1][0] < SEARCH_INDEX_DELAY / 2:  # one per half tick
+                commits[-1] = (commits[-1][0], last_id)
+            else:
+                commits.append((now, last_id))
+        while commits and commits[0][0] <= now - self.index_age:
+            self._aged_id = max(self._aged_id, commits.popleft()[1])
+        return max(last_id - SEARCH_INDEX_KEEP, min(self._aged_id, last_id))
+
     def _schedule_indexing(self) -> None:
-        """Queue a search-index pass when enough messages wait, or arm the timer for one."""
-        waiting = self._cache.unindexed
+        """Queue a search-index pass when enough messages are due, or arm the timer for
+        one while any wait."""
         if self._writer is None:  # closed (a pass that ended after close): no new timer
             return
-        if not waiting or (self._indexing is not None and not self._indexing.done()):
+        due = self._index_due() - self._cache.indexed_upto
+        if not self._cache.unindexed or (self._indexing is not None and not self._indexing.done()):
             return
-        if waiting >= SEARCH_INDEX_BATCH:
+        if due >= SEARCH_INDEX_BATCH:
             self._index_now()
         elif self._index_timer is None:
             self._index_timer = asyncio.get_running_loop().call_later(
@@ -534,8 +565,12 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         if self._index_timer is not None:
             self._index_timer.cancel()
             self._index_timer = None
+        upto = self._index_due()
+        if upto <= self._cache.indexed_upto:  # none due yet: look again at the next tick
+            self._schedule_indexing()
+            return
         try:
-            self._indexing = self._committer.submit(IndexSearch())
+            self._indexing = self._committer.submit(IndexSearch(upto))
         except StoreError:  # closing: the next open catches up
             return
         self._indexing.add_done_callback(self._indexed)
