@@ -20,7 +20,7 @@ import pytest
 from chat_server.errors import StoreError
 from chat_server.store import NewChange, NewMessage, NewReaction, Room, SQLiteStore, search_words
 from chat_server.store.base import ExportFilter, Retention
-from chat_server.store.sqlite.batch import PurgeSearch
+from chat_server.store.sqlite.batch import IndexSearch, PurgeSearch
 from chat_server.store.sqlite.store import SEARCH_PURGE_PAGES
 from chat_server.text import format_ts
 from tests.server.store_backends import AnyStore, Backend, PostgresBackend, SQLiteBackend, member
@@ -245,6 +245,46 @@ async def test_the_search_index_stays_whole_through_changes_prunes_and_merge_ste
             done = await asyncio.gather(*writes, return_exceptions=True)  # some find no target
             assert [r for r in done if isinstance(r, StoreError)] == [], f"in round {turn}"
             assert _index_faults(tmp_path / "chat.db") == [], f"after round {turn}"
+    finally:
+        await db.close()
+
+
+async def test_the_search_index_stays_whole_when_its_passes_leave_the_newest_out(
+    tmp_path: Path,
+) -> None:
+    """The writer's own index passes leave the newest messages out (``SEARCH_INDEX_AGE``):
+    edits, deletes and prunes (some reaching the room's newest entries, whose ids are then
+    given again) of messages on both sides of the mark leave the index holding exactly the
+    words it should, and a search then finds every live message."""
+    db = SQLiteStore(tmp_path / "chat.db")
+    await db.open()
+    try:
+        alice, room_id = await member(db, "alice", "general")
+        sent = 0
+        for turn in range(24):
+            for _ in range(4):
+                sent += 1
+                await db.append(NewMessage(alice.id, "alice", room_id, f"m{sent}", f"w{sent} x"))
+            last = await db.last_seq(room_id)
+            await db._committer.submit(IndexSearch(db._cache.last_id - 2))  # the newest 2 out
+            writes = [
+                db.submit_change(edit(alice.id, "alice", room_id, f"e{turn}", last, f"y{turn}")),
+                db.submit_change(edit(alice.id, "alice", room_id, f"f{turn}", last - 3, "z")),
+                db.submit_change(delete(alice.id, "alice", room_id, f"d{turn}", last - 1)),
+                db.prune(room_id, later(), limit=3 if turn % 4 else 20),
+                db._committer.submit(IndexSearch(db._cache.last_id - 1)),
+                *(db._committer.submit(PurgeSearch(SEARCH_PURGE_PAGES)) for _ in range(2)),
+            ]
+            done = await asyncio.gather(*writes, return_exceptions=True)  # some find no target
+            assert [r for r in done if isinstance(r, StoreError)] == [], f"in round {turn}"
+            assert _index_faults(tmp_path / "chat.db") == [], f"after round {turn}"
+        page = await db.history(await room_of(db, "general"), limit=100)
+        live = {m.seq for m in page.messages if m.kind is None and not m.deleted}
+        hits = await db.search(alice.id, search_words("x"), None, 100)
+        assert {h.seq for h in hits} == {
+            m.seq for m in page.messages if m.seq in live and m.body.endswith(" x")
+        }
+        assert _index_faults(tmp_path / "chat.db") == []
     finally:
         await db.close()
 

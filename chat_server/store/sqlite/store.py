@@ -537,6 +537,11 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         one but the newest SEARCH_INDEX_KEEP. Notes when the newest ids were committed."""
         now = asyncio.get_running_loop().time()
         last_id, commits = self._cache.last_id, self._commits
+        if self._aged_id > last_id or (commits and commits[-1][1] > last_id):
+            # the highest ids were erased (``forget_erased_ids``) and will be given again
+            self._aged_id = min(self._aged_id, last_id)
+            while commits and commits[-1][1] > last_id:
+                commits.pop()
         if last_id != (commits[-1][1] if commits else self._aged_id):
             if commits and now - commits[-1][0] < SEARCH_INDEX_DELAY / 2:  # one per half tick
                 commits[-1] = (commits[-1][0], last_id)
