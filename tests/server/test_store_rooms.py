@@ -87,6 +87,21 @@ async def test_a_room_created_by_a_join_is_owned_by_its_creator(store: AnyStore)
     assert await store.place(alice.id, room_id) == "owner"
 
 
+async def test_a_member_joining_again_gets_the_room_and_writes_nothing(
+    store: AnyStore,
+) -> None:
+    """Every reconnect rejoins every room: for a member that is a read, not a write."""
+    alice, general_id = await member(store, "alice", "general")
+    hiring = await create(store, alice, "hiring", private=True)
+    writes = store.stats["writes"]
+    again = [await store.join(alice.id, name, False) for name in ("general", "hiring")]
+    assert again == [
+        (Room(general_id, "general", is_dm=False, private=False), False),
+        (Room(hiring.id, "hiring", is_dm=False, private=True), False),
+    ]
+    assert store.stats["writes"] == writes
+
+
 async def test_private_rooms_are_not_listed_and_let_in_members_and_invitees_only(
     store: AnyStore,
 ) -> None:

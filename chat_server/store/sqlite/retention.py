@@ -20,6 +20,8 @@ class SQLiteRetention:
 
         async def _all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]: ...
 
+        def _now(self, sql: str, params: Sequence[Any]) -> list[Any]: ...
+
         async def _write(self, op: Any) -> Any: ...
 
         _sweeping: bool
@@ -34,7 +36,7 @@ class SQLiteRetention:
         return changed > 0
 
     async def retention(self, room_id: int) -> Retention:
-        rows = await self._all("SELECT floor, retention_s FROM rooms WHERE id = ?", (room_id,))
+        rows = self._now("SELECT floor, retention_s FROM rooms WHERE id = ?", (room_id,))
         return Retention(rows[0][0], rows[0][1]) if rows else Retention(1, None)
 
     async def expiring_rooms(self, default: float | None) -> list[tuple[int, float]]:

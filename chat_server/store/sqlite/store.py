@@ -92,6 +92,14 @@ MEMBERS_SQL = (
     " WHERE m.room_id = ? AND m.nick_key > ? ORDER BY m.nick_key LIMIT ?"
 )
 
+# The room called ?2 when user ?1 is a member of it (and not banned from it): a join that
+# changes nothing (``join``).
+MEMBER_ROOM_SQL: Final = (
+    "SELECT r.id, r.is_dm, r.private FROM rooms r"
+    " JOIN memberships m ON m.room_id = r.id AND m.user_id = ?1 WHERE r.name = ?2"
+    " AND NOT EXISTS (SELECT 1 FROM room_bans b WHERE b.room_id = r.id AND b.user_id = ?1)"
+)
+
 # The writer adds new messages to the search index in bulk, and leaves the newest out for a
 # while: a message is mostly edited (a typo, a pasted secret) or deleted within a minute of
 # being sent, and a change to a message the index holds takes its words out of the index,
@@ -376,8 +384,8 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         return rooms_page(rows, limit)
 
     async def last_seq(self, room_id: int) -> int:
-        row = await self._one("SELECT last_seq FROM rooms WHERE id = ?", (room_id,))
-        return int(row[0]) if row else 0
+        rows = self._now("SELECT last_seq FROM rooms WHERE id = ?", (room_id,))
+        return int(rows[0][0]) if rows else 0
 
     async def history(
         self,
@@ -437,6 +445,13 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         *,
         create: bool = True,
     ) -> tuple[Room, bool]:
+        # A member joining again (every reconnect rejoins every room) is let in by a read
+        # on the loop's thread, not a trip through the writer's queue: a banned user or a
+        # stranger is not a member, and a member passes every check the writer makes.
+        found = self._now(MEMBER_ROOM_SQL, (user_id, name))
+        if found:
+            room_id, room_is_dm, private = found[0]
+            return Room(id=room_id, name=name, is_dm=bool(room_is_dm), private=bool(private)), False
         result: tuple[Room, bool] = await self._write(Join((user_id,), name, is_dm, quota, create))
         return result
 
