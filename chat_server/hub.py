@@ -23,6 +23,7 @@ from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 
+from chat_server.addresses import peer
 from chat_server.framing import FrameWriter, Outbox, text_frame
 from chat_server.protocol import CLOSE_TRY_AGAIN
 from chat_server.ratelimit import Cooldown, TokenBucket
@@ -296,7 +297,7 @@ class Hub:
         A buffer stays under ``max_buffer`` plus one frame.
         """
         self.slow_closed += 1
-        where = session.ws.remote_address
+        where = peer(session.ws)  # behind a trusted proxy: the client it named
         log.info(
             "closing slow consumer %s (%s)", session.nick, where,
             extra={"event": "slow_consumer", "nick": session.nick, "peer": where, "code": 1013},
