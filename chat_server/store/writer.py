@@ -1,17 +1,25 @@
 """Group commit: one writer task takes every pending write, commits them in one
 transaction, then resolves each in submission order.
 
-The backend supplies ``apply_batch``, which runs a list of operations in one transaction
-and returns one result (or exception) per operation, or raises when the whole
-transaction failed. Futures are resolved in the order the batch was written in (the
-submission order, or the backend's ``order``), so callbacks attached to them (ack, then
-fan-out) run in seq order.
+The backend supplies ``apply_batch(ops, written)``, which runs a list of operations in
+one transaction and returns one result (or exception) per operation, or raises when the
+whole transaction failed; it calls ``written()`` once only the commit is left (below).
+Futures are resolved in the order the batch was written in (the submission order, or the
+backend's ``order``), so callbacks attached to them (ack, then fan-out) run in seq order.
 
 Under heavy load the writer lingers before a batch, as PostgreSQL's ``commit_delay`` does:
 every commit has a cost that does not depend on its size (the fsync, and one WAL page per
 room it touches), so once a batch comes in big, the next one waits up to ``linger``
 seconds (or until ``batch_max`` writes are pending) and shares that cost with more
 writes. A write that finds the server quiet is committed at once.
+
+A backend that takes concurrent transactions (PostgreSQL, whose row locks already order
+the batches of several nodes) may have ``depth`` batches in flight: the next batch is
+taken and sent as soon as the one before has called ``written()`` (its statements done,
+its commit on the way), so the database works on it while this node writes the acks of
+the one before. The next batch starts no sooner: by then the batch before holds the locks
+of every room it writes to, so a room's seqs still follow the order the batches were
+taken in, and the futures are resolved in that order too.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from chat_server.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-BatchFn = Callable[[Sequence[Any]], Awaitable[list[Any]]]
+BatchFn = Callable[[Sequence[Any], Callable[[], None]], Awaitable[list[Any]]]
 OrderFn = Callable[[Sequence[Any]], list[int]]
 BatchObserver = Callable[[int, float], None]
 
@@ -52,9 +60,11 @@ class GroupCommitter:
         linger: float = LINGER,
         linger_after: int = LINGER_AFTER,
         order: OrderFn | None = None,
+        depth: int = 1,
     ) -> None:
         """``order``: the order a batch is written (and its futures resolved) in, as
-        positions of its writes; as submitted without it."""
+        positions of its writes; as submitted without it. ``depth``: the batches that may
+        be in flight at once (see the module's doc)."""
         self._apply_batch = apply_batch
         self._order = order
         self._batch_max = batch_max
@@ -65,6 +75,8 @@ class GroupCommitter:
         self._lingering = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(depth)
+        self._depth = depth
         self.batches = 0
         self.operations = 0
         # told the size and the seconds of each batch committed (serve --metrics)
@@ -125,38 +137,72 @@ class GroupCommitter:
 
     async def _run(self) -> None:
         last = 0  # writes in the previous batch
-        while True:
-            if not self._pending:
-                if self._stopping:
-                    return
-                await self._wait()
-                continue
-            if (
-                last >= self._linger_after
-                and len(self._pending) < self._batch_max
-                and not self._stopping
-            ):
-                await self._linger_for_more()
-            batch = self._pending[: self._batch_max]
-            last = len(batch)
-            del self._pending[: self._batch_max]
-            if self._order is not None:
-                batch = [batch[i] for i in self._order([op for op, _ in batch])]
-            ops = [op for op, _ in batch]
-            began = time.perf_counter()
-            try:
-                results = await self._apply_batch(ops)
-            except Exception as exc:
-                log.error("write batch of %d failed: %s", len(ops), exc)
-                error = exc if isinstance(exc, StoreError) else StoreError(str(exc))
+        previous: asyncio.Task[None] | None = None  # the batch before, still in flight
+        try:
+            while True:
+                if not self._pending:
+                    if self._stopping:
+                        return
+                    await self._wait()
+                    continue
+                if (
+                    last >= self._linger_after
+                    and len(self._pending) < self._batch_max
+                    and not self._stopping
+                ):
+                    await self._linger_for_more()
+                if self._depth > 1:
+                    await self._slots.acquire()  # a batch in flight resolved: room for one
+                batch = self._pending[: self._batch_max]
+                last = len(batch)
+                del self._pending[: self._batch_max]
+                if self._order is not None:
+                    batch = [batch[i] for i in self._order([op for op, _ in batch])]
+                if self._depth == 1:
+                    await self._commit(batch, None, None)
+                else:
+                    written = asyncio.get_running_loop().create_future()
+                    previous = asyncio.create_task(self._commit(batch, previous, written))
+                    await written  # only its commit is left (or it failed)
+        finally:
+            if previous is not None:  # each waits for the one before: all are done
+                await previous
+
+    async def _commit(
+        self,
+        batch: list[tuple[Any, asyncio.Future[Any]]],
+        previous: asyncio.Task[None] | None,
+        written: asyncio.Future[None] | None,
+    ) -> None:
+        """Write one batch, then (after the batch before it) resolve its futures;
+        ``written`` is set once only its commit is left."""
+
+        def mark_written() -> None:
+            if written is not None and not written.done():
+                written.set_result(None)
+
+        ops = [op for op, _ in batch]
+        began = time.perf_counter()
+        try:
+            results: list[Any] | BaseException = await self._apply_batch(ops, mark_written)
+        except Exception as exc:
+            log.error("write batch of %d failed: %s", len(ops), exc)
+            results = exc if isinstance(exc, StoreError) else StoreError(str(exc))
+        finally:
+            mark_written()
+        seconds = time.perf_counter() - began
+        if previous is not None:
+            await previous
+        try:
+            if isinstance(results, BaseException):
                 for _, future in batch:
                     if not future.done():
-                        future.set_exception(error)
-                continue
+                        future.set_exception(results)
+                return
             self.batches += 1
             self.operations += len(ops)
             if self.observer is not None:
-                self.observer(len(ops), time.perf_counter() - began)
+                self.observer(len(ops), seconds)
             for (_, future), result in zip(batch, results, strict=True):
                 if future.done():
                     continue
@@ -164,3 +210,6 @@ class GroupCommitter:
                     future.set_exception(result)
                 else:
                     future.set_result(result)
+        finally:
+            if self._depth > 1:
+                self._slots.release()

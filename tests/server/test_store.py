@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -244,56 +245,101 @@ async def test_unread_counts_other_peoples_messages(store: AnyStore) -> None:
     assert (bobs.read_seq, bobs.unread) == (2, 1)
 
 
-async def test_several_nodes_writing_one_room_get_contiguous_seqs(backend: Backend) -> None:
-    """Two stores on one database, as two server nodes: seqs stay contiguous, keys unique."""
+@pytest.fixture
+async def two_nodes(backend: Backend) -> AsyncIterator[tuple[AnyStore, AnyStore]]:
+    """Two stores on one database, as two server nodes (PostgreSQL only: a SQLite file has
+    one server process, whose writer caches last_seq)."""
     if backend.name == "sqlite":
         pytest.skip("a SQLite file has one server process: its writer caches last_seq")
     node_a, node_b = backend.store(), backend.store()
     await node_a.open()
     await node_b.open()
-    try:
-        alice, room = await member(node_a, "alice", "general")
-        bob, _ = await member(node_b, "bob", "general")
-        _, other_room = await member(node_b, "bob", "random")
-        futures = []
-        for i in range(200):
-            futures.append(node_a.submit(NewMessage(alice.id, "alice", room, f"a{i}", "from A")))
-            futures.append(node_b.submit(NewMessage(bob.id, "bob", room, f"b{i}", "from B")))
-            # the same key sent through both nodes (a client retrying elsewhere): stored once
-            futures.append(node_b.submit(NewMessage(alice.id, "alice", room, f"a{i}", "retry")))
-        futures.append(node_a.submit(NewMessage(bob.id, "bob", other_room, "b-other", "x")))
-        stored = await asyncio.gather(*futures)
-        general = [s for s in stored if s.room == "general" and s.new]
-        assert sorted(s.seq for s in general) == list(range(1, 401))
-        by_key = {(s.nick, s.client_id): s.seq for s in general}
-        assert len(by_key) == 400
-        retries = stored[2:-1:3]
-        assert all(s.seq == by_key[("alice", s.client_id)] for s in retries)
-        room_obj = await node_b.room_by_name("general")
-        assert room_obj is not None
-        page = await node_b.history(room_obj, limit=500)
-        assert [m.seq for m in page.messages] == list(range(1, 401))
-        assert sorted(m.nick for m in page.messages) == ["alice"] * 200 + ["bob"] * 200
-        assert {m.body for m in page.messages if m.nick == "bob"} == {"from B"}
-        assert stored[-1].seq == 1 and await node_a.last_seq(other_room) == 1
+    yield node_a, node_b
+    await node_a.close()
+    await node_b.close()
 
-        # one key, two rooms, two nodes at once: one message; the other send gets its ack
-        await member(node_a, "alice", "random")
-        racing = await asyncio.gather(
-            *(
-                store.submit(NewMessage(alice.id, "alice", room_id, f"r{i}", "race"))
-                for i in range(20)
-                for store, room_id in ((node_a, room), (node_b, other_room))
-            )
+
+async def test_several_nodes_writing_one_room_get_contiguous_seqs(
+    two_nodes: tuple[AnyStore, AnyStore],
+) -> None:
+    """Two stores on one database, as two server nodes: seqs stay contiguous, keys unique."""
+    node_a, node_b = two_nodes
+    alice, room = await member(node_a, "alice", "general")
+    bob, _ = await member(node_b, "bob", "general")
+    _, other_room = await member(node_b, "bob", "random")
+    futures = []
+    for i in range(200):
+        futures.append(node_a.submit(NewMessage(alice.id, "alice", room, f"a{i}", "from A")))
+        futures.append(node_b.submit(NewMessage(bob.id, "bob", room, f"b{i}", "from B")))
+        # the same key sent through both nodes (a client retrying elsewhere): stored once
+        futures.append(node_b.submit(NewMessage(alice.id, "alice", room, f"a{i}", "retry")))
+    futures.append(node_a.submit(NewMessage(bob.id, "bob", other_room, "b-other", "x")))
+    stored = await asyncio.gather(*futures)
+    general = [s for s in stored if s.room == "general" and s.new]
+    assert sorted(s.seq for s in general) == list(range(1, 401))
+    by_key = {(s.nick, s.client_id): s.seq for s in general}
+    assert len(by_key) == 400
+    retries = stored[2:-1:3]
+    assert all(s.seq == by_key[("alice", s.client_id)] for s in retries)
+    room_obj = await node_b.room_by_name("general")
+    assert room_obj is not None
+    page = await node_b.history(room_obj, limit=500)
+    assert [m.seq for m in page.messages] == list(range(1, 401))
+    assert sorted(m.nick for m in page.messages) == ["alice"] * 200 + ["bob"] * 200
+    assert {m.body for m in page.messages if m.nick == "bob"} == {"from B"}
+    assert stored[-1].seq == 1 and await node_a.last_seq(other_room) == 1
+
+    # one key, two rooms, two nodes at once: one message; the other send gets its ack
+    await member(node_a, "alice", "random")
+    racing = await asyncio.gather(
+        *(
+            store.submit(NewMessage(alice.id, "alice", room_id, f"r{i}", "race"))
+            for i in range(20)
+            for store, room_id in ((node_a, room), (node_b, other_room))
         )
-        for first, second in zip(racing[::2], racing[1::2], strict=True):
-            assert (first.room, first.seq) == (second.room, second.seq)
-            assert first.new != second.new
-        stored_now = await node_a.last_seq(room) + await node_a.last_seq(other_room)
-        assert stored_now == 400 + 1 + 20
-    finally:
-        await node_a.close()
-        await node_b.close()
+    )
+    for first, second in zip(racing[::2], racing[1::2], strict=True):
+        assert (first.room, first.seq) == (second.room, second.seq)
+        assert first.new != second.new
+    stored_now = await node_a.last_seq(room) + await node_a.last_seq(other_room)
+    assert stored_now == 400 + 1 + 20
+
+
+async def test_two_nodes_batches_of_replies_and_sends_in_two_rooms_never_deadlock(
+    two_nodes: tuple[AnyStore, AnyStore], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each node's batches write both rooms, a reply (its own savepoint) in one and a run of
+    sends in the other, in opposite orders on the two nodes: every batch takes its rooms'
+    locks in one order first, so none waits for the other node's in a cycle (PostgreSQL
+    would end one in a deadlock error, and the node would retry its batch)."""
+    node_a, node_b = two_nodes
+    alice, general = await member(node_a, "alice", "general")
+    _, random = await member(node_a, "alice", "random")
+    bob, _ = await member(node_b, "bob", "general")
+    await member(node_b, "bob", "random")
+    for room in (general, random):
+        await node_a.append(NewMessage(alice.id, "alice", room, f"root{room}", "root"))
+    futures = []
+    for i in range(40):
+        for node, user, first, second in (
+            (node_a, alice, random, general),
+            (node_b, bob, general, random),
+        ):
+            nick = "alice" if user is alice else "bob"
+            futures.append(
+                node.submit(NewMessage(user.id, nick, first, f"re{i}", "reply", reply_to=1))
+            )
+            futures.extend(
+                node.submit(NewMessage(user.id, nick, second, f"s{i}-{j}", "send"))
+                for j in range(3)
+            )
+    with caplog.at_level("INFO", logger="chat_server.store.postgres.store"):
+        stored = await asyncio.wait_for(asyncio.gather(*futures), 60)
+    assert all(s.new for s in stored)
+    for name in ("general", "random"):
+        seqs = sorted(s.seq for s in stored if s.room == name)
+        assert seqs == list(range(2, 2 + 160))  # after the root: none lost, none twice
+    assert "raced another node" not in caplog.text
 
 
 async def test_sqlite_batch_statements_search_the_indexes(tmp_path: Path) -> None:

@@ -30,12 +30,16 @@ async def append_run(conn: Conn, run: Sequence[NewMessage]) -> list[Any]:
         )
     }
     # Read after the locks: whatever another node committed for these rooms is visible.
+    # One index lookup per key whatever plan PostgreSQL caches for the statement: as a
+    # plain join, the generic plan made while the table was small hashes all of it, a
+    # sequential scan per batch until an ANALYZE replans it (OFFSET 0 keeps the lookup a
+    # subquery of its own, run per key).
     existing: dict[tuple[int, str], Stored] = {}
     for row in await conn.fetch(
         "SELECT m.author_id, m.client_id, r.name, m.seq, m.ts, m.nick, m.body"
-        " FROM messages m JOIN rooms r ON r.id = m.room_id"
-        " JOIN unnest($1::bigint[], $2::text[]) AS k(author_id, client_id)"
-        " ON m.author_id = k.author_id AND m.client_id = k.client_id",
+        " FROM unnest($1::bigint[], $2::text[]) AS k(author_id, client_id)"
+        " CROSS JOIN LATERAL (SELECT * FROM messages WHERE author_id = k.author_id"
+        " AND client_id = k.client_id OFFSET 0) AS m JOIN rooms r ON r.id = m.room_id",
         [m.user_id for m in run],
         [m.client_id for m in run],
     ):

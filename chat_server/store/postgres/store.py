@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -101,6 +101,15 @@ _RETRYABLE: tuple[type[Exception], ...] = (
     asyncpg.UniqueViolationError,
 )
 _ATTEMPTS = 3
+# Group-commit batches in flight at once: the next batch's statements reach PostgreSQL
+# while the one before commits (``writer``'s doc); the rooms' row locks order two batches
+# that share a room, as they order two nodes' batches. A batch holds at most BATCH_MAX
+# writes: at that size the commit's fixed cost is already spread thin (a batch of 300
+# plain messages is ~11 ms on PostgreSQL, ~1.5 ms of it fixed), and a smaller batch lets
+# the next one form and reach the database while this one's acks are written, where one
+# batch of everything in flight would leave PostgreSQL idle meanwhile.
+BATCHES_IN_FLIGHT = 2
+BATCH_MAX = 256
 
 # The driver's failures, as opposed to our own errors.
 _DRIVER_ERRORS: tuple[type[Exception], ...] = (
@@ -183,7 +192,12 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         self.url = url
         self.pool_size = pool_size
         self._pool: _Pool | None = None
-        self._committer = GroupCommitter(self._apply_batch, batch_max, order=batch_order)
+        self._committer = GroupCommitter(
+            self._apply_batch,
+            min(batch_max, BATCH_MAX),
+            order=batch_order,
+            depth=BATCHES_IN_FLIGHT,
+        )
         self._searches = asyncio.Semaphore(max(1, pool_size // 4))
         self.applied: list[int] = []
 
@@ -497,15 +511,22 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
 
     # --- the writer task's side -----------------------------------------------------------
 
-    async def _apply_batch(self, ops: Sequence[Any]) -> list[Any]:
+    async def _apply_batch(self, ops: Sequence[Any], written: Callable[[], None]) -> list[Any]:
         """Store a batch of messages and changes in one transaction, retried when another
-        node raced."""
+        node raced. Once only the commit is left, ``written()`` lets the next batch go:
+        this one holds its rooms' locks, so the next waits for them in PostgreSQL."""
+        signalled = False
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 async with self._p.acquire() as conn, conn.transaction():
-                    return await _apply_ops(conn, ops)
+                    results = await _apply_ops(conn, ops)
+                    written()
+                    signalled = True
+                    return results
             except _RETRYABLE as exc:
-                if attempt == _ATTEMPTS:
+                # (after ``written`` the next batch may hold a room: a retry would take
+                # seqs after its)
+                if attempt == _ATTEMPTS or signalled:
                     raise StoreError(f"database write failed: {exc}") from exc
                 log.info("write batch raced another node (%s); retrying", type(exc).__name__)
             except _DRIVER_ERRORS as exc:
@@ -535,7 +556,17 @@ async def _apply_one(
 
 async def _apply_ops(conn: Conn, ops: Sequence[Any]) -> list[Any]:
     """Each run of messages in one go, each change in a savepoint of its own (a refused
-    one leaves no trace); one result (or refusal) per op."""
+    one leaves no trace); one result (or refusal) per op.
+
+    A batch that is more than one run of messages locks every room it writes to first, in
+    id order: its statements would otherwise take the rooms' locks in the order of its
+    writes, and two batches in flight (or two nodes') could each hold a room the other
+    waits for. A single run takes them in id order itself (``append_run``)."""
+    if any(_single(op) for op in ops):
+        await conn.execute(
+            "SELECT 1 FROM rooms WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE",
+            sorted({op.room_id for op in ops}),
+        )
     results: list[Any] = []
     i = 0
     while i < len(ops):

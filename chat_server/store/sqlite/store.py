@@ -496,8 +496,9 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
             raise StoreError("the database is closed")
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def _apply_batch(self, ops: Sequence[Any]) -> list[Any]:
-        """One batch, one trip to the writer thread: the whole transaction runs there."""
+    async def _apply_batch(self, ops: Sequence[Any], written: Callable[[], None]) -> list[Any]:
+        """One batch, one trip to the writer thread: the whole transaction runs there. One
+        batch at a time (one writer connection), so ``written`` is not needed."""
         conn = self._writer
         if conn is None:
             raise StoreError("the database is closed")
