@@ -15,6 +15,7 @@ import pytest
 
 from chat_server.errors import NotMember, StoreError, TooCostly
 from chat_server.store import NewMessage, SQLiteStore, search_words
+from chat_server.store.postgres.store import PostgresStore
 from chat_server.store.sqlite import change_runs
 from chat_server.store.sqlite.batch import (
     CHECK_SQL,
@@ -193,6 +194,45 @@ async def test_an_sqlite_search_walks_the_index_newest_first_and_sorts_nothing(
     ):
         plan = await sqlite.plan(sql, *params)
         assert "VIRTUAL TABLE INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+async def test_a_postgres_search_walks_the_newest_then_asks_the_index(
+    backend: Backend, store: AnyStore
+) -> None:
+    """With a walk of 4 entries, hits above and below it (and rooms interleaved) come back
+    as one query would give them: the newest first, nothing twice, none missed, none of
+    a room the user is not in."""
+    if not isinstance(store, PostgresStore):
+        pytest.skip("the walk is PostgreSQL's (SQLite's FTS5 index reads newest first)")
+    alice, general = await member(store, "alice", "general")
+    bob, ops = await member(store, "bob", "ops")
+    await member(store, "bob", "general")
+    words = {i: "needle" if i % 5 == 0 else "hay" for i in range(40)}
+    words.update({38: "needle rare", 2: "rare"})
+    for i, text in words.items():
+        room, author = (general, alice) if i % 3 else (ops, bob)
+        await store.append(NewMessage(author.id, author.nick, room, f"k{i}", f"{text} {i}"))
+
+    def newest(word: str, rooms: set[int], limit: int) -> list[str]:
+        hits = [f"{words[i]} {i}" for i in reversed(range(40)) if word in words[i].split()]
+        chosen = [h for h in hits if (general if int(h.split()[-1]) % 3 else ops) in rooms]
+        return chosen[:limit]
+
+    # (who, the room asked, the limit, the rooms whose hits count)
+    cases: list[tuple[int, int | None, int, set[int]]] = [
+        (bob.id, None, 50, {general, ops}),
+        (bob.id, None, 3, {general, ops}),
+        (bob.id, ops, 50, {ops}),
+        (bob.id, general, 2, {general}),
+        (alice.id, None, 50, {general}),
+        (alice.id, ops, 50, set()),  # not hers: nothing
+    ]
+    for walk in (4, 1, 100_000):
+        store.search_walk = walk
+        for user, asked, limit, rooms in cases:
+            for word in ("needle", "rare", "absent"):
+                hits = await store.search(user, [word], asked, limit)
+                assert [h.body for h in hits] == newest(word, rooms, limit), (walk, asked, word)
 
 
 async def test_a_search_past_its_deadline_is_stopped(backend: Backend, store: AnyStore) -> None:

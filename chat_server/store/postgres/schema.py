@@ -220,6 +220,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # A join reads the room's owner and ops (``FACTS_SQL``): along an index of the members
     # with a role only, not a walk over every member.
     ("CREATE INDEX memberships_roles ON memberships (room_id) WHERE role <> 'member'",),
+    # Search newest first (``search.py``): each message's words stored beside it, so a
+    # search can walk the newest entries testing each without parsing its text; the index
+    # reads the same column. Rewrites the table once (every row gets its words).
+    (
+        "ALTER TABLE messages ADD COLUMN words tsvector GENERATED ALWAYS AS"
+        " (CASE WHEN kind = 0 THEN to_tsvector('simple', body) END) STORED",
+        "DROP INDEX messages_search",
+        "CREATE INDEX messages_search ON messages USING GIN (words) WHERE kind = 0",
+    ),
 )
 
 # Any constant works: nodes starting together take turns at migrating.

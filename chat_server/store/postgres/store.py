@@ -41,7 +41,6 @@ from chat_server.protocol import (
 from chat_server.store import pages
 from chat_server.store.base import (
     CREATION_WINDOW,
-    SEARCH_COLUMNS,
     NewChange,
     NewMessage,
     NewReaction,
@@ -55,6 +54,7 @@ from chat_server.store.base import (
     rooms_page,
 )
 from chat_server.store.pages import numbered
+from chat_server.store.postgres import search as fulltext
 from chat_server.store.postgres.accounts import PostgresAccounts
 from chat_server.store.postgres.answers import apply_reaction, apply_reply
 from chat_server.store.postgres.batch import append_run
@@ -199,6 +199,7 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
             depth=BATCHES_IN_FLIGHT,
         )
         self._searches = asyncio.Semaphore(max(1, pool_size // 4))
+        self.search_walk = fulltext.WALK  # entries a search walks before the index (tests)
         self.applied: list[int] = []
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -207,9 +208,15 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         try:
             # min_size=0: with a floor, the pool reconnects in the background while the
             # database is down and logs a traceback on every attempt; without one, the next
-            # request reconnects, and an outage costs one clear error per request.
+            # request reconnects, and an outage costs one clear error per request. No JIT:
+            # every query here is short, and compiling one (whenever a plan's estimate
+            # passes jit_above_cost, as a search's first plans do) takes 10 ms and more.
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=0, max_size=self.pool_size, timeout=10
+                self.url,
+                min_size=0,
+                max_size=self.pool_size,
+                timeout=10,
+                server_settings={"jit": "off"},
             )
             async with self._p.acquire() as conn:
                 self.applied = await migrate(conn)
@@ -466,26 +473,26 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         *,
         deadline: float | None = None,
     ) -> list[SearchHit]:
-        """Full text ('simple' configuration); the words are AND-ed, never query syntax."""
+        """Full text ('simple' configuration); the words are AND-ed, never query syntax.
+        Newest first: a walk of the newest entries, then the index (``search.py``)."""
         if not words:
             return []
-        sql = (
-            f"SELECT {SEARCH_COLUMNS} FROM messages m"
-            " JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = $1"
-            " JOIN rooms r ON r.id = m.room_id"
-            " WHERE to_tsvector('simple', m.body) @@ plainto_tsquery('simple', $2)"
-            " AND m.kind = 0"  # the index's predicate: change rows are not searched
-        )
-        args: list[object] = [user_id, " ".join(words)]
-        if room_id is not None:
-            sql += " AND m.room_id = $3"
-            args.append(room_id)
-        sql += f" ORDER BY m.id DESC LIMIT ${len(args) + 1}"
-        args.append(limit)
+        loop = asyncio.get_running_loop()
+        end = None if deadline is None else loop.time() + deadline
+
+        async def fetch(sql: str, *args: object) -> list[Any]:
+            # past the timeout the driver cancels the query on the server too
+            left = None if end is None else end - loop.time()
+            if left is not None and left <= 0:
+                raise TimeoutError
+            rows: list[Any] = await self._p.fetch(sql, *args, timeout=left)
+            return rows
+
         async with self._searches:
             try:
-                # past the timeout the driver cancels the query on the server too
-                rows = await self._p.fetch(sql, *args, timeout=deadline)
+                rows = await fulltext.search(
+                    fetch, user_id, words, room_id, limit, self.search_walk
+                )
             except TimeoutError as exc:
                 raise TooCostly(f"the query ran past {deadline:g} s") from exc
             except _DRIVER_ERRORS as exc:
