@@ -59,6 +59,9 @@ async def test_a_request_that_keeps_failing_closes_the_connection_1008(
     server = await make_server(bad_frames=Allowance(10, 2.0), search_burst=1000, read_burst=1000)
     async with server.login("mallory") as mallory, server.login("bob") as bob:
         await bob.join("general")
+        await mallory.join("lair")  # a search reads the index only where she has messages
+        await mallory.say("lair", "my own words", "w1")
+        await mallory.request({"type": "search", "q": "words"}, "results")  # indexed now
         # the search index is damaged: every search now fails inside the store
         with sqlite3.connect(server.settings.db_path) as db:
             db.execute("DROP TABLE messages_fts")

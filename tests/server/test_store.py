@@ -17,13 +17,13 @@ from chat_server.errors import NotMember, StoreError, TooCostly
 from chat_server.store import NewMessage, SQLiteStore, search_words
 from chat_server.store.postgres.store import PostgresStore
 from chat_server.store.sqlite import change_runs
+from chat_server.store.sqlite import search as fts
 from chat_server.store.sqlite.batch import (
     CHECK_SQL,
     LAST_SEQ_SQL,
     READ_SEQ_SQL,
     SEARCH_SQL,
 )
-from chat_server.store.sqlite.store import FIND_IN_ROOM_SQL, FIND_SQL
 from chat_server.store.sqlite.values import STATEMENT_CACHE, TEMPLATES, chunk_sizes, values_sql
 from tests.server.store_backends import AnyStore, Backend, SQLiteBackend, member
 from tests.server.store_backends import backend as backend  # the fixtures, for this module
@@ -173,12 +173,13 @@ async def test_search_walks_the_users_rooms_newest_first_between_others(
     assert await store.search(bob.id, ["haystack"], None, 50) == []
 
 
-async def test_an_sqlite_search_walks_the_index_newest_first_and_sorts_nothing(
+async def test_an_sqlite_search_reads_the_index_in_the_direction_fts5_reads_fast(
     tmp_path: Path,
 ) -> None:
-    """The plan reads the full-text index in rowid order, down from the newest, and stops at
-    the limit, also once ANALYZE has run: it must not collect every match of a word to sort
-    them. (PostgreSQL's GIN index has no order to walk.)"""
+    """Near the newest message, the plan walks the full-text index newest first and stops
+    at the limit, also once ANALYZE has run: it must not collect every match of a word to
+    sort them. A window further down reads the index ascending (FTS5 is asked for no
+    order) and sorts only that window's hits. (PostgreSQL's GIN index has no order.)"""
     sqlite = SQLiteBackend(tmp_path / "chat.db")
     store = sqlite.store()
     await store.open()
@@ -188,22 +189,22 @@ async def test_an_sqlite_search_walks_the_index_newest_first_and_sorts_nothing(
         await store.search(alice.id, ["needle"], None, 5)  # indexed now
     finally:
         await store.close()
-    for sql, params in (
-        (FIND_SQL, (alice.id, "needle", 5)),
-        (FIND_IN_ROOM_SQL, (alice.id, "needle", 5, room)),
-    ):
-        plan = await sqlite.plan(sql, *params)
+    for in_room in (False, True):
+        params = (alice.id, "needle", 5, room, 1, 10)
+        plan = await sqlite.plan(fts.FIND_SQL[in_room, True], *params)
         assert "VIRTUAL TABLE INDEX" in plan and "TEMP B-TREE" not in plan, plan
+        plan = await sqlite.plan(fts.FIND_SQL[in_room, False], *params)
+        assert plan.startswith("SCAN f VIRTUAL TABLE INDEX"), plan
+        assert plan.endswith("USE TEMP B-TREE FOR ORDER BY"), plan
 
 
-async def test_a_postgres_search_walks_the_newest_then_asks_the_index(
+async def test_a_search_in_steps_finds_what_one_query_would(
     backend: Backend, store: AnyStore
 ) -> None:
-    """With a walk of 4 entries, hits above and below it (and rooms interleaved) come back
-    as one query would give them: the newest first, nothing twice, none missed, none of
-    a room the user is not in."""
-    if not isinstance(store, PostgresStore):
-        pytest.skip("the walk is PostgreSQL's (SQLite's FTS5 index reads newest first)")
+    """Hits above and below a step (rooms interleaved) come back as one query would give
+    them: the newest first, nothing twice, none missed, none of a room the user is not
+    in. PostgreSQL walks 4, 1 or 100,000 entries before it asks the index; SQLite reads
+    windows of 4, 1 or 100,000 rowids, or one newest-first query."""
     alice, general = await member(store, "alice", "general")
     bob, ops = await member(store, "bob", "ops")
     await member(store, "bob", "general")
@@ -227,12 +228,18 @@ async def test_a_postgres_search_walks_the_newest_then_asks_the_index(
         (alice.id, None, 50, {general}),
         (alice.id, ops, 50, set()),  # not hers: nothing
     ]
-    for walk in (4, 1, 100_000):
-        store.search_walk = walk
+    if isinstance(store, PostgresStore):
+        settings = [{"search_walk": n} for n in (4, 1, 100_000)]
+    else:  # a reach of 0: windows whatever the rooms; past every message: one query
+        settings = [{"search_window": n, "search_reach": 0} for n in (4, 1, 100_000)]
+        settings.append({"search_reach": 1000})
+    for setting in settings:
+        for name, value in setting.items():
+            setattr(store, name, value)
         for user, asked, limit, rooms in cases:
             for word in ("needle", "rare", "absent"):
                 hits = await store.search(user, [word], asked, limit)
-                assert [h.body for h in hits] == newest(word, rooms, limit), (walk, asked, word)
+                assert [h.body for h in hits] == newest(word, rooms, limit), (setting, asked, word)
 
 
 async def test_a_search_past_its_deadline_is_stopped(backend: Backend, store: AnyStore) -> None:

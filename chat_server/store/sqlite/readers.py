@@ -9,16 +9,18 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chat_server.errors import StoreError, TooCostly
 
 # How often (in SQLite virtual-machine instructions) a query with a deadline looks at the
 # clock: a few microseconds apart, and a Python call each time costs about 1 % of the query
 DEADLINE_CHECK_EVERY = 10_000
+
+_T = TypeVar("_T")
 
 
 def open_reader(path: Path, busy_ms: int = 5000) -> sqlite3.Connection:
@@ -55,14 +57,19 @@ class ReaderThread:
     ) -> list[Any]:
         """All rows of one query; with a ``deadline``, TooCostly if it runs longer than that
         many seconds on the thread (the time it waited for the thread not counted)."""
+        return await self.run(_fetch, sql, params, deadline=deadline)
+
+    async def run(self, fn: Callable[..., _T], *args: Any, deadline: float | None = None) -> _T:
+        """``fn(connection, *args)`` on the thread, in one trip (the queries of one read);
+        with a ``deadline`` as for :meth:`all`, for all of them together."""
         conn, pool = self._conn, self._pool
         if conn is None or pool is None:
             raise StoreError("the database is closed")
         loop = asyncio.get_running_loop()
         try:
             if deadline is None:
-                return await loop.run_in_executor(pool, _fetch, conn, sql, params)
-            return await loop.run_in_executor(pool, _fetch_within, conn, sql, params, deadline)
+                return await loop.run_in_executor(pool, fn, conn, *args)
+            return await loop.run_in_executor(pool, _within, deadline, fn, conn, *args)
         except sqlite3.Error as exc:
             raise StoreError(str(exc)) from exc
 
@@ -80,10 +87,8 @@ def _fetch(conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[An
     return conn.execute(sql, params).fetchall()
 
 
-def _fetch_within(
-    conn: sqlite3.Connection, sql: str, params: Sequence[Any], seconds: float
-) -> list[Any]:
-    """On the reader's thread: :func:`_fetch`, stopped (TooCostly) past ``seconds``."""
+def _within(seconds: float, fn: Callable[..., _T], conn: sqlite3.Connection, *args: Any) -> _T:
+    """On the reader's thread: ``fn(conn, *args)``, stopped (TooCostly) past ``seconds``."""
     ends = time.monotonic() + seconds
 
     def overdue() -> bool:
@@ -91,7 +96,7 @@ def _fetch_within(
 
     conn.set_progress_handler(overdue, DEADLINE_CHECK_EVERY)
     try:
-        return _fetch(conn, sql, params)
+        return fn(conn, *args)
     except sqlite3.OperationalError as exc:
         if overdue():
             raise TooCostly(f"the query ran past {seconds:g} s") from exc

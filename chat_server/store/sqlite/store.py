@@ -32,7 +32,6 @@ from chat_server.protocol import (
 )
 from chat_server.store import pages
 from chat_server.store.base import (
-    SEARCH_COLUMNS,
     NewChange,
     NewMessage,
     NewReaction,
@@ -60,6 +59,7 @@ from chat_server.store.rooms import (
     place_params,
     room_facts,
 )
+from chat_server.store.sqlite import search as fts
 from chat_server.store.sqlite.accounts import SQLiteAccounts
 from chat_server.store.sqlite.batch import (
     IndexSearch,
@@ -129,35 +129,6 @@ SEARCH_PURGE_SPACING = 9.0
 SEARCH_PURGE_PAGES = 64
 
 
-def _search_sql(in_room: bool) -> str:
-    """A search of the words (?2) in the rooms of user ?1 (only room ?4 when ``in_room``),
-    the ?3 newest hits. FTS5 walks the matches newest first (ORDER BY f.rowid, which is
-    m.id) and stops at the limit; ORDER BY m.id would sort every match first, and so would
-    another order of the tables, which the planner may pick once ANALYZE has run (CROSS
-    JOIN keeps the order written). The rowid span of the rooms searched (from the first
-    entry of the oldest to the last of the newest) keeps it from walking what lies beyond
-    them; a word common elsewhere and rare in them is what the search deadline is for."""
-    rooms = "SELECT room_id FROM memberships WHERE user_id = ?1"
-    if in_room:
-        rooms += " AND room_id = ?4"
-    first = "(SELECT id FROM messages WHERE room_id = s.room_id ORDER BY seq LIMIT 1)"
-    last = "(SELECT id FROM messages WHERE room_id = s.room_id ORDER BY seq DESC LIMIT 1)"
-    return (
-        f"SELECT {SEARCH_COLUMNS} FROM messages_fts f CROSS JOIN messages m ON m.id = f.rowid"
-        " CROSS JOIN memberships ms ON ms.room_id = m.room_id AND ms.user_id = ?1"
-        " CROSS JOIN rooms r ON r.id = m.room_id"
-        " WHERE messages_fts MATCH ?2 AND m.kind = 0 AND m.deleted = 0"
-        f" AND f.rowid >= (SELECT min({first}) FROM ({rooms}) s)"
-        f" AND f.rowid <= (SELECT max({last}) FROM ({rooms}) s)"
-        + (" AND m.room_id = ?4" if in_room else "")
-        + " ORDER BY f.rowid DESC LIMIT ?3"
-    )
-
-
-FIND_SQL: Final = _search_sql(in_room=False)
-FIND_IN_ROOM_SQL: Final = _search_sql(in_room=True)
-
-
 class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
     """The Store protocol on one SQLite file."""
 
@@ -168,6 +139,10 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         self._writer: sqlite3.Connection | None = None
         self._reader = ReaderThread(path, "sqlite-reader")
         self._searcher = ReaderThread(path, "sqlite-search")
+        # a search's first window of rowids, and how near the newest message its rooms must
+        # end for one newest-first query instead (``search.py``; tests make them small)
+        self.search_window = fts.WINDOW
+        self.search_reach = fts.DESCENDING_REACH
         self._inline: sqlite3.Connection | None = None
         self._committer = GroupCommitter(self._apply_batch, batch_max, order=batch_order)
         self._cache = WriterCache()
@@ -424,11 +399,16 @@ class SQLiteStore(SQLiteAccounts, SQLiteRoomAdmin, SQLiteRetention):
         if self._cache.unindexed:
             await self._write(IndexSearch())
         query = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
-        params: list[Any] = [user_id, query, limit]
-        if room_id is not None:
-            params.append(room_id)
-        sql = FIND_IN_ROOM_SQL if room_id is not None else FIND_SQL
-        rows = await self._searcher.all(sql, params, deadline=deadline)
+        rows = await self._searcher.run(
+            fts.newest_hits,
+            user_id,
+            query,
+            room_id,
+            limit,
+            self.search_window,
+            self.search_reach,
+            deadline=deadline,
+        )
         return await pages.hits(self._searcher.all, rows)
 
     # --- writes ---------------------------------------------------------------------------
