@@ -182,8 +182,15 @@ async def test_a_flood_of_alike_errors_is_logged_ten_times_and_counted(
     server = serve(
         "--port", "0", "--db", str(db), "--search-burst", "100000", "--read-burst", "100000"
     )
-    hi = await welcome(server.url, nick="mallory", password="pw")
-    assert hi["type"] == "welcome", hi
+    async with connect(server.url, open_timeout=TIMEOUT) as ws:
+        hi = await request(ws, {"type": "hello", "nick": "mallory", "password": "pw"}, "welcome")
+        assert hi["type"] == "welcome", hi
+        # a search reads the index only where she has messages: one, in the index
+        await join(ws, "lair")
+        said = {"type": "send", "room": "lair", "body": "my own words", "id": "w1"}
+        assert (await request(ws, said, "ack"))["seq"] == 1
+        found = await request(ws, {"type": "search", "q": "words"}, "results")
+        assert [hit["body"] for hit in found["messages"]] == ["my own words"]
     with sqlite3.connect(db) as damage:  # every search now fails inside the store
         damage.execute("DROP TABLE messages_fts")
     failures = 0
