@@ -158,7 +158,13 @@ async def search(ctx: Context, session: Session, frame: p.Search) -> None:
     spend(frame.ref, session.reads, session.searches)
     room_id = None
     if frame.room is not None:
-        room_id = (await member_room(ctx, session, frame.room, "search", frame.ref)).id
+        # The search itself reads only the user's rooms, so membership is asked of the
+        # store only when it found nothing: to tell an empty room from one the user is not in.
+        check(session, frame.room, frame.ref)
+        room = await ctx.room(frame.room)
+        if room is None:
+            room = await member_room(ctx, session, frame.room, "search", frame.ref)
+        room_id = room.id
     ctx.searching.add(user)
     try:
         hits = await ctx.store.search(
@@ -174,4 +180,6 @@ async def search(ctx: Context, session: Session, frame: p.Search) -> None:
         ) from exc
     finally:
         ctx.searching.discard(user)
+    if not hits and frame.room is not None and frame.room not in session.rooms:
+        await member_room(ctx, session, frame.room, "search", frame.ref)
     write_results(ctx, session, p.Results(messages=hits, ref=frame.ref))

@@ -300,10 +300,24 @@ def test_search_covers_only_rooms_the_user_is_member_of(chat: Chat) -> None:
     w = uniq("w")
     alice.send_msg(room, f"{w} secret plans")
     assert search(eve, w) == []
+
+    def stranger_refused(name: str, ref: str) -> None:
+        err = eve.error_for({"type": "search", "q": w, "room": name, "ref": ref})
+        assert_error(err, "not_member", ref=ref)
+
+    # a room with matching words, and a room that does not exist, say the same
+    stranger_refused(room, "s1")
+    stranger_refused(uniq("none"), "s2")
     eve.join(room)
     assert [m["body"] for m in search(eve, w)] == [f"{w} secret plans"]
+    assert [m["body"] for m in search(eve, w, room=room)] == [f"{w} secret plans"]
+    # a member's search with no hits is an empty page, joined in this session or not
+    assert search(eve, uniq("absent"), room=room) == []
+    assert alice.user is not None
+    assert search(chat.login(alice.user), uniq("absent"), room=room) == []
     eve.request({"type": "leave", "room": room}, "left")
     assert search(eve, w) == []
+    stranger_refused(room, "s3")
 
 
 # --------------------------------------------------------------------------- rate limit
