@@ -6,7 +6,8 @@ Both databases are filled straight into the server's own schema: SQLite by ``pro
 migrated schema (its GIN index is the table's). Every message body holds its seq and eight
 words drawn from a vocabulary of 64 (seeded): each word is in about one message in eight, a
 pair of words in about one in sixty. Every search asks for a random pair of them (a fresh
-pair per request), the default limit of 50 newest hits.
+pair per request), the default limit of 50 newest hits. The one-room searcher has joined
+the room, as a client searching the room on its screen has.
 """
 
 from __future__ import annotations
@@ -161,8 +162,9 @@ def search_1m(ctx: Context, url: str | None = None, count: int | None = None) ->
             room_user, all_user = stack.enter_context(
                 ctx.workers(SCENARIO, "chat", server.port, "room-searcher", "all-searcher")
             )
-            for user, token in zip((room_user, all_user), tokens[store], strict=True):
-                user.call("connect", clients=[{"room": "", "token": token, "count": False}])
+            # the room's searcher has joined it, as a client searching the room it shows
+            for user, token, room in zip((room_user, all_user), tokens[store], ("big", "")):
+                user.call("connect", clients=[{"room": room, "token": token, "count": False}])
             room_user.call("search", queries=queries(10, 0), room="big")  # warm-up
             all_user.call("search", queries=queries(10, 0))
             clients[store] = (room_user, all_user)

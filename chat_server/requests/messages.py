@@ -158,10 +158,11 @@ async def search(ctx: Context, session: Session, frame: p.Search) -> None:
     spend(frame.ref, session.reads, session.searches)
     room_id = None
     if frame.room is not None:
-        # The search itself reads only the user's rooms, so membership is asked of the
-        # store only when it found nothing: to tell an empty room from one the user is not in.
-        check(session, frame.room, frame.ref)
-        room = await ctx.room(frame.room)
+        # In a room this connection has joined, the search's own reading of the user's
+        # memberships is the check (a round trip less on PostgreSQL). Elsewhere the store
+        # is asked first: a stranger's search costs nothing, and its answer (or its time)
+        # never tells that a private room exists.
+        room = await ctx.room(frame.room) if frame.room in session.rooms else None
         if room is None:
             room = await member_room(ctx, session, frame.room, "search", frame.ref)
         room_id = room.id
@@ -180,6 +181,4 @@ async def search(ctx: Context, session: Session, frame: p.Search) -> None:
         ) from exc
     finally:
         ctx.searching.discard(user)
-    if not hits and frame.room is not None and frame.room not in session.rooms:
-        await member_room(ctx, session, frame.room, "search", frame.ref)
     write_results(ctx, session, p.Results(messages=hits, ref=frame.ref))

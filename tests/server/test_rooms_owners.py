@@ -215,6 +215,8 @@ async def test_a_kicked_user_stops_receiving_the_room_at_once(
         assert (await refused(mallory, {"type": "history", "room": "lobby"}))["code"] == (
             "not_member"
         )
+        searched = await refused(mallory, {"type": "search", "q": "pills", "room": "lobby"})
+        assert searched["code"] == "not_member"
         assert "room lobby: alice kick mallory" in caplog.text
         assert "pills" not in caplog.text
         # a public room takes the kicked back; a ban keeps them out
