@@ -158,11 +158,10 @@ async def search(ctx: Context, session: Session, frame: p.Search) -> None:
     spend(frame.ref, session.reads, session.searches)
     room_id = None
     if frame.room is not None:
-        # In a room this connection has joined, the search's own reading of the user's
-        # memberships is the check (a round trip less on PostgreSQL). Elsewhere the store
-        # is asked first: a stranger's search costs nothing, and its answer (or its time)
-        # never tells that a private room exists.
-        room = await ctx.room(frame.room) if frame.room in session.rooms else None
+        # As for history: a room this connection has joined needs no membership lookup
+        # (the search reads only the user's rooms besides). Elsewhere the store is asked
+        # first, so a stranger's search costs nothing and never tells of a private room.
+        room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
         if room is None:
             room = await member_room(ctx, session, frame.room, "search", frame.ref)
         room_id = room.id
