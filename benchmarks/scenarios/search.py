@@ -163,7 +163,9 @@ def search_1m(ctx: Context, url: str | None = None, count: int | None = None) ->
                 ctx.workers(SCENARIO, "chat", server.port, "room-searcher", "all-searcher")
             )
             # the room's searcher has joined it, as a client searching the room it shows
-            for user, token, room in zip((room_user, all_user), tokens[store], ("big", "")):
+            for user, token, room in zip(
+                (room_user, all_user), tokens[store], ("big", ""), strict=True
+            ):
                 user.call("connect", clients=[{"room": room, "token": token, "count": False}])
             room_user.call("search", queries=queries(10, 0), room="big")  # warm-up
             all_user.call("search", queries=queries(10, 0))
