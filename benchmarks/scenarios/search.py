@@ -7,7 +7,8 @@ migrated schema (its GIN index is the table's). Every message body holds its seq
 words drawn from a vocabulary of 64 (seeded): each word is in about one message in eight, a
 pair of words in about one in sixty. Every search asks for a random pair of them (a fresh
 pair per request), the default limit of 50 newest hits. The one-room searcher has joined
-the room, as a client searching the room on its screen has.
+the room, as a protocol client searching a room it follows would (``chat-tui`` and the
+browser search all of a user's rooms: the 50-room searcher's case).
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def search_1m(ctx: Context, url: str | None = None, count: int | None = None) ->
             room_user, all_user = stack.enter_context(
                 ctx.workers(SCENARIO, "chat", server.port, "room-searcher", "all-searcher")
             )
-            # the room's searcher has joined it, as a client searching the room it shows
+            # the room's searcher has joined it (a client searching a room it follows)
             for user, token, room in zip(
                 (room_user, all_user), tokens[store], ("big", ""), strict=True
             ):
