@@ -123,8 +123,9 @@ def _committed(
 @handles(p.History)
 async def history(ctx: Context, session: Session, frame: p.History) -> None:
     spend(frame.ref, session.reads)
-    # a room this connection has joined needs no membership lookup: leaving it (here or
-    # on any node) takes it out of session.rooms first
+    # a room this connection has joined needs no membership lookup of its own: the page's
+    # query reads the rows only while the user is a member (``reader``), so a kick or a
+    # leave committed on another node counts before this node hears of it
     room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
     if room is None:
         room = await member_room(ctx, session, frame.room, "history", frame.ref)
@@ -136,6 +137,7 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
         limit=frame.limit,
         thread=frame.thread,
         around=frame.around,
+        reader=session.user_id,
     )
     ctx.metrics.history_page(time.perf_counter() - reading)
     reply = p.HistoryPage(

@@ -637,11 +637,14 @@ class Store(Protocol):
         upto: int | None = None,
         thread: int | None = None,
         around: int | None = None,
+        reader: int | None = None,
     ) -> Page:
         """A page: the newest before ``before`` (capped at ``upto``), ascending from
         ``after``, the thread of the message ``thread`` (root and replies, ascending from
         ``after``; NotFound when it is not a message), or ``limit`` entries from
-        ``limit // 2`` before the seq ``around`` (``more``: older ones exist)."""
+        ``limit // 2`` before the seq ``around`` (``more``: older ones exist).
+        ``reader``: the user asking; the rows are read only while they are a member (in the
+        same statement), NotMember otherwise."""
         ...
 
     async def search(

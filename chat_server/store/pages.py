@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from chat_server.errors import NotFound
+from chat_server.errors import NotFound, NotMember
 from chat_server.protocol import MAX_SEQ, Reaction, SearchHit
 from chat_server.store.base import (
     DETAIL_COLUMNS,
@@ -85,6 +85,30 @@ async def hits(query: Query, rows: Sequence[Any]) -> list[SearchHit]:
     return search_hits(rows, await reactions_of(query, ids))
 
 
+def _scope(room: Room, reader: int | None) -> tuple[str, tuple[int, ...]]:
+    """The rows of ``room`` a page may read, as a WHERE condition and its parameters: with
+    a ``reader``, only while that user is a member, tested in the statement that reads the
+    rows (one snapshot), so a page read just after a kick committed elsewhere shows nothing
+    even when the connection has not yet heard of the kick."""
+    if reader is None:
+        return "room_id = ?", (room.id,)
+    return (
+        "room_id = ? AND EXISTS (SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?)",
+        (room.id, reader, room.id),
+    )
+
+
+async def _check_reader(query: Query, room: Room, reader: int | None) -> None:
+    """After a page read no rows: NotMember when ``reader`` is not a member (the empty
+    page stands otherwise)."""
+    if reader is None:
+        return
+    if not await query(
+        "SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?", (reader, room.id)
+    ):
+        raise NotMember(f"you are not a member of {room.name}")
+
+
 async def recent(
     query: Query,
     room: Room,
@@ -93,20 +117,24 @@ async def recent(
     after: int | None,
     limit: int,
     upto: int | None,
+    reader: int | None = None,
 ) -> Page:
     """A keyset page: ``after`` ascending from a seq, otherwise the newest before one.
 
     ``more`` says whether another page lies beyond this one in the paging direction
     (newer for ``after``, older otherwise). ``upto`` caps the page at a seq (a join reads
-    history up to the ``last_seq`` it reported).
+    history up to the ``last_seq`` it reported). ``reader``: see ``_scope``.
     """
     ceiling = upto if upto is not None else MAX_SEQ
+    where, scope = _scope(room, reader)
     if after is not None:
         rows = await query(
-            f"SELECT {PAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq > ?"
+            f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq > ?"
             " AND seq <= ? ORDER BY seq LIMIT ?",
-            (room.id, after, ceiling, limit + 1),
+            (*scope, after, ceiling, limit + 1),
         )
+        if not rows:
+            await _check_reader(query, room, reader)
         return await page(query, room, rows, limit, newest_first=False)
     top = ceiling if before is None else min(before - 1, ceiling)
     if top < MAX_SEQ:
@@ -116,47 +144,65 @@ async def recent(
         # holds means a ``before`` past the room's end: the general query below.
         low = max(1, top - limit)
         rows = await query(
-            f"SELECT {PAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq >= ?"
+            f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq >= ?"
             " AND seq <= ? ORDER BY seq",
-            (room.id, low, top),
+            (*scope, low, top),
         )
         if len(rows) == top - low + 1:
             rows.reverse()
             return await page(query, room, rows, limit, newest_first=True)
     rows = await query(
-        f"SELECT {PAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq <= ?"
-        " ORDER BY seq DESC LIMIT ?",
-        (room.id, top, limit + 1),
+        f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq <= ? ORDER BY seq DESC LIMIT ?",
+        (*scope, top, limit + 1),
     )
+    if not rows:
+        await _check_reader(query, room, reader)
     return await page(query, room, rows, limit, newest_first=True)
 
 
-async def thread(query: Query, room: Room, seq: int, *, after: int | None, limit: int) -> Page:
+async def thread(
+    query: Query,
+    room: Room,
+    seq: int,
+    *,
+    after: int | None,
+    limit: int,
+    reader: int | None = None,
+) -> Page:
     """The thread of the message at ``seq`` (its root and the root's replies), ascending
     from ``after``; NotFound when ``seq`` is not a message of the room."""
+    where, scope = _scope(room, reader)
     found = await query(
-        "SELECT thread FROM messages WHERE room_id = ? AND seq = ? AND kind = 0", (room.id, seq)
+        f"SELECT thread FROM messages WHERE {where} AND seq = ? AND kind = 0", (*scope, seq)
     )
     if not found:
+        await _check_reader(query, room, reader)
         raise NotFound(f"no message {seq} in {room.name}")
     root = found[0][0] or seq
     start = -1 if after is None else after
     rows = await query(
-        f"SELECT {PAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq = ? AND seq > ?"
-        f" UNION ALL SELECT {PAGE_COLUMNS} FROM messages WHERE room_id = ? AND thread = ?"
+        f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq = ? AND seq > ?"
+        f" UNION ALL SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND thread = ?"
         " AND seq > ? ORDER BY seq LIMIT ?",
-        (room.id, root, start, room.id, root, start, limit + 1),
+        (*scope, root, start, *scope, root, start, limit + 1),
     )
+    if not rows:
+        await _check_reader(query, room, reader)
     return await page(query, room, rows, limit, newest_first=False)
 
 
-async def around(query: Query, room: Room, seq: int, *, limit: int) -> Page:
+async def around(
+    query: Query, room: Room, seq: int, *, limit: int, reader: int | None = None
+) -> Page:
     """The ``limit`` entries from ``limit // 2`` before ``seq`` on; ``more``: there are
     older ones."""
     low = max(1, seq - limit // 2)
+    where, scope = _scope(room, reader)
     rows = await query(
-        f"SELECT {PAGE_COLUMNS} FROM messages WHERE room_id = ? AND seq >= ? ORDER BY seq LIMIT ?",
-        (room.id, low, limit),
+        f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq >= ? ORDER BY seq LIMIT ?",
+        (*scope, low, limit),
     )
+    if not rows:
+        await _check_reader(query, room, reader)
     found = await page(query, room, rows, limit, newest_first=False)
     return dataclasses.replace(found, more=low > found.floor)

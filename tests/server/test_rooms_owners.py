@@ -231,6 +231,41 @@ async def test_a_kicked_user_stops_receiving_the_room_at_once(
         await mallory.join("lobby")
 
 
+async def test_a_kick_this_node_has_not_heard_of_yet_still_keeps_history_from_the_kicked(
+    server: ChatServerUnderTest,
+) -> None:
+    """With several nodes, a kick committed on another one reaches this node's connections
+    a moment later (through Redis). Until then the kicked connection still has the room
+    among its joined ones, and must not read what was said after the kick: the page's own
+    query tests the membership. The store's ``leave`` here is that kick, unannounced."""
+    async with server.login("alice") as alice, server.login("mallory") as mallory:
+        await act(alice, "create", "ops", private=True)
+        await act(alice, "invite", "ops", nick="mallory")
+        await alice.join("ops")
+        await mallory.join("ops")
+        await alice.say("ops", "the plan", "m1")
+        page = await mallory.request({"type": "history", "room": "ops"}, "history")
+        assert [m.get("body") for m in page["messages"]][-1] == "the plan"
+        store = server.running.ctx.store
+        user = await store.user_by_nick("mallory")
+        room = await store.room_by_name("ops")
+        assert user is not None and room is not None
+        await store.leave(user.id, room.id)  # committed; no event for this node's hub
+        said = await alice.say("ops", "the new plan, after the kick", "m2")
+        for ask in (
+            {"type": "history", "room": "ops"},
+            {"type": "history", "room": "ops", "after": 0},
+            {"type": "history", "room": "ops", "around": said["seq"]},
+            {"type": "history", "room": "ops", "thread": said["seq"]},
+        ):
+            error = await refused(mallory, ask)
+            assert (error["code"], error["message"]) == (
+                "not_member", "you are not a member of ops",
+            ), ask  # fmt: skip
+        page = await alice.request({"type": "history", "room": "ops", "after": 0}, "history")
+        assert page["messages"][-1]["body"] == "the new plan, after the kick"
+
+
 async def test_a_member_trying_what_they_may_not_changes_nothing_bystanders_see(
     server: ChatServerUnderTest,
 ) -> None:

@@ -164,6 +164,37 @@ async def test_who_may_invite(store: AnyStore) -> None:
         await command(store, dave, private, "invite", "nobody")
 
 
+async def test_a_page_for_a_reader_shows_nothing_once_they_are_kicked(store: AnyStore) -> None:
+    """A page read for a user (``reader``) tests the membership in its own query: a kick
+    committed elsewhere counts before the reader's connection has heard of it."""
+    alice = await user(store, "alice")
+    mallory = await user(store, "mallory")
+    room = await create(store, alice, "ops", private=True)
+    await command(store, alice, room, "invite", "mallory")
+    await store.join(mallory.id, "ops", False)
+    root = await store.append(NewMessage(alice.id, "alice", room.id, "r1", "the plan"))
+    reply = NewMessage(alice.id, "alice", room.id, "r2", "step one", reply_to=root.seq)
+    await store.append(reply)
+    page = await store.history(room, limit=10, reader=mallory.id)
+    assert [e.body for e in page.messages if e.kind is None] == ["the plan", "step one"]
+    await command(store, alice, room, "kick", "mallory")
+    await store.append(NewMessage(alice.id, "alice", room.id, "r3", "after the kick"))
+    last = await store.last_seq(room.id)
+    for pages in (
+        dict(limit=10), dict(before=last, limit=10), dict(before=last + 5, limit=2),
+        dict(after=0, limit=10), dict(after=last, limit=10), dict(around=root.seq, limit=10),
+        dict(thread=root.seq, limit=10), dict(thread=last + 9, limit=10),
+    ):  # fmt: skip
+        with pytest.raises(NotMember, match="you are not a member of ops"):
+            await store.history(room, reader=mallory.id, **pages)
+    # the members still read every page, an empty one too; without a reader, as before
+    assert (await store.history(room, after=last, limit=10, reader=alice.id)).messages == []
+    thread = await store.history(room, thread=root.seq, limit=10, reader=alice.id)
+    assert [e.body for e in thread.messages] == ["the plan", "step one"]
+    newest = await store.history(room, limit=1)
+    assert [e.body for e in newest.messages] == ["after the kick"]
+
+
 async def test_kick_and_ban_by_rank(store: AnyStore) -> None:
     alice, bob, carol, mallory = [
         await user(store, n) for n in ("alice", "bob", "carol", "mallory")

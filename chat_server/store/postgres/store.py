@@ -463,14 +463,17 @@ class PostgresStore(PostgresAccounts, PostgresRoomAdmin, PostgresRetention):
         upto: int | None = None,
         thread: int | None = None,
         around: int | None = None,
+        reader: int | None = None,
     ) -> Page:
         """A page; the same contract as ``SQLiteStore.history`` (``pages.py``)."""
         query = self._page_query
         if thread is not None:
-            return await pages.thread(query, room, thread, after=after, limit=limit)
+            return await pages.thread(query, room, thread, after=after, limit=limit, reader=reader)
         if around is not None:
-            return await pages.around(query, room, around, limit=limit)
-        return await pages.recent(query, room, before=before, after=after, limit=limit, upto=upto)
+            return await pages.around(query, room, around, limit=limit, reader=reader)
+        return await pages.recent(
+            query, room, before=before, after=after, limit=limit, upto=upto, reader=reader
+        )
 
     async def _page_query(self, sql: str, params: Sequence[Any]) -> list[Any]:
         return await self._all(pages.numbered(sql), *params)
