@@ -21,7 +21,7 @@ from benchmarks import writer_cpu
 from benchmarks.harness import mqtt, procs, wire, wsclient
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import Results, percentile
-from benchmarks.scenarios import abuse, c100k, erase, retention, scenario_nodes, search
+from benchmarks.scenarios import abuse, c100k, erase, resources, retention, scenario_nodes, search
 from benchmarks.scenarios.postgres import persist_pg
 from benchmarks.scenarios.scenario_nodes import fanout_nodes
 from benchmarks.scenarios.terminal import tui_start
@@ -434,6 +434,19 @@ def test_tiny_search_finds_messages_on_sqlite_and_postgresql(
     assert got[("sqlite-room", "hits")] == got[("pg-room", "hits")]
     assert got[("sqlite-50rooms", "hits")] == got[("pg-50rooms", "hits")]
     assert ctx.results.table().count("x ping") == 8
+
+
+@pytest.mark.slow
+def test_tiny_history_pages_a_room_on_sqlite_and_postgresql(
+    tmp_path: Path, database_url: str
+) -> None:
+    """history, small: random pages of the same room on both stores, against a ping."""
+    ctx = Context(workdir=tmp_path, quick=True, repetitions=2)
+    resources.history(ctx, url=database_url, size=3000, count=20)
+    got = measured(ctx.results.records())
+    for system in ("chat", "chat-pg", "ping"):
+        assert 0 < got[(system, "p50_ms")] <= got[(system, "p99_ms")]
+    assert ctx.results.table().count("x ping") == 4
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from benchmarks import baselines
 from benchmarks.harness import procs
 from benchmarks.harness.context import Context
 from benchmarks.harness.stats import percentile
+from benchmarks.scenarios import search
+from benchmarks.scenarios.postgres import database_url
 
 WARM = 20  # connections opened before the baseline RSS (lazy imports, first buffers)
 
@@ -53,28 +56,49 @@ def idle_conns(ctx: Context) -> None:
                     ctx.results.add("idle-conns", system, metric, per_conn)
 
 
-def history(ctx: Context) -> None:
-    """Random 100-message ``history before`` pages in a big room, vs a websocket ping."""
-    size = 100_000 if ctx.quick else 1_000_000
-    count = 200 if ctx.quick else 1000
-    tokens = ctx.ensure_accounts(1)
+def history(
+    ctx: Context, url: str | None = None, size: int | None = None, count: int | None = None
+) -> None:
+    """Random 100-message ``history before`` pages in a big room, vs a websocket ping: on
+    SQLite (``chat``) and, when it answers, PostgreSQL (``chat-pg``: the same room COPYed
+    into a fresh schema, as ``search-1m`` fills it)."""
+    size = size or (100_000 if ctx.quick else 1_000_000)
+    count = count or (200 if ctx.quick else 1000)
+    tokens = {"chat": ctx.ensure_accounts(1)}
     db = ctx.fresh_db("chat-history")
     start = time.monotonic()
     procs.fill_room(db, "big", size, procs.user_ids(db, 1))
     ctx.log(f"history: room of {size:,} messages built in {time.monotonic() - start:.1f}s")
-    with (
-        ctx.server("history", "chat", db) as server,
-        ctx.workers("history", "chat", server.port, "client") as (client,),
-    ):
-        # joined first, as a client scrolling back through a room is
-        client.call("connect", clients=[{"room": "big", "token": tokens[0], "count": False}])
-        client.call("history", room="big", top=size, count=20, seed=0)  # warm-up
+    pg = database_url(ctx, "history", url)
+    with contextlib.ExitStack() as stack:
+        servers = {"chat": stack.enter_context(ctx.server("history", "chat", db))}
+        if pg is not None:
+            start = time.monotonic()
+            backing, tokens["chat-pg"] = stack.enter_context(
+                search.pg_backing(ctx, size, 0, pg, rooms=0, text=procs.history_body)
+            )
+            ctx.log(f"history: PostgreSQL room built in {time.monotonic() - start:.1f}s")
+            servers["chat-pg"] = stack.enter_context(
+                ctx.server("history", "chat-pg", None, database_url=backing.url)
+            )
+        clients = {}
+        for system, server in servers.items():
+            (client,) = stack.enter_context(
+                ctx.workers("history", "chat", server.port, f"{system}-client")
+            )
+            # joined first, as a client scrolling back through a room is
+            token = tokens[system][0]
+            client.call("connect", clients=[{"room": "big", "token": token, "count": False}])
+            client.call("history", room="big", top=size, count=20, seed=0)  # warm-up
+            clients[system] = client
         for rep in range(ctx.reps):
-            pages = client.call("history", room="big", top=size, count=count, seed=rep + 1)["ms"]
-            pings = client.call("pings", count=count)["ms"]
-            for system, times in (("chat", pages), ("ping", pings)):
-                ctx.results.add("history", system, "p50_ms", percentile(times, 50))
-                ctx.results.add("history", system, "p99_ms", percentile(times, 99))
+            for system, client in clients.items():
+                pages = client.call("history", room="big", top=size, count=count, seed=rep + 1)
+                ctx.results.add("history", system, "p50_ms", percentile(pages["ms"], 50))
+                ctx.results.add("history", system, "p99_ms", percentile(pages["ms"], 99))
+            pings = clients["chat"].call("pings", count=count)["ms"]
+            ctx.results.add("history", "ping", "p50_ms", percentile(pings, 50))
+            ctx.results.add("history", "ping", "p99_ms", percentile(pings, 99))
 
 
 def _timed(cmd: list[str], env: dict[str, str]) -> float:

@@ -72,7 +72,9 @@ def fill_sqlite(ctx: Context, big: int, each: int) -> Path:
     return db
 
 
-async def _fill_pg(backing: Backing, big: int, each: int) -> None:
+async def _fill_pg(
+    backing: Backing, big: int, each: int, rooms: int, text: Callable[[int], str]
+) -> None:
     import asyncpg  # type: ignore[import-untyped]
 
     conn = await asyncpg.connect(backing.url, timeout=10)
@@ -88,7 +90,7 @@ async def _fill_pg(backing: Backing, big: int, each: int) -> None:
             SEARCH_INDEX,
         )
         await conn.execute(f"DROP INDEX {SEARCH_INDEX}")
-        plan = [("big", big, owner)] + [(f"r{i}", each, everywhere) for i in range(ROOMS)]
+        plan = [("big", big, owner)] + [(f"r{i}", each, everywhere) for i in range(rooms)]
         for name, count, member in plan:
             room = await conn.fetchval(
                 "INSERT INTO rooms (name, last_seq) VALUES ($1, $2) RETURNING id", name, count
@@ -99,7 +101,7 @@ async def _fill_pg(backing: Backing, big: int, each: int) -> None:
             step = 50_000
             for first in range(1, count + 1, step):
                 rows = [
-                    (room, seq, member, "bench", f"s{room}-{seq}", body(seq), ts)
+                    (room, seq, member, "bench", f"s{room}-{seq}", text(seq), ts)
                     for seq in range(first, min(first + step, count + 1))
                 ]
                 await conn.copy_records_to_table(
@@ -116,13 +118,21 @@ async def _fill_pg(backing: Backing, big: int, each: int) -> None:
 
 
 @contextlib.contextmanager
-def pg_backing(ctx: Context, big: int, each: int, url: str) -> Iterator[tuple[Backing, list[str]]]:
-    """A fresh migrated schema holding the same rooms as ``fill_sqlite``, and the tokens of
-    its two accounts; dropped on exit."""
+def pg_backing(
+    ctx: Context,
+    big: int,
+    each: int,
+    url: str,
+    *,
+    rooms: int = ROOMS,
+    text: Callable[[int], str] = body,
+) -> Iterator[tuple[Backing, list[str]]]:
+    """A fresh migrated schema holding the same rooms as ``fill_sqlite`` (``rooms`` of the
+    small ones, bodies by ``text``), and the tokens of its two accounts; dropped on exit."""
     backing = Backing(url, "")
     try:
         tokens = backing.create(2)
-        asyncio.run(_fill_pg(backing, big, each))
+        asyncio.run(_fill_pg(backing, big, each, rooms, text))
         yield backing, tokens
     finally:
         backing.drop()

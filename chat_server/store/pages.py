@@ -63,9 +63,11 @@ async def page(
 
 async def floor_of(query: Query, room: Room, rows: Sequence[Any]) -> int:
     """The room's first seq still stored: 1 when the page holds entry 1 (never pruned),
-    else one lookup of the room's row."""
+    else the floor its rows carry (``_rows_of``), else one lookup of the room's row."""
     if any(r[0] == 1 for r in rows):
         return 1
+    if rows:
+        return int(rows[0][6])
     found = await query("SELECT floor FROM rooms WHERE id = ?", (room.id,))
     return int(found[0][0]) if found else 1
 
@@ -92,10 +94,17 @@ def _scope(room: Room, reader: int | None) -> tuple[str, tuple[int, ...]]:
     even when the connection has not yet heard of the kick."""
     if reader is None:
         return "room_id = ?", (room.id,)
-    return (
-        "room_id = ? AND EXISTS (SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?)",
-        (room.id, reader, room.id),
-    )
+    member = "EXISTS (SELECT 1 FROM memberships WHERE user_id = ? AND room_id = ?)"
+    return f"room_id = ? AND {member}", (room.id, reader, room.id)
+
+
+def _rows_of(room: Room, reader: int | None) -> tuple[str, tuple[int, ...]]:
+    """``SELECT`` of a page's rows up to its ``WHERE`` condition (``_scope``), and the
+    parameters so far. Each row is ``PAGE_COLUMNS`` and the room's floor (looked up once
+    per statement), which spares the page a query of its own for it."""
+    where, scope = _scope(room, reader)
+    select = f"SELECT {PAGE_COLUMNS}, (SELECT floor FROM rooms WHERE id = ?) FROM messages"
+    return f"{select} WHERE {where}", (room.id, *scope)
 
 
 async def _check_reader(query: Query, room: Room, reader: int | None) -> None:
@@ -126,11 +135,10 @@ async def recent(
     history up to the ``last_seq`` it reported). ``reader``: see ``_scope``.
     """
     ceiling = upto if upto is not None else MAX_SEQ
-    where, scope = _scope(room, reader)
+    rows_of, scope = _rows_of(room, reader)
     if after is not None:
         rows = await query(
-            f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq > ?"
-            " AND seq <= ? ORDER BY seq LIMIT ?",
+            f"{rows_of} AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (*scope, after, ceiling, limit + 1),
         )
         if not rows:
@@ -144,15 +152,14 @@ async def recent(
         # holds means a ``before`` past the room's end: the general query below.
         low = max(1, top - limit)
         rows = await query(
-            f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq >= ?"
-            " AND seq <= ? ORDER BY seq",
+            f"{rows_of} AND seq >= ? AND seq <= ? ORDER BY seq",
             (*scope, low, top),
         )
         if len(rows) == top - low + 1:
             rows.reverse()
             return await page(query, room, rows, limit, newest_first=True)
     rows = await query(
-        f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq <= ? ORDER BY seq DESC LIMIT ?",
+        f"{rows_of} AND seq <= ? ORDER BY seq DESC LIMIT ?",
         (*scope, top, limit + 1),
     )
     if not rows:
@@ -180,9 +187,10 @@ async def thread(
         raise NotFound(f"no message {seq} in {room.name}")
     root = found[0][0] or seq
     start = -1 if after is None else after
+    rows_of, scope = _rows_of(room, reader)
     rows = await query(
-        f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq = ? AND seq > ?"
-        f" UNION ALL SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND thread = ?"
+        f"{rows_of} AND seq = ? AND seq > ?"
+        f" UNION ALL {rows_of} AND thread = ?"
         " AND seq > ? ORDER BY seq LIMIT ?",
         (*scope, root, start, *scope, root, start, limit + 1),
     )
@@ -197,9 +205,9 @@ async def around(
     """The ``limit`` entries from ``limit // 2`` before ``seq`` on; ``more``: there are
     older ones."""
     low = max(1, seq - limit // 2)
-    where, scope = _scope(room, reader)
+    rows_of, scope = _rows_of(room, reader)
     rows = await query(
-        f"SELECT {PAGE_COLUMNS} FROM messages WHERE {where} AND seq >= ? ORDER BY seq LIMIT ?",
+        f"{rows_of} AND seq >= ? ORDER BY seq LIMIT ?",
         (*scope, low, limit),
     )
     if not rows:
