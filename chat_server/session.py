@@ -32,6 +32,12 @@ log = logging.getLogger("chat_server")
 # again without waiting costs the server one refusal a second, not thousands.
 TOLERATED_REFUSALS = 20
 MAX_PAUSE = 1.0
+# The event loop's time one connection's requests may take before it lets the others go
+# first. A request already received is read without waiting (websockets hands over what is
+# buffered at once), so a connection that pipelines a burst of big history pages would
+# otherwise keep the loop for the whole burst, while everyone else's acks wait (a second
+# and more, seen with 32 connections of one user asking 500-message pages).
+TURN = 0.002
 
 
 class Connections:
@@ -99,11 +105,16 @@ class Connections:
     async def _serve(self, session: Session) -> None:
         ctx, ws = self.ctx, session.ws
         refused = 0  # requests refused rate_limited in a row
+        busy = 0.0  # the time its requests took since this connection last let others go
         async for data in ws:
+            if busy > TURN:
+                await asyncio.sleep(0)
+                busy = 0.0
             if isinstance(data, bytes):
                 await ws.close(p.CLOSE_UNSUPPORTED, "binary frames are not supported")
                 return
             ref: str | None = None
+            began = time.perf_counter()
             try:
                 frame = p.decode_client_frame(data)
                 ref = frame.ref
@@ -128,6 +139,8 @@ class Connections:
             else:
                 refused = 0
                 continue
+            finally:
+                busy += time.perf_counter() - began
             ctx.hub.write(session, p.refusal_frame(error))
             ctx.metrics.error(error.code)
             if error.code == "rate_limited":

@@ -25,6 +25,7 @@ from websockets.exceptions import ConnectionClosed
 from chat_server import protocol as p
 from chat_server.hub import RESERVE, Hub
 from chat_server.ratelimit import Allowance
+from chat_server.store import NewMessage
 from tests.conftest import ChatServerUnderTest, ServerFactory
 
 pytestmark = pytest.mark.slow
@@ -159,3 +160,50 @@ async def test_the_server_bounds_what_all_connections_have_on_their_way(
     async with server.login("carol") as carol:
         _, history = await carol.join("general")
         assert history["messages"] and history["more"]  # the newest that fit, more before
+
+
+async def test_a_burst_of_big_pages_does_not_hold_up_someone_elses_ack(
+    server: ChatServerUnderTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection that pipelines 150 big history pages has them read at once (websockets
+    hands over what is buffered without waiting): served back to back, they held the event
+    loop for the whole burst (a second and more with 32 such connections), and everyone
+    else's acks waited. A connection now lets the others go after a couple of milliseconds
+    of its own requests, so the bystander's ack goes out in the middle of the burst."""
+    async with server.login("alice") as alice:
+        await alice.join("general")
+    store = server.running.ctx.store
+    writer = await store.user_by_nick("alice")
+    room = await store.room_by_name("general")
+    assert writer is not None and room is not None
+    await asyncio.gather(
+        *(
+            store.submit(NewMessage(writer.id, "alice", room.id, f"m{i}", f"{i} " + "x" * 2000))
+            for i in range(200)
+        )
+    )
+    written: list[tuple[str, bytes]] = []  # (whose connection, the frame's start), in order
+    hub = server.running.ctx.hub
+    write = hub.write
+
+    def recorded(session: Any, data: bytes) -> None:
+        written.append((session.nick, bytes(data[:24])))
+        write(session, data)
+
+    burst = 150
+    async with server.login("mallory") as mallory, server.login("bob") as bob:
+        await mallory.join("general")
+        await bob.join("general")
+        monkeypatch.setattr(hub, "write", recorded)
+        page = {"type": "history", "room": "general", "limit": 200}
+        for i in range(burst):  # all on the wire before the bystander speaks
+            await mallory.ws.send(json.dumps({**page, "ref": f"p{i}"}))
+        await bob.say("general", "still here", "bob-1")
+        for _ in range(burst):
+            assert (await mallory.recv_type("history"))["messages"]
+    pages = [
+        i for i, (nick, data) in enumerate(written) if nick == "mallory" and b"history" in data
+    ]
+    acks = [i for i, (nick, data) in enumerate(written) if nick == "bob" and b'"ack"' in data]
+    assert len(pages) == burst and len(acks) == 1
+    assert acks[0] < pages[-1], "bob's ack waited for the whole burst"
