@@ -12,6 +12,7 @@ whole frame into a tagged union of msgspec Structs, then checks what types canno
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Any, Final, Literal, get_args
 
 import msgspec
@@ -475,11 +476,18 @@ def clean_reason(reason: str, ref: str | None = None) -> str | None:
     return cleaned or None
 
 
+# Line and paragraph separators: some clients start a new line at them, as at "\n".
+_LINE_BREAKS: Final = frozenset("\n\u2028\u2029")
+# Marks and overrides of text direction: in a reaction they could only hide it or turn the
+# text beside it around.
+_BIDI: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def clean_topic(topic: str, ref: str | None = None) -> str:
     """A room topic as it will be stored: one line of at most ``MAX_TOPIC`` characters
     after cleaning (blank: no topic), or ProtocolError."""
     cleaned = clean_text(topic).strip()
-    if "\n" in cleaned:
+    if not _LINE_BREAKS.isdisjoint(cleaned):
         raise ProtocolError("bad_request", "a topic is one line", ref)
     if len(cleaned) > MAX_TOPIC:
         raise ProtocolError("too_large", f"a topic is at most {MAX_TOPIC} characters", ref)
@@ -488,12 +496,17 @@ def clean_topic(topic: str, ref: str | None = None) -> str:
 
 def clean_emoji(emoji: str, ref: str | None = None) -> str:
     """A reaction's emoji as it will be stored, or ProtocolError: 1-32 characters after
-    cleaning, no whitespace."""
+    cleaning, no whitespace, no direction marks, and something to see (a letter, digit,
+    symbol or punctuation: never only zero-width characters or combining marks)."""
     cleaned = clean_text(emoji)
     if not cleaned or len(cleaned) > MAX_EMOJI or any(ch.isspace() for ch in cleaned):
         raise ProtocolError(
             "bad_request", f"an emoji is 1-{MAX_EMOJI} characters without spaces", ref
         )
+    if not _BIDI.isdisjoint(cleaned) or not any(
+        unicodedata.category(ch)[0] in "LNPS" for ch in cleaned
+    ):
+        raise ProtocolError("bad_request", "an emoji must be visible", ref)
     return cleaned
 
 

@@ -309,6 +309,9 @@ def test_every_error_code_has_a_row_in_the_protocol_document() -> None:
         ({"type": "role", "room": "ops", "nick": "bob", "role": "god", "id": "t"}, "bad_request"),
         ({"type": "invite", "room": "ops", "nick": "bob"}, "bad_request"),  # no id
         ({"type": "join", "room": "ops", "create": "no"}, "bad_request"),
+        # a line separator is a new line to some clients
+        ({"type": "topic", "room": "ops", "topic": "a\u2028b", "id": "t"}, "bad_request"),
+        ({"type": "topic", "room": "ops", "topic": "a\u2029b", "id": "t"}, "bad_request"),
     ],
 )
 def test_room_commands_are_checked(frame: dict[str, object], code: str) -> None:
@@ -343,3 +346,30 @@ def test_a_stopping_servers_close_says_how_long_to_wait(
     code: int | None, reason: str | None, wait: float | None
 ) -> None:
     assert p.going_away_wait(code, reason) == wait
+
+
+@pytest.mark.parametrize(
+    "emoji",
+    [
+        "\u200b",  # zero width space: a reaction nobody sees
+        "\u200d\u200d",  # joiners alone
+        "\u0301",  # a combining mark alone
+        "\u202e",  # right-to-left override: turns what follows around
+        "\U0001f44d\u202e",
+        "\u2066x",  # an isolate opened and never closed
+    ],
+)
+def test_an_invisible_or_direction_changing_reaction_is_refused(emoji: str) -> None:
+    frame = {"type": "react", "room": "general", "target": 3, "emoji": emoji, "id": "k"}
+    error = error_of(json.dumps(frame))
+    assert (error.code, error.message) == ("bad_request", "an emoji must be visible")
+
+
+@pytest.mark.parametrize(
+    "emoji", ["\U0001f44d", "\U0001f44d\U0001f3fd", "\U0001f1eb\U0001f1f7", "1\ufe0f\u20e3",
+              "\U0001f468\u200d\U0001f469\u200d\U0001f467", ":party:", "+1", "\u2764\ufe0f"],
+)  # fmt: skip
+def test_emoji_sequences_and_names_are_reactions(emoji: str) -> None:
+    frame = {"type": "react", "room": "general", "target": 3, "emoji": emoji, "id": "k"}
+    decoded = p.decode_client_frame(json.dumps(frame))
+    assert isinstance(decoded, p.React) and decoded.emoji == emoji
