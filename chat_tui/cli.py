@@ -7,8 +7,9 @@ asyncio), ``history`` and ``tail`` run ChatClient (``scripting/reading.py``), as
 imported only when its command runs, so a cron job's ``chat-tui send`` starts about as fast as
 Python does.
 
-Exit codes: 0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server. The
-option decorators, credentials and error handling every command shares are in ``cli_shared.py``.
+Exit codes: 0 ok, 2 usage (or a damaged credentials file), 3 cannot connect, 4 auth failed,
+5 rejected by the server. The option decorators, credentials and error handling every command
+shares are in ``cli_shared.py``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from chat_tui.cli_shared import (
     Fail,
     ask_password,
     auth_options,
+    client_errors,
     client_failure,
     env_password,
     invite_option,
@@ -39,6 +41,7 @@ from chat_tui.cli_shared import (
     run_command,
     server_url,
     stdout_guard,
+    text_argument,
     url_option,
 )
 from chat_tui.client import credentials
@@ -54,8 +57,9 @@ MAX_ID = 64
 @click.group(
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="""\b
-Exit codes: 0 done, 2 usage, 3 cannot connect (or no ack within --timeout),
-4 authentication failed or not logged in, 5 rejected by the server (its code is said).""",
+Exit codes: 0 done, 2 usage (or an unreadable credentials file),
+3 cannot connect (or no ack within --timeout), 4 authentication failed or not logged in,
+5 rejected by the server (its code is said).""",
 )
 @click.version_option(__version__, prog_name="chat-tui")
 def main() -> None:
@@ -110,7 +114,7 @@ def send(
     """
     room_or_to(room, to)
     from_stdin = message == "-"
-    text = sys.stdin.read() if from_stdin else message
+    text = text_argument(message)
     if lines:
         bodies = [line for line in text.splitlines() if line.strip()]
     else:
@@ -208,7 +212,10 @@ def history(
 @url_option
 @auth_options
 @click.option(
-    "--room", callback=room_name, required=True, help="Room to follow (joined if needed)."
+    "--room",
+    callback=room_name,
+    required=True,
+    help="Room to follow (a public one is joined if needed).",
 )
 @click.option("--since", default=None, type=click.IntRange(min=0), help="Start after SEQ.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
@@ -280,12 +287,15 @@ def login(url_arg: str | None, url: str, nick: str, invite: str | None) -> None:
       chat-tui login ws://chat.example.org:8765/ws --nick dana --invite k3mzq8tbxh2wafnvc7ep
     """
     server = server_url(url_arg, url)
+    with client_errors():  # a damaged file is said before the password is asked for
+        credentials.load(server)
     password = env_password() or ask_password("Password")
     from chat_tui.client.client import ChatClient
 
     client = ChatClient(server, nick=nick, password=password, invite=invite, reconnect=False)
     welcome = run_command(_login(client))
-    credentials.save_token(server, welcome.nick, welcome.token)
+    with client_errors():
+        credentials.save_token(server, welcome.nick, welcome.token)
     if welcome.created:
         click.echo(f"Created the account {welcome.nick} on {server} (a new nick: check it).")
     else:
@@ -315,7 +325,8 @@ def logout(url_arg: str | None, url: str, token: str | None, everywhere: bool) -
       chat-tui logout --all        # every device and bot of the account
     """
     server = server_url(url_arg, url)
-    token = token or credentials.load_token(server)
+    with client_errors():
+        token = token or credentials.load_token(server)
     if token is None:
         click.echo(f"Not logged in to {server}.")
         return
@@ -328,7 +339,8 @@ def logout(url_arg: str | None, url: str, token: str | None, everywhere: bool) -
             message = f"{exc.message} (the stored token is kept: try again)"
             raise Fail(message, exc.exit_code) from None
         click.echo("The server no longer knew the token.")
-    credentials.remove_token(server)
+    with client_errors():
+        credentials.remove_token(server)
     click.echo(f"Logged out of {server}{' everywhere' if everywhere else ''}.")
 
 
@@ -353,7 +365,8 @@ def passwd(url_arg: str | None, url: str, token: str | None, nick: str | None) -
     """
     server = server_url(url_arg, url)
     if nick is None:
-        token = token or credentials.load_token(server)
+        with client_errors():
+            token = token or credentials.load_token(server)
         if token is None:
             raise click.UsageError(f"not logged in to {server}: give --nick (or chat-tui login)")
     old = env_password() or ask_password("Old password")
@@ -490,16 +503,18 @@ def connect(
         raise click.UsageError(str(exc)) from None
     settings = NotifySettings(not no_notify, command, highlights)
 
-    code = run(
-        server_url(url_arg, url),
-        nick=nick,
-        rooms=list(rooms),
-        token=token,
-        password=env_password(),
-        bell=not no_bell,
-        invite=invite,
-        notify=settings,
-    )
+    server = server_url(url_arg, url)
+    with client_errors():  # a damaged credentials file: one line before the app starts
+        code = run(
+            server,
+            nick=nick,
+            rooms=list(rooms),
+            token=token,
+            password=env_password(),
+            bell=not no_bell,
+            invite=invite,
+            notify=settings,
+        )
     sys.exit(code)
 
 

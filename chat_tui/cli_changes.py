@@ -8,7 +8,6 @@ Registered on the ``chat-tui`` group by ``cli.py``.
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -20,6 +19,7 @@ from chat_tui.cli_shared import (
     make_client,
     room_name,
     run_command,
+    text_argument,
     url_option,
 )
 from chat_tui.client.errors import ConnectError
@@ -91,7 +91,7 @@ def edit(
       chat-tui edit --room ops "$seq" "deploy done"
       ./status.sh | chat-tui edit --room ops "$seq" -
     """
-    body = sys.stdin.read() if text == "-" else text
+    body = text_argument(text)
     body = body.removesuffix("\n")
     if not body.strip():
         raise click.UsageError("the new text is empty (to remove a message: chat-tui delete)")

@@ -1,7 +1,8 @@
 """What every ``chat-tui`` command shares: option decorators, credentials and exit codes.
 
 A client error becomes one line on stderr and the exit code that says what went wrong:
-0 ok, 2 usage, 3 cannot connect, 4 auth failed, 5 rejected by the server.
+0 ok, 2 usage (or a credentials file that cannot be read or written), 3 cannot connect,
+4 auth failed, 5 rejected by the server.
 """
 
 from __future__ import annotations
@@ -57,12 +58,18 @@ def run_command(coro: Coroutine[Any, Any, T]) -> T:
     """Run a command's coroutine; client errors become one line and their exit code."""
     import asyncio
 
-    try:
+    with client_errors():
         return asyncio.run(coro)
+
+
+@contextlib.contextmanager
+def client_errors() -> Iterator[None]:
+    """Client errors raised in the block become one line and their exit code: the server's
+    address, the credentials file, a command's coroutine."""
+    try:
+        yield
     except ClientError as exc:
         raise client_failure(exc) from None
-    except credentials.CredentialsError as exc:  # pragma: no cover - a ClientError already
-        raise Fail(str(exc), 1) from None
 
 
 def url_option(func: F) -> F:
@@ -140,7 +147,8 @@ def pick_credentials(url: str, token: str | None, nick: str | None) -> Credentia
     password = env_password()
     if nick and password:
         return None, nick, password
-    stored = credentials.load(url)
+    with client_errors():  # a damaged file: one line, exit 2
+        stored = credentials.load(url)
     if stored is not None:
         return stored[1], None, None
     unreachable = _unreachable(url)
@@ -175,6 +183,27 @@ def make_client(url: str, token: str | None, nick: str | None, **kwargs: Any) ->
     return ChatClient(url, token=token, nick=nick, password=password, **kwargs)
 
 
+def text_argument(text: str) -> str:
+    """A message's TEXT argument, or all of stdin for ``-`` (newlines as in text mode).
+
+    Bytes that are not UTF-8 (in stdin, or in an argument, which Python keeps as lone
+    surrogates) are a usage error, said at once: sent, the server would refuse them on
+    every retry until the timeout.
+    """
+    if text != "-":
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.UsageError("the message is not valid UTF-8") from None
+        return text
+    data = sys.stdin.buffer.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise click.UsageError("stdin is not valid UTF-8") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def room_or_to(room: str | None, to: str | None) -> None:
     if (room is None) == (to is None):
         raise click.UsageError("give exactly one of --room and --to")
@@ -193,7 +222,5 @@ def stdout_guard() -> Iterator[None]:
 
 def server_url(url_arg: str | None, url: str) -> str:
     """The server's canonical URL; an address that cannot be one is exit 3, in one line."""
-    try:
+    with client_errors():
         return credentials.normalize_url(url_arg or url)
-    except ClientError as exc:
-        raise client_failure(exc) from None

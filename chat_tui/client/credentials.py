@@ -22,7 +22,10 @@ DEFAULT_URL = "ws://127.0.0.1:8765/ws"
 
 
 class CredentialsError(ClientError):
-    """The credentials file cannot be read or written."""
+    """The credentials file cannot be read or written (exit code 2, as for a usage error: the
+    file is the user's to mend, the server has no part in it)."""
+
+    exit_code = 2
 
 
 class BadAddress(ConnectError):
@@ -50,16 +53,15 @@ def normalize_url(url: str) -> str:
     """
     given = url.strip()
     url = given if "://" in given else "ws://" + given
-    parts = urlsplit(url)
-    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
-    try:
+    bad = BadAddress(f"not a server address: {given!r} (expected host:port or ws://host:port/ws)")
+    try:  # an unclosed IPv6 bracket ("ws://[::1/ws"), a port that is no number ("host:80x")
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        port = 0
+        raise bad from None
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme.lower(), parts.scheme.lower())
     if scheme not in ("ws", "wss") or not parts.hostname or port == 0:
-        raise BadAddress(
-            f"not a server address: {given!r} (expected host:port or ws://host:port/ws)"
-        )
+        raise bad
     path = parts.path if parts.path not in ("", "/") else "/ws"
     return urlunsplit((scheme, parts.netloc.lower(), path, parts.query, ""))
 

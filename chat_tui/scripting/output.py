@@ -1,7 +1,8 @@
 """What the scripting commands print: one line per entry, for people or for programs.
 
-Pure formatting plus the ``--cursor`` file. Human lines go through the protocol's cleaning,
-so a body can never move the cursor, retitle the terminal or ring its bell.
+Pure formatting plus the ``--cursor`` file. Human lines show untrusted text as the TUI does
+(:func:`shown`), so a body can never move the cursor, retitle the terminal or ring its bell,
+nor hide or reorder what it says with bidi or zero-width characters.
 """
 
 from __future__ import annotations
@@ -19,12 +20,25 @@ from chat_server import protocol as p
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+def shown(text: str) -> str:
+    """Untrusted ``text`` (a body, a nick, an emoji) for a terminal, by the TUI's own rule:
+    no control characters, invisible ones (bidi controls, zero-width characters) as
+    ``<U+202E>`` placeholders, at most two combining marks on a character.
+
+    ``render.py`` is imported only here: it loads Rich, which ``--json`` and ``send`` never
+    need (and no scripting module imports at its top).
+    """
+    from chat_tui.tui.render import safe_text
+
+    return safe_text(text).plain
+
+
 def local_time(ts: str) -> str:
     """A server timestamp (UTC, ``...Z``) in the local time zone, to the second."""
     try:
         moment = datetime.fromisoformat(ts.replace("Z", "+00:00"))
     except ValueError:
-        return p.clean_text(ts)
+        return shown(ts)
     return moment.astimezone().strftime(TIME_FORMAT)
 
 
@@ -41,47 +55,45 @@ def human_line(message: p.MessageRecord, quote: str | None = None) -> str:
     a reply starts with ``↳`` and ``quote`` (its target in a few words), else ``#seq``.
     """
     prefix = f"{local_time(message.ts)}  "
-    body = "message deleted" if message.deleted else p.clean_text(message.body)
+    body = "message deleted" if message.deleted else shown(message.body)
     if message.edited is not None and not message.deleted:
         body += " (edited)"
     if message.reply_to is not None:
         body = f"↳ {quote or f'#{message.reply_to}'}  {body}"
     indent = "\n" + " " * len(prefix)
     lines = body.split("\n")
-    return f"{prefix}{p.clean_text(message.nick)}: {indent.join(lines)}"
+    return f"{prefix}{shown(message.nick)}: {indent.join(lines)}"
 
 
 def quote_of(target: p.MessageRecord) -> str:
     """A reply's target in a few words, for the ``↳`` of the reply's line."""
     if target.deleted:
         return f"#{target.seq} (deleted)"
-    words = " ".join(p.clean_text(target.body).split())
+    words = " ".join(shown(target.body).split())
     if len(words) > QUOTE_CHARS:
         words = words[: QUOTE_CHARS - 1] + "…"
-    return f"{p.clean_text(target.nick)}: {words}"
+    return f"{shown(target.nick)}: {words}"
 
 
 def reactions_line(message: p.MessageRecord) -> str | None:
     """``👍 2  🎉 1``, indented under the message's body; None without reactions."""
     if not message.reactions:
         return None
-    counts = "  ".join(
-        f"{p.clean_text(r.emoji)} {r.count or len(r.nicks)}" for r in message.reactions
-    )
+    counts = "  ".join(f"{shown(r.emoji)} {r.count or len(r.nicks)}" for r in message.reactions)
     return " " * (len(local_time(message.ts)) + 2) + counts
 
 
 def change_line(change: Change) -> str:
     """``alice edited #41: new text``, ``alice deleted #41``, ``bob reacted 👍 to #41``."""
-    who = f"{local_time(change.ts)}  {p.clean_text(change.nick)}"
+    who = f"{local_time(change.ts)}  {shown(change.nick)}"
     if isinstance(change, p.EditEvent):
         indent = "\n" + " " * (len(local_time(change.ts)) + 2)
-        text = indent.join(p.clean_text(change.body).split("\n"))
+        text = indent.join(shown(change.body).split("\n"))
         return f"{who} edited #{change.target}: {text}"
     if isinstance(change, p.DeleteEvent):
-        reason = f" ({p.clean_text(change.reason)})" if change.reason else ""
+        reason = f" ({shown(change.reason)})" if change.reason else ""
         return f"{who} deleted #{change.target}{reason}"
-    emoji = p.clean_text(change.emoji)
+    emoji = shown(change.emoji)
     if change.remove:
         return f"{who} took back {emoji} from #{change.target}"
     return f"{who} reacted {emoji} to #{change.target}"

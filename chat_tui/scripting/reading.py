@@ -21,7 +21,7 @@ from chat_server import protocol as p
 from chat_tui.client.client import ChatClient
 from chat_tui.client.entries import RoomLog
 from chat_tui.client.errors import ServerError
-from chat_tui.client.events import Closed
+from chat_tui.client.events import Closed, JoinResult
 from chat_tui.scripting.output import (
     Entry,
     entry_line,
@@ -42,12 +42,27 @@ async def history(
         try:
             return await history_pages(client, room, limit, before, thread)
         except ServerError as exc:
-            # A public room that exists is joined, as a person would to read it; a name
-            # that matches no room stays an error (a typo must not create a room).
-            if exc.code != "not_member" or not await is_public_room(client, room):
-                raise
+            await _joinable(client, room, exc)
         await client.join(room)
         return await history_pages(client, room, limit, before, thread)
+
+
+async def join_to_read(client: ChatClient, room: str, since: int | None) -> JoinResult:
+    """Join ``room`` to follow it, where :func:`history` would read it: a room one is in, or
+    a public room that exists. Any other name is history's ``not_member``: a join would make
+    a room of it, and a typo must not create a room."""
+    try:
+        await client.history(room, limit=1)
+    except ServerError as exc:
+        await _joinable(client, room, exc)
+    return await client.join(room, since=since)
+
+
+async def _joinable(client: ChatClient, room: str, refused: ServerError) -> None:
+    """Return when ``refused`` (an attempt to read ``room``) only says one is not in a public
+    room that exists, which a person would join to read; else raise it."""
+    if refused.code != "not_member" or not await is_public_room(client, room):
+        raise refused
 
 
 async def is_public_room(client: ChatClient, room: str) -> bool:
@@ -120,7 +135,7 @@ async def tail(
     """Print every entry of ``room`` from ``since`` on (new ones only without it): messages,
     and the edits, deletes and reactions of protocol 2."""
     async with client:
-        joined = await client.join(room, since=since)
+        joined = await join_to_read(client, room, since)
         if since is not None:
             backlog: list[Entry] = [*joined.messages, *joined.changes]
             for entry in sorted(backlog, key=lambda e: e.seq):
