@@ -2,7 +2,7 @@
 // display cleaning): a counter beside a composer as the text nears the limit, and a refusal that
 // says so instead of a cut. A paste of any length stays whole in the box until it is shortened.
 
-import { $, clean, notice } from "./dom.js";
+import { $, notice, stripControls } from "./dom.js";
 
 const DEFAULT_MAX = 4000; // the protocol's, until a welcome says otherwise
 const SHOWN_FROM = 0.9; // the counter shows from 90 % of the limit
@@ -18,7 +18,7 @@ export function setMaxBody(limits) {
 
 /** The length the server counts: code points of the cleaned text. */
 export function lengthOf(text) {
-  return Array.from(clean(text)).length;
+  return Array.from(stripControls(text)).length;
 }
 
 /** Show `input`'s count in its counter (data-counter names it) when near or over the limit. */

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from rich.text import Text
 
@@ -30,6 +30,11 @@ from chat_tui.tui.screens.react_picker import ReactionPicker
 
 if TYPE_CHECKING:
     from chat_tui.tui.app import ChatApp
+
+
+# The roles of a room whose holders may delete anyone's message there, as a server admin may
+# (the server's ``moderator`` of ``access.change_refusal``; chat_server/store/rooms.py asks it).
+MODERATORS: Final = frozenset({"owner", "op"})
 
 
 @dataclass(frozen=True)
@@ -48,10 +53,15 @@ def refusal(
     me: str,
     *,
     admin: bool,
+    role: str | None = None,
     edit_window: float | None,
     now: float,
 ) -> str | None:
-    """Why the user may not ``action`` this message (the server's rule), None when they may."""
+    """Why the user may not ``action`` this message (the server's rule), None when they may.
+
+    ``admin``: a server admin; ``role``: the user's role in the message's room ("owner",
+    "op", None for a member). Both may delete anyone's message, and edit only their own.
+    """
     if action == "reply" or action == "react":
         refused = access.answer_refusal(message.seq, "message", deleted=message.deleted)
     else:
@@ -61,7 +71,7 @@ def refusal(
             "message",
             author=p.nick_key(message.nick) == p.nick_key(me),
             deleted=message.deleted,
-            moderator=admin,
+            moderator=admin or role in MODERATORS,
             age=now - parse_ts(message.ts).timestamp(),
             edit_window=edit_window,
         )
@@ -170,8 +180,7 @@ class MessageActions:
             line.append_text(quote[2:])  # without the arrow
         else:
             line = Text("editing your message", "bold")
-        line.append("  (enter sends, esc cancels)", "dim")
-        chat.show_mode(line)
+        chat.show_mode(line, Text("  (enter sends, esc cancels)", "dim"))
         chat.history.select(None)
         chat.composer.value = value
         chat.composer.cursor_position = len(value)
@@ -215,11 +224,13 @@ class MessageActions:
             app.notice(room, f"no message #{seq} here (or not loaded: scroll up to it)", "error")
             return None
         welcome = app.welcome
+        info = app.chat.rooms.rooms.get(room)
         why = refusal(
             action,
             message,
             app.nick,
             admin=welcome.admin if welcome else False,
+            role=info.role(app.nick) if info is not None else None,
             edit_window=welcome.limits.edit_window_s if welcome else None,
             now=time.time(),
         )

@@ -331,3 +331,23 @@ def notice_text(
         text.append(": ")
         text.append_text(safe_text(" ".join(reason.split())))
     return text
+
+
+def fit_hint(text: Text, hint: Text, width: int, *, right: bool = False) -> Text:
+    """``text`` and then ``hint`` on one line of ``width`` cells: the text gives way (cut
+    with ``…``), never the hint, which says what the keys do. ``right``: the hint at the
+    right edge, at least two cells from the text; else right after it."""
+    gap = 2 if right else 0
+    room = width - hint.cell_len - gap
+    line = Text(end="", no_wrap=True, overflow="ellipsis")
+    if room < 1:  # not even the hint fits: the hint, cut
+        line.append_text(hint)
+        line.truncate(max(width, 0), overflow="ellipsis")
+        return line
+    shown = text.copy()
+    shown.truncate(room, overflow="ellipsis")
+    line.append_text(shown)
+    if right:
+        line.append(" " * (width - shown.cell_len - hint.cell_len))
+    line.append_text(hint)
+    return line

@@ -23,7 +23,7 @@ from chat_tui.tui.widgets.composer import Composer
 from chat_tui.tui.widgets.history import HistoryView
 from chat_tui.tui.widgets.members import MemberList
 from chat_tui.tui.widgets.rooms import RoomInfo, RoomList
-from chat_tui.tui.widgets.status import StatusLine
+from chat_tui.tui.widgets.status import HintLine, StatusLine
 from chat_tui.tui.widgets.thread import ThreadPane
 
 TYPING_SHOWN_FOR = 5.0  # seconds a typing notification stays on screen
@@ -88,7 +88,7 @@ class ChatScreen(Screen[None]):
         self.thread = ThreadPane(id="thread")
         self.title_line = Label(id="title")
         self.info_line = Label(id="info")
-        self.mode_line = Label(id="mode")
+        self.mode_line = HintLine(id="mode")
         self.status_line = StatusLine(id="status")
 
     def compose(self) -> ComposeResult:
@@ -241,10 +241,11 @@ class ChatScreen(Screen[None]):
         if self._room_at_bottom:  # hidden under the thread, the room kept no place of its own
             self.call_after_refresh(self.action_bottom)
 
-    def show_mode(self, line: Text | None) -> None:
-        """The line above the composer while it writes a reply or an edit; None hides it."""
+    def show_mode(self, line: Text | None, hint: Text | None = None) -> None:
+        """The line above the composer while it writes a reply or an edit, and its keys
+        (``hint``, kept whole where ``line`` is cut); None hides it."""
         self.mode_line.set_class(line is not None, "active")
-        self.mode_line.update(line or "")
+        self.mode_line.show_line(line or Text(), hint or Text())
 
     def action_select_message(self, step: int) -> None:
         """ctrl+up/ctrl+down: select a message (the newest first); its keys work at once."""

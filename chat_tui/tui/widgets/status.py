@@ -1,13 +1,15 @@
-"""The status line: connection state, queued messages, who you are."""
+"""The lines that pair a state with the keys that act on it: the status line (connection
+state, queued messages, who you are) and the composer's mode line (replying, editing)."""
 
 from __future__ import annotations
 
-from rich.table import Table
+from typing import ClassVar
+
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from chat_tui.client.events import Status
-from chat_tui.tui.render import safe_text
+from chat_tui.tui.render import fit_hint, safe_text
 
 
 def status_text(status: Status, nick: str, url: str, queued: int) -> Text:
@@ -40,12 +42,29 @@ def status_text(status: Status, nick: str, url: str, queued: int) -> Text:
 HINT = Text("/help · ctrl+p commands · ctrl+q quit", "dim", no_wrap=True, overflow="ellipsis")
 
 
-class StatusLine(Static):
+class HintLine(Widget):
+    """One line of text and a key hint: at any width the text gives way, never the hint."""
+
+    DEFAULT_CSS = "HintLine { height: 1; width: 1fr; }"
+    RIGHT: ClassVar[bool] = False  # the hint at the right edge (else right after the text)
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = Text()
+        self.hint = Text()
+
+    def show_line(self, text: Text, hint: Text) -> None:
+        self.text, self.hint = text, hint
+        self.refresh()
+
+    def render(self) -> Text:
+        return fit_hint(self.text, self.hint, self.content_size.width, right=self.RIGHT)
+
+
+class StatusLine(HintLine):
     """One line at the bottom of the screen: the state on the left, key hints on the right."""
 
+    RIGHT = True
+
     def show(self, status: Status, nick: str, url: str, queued: int) -> None:
-        line = Table.grid(expand=True)
-        line.add_column(ratio=1, no_wrap=True)
-        line.add_column(justify="right", no_wrap=True)
-        line.add_row(status_text(status, nick, url, queued), HINT)
-        self.update(line)
+        self.show_line(status_text(status, nick, url, queued), HINT)
