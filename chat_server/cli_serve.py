@@ -189,6 +189,23 @@ def check_networks(_ctx: Any, _param: Any, values: tuple[str, ...]) -> tuple[str
     " and asks a history page of each room far behind, at once.",
 )
 @click.option(
+    "--read-bytes-rate",
+    type=click.IntRange(min=64 * 1024),
+    default=4 * 1024 * 1024,
+    show_default=True,
+    envvar="CHAT_SERVER_READ_BYTES_RATE",
+    help="Bytes of history pages and search results per second per user, all their"
+    " connections together; past the burst the next page is refused with rate_limited.",
+)
+@click.option(
+    "--read-bytes-burst",
+    type=click.IntRange(min=64 * 1024),
+    default=16 * 1024 * 1024,
+    show_default=True,
+    envvar="CHAT_SERVER_READ_BYTES_BURST",
+    help="Bytes of history pages and search results a user may have in a burst.",
+)
+@click.option(
     "--search-rate",
     type=_RATE,
     default=1.0,
@@ -383,6 +400,8 @@ def serve(
     burst: int,
     read_rate: float,
     read_burst: int,
+    read_bytes_rate: int,
+    read_bytes_burst: int,
     search_rate: float,
     search_burst: int,
     search_timeout: float,
@@ -452,6 +471,8 @@ def serve(
         rate_burst=burst,
         read_rate=read_rate,
         read_burst=read_burst,
+        read_bytes_rate=read_bytes_rate,
+        read_bytes_burst=read_bytes_burst,
         search_rate=search_rate,
         search_burst=search_burst,
         search_timeout=search_timeout,

@@ -64,6 +64,9 @@ class Settings:
     # history, search, rooms and join per connection; search its own bucket besides
     read_rate: float = 10.0
     read_burst: int = 200
+    # bytes of history pages and search results per second per user, and in a burst
+    read_bytes_rate: int = 4 * 1024 * 1024
+    read_bytes_burst: int = 16 * 1024 * 1024
     search_rate: float = 1.0
     search_burst: int = 10
     # seconds a search's query may run before it is stopped (one at a time per user)

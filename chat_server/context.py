@@ -60,6 +60,10 @@ class Context:
         self.sends: SharedBuckets[int] = SharedBuckets(
             settings.rate_per_second, settings.rate_burst
         )
+        # bytes of history pages and search results, per user (``requests/output.py``)
+        self.read_bytes: SharedBuckets[int] = SharedBuckets(
+            settings.read_bytes_rate, settings.read_bytes_burst
+        )
         # old-password checks of ``password``, per user (each costs a hash, and a stolen
         # session could guess the password with them)
         tries = settings.password_tries

@@ -45,6 +45,7 @@ class Session(Outbox):
         "key",
         "nick",
         "password_tries",
+        "read_bytes",
         "reads",
         "rooms",
         "searches",
@@ -67,6 +68,7 @@ class Session(Outbox):
         searches: TokenBucket,
         abuse: TokenBucket,
         password_tries: TokenBucket,
+        read_bytes: TokenBucket,
         typing_interval: float = 3.0,
     ) -> None:
         super().__init__(ws)
@@ -83,6 +85,8 @@ class Session(Outbox):
         self.typing = Cooldown(typing_interval)
         # old-password checks, the user's across their connections (ctx.password_tries)
         self.password_tries = password_tries
+        # the bytes of pages and results, the user's across their connections
+        self.read_bytes = read_bytes
 
 
 class Hub:

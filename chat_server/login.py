@@ -163,6 +163,7 @@ async def _authenticate(ctx: Context, ws: ServerConnection, hello: p.Hello) -> S
         searches=TokenBucket(settings.search_rate, settings.search_burst, now),
         abuse=settings.bad_frames.bucket(now),
         password_tries=ctx.password_tries.hold(user.id, now),  # let go with sends
+        read_bytes=ctx.read_bytes.hold(user.id, now),  # let go with sends
         typing_interval=settings.typing_interval,
     )
 

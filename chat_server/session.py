@@ -91,6 +91,7 @@ class Connections:
             now = time.monotonic()
             self.ctx.sends.release(session.user_id, now)
             self.ctx.password_tries.release(session.user_id, now)
+            self.ctx.read_bytes.release(session.user_id, now)
             last = hub.detach(session)
             self.ctx.metrics.closed(ws.close_code)
             log.info(

@@ -174,6 +174,59 @@ def memory(a: Attack, token: str, room: str, conns: int) -> None:
         a.spawn(one())
 
 
+def pages(a: Attack, token: str, room: str, conns: int, window: int) -> None:
+    """``conns`` connections of one account, each keeping ``window`` 500-message history
+    pages of a room of long messages in flight and reading them as fast as they come: the
+    server must not serve one connection's pipelined burst while everyone else waits."""
+    ready = 0
+
+    async def pager(k: int) -> None:
+        n = 0
+
+        async def paging() -> None:
+            nonlocal n, ready
+            ws = await a.session(token)
+            if ws is None:
+                await asyncio.sleep(0.05)
+                return
+            slots = asyncio.Semaphore(window)
+
+            async def send() -> None:
+                nonlocal n
+                with contextlib.suppress(*DROPPED):  # the receiving side counts the close
+                    while True:
+                        await slots.acquire()
+                        n += 1
+                        await ws.send(
+                            f'{{"type":"history","room":"{room}","limit":500,"ref":"p{k}-{n}"}}'
+                        )
+
+            try:
+                await ws.send(f'{{"type":"join","room":"{room}","ref":"j"}}')
+                while (await reply(ws, "j"))[0] == "joined":
+                    pass
+                ready += 1
+                if ready >= conns:
+                    a.engaged.set()
+                sender = asyncio.create_task(send())
+                try:
+                    while True:
+                        data = await ws.recv(decode=False)
+                        kind, ref, code = head(data if isinstance(data, bytes) else data.encode())
+                        if ref and ref.startswith("p"):
+                            a.answer(kind, code, "history")
+                            slots.release()
+                finally:
+                    sender.cancel()
+            finally:
+                discard(ws)
+
+        await a.loop(paging)
+
+    for k in range(conns):
+        a.spawn(pager(k))
+
+
 def lockout(a: Attack, nick: str, conns: int) -> None:
     """``conns`` loops of wrong passwords for ``nick``, a new connection per guess."""
     started = 0
@@ -365,6 +418,7 @@ def start(kind: str, host: str, port: int, seconds: float, **args: Any) -> Attac
     attack = Attack(host, port, seconds)
     launch: dict[str, Callable[..., None]] = {
         "memory": memory,
+        "pages": pages,
         "lockout": lockout,
         "signup": signup,
         "rooms": rooms,

@@ -26,7 +26,7 @@ from benchmarks.harness.context import Context
 from benchmarks.harness.stats import percentile
 
 SCENARIO = "abuse"
-PHASES = ("idle", "memory", "lockout", "signup", "rooms", "search", "connections")
+PHASES = ("idle", "memory", "pages", "lockout", "signup", "rooms", "search", "connections")
 NICK, PASSWORD = "bench-admin", "bench-password"  # the template's account with a password
 LOBBY, DUMP, HAYSTACK = "lobby", "dump", "haystack"
 WIDE = "語" * 4000  # 12 kB of UTF-8: the longest body
@@ -61,6 +61,7 @@ def attack_args(phase: str, token: str, size: Sizes) -> dict[str, Any]:
     """What each attack is given (see ``benchmarks/harness/hostile.py``)."""
     args: dict[str, dict[str, Any]] = {
         "memory": {"token": token, "room": DUMP, "conns": size.hostile},
+        "pages": {"token": token, "room": DUMP, "conns": 32, "window": 20},
         "lockout": {"nick": NICK, "conns": 6},
         "signup": {"conns": 8},
         "rooms": {"token": token, "window": 64, "listers": 3},

@@ -14,7 +14,7 @@ from chat_server.context import Context
 from chat_server.errors import ChatError, ProtocolError, TooCostly, wire_error
 from chat_server.hub import Session
 from chat_server.requests.budget import spend
-from chat_server.requests.output import page_reply, write_big, write_results
+from chat_server.requests.output import afford, charge, page_reply, write_big, write_results
 from chat_server.requests.registry import handles
 from chat_server.requests.rooms import check, hide_private, member_room, other_key
 from chat_server.store import NewMessage, Stored, search_words
@@ -123,6 +123,7 @@ def _committed(
 @handles(p.History)
 async def history(ctx: Context, session: Session, frame: p.History) -> None:
     spend(frame.ref, session.reads)
+    afford(session, frame.ref)
     # a room this connection has joined needs no membership lookup of its own: the page's
     # query reads the rows only while the user is a member (``reader``), so a kick or a
     # leave committed on another node counts before this node hears of it
@@ -149,6 +150,7 @@ async def history(ctx: Context, session: Session, frame: p.History) -> None:
     data = page_reply(ctx, session, reply, keep_newest=not ascending)
     if data is not None:
         write_big(ctx, session, data)
+        charge(session, data)
 
 
 @handles(p.Search)
@@ -158,6 +160,7 @@ async def search(ctx: Context, session: Session, frame: p.Search) -> None:
         # checked before the buckets: a refused search spends nothing
         raise ProtocolError("rate_limited", "one search at a time", frame.ref, retry_after=1.0)
     spend(frame.ref, session.reads, session.searches)
+    afford(session, frame.ref)
     room_id = None
     if frame.room is not None:
         # As for history: a room this connection has joined needs no membership lookup

@@ -5,10 +5,19 @@ When not even one message fits: if the connection's own unread output is what le
 room, it is a slow consumer and is closed 1013 (it reconnects and resumes); if the server
 as a whole is busy sending, the request is refused with ``rate_limited`` and a
 ``retry_after``, and nothing else changes.
+
+History pages, search results and member pages also cost their bytes from the user's
+``--read-bytes-rate`` bucket, shared by the user's connections: reading and encoding a page
+of long messages takes the event loop milliseconds, and 32 connections of one user asking
+them back to back held everyone else's replies for seconds. The cost is known only once
+the reply is made, so a reply is refused only while the bucket is in debt (``afford``),
+and paid after (``charge``). A join's backlog is never refused for it: a reconnect must
+get its rooms back.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from chat_server import protocol as p
@@ -33,6 +42,21 @@ def _refuse(ctx: Context, session: Session, own_binds: bool, ref: str | None) ->
     raise ProtocolError(
         "rate_limited", "the server is busy sending: try again", ref, retry_after=BUSY_RETRY_S
     )
+
+
+def afford(session: Session, ref: str | None) -> None:
+    """Refuse a page or a search while the user's read bytes are in debt (see above)."""
+    bucket = session.read_bytes
+    if bucket.tokens(time.monotonic()) < 0:
+        raise ProtocolError(
+            "rate_limited", "too much read at once: slow down", ref,
+            retry_after=bucket.retry_after(0.0),
+        )  # fmt: skip
+
+
+def charge(session: Session, data: bytes) -> None:
+    """Count a written page's or result list's bytes in the user's read bytes."""
+    session.read_bytes.spend(time.monotonic(), len(data))
 
 
 def page_reply(
@@ -74,3 +98,4 @@ def _write_fitted(
         _refuse(ctx, session, own_binds, ref)
         return
     write_big(ctx, session, data)
+    charge(session, data)

@@ -12,7 +12,7 @@ from chat_server.errors import ProtocolError
 from chat_server.hub import Session
 from chat_server.metrics import resume_outcome
 from chat_server.requests.budget import spend
-from chat_server.requests.output import page_reply, write_big, write_members
+from chat_server.requests.output import afford, page_reply, write_big, write_members
 from chat_server.requests.registry import handles
 from chat_server.store import Blocks, Room
 from chat_server.store.rooms import RoomFacts, StoredNotice
@@ -184,6 +184,7 @@ async def members(ctx: Context, session: Session, frame: p.Members) -> None:
     """A page of a room's members, by nick (case-insensitively), for its members only;
     costs a read like a ``history`` page."""
     spend(frame.ref, session.reads)
+    afford(session, frame.ref)
     # a room this connection has joined needs no membership lookup (as for ``history``)
     room = ctx.rooms.get(frame.room) if frame.room in session.rooms else None
     if room is None:

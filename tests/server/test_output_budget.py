@@ -163,13 +163,16 @@ async def test_the_server_bounds_what_all_connections_have_on_their_way(
 
 
 async def test_a_burst_of_big_pages_does_not_hold_up_someone_elses_ack(
-    server: ChatServerUnderTest, monkeypatch: pytest.MonkeyPatch
+    make_server: ServerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A connection that pipelines 150 big history pages has them read at once (websockets
     hands over what is buffered without waiting): served back to back, they held the event
     loop for the whole burst (a second and more with 32 such connections), and everyone
     else's acks waited. A connection now lets the others go after a couple of milliseconds
-    of its own requests, so the bystander's ack goes out in the middle of the burst."""
+    of its own requests, so the bystander's ack goes out in the middle of the burst. (The
+    user's read bytes would refuse most of these pages: not what is tested here.)"""
+    unlimited = 1 << 40
+    server = await make_server(read_bytes_rate=unlimited, read_bytes_burst=unlimited)
     async with server.login("alice") as alice:
         await alice.join("general")
     store = server.running.ctx.store
@@ -207,3 +210,38 @@ async def test_a_burst_of_big_pages_does_not_hold_up_someone_elses_ack(
     acks = [i for i, (nick, data) in enumerate(written) if nick == "bob" and b'"ack"' in data]
     assert len(pages) == burst and len(acks) == 1
     assert acks[0] < pages[-1], "bob's ack waited for the whole burst"
+
+
+async def test_pages_cost_their_bytes_from_the_users_budget_on_every_connection(
+    make_server: ServerFactory,
+) -> None:
+    """One user's pages of long messages, on any of their connections, cost bytes from one
+    budget: past its burst the next page (or search, or members page) is refused with a
+    ``retry_after`` that pays the debt back, while another user pages as usual and the
+    same user still joins rooms."""
+    server = await make_server(read_bytes_rate=64 * 1024, read_bytes_burst=256 * 1024, **FAST)
+    token = await fill(server)  # 60 messages of 12 KB: one page of them is ~720 KB
+    async with server.resume(token) as mallory, server.resume(token) as again:
+        await mallory.join("general")
+        page = await mallory.request(
+            {"type": "history", "room": "general", "limit": 500}, "history"
+        )
+        assert len(page["messages"]) == MESSAGES  # the first page is whole: it fit the burst
+        for client, ask in (
+            (mallory, {"type": "history", "room": "general", "limit": 5}),
+            (again, {"type": "history", "room": "general", "limit": 5}),
+            (again, {"type": "search", "q": "語"}),
+            (again, {"type": "members", "room": "general"}),
+        ):
+            refused = await client.request(ask, "history", "results", "members")
+            assert (refused["type"], refused["code"]) == ("error", "rate_limited"), refused
+            # the debt (~720 - 256 KB) at 64 KB a second
+            assert 5 < refused["retry_after"] <= 8, refused
+        joined, _ = await again.join("random")  # a join is never refused for it
+        assert joined["room"] == "random"
+        async with server.login("bob") as bob:  # someone else's budget is their own
+            await bob.join("general")
+            theirs = await bob.request(
+                {"type": "history", "room": "general", "limit": 500}, "history"
+            )
+            assert len(theirs["messages"]) == MESSAGES
