@@ -60,9 +60,10 @@ ACTION_PREFIX: Final = "/me "
 # zero-width joiner between two emoji (``👨‍👩‍👧``) leaves them side by side, as every
 # terminal draws them, instead of showing as ``<U+200D>``.
 _EMOJI: Final = "\u2600-\u27bf\U0001f000-\U0001faff"
-_UNMEASURED: Final = re.compile(
-    f"[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]|(?<=[{_EMOJI}])\u200d(?=[{_EMOJI}])"
-)
+_UNMEASURED: Final = re.compile("[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]")
+# Applied after ``_UNMEASURED``: in ``🏳️‍🌈`` and ``👩🏽‍💻`` the joiner follows a selector or a
+# skin tone, so it is between two emoji only once those are gone.
+_JOINED: Final = re.compile(f"(?<=[{_EMOJI}])\u200d(?=[{_EMOJI}])")
 
 
 def _cap_marks(match: re.Match[str]) -> str:
@@ -75,7 +76,7 @@ def safe_text(text: str, style: Style | str = "") -> Text:
     Tabs become four spaces; newlines stay (a multi-line message wraps on them).
     """
     cleaned = clean_text(text).replace("\t", "    ")
-    cleaned = _MARKS.sub(_cap_marks, _UNMEASURED.sub("", cleaned))
+    cleaned = _MARKS.sub(_cap_marks, _JOINED.sub("", _UNMEASURED.sub("", cleaned)))
     result = Text(style=style, end="", no_wrap=False)
     position = 0
     for match in _INVISIBLE.finditer(cleaned):

@@ -141,6 +141,14 @@ def test_emoji_are_drawn_at_the_width_rich_measures() -> None:
     assert shown.cell_len == len("ok  ") + 2 + 1 + 6 + len(" a<U+200D>b") + 1
 
 
+def test_a_joiner_after_a_selector_or_a_skin_tone_is_inside_the_emoji() -> None:
+    """The rainbow flag, the fire heart and a coder with a skin tone join after a selector or
+    a tone: they show as emoji side by side, never with a ``<U+200D>`` between them."""
+    shown = safe_text("🏳\ufe0f\u200d🌈 ❤\ufe0f\u200d🔥 👩🏽\u200d💻")
+    assert shown.plain == "🏳🌈 ❤🔥 👩💻"
+    assert "<U+" not in shown.plain
+
+
 def test_your_own_name_in_your_own_message_is_no_mention() -> None:
     _, text, mentioned = message_parts("alice", "alice here", me="alice", nick_width=12)
     assert not mentioned and not text.spans
